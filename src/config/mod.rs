@@ -1,0 +1,117 @@
+//! Configuration: YAML files plus environment overrides, deserialized into plain data.
+//!
+//! ```text
+//! file text ──${VAR} substitution──► config crate (YAML + SLUICE__* env) ──► Settings
+//!                                                         └─ serde_path_to_error: field paths
+//! Settings::validate() — pure, no I/O; every error names the field and the fix
+//! ```
+//! Invariants: unknown fields are errors (`deny_unknown_fields`); secrets are
+//! [`secrecy::SecretString`] and never reach `Debug` output or logs.
+
+mod env;
+mod model;
+
+use std::path::Path;
+
+pub use model::*;
+
+/// Why a configuration could not be loaded or is invalid. All of these are definite.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `${VAR}` refers to an unset variable without a default.
+    #[error("config file {path} references environment variable {var}, which is not set; set it or write ${{{var}:-default}}")]
+    MissingEnv {
+        /// The file.
+        path: String,
+        /// The variable.
+        var: String,
+    },
+    /// The YAML or an environment override is malformed.
+    #[error("config file {path} is not valid YAML: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A field has the wrong name or type.
+    #[error("config field `{field}`: {message}")]
+    Field {
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// A semantic rule is broken.
+    #[error("config field `{field}`: {message}; fix: {fix}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        fix: String,
+    },
+}
+
+/// Environment variable prefix for overrides: `SLUICE__CONNECTORS__<NAME>__SOURCE__PASSWORD`.
+pub const ENV_PREFIX: &str = "SLUICE";
+
+/// Load, substitute, override from the environment, deserialize and validate a config file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let shown = path.display().to_string();
+    let raw = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let settings = parse(&raw, &shown, |k| std::env::var(k).ok())?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Parse config text (`${VAR}` looked up through `lookup`; overrides from the process env).
+pub fn parse(
+    raw: &str,
+    shown: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let text = env::substitute(raw, &lookup).map_err(|var| ConfigError::MissingEnv {
+        path: shown.to_string(),
+        var,
+    })?;
+    let built = config::Config::builder()
+        .add_source(config::File::from_str(&text, config::FileFormat::Yaml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__"),
+        )
+        .build()
+        .map_err(|e| ConfigError::Syntax {
+            path: shown.to_string(),
+            message: e.to_string(),
+        })?;
+    serde_path_to_error::deserialize::<_, Settings>(built).map_err(|e| {
+        let field = e.path().to_string();
+        ConfigError::Field {
+            field: if field == "." {
+                "(top level)".into()
+            } else {
+                field
+            },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,449 @@
+//! The configuration data model. Every field is documented here and in README.md.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Process-wide settings.
+    #[serde(default)]
+    pub service: ServiceSettings,
+    /// Connectors by name (lowercase letters, digits and `_`).
+    #[serde(default)]
+    pub connectors: BTreeMap<String, ConnectorSettings>,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// Address of the HTTP API (`/metrics`, `/health`). Localhost unless you say otherwise.
+    #[serde(default = "default_http_addr")]
+    pub http_listen_addr: String,
+    /// Directory for connector offset files.
+    #[serde(default = "default_offsets_dir")]
+    pub offsets_dir: PathBuf,
+    /// `text` or `json` logs.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            http_listen_addr: default_http_addr(),
+            offsets_dir: default_offsets_dir(),
+            log_format: LogFormat::default(),
+        }
+    }
+}
+
+fn default_http_addr() -> String {
+    "127.0.0.1:8083".into()
+}
+fn default_offsets_dir() -> PathBuf {
+    PathBuf::from("./sluice-offsets")
+}
+
+/// Log output format.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One connector: where changes come from and where they go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSettings {
+    /// The source of change events.
+    pub source: SourceSettings,
+    /// Where events are delivered.
+    pub sink: SinkSettings,
+    /// Largest number of events handed to the sink at once.
+    #[serde(default = "default_max_batch_events")]
+    pub max_batch_events: usize,
+    /// Largest approximate size of one batch in bytes.
+    #[serde(default = "default_max_batch_bytes")]
+    pub max_batch_bytes: usize,
+    /// Batches that may wait between source and sink (bounds memory with the two limits above).
+    #[serde(default = "default_queue_batches")]
+    pub queue_batches: usize,
+}
+
+fn default_max_batch_events() -> usize {
+    4096
+}
+fn default_max_batch_bytes() -> usize {
+    8 * 1024 * 1024
+}
+fn default_queue_batches() -> usize {
+    8
+}
+
+/// Sources, by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSettings {
+    /// PostgreSQL logical replication (pgoutput).
+    Postgres(PostgresSettings),
+}
+
+/// PostgreSQL source settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSettings {
+    /// Server host name or address (or a Unix socket directory starting with `/`).
+    pub host: String,
+    /// Server port.
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+    /// User with the REPLICATION attribute and SELECT on the tables.
+    pub user: String,
+    /// Password (use `${ENV_VAR}`); never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Database to capture.
+    pub database: String,
+    /// Tables to capture, as `schema.table`.
+    pub tables: Vec<String>,
+    /// Replication slot name (default `sluice_<connector>`).
+    #[serde(default)]
+    pub slot_name: Option<String>,
+    /// Publication name (default `sluice_<connector>`).
+    #[serde(default)]
+    pub publication_name: Option<String>,
+    /// Create the publication when it does not exist.
+    #[serde(default = "yes")]
+    pub create_publication: bool,
+    /// What to do before streaming.
+    #[serde(default)]
+    pub snapshot_mode: SnapshotMode,
+    /// Emit `t` events for TRUNCATE (Debezium skips them by default).
+    #[serde(default)]
+    pub emit_truncate: bool,
+    /// How often the acknowledged position is reported to the server.
+    #[serde(default = "default_status_interval_ms")]
+    pub status_interval_ms: u64,
+    /// TLS for both the SQL and the replication connection.
+    #[serde(default)]
+    pub tls: PgTls,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_pg_port() -> u16 {
+    5432
+}
+fn default_status_interval_ms() -> u64 {
+    1000
+}
+
+/// Snapshot behaviour.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// Snapshot the tables once, then stream.
+    #[default]
+    Initial,
+    /// Stream only, from the slot's position.
+    NoData,
+    /// Snapshot, then stop.
+    InitialOnly,
+}
+
+/// TLS settings for PostgreSQL connections.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PgTls {
+    /// `disable`, `require` (encrypt, do not verify), `verify_ca` or `verify_full`.
+    #[serde(default)]
+    pub mode: TlsMode,
+    /// PEM file with the CA certificate(s) to trust.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// TLS modes (libpq's `sslmode` names).
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS without certificate verification.
+    Require,
+    /// TLS, certificate chain verified.
+    VerifyCa,
+    /// TLS, chain and host name verified.
+    VerifyFull,
+}
+
+/// Sinks, by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkSettings {
+    /// Compacted Kafka topics.
+    Kafka(KafkaSettings),
+}
+
+/// Kafka sink settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port]` of the brokers.
+    pub bootstrap_servers: String,
+    /// Debezium's `topic.prefix` (default: the connector name).
+    #[serde(default)]
+    pub topic_prefix: Option<String>,
+    /// Wrap keys and values in `{"schema":…,"payload":…}` (JsonConverter `schemas.enable`).
+    #[serde(default)]
+    pub schemas_enable: bool,
+    /// Create missing topics (compacted) at start.
+    #[serde(default = "yes")]
+    pub create_topics: bool,
+    /// Partitions of created topics.
+    #[serde(default = "one")]
+    pub topic_partitions: i32,
+    /// Replication factor of created topics.
+    #[serde(default = "one")]
+    pub topic_replication_factor: i32,
+    /// TLS to the brokers.
+    #[serde(default)]
+    pub tls: Option<KafkaTls>,
+    /// SASL authentication.
+    #[serde(default)]
+    pub sasl: Option<KafkaSasl>,
+    /// Extra librdkafka producer properties, passed through as they are.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// TLS to Kafka brokers.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTls {
+    /// PEM CA file (default: system roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Verify the broker host name.
+    #[serde(default = "yes")]
+    pub verify_hostname: bool,
+}
+
+/// SASL settings.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSasl {
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub mechanism: String,
+    /// User name.
+    pub username: String,
+    /// Password; never logged.
+    pub password: SecretString,
+}
+
+/// Producer properties sluice sets itself; overriding them would break its guarantees.
+pub const RESERVED_KAFKA_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "enable.idempotence",
+    "acks",
+    "partitioner",
+    "max.in.flight.requests.per.connection",
+];
+
+fn invalid(field: String, message: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        message: message.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Valid PostgreSQL slot names: lowercase letters, digits, underscore.
+fn is_slot_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Settings {
+    /// Check the rules serde cannot express. Pure: no I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.connectors.is_empty() {
+            return Err(invalid(
+                "connectors".into(),
+                "no connector is defined",
+                "add at least one entry under `connectors:`",
+            ));
+        }
+        if self
+            .service
+            .http_listen_addr
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return Err(invalid(
+                "service.http_listen_addr".into(),
+                "is not an ip:port address",
+                "write e.g. 127.0.0.1:8083",
+            ));
+        }
+        for (name, c) in &self.connectors {
+            let at = |f: &str| format!("connectors.{name}.{f}");
+            if !is_slot_name(name) {
+                return Err(invalid(
+                    format!("connectors.{name}"),
+                    "connector names may only hold lowercase letters, digits and `_`",
+                    "rename the connector, e.g. `inventory_pg`",
+                ));
+            }
+            if c.max_batch_events == 0 || c.max_batch_bytes < 1024 || c.queue_batches == 0 {
+                return Err(invalid(
+                    at("max_batch_events"),
+                    "batch limits must be positive (max_batch_bytes at least 1024)",
+                    "remove the fields to use the defaults",
+                ));
+            }
+            match &c.source {
+                SourceSettings::Postgres(pg) => {
+                    if pg.tables.is_empty() {
+                        return Err(invalid(
+                            at("source.tables"),
+                            "no table is listed",
+                            "list tables as `schema.table`, e.g. [\"public.customers\"]",
+                        ));
+                    }
+                    for (i, t) in pg.tables.iter().enumerate() {
+                        if parse_table_name(t).is_none() {
+                            return Err(invalid(
+                                at(&format!("source.tables[{i}]")),
+                                format!("`{t}` is not of the form schema.table"),
+                                "write the table as `schema.table`, e.g. `public.customers`",
+                            ));
+                        }
+                    }
+                    for (f, v) in [
+                        ("slot_name", &pg.slot_name),
+                        ("publication_name", &pg.publication_name),
+                    ] {
+                        if let Some(v) = v {
+                            if !is_slot_name(v) {
+                                return Err(invalid(
+                                    at(&format!("source.{f}")),
+                                    format!("`{v}` is not a valid name"),
+                                    "use up to 63 lowercase letters, digits and `_`",
+                                ));
+                            }
+                        }
+                    }
+                    if pg.status_interval_ms == 0 {
+                        return Err(invalid(
+                            at("source.status_interval_ms"),
+                            "must be positive",
+                            "use e.g. 1000",
+                        ));
+                    }
+                }
+            }
+            match &c.sink {
+                SinkSettings::Kafka(k) => {
+                    if k.bootstrap_servers.trim().is_empty() {
+                        return Err(invalid(
+                            at("sink.bootstrap_servers"),
+                            "is empty",
+                            "write host:port of at least one broker",
+                        ));
+                    }
+                    if k.topic_partitions < 1 || k.topic_replication_factor < 1 {
+                        return Err(invalid(
+                            at("sink.topic_partitions"),
+                            "partitions and replication factor must be at least 1",
+                            "set topic_partitions and topic_replication_factor to 1 or more",
+                        ));
+                    }
+                    for key in k.properties.keys() {
+                        if RESERVED_KAFKA_PROPERTIES.contains(&key.as_str()) {
+                            return Err(invalid(
+                                at(&format!("sink.properties.{key}")),
+                                "is set by sluice to keep its delivery guarantees",
+                                "remove it (bootstrap.servers has its own field)",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Split `schema.table` (either part may be double-quoted).
+pub fn parse_table_name(s: &str) -> Option<(String, String)> {
+    let parts = split_qualified(s)?;
+    match parts.as_slice() {
+        [schema, table] if !schema.is_empty() && !table.is_empty() => {
+            Some((schema.clone(), table.clone()))
+        }
+        _ => None,
+    }
+}
+
+fn split_qualified(s: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', false) if cur.is_empty() => quoted = true,
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            ('"', true) => quoted = false,
+            ('.', false) => parts.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    parts.push(cur);
+    Some(parts)
+}
+
+impl ConnectorSettings {
+    /// Slot name, explicit or derived from the connector name.
+    pub fn slot_name(&self, connector: &str) -> String {
+        match &self.source {
+            SourceSettings::Postgres(pg) => pg
+                .slot_name
+                .clone()
+                .unwrap_or_else(|| format!("sluice_{connector}")),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Config parsing and validation: errors name the field and the fix.
+
+use super::*;
+
+const GOOD: &str = r#"
+service:
+  http_listen_addr: 127.0.0.1:9000
+connectors:
+  inv:
+    source:
+      type: postgres
+      host: 127.0.0.1
+      user: sluice
+      password: ${PGPW}
+      database: app
+      tables: [public.customers, '"Odd"."Name.x"']
+    sink:
+      type: kafka
+      bootstrap_servers: 127.0.0.1:9092
+"#;
+
+fn parse_str(s: &str) -> Result<Settings, ConfigError> {
+    parse(s, "test.yaml", |k| {
+        (k == "PGPW").then(|| "s3cret".to_string())
+    })
+}
+
+/// A good file parses, defaults apply, and the secret stays out of Debug output.
+#[test]
+fn good_config() {
+    let s = parse_str(GOOD).expect("parses");
+    s.validate().expect("valid");
+    let c = &s.connectors["inv"];
+    assert_eq!(c.slot_name("inv"), "sluice_inv");
+    let SourceSettings::Postgres(pg) = &c.source;
+    assert_eq!(pg.port, 5432);
+    assert_eq!(pg.snapshot_mode, SnapshotMode::Initial);
+    assert!(!format!("{s:?}").contains("s3cret"));
+    assert_eq!(
+        parse_table_name(&pg.tables[1]),
+        Some(("Odd".to_string(), "Name.x".to_string()))
+    );
+}
+
+/// A misspelled field is rejected with its full path.
+#[test]
+fn unknown_field_has_path() {
+    let bad = GOOD.replace("database: app", "database: app\n      slot_nmae: x");
+    let err = parse_str(&bad).expect_err("unknown field");
+    let msg = err.to_string();
+    assert!(msg.contains("connectors.inv.source"), "{msg}");
+    assert!(msg.contains("slot_nmae"), "{msg}");
+}
+
+/// A wrongly typed value names the field.
+#[test]
+fn wrong_type_has_path() {
+    let bad = GOOD.replace("host: 127.0.0.1", "host: 127.0.0.1\n      port: many");
+    let msg = parse_str(&bad).expect_err("bad port").to_string();
+    assert!(msg.contains("connectors.inv.source.port"), "{msg}");
+}
+
+/// A missing environment variable is named.
+#[test]
+fn missing_env_var() {
+    let msg = parse(GOOD, "t.yaml", |_| None)
+        .expect_err("unset")
+        .to_string();
+    assert!(msg.contains("PGPW"), "{msg}");
+}
+
+/// Semantic errors carry the field and a fix.
+#[test]
+fn validation_errors() {
+    let bad = GOOD.replace("public.customers", "customers");
+    let err = parse_str(&bad)
+        .expect("parses")
+        .validate()
+        .expect_err("bad table");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("connectors.inv.source.tables[0]") && msg.contains("fix:"),
+        "{msg}"
+    );
+
+    let bad = GOOD.replace(
+        "bootstrap_servers: 127.0.0.1:9092",
+        "bootstrap_servers: x\n      properties: {acks: '1'}",
+    );
+    let msg = parse_str(&bad)
+        .expect("parses")
+        .validate()
+        .expect_err("reserved")
+        .to_string();
+    assert!(msg.contains("sink.properties.acks"), "{msg}");
+
+    let bad = GOOD.replace("type: kafka", "type: kafak");
+    let msg = parse_str(&bad).expect_err("bad variant").to_string();
+    assert!(
+        msg.contains("connectors.inv.sink") && msg.contains("kafka"),
+        "{msg}"
+    );
+}

@@ -1,0 +1,363 @@
+//! The wire contract: Debezium-compatible JSON keys and values for Kafka records.
+//!
+//! ```text
+//! ChangeEvent ──► EnvelopeEncoder::encode ──► Record { topic, key, value }
+//!                     │  (schemas.enable = true: {"schema":…,"payload":…})
+//!                     └─ rendered schemas cached per (table, schema version)
+//! ```
+//! Invariants: the key is a deterministic function of the primary-key values (compaction-safe);
+//! the value layout follows Debezium 3.x (`before`, `after`, `source`, `transaction`, `op`,
+//! `ts_ms`, `ts_us`, `ts_ns`); a delete is followed by a tombstone record (value `None`).
+
+mod decimal;
+mod json;
+mod schema;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::event::{ChangeEvent, ColumnType, Op, Position, TableId, Value};
+
+pub(crate) use decimal::{days_from_civil, unscaled_bytes};
+
+/// The value Debezium writes for a column whose value the source did not send.
+pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
+
+/// Which Debezium connector the `source` block imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `io.debezium.connector.postgresql.Source`.
+    Postgres,
+}
+
+impl SourceKind {
+    fn connector(self) -> &'static str {
+        match self {
+            SourceKind::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Encoder settings.
+#[derive(Debug, Clone)]
+pub struct EnvelopeOptions {
+    /// Debezium's `topic.prefix`; also `source.name`.
+    pub topic_prefix: String,
+    /// Wrap keys and values in `{"schema":…,"payload":…}`.
+    pub schemas_enable: bool,
+    /// Which `source` block to write.
+    pub source_kind: SourceKind,
+}
+
+/// One Kafka record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Destination topic.
+    pub topic: Arc<str>,
+    /// Record key (`None` for tables without a primary key and for truncates).
+    pub key: Option<Vec<u8>>,
+    /// Record value (`None` for a tombstone).
+    pub value: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+struct Rendered {
+    topic: Arc<str>,
+    key_schema: String,
+    value_schema: String,
+}
+
+/// Encodes change events into Debezium JSON records. Cheap to keep per connector.
+#[derive(Debug)]
+pub struct EnvelopeEncoder {
+    opts: EnvelopeOptions,
+    rendered: HashMap<(TableId, u64), Arc<Rendered>>,
+}
+
+impl EnvelopeEncoder {
+    /// Create an encoder.
+    pub fn new(opts: EnvelopeOptions) -> Self {
+        Self {
+            opts,
+            rendered: HashMap::new(),
+        }
+    }
+
+    /// The topic a table's events go to: `<prefix>.<namespace>.<table>` with characters Kafka
+    /// does not accept replaced by `_`.
+    pub fn topic_for(&self, table: &TableId) -> String {
+        topic_name(&self.opts.topic_prefix, table)
+    }
+
+    fn rendered(&mut self, ev: &ChangeEvent) -> Arc<Rendered> {
+        let id = (ev.schema.table.clone(), ev.schema.version);
+        if let Some(r) = self.rendered.get(&id) {
+            return Arc::clone(r);
+        }
+        // Old versions of the same table are no longer needed once a newer one is seen.
+        self.rendered.retain(|(t, _), _| t != &id.0);
+        let r = Arc::new(Rendered {
+            topic: Arc::from(self.topic_for(&ev.schema.table)),
+            key_schema: schema::key_schema(&self.opts.topic_prefix, &ev.schema),
+            value_schema: schema::envelope_schema(
+                &self.opts.topic_prefix,
+                &ev.schema,
+                self.opts.source_kind,
+            ),
+        });
+        self.rendered.insert(id, Arc::clone(&r));
+        r
+    }
+
+    /// Encode one event into its record, plus a tombstone when the event is a delete.
+    pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) {
+        let r = self.rendered(ev);
+        let key = self.encode_key(ev, &r);
+        let mut value = Vec::with_capacity(256);
+        if self.opts.schemas_enable {
+            value.extend_from_slice(b"{\"schema\":");
+            value.extend_from_slice(r.value_schema.as_bytes());
+            value.extend_from_slice(b",\"payload\":");
+        }
+        self.write_payload(ev, &mut value);
+        if self.opts.schemas_enable {
+            value.push(b'}');
+        }
+        out.push(Record {
+            topic: Arc::clone(&r.topic),
+            key: key.clone(),
+            value: Some(value),
+        });
+        if ev.needs_tombstone() {
+            out.push(Record {
+                topic: Arc::clone(&r.topic),
+                key,
+                value: None,
+            });
+        }
+    }
+
+    fn encode_key(&self, ev: &ChangeEvent, r: &Rendered) -> Option<Vec<u8>> {
+        if ev.key.is_empty() || ev.op == Op::Truncate {
+            return None;
+        }
+        let mut out = Vec::with_capacity(32);
+        if self.opts.schemas_enable {
+            out.extend_from_slice(b"{\"schema\":");
+            out.extend_from_slice(r.key_schema.as_bytes());
+            out.extend_from_slice(b",\"payload\":");
+        }
+        out.push(b'{');
+        for (n, (&ci, v)) in ev.schema.key_columns.iter().zip(&ev.key).enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            let col = &ev.schema.columns[ci];
+            json::string(&mut out, &col.name);
+            out.push(b':');
+            write_value(&mut out, &col.ty, v);
+        }
+        out.push(b'}');
+        if self.opts.schemas_enable {
+            out.push(b'}');
+        }
+        Some(out)
+    }
+
+    fn write_payload(&self, ev: &ChangeEvent, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"before\":");
+        write_row(out, ev, ev.before.as_deref());
+        out.extend_from_slice(b",\"after\":");
+        write_row(out, ev, ev.after.as_deref());
+        out.extend_from_slice(b",\"source\":");
+        self.write_source(ev, out);
+        out.extend_from_slice(b",\"transaction\":null,\"op\":");
+        json::string(out, ev.op.code());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        out.extend_from_slice(b",\"ts_ms\":");
+        json::int(out, now / 1_000_000);
+        out.extend_from_slice(b",\"ts_us\":");
+        json::int(out, now / 1_000);
+        out.extend_from_slice(b",\"ts_ns\":");
+        json::int(out, now);
+        out.push(b'}');
+    }
+
+    fn write_source(&self, ev: &ChangeEvent, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"version\":");
+        json::string(out, crate::VERSION);
+        out.extend_from_slice(b",\"connector\":");
+        json::string(out, self.opts.source_kind.connector());
+        out.extend_from_slice(b",\"name\":");
+        json::string(out, &self.opts.topic_prefix);
+        let ts_us = ev.commit_ts_us;
+        out.extend_from_slice(b",\"ts_ms\":");
+        json::int(out, ts_us.div_euclid(1000));
+        out.extend_from_slice(b",\"snapshot\":");
+        json::string(out, ev.snapshot.map_or("false", |s| s.as_str()));
+        match &ev.position {
+            Position::Postgres {
+                db,
+                lsn,
+                tx_id,
+                last_commit_lsn,
+            } => {
+                out.extend_from_slice(b",\"db\":");
+                json::string(out, db);
+                out.extend_from_slice(b",\"sequence\":");
+                let mut seq = Vec::with_capacity(32);
+                seq.push(b'[');
+                match last_commit_lsn {
+                    Some(l) => json::string(&mut seq, &l.0.to_string()),
+                    None => seq.extend_from_slice(b"null"),
+                }
+                seq.push(b',');
+                json::string(&mut seq, &lsn.0.to_string());
+                seq.push(b']');
+                json::string(out, std::str::from_utf8(&seq).unwrap_or("[]"));
+                out.extend_from_slice(b",\"ts_us\":");
+                json::int(out, ts_us);
+                out.extend_from_slice(b",\"ts_ns\":");
+                json::int(out, ts_us.saturating_mul(1000));
+                out.extend_from_slice(b",\"schema\":");
+                json::string(out, &ev.schema.table.namespace);
+                out.extend_from_slice(b",\"table\":");
+                json::string(out, &ev.schema.table.name);
+                out.extend_from_slice(b",\"txId\":");
+                match tx_id {
+                    Some(x) => json::int(out, i64::from(*x)),
+                    None => out.extend_from_slice(b"null"),
+                }
+                out.extend_from_slice(b",\"lsn\":");
+                json::int(out, lsn.0 as i64);
+                out.extend_from_slice(b",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}");
+            }
+            Position::None => {
+                out.extend_from_slice(b",\"db\":\"\",\"sequence\":null,\"ts_us\":");
+                json::int(out, ts_us);
+                out.extend_from_slice(b",\"ts_ns\":");
+                json::int(out, ts_us.saturating_mul(1000));
+                out.extend_from_slice(b",\"schema\":");
+                json::string(out, &ev.schema.table.namespace);
+                out.extend_from_slice(b",\"table\":");
+                json::string(out, &ev.schema.table.name);
+                out.extend_from_slice(
+                    b",\"txId\":null,\"lsn\":null,\"xmin\":null,\"origin\":null,\"origin_lsn\":null}",
+                );
+            }
+        }
+    }
+}
+
+/// Kafka topic for a table under `prefix`.
+pub fn topic_name(prefix: &str, table: &TableId) -> String {
+    format!("{prefix}.{}.{}", table.namespace, table.name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn write_row(out: &mut Vec<u8>, ev: &ChangeEvent, row: Option<&[Value]>) {
+    let Some(row) = row else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    out.push(b'{');
+    for (i, (col, v)) in ev.schema.columns.iter().zip(row).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::string(out, &col.name);
+        out.push(b':');
+        write_value(out, &col.ty, v);
+    }
+    out.push(b'}');
+}
+
+/// Write one value as Kafka Connect's JsonConverter would, given its column type.
+fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
+    match (ty, v) {
+        (_, Value::Null) => out.extend_from_slice(b"null"),
+        (ColumnType::Bytes, Value::Unavailable) => json::base64(out, UNAVAILABLE_VALUE.as_bytes()),
+        (
+            ColumnType::String
+            | ColumnType::Text
+            | ColumnType::Json
+            | ColumnType::Uuid
+            | ColumnType::Enum { .. },
+            Value::Unavailable,
+        ) => json::string(out, UNAVAILABLE_VALUE),
+        (ColumnType::Array(inner), Value::Unavailable)
+            if matches!(**inner, ColumnType::String | ColumnType::Text) =>
+        {
+            out.push(b'[');
+            json::string(out, UNAVAILABLE_VALUE);
+            out.push(b']');
+        }
+        (_, Value::Unavailable) => out.extend_from_slice(b"null"),
+        (ColumnType::Time { millis: true }, Value::Time(us)) => json::int(out, us / 1000),
+        (ColumnType::Timestamp { millis: true }, Value::Timestamp(us)) => {
+            json::int(out, us.div_euclid(1000))
+        }
+        (ColumnType::ZonedTimestamp { fraction_digits }, Value::Timestamp(us)) => {
+            json::string(out, &decimal::format_instant(*us, *fraction_digits))
+        }
+        (ColumnType::VariableDecimal, Value::Decimal { unscaled, scale }) => {
+            out.extend_from_slice(b"{\"scale\":");
+            json::int(out, i64::from(*scale));
+            out.extend_from_slice(b",\"value\":");
+            json::base64(out, &unscaled_bytes(unscaled).unwrap_or_default());
+            out.push(b'}');
+        }
+        (ColumnType::Array(inner), Value::Array(items)) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, inner, item);
+            }
+            out.push(b']');
+        }
+        // Everything else is decided by the value alone.
+        (_, Value::Bool(b)) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        (_, Value::Int(i)) => json::int(out, *i),
+        (_, Value::Float32(f)) => json::float32(out, *f),
+        (_, Value::Float64(f)) => json::float64(out, *f),
+        (_, Value::Decimal { unscaled, .. }) => {
+            json::base64(out, &unscaled_bytes(unscaled).unwrap_or_default())
+        }
+        (_, Value::String(s) | Value::Json(s)) => json::string(out, s),
+        (_, Value::Bytes(b)) => json::base64(out, b),
+        (_, Value::Date(d)) => json::int(out, i64::from(*d)),
+        (_, Value::Time(us) | Value::Timestamp(us) | Value::Interval(us)) => json::int(out, *us),
+        (_, Value::ZonedTime(us)) => {
+            let mut s = decimal::format_tod(*us, None);
+            s.push('Z');
+            json::string(out, &s)
+        }
+        (_, Value::Array(items)) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, &ColumnType::Text, item);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

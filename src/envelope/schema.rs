@@ -1,0 +1,205 @@
+//! Kafka Connect schema JSON for keys and envelopes (`schemas.enable = true`).
+//!
+//! Field order and naming follow Debezium 3.x exactly (see the golden samples in
+//! `schemas/golden/`): `type`, `items`/`fields`, `optional`, `name`, `version`, `parameters`,
+//! `default`, `field`.
+
+use super::{json, SourceKind};
+use crate::event::{Column, ColumnType, TableSchema, Value};
+
+const PG_SOURCE_SCHEMA: &str = concat!(
+    r#"{"type":"struct","fields":["#,
+    r#"{"type":"string","optional":false,"field":"version"},"#,
+    r#"{"type":"string","optional":false,"field":"connector"},"#,
+    r#"{"type":"string","optional":false,"field":"name"},"#,
+    r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
+    r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},"#,
+    r#"{"type":"string","optional":false,"field":"db"},"#,
+    r#"{"type":"string","optional":true,"field":"sequence"},"#,
+    r#"{"type":"int64","optional":true,"field":"ts_us"},"#,
+    r#"{"type":"int64","optional":true,"field":"ts_ns"},"#,
+    r#"{"type":"string","optional":false,"field":"schema"},"#,
+    r#"{"type":"string","optional":false,"field":"table"},"#,
+    r#"{"type":"int64","optional":true,"field":"txId"},"#,
+    r#"{"type":"int64","optional":true,"field":"lsn"},"#,
+    r#"{"type":"int64","optional":true,"field":"xmin"},"#,
+    r#"{"type":"string","optional":true,"field":"origin"},"#,
+    r#"{"type":"int64","optional":true,"field":"origin_lsn"}"#,
+    r#"],"optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"}"#
+);
+
+const TRANSACTION_SCHEMA: &str = concat!(
+    r#"{"type":"struct","fields":["#,
+    r#"{"type":"string","optional":false,"field":"id"},"#,
+    r#"{"type":"int64","optional":false,"field":"total_order"},"#,
+    r#"{"type":"int64","optional":false,"field":"data_collection_order"}"#,
+    r#"],"optional":true,"name":"event.block","version":1,"field":"transaction"}"#
+);
+
+fn base_name(prefix: &str, t: &TableSchema) -> String {
+    format!("{prefix}.{}.{}", t.table.namespace, t.table.name)
+}
+
+/// Schema of the record key.
+pub(super) fn key_schema(prefix: &str, t: &TableSchema) -> String {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"type":"struct","fields":["#);
+    for (n, &ci) in t.key_columns.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        field(&mut out, &t.columns[ci], false);
+    }
+    out.extend_from_slice(br#"],"optional":false,"name":"#);
+    json::string(&mut out, &format!("{}.Key", base_name(prefix, t)));
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Schema of the whole envelope value.
+pub(super) fn envelope_schema(prefix: &str, t: &TableSchema, kind: SourceKind) -> String {
+    let base = base_name(prefix, t);
+    let mut row = Vec::with_capacity(1024);
+    row.extend_from_slice(br#"{"type":"struct","fields":["#);
+    for (n, c) in t.columns.iter().enumerate() {
+        if n > 0 {
+            row.push(b',');
+        }
+        field(&mut row, c, c.nullable);
+    }
+    row.extend_from_slice(br#"],"optional":true,"name":"#);
+    json::string(&mut row, &format!("{base}.Value"));
+    let row = String::from_utf8(row).unwrap_or_default();
+    let source = match kind {
+        SourceKind::Postgres => PG_SOURCE_SCHEMA,
+    };
+    let mut out = String::with_capacity(row.len() * 2 + 2048);
+    out.push_str(r#"{"type":"struct","fields":["#);
+    out.push_str(&row);
+    out.push_str(r#","field":"before"},"#);
+    out.push_str(&row);
+    out.push_str(r#","field":"after"},"#);
+    out.push_str(source);
+    out.push(',');
+    out.push_str(TRANSACTION_SCHEMA);
+    out.push_str(r#",{"type":"string","optional":false,"field":"op"},"#);
+    out.push_str(r#"{"type":"int64","optional":true,"field":"ts_ms"},"#);
+    out.push_str(r#"{"type":"int64","optional":true,"field":"ts_us"},"#);
+    out.push_str(r#"{"type":"int64","optional":true,"field":"ts_ns"}],"optional":false,"name":"#);
+    let mut name = Vec::new();
+    json::string(&mut name, &format!("{base}.Envelope"));
+    out.push_str(&String::from_utf8(name).unwrap_or_default());
+    out.push_str(r#","version":2}"#);
+    out
+}
+
+struct Logical {
+    ty: &'static str,
+    name: Option<&'static str>,
+    params: Vec<(&'static str, String)>,
+}
+
+fn logical(ty: &ColumnType) -> Logical {
+    let plain = |ty| Logical {
+        ty,
+        name: None,
+        params: Vec::new(),
+    };
+    let named = |ty, name| Logical {
+        ty,
+        name: Some(name),
+        params: Vec::new(),
+    };
+    match ty {
+        ColumnType::Bool => plain("boolean"),
+        ColumnType::Int16 => plain("int16"),
+        ColumnType::Int32 => plain("int32"),
+        ColumnType::Int64 => plain("int64"),
+        ColumnType::Float32 => plain("float"),
+        ColumnType::Float64 => plain("double"),
+        ColumnType::Decimal { precision, scale } => {
+            let mut params = vec![("scale", scale.to_string())];
+            if let Some(p) = precision {
+                params.push(("connect.decimal.precision", p.to_string()));
+            }
+            Logical {
+                ty: "bytes",
+                name: Some("org.apache.kafka.connect.data.Decimal"),
+                params,
+            }
+        }
+        ColumnType::VariableDecimal => named("struct", "io.debezium.data.VariableScaleDecimal"),
+        ColumnType::String | ColumnType::Text => plain("string"),
+        ColumnType::Bytes => plain("bytes"),
+        ColumnType::Date => named("int32", "io.debezium.time.Date"),
+        ColumnType::Time { millis: true } => named("int32", "io.debezium.time.Time"),
+        ColumnType::Time { millis: false } => named("int64", "io.debezium.time.MicroTime"),
+        ColumnType::ZonedTime => named("string", "io.debezium.time.ZonedTime"),
+        ColumnType::Timestamp { millis: true } => named("int64", "io.debezium.time.Timestamp"),
+        ColumnType::Timestamp { millis: false } => {
+            named("int64", "io.debezium.time.MicroTimestamp")
+        }
+        ColumnType::ZonedTimestamp { .. } => named("string", "io.debezium.time.ZonedTimestamp"),
+        ColumnType::Interval => named("int64", "io.debezium.time.MicroDuration"),
+        ColumnType::Uuid => named("string", "io.debezium.data.Uuid"),
+        ColumnType::Json => named("string", "io.debezium.data.Json"),
+        ColumnType::Enum { allowed } => Logical {
+            ty: "string",
+            name: Some("io.debezium.data.Enum"),
+            params: vec![("allowed", allowed.clone())],
+        },
+        ColumnType::Array(_) => plain("array"),
+    }
+}
+
+/// Write the schema of one type (without `field`), leaving the object open.
+fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
+    let l = logical(ty);
+    out.extend_from_slice(br#"{"type":"#);
+    json::string(out, l.ty);
+    match ty {
+        ColumnType::Array(inner) => {
+            out.extend_from_slice(br#","items":"#);
+            type_schema(out, inner, true);
+            out.push(b'}');
+        }
+        ColumnType::VariableDecimal => {
+            out.extend_from_slice(
+                br#","fields":[{"type":"int32","optional":false,"field":"scale"},{"type":"bytes","optional":false,"field":"value"}]"#,
+            );
+        }
+        _ => {}
+    }
+    out.extend_from_slice(br#","optional":"#);
+    out.extend_from_slice(if optional { b"true" } else { b"false" });
+    if let Some(name) = l.name {
+        out.extend_from_slice(br#","name":"#);
+        json::string(out, name);
+        out.extend_from_slice(br#","version":1"#);
+    }
+    if !l.params.is_empty() {
+        out.extend_from_slice(br#","parameters":{"#);
+        for (i, (k, v)) in l.params.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::string(out, k);
+            out.push(b':');
+            json::string(out, v);
+        }
+        out.push(b'}');
+    }
+}
+
+fn field(out: &mut Vec<u8>, c: &Column, optional: bool) {
+    type_schema(out, &c.ty, optional);
+    if let Some(d) = &c.default {
+        if !matches!(d, Value::Null) {
+            out.extend_from_slice(br#","default":"#);
+            super::write_value(out, &c.ty, d);
+        }
+    }
+    out.extend_from_slice(br#","field":"#);
+    json::string(out, &c.name);
+    out.push(b'}');
+}

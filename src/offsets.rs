@@ -1,0 +1,150 @@
+//! Durable connector progress: one JSON file per connector, replaced atomically.
+//!
+//! Write order (the pipeline guarantees it): sink durable → [`OffsetStore::save`] → source ack.
+//! A save writes `<name>.json.tmp`, fsyncs it, renames it over `<name>.json` and fsyncs the
+//! directory, so a crash leaves either the old or the new file, never a torn one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::Checkpoint;
+
+/// Offset file I/O failed. Reading a corrupt file is definite; write failures are transient.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetError {
+    /// The file or directory could not be read or written.
+    #[error("offsets file {path}: i/o failed")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but is not valid.
+    #[error("offsets file {path} is corrupt; fix: restore it from a backup or delete it to start over (re-snapshot)")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What is stored for one connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredOffsets {
+    /// Connector name (guards against a file copied to the wrong name).
+    pub connector: String,
+    /// Last acknowledged checkpoint.
+    pub checkpoint: Checkpoint,
+}
+
+/// File-backed offset store for one connector.
+#[derive(Debug, Clone)]
+pub struct OffsetStore {
+    dir: PathBuf,
+    path: PathBuf,
+    connector: String,
+}
+
+impl OffsetStore {
+    /// A store for `connector` under `dir` (created on first save).
+    pub fn new(dir: &Path, connector: &str) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            path: dir.join(format!("{connector}.json")),
+            connector: connector.to_string(),
+        }
+    }
+
+    /// The offsets file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored checkpoint, if any.
+    pub fn load(&self) -> Result<Option<Checkpoint>, OffsetError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(OffsetError::Io {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        let stored: StoredOffsets =
+            serde_json::from_slice(&bytes).map_err(|source| OffsetError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(Some(stored.checkpoint))
+    }
+
+    /// Atomically replace the stored checkpoint.
+    pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), OffsetError> {
+        use std::io::Write as _;
+        let io = |source| OffsetError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let body = serde_json::to_vec_pretty(&StoredOffsets {
+            connector: self.connector.clone(),
+            checkpoint: checkpoint.clone(),
+        })
+        .map_err(|e| io(std::io::Error::other(e)))?;
+        let tmp = self.path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&body).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+        Ok(())
+    }
+
+    /// Remove the stored offsets (used when a snapshot must start over).
+    pub fn clear(&self) -> Result<(), OffsetError> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(OffsetError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Lsn;
+
+    /// Saved checkpoints load back; a corrupt file is a definite error, not a silent reset.
+    #[test]
+    fn save_load_corrupt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = OffsetStore::new(dir.path(), "c1");
+        assert_eq!(store.load().expect("empty load"), None);
+        let cp = Checkpoint::Postgres {
+            lsn: Lsn(0x1_0000_0010),
+            snapshot_done: true,
+        };
+        store.save(&cp).expect("save");
+        assert_eq!(store.load().expect("load"), Some(cp));
+        let text = std::fs::read_to_string(store.path()).expect("read");
+        assert!(text.contains("\"1/10\""), "{text}");
+        std::fs::write(store.path(), b"{not json").expect("write");
+        assert!(matches!(store.load(), Err(OffsetError::Corrupt { .. })));
+        store.clear().expect("clear");
+        assert_eq!(store.load().expect("load after clear"), None);
+    }
+}

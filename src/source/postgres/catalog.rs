@@ -1,0 +1,337 @@
+//! Catalog access on the SQL connection: preflight checks, table shapes, custom types.
+//!
+//! Every check returns a [`PgSourceError`] whose hint tells the operator the exact fix. Table
+//! shapes come from `pg_attribute`/`pg_index` (primary key, NOT NULL, literal defaults); the
+//! stream's Relation messages stay the truth for column names, order and types.
+
+use std::collections::HashMap;
+
+use tokio_postgres::GenericClient;
+
+use super::error::PgSourceError;
+use super::types::{column_type, parse_text, CatalogType, PgKind, TypeRegistry};
+use crate::event::{Column, TableId, TableSchema};
+
+/// Quote an identifier for SQL (`"a""b"`).
+pub(crate) fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Quote a string literal for SQL (`'it''s'`).
+pub(crate) fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `"schema"."table"`.
+pub(crate) fn qualified(t: &TableId) -> String {
+    format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.name))
+}
+
+/// Verify `wal_level`, the replication privilege and table access. `need_slot` also checks
+/// that a replication slot is free.
+pub(crate) async fn preflight(
+    client: &impl GenericClient,
+    user: &str,
+    tables: &[TableId],
+    need_slot: bool,
+) -> Result<(), PgSourceError> {
+    let row = client
+        .query_one("SELECT current_setting('wal_level')", &[])
+        .await
+        .map_err(PgSourceError::sql("reading wal_level"))?;
+    let wal_level: String = row.get(0);
+    if wal_level != "logical" {
+        return Err(PgSourceError::Precondition {
+            problem: format!("the server runs with wal_level={wal_level}"),
+            hint: "set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL".into(),
+        });
+    }
+    let row = client
+        .query_one(
+            "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading role attributes"))?;
+    let can_replicate: bool = row.get(0);
+    if !can_replicate {
+        return Err(PgSourceError::Precondition {
+            problem: format!("user {user} lacks the REPLICATION attribute"),
+            hint: format!("run ALTER ROLE {} REPLICATION", quote_ident(user)),
+        });
+    }
+    if need_slot {
+        let row = client
+            .query_one(
+                "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int",
+                &[],
+            )
+            .await
+            .map_err(PgSourceError::sql("counting replication slots"))?;
+        let free: i32 = row.get(0);
+        if free <= 0 {
+            return Err(PgSourceError::Precondition {
+                problem: "no replication slot is free (max_replication_slots reached)".into(),
+                hint: "drop unused slots (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart PostgreSQL".into(),
+            });
+        }
+    }
+    for t in tables {
+        let rows = client
+            .query(
+                "SELECT c.relkind::text, has_table_privilege(c.oid, 'SELECT') \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2",
+                &[&t.namespace, &t.name],
+            )
+            .await
+            .map_err(PgSourceError::sql("looking up tables"))?;
+        let Some(row) = rows.first() else {
+            return Err(PgSourceError::Precondition {
+                problem: format!("table {t} does not exist"),
+                hint: "create it, or fix source.tables (names are case-sensitive: schema.table)"
+                    .into(),
+            });
+        };
+        let kind: String = row.get(0);
+        let readable: bool = row.get(1);
+        if kind != "r" && kind != "p" {
+            return Err(PgSourceError::Precondition {
+                problem: format!("{t} is not an ordinary table (relkind {kind})"),
+                hint: "list only tables in source.tables; views cannot be replicated".into(),
+            });
+        }
+        if !readable {
+            return Err(PgSourceError::Precondition {
+                problem: format!("user {user} cannot SELECT from {t}"),
+                hint: format!(
+                    "run GRANT SELECT ON {} TO {}",
+                    qualified(t),
+                    quote_ident(user)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the catalog says about one column.
+#[derive(Debug, Clone)]
+pub(crate) struct CatalogColumn {
+    pub name: String,
+    pub type_oid: u32,
+    pub typmod: i32,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub in_pk: Option<usize>,
+}
+
+/// Current columns of a table in attribute order.
+pub(crate) async fn table_columns(
+    client: &impl GenericClient,
+    t: &TableId,
+) -> Result<Vec<CatalogColumn>, PgSourceError> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text, a.atttypid, a.atttypmod, a.attnotnull, \
+                    pg_get_expr(d.adbin, d.adrelid), \
+                    array_position(i.indkey::int2[], a.attnum) \
+             FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
+             WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+               AND a.attgenerated = '' \
+             ORDER BY a.attnum",
+            &[&t.namespace, &t.name],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading table columns"))?;
+    Ok(rows
+        .iter()
+        .map(|r| CatalogColumn {
+            name: r.get(0),
+            type_oid: r.get(1),
+            typmod: r.get(2),
+            not_null: r.get(3),
+            default: r.get(4),
+            in_pk: r.get::<_, Option<i32>>(5).map(|p| p.max(1) as usize - 1),
+        })
+        .collect())
+}
+
+/// Ask the catalog about every type in `oids` the registry does not know yet.
+pub(crate) async fn learn_types(
+    client: &impl GenericClient,
+    registry: &mut TypeRegistry,
+    oids: &[u32],
+) -> Result<(), PgSourceError> {
+    let mut todo: Vec<u32> = oids
+        .iter()
+        .copied()
+        .filter(|o| registry.is_unknown(*o))
+        .collect();
+    let mut rounds = 0;
+    while !todo.is_empty() && rounds < 4 {
+        rounds += 1;
+        let rows = client
+            .query(
+                "SELECT t.oid, t.typtype::text, t.typbasetype, t.typelem, t.typcategory::text, \
+                        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
+                           FROM pg_enum e WHERE e.enumtypid = t.oid) \
+                 FROM pg_type t WHERE t.oid = ANY($1)",
+                &[&todo],
+            )
+            .await
+            .map_err(PgSourceError::sql("reading type catalog"))?;
+        let mut next = Vec::new();
+        for r in rows {
+            let oid: u32 = r.get(0);
+            let typtype: String = r.get(1);
+            let base: u32 = r.get(2);
+            let elem: u32 = r.get(3);
+            let category: String = r.get(4);
+            let labels: Option<Vec<String>> = r.get(5);
+            let t = match typtype.as_str() {
+                "e" => CatalogType::Enum(labels.unwrap_or_default()),
+                "d" => {
+                    next.push(base);
+                    CatalogType::Domain(base)
+                }
+                _ if category == "A" && elem != 0 => {
+                    next.push(elem);
+                    CatalogType::Array(elem)
+                }
+                _ => CatalogType::Other,
+            };
+            registry.learn(oid, t);
+        }
+        // Unknown OIDs (dropped types) still need an entry so we do not ask again.
+        for o in &todo {
+            if registry.is_unknown(*o) {
+                registry.learn(*o, CatalogType::Other);
+            }
+        }
+        todo = next
+            .into_iter()
+            .filter(|o| registry.is_unknown(*o))
+            .collect();
+    }
+    Ok(())
+}
+
+/// A literal default (`7`, `'x'::text`, `true`) converted to a value; anything computed
+/// (`now()`, `nextval(...)`) is not reported.
+fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::event::Value> {
+    let e = expr.trim();
+    let text = if let Some(rest) = e.strip_prefix('\'') {
+        let end = rest.rfind('\'')?;
+        let tail = &rest[end + 1..];
+        if !(tail.is_empty() || tail.starts_with("::")) {
+            return None;
+        }
+        rest[..end].replace("''", "'")
+    } else {
+        let core = e
+            .split("::")
+            .next()?
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')');
+        if core.is_empty() || core.contains('(') || core.contains(' ') {
+            return None;
+        }
+        core.to_string()
+    };
+    let text = match (kind, text.as_str()) {
+        (PgKind::Bool, "true") => "t".to_string(),
+        (PgKind::Bool, "false") => "f".to_string(),
+        _ => text,
+    };
+    parse_text(kind, typmod, &text).ok()
+}
+
+/// The kinds and typmods of a schema's columns, aligned with `TableSchema::columns`.
+pub(crate) type ColumnKinds = Vec<(PgKind, i32)>;
+
+/// Build a table schema from (name, type, typmod) column triples, enriched by the catalog.
+pub(crate) fn build_schema(
+    table: TableId,
+    cols: &[(String, u32, i32)],
+    catalog: &[CatalogColumn],
+    registry: &TypeRegistry,
+    version: u64,
+) -> (TableSchema, ColumnKinds) {
+    let by_name: HashMap<&str, &CatalogColumn> =
+        catalog.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut columns = Vec::with_capacity(cols.len());
+    let mut kinds = Vec::with_capacity(cols.len());
+    let mut pk: Vec<(usize, usize)> = Vec::new();
+    for (i, (name, oid, typmod)) in cols.iter().enumerate() {
+        let kind = registry.kind(*oid);
+        let cat = by_name.get(name.as_str());
+        if let Some(pos) = cat.and_then(|c| c.in_pk) {
+            pk.push((pos, i));
+        }
+        columns.push(Column {
+            name: name.clone(),
+            ty: column_type(&kind, *typmod),
+            nullable: !cat.is_some_and(|c| c.not_null),
+            default: cat
+                .and_then(|c| c.default.as_deref())
+                .and_then(|d| literal_default(d, &kind, *typmod)),
+        });
+        kinds.push((kind, *typmod));
+    }
+    pk.sort();
+    (
+        TableSchema {
+            table,
+            columns,
+            key_columns: pk.into_iter().map(|(_, i)| i).collect(),
+            version,
+        },
+        kinds,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Value;
+
+    /// Only literal defaults are reported, typed like the column.
+    #[test]
+    fn literal_defaults() {
+        assert_eq!(
+            literal_default("7", &PgKind::Int32, -1),
+            Some(Value::Int(7))
+        );
+        assert_eq!(
+            literal_default("'a''b'::text", &PgKind::Text, -1),
+            Some(Value::String("a'b".into()))
+        );
+        assert_eq!(
+            literal_default("true", &PgKind::Bool, -1),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(literal_default("now()", &PgKind::TimestampTz, -1), None);
+        assert_eq!(
+            literal_default("nextval('s'::regclass)", &PgKind::Int64, -1),
+            None
+        );
+        assert_eq!(
+            literal_default("'-1'::integer", &PgKind::Int32, -1),
+            Some(Value::Int(-1))
+        );
+    }
+
+    /// Identifiers and literals are quoted safely.
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(qualified(&TableId::new("S", "t x")), "\"S\".\"t x\"");
+    }
+}

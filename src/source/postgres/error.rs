@@ -1,0 +1,174 @@
+//! PostgreSQL source errors, each classified transient (retry) or definite (halt with a hint).
+
+use super::pgoutput::DecodeError;
+use super::types::TypeError;
+
+/// Why the PostgreSQL source stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PgSourceError {
+    /// A SQL statement failed.
+    #[error("postgres query failed while {context}")]
+    Sql {
+        /// What sluice was doing.
+        context: &'static str,
+        /// The cause.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The replication connection failed.
+    #[error("postgres replication stream failed while {context}")]
+    Replication {
+        /// What sluice was doing.
+        context: &'static str,
+        /// The cause.
+        #[source]
+        source: pgwire_replication::PgWireError,
+    },
+    /// The server is not configured for CDC or a table is unusable.
+    #[error("{problem}")]
+    Precondition {
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A pgoutput message could not be decoded.
+    #[error("cannot decode replication message at LSN {lsn}")]
+    Decode {
+        /// Where.
+        lsn: crate::event::Lsn,
+        /// Why.
+        #[source]
+        source: DecodeError,
+    },
+    /// A column value could not be converted.
+    #[error("cannot convert column {column} of table {table} at {position}")]
+    Value {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+        /// LSN, or `snapshot`.
+        position: String,
+        /// Why.
+        #[source]
+        source: TypeError,
+    },
+    /// A change refers to a relation that no Relation message described.
+    #[error("change for unknown relation oid {oid} at LSN {lsn}")]
+    UnknownRelation {
+        /// Relation OID.
+        oid: u32,
+        /// Where.
+        lsn: crate::event::Lsn,
+    },
+    /// A tuple does not have one value per relation column.
+    #[error(
+        "tuple for table {table} at LSN {lsn} has {got} values, the relation has {want} columns"
+    )]
+    TupleShape {
+        /// Table.
+        table: String,
+        /// Where.
+        lsn: crate::event::Lsn,
+        /// Values in the tuple.
+        got: usize,
+        /// Columns in the relation.
+        want: usize,
+    },
+    /// The COPY stream of the snapshot was malformed.
+    #[error("malformed COPY data for table {table}: {detail}")]
+    Copy {
+        /// Table.
+        table: String,
+        /// What was wrong.
+        detail: &'static str,
+    },
+    /// The slot is held by another session (often a previous sluice that was killed and whose
+    /// server-side session has not ended yet).
+    #[error("replication slot {slot} is in use by server process {pid}")]
+    SlotBusy {
+        /// Slot.
+        slot: String,
+        /// Backend PID holding it.
+        pid: i32,
+    },
+    /// TLS could not be set up.
+    #[error("tls setup failed")]
+    Tls(#[source] native_tls::Error),
+    /// The offsets file failed.
+    #[error(transparent)]
+    Offsets(#[from] crate::offsets::OffsetError),
+}
+
+impl PgSourceError {
+    pub(crate) fn sql(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Self {
+        move |source| PgSourceError::Sql { context, source }
+    }
+
+    pub(crate) fn repl(context: &'static str) -> impl Fn(pgwire_replication::PgWireError) -> Self {
+        move |source| PgSourceError::Replication { context, source }
+    }
+
+    /// Transient errors are retried with backoff; the rest halt the connector.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PgSourceError::Sql { source, .. } => match source.code() {
+                // Connection-level failures have no SQLSTATE.
+                None => true,
+                Some(code) => {
+                    let c = code.code();
+                    c.starts_with("08")
+                        || c.starts_with("57")
+                        || c.starts_with("53")
+                        || c == "55006"
+                }
+            },
+            PgSourceError::Replication { source, .. } => {
+                // A slot still held by a session that died with a killed sluice frees itself.
+                source.is_transient()
+                    || source.is_io()
+                    || source.to_string().contains("is active for PID")
+            }
+            PgSourceError::Offsets(crate::offsets::OffsetError::Io { .. }) => true,
+            PgSourceError::SlotBusy { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// What an operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            PgSourceError::Precondition { hint, .. } => hint.clone(),
+            PgSourceError::Sql { source, .. } => match source.as_db_error() {
+                Some(db) => format!(
+                    "server said: {} (SQLSTATE {}); fix the cause and restart",
+                    db.message(),
+                    db.code().code()
+                ),
+                None => "check that the server is reachable".into(),
+            },
+            PgSourceError::Replication { source, .. } => {
+                format!("replication connection: {source}; check the slot and the server log")
+            }
+            PgSourceError::Decode { .. } => {
+                "report a bug with the server version; the slot still holds the change".into()
+            }
+            PgSourceError::Value { .. } => {
+                "report a bug with the column's type; the slot still holds the change".into()
+            }
+            PgSourceError::TupleShape { .. } => {
+                "restart sluice; if it repeats, report a bug with the table's DDL history".into()
+            }
+            PgSourceError::UnknownRelation { .. } => {
+                "restart sluice; the server resends relation descriptions".into()
+            }
+            PgSourceError::Copy { .. } => "restart sluice; the snapshot starts over".into(),
+            PgSourceError::SlotBusy { pid, .. } => format!(
+                "stop the other consumer of the slot, or SELECT pg_terminate_backend({pid})"
+            ),
+            PgSourceError::Tls(_) => "check source.tls (mode and ca_file)".into(),
+            PgSourceError::Offsets(e) => e.to_string(),
+        }
+    }
+}

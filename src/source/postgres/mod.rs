@@ -1,0 +1,580 @@
+//! PostgreSQL source: preflight, publication and slot, consistent snapshot, WAL streaming.
+//!
+//! ```text
+//! start ─► preflight (wal_level, REPLICATION, tables) ─► publication ─► offsets + slot state
+//!   ├─ snapshot needed: drop stale slot ─► CREATE_REPLICATION_SLOT … EXPORT_SNAPSHOT
+//!   │       ─► import snapshot (RR txn) ─► START_REPLICATION at consistent point
+//!   │       ─► COPY every table (op r) ─► checkpoint {consistent point, snapshot_done}
+//!   └─ otherwise: START_REPLICATION from max(stored offset, slot confirmed_flush_lsn)
+//! stream ─► replication::StreamDecoder ─► Batch{events, checkpoint = commit end LSN}
+//! acks (only durable checkpoints) ─► standby status update (slot confirmed_flush_lsn)
+//! ```
+//! Invariants: no gap and no duplicate between snapshot and stream (same exported snapshot
+//! and consistent point); the slot never advances past what the sink made durable; an
+//! interrupted snapshot is redone from scratch with a new slot.
+
+mod catalog;
+mod error;
+mod pgoutput;
+mod replication;
+mod slot;
+mod snapshot;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgwire_replication::{ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+pub use error::PgSourceError;
+pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMessage};
+
+use crate::config::{parse_table_name, PostgresSettings, SnapshotMode, TlsMode};
+use crate::event::{ChangeEvent, Lsn, TableId, Value};
+use crate::offsets::OffsetStore;
+use crate::source::{Batch, Checkpoint};
+use crate::telemetry::{Health, Telemetry};
+
+/// Batch size limits.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Events per batch.
+    pub max_events: usize,
+    /// Approximate bytes per batch.
+    pub max_bytes: usize,
+}
+
+/// The channels tying a source to its pipeline.
+#[derive(Debug)]
+pub struct SourceIo {
+    /// Where batches go (bounded: backpressure).
+    pub tx: mpsc::Sender<Batch>,
+    /// Checkpoints the pipeline made durable, newest last.
+    pub acks: watch::Receiver<Option<Checkpoint>>,
+    /// Becomes `true` on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// How a source run ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceEnd {
+    /// Work is complete (`initial_only`).
+    Finished,
+    /// Shutdown was requested, or the pipeline stopped listening.
+    Stopped,
+}
+
+/// The PostgreSQL source of one connector.
+#[derive(Debug)]
+pub struct PostgresSource {
+    connector: String,
+    settings: Arc<PostgresSettings>,
+    tables: Vec<TableId>,
+    slot: String,
+    publication: String,
+    limits: BatchLimits,
+    offsets: OffsetStore,
+    telemetry: Telemetry,
+}
+
+fn session_options() -> String {
+    types::SESSION_SETTINGS
+        .iter()
+        .map(|(k, v)| format!("-c {k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn to_wire(l: Lsn) -> pgwire_replication::Lsn {
+    pgwire_replication::Lsn(l.0)
+}
+
+fn from_wire(l: pgwire_replication::Lsn) -> Lsn {
+    Lsn(l.0)
+}
+
+impl PostgresSource {
+    /// Create the source; nothing connects until [`PostgresSource::run`].
+    pub fn new(
+        connector: &str,
+        settings: Arc<PostgresSettings>,
+        limits: BatchLimits,
+        offsets: OffsetStore,
+        telemetry: Telemetry,
+    ) -> Self {
+        let tables = settings
+            .tables
+            .iter()
+            .filter_map(|t| parse_table_name(t))
+            .map(|(s, t)| TableId::new(s, t))
+            .collect();
+        Self {
+            slot: settings
+                .slot_name
+                .clone()
+                .unwrap_or_else(|| format!("sluice_{connector}")),
+            publication: settings
+                .publication_name
+                .clone()
+                .unwrap_or_else(|| format!("sluice_{connector}")),
+            connector: connector.to_string(),
+            settings,
+            tables,
+            limits,
+            offsets,
+            telemetry,
+        }
+    }
+
+    async fn sql_connect(&self) -> Result<tokio_postgres::Client, PgSourceError> {
+        let s = &self.settings;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&s.host)
+            .port(s.port)
+            .user(&s.user)
+            .dbname(&s.database)
+            .application_name(format!("sluice-{}", self.connector))
+            .options(session_options())
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(p) = &s.password {
+            cfg.password(p.expose_secret());
+        }
+        let connector = self.connector.clone();
+        let log_end = move |r: Result<(), tokio_postgres::Error>| {
+            if let Err(e) = r {
+                tracing::debug!(connector = %connector, error = %e, "sql connection ended");
+            }
+        };
+        let client = match s.tls.mode {
+            TlsMode::Disable => {
+                let (client, conn) = cfg
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(PgSourceError::sql("connecting"))?;
+                tokio::spawn(async move { log_end(conn.await) });
+                client
+            }
+            mode => {
+                let mut b = native_tls::TlsConnector::builder();
+                if mode == TlsMode::Require {
+                    b.danger_accept_invalid_certs(true);
+                }
+                if mode != TlsMode::VerifyFull {
+                    b.danger_accept_invalid_hostnames(true);
+                }
+                if let Some(ca) = &s.tls.ca_file {
+                    let pem = std::fs::read(ca).map_err(|e| PgSourceError::Precondition {
+                        problem: format!("cannot read source.tls.ca_file {}: {e}", ca.display()),
+                        hint: "point ca_file at a readable PEM file".into(),
+                    })?;
+                    let cert =
+                        native_tls::Certificate::from_pem(&pem).map_err(PgSourceError::Tls)?;
+                    b.add_root_certificate(cert);
+                }
+                let tls = postgres_native_tls::MakeTlsConnector::new(
+                    b.build().map_err(PgSourceError::Tls)?,
+                );
+                cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let (client, conn) = cfg
+                    .connect(tls)
+                    .await
+                    .map_err(PgSourceError::sql("connecting with tls"))?;
+                tokio::spawn(async move { log_end(conn.await) });
+                client
+            }
+        };
+        Ok(client)
+    }
+
+    fn repl_config(&self, start: Lsn, ack: Option<Lsn>) -> ReplicationConfig {
+        let s = &self.settings;
+        let tls = match s.tls.mode {
+            TlsMode::Disable => TlsConfig::disabled(),
+            TlsMode::Require => TlsConfig::require(),
+            TlsMode::VerifyCa => TlsConfig::verify_ca(s.tls.ca_file.clone()),
+            TlsMode::VerifyFull => TlsConfig::verify_full(s.tls.ca_file.clone()),
+        };
+        let mut cfg = ReplicationConfig::new(
+            s.host.clone(),
+            s.user.clone(),
+            s.password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string())
+                .unwrap_or_default(),
+            s.database.clone(),
+            self.slot.clone(),
+            self.publication.clone(),
+        )
+        .with_port(s.port)
+        .with_tls(tls)
+        .with_options(session_options())
+        .with_application_name(format!("sluice-{}", self.connector))
+        .with_status_interval(Duration::from_millis(s.status_interval_ms))
+        .with_start_lsn(to_wire(start));
+        if let Some(a) = ack {
+            cfg = cfg.with_ack_lsn(to_wire(a));
+        }
+        cfg
+    }
+
+    async fn check_free_slot(&self, sql: &tokio_postgres::Client) -> Result<(), PgSourceError> {
+        catalog::preflight(sql, &self.settings.user, &[], true).await
+    }
+
+    /// Run until shutdown, completion or error. Call again after a transient error: the
+    /// source resumes from the last acknowledged checkpoint.
+    pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, PgSourceError> {
+        let s = Arc::clone(&self.settings);
+        let mut sql = self.sql_connect().await?;
+        catalog::preflight(&sql, &s.user, &self.tables, false).await?;
+        let mut decoder = replication::StreamDecoder::new(&s.database, s.emit_truncate);
+
+        if s.snapshot_mode == SnapshotMode::InitialOnly {
+            self.telemetry
+                .set_health(&self.connector, Health::Snapshotting);
+            let row = sql
+                .query_one("SELECT pg_current_wal_lsn()::text", &[])
+                .await
+                .map_err(PgSourceError::sql("reading the current WAL position"))?;
+            let lsn = Lsn::parse(row.get::<_, &str>(0)).unwrap_or_default();
+            let txn = snapshot::begin(&mut sql, None).await?;
+            let mut emitter = snapshot::SnapshotEmitter::new(&io.tx, self.limits);
+            let done = snapshot::copy_tables(
+                &txn,
+                &s.database,
+                &self.tables,
+                lsn,
+                &mut decoder.registry,
+                &mut emitter,
+                &io.shutdown,
+                &self.telemetry,
+                &self.connector,
+            )
+            .await?;
+            if !done {
+                return Ok(SourceEnd::Stopped);
+            }
+            txn.commit()
+                .await
+                .map_err(PgSourceError::sql("ending the snapshot transaction"))?;
+            let cp = Checkpoint::Postgres {
+                lsn,
+                snapshot_done: true,
+            };
+            if emitter.flush(Some(cp)).await.is_err() {
+                return Ok(SourceEnd::Stopped);
+            }
+            drop(emitter);
+            let SourceIo { tx, mut acks, .. } = io;
+            drop(tx);
+            while acks.changed().await.is_ok() {}
+            tracing::info!(connector = %self.connector, "initial_only snapshot delivered; stopping");
+            return Ok(SourceEnd::Finished);
+        }
+
+        slot::ensure_publication(&sql, &self.publication, &self.tables, s.create_publication)
+            .await?;
+        let stored = self.offsets.load()?;
+        let info = slot::slot_info(&sql, &self.slot).await?;
+        if let Some(i) = &info {
+            if i.plugin.as_deref() != Some("pgoutput") {
+                return Err(PgSourceError::Precondition {
+                    problem: format!(
+                        "replication slot {} uses plugin {:?}, not pgoutput",
+                        self.slot, i.plugin
+                    ),
+                    hint: "drop that slot or choose another source.slot_name".into(),
+                });
+            }
+        }
+        let (stored_lsn, stored_done) = match &stored {
+            Some(Checkpoint::Postgres { lsn, snapshot_done }) => (Some(*lsn), *snapshot_done),
+            None => (None, false),
+        };
+        let slot_usable = info.as_ref().is_some_and(|i| !i.lost);
+        let need_snapshot =
+            s.snapshot_mode == SnapshotMode::Initial && !(stored_done && slot_usable);
+
+        let (mut repl, last_cp) = if need_snapshot {
+            if let Some(i) = &info {
+                tracing::warn!(
+                    connector = %self.connector,
+                    slot = %self.slot,
+                    lost = i.lost,
+                    snapshot_done = stored_done,
+                    "re-creating the replication slot for a new snapshot (previous snapshot incomplete, offsets missing, or slot lost)"
+                );
+                if let Some(pid) = i.active_pid {
+                    return Err(PgSourceError::SlotBusy {
+                        slot: self.slot.clone(),
+                        pid,
+                    });
+                }
+                slot::drop_slot(&sql, &self.slot).await?;
+            } else if stored_done {
+                tracing::warn!(
+                    connector = %self.connector,
+                    slot = %self.slot,
+                    "replication slot is gone although offsets exist; changes may have been missed, taking a new snapshot"
+                );
+            }
+            self.offsets.clear()?;
+            self.check_free_slot(&sql).await?;
+            let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
+                .await
+                .map_err(PgSourceError::repl("connecting for replication"))?;
+            let created = slot::create_slot(&mut repl, &self.slot, true).await?;
+            self.telemetry
+                .set_health(&self.connector, Health::Snapshotting);
+            let txn = snapshot::begin(&mut sql, created.snapshot_name.as_deref()).await?;
+            repl.start()
+                .await
+                .map_err(PgSourceError::repl("starting replication"))?;
+            repl.wait_started()
+                .await
+                .map_err(PgSourceError::repl("starting replication"))?;
+            let mut emitter = snapshot::SnapshotEmitter::new(&io.tx, self.limits);
+            let done = snapshot::copy_tables(
+                &txn,
+                &s.database,
+                &self.tables,
+                created.consistent_point,
+                &mut decoder.registry,
+                &mut emitter,
+                &io.shutdown,
+                &self.telemetry,
+                &self.connector,
+            )
+            .await?;
+            if !done {
+                repl.abort();
+                return Ok(SourceEnd::Stopped);
+            }
+            txn.commit()
+                .await
+                .map_err(PgSourceError::sql("ending the snapshot transaction"))?;
+            let cp = Checkpoint::Postgres {
+                lsn: created.consistent_point,
+                snapshot_done: true,
+            };
+            if emitter.flush(Some(cp)).await.is_err() {
+                repl.abort();
+                return Ok(SourceEnd::Stopped);
+            }
+            tracing::info!(connector = %self.connector, "snapshot complete; streaming");
+            (repl, created.consistent_point)
+        } else if info.is_none() {
+            self.check_free_slot(&sql).await?;
+            let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
+                .await
+                .map_err(PgSourceError::repl("connecting for replication"))?;
+            let created = slot::create_slot(&mut repl, &self.slot, false).await?;
+            repl.start()
+                .await
+                .map_err(PgSourceError::repl("starting replication"))?;
+            (repl, created.consistent_point)
+        } else {
+            let slot_lsn = info
+                .as_ref()
+                .and_then(|i| i.confirmed_flush)
+                .unwrap_or_default();
+            let start = stored_lsn.unwrap_or_default().max(slot_lsn);
+            tracing::info!(connector = %self.connector, start = %start, "resuming replication");
+            let repl = ReplicationClient::connect(self.repl_config(start, Some(start)))
+                .await
+                .map_err(PgSourceError::repl("connecting for replication"))?;
+            (repl, start)
+        };
+        repl.wait_started()
+            .await
+            .map_err(PgSourceError::repl("starting replication"))?;
+        self.telemetry
+            .set_health(&self.connector, Health::Streaming);
+        let result = self
+            .stream(&mut repl, &sql, &mut decoder, io, last_cp)
+            .await;
+        if result.is_err() {
+            repl.abort();
+        }
+        result
+    }
+
+    async fn stream(
+        &self,
+        repl: &mut ReplicationClient,
+        sql: &tokio_postgres::Client,
+        dec: &mut replication::StreamDecoder,
+        io: SourceIo,
+        mut last_cp: Lsn,
+    ) -> Result<SourceEnd, PgSourceError> {
+        let SourceIo {
+            tx,
+            mut acks,
+            mut shutdown,
+        } = io;
+        let status_interval = Duration::from_millis(self.settings.status_interval_ms);
+        let mut batch: Vec<ChangeEvent> = Vec::new();
+        let mut bytes = 0usize;
+        let mut pending_cp: Option<Lsn> = None;
+        let mut linger: Option<Instant> = None;
+        let mut in_tx = false;
+        let mut last_idle = Instant::now();
+        let mut acked: Option<Lsn> = None;
+        let cp = |lsn| Checkpoint::Postgres {
+            lsn,
+            snapshot_done: true,
+        };
+        let mut pipeline_gone = false;
+        loop {
+            tokio::select! {
+                biased;
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                r = acks.changed() => {
+                    if r.is_err() {
+                        pipeline_gone = true;
+                        break;
+                    }
+                    if let Some(Checkpoint::Postgres { lsn, .. }) = acks.borrow_and_update().clone() {
+                        repl.update_applied_lsn(to_wire(lsn));
+                        acked = Some(lsn);
+                    }
+                }
+                _ = tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
+                    linger = None;
+                    bytes = 0;
+                    let events = std::mem::take(&mut batch);
+                    if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp) }).await.is_err() {
+                        pipeline_gone = true;
+                        break;
+                    }
+                }
+                ev = repl.recv() => {
+                    let ev = ev.map_err(PgSourceError::repl("receiving"))?;
+                    let Some(ev) = ev else {
+                        return Err(PgSourceError::Replication {
+                            context: "receiving",
+                            source: pgwire_replication::PgWireError::Internal(
+                                "replication stream ended".into(),
+                            ),
+                        });
+                    };
+                    match ev {
+                        ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
+                            dec.begin(xid, commit_time_micros);
+                            in_tx = true;
+                        }
+                        ReplicationEvent::XLogData { wal_start, data, .. } => {
+                            let lsn = from_wire(wal_start);
+                            let msg = pgoutput::decode(data)
+                                .map_err(|source| PgSourceError::Decode { lsn, source })?;
+                            if let pgoutput::Message::Relation { oid, namespace, name, columns, .. } = msg {
+                                let table = TableId::new(namespace, name);
+                                let oids: Vec<u32> = columns.iter().map(|c| c.type_oid).collect();
+                                catalog::learn_types(sql, &mut dec.registry, &oids).await?;
+                                let cat = catalog::table_columns(sql, &table).await?;
+                                let cols: Vec<(String, u32, i32)> = columns
+                                    .into_iter()
+                                    .map(|c| (c.name, c.type_oid, c.typmod))
+                                    .collect();
+                                tracing::debug!(connector = %self.connector, table = %table, "relation described");
+                                dec.add_relation(oid, table, &cols, &cat);
+                            } else {
+                                let n0 = batch.len();
+                                dec.change(msg, lsn, &mut batch)?;
+                                for ev in &batch[n0..] {
+                                    bytes += ev.after.iter().chain(ev.before.iter())
+                                        .map(|r| r.iter().map(Value::approx_size).sum::<usize>())
+                                        .sum::<usize>();
+                                }
+                                if batch.len() >= self.limits.max_events || bytes >= self.limits.max_bytes {
+                                    // Mid-transaction flush: no checkpoint until the commit.
+                                    bytes = 0;
+                                    let events = std::mem::take(&mut batch);
+                                    let checkpoint = if in_tx { None } else { pending_cp.take().map(cp) };
+                                    if tx.send(Batch { events, checkpoint }).await.is_err() {
+                                        pipeline_gone = true;
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        ReplicationEvent::Commit { lsn, end_lsn, .. } => {
+                            dec.commit(from_wire(lsn));
+                            in_tx = false;
+                            pending_cp = Some(from_wire(end_lsn));
+                            last_cp = last_cp.max(from_wire(end_lsn));
+                            if batch.len() >= self.limits.max_events || bytes >= self.limits.max_bytes {
+                                linger = None;
+                                bytes = 0;
+                                let events = std::mem::take(&mut batch);
+                                if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp) }).await.is_err() {
+                                    pipeline_gone = true;
+                                    break;
+                                }
+                            } else if linger.is_none() {
+                                linger = Some(Instant::now() + Duration::from_millis(2));
+                            }
+                        }
+                        ReplicationEvent::KeepAlive { wal_end, .. } => {
+                            let wal_end = from_wire(wal_end);
+                            if !in_tx && batch.is_empty() && pending_cp.is_none()
+                                && wal_end > last_cp && last_idle.elapsed() >= status_interval
+                            {
+                                last_cp = wal_end;
+                                last_idle = Instant::now();
+                                if tx.send(Batch { events: Vec::new(), checkpoint: Some(cp(wal_end)) }).await.is_err() {
+                                    pipeline_gone = true;
+                                    break;
+                                }
+                            }
+                        }
+                        ReplicationEvent::Message { .. } => {}
+                        ReplicationEvent::StoppedAt { .. } => break,
+                    }
+                }
+            }
+        }
+        // Hand over what was read, then wait for the pipeline to acknowledge everything.
+        if !pipeline_gone && (!batch.is_empty() || pending_cp.is_some()) {
+            let _ = tx
+                .send(Batch {
+                    events: std::mem::take(&mut batch),
+                    checkpoint: pending_cp.take().map(cp),
+                })
+                .await;
+        }
+        drop(tx);
+        loop {
+            if let Some(Checkpoint::Postgres { lsn, .. }) = acks.borrow_and_update().clone() {
+                repl.update_applied_lsn(to_wire(lsn));
+                acked = Some(lsn);
+            }
+            if acks.changed().await.is_err() {
+                if let Some(Checkpoint::Postgres { lsn, .. }) = acks.borrow().clone() {
+                    repl.update_applied_lsn(to_wire(lsn));
+                    acked = Some(lsn);
+                }
+                break;
+            }
+        }
+        if let Some(lsn) = acked {
+            // The last standby status update is only sent on the status interval: wait for it.
+            let metrics = repl.metrics();
+            let deadline = Instant::now() + status_interval * 3 + Duration::from_secs(2);
+            while from_wire(metrics.last_applied_lsn()) < lsn && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tracing::info!(connector = %self.connector, lsn = %lsn, "final position confirmed to the slot");
+        }
+        repl.stop();
+        let _ = tokio::time::timeout(Duration::from_secs(5), repl.shutdown()).await;
+        Ok(SourceEnd::Stopped)
+    }
+}

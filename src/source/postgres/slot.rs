@@ -1,0 +1,180 @@
+//! Publication and replication-slot management.
+//!
+//! The publication lists exactly the configured tables (created or extended when
+//! `create_publication` is on). The slot is logical, `pgoutput`, created by sluice on the
+//! replication connection so its exported snapshot can seed the initial snapshot.
+
+use pgwire_replication::ReplicationClient;
+use tokio_postgres::Client;
+
+use super::catalog::{qualified, quote_ident};
+use super::error::PgSourceError;
+use crate::event::{Lsn, TableId};
+
+/// What `pg_replication_slots` says about the slot.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotInfo {
+    pub confirmed_flush: Option<Lsn>,
+    pub lost: bool,
+    pub active_pid: Option<i32>,
+    pub plugin: Option<String>,
+}
+
+/// Look up a slot.
+pub(crate) async fn slot_info(
+    client: &Client,
+    slot: &str,
+) -> Result<Option<SlotInfo>, PgSourceError> {
+    let rows = client
+        .query(
+            "SELECT confirmed_flush_lsn::text, wal_status, active_pid, plugin::text \
+             FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading pg_replication_slots"))?;
+    Ok(rows.first().map(|r| SlotInfo {
+        confirmed_flush: r.get::<_, Option<String>>(0).and_then(|s| Lsn::parse(&s)),
+        lost: r.get::<_, Option<String>>(1).as_deref() == Some("lost"),
+        active_pid: r.get(2),
+        plugin: r.get(3),
+    }))
+}
+
+/// Drop a slot (it must not be in use).
+pub(crate) async fn drop_slot(client: &Client, slot: &str) -> Result<(), PgSourceError> {
+    client
+        .execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+        .await
+        .map_err(PgSourceError::sql("dropping the replication slot"))?;
+    Ok(())
+}
+
+/// Make sure `publication` exists and covers `tables`.
+pub(crate) async fn ensure_publication(
+    client: &Client,
+    publication: &str,
+    tables: &[TableId],
+    create: bool,
+) -> Result<(), PgSourceError> {
+    let exists = !client
+        .query(
+            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            &[&publication],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading pg_publication"))?
+        .is_empty();
+    let list: Vec<String> = tables.iter().map(qualified).collect();
+    if !exists {
+        if !create {
+            return Err(PgSourceError::Precondition {
+                problem: format!("publication {publication} does not exist"),
+                hint: format!(
+                    "run CREATE PUBLICATION {} FOR TABLE {}, or set create_publication: true",
+                    quote_ident(publication),
+                    list.join(", ")
+                ),
+            });
+        }
+        client
+            .batch_execute(&format!(
+                "CREATE PUBLICATION {} FOR TABLE {}",
+                quote_ident(publication),
+                list.join(", ")
+            ))
+            .await
+            .map_err(PgSourceError::sql("creating the publication"))?;
+        tracing::info!(publication, tables = tables.len(), "publication created");
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1",
+            &[&publication],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading pg_publication_tables"))?;
+    let have: std::collections::HashSet<TableId> = rows
+        .iter()
+        .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect();
+    let missing: Vec<&TableId> = tables.iter().filter(|t| !have.contains(t)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let missing_sql: Vec<String> = missing.iter().map(|t| qualified(t)).collect();
+    if !create {
+        return Err(PgSourceError::Precondition {
+            problem: format!(
+                "publication {publication} does not include {}",
+                missing_sql.join(", ")
+            ),
+            hint: format!(
+                "run ALTER PUBLICATION {} ADD TABLE {}",
+                quote_ident(publication),
+                missing_sql.join(", ")
+            ),
+        });
+    }
+    client
+        .batch_execute(&format!(
+            "ALTER PUBLICATION {} ADD TABLE {}",
+            quote_ident(publication),
+            missing_sql.join(", ")
+        ))
+        .await
+        .map_err(PgSourceError::sql("adding tables to the publication"))?;
+    tracing::info!(publication, added = missing.len(), "publication extended");
+    Ok(())
+}
+
+/// A slot created on the replication connection.
+#[derive(Debug)]
+pub(crate) struct CreatedSlot {
+    pub consistent_point: Lsn,
+    pub snapshot_name: Option<String>,
+}
+
+/// `CREATE_REPLICATION_SLOT` on a gated session. With `export`, the returned snapshot stays
+/// importable only while the session issues no further command.
+pub(crate) async fn create_slot(
+    repl: &mut ReplicationClient,
+    slot: &str,
+    export: bool,
+) -> Result<CreatedSlot, PgSourceError> {
+    let sql = format!(
+        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}",
+        quote_ident(slot),
+        if export {
+            "EXPORT_SNAPSHOT"
+        } else {
+            "NOEXPORT_SNAPSHOT"
+        }
+    );
+    let rows = repl
+        .simple_query(&sql)
+        .await
+        .map_err(PgSourceError::repl("creating the replication slot"))?;
+    let row = rows.first().ok_or_else(|| PgSourceError::Precondition {
+        problem: "CREATE_REPLICATION_SLOT returned no row".into(),
+        hint: "check the server log".into(),
+    })?;
+    let text = |i: usize| {
+        row.get(i)
+            .and_then(|c| c.as_ref())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    let consistent_point =
+        text(1)
+            .and_then(|s| Lsn::parse(&s))
+            .ok_or_else(|| PgSourceError::Precondition {
+                problem: "CREATE_REPLICATION_SLOT returned no consistent point".into(),
+                hint: "check the server log".into(),
+            })?;
+    tracing::info!(slot, consistent_point = %consistent_point, "replication slot created");
+    Ok(CreatedSlot {
+        consistent_point,
+        snapshot_name: text(2),
+    })
+}

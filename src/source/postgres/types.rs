@@ -1,0 +1,723 @@
+//! PostgreSQL types: OID + typmod → [`ColumnType`], and text form → [`Value`].
+//!
+//! Both the snapshot (COPY text format) and the stream (pgoutput text tuples) hand us each
+//! value's text output, produced under the session settings in [`SESSION_SETTINGS`]; one
+//! converter therefore serves both paths and they cannot disagree.
+//!
+//! Invariant: conversion never panics. A text the converter does not understand becomes a
+//! [`TypeError`] naming the type and the offending text's shape (never its content).
+
+use std::collections::HashMap;
+
+use crate::envelope::days_from_civil;
+use crate::event::{ColumnType, Value};
+
+/// Session settings that fix every output function's format.
+pub(crate) const SESSION_SETTINGS: &[(&str, &str)] = &[
+    ("DateStyle", "ISO"),
+    ("IntervalStyle", "iso_8601"),
+    ("TimeZone", "UTC"),
+    ("extra_float_digits", "3"),
+    ("bytea_output", "hex"),
+    ("lc_monetary", "C"),
+];
+
+/// A value's text could not be read as its declared type.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("cannot read a {type_name} value from its text form ({detail})")]
+pub struct TypeError {
+    /// PostgreSQL type name (or OID) involved.
+    pub type_name: String,
+    /// What was wrong, without the value itself.
+    pub detail: &'static str,
+}
+
+/// How a PostgreSQL type converts: the envelope type plus the parser to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PgKind {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    Numeric,
+    Money,
+    Text,
+    Bytea,
+    Date,
+    Time,
+    TimeTz,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Uuid,
+    Json,
+    Enum(String),
+    Array(Box<PgKind>),
+    /// Anything else: the text form as a plain string.
+    Fallback,
+}
+
+/// What the catalog says about a non-builtin type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CatalogType {
+    /// An enum with its labels in sort order.
+    Enum(Vec<String>),
+    /// A domain over a base type.
+    Domain(u32),
+    /// An array of an element type.
+    Array(u32),
+    /// Anything else.
+    Other,
+}
+
+/// Known types: builtins plus what the catalog told us about enums, domains and their arrays.
+#[derive(Debug, Default)]
+pub(crate) struct TypeRegistry {
+    custom: HashMap<u32, CatalogType>,
+}
+
+fn builtin(oid: u32) -> Option<PgKind> {
+    use PgKind::*;
+    Some(match oid {
+        16 => Bool,
+        17 => Bytea,
+        21 => Int16,
+        23 => Int32,
+        20 => Int64,
+        26 => Int64, // oid
+        700 => Float32,
+        701 => Float64,
+        1700 => Numeric,
+        790 => Money,
+        18 | 19 | 25 | 1042 | 1043 => Text,
+        1082 => Date,
+        1083 => Time,
+        1266 => TimeTz,
+        1114 => Timestamp,
+        1184 => TimestampTz,
+        1186 => Interval,
+        2950 => Uuid,
+        114 | 3802 => Json,
+        // Arrays of the above.
+        1000 => Array(Box::new(Bool)),
+        1001 => Array(Box::new(Bytea)),
+        1005 => Array(Box::new(Int16)),
+        1007 => Array(Box::new(Int32)),
+        1016 => Array(Box::new(Int64)),
+        1028 => Array(Box::new(Int64)),
+        1021 => Array(Box::new(Float32)),
+        1022 => Array(Box::new(Float64)),
+        1231 => Array(Box::new(Numeric)),
+        791 => Array(Box::new(Money)),
+        1002 | 1003 | 1009 | 1014 | 1015 => Array(Box::new(Text)),
+        1182 => Array(Box::new(Date)),
+        1183 => Array(Box::new(Time)),
+        1270 => Array(Box::new(TimeTz)),
+        1115 => Array(Box::new(Timestamp)),
+        1185 => Array(Box::new(TimestampTz)),
+        1187 => Array(Box::new(Interval)),
+        2951 => Array(Box::new(Uuid)),
+        199 | 3807 => Array(Box::new(Json)),
+        _ => return None,
+    })
+}
+
+impl TypeRegistry {
+    /// Whether `oid` needs a catalog lookup before [`TypeRegistry::kind`] can be exact.
+    pub(crate) fn is_unknown(&self, oid: u32) -> bool {
+        builtin(oid).is_none() && !self.custom.contains_key(&oid)
+    }
+
+    /// Record what the catalog said about `oid`.
+    pub(crate) fn learn(&mut self, oid: u32, t: CatalogType) {
+        self.custom.insert(oid, t);
+    }
+
+    /// The conversion kind for a type.
+    pub(crate) fn kind(&self, oid: u32) -> PgKind {
+        self.kind_depth(oid, 0)
+    }
+
+    fn kind_depth(&self, oid: u32, depth: u8) -> PgKind {
+        if let Some(k) = builtin(oid) {
+            return k;
+        }
+        if depth > 8 {
+            return PgKind::Fallback;
+        }
+        match self.custom.get(&oid) {
+            Some(CatalogType::Enum(labels)) => PgKind::Enum(labels.join(",")),
+            Some(CatalogType::Domain(base)) => self.kind_depth(*base, depth + 1),
+            Some(CatalogType::Array(elem)) => {
+                PgKind::Array(Box::new(self.kind_depth(*elem, depth + 1)))
+            }
+            Some(CatalogType::Other) | None => PgKind::Fallback,
+        }
+    }
+}
+
+/// Fractional-second precision from a temporal typmod (-1 means the default, 6).
+fn time_precision(typmod: i32) -> u8 {
+    if (0..=6).contains(&typmod) {
+        typmod as u8
+    } else {
+        6
+    }
+}
+
+/// The envelope type for a kind and its column's typmod.
+pub(crate) fn column_type(kind: &PgKind, typmod: i32) -> ColumnType {
+    match kind {
+        PgKind::Bool => ColumnType::Bool,
+        PgKind::Int16 => ColumnType::Int16,
+        PgKind::Int32 => ColumnType::Int32,
+        PgKind::Int64 => ColumnType::Int64,
+        PgKind::Float32 => ColumnType::Float32,
+        PgKind::Float64 => ColumnType::Float64,
+        PgKind::Numeric => match numeric_typmod(typmod) {
+            Some((p, s)) => ColumnType::Decimal {
+                precision: Some(p),
+                scale: s,
+            },
+            None => ColumnType::VariableDecimal,
+        },
+        PgKind::Money => ColumnType::Decimal {
+            precision: None,
+            scale: 2,
+        },
+        PgKind::Text => ColumnType::String,
+        PgKind::Bytea => ColumnType::Bytes,
+        PgKind::Date => ColumnType::Date,
+        PgKind::Time => ColumnType::Time {
+            millis: time_precision(typmod) <= 3,
+        },
+        PgKind::TimeTz => ColumnType::ZonedTime,
+        PgKind::Timestamp => ColumnType::Timestamp {
+            millis: time_precision(typmod) <= 3,
+        },
+        PgKind::TimestampTz => ColumnType::ZonedTimestamp { fraction_digits: 6 },
+        PgKind::Interval => ColumnType::Interval,
+        PgKind::Uuid => ColumnType::Uuid,
+        PgKind::Json => ColumnType::Json,
+        PgKind::Enum(allowed) => ColumnType::Enum {
+            allowed: allowed.clone(),
+        },
+        PgKind::Array(inner) => ColumnType::Array(Box::new(column_type(inner, -1))),
+        PgKind::Fallback => ColumnType::Text,
+    }
+}
+
+/// `(precision, scale)` of a numeric typmod; `None` when unconstrained or negative-scale.
+fn numeric_typmod(typmod: i32) -> Option<(u32, u32)> {
+    if typmod < 4 {
+        return None;
+    }
+    let t = typmod - 4;
+    let precision = ((t >> 16) & 0xffff) as u32;
+    // PG15 allows negative scales (11-bit two's complement); treat those as variable.
+    let raw = t & 0x7ff;
+    if raw & 0x400 != 0 {
+        return None;
+    }
+    Some((precision, raw as u32))
+}
+
+fn err(type_name: &str, detail: &'static str) -> TypeError {
+    TypeError {
+        type_name: type_name.to_string(),
+        detail,
+    }
+}
+
+/// Convert one value's text form.
+pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value, TypeError> {
+    Ok(match kind {
+        PgKind::Bool => match text {
+            "t" | "true" => Value::Bool(true),
+            "f" | "false" => Value::Bool(false),
+            _ => return Err(err("boolean", "expected t or f")),
+        },
+        PgKind::Int16 | PgKind::Int32 | PgKind::Int64 => Value::Int(
+            text.parse()
+                .map_err(|_| err("integer", "not a decimal integer"))?,
+        ),
+        PgKind::Float32 => Value::Float32(
+            text.parse()
+                .map_err(|_| err("real", "not a floating-point number"))?,
+        ),
+        PgKind::Float64 => Value::Float64(
+            text.parse()
+                .map_err(|_| err("double precision", "not a floating-point number"))?,
+        ),
+        PgKind::Numeric => match numeric_typmod(typmod) {
+            _ if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Value::Null,
+            Some((_, scale)) => decimal_at_scale(text, scale, "numeric")?,
+            None => {
+                let scale = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
+                decimal_at_scale(text, scale, "numeric")?
+            }
+        },
+        PgKind::Money => {
+            let negative = text.contains('-') || text.starts_with('(');
+            let digits: String = text
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let signed = if negative {
+                format!("-{digits}")
+            } else {
+                digits
+            };
+            decimal_at_scale(&signed, 2, "money")?
+        }
+        PgKind::Text | PgKind::Enum(_) | PgKind::Uuid | PgKind::Fallback => {
+            Value::String(text.to_string())
+        }
+        PgKind::Json => Value::Json(text.to_string()),
+        PgKind::Bytea => Value::Bytes(parse_bytea(text)?),
+        PgKind::Date => match text {
+            "infinity" | "-infinity" => Value::Null,
+            _ => Value::Date(parse_date(text)? as i32),
+        },
+        PgKind::Time => Value::Time(parse_time(text)?),
+        PgKind::TimeTz => {
+            let split = text
+                .rfind(['+', '-'])
+                .ok_or_else(|| err("timetz", "missing zone offset"))?;
+            let local = parse_time(&text[..split])?;
+            let offset = parse_offset(&text[split..])?;
+            Value::ZonedTime((local - offset).rem_euclid(86_400_000_000))
+        }
+        PgKind::Timestamp => match text {
+            "infinity" => Value::Timestamp(9_223_372_036_825_200_000),
+            "-infinity" => Value::Timestamp(-9_223_372_036_832_400_000),
+            _ => Value::Timestamp(parse_timestamp(text, false)?),
+        },
+        PgKind::TimestampTz => match text {
+            "infinity" | "-infinity" => Value::String(text.to_string()),
+            _ => Value::Timestamp(parse_timestamp(text, true)?),
+        },
+        PgKind::Interval => Value::Interval(parse_interval(text)?),
+        PgKind::Array(inner) => parse_array(text, inner)?,
+    })
+}
+
+fn decimal_at_scale(text: &str, scale: u32, ty: &str) -> Result<Value, TypeError> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(err(ty, "not a decimal number"));
+    }
+    let scale_us = scale as usize;
+    let mut unscaled = String::with_capacity(int.len() + scale_us + 1);
+    if neg {
+        unscaled.push('-');
+    }
+    unscaled.push_str(int);
+    if frac.len() >= scale_us {
+        unscaled.push_str(&frac[..scale_us]);
+    } else {
+        unscaled.push_str(frac);
+        unscaled.extend(std::iter::repeat_n('0', scale_us - frac.len()));
+    }
+    if unscaled == "-" || unscaled.is_empty() {
+        unscaled = "0".into();
+    }
+    Ok(Value::Decimal { unscaled, scale })
+}
+
+fn parse_bytea(text: &str) -> Result<Vec<u8>, TypeError> {
+    let hex = text
+        .strip_prefix("\\x")
+        .ok_or_else(|| err("bytea", "expected hex format"))?;
+    if hex.len() % 2 != 0 {
+        return Err(err("bytea", "odd number of hex digits"));
+    }
+    hex.as_bytes()
+        .chunks(2)
+        .map(|p| {
+            let s = std::str::from_utf8(p).map_err(|_| err("bytea", "invalid hex"))?;
+            u8::from_str_radix(s, 16).map_err(|_| err("bytea", "invalid hex"))
+        })
+        .collect()
+}
+
+fn num<T: std::str::FromStr>(s: &str, ty: &str, what: &'static str) -> Result<T, TypeError> {
+    s.parse().map_err(|_| err(ty, what))
+}
+
+/// Days since the epoch of `YYYY-MM-DD[ BC]`.
+fn parse_date(text: &str) -> Result<i64, TypeError> {
+    let (body, bc) = match text.strip_suffix(" BC") {
+        Some(b) => (b, true),
+        None => (text, false),
+    };
+    let mut parts = body.splitn(3, '-');
+    let y: i64 = num(parts.next().unwrap_or(""), "date", "bad year")?;
+    let m: u32 = num(parts.next().unwrap_or(""), "date", "bad month")?;
+    let d: u32 = num(parts.next().unwrap_or(""), "date", "bad day")?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(err("date", "month or day out of range"));
+    }
+    let y = if bc { 1 - y } else { y };
+    Ok(days_from_civil(y, m, d))
+}
+
+/// Microseconds since midnight of `HH:MM:SS[.ffffff]`.
+fn parse_time(text: &str) -> Result<i64, TypeError> {
+    let mut parts = text.splitn(3, ':');
+    let h: i64 = num(parts.next().unwrap_or(""), "time", "bad hour")?;
+    let m: i64 = num(parts.next().unwrap_or(""), "time", "bad minute")?;
+    let sec = parts.next().ok_or_else(|| err("time", "missing seconds"))?;
+    let (s, frac) = sec.split_once('.').unwrap_or((sec, ""));
+    let s: i64 = num(s, "time", "bad second")?;
+    Ok((h * 3600 + m * 60 + s) * 1_000_000 + parse_fraction(frac, "time")?)
+}
+
+/// Microseconds of a fractional-second digit string (at most 6 digits are significant).
+fn parse_fraction(frac: &str, ty: &str) -> Result<i64, TypeError> {
+    if frac.is_empty() {
+        return Ok(0);
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(ty, "bad fractional seconds"));
+    }
+    let mut digits: String = frac.chars().take(6).collect();
+    while digits.len() < 6 {
+        digits.push('0');
+    }
+    num(&digits, ty, "bad fractional seconds")
+}
+
+/// Microseconds east of UTC of `+HH[:MM[:SS]]`.
+fn parse_offset(text: &str) -> Result<i64, TypeError> {
+    let sign = if text.starts_with('-') { -1 } else { 1 };
+    let mut parts = text[1..].split(':');
+    let h: i64 = num(parts.next().unwrap_or(""), "time zone", "bad offset hours")?;
+    let m: i64 = parts
+        .next()
+        .map_or(Ok(0), |p| num(p, "time zone", "bad offset"))?;
+    let s: i64 = parts
+        .next()
+        .map_or(Ok(0), |p| num(p, "time zone", "bad offset"))?;
+    Ok(sign * (h * 3600 + m * 60 + s) * 1_000_000)
+}
+
+/// Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.f][±zz][ BC]`.
+fn parse_timestamp(text: &str, zoned: bool) -> Result<i64, TypeError> {
+    let ty = if zoned { "timestamptz" } else { "timestamp" };
+    let (body, bc) = match text.strip_suffix(" BC") {
+        Some(b) => (b, true),
+        None => (text, false),
+    };
+    let (date, time) = body
+        .split_once(' ')
+        .ok_or_else(|| err(ty, "missing time part"))?;
+    let (time, offset) = if zoned {
+        let split = time
+            .rfind(['+', '-'])
+            .ok_or_else(|| err(ty, "missing zone offset"))?;
+        (&time[..split], parse_offset(&time[split..])?)
+    } else {
+        (time, 0)
+    };
+    let days = if bc {
+        parse_date(&format!("{date} BC"))?
+    } else {
+        parse_date(date)?
+    };
+    Ok(days * 86_400_000_000 + parse_time(time)? - offset)
+}
+
+/// Microseconds of an ISO-8601 interval (`P1Y2M3DT4H5M6.789S`), months as 365.25/12 days.
+fn parse_interval(text: &str) -> Result<i64, TypeError> {
+    const DAY: f64 = 86_400_000_000.0;
+    let body = text
+        .strip_prefix('P')
+        .ok_or_else(|| err("interval", "expected ISO-8601 format"))?;
+    let mut total: i128 = 0;
+    let mut in_time = false;
+    let mut number = String::new();
+    for c in body.chars() {
+        match c {
+            'T' => in_time = true,
+            '0'..='9' | '-' | '+' | '.' => number.push(c),
+            unit => {
+                let micros: i128 = if unit == 'S' {
+                    let neg = number.starts_with('-');
+                    let n = number.trim_start_matches(['-', '+']);
+                    let (s, f) = n.split_once('.').unwrap_or((n, ""));
+                    let s: i128 = num(s, "interval", "bad seconds")?;
+                    let v = s * 1_000_000 + i128::from(parse_fraction(f, "interval")?);
+                    if neg {
+                        -v
+                    } else {
+                        v
+                    }
+                } else {
+                    let v: i64 = num(&number, "interval", "bad component")?;
+                    let v = v as f64;
+                    (match (unit, in_time) {
+                        ('Y', false) => v * 365.25 * DAY,
+                        ('M', false) => v * 365.25 / 12.0 * DAY,
+                        ('W', false) => v * 7.0 * DAY,
+                        ('D', false) => v * DAY,
+                        ('H', true) => v * 3_600_000_000.0,
+                        ('M', true) => v * 60_000_000.0,
+                        _ => return Err(err("interval", "unknown unit")),
+                    }) as i128
+                };
+                total += micros;
+                number.clear();
+            }
+        }
+    }
+    if !number.is_empty() {
+        return Err(err("interval", "trailing number without unit"));
+    }
+    i64::try_from(total).map_err(|_| err("interval", "out of range"))
+}
+
+/// Parse an array literal (`{1,2,NULL}`, `{"a b","c"}`, nested `{{1},{2}}`).
+fn parse_array(text: &str, elem: &PgKind) -> Result<Value, TypeError> {
+    // Arrays with explicit bounds look like `[0:1]={1,2}`: drop the bounds.
+    let text = match text.find("={") {
+        Some(i) if text.starts_with('[') => &text[i + 1..],
+        _ => text,
+    };
+    let mut chars = text.char_indices().peekable();
+    let v = parse_array_level(text, &mut chars, elem)?;
+    Ok(v)
+}
+
+fn parse_array_level(
+    text: &str,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+    elem: &PgKind,
+) -> Result<Value, TypeError> {
+    let bad = || err("array", "malformed array literal");
+    match chars.next() {
+        Some((_, '{')) => {}
+        _ => return Err(bad()),
+    }
+    let mut items = Vec::new();
+    if let Some((_, '}')) = chars.peek() {
+        chars.next();
+        return Ok(Value::Array(items));
+    }
+    loop {
+        match chars.peek() {
+            Some((_, '{')) => items.push(parse_array_level(text, chars, elem)?),
+            Some((_, '"')) => {
+                chars.next();
+                let mut s = String::new();
+                loop {
+                    match chars.next() {
+                        Some((_, '\\')) => match chars.next() {
+                            Some((_, c)) => s.push(c),
+                            None => return Err(bad()),
+                        },
+                        Some((_, '"')) => break,
+                        Some((_, c)) => s.push(c),
+                        None => return Err(bad()),
+                    }
+                }
+                items.push(parse_text(elem, -1, &s)?);
+            }
+            Some(&(start, _)) => {
+                let mut end = start;
+                while let Some(&(i, c)) = chars.peek() {
+                    if c == ',' || c == '}' {
+                        break;
+                    }
+                    end = i + c.len_utf8();
+                    chars.next();
+                }
+                let raw = text[start..end].trim();
+                if raw == "NULL" {
+                    items.push(Value::Null);
+                } else {
+                    items.push(parse_text(elem, -1, raw)?);
+                }
+            }
+            None => return Err(bad()),
+        }
+        match chars.next() {
+            Some((_, ',')) => continue,
+            Some((_, '}')) => break,
+            _ => return Err(bad()),
+        }
+    }
+    Ok(Value::Array(items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(kind: PgKind, typmod: i32, text: &str) -> Value {
+        parse_text(&kind, typmod, text).expect("parses")
+    }
+
+    /// numeric(10,3) values keep their declared scale; unconstrained ones keep their own.
+    #[test]
+    fn numerics() {
+        let tm = ((10 << 16) | 3) + 4;
+        assert_eq!(
+            p(PgKind::Numeric, tm, "4.500"),
+            Value::Decimal {
+                unscaled: "4500".into(),
+                scale: 3
+            }
+        );
+        assert_eq!(
+            p(PgKind::Numeric, tm, "-9999999.999"),
+            Value::Decimal {
+                unscaled: "-9999999999".into(),
+                scale: 3
+            }
+        );
+        assert_eq!(
+            p(PgKind::Numeric, -1, "12.3400"),
+            Value::Decimal {
+                unscaled: "123400".into(),
+                scale: 4
+            }
+        );
+        assert_eq!(p(PgKind::Numeric, tm, "NaN"), Value::Null);
+        assert_eq!(
+            column_type(&PgKind::Numeric, tm),
+            ColumnType::Decimal {
+                precision: Some(10),
+                scale: 3
+            }
+        );
+        assert_eq!(
+            p(PgKind::Money, -1, "-$0.01"),
+            Value::Decimal {
+                unscaled: "-001".into(),
+                scale: 2
+            }
+        );
+        assert_eq!(
+            p(PgKind::Money, -1, "$1,234.50"),
+            Value::Decimal {
+                unscaled: "123450".into(),
+                scale: 2
+            }
+        );
+    }
+
+    /// Temporal values convert to the units Debezium uses.
+    #[test]
+    fn temporals() {
+        assert_eq!(p(PgKind::Date, -1, "2024-02-29"), Value::Date(19782));
+        assert_eq!(
+            p(PgKind::Time, -1, "13:45:56.123456"),
+            Value::Time(49_556_123_456)
+        );
+        assert_eq!(p(PgKind::Time, -1, "24:00:00"), Value::Time(86_400_000_000));
+        assert_eq!(
+            p(PgKind::TimeTz, -1, "13:45:56.123456+02"),
+            Value::ZonedTime(42_356_123_456)
+        );
+        assert_eq!(
+            p(PgKind::TimeTz, -1, "23:59:59.999999-11"),
+            Value::ZonedTime(39_599_999_999)
+        );
+        assert_eq!(
+            p(PgKind::Timestamp, -1, "1969-12-31 23:59:59.999999"),
+            Value::Timestamp(-1)
+        );
+        assert_eq!(
+            p(PgKind::TimestampTz, -1, "2024-02-29 13:45:56.123456+00"),
+            Value::Timestamp(1_709_214_356_123_456)
+        );
+        assert_eq!(
+            p(PgKind::TimestampTz, -1, "2020-01-01 02:02:03+01"),
+            Value::Timestamp(1_577_840_523_000_000)
+        );
+        assert_eq!(
+            p(PgKind::Interval, -1, "P1Y2M3DT4H5M6.789S"),
+            Value::Interval(37_091_106_789_000)
+        );
+        assert_eq!(
+            p(PgKind::Interval, -1, "P-1DT-1S"),
+            Value::Interval(-86_401_000_000)
+        );
+        assert_eq!(p(PgKind::Interval, -1, "PT0S"), Value::Interval(0));
+    }
+
+    /// Arrays parse quoting, escapes, NULLs and nesting.
+    #[test]
+    fn arrays() {
+        let text = PgKind::Array(Box::new(PgKind::Text));
+        assert_eq!(
+            p(text.clone(), -1, r#"{x,"y z",NULL,"a\"b","NULL"}"#),
+            Value::Array(vec![
+                Value::String("x".into()),
+                Value::String("y z".into()),
+                Value::Null,
+                Value::String("a\"b".into()),
+                Value::String("NULL".into()),
+            ])
+        );
+        let ints = PgKind::Array(Box::new(PgKind::Int32));
+        assert_eq!(p(ints.clone(), -1, "{}"), Value::Array(vec![]));
+        assert_eq!(
+            p(ints.clone(), -1, "{{1,2},{3,4}}"),
+            Value::Array(vec![
+                Value::Array(vec![Value::Int(1), Value::Int(2)]),
+                Value::Array(vec![Value::Int(3), Value::Int(4)]),
+            ])
+        );
+        assert_eq!(
+            p(ints, -1, "[0:1]={5,6}"),
+            Value::Array(vec![Value::Int(5), Value::Int(6)])
+        );
+    }
+
+    /// Garbage never panics; it is an error naming the type.
+    #[test]
+    fn garbage_is_an_error() {
+        for kind in [
+            PgKind::Bool,
+            PgKind::Int32,
+            PgKind::Bytea,
+            PgKind::Date,
+            PgKind::Time,
+            PgKind::TimeTz,
+            PgKind::Timestamp,
+            PgKind::TimestampTz,
+            PgKind::Interval,
+            PgKind::Array(Box::new(PgKind::Int32)),
+        ] {
+            for t in [
+                "",
+                "x",
+                "{",
+                "\\x0",
+                "1-2",
+                "::",
+                "P1Q",
+                "{1,2",
+                "99:99:zz+",
+            ] {
+                let _ = parse_text(&kind, -1, t);
+            }
+        }
+        assert!(parse_text(&PgKind::Bool, -1, "maybe").is_err());
+        assert_eq!(
+            p(PgKind::Bytea, -1, "\\xdeadbeef"),
+            Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef])
+        );
+    }
+}
