@@ -100,17 +100,48 @@ pub fn parse(
             path: shown.to_string(),
             message: e.to_string(),
         })?;
-    serde_path_to_error::deserialize::<_, Settings>(built).map_err(|e| {
+    serde_path_to_error::deserialize::<_, Settings>(built.clone()).map_err(|e| {
         let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // Tagged enums (`source`, `sink`) hide the inner path from serde: look again.
+        if let Some(inner) = diagnose_tagged(&built, &field) {
+            return inner;
+        }
         ConfigError::Field {
             field: if field == "." {
                 "(top level)".into()
             } else {
                 field
             },
-            message: e.into_inner().to_string(),
+            message,
         }
     })
+}
+
+/// Re-deserialize the tagged sub-tree at `path` into its concrete struct to find the exact
+/// field that failed.
+fn diagnose_tagged(built: &config::Config, path: &str) -> Option<ConfigError> {
+    let last = path.rsplit('.').next()?;
+    if last != "source" && last != "sink" {
+        return None;
+    }
+    let value: config::Value = built.get(path).ok()?;
+    let mut table = value.into_table().ok()?;
+    let ty = table.remove("type")?.into_string().ok()?;
+    let sub = config::Value::new(None, config::ValueKind::Table(table));
+    let err = |e: serde_path_to_error::Error<config::ConfigError>| ConfigError::Field {
+        field: format!("{path}.{}", e.path()),
+        message: e.into_inner().to_string(),
+    };
+    match (last, ty.as_str()) {
+        ("source", "postgres") => serde_path_to_error::deserialize::<_, PostgresSettings>(sub)
+            .err()
+            .map(err),
+        ("sink", "kafka") => serde_path_to_error::deserialize::<_, KafkaSettings>(sub)
+            .err()
+            .map(err),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

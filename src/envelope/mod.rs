@@ -358,6 +358,3 @@ fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

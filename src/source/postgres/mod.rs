@@ -15,6 +15,8 @@
 
 mod catalog;
 mod error;
+#[cfg(test)]
+mod golden_tests;
 mod pgoutput;
 mod replication;
 mod slot;
