@@ -237,7 +237,6 @@ async fn run_once(
     let (ack_tx, ack_rx) = watch::channel::<Option<Checkpoint>>(None);
     let (pend_tx, mut pend_rx) = mpsc::channel::<InFlight>(settings.queue_batches);
     let queue_gauge = telemetry.queue_remaining.with_label_values(&[name]);
-    let capacity_probe = tx.clone();
 
     let source_fut = source.run(SourceIo {
         tx,
@@ -247,7 +246,7 @@ async fn run_once(
 
     let sink_fut = async {
         while let Some(batch) = rx.recv().await {
-            queue_gauge.set(capacity_probe.capacity() as i64);
+            queue_gauge.set(rx.capacity() as i64);
             for ev in &batch.events {
                 telemetry
                     .events
@@ -270,7 +269,6 @@ async fn run_once(
                 break;
             }
         }
-        drop(capacity_probe);
         drop(pend_tx);
         sink.flush().await;
         Ok::<(), PipelineError>(())

@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(s(|o| float32(o, 5.0)), "5.0");
         assert_eq!(s(|o| float64(o, f64::NAN)), "\"NaN\"");
         assert_eq!(s(|o| float64(o, f64::NEG_INFINITY)), "\"-Infinity\"");
-        assert_eq!(s(|o| float64(o, 2.718281828459045)), "2.718281828459045");
+        assert_eq!(s(|o| float64(o, std::f64::consts::E)), "2.718281828459045");
     }
 
     /// Base64 output is standard padded base64.

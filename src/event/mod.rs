@@ -226,6 +226,13 @@ impl ChangeEvent {
     }
 }
 
+static SCHEMA_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A fresh, process-unique schema version.
+pub fn next_schema_version() -> u64 {
+    SCHEMA_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,11 +315,4 @@ mod tests {
             })
         ));
     }
-}
-
-static SCHEMA_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// A fresh, process-unique schema version.
-pub fn next_schema_version() -> u64 {
-    SCHEMA_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

@@ -47,6 +47,19 @@ pub enum Position {
     },
 }
 
+impl serde::Serialize for Lsn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Lsn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Lsn::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid LSN `{s}`")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,18 +73,5 @@ mod tests {
         assert_eq!(Lsn::parse("0/0"), Some(Lsn(0)));
         assert_eq!(Lsn::parse("zz"), None);
         assert_eq!(Lsn::parse("1/FFFFFFFFF"), None);
-    }
-}
-
-impl serde::Serialize for Lsn {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Lsn {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Lsn::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid LSN `{s}`")))
     }
 }

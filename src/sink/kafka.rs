@@ -261,7 +261,9 @@ impl KafkaSink {
                 TopicReplication::Fixed(self.replication),
             )
             .set("cleanup.policy", "compact");
-            let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+            let opts = AdminOptions::new()
+                .operation_timeout(Some(Duration::from_secs(30)))
+                .request_timeout(Some(Duration::from_secs(15)));
             let err = |source| KafkaSinkError::CreateTopic {
                 topic: topic.to_string(),
                 source,

@@ -222,12 +222,10 @@ impl StreamDecoder {
                 let before = Self::row(rel, &old.values, lsn)?;
                 out.push(self.event(Op::Delete, rel, Some(before), None, lsn)?);
             }
-            Message::Truncate { oids, .. } => {
-                if self.emit_truncate {
-                    for oid in oids {
-                        let rel = self.relation(oid, lsn)?;
-                        out.push(self.event(Op::Truncate, rel, None, None, lsn)?);
-                    }
+            Message::Truncate { oids, .. } if self.emit_truncate => {
+                for oid in oids {
+                    let rel = self.relation(oid, lsn)?;
+                    out.push(self.event(Op::Truncate, rel, None, None, lsn)?);
                 }
             }
             // Begin/Commit arrive as typed events; Relation is handled by the caller;

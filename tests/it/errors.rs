@@ -1,0 +1,93 @@
+//! Bad input gets a clear error and a non-zero exit.
+
+use crate::support::postgres::Pg;
+use crate::support::sluice;
+
+/// A misspelled field fails `validate` and `run` with exit code 2, naming the field path.
+#[test]
+fn bad_config_field() {
+    let tmp = crate::support::test_dir();
+    let path = sluice::write_config(
+        tmp.path(),
+        "bad",
+        5432,
+        "db",
+        &["public.t"],
+        "127.0.0.1:9",
+        "      slot_nmae: x\n",
+        "",
+    );
+    for cmd in ["validate", "run"] {
+        let (code, err) = sluice::run_to_end(&[cmd], &path);
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains("connectors.bad.source"), "{cmd}: {err}");
+        assert!(err.contains("slot_nmae"), "{cmd}: {err}");
+    }
+}
+
+/// A table without a schema part is rejected with the fix.
+#[test]
+fn bad_table_name() {
+    let tmp = crate::support::test_dir();
+    let path = sluice::write_config(tmp.path(), "bad", 5432, "db", &["t"], "127.0.0.1:9", "", "");
+    let (code, err) = sluice::run_to_end(&["validate"], &path);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("connectors.bad.source.tables[0]") && err.contains("fix:"),
+        "{err}"
+    );
+}
+
+/// A server with `wal_level=replica` stops `sluice run` with an error that says how to fix it.
+#[tokio::test(flavor = "multi_thread")]
+async fn wal_level_replica() {
+    let pg = Pg::start("replica");
+    let c = pg.create_db("app").await;
+    c.batch_execute("CREATE TABLE t (id int primary key)")
+        .await
+        .expect("create table");
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    let tmp = crate::support::test_dir();
+    let path = sluice::write_config(
+        tmp.path(),
+        "walcheck",
+        pg.port,
+        "app",
+        &["public.t"],
+        &cluster.bootstrap_servers(),
+        "",
+        "      create_topics: false\n",
+    );
+    let cfg = path.clone();
+    let (code, err) = tokio::task::spawn_blocking(move || sluice::run_to_end(&["run"], &cfg))
+        .await
+        .expect("join");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("wal_level=replica"), "{err}");
+    assert!(err.contains("wal_level = logical"), "hint missing: {err}");
+}
+
+/// A table that does not exist is reported by name, with a non-zero exit.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_table() {
+    let pg = Pg::start("logical");
+    let _c = pg.create_db("app").await;
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    let tmp = crate::support::test_dir();
+    let path = sluice::write_config(
+        tmp.path(),
+        "missing",
+        pg.port,
+        "app",
+        &["public.nope"],
+        &cluster.bootstrap_servers(),
+        "",
+        "      create_topics: false\n",
+    );
+    let cfg = path.clone();
+    let (code, err) = tokio::task::spawn_blocking(move || sluice::run_to_end(&["run"], &cfg))
+        .await
+        .expect("join");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("public.nope does not exist"), "{err}");
+}

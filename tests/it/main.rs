@@ -1,0 +1,9 @@
+//! Integration tests against real servers the harness starts: PostgreSQL 15, librdkafka's
+//! mock cluster and noida-db (Kafka protocol), read back with kcat.
+
+mod support;
+
+mod crash;
+mod errors;
+mod golden;
+mod modes;

@@ -1,0 +1,115 @@
+//! Kafka-protocol brokers for tests (librdkafka's in-process mock cluster, and noida-db as an
+//! external broker) and a reader that uses `kcat`, a client sluice did not write.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// One record as kcat prints it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KRecord {
+    pub partition: i32,
+    pub key: Option<serde_json::Value>,
+    /// `None` for a tombstone.
+    pub value: Option<serde_json::Value>,
+}
+
+/// Read every record of `topic` from the beginning with kcat.
+pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
+    let out = Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-Z",
+            "-f",
+            "%p\t%K\t%k\t%S\t%s\n",
+        ])
+        .output()
+        .expect("run kcat (apt-get install kcat)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut records = Vec::new();
+    for line in text.lines() {
+        let mut f = line.splitn(5, '\t');
+        let partition: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(-1);
+        let key_len: i64 = f.next().and_then(|p| p.parse().ok()).unwrap_or(-1);
+        let key = f.next().unwrap_or("");
+        let size: i64 = f.next().and_then(|p| p.parse().ok()).unwrap_or(-1);
+        let value = f.next().unwrap_or("");
+        records.push(KRecord {
+            partition,
+            key: (key_len >= 0).then(|| serde_json::from_str(key).expect("key is json")),
+            value: (size >= 0).then(|| serde_json::from_str(value).expect("value is json")),
+        });
+    }
+    records
+}
+
+/// noida-db, a Kafka-protocol broker with compaction and persistence.
+pub struct Noida {
+    pub port: u16,
+    child: Child,
+    _tmp: tempfile::TempDir,
+}
+
+fn noida_bin() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import noida_db,os;print(os.path.dirname(noida_db.__file__))",
+        ])
+        .output()
+        .expect("python3");
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !dir.is_empty(),
+        "noida-db is not installed: pip install noida-db==0.2.3"
+    );
+    PathBuf::from(dir).join("noida-db")
+}
+
+impl Noida {
+    pub fn start() -> Noida {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let port = super::free_port();
+        let child = Command::new(noida_bin())
+            .args(["start", "--data-dir"])
+            .arg(tmp.path())
+            .args(["--host", "127.0.0.1", "--only", "kafka", "--kafka-port"])
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start noida-db");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "noida-db did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Noida {
+            port,
+            child,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Noida {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,43 @@
+//! Test harness: real servers on free ports in temp dirs, stopped when dropped.
+//! Waits are conditions with deadlines, never fixed sleeps.
+
+pub mod kafka;
+pub mod postgres;
+pub mod sluice;
+
+use std::time::{Duration, Instant};
+
+/// A temp dir for a test; kept (and printed) when `SLUICE_KEEP_TEST_DIRS` is set.
+pub fn test_dir() -> tempfile::TempDir {
+    let mut d = tempfile::Builder::new()
+        .prefix("sluice-test-")
+        .tempdir()
+        .expect("temp dir");
+    if std::env::var_os("SLUICE_KEEP_TEST_DIRS").is_some() {
+        d.disable_cleanup(true);
+        eprintln!("test dir kept: {}", d.path().display());
+    }
+    d
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Poll `f` until it returns `Some` or `timeout` passes.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

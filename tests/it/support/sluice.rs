@@ -1,0 +1,109 @@
+//! Run the real `sluice` binary on a config written for the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Write a single-connector config and return its path.
+#[allow(clippy::too_many_arguments)]
+pub fn write_config(
+    dir: &Path,
+    name: &str,
+    pg_port: u16,
+    db: &str,
+    tables: &[&str],
+    bootstrap: &str,
+    extra_source: &str,
+    extra_sink: &str,
+) -> PathBuf {
+    let http = super::free_port();
+    let tables = tables
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let off = dir.join("offsets").display().to_string();
+    let text = [
+        "service:".to_string(),
+        format!("  http_listen_addr: 127.0.0.1:{http}"),
+        format!("  offsets_dir: {off}"),
+        "connectors:".to_string(),
+        format!("  {name}:"),
+        "    source:".to_string(),
+        "      type: postgres".to_string(),
+        "      host: 127.0.0.1".to_string(),
+        format!("      port: {pg_port}"),
+        "      user: postgres".to_string(),
+        format!("      database: {db}"),
+        format!("      tables: [{tables}]"),
+        "      status_interval_ms: 200".to_string(),
+        extra_source.trim_end().to_string(),
+        "    sink:".to_string(),
+        "      type: kafka".to_string(),
+        format!("      bootstrap_servers: \"{bootstrap}\""),
+        extra_sink.trim_end().to_string(),
+    ]
+    .into_iter()
+    .filter(|l| !l.is_empty())
+    .collect::<Vec<_>>()
+    .join("\n")
+        + "\n";
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// A running sluice process, killed (SIGKILL) when dropped so a failing test leaves nothing.
+pub struct Sluice(pub Child);
+
+impl Sluice {
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.0.wait().expect("wait for sluice")
+    }
+}
+
+impl Drop for Sluice {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Start `sluice run --config path`, logs to `dir/sluice.log`.
+pub fn spawn(config: &Path, log: &Path) -> Sluice {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map(Sluice)
+        .expect("start sluice")
+}
+
+/// Run sluice to completion and capture its exit status and stderr.
+pub fn run_to_end(args: &[&str], config: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run sluice");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
