@@ -91,3 +91,29 @@ async fn missing_table() {
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("public.nope does not exist"), "{err}");
 }
+
+/// Every config file shipped in `connectors/` and `docker/` parses and validates.
+#[test]
+fn shipped_configs_validate() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut n = 0;
+    for dir in ["connectors", "docker"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml")
+                || path.ends_with("compose.yaml")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            let s = ::sluice::config::parse(&text, &path.display().to_string(), |k| {
+                (k == "PGPASSWORD").then(|| "x".to_string())
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            s.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected the shipped configs, found {n}");
+}
