@@ -221,6 +221,19 @@ struct InFlight {
     started: Instant,
 }
 
+fn count_events(
+    telemetry: &Telemetry,
+    connector: &str,
+    ev: &crate::event::ChangeEvent,
+    op: crate::event::Op,
+    n: u64,
+) {
+    telemetry
+        .events
+        .with_label_values(&[connector, &ev.schema.table.to_string(), op.code()])
+        .inc_by(n);
+}
+
 async fn run_once(
     name: &str,
     settings: &ConnectorSettings,
@@ -247,11 +260,21 @@ async fn run_once(
     let sink_fut = async {
         while let Some(batch) = rx.recv().await {
             queue_gauge.set(rx.capacity() as i64);
+            // Count runs of (schema, op) instead of looking labels up per event.
+            let mut run: Option<(u64, crate::event::Op, u64, &crate::event::ChangeEvent)> = None;
             for ev in &batch.events {
-                telemetry
-                    .events
-                    .with_label_values(&[name, &ev.schema.table.to_string(), ev.op.code()])
-                    .inc();
+                match &mut run {
+                    Some((v, op, n, _)) if *v == ev.schema.version && *op == ev.op => *n += 1,
+                    _ => {
+                        if let Some((_, op, n, first)) = run.take() {
+                            count_events(telemetry, name, first, op, n);
+                        }
+                        run = Some((ev.schema.version, ev.op, 1, ev));
+                    }
+                }
+            }
+            if let Some((_, op, n, first)) = run {
+                count_events(telemetry, name, first, op, n);
             }
             let last_commit_us = batch.events.last().map(|e| e.commit_ts_us);
             let started = Instant::now();

@@ -63,6 +63,7 @@ pub struct Record {
 
 #[derive(Debug)]
 struct Rendered {
+    table: TableId,
     topic: Arc<str>,
     key_schema: String,
     value_schema: String,
@@ -72,7 +73,8 @@ struct Rendered {
 #[derive(Debug)]
 pub struct EnvelopeEncoder {
     opts: EnvelopeOptions,
-    rendered: HashMap<(TableId, u64), Arc<Rendered>>,
+    /// Keyed by schema version, which is unique per process.
+    rendered: HashMap<u64, Arc<Rendered>>,
 }
 
 impl EnvelopeEncoder {
@@ -91,13 +93,13 @@ impl EnvelopeEncoder {
     }
 
     fn rendered(&mut self, ev: &ChangeEvent) -> Arc<Rendered> {
-        let id = (ev.schema.table.clone(), ev.schema.version);
-        if let Some(r) = self.rendered.get(&id) {
+        if let Some(r) = self.rendered.get(&ev.schema.version) {
             return Arc::clone(r);
         }
         // Old versions of the same table are no longer needed once a newer one is seen.
-        self.rendered.retain(|(t, _), _| t != &id.0);
+        self.rendered.retain(|_, r| r.table != ev.schema.table);
         let r = Arc::new(Rendered {
+            table: ev.schema.table.clone(),
             topic: Arc::from(self.topic_for(&ev.schema.table)),
             key_schema: schema::key_schema(&self.opts.topic_prefix, &ev.schema),
             value_schema: schema::envelope_schema(
@@ -106,7 +108,7 @@ impl EnvelopeEncoder {
                 self.opts.source_kind,
             ),
         });
-        self.rendered.insert(id, Arc::clone(&r));
+        self.rendered.insert(ev.schema.version, Arc::clone(&r));
         r
     }
 
