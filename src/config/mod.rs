@@ -140,6 +140,18 @@ fn diagnose_tagged(built: &config::Config, path: &str) -> Option<ConfigError> {
         ("sink", "kafka") => serde_path_to_error::deserialize::<_, KafkaSettings>(sub)
             .err()
             .map(err),
+        ("source", "kafka") => serde_path_to_error::deserialize::<_, ChangelogSettings>(sub)
+            .err()
+            .map(err),
+        ("sink", "search") => serde_path_to_error::deserialize::<_, SearchSettings>(sub)
+            .err()
+            .map(err),
+        ("sink", "redis") => serde_path_to_error::deserialize::<_, RedisSettings>(sub)
+            .err()
+            .map(err),
+        ("sink", "memcached") => serde_path_to_error::deserialize::<_, MemcachedSettings>(sub)
+            .err()
+            .map(err),
         _ => None,
     }
 }

@@ -98,10 +98,48 @@ fn default_queue_batches() -> usize {
 pub enum SourceSettings {
     /// PostgreSQL logical replication (pgoutput).
     Postgres(PostgresSettings),
+    /// Debezium-format change topics, consumed in a consumer group (for sink connectors).
+    Kafka(ChangelogSettings),
+}
+
+/// A Kafka consumer of Debezium-format change topics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangelogSettings {
+    /// `host:port[,host:port]` of the brokers.
+    pub bootstrap_servers: String,
+    /// Topics to read.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Regular expression of topics to read (instead of, or besides, `topics`).
+    #[serde(default)]
+    pub topic_pattern: Option<String>,
+    /// Consumer group (default `sluice-<connector>`); processes sharing it share partitions.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    /// Topic for records the target can never accept (default: none, such records halt).
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// Longest wait for more records before a partial batch is applied.
+    #[serde(default = "default_batch_wait_ms")]
+    pub batch_wait_ms: u64,
+    /// TLS to the brokers.
+    #[serde(default)]
+    pub tls: Option<KafkaTls>,
+    /// SASL authentication.
+    #[serde(default)]
+    pub sasl: Option<KafkaSasl>,
+    /// Extra librdkafka consumer properties.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+fn default_batch_wait_ms() -> u64 {
+    20
 }
 
 /// PostgreSQL source settings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresSettings {
     /// Server host name or address (or a Unix socket directory starting with `/`).
@@ -197,6 +235,120 @@ pub enum TlsMode {
 pub enum SinkSettings {
     /// Compacted Kafka topics.
     Kafka(KafkaSettings),
+    /// An Elasticsearch/OpenSearch index through the `_bulk` API.
+    Search(SearchSettings),
+    /// Redis keys.
+    Redis(RedisSettings),
+    /// memcached keys.
+    Memcached(MemcachedSettings),
+}
+
+/// How decimals are written to a search index.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DecimalFormat {
+    /// JSON numbers (may lose precision beyond double).
+    #[default]
+    Number,
+    /// Exact decimal strings.
+    String,
+}
+
+/// Search index sink settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Base URL, e.g. `https://search.internal:9200`.
+    pub url: String,
+    /// Index name template: `{topic}`, `{schema}`, `{table}`.
+    #[serde(default = "default_index")]
+    pub index: String,
+    /// Decimal output.
+    #[serde(default)]
+    pub decimal_format: DecimalFormat,
+    /// Only these fields (default: all).
+    #[serde(default)]
+    pub include_fields: Vec<String>,
+    /// Never these fields.
+    #[serde(default)]
+    pub exclude_fields: Vec<String>,
+    /// Basic-auth user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password; never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// API key (`Authorization: ApiKey …`); never logged.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// PEM CA file for TLS.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification (testing only).
+    #[serde(default)]
+    pub tls_insecure: bool,
+    /// Per-request timeout.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_index() -> String {
+    "{topic}".into()
+}
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}
+
+/// Redis value layout.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisValueFormat {
+    /// The row as a JSON string.
+    #[default]
+    Json,
+    /// A hash with one field per column (values as JSON text).
+    Hash,
+}
+
+/// Redis sink settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port/db`, or `rediss://` for TLS.
+    pub url: SecretString,
+    /// Key template: `{topic}`, `{schema}`, `{table}`, `{key}`.
+    #[serde(default = "default_cache_key")]
+    pub key: String,
+    /// Value layout.
+    #[serde(default)]
+    pub value_format: RedisValueFormat,
+    /// Expire keys after this long (default: never).
+    #[serde(default)]
+    pub ttl_ms: Option<u64>,
+    /// How long the version marker of a deleted key is kept (guards against late replays).
+    #[serde(default = "default_tombstone_ttl_ms")]
+    pub deleted_version_ttl_ms: u64,
+}
+
+fn default_cache_key() -> String {
+    "{table}:{key}".into()
+}
+fn default_tombstone_ttl_ms() -> u64 {
+    86_400_000
+}
+
+/// memcached sink settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemcachedSettings {
+    /// `host:port` of the server.
+    pub server: String,
+    /// Key template: `{topic}`, `{schema}`, `{table}`, `{key}`.
+    #[serde(default = "default_cache_key")]
+    pub key: String,
+    /// Expiration in seconds (0 = never).
+    #[serde(default)]
+    pub ttl_s: u32,
 }
 
 /// Kafka sink settings.
@@ -328,7 +480,39 @@ impl Settings {
                     "remove the fields to use the defaults",
                 ));
             }
+            match (&c.source, &c.sink) {
+                (SourceSettings::Postgres(_), SinkSettings::Kafka(_))
+                | (
+                    SourceSettings::Kafka(_),
+                    SinkSettings::Search(_) | SinkSettings::Redis(_) | SinkSettings::Memcached(_),
+                ) => {}
+                _ => {
+                    return Err(invalid(
+                        at("sink.type"),
+                        "this source and sink do not fit together",
+                        "pair `source.type: postgres` with `sink.type: kafka`, and `source.type: kafka` with `search`, `redis` or `memcached`",
+                    ))
+                }
+            }
             match &c.source {
+                SourceSettings::Kafka(k) => {
+                    if k.topics.is_empty() && k.topic_pattern.is_none() {
+                        return Err(invalid(
+                            at("source.topics"),
+                            "no topic to read",
+                            "list `topics` or set `topic_pattern`",
+                        ));
+                    }
+                    if let Some(p) = &k.topic_pattern {
+                        if !p.starts_with('^') {
+                            return Err(invalid(
+                                at("source.topic_pattern"),
+                                "a pattern must start with `^` (librdkafka's regex marker)",
+                                format!("write `^{p}`"),
+                            ));
+                        }
+                    }
+                }
                 SourceSettings::Postgres(pg) => {
                     if pg.tables.is_empty() {
                         return Err(invalid(
@@ -370,6 +554,25 @@ impl Settings {
                 }
             }
             match &c.sink {
+                SinkSettings::Search(se) => {
+                    if !(se.url.starts_with("http://") || se.url.starts_with("https://")) {
+                        return Err(invalid(
+                            at("sink.url"),
+                            "is not an http(s) URL",
+                            "write e.g. http://127.0.0.1:9200",
+                        ));
+                    }
+                }
+                SinkSettings::Redis(_) => {}
+                SinkSettings::Memcached(m) => {
+                    if !m.server.contains(':') {
+                        return Err(invalid(
+                            at("sink.server"),
+                            "is not host:port",
+                            "write e.g. 127.0.0.1:11211",
+                        ));
+                    }
+                }
                 SinkSettings::Kafka(k) => {
                     if k.bootstrap_servers.trim().is_empty() {
                         return Err(invalid(
@@ -437,13 +640,15 @@ fn split_qualified(s: &str) -> Option<Vec<String>> {
 }
 
 impl ConnectorSettings {
-    /// Slot name, explicit or derived from the connector name.
-    pub fn slot_name(&self, connector: &str) -> String {
+    /// Slot name, explicit or derived from the connector name (PostgreSQL sources only).
+    pub fn slot_name(&self, connector: &str) -> Option<String> {
         match &self.source {
-            SourceSettings::Postgres(pg) => pg
-                .slot_name
-                .clone()
-                .unwrap_or_else(|| format!("sluice_{connector}")),
+            SourceSettings::Postgres(pg) => Some(
+                pg.slot_name
+                    .clone()
+                    .unwrap_or_else(|| format!("sluice_{connector}")),
+            ),
+            SourceSettings::Kafka(_) => None,
         }
     }
 }

@@ -19,7 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::event::{ChangeEvent, ColumnType, Op, Position, TableId, Value};
 
-pub(crate) use decimal::{days_from_civil, unscaled_bytes};
+pub(crate) use decimal::{
+    civil_from_days, days_from_civil, format_instant, format_tod, unscaled_bytes,
+};
 
 /// The value Debezium writes for a column whose value the source did not send.
 pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";

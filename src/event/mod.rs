@@ -7,11 +7,13 @@
 //! - every row has exactly one value per column of its schema, in schema order;
 //! - `key` holds the primary-key values in key-column order (empty when the table has none).
 
+mod document;
 mod position;
 mod value;
 
 use std::sync::Arc;
 
+pub use document::{doc_id, DocAction, DocChange, Origin};
 pub use position::{Lsn, Position};
 pub use value::{ColumnType, Value};
 

@@ -163,16 +163,31 @@ impl std::fmt::Debug for KafkaSink {
 
 /// The librdkafka configuration for `s` (secrets included; never log it).
 pub fn client_config(s: &KafkaSettings) -> ClientConfig {
+    client_config_parts(
+        &s.bootstrap_servers,
+        s.tls.as_ref(),
+        s.sasl.as_ref(),
+        &s.properties,
+    )
+}
+
+/// Client configuration from its parts (shared by producers and consumers).
+pub fn client_config_parts(
+    servers: &str,
+    tls: Option<&crate::config::KafkaTls>,
+    sasl: Option<&crate::config::KafkaSasl>,
+    properties: &std::collections::BTreeMap<String, String>,
+) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &s.bootstrap_servers);
-    let protocol = match (&s.tls, &s.sasl) {
+    c.set("bootstrap.servers", servers);
+    let protocol = match (&tls, &sasl) {
         (None, None) => "plaintext",
         (Some(_), None) => "ssl",
         (None, Some(_)) => "sasl_plaintext",
         (Some(_), Some(_)) => "sasl_ssl",
     };
     c.set("security.protocol", protocol);
-    if let Some(tls) = &s.tls {
+    if let Some(tls) = tls {
         if let Some(ca) = &tls.ca_file {
             c.set("ssl.ca.location", ca.display().to_string());
         }
@@ -187,12 +202,12 @@ pub fn client_config(s: &KafkaSettings) -> ClientConfig {
             if tls.verify_hostname { "https" } else { "none" },
         );
     }
-    if let Some(sasl) = &s.sasl {
+    if let Some(sasl) = sasl {
         c.set("sasl.mechanism", &sasl.mechanism);
         c.set("sasl.username", &sasl.username);
         c.set("sasl.password", sasl.password.expose_secret());
     }
-    for (k, v) in &s.properties {
+    for (k, v) in properties {
         c.set(k, v);
     }
     c

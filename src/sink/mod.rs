@@ -6,4 +6,7 @@
 //! - sinks tolerate duplicates (a restart replays from the last acknowledged checkpoint);
 //! - an empty batch is valid and resolves at once.
 
+pub mod cache;
+pub mod document;
 pub mod kafka;
+pub mod search;

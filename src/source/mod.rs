@@ -8,6 +8,7 @@
 //! - after a restart the source resumes at or before the last acknowledged checkpoint
 //!   (duplicates possible, gaps never).
 
+pub mod changelog;
 pub mod postgres;
 
 use crate::event::ChangeEvent;

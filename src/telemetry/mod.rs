@@ -29,6 +29,12 @@ pub const ACKED_POSITION: &str = "sluice_acknowledged_position";
 pub const SINK_WRITE_SECONDS: &str = "sluice_sink_write_seconds";
 /// Errors by class (`transient`, `definite`).
 pub const ERRORS_TOTAL: &str = "sluice_errors_total";
+/// Change records applied to a document target (sink connectors).
+pub const SINK_APPLIED_TOTAL: &str = "sluice_sink_records_applied_total";
+/// Change records a sink connector skipped on purpose (truncates, heartbeats, ...), by reason.
+pub const SINK_IGNORED_TOTAL: &str = "sluice_sink_records_ignored_total";
+/// Records sent to the dead-letter topic.
+pub const DEAD_LETTERS_TOTAL: &str = "sluice_dead_letter_records_total";
 /// 1 while the connector runs, 0 when stopped or failed.
 pub const CONNECTOR_UP: &str = "sluice_connector_up";
 
@@ -81,6 +87,12 @@ pub struct Telemetry {
     pub errors: IntCounterVec,
     /// See [`CONNECTOR_UP`].
     pub up: IntGaugeVec,
+    /// See [`SINK_APPLIED_TOTAL`].
+    pub sink_applied: IntCounterVec,
+    /// See [`SINK_IGNORED_TOTAL`].
+    pub sink_ignored: IntCounterVec,
+    /// See [`DEAD_LETTERS_TOTAL`].
+    pub dead_letters: IntCounterVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
 }
 
@@ -126,6 +138,21 @@ impl Telemetry {
             &["connector"],
         );
         let errors = counter(ERRORS_TOTAL, "Errors by class", &["connector", "class"]);
+        let sink_applied = counter(
+            SINK_APPLIED_TOTAL,
+            "Change records applied to the target",
+            &["connector"],
+        );
+        let sink_ignored = counter(
+            SINK_IGNORED_TOTAL,
+            "Change records skipped on purpose",
+            &["connector", "reason"],
+        );
+        let dead_letters = counter(
+            DEAD_LETTERS_TOTAL,
+            "Records sent to the dead-letter topic",
+            &["connector"],
+        );
         let lag_ms = gauge(
             LAG_MS,
             "Milliseconds from source commit to durable delivery",
@@ -163,6 +190,9 @@ impl Telemetry {
             sink_write_seconds,
             errors,
             up,
+            sink_applied,
+            sink_ignored,
+            dead_letters,
             health: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }

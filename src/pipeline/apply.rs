@@ -1,0 +1,174 @@
+//! Apply: Kafka change topics → a document target, in a consumer group.
+//!
+//! ```text
+//! ChangelogSource.poll ─► DocTarget.apply (in order) ─► rejected/poison ─► dead-letter topic
+//!        ▲                                                                     │ (durable)
+//!        └──────────── commit offsets ◄──────────────────────────────────────────┘
+//! ```
+//! Offsets are committed only after the target (and the dead-letter topic) acknowledged the
+//! batch: a crash replays, never skips. Without a dead-letter topic a rejected record halts
+//! the connector (nothing is dropped silently).
+
+use std::time::Duration;
+
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::watch;
+
+use super::{Outcome, PipelineError};
+use crate::config::{ChangelogSettings, ConnectorSettings, DecimalFormat, SinkSettings};
+use crate::sink::document::{DocTarget, TargetError};
+use crate::sink::kafka::KafkaSinkError;
+use crate::source::changelog::debezium::DecodeOptions;
+use crate::source::changelog::{ChangelogError, ChangelogSource, PoisonRecord};
+use crate::telemetry::{Health, Telemetry};
+
+fn decode_options(sink: &SinkSettings) -> DecodeOptions {
+    match sink {
+        SinkSettings::Search(s) => DecodeOptions {
+            decimal_format: s.decimal_format,
+            include: s.include_fields.clone(),
+            exclude: s.exclude_fields.clone(),
+        },
+        _ => DecodeOptions {
+            decimal_format: DecimalFormat::String,
+            ..DecodeOptions::default()
+        },
+    }
+}
+
+async fn dead_letter(
+    producer: &FutureProducer,
+    topic: &str,
+    records: &[PoisonRecord],
+) -> Result<(), KafkaSinkError> {
+    let mut futures = Vec::with_capacity(records.len());
+    for r in records {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "sluice.error",
+                value: Some(r.reason.as_str()),
+            })
+            .insert(Header {
+                key: "sluice.topic",
+                value: Some(&*r.origin.topic),
+            })
+            .insert(Header {
+                key: "sluice.partition",
+                value: Some(r.origin.partition.to_string().as_str()),
+            })
+            .insert(Header {
+                key: "sluice.offset",
+                value: Some(r.origin.offset.to_string().as_str()),
+            });
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
+        if let Some(k) = &r.key {
+            rec = rec.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            rec = rec.payload(v.as_slice());
+        }
+        futures.push(producer.send(rec, Duration::from_secs(30)));
+    }
+    for f in futures {
+        f.await.map_err(|(source, _)| KafkaSinkError::Delivery {
+            topic: topic.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// One attempt: consume, apply, commit until shutdown or error.
+pub(super) async fn run_once(
+    name: &str,
+    settings: &ConnectorSettings,
+    src: &ChangelogSettings,
+    sink: &SinkSettings,
+    telemetry: &Telemetry,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Outcome, PipelineError> {
+    let mut target = DocTarget::connect(sink)
+        .await
+        .map_err(PipelineError::Target)?;
+    let source =
+        ChangelogSource::connect(name, src, decode_options(sink), settings.max_batch_events)
+            .map_err(PipelineError::Changelog)?;
+    let dlq: Option<FutureProducer> = match &src.dead_letter_topic {
+        Some(_) => {
+            let mut c = crate::sink::kafka::client_config_parts(
+                &src.bootstrap_servers,
+                src.tls.as_ref(),
+                src.sasl.as_ref(),
+                &std::collections::BTreeMap::new(),
+            );
+            c.set("enable.idempotence", "true").set("acks", "all");
+            Some(
+                c.create()
+                    .map_err(|e| PipelineError::Changelog(ChangelogError::Config(e)))?,
+            )
+        }
+        None => None,
+    };
+    telemetry.set_health(name, Health::Streaming);
+    let applied = telemetry.sink_applied.with_label_values(&[name]);
+    let dead = telemetry.dead_letters.with_label_values(&[name]);
+    let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
+    let mut shutdown = shutdown.clone();
+    loop {
+        let Some(polled) = source
+            .poll(&mut shutdown)
+            .await
+            .map_err(PipelineError::Changelog)?
+        else {
+            source.flush_commits();
+            return Ok(Outcome::Stopped);
+        };
+        for (why, n) in &polled.ignored {
+            telemetry
+                .sink_ignored
+                .with_label_values(&[name, why])
+                .inc_by(*n);
+        }
+        let started = tokio::time::Instant::now();
+        let rejected = target
+            .apply(&polled.changes)
+            .await
+            .map_err(PipelineError::Target)?;
+        hist.observe(started.elapsed().as_secs_f64());
+        let mut poison = polled.poison;
+        for r in &rejected {
+            let (key, value) = polled.raw.get(r.index).cloned().unwrap_or_default();
+            if let Some(c) = polled.changes.get(r.index) {
+                poison.push(PoisonRecord {
+                    origin: c.origin.clone(),
+                    key,
+                    value,
+                    reason: r.reason.clone(),
+                });
+            }
+        }
+        if !poison.is_empty() {
+            match (&dlq, &src.dead_letter_topic) {
+                (Some(p), Some(topic)) => {
+                    dead_letter(p, topic, &poison)
+                        .await
+                        .map_err(PipelineError::Sink)?;
+                    for r in &poison {
+                        tracing::warn!(connector = %name, topic = %r.origin.topic, partition = r.origin.partition, offset = r.origin.offset, reason = %r.reason, "record sent to the dead-letter topic");
+                    }
+                    dead.inc_by(poison.len() as u64);
+                }
+                _ => {
+                    let r = &poison[0];
+                    return Err(PipelineError::Target(TargetError::Config(format!(
+                        "record {}:{}@{} cannot be applied ({}); set source.dead_letter_topic to divert such records",
+                        r.origin.topic, r.origin.partition, r.origin.offset, r.reason
+                    ))));
+                }
+            }
+        }
+        applied.inc_by((polled.changes.len() - rejected.len()) as u64);
+        source.commit(&polled.offsets);
+    }
+}

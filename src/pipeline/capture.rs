@@ -1,0 +1,156 @@
+//! Capture: PostgreSQL source → Kafka sink, with the delivery guarantee.
+//!
+//! ```text
+//!  source task ──Batch──► [bounded queue] ──► sink task: encode + produce ──Pending──►
+//!      ▲                                                         [bounded queue]
+//!      │                                                               ▼
+//!      └──────────── acks (watch) ◄── acker: await deliveries → save offsets file
+//! ```
+//! Order per checkpoint: sink durable → offsets file → source ack (slot). Shutdown drains:
+//! the source stops reading, in-flight batches are delivered and acknowledged.
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::{now_us, Outcome, PipelineError};
+use crate::config::{ConnectorSettings, KafkaSettings};
+use crate::envelope::SourceKind;
+use crate::offsets::OffsetStore;
+use crate::sink::kafka::{KafkaSink, Pending};
+use crate::source::postgres::{PostgresSource, SourceEnd, SourceIo};
+use crate::source::{Batch, Checkpoint};
+use crate::telemetry::Telemetry;
+
+struct InFlight {
+    pending: Pending,
+    checkpoint: Option<Checkpoint>,
+    last_commit_us: Option<i64>,
+    started: Instant,
+}
+
+fn count_events(
+    telemetry: &Telemetry,
+    connector: &str,
+    ev: &crate::event::ChangeEvent,
+    op: crate::event::Op,
+    n: u64,
+) {
+    telemetry
+        .events
+        .with_label_values(&[connector, &ev.schema.table.to_string(), op.code()])
+        .inc_by(n);
+}
+
+/// One attempt: connect, run until shutdown, completion or error.
+pub(super) async fn run_once(
+    name: &str,
+    settings: &ConnectorSettings,
+    ks: &KafkaSettings,
+    mut source: PostgresSource,
+    offsets: &OffsetStore,
+    telemetry: &Telemetry,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Outcome, PipelineError> {
+    let mut sink = KafkaSink::connect(name, ks, SourceKind::Postgres)
+        .await
+        .map_err(PipelineError::Sink)?;
+    let (tx, mut rx) = mpsc::channel::<Batch>(settings.queue_batches);
+    let (ack_tx, ack_rx) = watch::channel::<Option<Checkpoint>>(None);
+    let (pend_tx, mut pend_rx) = mpsc::channel::<InFlight>(settings.queue_batches);
+    let queue_gauge = telemetry.queue_remaining.with_label_values(&[name]);
+
+    let source_fut = source.run(SourceIo {
+        tx,
+        acks: ack_rx,
+        shutdown: shutdown.clone(),
+    });
+
+    let sink_fut = async {
+        while let Some(batch) = rx.recv().await {
+            queue_gauge.set(rx.capacity() as i64);
+            // Count runs of (schema, op) instead of looking labels up per event.
+            let mut run: Option<(u64, crate::event::Op, u64, &crate::event::ChangeEvent)> = None;
+            for ev in &batch.events {
+                match &mut run {
+                    Some((v, op, n, _)) if *v == ev.schema.version && *op == ev.op => *n += 1,
+                    _ => {
+                        if let Some((_, op, n, first)) = run.take() {
+                            count_events(telemetry, name, first, op, n);
+                        }
+                        run = Some((ev.schema.version, ev.op, 1, ev));
+                    }
+                }
+            }
+            if let Some((_, op, n, first)) = run {
+                count_events(telemetry, name, first, op, n);
+            }
+            let last_commit_us = batch.events.last().map(|e| e.commit_ts_us);
+            let started = Instant::now();
+            let pending = sink
+                .enqueue(&batch.events)
+                .await
+                .map_err(PipelineError::Sink)?;
+            let f = InFlight {
+                pending,
+                checkpoint: batch.checkpoint,
+                last_commit_us,
+                started,
+            };
+            if pend_tx.send(f).await.is_err() {
+                break;
+            }
+        }
+        drop(pend_tx);
+        sink.flush().await;
+        Ok::<(), PipelineError>(())
+    };
+
+    let acker_fut = async {
+        let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
+        while let Some(first) = pend_rx.recv().await {
+            let mut latest: Option<Checkpoint> = None;
+            let mut lag_from: Option<i64> = None;
+            let mut next = Some(first);
+            // Coalesce everything already delivered into one offsets write.
+            while let Some(f) = next.take() {
+                f.pending.wait().await.map_err(PipelineError::Sink)?;
+                hist.observe(f.started.elapsed().as_secs_f64());
+                if f.checkpoint.is_some() {
+                    latest = f.checkpoint;
+                }
+                if f.last_commit_us.is_some() {
+                    lag_from = f.last_commit_us;
+                }
+                next = pend_rx.try_recv().ok();
+            }
+            if let Some(us) = lag_from {
+                telemetry
+                    .lag_ms
+                    .with_label_values(&[name])
+                    .set((now_us() - us) / 1000);
+            }
+            if let Some(cp) = latest {
+                offsets.save(&cp).map_err(PipelineError::Offsets)?;
+                let Checkpoint::Postgres { lsn, .. } = &cp;
+                telemetry
+                    .acked_position
+                    .with_label_values(&[name])
+                    .set(lsn.0 as i64);
+                telemetry.checkpoints.with_label_values(&[name]).inc();
+                ack_tx.send_replace(Some(cp));
+            }
+        }
+        drop(ack_tx);
+        Ok::<(), PipelineError>(())
+    };
+
+    let (src, snk, ack) = tokio::join!(source_fut, sink_fut, acker_fut);
+    // Report the root cause: the stage that failed first is usually the one whose error is
+    // not merely "the other side went away".
+    snk?;
+    ack?;
+    match src.map_err(PipelineError::Source)? {
+        SourceEnd::Finished => Ok(Outcome::Finished),
+        SourceEnd::Stopped => Ok(Outcome::Stopped),
+    }
+}

@@ -1,0 +1,244 @@
+//! Pipelines own the delivery guarantee of one connector, and supervise it.
+//!
+//! ```text
+//! run_connector ─► supervise: loop { attempt } ─┬─ capture: PostgreSQL → Kafka (capture.rs)
+//!                                               └─ apply:   Kafka change topics → search /
+//!                                                           Redis / memcached (apply.rs)
+//! ```
+//! Failures are classified: transient ones restart the connector from its last checkpoint
+//! after a capped exponential backoff with jitter; definite ones halt it with an operator hint.
+
+mod apply;
+mod capture;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::{ConnectorSettings, SinkSettings, SourceSettings};
+use crate::offsets::{OffsetError, OffsetStore};
+use crate::sink::document::TargetError;
+use crate::sink::kafka::KafkaSinkError;
+use crate::source::changelog::ChangelogError;
+use crate::source::postgres::{BatchLimits, PgSourceError, PostgresSource};
+use crate::telemetry::{Health, Telemetry};
+
+/// Why a connector stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The PostgreSQL source failed.
+    #[error("source failed: {0}")]
+    Source(#[source] PgSourceError),
+    /// The Kafka sink failed.
+    #[error("sink failed: {0}")]
+    Sink(#[source] KafkaSinkError),
+    /// The change-topic consumer failed.
+    #[error("change topic consumer failed: {0}")]
+    Changelog(#[source] ChangelogError),
+    /// A document target (search, Redis, memcached) failed.
+    #[error("target failed: {0}")]
+    Target(#[source] TargetError),
+    /// The offsets file failed.
+    #[error("offsets failed: {0}")]
+    Offsets(#[source] OffsetError),
+    /// The source stopped without being asked to.
+    #[error("the source stopped unexpectedly")]
+    Stalled,
+    /// Source and sink types do not fit together (validation prevents this).
+    #[error("unsupported source/sink combination")]
+    Mismatch,
+}
+
+impl PipelineError {
+    /// Whether a restart may fix it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PipelineError::Source(e) => e.is_transient(),
+            PipelineError::Sink(e) => e.is_transient(),
+            PipelineError::Changelog(e) => e.is_transient(),
+            PipelineError::Target(e) => e.is_transient(),
+            PipelineError::Offsets(e) => matches!(e, OffsetError::Io { .. }),
+            PipelineError::Stalled => true,
+            PipelineError::Mismatch => false,
+        }
+    }
+
+    /// What the operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            PipelineError::Source(e) => e.hint(),
+            PipelineError::Sink(e) => e.hint().to_string(),
+            PipelineError::Changelog(e) => e.hint().to_string(),
+            PipelineError::Target(e) => e.hint(),
+            PipelineError::Offsets(e) => match e {
+                OffsetError::Io { .. } => "check that service.offsets_dir is writable".into(),
+                OffsetError::Corrupt { .. } => e.to_string(),
+            },
+            PipelineError::Stalled => "see earlier log lines".into(),
+            PipelineError::Mismatch => "fix the connector's source and sink types".into(),
+        }
+    }
+}
+
+/// How an attempt ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The connector's work is complete.
+    Finished,
+    /// Shutdown was requested (or the source stopped on its own).
+    Stopped,
+}
+
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Capped exponential backoff with jitter: 1 s, 2 s, 4 s … 60 s, ±20 %.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 1000u64.saturating_mul(1 << attempt.min(6)).min(60_000);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = (u64::from(nanos) % 400) as i64 - 200; // ±20 % of 1000
+    Duration::from_millis((base as i64 + base as i64 * jitter / 1000).max(100) as u64)
+}
+
+/// Run one connector until shutdown, completion or a definite error.
+pub async fn run_connector(
+    name: String,
+    settings: Arc<ConnectorSettings>,
+    offsets_dir: &Path,
+    telemetry: Telemetry,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    let offsets = OffsetStore::new(offsets_dir, &name);
+    let limits = BatchLimits {
+        max_events: settings.max_batch_events,
+        max_bytes: settings.max_batch_bytes,
+    };
+    match (&settings.source, &settings.sink) {
+        (SourceSettings::Postgres(pg), SinkSettings::Kafka(ks)) => {
+            let pg = Arc::new(pg.clone());
+            supervise(&name, &telemetry, shutdown.clone(), || {
+                let source = PostgresSource::new(
+                    &name,
+                    Arc::clone(&pg),
+                    limits,
+                    offsets.clone(),
+                    telemetry.clone(),
+                );
+                capture::run_once(
+                    &name, &settings, ks, source, &offsets, &telemetry, &shutdown,
+                )
+            })
+            .await
+        }
+        (SourceSettings::Kafka(src), sink) => {
+            supervise(&name, &telemetry, shutdown.clone(), || {
+                apply::run_once(&name, &settings, src, sink, &telemetry, &shutdown)
+            })
+            .await
+        }
+        _ => Err(PipelineError::Mismatch),
+    }
+}
+
+/// Call `attempt` until it finishes, shutdown is requested, or it fails definitively.
+async fn supervise<F, Fut>(
+    name: &str,
+    telemetry: &Telemetry,
+    mut shutdown: watch::Receiver<bool>,
+    mut attempt_fn: F,
+) -> Result<(), PipelineError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Outcome, PipelineError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        telemetry.set_health(name, Health::Starting);
+        let started = Instant::now();
+        let result = attempt_fn().await;
+        let stopping = *shutdown.borrow();
+        let err = match result {
+            Ok(Outcome::Finished) => {
+                telemetry.set_health(name, Health::Stopped);
+                return Ok(());
+            }
+            Ok(Outcome::Stopped) if stopping => {
+                telemetry.set_health(name, Health::Stopped);
+                return Ok(());
+            }
+            Ok(Outcome::Stopped) => PipelineError::Stalled,
+            Err(e) if stopping => {
+                tracing::warn!(connector = %name, error = %e, "error during shutdown");
+                telemetry.set_health(name, Health::Stopped);
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        if !err.is_transient() {
+            telemetry
+                .errors
+                .with_label_values(&[name, "definite"])
+                .inc();
+            let hint = err.hint();
+            tracing::error!(connector = %name, error = %err, hint = %hint, "connector halted");
+            telemetry.set_health(
+                name,
+                Health::Failed {
+                    error: err.to_string(),
+                    hint,
+                },
+            );
+            return Err(err);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            attempt = 0;
+        }
+        let wait = backoff(attempt);
+        attempt += 1;
+        telemetry
+            .errors
+            .with_label_values(&[name, "transient"])
+            .inc();
+        tracing::warn!(connector = %name, error = %err, retry_in_ms = wait.as_millis() as u64, "connector failed, retrying");
+        telemetry.set_health(
+            name,
+            Health::Retrying {
+                error: err.to_string(),
+            },
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            telemetry.set_health(name, Health::Stopped);
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Backoff grows exponentially, is capped at a minute, and is never zero.
+    #[test]
+    fn backoff_is_capped() {
+        let b0 = backoff(0).as_millis();
+        assert!((800..=1200).contains(&b0), "{b0}");
+        let b3 = backoff(3).as_millis();
+        assert!((6400..=9600).contains(&b3), "{b3}");
+        assert!(backoff(30).as_millis() <= 72_000);
+    }
+}

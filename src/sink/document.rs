@@ -1,0 +1,128 @@
+//! Document targets for sink connectors: a search index, Redis, memcached.
+//!
+//! Contract of every target's `apply`:
+//! - changes are applied in the given order (never reordered within a key);
+//! - it returns only when every accepted change is durable in the target;
+//! - replays are harmless: upserts are idempotent, and where the target allows, a change with
+//!   an older version than the stored one is ignored (search: `version_type=external`;
+//!   Redis: a Lua script keeps the version beside the value);
+//! - a change the target can never accept is returned as [`Rejected`] (for the dead-letter
+//!   topic), the rest still applied.
+
+use crate::config::SinkSettings;
+use crate::event::DocChange;
+
+use super::cache::{MemcachedTarget, RedisTarget};
+use super::search::SearchTarget;
+
+/// A change the target refused for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Index into the applied slice.
+    pub index: usize,
+    /// The target's reason (no row values).
+    pub reason: String,
+}
+
+/// Target failures.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// An HTTP request failed before a response.
+    #[error("search request failed")]
+    Http(#[source] reqwest::Error),
+    /// The search server answered with an error for the whole request.
+    #[error("search server answered {status}: {detail}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Error type and reason from the body.
+        detail: String,
+    },
+    /// Redis failed.
+    #[error("redis failed")]
+    Redis(#[source] redis::RedisError),
+    /// memcached failed.
+    #[error("memcached failed: {0}")]
+    Memcached(String),
+    /// I/O with memcached failed.
+    #[error("memcached i/o failed")]
+    Io(#[source] std::io::Error),
+    /// Invalid target configuration.
+    #[error("invalid target configuration: {0}")]
+    Config(String),
+}
+
+impl TargetError {
+    /// Connection problems, 429 and 5xx are transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TargetError::Http(_) | TargetError::Io(_) => true,
+            TargetError::Status { status, .. } => *status == 429 || *status >= 500,
+            TargetError::Redis(e) => {
+                e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_timeout()
+                    || e.code() == Some("LOADING")
+                    || e.code() == Some("BUSY")
+                    || e.code() == Some("TRYAGAIN")
+            }
+            TargetError::Memcached(_) => true,
+            TargetError::Config(_) => false,
+        }
+    }
+
+    /// What the operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            TargetError::Status {
+                status: 401 | 403, ..
+            } => "check sink.username/password or sink.api_key".into(),
+            TargetError::Status { .. } => "check the search server's log".into(),
+            TargetError::Config(_) => "fix the sink settings".into(),
+            _ => "check that the target is reachable".into(),
+        }
+    }
+}
+
+/// The closed set of targets.
+#[derive(Debug)]
+pub enum DocTarget {
+    /// Elasticsearch / OpenSearch.
+    Search(SearchTarget),
+    /// Redis.
+    Redis(RedisTarget),
+    /// memcached.
+    Memcached(MemcachedTarget),
+}
+
+impl DocTarget {
+    /// Connect the target a sink setting describes.
+    pub async fn connect(s: &SinkSettings) -> Result<Self, TargetError> {
+        Ok(match s {
+            SinkSettings::Search(s) => DocTarget::Search(SearchTarget::new(s)?),
+            SinkSettings::Redis(s) => DocTarget::Redis(RedisTarget::connect(s).await?),
+            SinkSettings::Memcached(s) => DocTarget::Memcached(MemcachedTarget::new(s)),
+            SinkSettings::Kafka(_) => {
+                return Err(TargetError::Config("kafka is not a document target".into()))
+            }
+        })
+    }
+
+    /// Apply changes in order; see the module contract.
+    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+        match self {
+            DocTarget::Search(t) => t.apply(changes).await,
+            DocTarget::Redis(t) => t.apply(changes).await,
+            DocTarget::Memcached(t) => t.apply(changes).await,
+        }
+    }
+}
+
+/// Expand `{topic}`, `{schema}`, `{table}` and `{key}` in a name template.
+pub(crate) fn expand(template: &str, c: &DocChange) -> String {
+    template
+        .replace("{topic}", &c.origin.topic)
+        .replace("{schema}", &c.namespace)
+        .replace("{table}", &c.table)
+        .replace("{key}", &c.id)
+}

@@ -1,0 +1,231 @@
+//! Search index target: Elasticsearch/OpenSearch `_bulk` over HTTP.
+//!
+//! ```text
+//! changes ─► NDJSON: {"index"|"delete":{_index,_id,version,version_type:external}} [+ doc]
+//!         ─► POST /_bulk ─► check EVERY item (200 can carry "errors": true)
+//!              2xx, 409 (older version: already applied), 404 on delete → done
+//!              429 / 5xx → retried (capped exponential backoff), same order
+//!              other 4xx (mapping rejection, ...) → Rejected → dead-letter topic
+//! ```
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde_json::Value as Json;
+
+use super::document::{expand, Rejected, TargetError};
+use crate::config::SearchSettings;
+use crate::event::{DocAction, DocChange};
+
+/// Retries of transient item failures inside one apply before giving up to the supervisor.
+const ITEM_RETRIES: u32 = 8;
+
+/// The `_bulk` client.
+#[derive(Debug)]
+pub struct SearchTarget {
+    client: reqwest::Client,
+    bulk_url: String,
+    index: String,
+    auth: Option<String>,
+}
+
+fn index_name(raw: &str) -> String {
+    let lower = raw.to_lowercase();
+    let cleaned: String = lower
+        .chars()
+        .map(|c| if "\\/*?\"<>| ,#:".contains(c) { '_' } else { c })
+        .collect();
+    cleaned.trim_start_matches(['-', '_', '+']).to_string()
+}
+
+impl SearchTarget {
+    /// Build the HTTP client.
+    pub fn new(s: &SearchSettings) -> Result<Self, TargetError> {
+        let mut b = reqwest::Client::builder().timeout(Duration::from_millis(s.request_timeout_ms));
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| TargetError::Config(format!("cannot read sink.ca_file: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| TargetError::Config(format!("sink.ca_file is not PEM: {e}")))?;
+            b = b.add_root_certificate(cert);
+        }
+        if s.tls_insecure {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        let client = b.build().map_err(TargetError::Http)?;
+        let auth = match (&s.api_key, &s.username) {
+            (Some(k), _) => Some(format!("ApiKey {}", k.expose_secret())),
+            (None, Some(u)) => {
+                use base64::Engine as _;
+                let pw = s
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string())
+                    .unwrap_or_default();
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"))
+                ))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            client,
+            bulk_url: format!("{}/_bulk", s.url.trim_end_matches('/')),
+            index: s.index.clone(),
+            auth,
+        })
+    }
+
+    fn body(&self, changes: &[&DocChange]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(changes.len() * 256);
+        for c in changes {
+            let mut meta = serde_json::Map::new();
+            meta.insert(
+                "_index".into(),
+                Json::String(index_name(&expand(&self.index, c))),
+            );
+            meta.insert("_id".into(), Json::String(c.id.clone()));
+            if let Some(v) = c.version {
+                meta.insert("version".into(), Json::from(v));
+                meta.insert("version_type".into(), Json::String("external".into()));
+            }
+            let action = match &c.action {
+                DocAction::Upsert(_) => "index",
+                DocAction::Delete => "delete",
+            };
+            let line = serde_json::json!({ action: meta });
+            out.extend_from_slice(line.to_string().as_bytes());
+            out.push(b'\n');
+            if let DocAction::Upsert(doc) = &c.action {
+                out.extend_from_slice(Json::Object(doc.clone()).to_string().as_bytes());
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// Apply in order; see [`super::document`].
+    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+        let mut pending: Vec<usize> = (0..changes.len()).collect();
+        let mut rejected = Vec::new();
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            let batch: Vec<&DocChange> = pending.iter().map(|&i| &changes[i]).collect();
+            let mut req = self
+                .client
+                .post(&self.bulk_url)
+                .header("content-type", "application/x-ndjson")
+                .body(self.body(&batch));
+            if let Some(a) = &self.auth {
+                req = req.header("authorization", a);
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if attempt < ITEM_RETRIES => {
+                    tracing::warn!(error = %e, "bulk request failed, retrying");
+                    attempt += 1;
+                    tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
+                    continue;
+                }
+                Err(e) => return Err(TargetError::Http(e)),
+            };
+            let status = resp.status().as_u16();
+            let body: Json = resp.json_or_null().await;
+            if status == 429 || status >= 500 {
+                if attempt >= ITEM_RETRIES {
+                    return Err(TargetError::Status {
+                        status,
+                        detail: error_detail(&body),
+                    });
+                }
+                attempt += 1;
+                tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
+                continue;
+            }
+            if !(200..300).contains(&status) {
+                return Err(TargetError::Status {
+                    status,
+                    detail: error_detail(&body),
+                });
+            }
+            let items = body
+                .get("items")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if items.len() != pending.len() {
+                return Err(TargetError::Status {
+                    status,
+                    detail: format!("bulk answered {} items for {}", items.len(), pending.len()),
+                });
+            }
+            let mut retry = Vec::new();
+            for (item, &idx) in items.iter().zip(&pending) {
+                let inner = item
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .cloned()
+                    .unwrap_or(Json::Null);
+                let st = inner.get("status").and_then(Json::as_u64).unwrap_or(0);
+                let is_delete = matches!(changes[idx].action, DocAction::Delete);
+                match st {
+                    200..=299 | 409 => {}
+                    404 if is_delete => {}
+                    429 | 500..=599 => retry.push(idx),
+                    _ => rejected.push(Rejected {
+                        index: idx,
+                        reason: error_detail(&inner),
+                    }),
+                }
+            }
+            if !retry.is_empty() {
+                if attempt >= ITEM_RETRIES {
+                    return Err(TargetError::Status {
+                        status: 503,
+                        detail: format!("{} items kept failing", retry.len()),
+                    });
+                }
+                attempt += 1;
+                tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
+            }
+            pending = retry;
+        }
+        Ok(rejected)
+    }
+}
+
+trait JsonOrNull {
+    async fn json_or_null(self) -> Json;
+}
+
+impl JsonOrNull for reqwest::Response {
+    async fn json_or_null(self) -> Json {
+        match self.bytes().await {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or(Json::Null),
+            Err(_) => Json::Null,
+        }
+    }
+}
+
+/// `type: reason` of an error object (never document values).
+fn error_detail(v: &Json) -> String {
+    let e = v.get("error").unwrap_or(v);
+    let ty = e.get("type").and_then(Json::as_str).unwrap_or("error");
+    let reason = e.get("reason").and_then(Json::as_str).unwrap_or("");
+    let mut s = format!("{ty}: {reason}");
+    s.truncate(500);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Index names are made acceptable to Elasticsearch.
+    #[test]
+    fn index_names() {
+        assert_eq!(index_name("Shop.Public.Customers"), "shop.public.customers");
+        assert_eq!(index_name("_a b*c"), "a_b_c");
+    }
+}

@@ -1,0 +1,244 @@
+//! Changelog source: Debezium-format change topics consumed in a Kafka consumer group, for
+//! sink connectors.
+//!
+//! ```text
+//! subscribe(topics | ^pattern) ─► poll up to max_batch_events or batch_wait_ms
+//!     ─► debezium::decode each record ─► Polled { changes, poison, ignored, offsets }
+//! commit(offsets) is called by the pipeline only after the target acknowledged the batch
+//! ```
+//! Invariants: `enable.auto.commit=false`; offsets advance only through [`ChangelogSource::commit`];
+//! records of one partition are returned in offset order.
+
+pub mod debezium;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message as _;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use crate::config::ChangelogSettings;
+use crate::event::{DocChange, Origin};
+use debezium::{DecodeOptions, Skip};
+
+/// Change-topic consumer failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangelogError {
+    /// The consumer could not be created.
+    #[error("invalid kafka consumer configuration")]
+    Config(#[source] KafkaError),
+    /// Subscribing or consuming failed.
+    #[error("kafka consumer failed")]
+    Consume(#[source] KafkaError),
+}
+
+impl ChangelogError {
+    /// Configuration errors are definite; consumer errors are retried.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ChangelogError::Consume(_))
+    }
+
+    /// What the operator should do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ChangelogError::Config(_) => "check source.properties, source.tls and source.sasl",
+            ChangelogError::Consume(_) => "check broker availability and the group's ACLs",
+        }
+    }
+}
+
+/// Logs partition assignments (low cardinality: counts, not names).
+#[derive(Debug)]
+pub struct GroupContext {
+    connector: String,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(connector = %self.connector, partitions = tpl.count(), "partitions assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(connector = %self.connector, partitions = tpl.count(), "partitions revoked")
+            }
+            Rebalance::Error(e) => {
+                tracing::warn!(connector = %self.connector, error = %e, "rebalance error")
+            }
+        }
+    }
+}
+
+/// A record that can never be applied, kept for the dead-letter topic.
+#[derive(Debug, Clone)]
+pub struct PoisonRecord {
+    /// Where it came from.
+    pub origin: Origin,
+    /// Original key.
+    pub key: Option<Vec<u8>>,
+    /// Original value.
+    pub value: Option<Vec<u8>>,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// A record's original key and value bytes.
+pub type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// One polled batch.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// Decoded changes, in offset order per partition.
+    pub changes: Vec<DocChange>,
+    /// Raw records per change (same index), for the dead-letter topic.
+    pub raw: Vec<RawRecord>,
+    /// Records that cannot be decoded.
+    pub poison: Vec<PoisonRecord>,
+    /// Records skipped on purpose, by reason.
+    pub ignored: BTreeMap<&'static str, u64>,
+    /// Next offset to commit per (topic, partition).
+    pub offsets: BTreeMap<(Arc<str>, i32), i64>,
+}
+
+/// The consumer of one sink connector.
+pub struct ChangelogSource {
+    consumer: StreamConsumer<GroupContext>,
+    opts: DecodeOptions,
+    wait: Duration,
+    max: usize,
+}
+
+impl std::fmt::Debug for ChangelogSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangelogSource").finish_non_exhaustive()
+    }
+}
+
+impl ChangelogSource {
+    /// Create the consumer and subscribe.
+    pub fn connect(
+        connector: &str,
+        s: &ChangelogSettings,
+        opts: DecodeOptions,
+        max: usize,
+    ) -> Result<Self, ChangelogError> {
+        let mut c = crate::sink::kafka::client_config_parts(
+            &s.bootstrap_servers,
+            s.tls.as_ref(),
+            s.sasl.as_ref(),
+            &BTreeMap::new(),
+        );
+        c.set(
+            "group.id",
+            s.group_id
+                .clone()
+                .unwrap_or_else(|| format!("sluice-{connector}")),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("client.id", format!("sluice-{connector}"));
+        for (k, v) in &s.properties {
+            c.set(k, v);
+        }
+        c.set("enable.auto.commit", "false");
+        let consumer: StreamConsumer<GroupContext> = c
+            .create_with_context(GroupContext {
+                connector: connector.to_string(),
+            })
+            .map_err(ChangelogError::Config)?;
+        let mut topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
+        if let Some(p) = &s.topic_pattern {
+            topics.push(p);
+        }
+        consumer
+            .subscribe(&topics)
+            .map_err(ChangelogError::Consume)?;
+        Ok(Self {
+            consumer,
+            opts,
+            wait: Duration::from_millis(s.batch_wait_ms),
+            max,
+        })
+    }
+
+    /// Wait for records and return a batch; `None` when shutdown was requested first.
+    pub async fn poll(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Polled>, ChangelogError> {
+        let mut polled = Polled::default();
+        let first = tokio::select! {
+            m = self.consumer.recv() => m.map_err(ChangelogError::Consume)?.detach(),
+            _ = shutdown.wait_for(|s| *s) => return Ok(None),
+        };
+        self.take(first, &mut polled);
+        let deadline = tokio::time::Instant::now() + self.wait;
+        while polled.changes.len() + polled.poison.len() < self.max {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(m) => {
+                    let m = m.map_err(ChangelogError::Consume)?.detach();
+                    self.take(m, &mut polled);
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(Some(polled))
+    }
+
+    fn take(&self, m: rdkafka::message::OwnedMessage, polled: &mut Polled) {
+        let topic: Arc<str> = Arc::from(m.topic());
+        let origin = Origin {
+            topic: Arc::clone(&topic),
+            partition: m.partition(),
+            offset: m.offset(),
+        };
+        polled
+            .offsets
+            .insert((topic, m.partition()), m.offset() + 1);
+        match debezium::decode(origin.clone(), m.key(), m.payload(), &self.opts) {
+            Ok(c) => {
+                polled.changes.push(c);
+                polled
+                    .raw
+                    .push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+            }
+            Err(Skip::Ignored(why)) => *polled.ignored.entry(why).or_default() += 1,
+            Err(Skip::Poison(reason)) => polled.poison.push(PoisonRecord {
+                origin,
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                reason,
+            }),
+        }
+    }
+
+    /// Commit offsets after the target made the batch durable. A failure here (e.g. a
+    /// rebalance took the partition) only means the batch will be applied again.
+    pub fn commit(&self, offsets: &BTreeMap<(Arc<str>, i32), i64>) {
+        if offsets.is_empty() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in offsets {
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+        }
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+            tracing::warn!(error = %e, "offset commit failed; the batch may be applied again");
+        }
+    }
+
+    /// Commit synchronously what was committed asynchronously (at shutdown).
+    pub fn flush_commits(&self) {
+        let _ = self.consumer.commit_consumer_state(CommitMode::Sync);
+    }
+}
