@@ -7,3 +7,4 @@ mod crash;
 mod errors;
 mod golden;
 mod modes;
+mod sinks;

@@ -76,11 +76,15 @@ pub fn decode(
     }
     let id = doc_id(&key);
     let Some(value) = value else {
-        // Tombstone: delete without version (the delete before it carried one).
+        // Tombstone: delete without version (the delete before it carried one). It has no
+        // source block: the table comes from the topic name `<prefix>.<schema>.<table>`.
+        let mut parts = origin.topic.rsplitn(3, '.');
+        let table = parts.next().unwrap_or_default().to_string();
+        let namespace = parts.next().unwrap_or_default().to_string();
         return Ok(DocChange {
             origin,
-            namespace: String::new(),
-            table: String::new(),
+            namespace,
+            table,
             id,
             version: None,
             action: DocAction::Delete,
@@ -357,8 +361,11 @@ mod tests {
         assert_eq!(doc["c_timestamp"], "2024-02-29T13:45:56.123456Z");
         assert_eq!(doc["c_jsonb"]["b"], serde_json::json!([1, 2, 3]));
         assert_eq!(doc["c_money"], serde_json::json!(12.34));
-        let tomb = decode(origin(), Some(&key), None, &DecodeOptions::default()).expect("tomb");
+        let mut o = origin();
+        o.topic = Arc::from("anchor.public.golden_types");
+        let tomb = decode(o, Some(&key), None, &DecodeOptions::default()).expect("tomb");
         assert_eq!(tomb.action, DocAction::Delete);
+        assert_eq!((tomb.namespace.as_str(), tomb.table.as_str()), ("public", "golden_types"));
     }
 
     /// MySQL positions give increasing versions; bad input is poison, not a panic.

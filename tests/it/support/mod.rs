@@ -4,6 +4,7 @@
 pub mod kafka;
 pub mod postgres;
 pub mod sluice;
+pub mod targets;
 
 use std::time::{Duration, Instant};
 

@@ -107,3 +107,10 @@ pub fn run_to_end(args: &[&str], config: &Path) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Write a config file from YAML text (for sink connectors and multi-connector setups).
+pub fn write_raw(dir: &Path, file: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::write(&path, yaml).expect("write config");
+    path
+}
