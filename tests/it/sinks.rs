@@ -34,11 +34,8 @@ fn capture_yaml(dir: &Path, pg_port: u16, bootstrap: &str, partitions: u32) -> S
     )
 }
 
-fn sink_yaml(w: &World, group: &str, which: &[&str]) -> String {
-    let mut y = format!(
-        "service:\n  http_listen_addr: 127.0.0.1:{}\nconnectors:\n",
-        free_port()
-    );
+fn sink_yaml(w: &World, group: &str, which: &[&str], http: u16) -> String {
+    let mut y = format!("service:\n  http_listen_addr: 127.0.0.1:{http}\nconnectors:\n");
     let src = |name: &str| {
         format!(
             "    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [{TOPIC}]\n      group_id: {group}-{name}\n      dead_letter_topic: shop.dlq\n",
@@ -99,7 +96,15 @@ async fn world(partitions: u32) -> World {
 
 /// A scripted mix of inserts, updates, deletes and a primary-key change.
 async fn churn(db: &tokio_postgres::Client, rounds: i32) {
-    for r in 0..rounds {
+    churn_from(db, 0, rounds).await;
+    db.batch_execute("UPDATE customers SET id = 5000 WHERE id = 1")
+        .await
+        .expect("pk change");
+}
+
+/// Rounds `first..first + rounds` of inserts, updates and deletes (no key change).
+async fn churn_from(db: &tokio_postgres::Client, first: i32, rounds: i32) {
+    for r in first..first + rounds {
         db.batch_execute(&format!(
             "INSERT INTO customers VALUES ({a}, 'new {a}', {r}.25, NULL); \
              UPDATE customers SET name = name || ' u{r}', balance = balance + 1 WHERE id % 7 = {m}; \
@@ -111,9 +116,6 @@ async fn churn(db: &tokio_postgres::Client, rounds: i32) {
         .await
         .expect("churn");
     }
-    db.batch_execute("UPDATE customers SET id = 5000 WHERE id = 1")
-        .await
-        .expect("pk change");
 }
 
 /// The source table as id → (name, balance as a number).
@@ -125,7 +127,10 @@ async fn source_rows(db: &tokio_postgres::Client) -> BTreeMap<String, (String, f
         .map(|r| {
             (
                 r.get::<_, i32>(0).to_string(),
-                (r.get::<_, String>(1), r.get::<_, Option<f64>>(2).unwrap_or(0.0)),
+                (
+                    r.get::<_, String>(1),
+                    r.get::<_, Option<f64>>(2).unwrap_or(0.0),
+                ),
             )
         })
         .collect()
@@ -150,7 +155,10 @@ async fn search_state(w: &World) -> BTreeMap<String, (String, f64)> {
 
 async fn redis_state(w: &World) -> BTreeMap<String, (String, f64)> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", w.redis.port)).expect("url");
-    let mut c = client.get_multiplexed_async_connection().await.expect("redis");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("customers:*")
         .query_async(&mut c)
@@ -158,7 +166,11 @@ async fn redis_state(w: &World) -> BTreeMap<String, (String, f64)> {
         .expect("keys");
     let mut out = BTreeMap::new();
     for k in keys.into_iter().filter(|k| !k.ends_with("#v")) {
-        let v: Option<String> = redis::cmd("GET").arg(&k).query_async(&mut c).await.expect("get");
+        let v: Option<String> = redis::cmd("GET")
+            .arg(&k)
+            .query_async(&mut c)
+            .await
+            .expect("get");
         if let Some(doc) = v.and_then(|v| serde_json::from_str::<Json>(&v).ok()) {
             if let Some(p) = project(&doc) {
                 out.insert(k.trim_start_matches("customers:").to_string(), p);
@@ -168,7 +180,10 @@ async fn redis_state(w: &World) -> BTreeMap<String, (String, f64)> {
     out
 }
 
-fn memcached_state(w: &World, ids: impl Iterator<Item = String>) -> BTreeMap<String, (String, f64)> {
+fn memcached_state(
+    w: &World,
+    ids: impl Iterator<Item = String>,
+) -> BTreeMap<String, (String, f64)> {
     ids.filter_map(|id| {
         let v = targets::memcached_get(w.memcached.port, &format!("customers:{id}"))?;
         Some((id, project(&serde_json::from_str(&v).ok()?)?))
@@ -182,25 +197,344 @@ fn memcached_state(w: &World, ids: impl Iterator<Item = String>) -> BTreeMap<Str
 #[tokio::test(flavor = "multi_thread")]
 async fn end_to_end_targets_match_source() {
     let w = world(1).await;
-    let cfg = sluice::write_raw(w.tmp.path(), "sinks.yaml", &sink_yaml(&w, "g1", &["search", "redis", "memcached"]));
+    let cfg = sluice::write_raw(
+        w.tmp.path(),
+        "sinks.yaml",
+        &sink_yaml(&w, "g1", &["search", "redis", "memcached"], free_port()),
+    );
     let _sinks = sluice::spawn(&cfg, &w.tmp.path().join("sinks.log"));
     churn(&w.db, 10).await;
     let want = source_rows(&w.db).await;
-    wait_for("search to match the source", Duration::from_secs(60), || async {
-        (search_state(&w).await == want).then_some(())
-    })
+    wait_for(
+        "search to match the source",
+        Duration::from_secs(60),
+        || async { (search_state(&w).await == want).then_some(()) },
+    )
     .await;
-    wait_for("redis to match the source", Duration::from_secs(60), || async {
-        (redis_state(&w).await == want).then_some(())
-    })
+    wait_for(
+        "redis to match the source",
+        Duration::from_secs(60),
+        || async { (redis_state(&w).await == want).then_some(()) },
+    )
     .await;
-    wait_for("memcached to match the source", Duration::from_secs(60), || async {
-        let ids = (1..6000).map(|i| i.to_string());
-        (memcached_state(&w, ids) == want).then_some(())
-    })
+    wait_for(
+        "memcached to match the source",
+        Duration::from_secs(60),
+        || async {
+            let ids = (1..6000).map(|i| i.to_string());
+            (memcached_state(&w, ids) == want).then_some(())
+        },
+    )
     .await;
     let docs = targets::search_docs(&w.search.url(), "customers").await;
     assert_eq!(docs["3"]["seen"], json!("2024-01-04"), "{:?}", docs["3"]);
     assert!(docs["3"]["balance"].is_number(), "{:?}", docs["3"]);
     drop(w.capture);
+}
+
+/// Sum of a counter over all label sets in a sluice process's /metrics.
+async fn metric(http: u16, name: &str) -> f64 {
+    let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{http}/metrics")).await else {
+        return 0.0;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn redis_versions(w: &World) -> BTreeMap<String, i64> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", w.redis.port)).expect("url");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("customers:*#v")
+        .query_async(&mut c)
+        .await
+        .expect("keys");
+    let mut out = BTreeMap::new();
+    for k in keys {
+        let v: Option<i64> = redis::cmd("GET")
+            .arg(&k)
+            .query_async(&mut c)
+            .await
+            .expect("get");
+        if let Some(v) = v {
+            out.insert(k, v);
+        }
+    }
+    out
+}
+
+/// Replaying the whole topic (a new consumer group starts from the beginning) leaves every
+/// target unchanged, and Redis never shows an older value or version while it replays.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_from_the_beginning_changes_nothing() {
+    let w = world(1).await;
+    churn(&w.db, 8).await;
+    let want = source_rows(&w.db).await;
+    let cfg = sluice::write_raw(
+        w.tmp.path(),
+        "a.yaml",
+        &sink_yaml(&w, "first", &["search", "redis"], free_port()),
+    );
+    let mut first = sluice::spawn(&cfg, &w.tmp.path().join("a.log"));
+    wait_for("first pass", Duration::from_secs(60), || async {
+        (search_state(&w).await == want && redis_state(&w).await == want).then_some(())
+    })
+    .await;
+    first.kill();
+    let versions = redis_versions(&w).await;
+    let http = free_port();
+    let cfg = sluice::write_raw(
+        w.tmp.path(),
+        "b.yaml",
+        &sink_yaml(&w, "replay", &["search", "redis"], http),
+    );
+    let _replay = sluice::spawn(&cfg, &w.tmp.path().join("b.log"));
+    let total = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC).len() as f64;
+    // While the replay runs, Redis must keep exactly the final state.
+    let mut checks = 0;
+    loop {
+        assert_eq!(
+            redis_state(&w).await,
+            want,
+            "an older value appeared during the replay"
+        );
+        assert_eq!(
+            redis_versions(&w).await,
+            versions,
+            "a version went backwards"
+        );
+        checks += 1;
+        let done = metric(http, "sluice_sink_records_applied_total").await
+            + metric(http, "sluice_sink_records_ignored_total").await;
+        if done >= 2.0 * total || checks > 600 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(checks <= 600, "the replay did not finish");
+    assert_eq!(search_state(&w).await, want);
+}
+
+/// SIGKILL of the sink process mid-stream, then a restart: the targets still end exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn sink_crash_and_restart() {
+    let w = world(1).await;
+    let cfg = sluice::write_raw(
+        w.tmp.path(),
+        "s.yaml",
+        &sink_yaml(&w, "c", &["search", "redis"], free_port()),
+    );
+    let log = w.tmp.path().join("s.log");
+    let mut sink = sluice::spawn(&cfg, &log);
+    churn_from(&w.db, 0, 5).await;
+    sink.kill();
+    churn_from(&w.db, 5, 5).await;
+    let _sink = sluice::spawn(&cfg, &log);
+    churn_from(&w.db, 10, 3).await;
+    let want = source_rows(&w.db).await;
+    wait_for(
+        "targets after the crash",
+        Duration::from_secs(60),
+        || async {
+            (search_state(&w).await == want && redis_state(&w).await == want).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Two sink processes in one consumer group share a 4-partition topic and together apply
+/// everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_share_partitions() {
+    let w = world(4).await;
+    let (h1, h2) = (free_port(), free_port());
+    let c1 = sluice::write_raw(
+        w.tmp.path(),
+        "p1.yaml",
+        &sink_yaml(&w, "shared", &["redis"], h1),
+    );
+    let c2 = sluice::write_raw(
+        w.tmp.path(),
+        "p2.yaml",
+        &sink_yaml(&w, "shared", &["redis"], h2),
+    );
+    let _p1 = sluice::spawn(&c1, &w.tmp.path().join("p1.log"));
+    let _p2 = sluice::spawn(&c2, &w.tmp.path().join("p2.log"));
+    // Let both join before the changes flow, so the group splits the partitions.
+    wait_for("both members assigned", Duration::from_secs(60), || async {
+        let l1 = std::fs::read_to_string(w.tmp.path().join("p1.log")).unwrap_or_default();
+        let l2 = std::fs::read_to_string(w.tmp.path().join("p2.log")).unwrap_or_default();
+        (l1.contains("partitions assigned") && l2.contains("partitions assigned")).then_some(())
+    })
+    .await;
+    churn(&w.db, 12).await;
+    let want = source_rows(&w.db).await;
+    wait_for("redis to match", Duration::from_secs(90), || async {
+        (redis_state(&w).await == want).then_some(())
+    })
+    .await;
+    let (a1, a2) = (
+        metric(h1, "sluice_sink_records_applied_total").await,
+        metric(h2, "sluice_sink_records_applied_total").await,
+    );
+    assert!(
+        a1 > 0.0 && a2 > 0.0,
+        "both members applied records: {a1} and {a2}"
+    );
+}
+
+/// A record that can never be applied goes to the dead-letter topic with the error in its
+/// headers; the records around it are still applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_record_goes_to_dead_letter_topic() {
+    let w = world(1).await;
+    let cfg = sluice::write_raw(
+        w.tmp.path(),
+        "s.yaml",
+        &sink_yaml(&w, "p", &["search"], free_port()),
+    );
+    let _sink = sluice::spawn(&cfg, &w.tmp.path().join("s.log"));
+    wait_for(
+        "the snapshot in the topic",
+        Duration::from_secs(60),
+        || async {
+            (crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC).len() >= 40)
+                .then_some(())
+        },
+    )
+    .await;
+    let mut p = std::process::Command::new("kcat")
+        .args(["-P", "-b", &w.kafka.bootstrap(), "-t", TOPIC, "-K", "\t"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat producer");
+    std::io::Write::write_all(
+        p.stdin.as_mut().expect("stdin"),
+        b"not-json-key\t{\"op\":\"c\"}\n",
+    )
+    .expect("write poison");
+    drop(p.stdin.take());
+    assert!(p.wait().expect("kcat").success());
+    churn(&w.db, 3).await;
+    let want = source_rows(&w.db).await;
+    wait_for(
+        "search to match despite the poison record",
+        Duration::from_secs(60),
+        || async { (search_state(&w).await == want).then_some(()) },
+    )
+    .await;
+    let out = std::process::Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            &w.kafka.bootstrap(),
+            "-t",
+            "shop.dlq",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%k|%h\n",
+        ])
+        .output()
+        .expect("kcat");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not-json-key"), "{text}");
+    assert!(text.contains("sluice.error=key is not JSON"), "{text}");
+    assert!(text.contains(&format!("sluice.topic={TOPIC}")), "{text}");
+}
+
+/// Records written by Debezium itself (the reference samples, both schema settings) are
+/// applied: the index ends with the reference table's final rows, values converted.
+#[tokio::test(flavor = "multi_thread")]
+async fn debezium_written_topic_is_applied() {
+    let kafka = Noida::start();
+    let search = targets::osmem();
+    let tmp = crate::support::test_dir();
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/golden/debezium-3.6.3");
+    for (file, topic) in [
+        ("pg_types.schemas-true.jsonl", "dbz_true"),
+        ("pg_types.schemas-false.jsonl", "dbz_false"),
+    ] {
+        let mut input = Vec::new();
+        for line in std::fs::read_to_string(format!("{golden}/{file}"))
+            .expect("golden")
+            .lines()
+        {
+            let r: Json = serde_json::from_str(line).expect("json");
+            input.extend_from_slice(r["key"].to_string().as_bytes());
+            input.push(b'\t');
+            if !r["value"].is_null() {
+                input.extend_from_slice(r["value"].to_string().as_bytes());
+            }
+            input.push(b'\n');
+        }
+        let mut p = std::process::Command::new("kcat")
+            .args([
+                "-P",
+                "-b",
+                &kafka.bootstrap(),
+                "-t",
+                topic,
+                "-K",
+                "\t",
+                "-Z",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("kcat producer");
+        std::io::Write::write_all(p.stdin.as_mut().expect("stdin"), &input).expect("produce");
+        drop(p.stdin.take());
+        assert!(p.wait().expect("kcat").success());
+        let yaml = format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{}\nconnectors:\n  dbz:\n    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [{topic}]\n      group_id: g-{topic}\n      dead_letter_topic: {topic}.dlq\n    sink:\n      type: search\n      url: {}\n      index: \"{topic}\"\n",
+            free_port(),
+            kafka.bootstrap(),
+            search.url()
+        );
+        let cfg = sluice::write_raw(tmp.path(), &format!("{topic}.yaml"), &yaml);
+        let _s = sluice::spawn(&cfg, &tmp.path().join(format!("{topic}.log")));
+        // Without schemas, the row with NaN/-Infinity floats cannot be indexed (the field
+        // is mapped as a number): it goes to the dead-letter topic. With schemas they are null.
+        let want: &[&str] = if topic == "dbz_true" {
+            &["1", "40", "5", "6"]
+        } else {
+            &["1", "5", "6"]
+        };
+        let docs = wait_for("the reference rows", Duration::from_secs(60), || async {
+            let d = targets::search_docs(&search.url(), topic).await;
+            let ids: Vec<&str> = d.keys().map(String::as_str).collect();
+            (ids == want && d["5"]["c_int"] == json!(56)).then_some(d)
+        })
+        .await;
+        assert_eq!(docs["6"]["c_added"], json!(7));
+        if topic == "dbz_true" {
+            assert_eq!(
+                docs["40"]["c_text"]
+                    .as_str()
+                    .map(|s| s.contains("backslash")),
+                Some(true)
+            );
+            assert_eq!(docs["40"]["c_date"], json!("1900-01-01"));
+            assert_eq!(docs["40"]["c_numeric"], json!(-9999999.999));
+            assert_eq!(docs["40"]["c_double"], Json::Null);
+            assert_eq!(docs["1"]["c_jsonb"], json!({"s": 1}));
+        } else {
+            // Without schemas values pass through as Debezium wrote them.
+            assert_eq!(docs["1"]["c_date"], json!(18262));
+            let dlq = crate::support::kafka::kcat_read(&kafka.bootstrap(), &format!("{topic}.dlq"));
+            let keys: Vec<_> = dlq
+                .iter()
+                .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+                .collect();
+            assert_eq!(keys, vec![4, 40], "dead-lettered rows");
+        }
+    }
 }

@@ -293,6 +293,8 @@ fn convert_value(v: Json, f: &Json, opts: &DecodeOptions) -> Json {
         }),
         ("io.debezium.data.Json", Json::String(s)) => serde_json::from_str(s).unwrap_or(v),
         _ => match (f.get("type").and_then(Json::as_str), v) {
+            // Search engines reject non-finite numbers: NaN and ±Infinity become null.
+            (Some("float" | "double"), Json::String(_)) => Json::Null,
             (Some("array"), Json::Array(items)) => match f.get("items") {
                 Some(inner) => Json::Array(
                     items
@@ -365,7 +367,10 @@ mod tests {
         o.topic = Arc::from("anchor.public.golden_types");
         let tomb = decode(o, Some(&key), None, &DecodeOptions::default()).expect("tomb");
         assert_eq!(tomb.action, DocAction::Delete);
-        assert_eq!((tomb.namespace.as_str(), tomb.table.as_str()), ("public", "golden_types"));
+        assert_eq!(
+            (tomb.namespace.as_str(), tomb.table.as_str()),
+            ("public", "golden_types")
+        );
     }
 
     /// MySQL positions give increasing versions; bad input is poison, not a panic.

@@ -33,11 +33,17 @@ impl Server {
 
 fn osmem_bin() -> PathBuf {
     let out = Command::new("python3")
-        .args(["-c", "import osmem_server,os;print(os.path.dirname(osmem_server.__file__))"])
+        .args([
+            "-c",
+            "import osmem_server,os;print(os.path.dirname(osmem_server.__file__))",
+        ])
         .output()
         .expect("python3");
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!dir.is_empty(), "osmem-server is not installed: pip install osmem-server==0.1.6");
+    assert!(
+        !dir.is_empty(),
+        "osmem-server is not installed: pip install osmem-server==0.1.6"
+    );
     PathBuf::from(dir).join("bin").join("osmem-server")
 }
 
@@ -45,7 +51,12 @@ fn osmem_bin() -> PathBuf {
 pub fn osmem() -> Server {
     let port = super::free_port();
     let child = Command::new(osmem_bin())
-        .args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch", "-no-ja"])
+        .args([
+            "-addr",
+            &format!("127.0.0.1:{port}"),
+            "-no-stdin-watch",
+            "-no-ja",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -80,7 +91,16 @@ pub fn redis() -> Server {
 pub fn memcached() -> Server {
     let port = super::free_port();
     let child = Command::new("memcached")
-        .args(["-p", &port.to_string(), "-l", "127.0.0.1", "-U", "0", "-u", "root"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-l",
+            "127.0.0.1",
+            "-U",
+            "0",
+            "-u",
+            "root",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
