@@ -457,6 +457,18 @@ async fn poison_record_goes_to_dead_letter_topic() {
 async fn debezium_written_topic_is_applied() {
     let kafka = Noida::start();
     let search = targets::osmem();
+    debezium_topics(&kafka, &search.url()).await;
+}
+
+/// The same against noida-db's Elasticsearch-compatible endpoint (a second search server).
+#[tokio::test(flavor = "multi_thread")]
+async fn debezium_written_topic_on_noida_elasticsearch() {
+    let kafka = Noida::start_with_elasticsearch();
+    let url = format!("http://127.0.0.1:{}", kafka.es_port.expect("es port"));
+    debezium_topics(&kafka, &url).await;
+}
+
+async fn debezium_topics(kafka: &Noida, search_url: &str) {
     let tmp = crate::support::test_dir();
     let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/golden/debezium-3.6.3");
     for (file, topic) in [
@@ -497,7 +509,7 @@ async fn debezium_written_topic_is_applied() {
             "service:\n  http_listen_addr: 127.0.0.1:{}\nconnectors:\n  dbz:\n    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [{topic}]\n      group_id: g-{topic}\n      dead_letter_topic: {topic}.dlq\n    sink:\n      type: search\n      url: {}\n      index: \"{topic}\"\n",
             free_port(),
             kafka.bootstrap(),
-            search.url()
+            search_url
         );
         let cfg = sluice::write_raw(tmp.path(), &format!("{topic}.yaml"), &yaml);
         let _s = sluice::spawn(&cfg, &tmp.path().join(format!("{topic}.log")));
@@ -509,7 +521,7 @@ async fn debezium_written_topic_is_applied() {
             &["1", "5", "6"]
         };
         let docs = wait_for("the reference rows", Duration::from_secs(60), || async {
-            let d = targets::search_docs(&search.url(), topic).await;
+            let d = targets::search_docs(search_url, topic).await;
             let ids: Vec<&str> = d.keys().map(String::as_str).collect();
             (ids == want && d["5"]["c_int"] == json!(56)).then_some(d)
         })

@@ -54,6 +54,8 @@ pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
 /// noida-db, a Kafka-protocol broker with compaction and persistence.
 pub struct Noida {
     pub port: u16,
+    /// Elasticsearch-API port, when started with it.
+    pub es_port: Option<u16>,
     child: Child,
     _tmp: tempfile::TempDir,
 }
@@ -76,13 +78,30 @@ fn noida_bin() -> PathBuf {
 
 impl Noida {
     pub fn start() -> Noida {
+        Self::start_with(false)
+    }
+
+    /// Kafka plus the Elasticsearch-compatible endpoint.
+    pub fn start_with_elasticsearch() -> Noida {
+        Self::start_with(true)
+    }
+
+    fn start_with(es: bool) -> Noida {
         let tmp = tempfile::tempdir().expect("temp dir");
         let port = super::free_port();
-        let child = Command::new(noida_bin())
-            .args(["start", "--data-dir"])
+        let es_port = es.then(super::free_port);
+        let mut cmd = Command::new(noida_bin());
+        cmd.args(["start", "--data-dir"])
             .arg(tmp.path())
-            .args(["--host", "127.0.0.1", "--only", "kafka", "--kafka-port"])
-            .arg(port.to_string())
+            .args(["--host", "127.0.0.1", "--kafka-port"])
+            .arg(port.to_string());
+        match es_port {
+            Some(p) => cmd
+                .args(["--only", "kafka,elasticsearch", "--elasticsearch-port"])
+                .arg(p.to_string()),
+            None => cmd.args(["--only", "kafka"]),
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,8 +114,18 @@ impl Noida {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        if let Some(p) = es_port {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "noida-db elasticsearch did not start"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         Noida {
             port,
+            es_port,
             child,
             _tmp: tmp,
         }
