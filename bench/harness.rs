@@ -1,0 +1,556 @@
+//! sluice benchmark harness: real PostgreSQL 15, a real Kafka-protocol broker (noida-db) and
+//! the release `sluice` binary, each scenario beside its physical limit.
+//!
+//! ```text
+//! bash bench/run.sh [snapshot|streaming|latency|all] [--rows N] [--changes N] [--seconds S]
+//! ```
+//! Scenarios:
+//! - snapshot:  N rows (default 1,000,000) → sluice `initial_only` → broker; beside it the raw
+//!   `COPY (SELECT …) TO STDOUT` rate of the same table.
+//! - streaming: N changes (default 200,000) in transactions of 100 committed while sluice is
+//!   stopped; time until the broker acknowledged all (sluice's acknowledged LSN reaches the
+//!   end); beside it `pg_recvlogical` (pgoutput, same publication) draining the same WAL.
+//! - latency:   a steady 1,000 and 10,000 changes/s for S seconds (default 60); commit time
+//!   (`source.ts_us`) to receipt by a Kafka consumer (an upper bound of commit → broker ack).
+//!
+//! Peak RSS of sluice (VmHWM) is reported for each.
+
+#![allow(clippy::print_stdout)] // a command-line report
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::ClientConfig;
+use tokio_postgres::{Client, NoTls};
+
+const PGBIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn as_postgres(cmd: &str) {
+    let ok = Command::new("su")
+        .args(["postgres", "-s", "/bin/bash", "-c", cmd])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "`{cmd}` failed");
+}
+
+struct Pg {
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Pg {
+    fn start(root: &Path) -> Pg {
+        let dir = root.join("pg");
+        std::fs::create_dir_all(&dir).expect("pg dir");
+        Command::new("chown")
+            .args(["-R", "postgres:postgres", &root.display().to_string()])
+            .status()
+            .expect("chown");
+        let d = dir.display();
+        as_postgres(&format!(
+            "{PGBIN}/initdb -D {d} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null"
+        ));
+        let port = free_port();
+        let conf = format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nwal_level = logical\n\
+             max_replication_slots = 10\nmax_wal_senders = 10\nshared_buffers = 512MB\nmax_wal_size = 4GB\n\
+             synchronous_commit = off\nfsync = off\n"
+        );
+        std::fs::write(
+            dir.join("postgresql.conf"),
+            std::fs::read_to_string(dir.join("postgresql.conf")).unwrap_or_default() + &conf,
+        )
+        .expect("conf");
+        std::fs::write(
+            dir.join("pg_hba.conf"),
+            std::fs::read_to_string(dir.join("pg_hba.conf")).unwrap_or_default()
+                + "host replication all 127.0.0.1/32 trust\n",
+        )
+        .expect("hba");
+        as_postgres(&format!(
+            "{PGBIN}/pg_ctl -D {d} -l {d}/server.log -w start >/dev/null"
+        ));
+        Pg { port, dir }
+    }
+
+    async fn connect(&self, db: &str) -> Client {
+        let (c, conn) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname={db}",
+                self.port
+            ),
+            NoTls,
+        )
+        .await
+        .expect("connect");
+        tokio::spawn(conn);
+        c
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let d = self.dir.display();
+        let _ = Command::new("su")
+            .args([
+                "postgres",
+                "-s",
+                "/bin/bash",
+                "-c",
+                &format!("{PGBIN}/pg_ctl -D {d} -m immediate stop >/dev/null 2>&1"),
+            ])
+            .status();
+    }
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn noida(root: &Path) -> (Proc, String) {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import noida_db,os;print(os.path.dirname(noida_db.__file__))",
+        ])
+        .output()
+        .expect("python3");
+    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("noida-db");
+    let port = free_port();
+    let child = Command::new(bin)
+        .args(["start", "--data-dir"])
+        .arg(root.join("kafka"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--only",
+            "kafka",
+            "--kafka-port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("noida-db (pip install noida-db==0.2.3)");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Proc(child), format!("127.0.0.1:{port}"))
+}
+
+fn sluice_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sluice")
+}
+
+struct Sluice {
+    proc: Proc,
+    http: u16,
+    peak_kb: u64,
+}
+
+impl Sluice {
+    fn start(root: &Path, pg_port: u16, bootstrap: &str, mode: &str, table: &str) -> Sluice {
+        let http = free_port();
+        let cfg = root.join(format!("sluice-{table}.yaml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg_port}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: {mode}\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n",
+                off = root.join("offsets").display()
+            ),
+        )
+        .expect("config");
+        let log = std::fs::File::create(root.join(format!("sluice-{table}.log"))).expect("log");
+        let child = Command::new(sluice_bin())
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sluice binary (cargo build --release)");
+        Sluice {
+            proc: Proc(child),
+            http,
+            peak_kb: 0,
+        }
+    }
+
+    fn sample_rss(&mut self) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.0.id()))
+            .unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.peak_kb = self.peak_kb.max(kb);
+        }
+    }
+
+    fn exited(&mut self) -> bool {
+        matches!(self.proc.0.try_wait(), Ok(Some(_)))
+    }
+
+    async fn metric(&self, name: &str) -> Option<f64> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.http))
+            .await
+            .ok()?;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).await.ok()?;
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.proc.0.id().to_string()])
+            .status();
+        let _ = self.proc.0.wait();
+    }
+}
+
+fn lsn_num(s: &str) -> u64 {
+    let (a, b) = s.split_once('/').unwrap_or(("0", "0"));
+    (u64::from_str_radix(a, 16).unwrap_or(0) << 32) | u64::from_str_radix(b, 16).unwrap_or(0)
+}
+
+async fn current_lsn(c: &Client) -> String {
+    c.query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .expect("lsn")
+        .get(0)
+}
+
+const SHAPE: &str =
+    "(id bigint PRIMARY KEY, a int, b text, c timestamptz, d numeric(12,2), e jsonb)";
+const ROW: &str = "g, (g % 1000)::int, md5(g::text) || md5((g + 1)::text) || 'xxxxxxxxxxxxxxxxx', now(), (g % 100000) / 100.0, jsonb_build_object('k', g, 'tag', md5(g::text), 'list', jsonb_build_array(1, 2, 3), 'flag', true)";
+
+type Row = (String, String);
+
+async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!("CREATE TABLE snap {SHAPE}; INSERT INTO snap SELECT {ROW} FROM generate_series(1, {rows}) g; VACUUM ANALYZE snap;"))
+        .await
+        .expect("load snapshot table");
+    // Physical limit: raw COPY of the same SELECT.
+    let t = Instant::now();
+    let stream = c
+        .copy_out("COPY (SELECT id, a, b, c, d, e FROM public.snap) TO STDOUT")
+        .await
+        .expect("copy");
+    use futures_util::StreamExt;
+    futures_util::pin_mut!(stream);
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        bytes += chunk.expect("chunk").len() as u64;
+    }
+    let copy_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut s = Sluice::start(root, pg.port, bootstrap, "initial_only", "snap");
+    while !s.exited() {
+        s.sample_rss();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sluice_s = t.elapsed().as_secs_f64();
+    let mb = bytes as f64 / 1e6;
+    vec![
+        (
+            "snapshot: raw COPY (limit)".into(),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s",
+                rows as f64 / copy_s,
+                mb / copy_s
+            ),
+        ),
+        (
+            "snapshot: sluice → broker".into(),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s ({:.0}% of COPY), peak RSS {} MB",
+                rows as f64 / sluice_s,
+                mb / sluice_s,
+                100.0 * copy_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
+async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<Row> {
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!("CREATE TABLE stream {SHAPE}; INSERT INTO stream SELECT {ROW} FROM generate_series(1, 100000) g;"))
+        .await
+        .expect("table");
+    // Create sluice's slot and publication, then stop it.
+    let mut s = Sluice::start(root, pg.port, bootstrap, "no_data", "stream");
+    loop {
+        let r = c
+            .query(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_stream' AND active",
+                &[],
+            )
+            .await
+            .expect("slots");
+        if !r.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.stop();
+    c.batch_execute("SELECT pg_create_logical_replication_slot('recv_stream', 'pgoutput')")
+        .await
+        .expect("recv slot");
+    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes.
+    let txns = changes / 100;
+    for t in 0..txns as i64 {
+        let base = 1_000_000 + t * 60;
+        let upd = (t * 30) % 50_000 + 1;
+        let del = 50_001 + (t * 10) % 50_000;
+        c.batch_execute(&format!(
+            "BEGIN; INSERT INTO stream SELECT {ROW} FROM generate_series({base}, {}) g; \
+             UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
+             DELETE FROM stream WHERE id BETWEEN {del} AND {}; COMMIT;",
+            base + 59,
+            upd + 29,
+            del + 9
+        ))
+        .await
+        .expect("load");
+    }
+    let end = current_lsn(&c).await;
+    let total_events = txns * 100;
+    let t = Instant::now();
+    let st = Command::new(format!("{PGBIN}/pg_recvlogical"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "bench",
+            "--slot",
+            "recv_stream",
+            "--start",
+            "--endpos",
+            &end,
+            "-o",
+            "proto_version=1",
+            "-o",
+            "publication_names=pub_stream",
+            "-f",
+            "/dev/null",
+        ])
+        .status()
+        .expect("pg_recvlogical");
+    assert!(st.success(), "pg_recvlogical failed");
+    let recv_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut s = Sluice::start(root, pg.port, bootstrap, "no_data", "stream");
+    let target = lsn_num(&end) as f64;
+    loop {
+        s.sample_rss();
+        if s.metric("sluice_acknowledged_position")
+            .await
+            .unwrap_or(0.0)
+            >= target
+        {
+            break;
+        }
+        assert!(!s.exited(), "sluice exited during the drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sluice_s = t.elapsed().as_secs_f64();
+    s.stop();
+    vec![
+        (
+            "streaming drain: pg_recvlogical (limit)".into(),
+            format!("{:.0} events/s", total_events as f64 / recv_s),
+        ),
+        (
+            "streaming drain: sluice → broker".into(),
+            format!(
+                "{:.0} events/s ({:.0}% of pg_recvlogical), peak RSS {} MB",
+                total_events as f64 / sluice_s,
+                100.0 * recv_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64) -> Vec<Row> {
+    let table = format!("lat{rate}");
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!("CREATE TABLE {table} {SHAPE}"))
+        .await
+        .expect("table");
+    let mut s = Sluice::start(root, pg.port, bootstrap, "no_data", &table);
+    loop {
+        let r = c.query(&format!("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_{table}' AND active"), &[]).await.expect("slots");
+        if !r.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("bench-{table}"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "5")
+        .set("allow.auto.create.topics", "true")
+        .create()
+        .expect("consumer");
+    let topic = format!("bench.public.{table}");
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    let per_tick = (rate / 100).max(1) as i64; // a transaction every 10 ms
+    let ticks = seconds * 100;
+    let total = per_tick as u64 * ticks;
+    let load = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_millis(10));
+        for t in 0..ticks as i64 {
+            iv.tick().await;
+            let first = t * per_tick + 1;
+            c.batch_execute(&format!(
+                "INSERT INTO {table} SELECT {ROW} FROM generate_series({first}, {}) g",
+                first + per_tick - 1
+            ))
+            .await
+            .expect("insert");
+        }
+    });
+    let mut lat: Vec<i64> = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+    while (lat.len() as u64) < total && Instant::now() < deadline {
+        s.sample_rss();
+        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+        else {
+            continue;
+        };
+        let now = now_us();
+        if let Some(v) = m
+            .payload()
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+        {
+            if let Some(ts) = v["source"]["ts_us"].as_i64() {
+                lat.push(now - ts);
+            }
+        }
+    }
+    let _ = load.await;
+    s.stop();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    vec![(
+        format!("latency at {rate}/s for {seconds}s"),
+        format!(
+            "{} events, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms, peak RSS {} MB",
+            lat.len(),
+            pct(0.50),
+            pct(0.95),
+            pct(0.99),
+            lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+            s.peak_kb / 1024
+        ),
+    )]
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args.first().cloned().unwrap_or_else(|| "all".into());
+    let opt = |name: &str, default: u64| {
+        args.windows(2)
+            .find(|w| w[0] == name)
+            .and_then(|w| w[1].parse().ok())
+            .unwrap_or(default)
+    };
+    let rows = opt("--rows", 1_000_000);
+    let changes = opt("--changes", 200_000);
+    let seconds = opt("--seconds", 60);
+    let root = tempfile::Builder::new()
+        .prefix("sluice-bench-")
+        .tempdir()
+        .expect("tmp");
+    let pg = Pg::start(root.path());
+    pg.connect("postgres")
+        .await
+        .batch_execute("CREATE DATABASE bench")
+        .await
+        .expect("db");
+    let (_broker, bootstrap) = noida(root.path());
+    let mut results: Vec<Row> = Vec::new();
+    if what == "all" || what == "snapshot" {
+        results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await);
+    }
+    if what == "all" || what == "streaming" {
+        results.extend(streaming(root.path(), &pg, &bootstrap, changes).await);
+    }
+    if what == "all" || what == "latency" {
+        results.extend(latency(root.path(), &pg, &bootstrap, 1000, seconds).await);
+        results.extend(latency(root.path(), &pg, &bootstrap, 10_000, seconds).await);
+    }
+    let mut table = String::from("| scenario | result |\n|---|---|\n");
+    for (k, v) in &results {
+        table.push_str(&format!("| {k} | {v} |\n"));
+    }
+    let meta: BTreeMap<&str, String> = BTreeMap::from([
+        ("command", format!("bench/run.sh {}", args.join(" "))),
+        (
+            "cores",
+            std::thread::available_parallelism()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        ),
+        ("sluice", env!("CARGO_PKG_VERSION").to_string()),
+    ]);
+    let report = format!(
+        "{table}\n{}\n",
+        meta.iter()
+            .map(|(k, v)| format!("- {k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    println!("{report}");
+    let stamp = now_us() / 1_000_000;
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("bench/results/{stamp}-{what}.md"));
+    let _ = std::fs::write(&out, &report);
+    println!("written to {}", out.display());
+}

@@ -1,0 +1,138 @@
+//! In-process hot paths, events/s per core: pgoutput decode, Debezium JSON encoding (schemas
+//! off and on, including the primary-key record key), and the sink-side Debezium decoder.
+//! Run with `cargo bench --bench hot_paths`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sluice::envelope::{EnvelopeEncoder, EnvelopeOptions, Record, SourceKind};
+use sluice::event::{
+    ChangeEvent, Column, ColumnType, DocChange, Lsn, Op, Origin, Position, TableId, TableSchema,
+    Value,
+};
+use sluice::source::changelog::debezium::{decode, DecodeOptions};
+use sluice::source::postgres::decode_pgoutput;
+
+fn insert_message() -> Bytes {
+    let vals = [
+        "123456",
+        "42",
+        "c4ca4238a0b923820dcc509a6f75849bc81e728d9d4c2f636f067f89cc14862c",
+        "2024-02-29 13:45:56.123456+00",
+        "1234.56",
+        "{\"k\": 1, \"tag\": \"abc\", \"list\": [1, 2, 3], \"flag\": true}",
+    ];
+    let mut b = vec![b'I'];
+    b.extend_from_slice(&16400u32.to_be_bytes());
+    b.push(b'N');
+    b.extend_from_slice(&(vals.len() as u16).to_be_bytes());
+    for v in vals {
+        b.push(b't');
+        b.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        b.extend_from_slice(v.as_bytes());
+    }
+    Bytes::from(b)
+}
+
+fn event() -> ChangeEvent {
+    let col = |name: &str, ty: ColumnType| Column {
+        name: name.into(),
+        ty,
+        nullable: name != "id",
+        default: None,
+    };
+    let schema = Arc::new(TableSchema {
+        table: TableId::new("public", "bench"),
+        columns: vec![
+            col("id", ColumnType::Int64),
+            col("a", ColumnType::Int32),
+            col("b", ColumnType::String),
+            col("c", ColumnType::ZonedTimestamp { fraction_digits: 6 }),
+            col(
+                "d",
+                ColumnType::Decimal {
+                    precision: Some(12),
+                    scale: 2,
+                },
+            ),
+            col("e", ColumnType::Json),
+        ],
+        key_columns: vec![0],
+        version: 1,
+    });
+    ChangeEvent::new(
+        Op::Create,
+        schema,
+        None,
+        Some(vec![
+            Value::Int(123_456),
+            Value::Int(42),
+            Value::String(
+                "c4ca4238a0b923820dcc509a6f75849bc81e728d9d4c2f636f067f89cc14862c".into(),
+            ),
+            Value::Timestamp(1_709_214_356_123_456),
+            Value::Decimal {
+                unscaled: "123456".into(),
+                scale: 2,
+            },
+            Value::Json("{\"k\": 1, \"tag\": \"abc\", \"list\": [1, 2, 3], \"flag\": true}".into()),
+        ]),
+        Position::Postgres {
+            db: "bench".into(),
+            lsn: Lsn(0x1_0000_0000),
+            tx_id: Some(7),
+            last_commit_lsn: None,
+        },
+        1_709_214_356_123_456,
+    )
+    .expect("valid event")
+}
+
+fn benches(c: &mut Criterion) {
+    let msg = insert_message();
+    let mut g = c.benchmark_group("hot_paths");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("pgoutput_decode_insert", |b| {
+        b.iter(|| decode_pgoutput(msg.clone()).expect("decodes"))
+    });
+    let ev = event();
+    for schemas_enable in [false, true] {
+        let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
+            topic_prefix: "bench".into(),
+            schemas_enable,
+            source_kind: SourceKind::Postgres,
+        });
+        let mut out: Vec<Record> = Vec::with_capacity(2);
+        g.bench_function(format!("envelope_encode_schemas_{schemas_enable}"), |b| {
+            b.iter(|| {
+                out.clear();
+                enc.encode(&ev, &mut out);
+            })
+        });
+    }
+    let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
+        topic_prefix: "bench".into(),
+        schemas_enable: true,
+        source_kind: SourceKind::Postgres,
+    });
+    let mut recs = Vec::new();
+    enc.encode(&ev, &mut recs);
+    let (key, value) = (recs[0].key.clone(), recs[0].value.clone());
+    let opts = DecodeOptions::default();
+    g.bench_function("sink_decode_debezium_schemas_true", |b| {
+        b.iter(|| {
+            let o = Origin {
+                topic: Arc::from("bench.public.bench"),
+                partition: 0,
+                offset: 1,
+            };
+            let c: DocChange = decode(o, key.as_deref(), value.as_deref(), &opts).expect("decodes");
+            c
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(hot, benches);
+criterion_main!(hot);
