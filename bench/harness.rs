@@ -66,7 +66,7 @@ impl Pg {
         let conf = format!(
             "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nwal_level = logical\n\
              max_replication_slots = 10\nmax_wal_senders = 10\nshared_buffers = 512MB\nmax_wal_size = 4GB\n\
-             synchronous_commit = off\nfsync = off\n"
+             fsync = off\n"
         );
         std::fs::write(
             dir.join("postgresql.conf"),
@@ -172,13 +172,26 @@ impl Sluice {
         std::fs::write(
             &cfg,
             format!(
-                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg_port}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: {mode}\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n",
+                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg_port}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: {mode}\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{props}",
+                props = std::env::var("SLUICE_BENCH_PRODUCER_PROPS")
+                    .map(|p| format!("      properties: {{{p}}}\n"))
+                    .unwrap_or_default(),
                 off = root.join("offsets").display()
             ),
         )
         .expect("config");
         let log = std::fs::File::create(root.join(format!("sluice-{table}.log"))).expect("log");
-        let child = Command::new(sluice_bin())
+        // SLUICE_BENCH_WRAP="perf record -g -o /tmp/perf.data" profiles the sluice process.
+        let mut cmd = match std::env::var("SLUICE_BENCH_WRAP") {
+            Ok(w) if !w.trim().is_empty() => {
+                let mut parts = w.split_whitespace();
+                let mut c = Command::new(parts.next().unwrap_or("env"));
+                c.args(parts).arg(sluice_bin());
+                c
+            }
+            _ => Command::new(sluice_bin()),
+        };
+        let child = cmd
             .args(["run", "--config"])
             .arg(&cfg)
             .env("RUST_LOG", "warn")
@@ -253,9 +266,17 @@ type Row = (String, String);
 
 async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
     let c = pg.connect("bench").await;
-    c.batch_execute(&format!("CREATE TABLE snap {SHAPE}; INSERT INTO snap SELECT {ROW} FROM generate_series(1, {rows}) g; VACUUM ANALYZE snap;"))
+    c.batch_execute(&format!("CREATE TABLE snap {SHAPE}"))
         .await
-        .expect("load snapshot table");
+        .expect("create snapshot table");
+    c.batch_execute(&format!(
+        "INSERT INTO snap SELECT {ROW} FROM generate_series(1, {rows}) g"
+    ))
+    .await
+    .expect("load snapshot table");
+    c.batch_execute("VACUUM ANALYZE snap")
+        .await
+        .expect("vacuum");
     // Physical limit: raw COPY of the same SELECT.
     let t = Instant::now();
     let stream = c
@@ -429,11 +450,29 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
         .set("group.id", format!("bench-{table}"))
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "5")
-        .set("allow.auto.create.topics", "true")
+        .set("fetch.min.bytes", "1")
+        .set("topic.metadata.refresh.interval.ms", "200")
         .create()
         .expect("consumer");
     let topic = format!("bench.public.{table}");
+    // Warm-up: one row creates the topic; wait until the consumer sees it, so group joins
+    // and topic creation are not counted as latency.
+    c.batch_execute(&format!(
+        "INSERT INTO {table} SELECT {ROW} FROM generate_series(0, 0) g"
+    ))
+    .await
+    .expect("warm-up row");
     consumer.subscribe(&[&topic]).expect("subscribe");
+    let warm_deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await {
+            break;
+        }
+        assert!(
+            Instant::now() < warm_deadline,
+            "the consumer never saw the warm-up row"
+        );
+    }
     let per_tick = (rate / 100).max(1) as i64; // a transaction every 10 ms
     let ticks = seconds * 100;
     let total = per_tick as u64 * ticks;

@@ -36,14 +36,23 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Append an integer.
+/// Append an integer without allocating.
 pub(crate) fn int(out: &mut Vec<u8>, v: i64) {
-    let mut buf = itoa_buf(v);
-    out.append(&mut buf);
-}
-
-fn itoa_buf(v: i64) -> Vec<u8> {
-    v.to_string().into_bytes()
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Append a double the way Jackson does: non-finite values become strings, integral values keep
@@ -83,11 +92,11 @@ fn non_finite(out: &mut Vec<u8>, nan: bool, positive: bool) {
 pub(crate) fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
     let len = base64::engine::general_purpose::STANDARD
-        .encode_slice(bytes, &mut vec![0u8; bytes.len().div_ceil(3) * 4])
+        .encode_slice(bytes, &mut out[start..])
         .unwrap_or(0);
-    out.resize(start + len, 0);
-    let _ = base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]);
+    out.truncate(start + len);
     out.push(b'"');
 }
 
@@ -119,6 +128,14 @@ mod tests {
         assert_eq!(s(|o| float64(o, f64::NAN)), "\"NaN\"");
         assert_eq!(s(|o| float64(o, f64::NEG_INFINITY)), "\"-Infinity\"");
         assert_eq!(s(|o| float64(o, std::f64::consts::E)), "2.718281828459045");
+    }
+
+    /// Integers print like Display, extremes included.
+    #[test]
+    fn ints() {
+        for v in [0i64, 7, -7, 10, 1234567890, i64::MIN, i64::MAX] {
+            assert_eq!(s(|o| int(o, v)), v.to_string());
+        }
     }
 
     /// Base64 output is standard padded base64.

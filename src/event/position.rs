@@ -36,8 +36,8 @@ pub enum Position {
     None,
     /// PostgreSQL WAL position of a change.
     Postgres {
-        /// Database name (Debezium's `source.db`).
-        db: String,
+        /// Database name (Debezium's `source.db`); shared, cloned per event.
+        db: std::sync::Arc<str>,
         /// LSN of the change record (snapshot: the slot's consistent point).
         lsn: Lsn,
         /// Transaction id, when known.

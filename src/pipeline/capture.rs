@@ -41,6 +41,21 @@ fn count_events(
         .inc_by(n);
 }
 
+/// A task handle that aborts the task when dropped (the attempt that owns it ended).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One attempt: connect, run until shutdown, completion or error.
 pub(super) async fn run_once(
     name: &str,
@@ -56,16 +71,21 @@ pub(super) async fn run_once(
         .map_err(PipelineError::Sink)?;
     let (tx, mut rx) = mpsc::channel::<Batch>(settings.queue_batches);
     let (ack_tx, ack_rx) = watch::channel::<Option<Checkpoint>>(None);
-    let (pend_tx, mut pend_rx) = mpsc::channel::<InFlight>(settings.queue_batches);
+    let (pend_tx, pend_rx) = mpsc::channel::<InFlight>(settings.queue_batches);
     let queue_gauge = telemetry.queue_remaining.with_label_values(&[name]);
 
-    let source_fut = source.run(SourceIo {
+    // Source and sink run as their own tasks so they use separate cores and never wait for
+    // the acker's offsets fsync; the guards abort them if this attempt ends early.
+    let io = SourceIo {
         tx,
         acks: ack_rx,
         shutdown: shutdown.clone(),
-    });
+    };
+    let source_task = AbortOnDrop(tokio::spawn(async move { source.run(io).await }));
 
-    let sink_fut = async {
+    let (name_owned, telemetry_owned) = (name.to_string(), telemetry.clone());
+    let sink_task = AbortOnDrop(tokio::spawn(async move {
+        let (name, telemetry) = (name_owned.as_str(), &telemetry_owned);
         while let Some(batch) = rx.recv().await {
             queue_gauge.set(rx.capacity() as i64);
             // Count runs of (schema, op) instead of looking labels up per event.
@@ -103,9 +123,11 @@ pub(super) async fn run_once(
         drop(pend_tx);
         sink.flush().await;
         Ok::<(), PipelineError>(())
-    };
+    }));
 
     let acker_fut = async {
+        // Owned here so a failing acker closes the channel and the sink task ends too.
+        let mut pend_rx = pend_rx;
         let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
         while let Some(first) = pend_rx.recv().await {
             let mut latest: Option<Checkpoint> = None;
@@ -130,7 +152,12 @@ pub(super) async fn run_once(
                     .set((now_us() - us) / 1000);
             }
             if let Some(cp) = latest {
-                offsets.save(&cp).map_err(PipelineError::Offsets)?;
+                // The fsync runs on the blocking pool, never on a runtime worker.
+                let (store, saved) = (offsets.clone(), cp.clone());
+                tokio::task::spawn_blocking(move || store.save(&saved))
+                    .await
+                    .map_err(|_| PipelineError::Stalled)?
+                    .map_err(PipelineError::Offsets)?;
                 let Checkpoint::Postgres { lsn, .. } = &cp;
                 telemetry
                     .acked_position
@@ -144,12 +171,17 @@ pub(super) async fn run_once(
         Ok::<(), PipelineError>(())
     };
 
-    let (src, snk, ack) = tokio::join!(source_fut, sink_fut, acker_fut);
+    let ack = acker_fut.await;
+    let snk = sink_task.join().await;
+    let src = source_task.join().await;
     // Report the root cause: the stage that failed first is usually the one whose error is
     // not merely "the other side went away".
-    snk?;
+    snk.map_err(|_| PipelineError::Stalled)??;
     ack?;
-    match src.map_err(PipelineError::Source)? {
+    match src
+        .map_err(|_| PipelineError::Stalled)?
+        .map_err(PipelineError::Source)?
+    {
         SourceEnd::Finished => Ok(Outcome::Finished),
         SourceEnd::Stopped => Ok(Outcome::Stopped),
     }

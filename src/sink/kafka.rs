@@ -226,8 +226,16 @@ impl KafkaSink {
             .set("partitioner", "murmur2_random")
             .set("max.in.flight.requests.per.connection", "5")
             .set("client.id", format!("sluice-{connector}"));
-        if !s.properties.contains_key("linger.ms") {
-            pc.set("linger.ms", "5");
+        // Defaults that keep the broker's load low (lz4 batches) without adding latency;
+        // any of them can be overridden in `properties`.
+        for (k, v) in [
+            ("linger.ms", "5"),
+            ("compression.type", "lz4"),
+            ("batch.size", "1000000"),
+        ] {
+            if !s.properties.contains_key(k) {
+                pc.set(k, v);
+            }
         }
         let producer: FutureProducer = pc.create().map_err(KafkaSinkError::Config)?;
         let admin: AdminClient<DefaultClientContext> =

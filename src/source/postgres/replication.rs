@@ -36,7 +36,7 @@ struct Relation {
 /// in [`StreamDecoder::relation_needs`] / [`StreamDecoder::add_relation`], so the rest is pure.
 #[derive(Debug)]
 pub(crate) struct StreamDecoder {
-    db: String,
+    db: Arc<str>,
     emit_truncate: bool,
     relations: HashMap<u32, Relation>,
     pub(crate) registry: TypeRegistry,
@@ -48,7 +48,7 @@ pub(crate) struct StreamDecoder {
 impl StreamDecoder {
     pub(crate) fn new(db: &str, emit_truncate: bool) -> Self {
         Self {
-            db: db.to_string(),
+            db: Arc::from(db),
             emit_truncate,
             relations: HashMap::new(),
             registry: TypeRegistry::default(),

@@ -155,7 +155,7 @@ pub(crate) async fn copy_tables(
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
     let position = Position::Postgres {
-        db: db.to_string(),
+        db: Arc::from(db),
         lsn: position_lsn,
         tx_id: None,
         last_commit_lsn: None,
@@ -191,10 +191,21 @@ pub(crate) async fn copy_tables(
                 return Ok(false);
             }
             let chunk = chunk.map_err(PgSourceError::sql("reading COPY data"))?;
-            buf.extend_from_slice(&chunk);
-            while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                let line = buf.split_to(nl + 1).freeze();
-                let row = parse_copy_row(&line.slice(..nl), &schema, &kinds, &table_name)?;
+            // PostgreSQL sends one row per CopyData message: parse it in place.
+            let single_row =
+                buf.is_empty() && chunk.last() == Some(&b'\n') && memchr_count(&chunk, b'\n') == 1;
+            let mut lines: Vec<Bytes> = Vec::new();
+            if single_row {
+                lines.push(chunk.slice(..chunk.len() - 1));
+            } else {
+                buf.extend_from_slice(&chunk);
+                while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                    let line = buf.split_to(nl + 1).freeze();
+                    lines.push(line.slice(..nl));
+                }
+            }
+            for line in lines {
+                let row = parse_copy_row(&line, &schema, &kinds, &table_name)?;
                 let ev = ChangeEvent::new(
                     Op::Read,
                     Arc::clone(&schema),
@@ -252,12 +263,13 @@ fn parse_copy_row(
             continue;
         }
         let text = unescape(field).ok_or_else(|| bad("invalid escape or utf-8"))?;
-        let v = parse_text(kind, *typmod, &text).map_err(|source| PgSourceError::Value {
-            table: table.to_string(),
-            column: schema.columns[i].name.clone(),
-            position: "snapshot".into(),
-            source,
-        })?;
+        let v =
+            parse_text(kind, *typmod, text.as_ref()).map_err(|source| PgSourceError::Value {
+                table: table.to_string(),
+                column: schema.columns[i].name.clone(),
+                position: "snapshot".into(),
+                source,
+            })?;
         out.push(v);
     }
     if out.len() != kinds.len() {
@@ -266,10 +278,16 @@ fn parse_copy_row(
     Ok(out)
 }
 
-/// Undo COPY text-format escaping.
-fn unescape(field: &[u8]) -> Option<String> {
+fn memchr_count(haystack: &[u8], needle: u8) -> usize {
+    haystack.iter().filter(|&&b| b == needle).count()
+}
+
+/// Undo COPY text-format escaping (borrowing when there is nothing to undo).
+fn unescape(field: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     if !field.contains(&b'\\') {
-        return String::from_utf8(field.to_vec()).ok();
+        return std::str::from_utf8(field)
+            .ok()
+            .map(std::borrow::Cow::Borrowed);
     }
     let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
@@ -324,7 +342,7 @@ fn unescape(field: &[u8]) -> Option<String> {
             other => out.push(other),
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
 }
 
 #[cfg(test)]
