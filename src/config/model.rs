@@ -89,7 +89,7 @@ fn default_max_batch_bytes() -> usize {
     8 * 1024 * 1024
 }
 fn default_queue_batches() -> usize {
-    8
+    4
 }
 
 /// Sources, by `type`.

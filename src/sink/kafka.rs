@@ -229,9 +229,11 @@ impl KafkaSink {
         // Defaults that keep the broker's load low (lz4 batches) without adding latency;
         // any of them can be overridden in `properties`.
         for (k, v) in [
-            ("linger.ms", "5"),
+            ("linger.ms", "0"),
             ("compression.type", "lz4"),
             ("batch.size", "1000000"),
+            // Bounds the producer's memory (the pipeline waits while it is full).
+            ("queue.buffering.max.kbytes", "32768"),
         ] {
             if !s.properties.contains_key(k) {
                 pc.set(k, v);
