@@ -543,27 +543,32 @@ async fn main() {
     let rows = opt("--rows", 1_000_000);
     let changes = opt("--changes", 200_000);
     let seconds = opt("--seconds", 60);
-    let root = tempfile::Builder::new()
-        .prefix("sluice-bench-")
-        .tempdir()
-        .expect("tmp");
-    let pg = Pg::start(root.path());
-    pg.connect("postgres")
-        .await
-        .batch_execute("CREATE DATABASE bench")
-        .await
-        .expect("db");
-    let (_broker, bootstrap) = noida(root.path());
+    // Each scenario gets a fresh PostgreSQL and broker, so one scenario's background work
+    // (WAL checkpoints, topic compaction) does not disturb the next.
     let mut results: Vec<Row> = Vec::new();
-    if what == "all" || what == "snapshot" {
-        results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await);
-    }
-    if what == "all" || what == "streaming" {
-        results.extend(streaming(root.path(), &pg, &bootstrap, changes).await);
-    }
-    if what == "all" || what == "latency" {
-        results.extend(latency(root.path(), &pg, &bootstrap, 1000, seconds).await);
-        results.extend(latency(root.path(), &pg, &bootstrap, 10_000, seconds).await);
+    for scenario in ["snapshot", "streaming", "latency"] {
+        if what != "all" && what != scenario {
+            continue;
+        }
+        let root = tempfile::Builder::new()
+            .prefix("sluice-bench-")
+            .tempdir()
+            .expect("tmp");
+        let pg = Pg::start(root.path());
+        pg.connect("postgres")
+            .await
+            .batch_execute("CREATE DATABASE bench")
+            .await
+            .expect("db");
+        let (_broker, bootstrap) = noida(root.path());
+        match scenario {
+            "snapshot" => results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await),
+            "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
+            _ => {
+                results.extend(latency(root.path(), &pg, &bootstrap, 1000, seconds).await);
+                results.extend(latency(root.path(), &pg, &bootstrap, 10_000, seconds).await);
+            }
+        }
     }
     let mut table = String::from("| scenario | result |\n|---|---|\n");
     for (k, v) in &results {

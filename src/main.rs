@@ -9,9 +9,6 @@ use tokio::sync::watch;
 
 use sluice::config;
 
-/// mimalloc: the hot path allocates many small, short-lived buffers across threads.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice::pipeline::run_connector;
 use sluice::telemetry::{self, Telemetry};
 

@@ -96,6 +96,47 @@ pub(crate) fn format_instant(micros: i64, digits: u8) -> String {
     s
 }
 
+/// Write an ISO-8601 UTC instant without allocating (years 0..=9999; others fall back).
+pub(crate) fn write_instant(out: &mut Vec<u8>, micros: i64, digits: u8) {
+    let days = micros.div_euclid(86_400_000_000);
+    let tod = micros.rem_euclid(86_400_000_000);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        out.extend_from_slice(format_instant(micros, digits).as_bytes());
+        return;
+    }
+    let two = |out: &mut Vec<u8>, v: u32| {
+        out.push(b'0' + (v / 10) as u8);
+        out.push(b'0' + (v % 10) as u8);
+    };
+    let y = y as u32;
+    two(out, y / 100);
+    two(out, y % 100);
+    out.push(b'-');
+    two(out, m);
+    out.push(b'-');
+    two(out, d);
+    out.push(b'T');
+    let secs = (tod / 1_000_000) as u32;
+    two(out, secs / 3600);
+    out.push(b':');
+    two(out, (secs / 60) % 60);
+    out.push(b':');
+    two(out, secs % 60);
+    let n = usize::from(digits.min(6));
+    if n > 0 {
+        out.push(b'.');
+        let mut frac = (tod % 1_000_000) as u32;
+        let mut buf = [b'0'; 6];
+        for slot in buf.iter_mut().rev() {
+            *slot = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out.push(b'Z');
+}
+
 /// `HH:MM:SS` plus fraction: `Some(n)` prints exactly n digits, `None` prints the shortest
 /// non-empty fraction (Java's ISO_LOCAL_TIME) or none when zero.
 pub(crate) fn format_tod(micros: i64, digits: Option<u8>) -> String {
@@ -168,6 +209,16 @@ mod tests {
         );
         assert_eq!(format_instant(0, 6), "1970-01-01T00:00:00.000000Z");
         assert_eq!(format_instant(-1, 6), "1969-12-31T23:59:59.999999Z");
+        for (us, d) in [
+            (1_577_840_523_000_000i64, 6u8),
+            (-1, 6),
+            (0, 0),
+            (1_709_214_356_123_456, 3),
+        ] {
+            let mut v = Vec::new();
+            write_instant(&mut v, us, d);
+            assert_eq!(String::from_utf8(v).expect("utf8"), format_instant(us, d));
+        }
         assert_eq!(format_tod(123_000_000, None), "00:02:03");
         assert_eq!(format_tod(42_356_123_456, None), "11:45:56.123456");
         assert_eq!(format_tod(42_356_500_000, None), "11:45:56.5");

@@ -66,6 +66,8 @@ pub struct Record {
 #[derive(Debug)]
 struct Rendered {
     table: TableId,
+    /// `"column":` for every column, pre-escaped.
+    col_keys: Vec<Vec<u8>>,
     topic: Arc<str>,
     key_schema: String,
     value_schema: String,
@@ -75,6 +77,8 @@ struct Rendered {
 #[derive(Debug)]
 pub struct EnvelopeEncoder {
     opts: EnvelopeOptions,
+    /// Processing time for `ts_*`, fixed per batch by [`EnvelopeEncoder::set_now`].
+    now_ns: Option<i64>,
     /// Keyed by schema version, which is unique per process.
     rendered: HashMap<u64, Arc<Rendered>>,
 }
@@ -84,8 +88,15 @@ impl EnvelopeEncoder {
     pub fn new(opts: EnvelopeOptions) -> Self {
         Self {
             opts,
+            now_ns: None,
             rendered: HashMap::new(),
         }
+    }
+
+    /// Use one processing timestamp for the following events (one clock read per batch);
+    /// `None` reads the clock per event.
+    pub fn set_now(&mut self, now_ns: Option<i64>) {
+        self.now_ns = now_ns;
     }
 
     /// The topic a table's events go to: `<prefix>.<namespace>.<table>` with characters Kafka
@@ -102,6 +113,17 @@ impl EnvelopeEncoder {
         self.rendered.retain(|_, r| r.table != ev.schema.table);
         let r = Arc::new(Rendered {
             table: ev.schema.table.clone(),
+            col_keys: ev
+                .schema
+                .columns
+                .iter()
+                .map(|c| {
+                    let mut k = Vec::with_capacity(c.name.len() + 3);
+                    json::string(&mut k, &c.name);
+                    k.push(b':');
+                    k
+                })
+                .collect(),
             topic: Arc::from(self.topic_for(&ev.schema.table)),
             key_schema: schema::key_schema(&self.opts.topic_prefix, &ev.schema),
             value_schema: schema::envelope_schema(
@@ -124,7 +146,7 @@ impl EnvelopeEncoder {
             value.extend_from_slice(r.value_schema.as_bytes());
             value.extend_from_slice(b",\"payload\":");
         }
-        self.write_payload(ev, &mut value);
+        self.write_payload(ev, &r, &mut value);
         if self.opts.schemas_enable {
             value.push(b'}');
         }
@@ -169,19 +191,21 @@ impl EnvelopeEncoder {
         Some(out)
     }
 
-    fn write_payload(&self, ev: &ChangeEvent, out: &mut Vec<u8>) {
+    fn write_payload(&self, ev: &ChangeEvent, r: &Rendered, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"before\":");
-        write_row(out, ev, ev.before.as_deref());
+        write_row(out, ev, r, ev.before.as_deref());
         out.extend_from_slice(b",\"after\":");
-        write_row(out, ev, ev.after.as_deref());
+        write_row(out, ev, r, ev.after.as_deref());
         out.extend_from_slice(b",\"source\":");
         self.write_source(ev, out);
         out.extend_from_slice(b",\"transaction\":null,\"op\":");
         json::string(out, ev.op.code());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+        let now = self.now_ns.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0)
+        });
         out.extend_from_slice(b",\"ts_ms\":");
         json::int(out, now / 1_000_000);
         out.extend_from_slice(b",\"ts_us\":");
@@ -271,18 +295,24 @@ pub fn topic_name(prefix: &str, table: &TableId) -> String {
         .collect()
 }
 
-fn write_row(out: &mut Vec<u8>, ev: &ChangeEvent, row: Option<&[Value]>) {
+fn write_row(out: &mut Vec<u8>, ev: &ChangeEvent, r: &Rendered, row: Option<&[Value]>) {
     let Some(row) = row else {
         out.extend_from_slice(b"null");
         return;
     };
     out.push(b'{');
-    for (i, (col, v)) in ev.schema.columns.iter().zip(row).enumerate() {
+    for (i, ((col, key), v)) in ev
+        .schema
+        .columns
+        .iter()
+        .zip(&r.col_keys)
+        .zip(row)
+        .enumerate()
+    {
         if i > 0 {
             out.push(b',');
         }
-        json::string(out, &col.name);
-        out.push(b':');
+        out.extend_from_slice(key);
         write_value(out, &col.ty, v);
     }
     out.push(b'}');
@@ -314,7 +344,9 @@ fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             json::int(out, us.div_euclid(1000))
         }
         (ColumnType::ZonedTimestamp { fraction_digits }, Value::Timestamp(us)) => {
-            json::string(out, &decimal::format_instant(*us, *fraction_digits))
+            out.push(b'"');
+            decimal::write_instant(out, *us, *fraction_digits);
+            out.push(b'"');
         }
         (ColumnType::VariableDecimal, Value::Decimal { unscaled, scale }) => {
             out.extend_from_slice(b"{\"scale\":");

@@ -310,12 +310,24 @@ impl KafkaSink {
     pub async fn enqueue(&mut self, events: &[ChangeEvent]) -> Result<Pending, KafkaSinkError> {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .ok();
+        self.encoder.set_now(now_ns);
         for ev in events {
             self.encoder.encode(ev, &mut records);
         }
         let mut futures = Vec::with_capacity(records.len());
+        let mut last_topic: Option<std::sync::Arc<str>> = None;
         for rec in records.drain(..) {
-            self.ensure_topic(&rec.topic).await?;
+            if !last_topic
+                .as_ref()
+                .is_some_and(|t| std::sync::Arc::ptr_eq(t, &rec.topic))
+            {
+                self.ensure_topic(&rec.topic).await?;
+                last_topic = Some(rec.topic.clone());
+            }
             let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);
             if let Some(k) = &rec.key {
                 fr = fr.key(k.as_slice());
