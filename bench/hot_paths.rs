@@ -11,7 +11,7 @@ use sluice::event::{
     ChangeEvent, Column, ColumnType, DocChange, Lsn, Op, Origin, Position, TableId, TableSchema,
     Value,
 };
-use sluice::source::changelog::debezium::{decode, DecodeOptions};
+use sluice::source::changelog::debezium::{decode, DecodeOptions, SchemaCache};
 use sluice::source::postgres::decode_pgoutput;
 
 fn insert_message() -> Bytes {
@@ -120,6 +120,7 @@ fn benches(c: &mut Criterion) {
     enc.encode(&ev, &mut recs);
     let (key, value) = (recs[0].key.clone(), recs[0].value.clone());
     let opts = DecodeOptions::default();
+    let mut cache = SchemaCache::default();
     g.bench_function("sink_decode_debezium_schemas_true", |b| {
         b.iter(|| {
             let o = Origin {
@@ -127,7 +128,8 @@ fn benches(c: &mut Criterion) {
                 partition: 0,
                 offset: 1,
             };
-            let c: DocChange = decode(o, key.as_deref(), value.as_deref(), &opts).expect("decodes");
+            let c: DocChange =
+                decode(o, key.as_deref(), value.as_deref(), &opts, &mut cache).expect("decodes");
             c
         })
     });

@@ -6,7 +6,11 @@
 //! Timestamp/MicroTimestamp/NanoTimestamp → ISO-8601 UTC, Json → object. Without schemas,
 //! values pass through as they are (decimals stay base64, times stay numbers).
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
 use base64::Engine as _;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use crate::config::DecimalFormat;
@@ -31,6 +35,35 @@ pub struct DecodeOptions {
     /// Drop these fields.
     pub exclude: Vec<String>,
 }
+
+/// Parsed `after` field schemas by their raw schema text: a topic's schema repeats in every
+/// record, so it is parsed once, not per record. Bounded: cleared past 256 distinct schemas.
+#[derive(Debug, Default)]
+pub struct SchemaCache {
+    fields: HashMap<String, Option<Arc<Vec<Json>>>>,
+}
+
+impl SchemaCache {
+    fn after_fields(&mut self, raw: &str) -> Option<Arc<Vec<Json>>> {
+        if let Some(f) = self.fields.get(raw) {
+            return f.clone();
+        }
+        if self.fields.len() >= 256 {
+            self.fields.clear();
+        }
+        let parsed: Option<Json> = serde_json::from_str(raw).ok();
+        let f = parsed
+            .as_ref()
+            .and_then(|s| row_schema(s, "after"))
+            .map(|v| Arc::new(v.clone()));
+        self.fields.insert(raw.to_string(), f.clone());
+        f
+    }
+}
+
+/// Top-level fields of a record, borrowed from the record bytes (envelope keys never need
+/// unescaping).
+type RawFields<'a> = BTreeMap<&'a str, &'a RawValue>;
 
 fn unwrap_payload(v: Json) -> (Json, Option<Json>) {
     match v {
@@ -60,6 +93,7 @@ pub fn decode(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     opts: &DecodeOptions,
+    cache: &mut SchemaCache,
 ) -> Result<DocChange, Skip> {
     let key = key.ok_or(Skip::Ignored("record without key"))?;
     let key: Json =
@@ -90,21 +124,25 @@ pub fn decode(
             action: DocAction::Delete,
         });
     };
-    let value: Json = serde_json::from_slice(value)
-        .map_err(|e| Skip::Poison(format!("value is not JSON: {e}")))?;
-    let (payload, schema) = unwrap_payload(value);
-    let Json::Object(mut payload) = payload else {
-        return Err(Skip::Poison("value is not a JSON object".into()));
+    // Parse only the top level; the schema text is looked up in the cache, and of the payload
+    // only `op`, `source` and `after` are parsed.
+    let poison = |e: serde_json::Error| Skip::Poison(format!("value is not a JSON object: {e}"));
+    let top: RawFields = serde_json::from_slice(value).map_err(poison)?;
+    let (fields, after_schema) = match (top.get("schema"), top.get("payload")) {
+        (Some(schema), Some(payload)) => {
+            let inner: RawFields = serde_json::from_str(payload.get()).map_err(poison)?;
+            (inner, cache.after_fields(schema.get()))
+        }
+        _ => (top, None),
     };
-    let op = payload
+    let op: String = fields
         .get("op")
-        .and_then(Json::as_str)
-        .ok_or(Skip::Ignored("record without op"))?
-        .to_string();
-    let source = match payload.remove("source") {
-        Some(Json::Object(s)) => s,
-        _ => Map::new(),
-    };
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .ok_or(Skip::Ignored("record without op"))?;
+    let source: Map<String, Json> = fields
+        .get("source")
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default();
     let text = |k: &str| {
         source
             .get(k)
@@ -120,11 +158,13 @@ pub fn decode(
     let version = version(&source);
     let action = match op.as_str() {
         "c" | "r" | "u" => {
-            let Some(Json::Object(after)) = payload.remove("after") else {
+            let after: Option<Map<String, Json>> = fields
+                .get("after")
+                .and_then(|r| serde_json::from_str(r.get()).ok());
+            let Some(after) = after else {
                 return Err(Skip::Poison(format!("op {op} without an after image")));
             };
-            let fields = schema.as_ref().and_then(|s| row_schema(s, "after"));
-            DocAction::Upsert(convert_row(after, fields, opts))
+            DocAction::Upsert(convert_row(after, after_schema.as_deref(), opts))
         }
         "d" => DocAction::Delete,
         "t" => return Err(Skip::Ignored("truncate")),
@@ -348,6 +388,7 @@ mod tests {
             Some(&key),
             Some(&value),
             &DecodeOptions::default(),
+            &mut SchemaCache::default(),
         )
         .expect("decodes");
         assert_eq!(c.id, "2");
@@ -365,7 +406,14 @@ mod tests {
         assert_eq!(doc["c_money"], serde_json::json!(12.34));
         let mut o = origin();
         o.topic = Arc::from("anchor.public.golden_types");
-        let tomb = decode(o, Some(&key), None, &DecodeOptions::default()).expect("tomb");
+        let tomb = decode(
+            o,
+            Some(&key),
+            None,
+            &DecodeOptions::default(),
+            &mut SchemaCache::default(),
+        )
+        .expect("tomb");
         assert_eq!(tomb.action, DocAction::Delete);
         assert_eq!(
             (tomb.namespace.as_str(), tomb.table.as_str()),
@@ -388,6 +436,7 @@ mod tests {
             Some(b"{\"id\":1}"),
             Some(b"not json"),
             &DecodeOptions::default(),
+            &mut SchemaCache::default(),
         );
         assert!(matches!(r, Err(Skip::Poison(_))));
         let r = decode(
@@ -395,6 +444,7 @@ mod tests {
             Some(b"{\"id\":1}"),
             Some(b"{\"op\":\"t\"}"),
             &DecodeOptions::default(),
+            &mut SchemaCache::default(),
         );
         assert_eq!(r, Err(Skip::Ignored("truncate")));
     }

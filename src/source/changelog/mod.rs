@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::config::ChangelogSettings;
 use crate::event::{DocChange, Origin};
-use debezium::{DecodeOptions, Skip};
+use debezium::{DecodeOptions, SchemaCache, Skip};
 
 /// Change-topic consumer failures.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +112,7 @@ pub struct Polled {
 pub struct ChangelogSource {
     consumer: StreamConsumer<GroupContext>,
     opts: DecodeOptions,
+    cache: std::sync::Mutex<SchemaCache>,
     wait: Duration,
     max: usize,
 }
@@ -166,6 +167,7 @@ impl ChangelogSource {
         Ok(Self {
             consumer,
             opts,
+            cache: std::sync::Mutex::new(SchemaCache::default()),
             wait: Duration::from_millis(s.batch_wait_ms),
             max,
         })
@@ -205,7 +207,9 @@ impl ChangelogSource {
         polled
             .offsets
             .insert((topic, m.partition()), m.offset() + 1);
-        match debezium::decode(origin.clone(), m.key(), m.payload(), &self.opts) {
+        // Never held across an await: `take` is synchronous.
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        match debezium::decode(origin.clone(), m.key(), m.payload(), &self.opts, &mut cache) {
             Ok(c) => {
                 polled.changes.push(c);
                 polled
