@@ -104,7 +104,12 @@ pub(super) async fn run_once(
             if let Some((_, op, n, first)) = run {
                 count_events(telemetry, name, first, op, n);
             }
-            let last_commit_us = batch.events.last().map(|e| e.commit_ts_us);
+            // Snapshot reads carry the snapshot time, not a commit: no latency to report.
+            let last_commit_us = batch
+                .events
+                .last()
+                .filter(|e| e.snapshot.is_none())
+                .map(|e| e.commit_ts_us);
             let started = Instant::now();
             let pending = sink
                 .enqueue(&batch.events)
@@ -129,6 +134,7 @@ pub(super) async fn run_once(
         // Owned here so a failing acker closes the channel and the sink task ends too.
         let mut pend_rx = pend_rx;
         let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
+        let commit_to_ack = telemetry.commit_to_ack_seconds.with_label_values(&[name]);
         while let Some(first) = pend_rx.recv().await {
             let mut latest: Option<Checkpoint> = None;
             let mut lag_from: Option<i64> = None;
@@ -137,6 +143,9 @@ pub(super) async fn run_once(
             while let Some(f) = next.take() {
                 f.pending.wait().await.map_err(PipelineError::Sink)?;
                 hist.observe(f.started.elapsed().as_secs_f64());
+                if let Some(us) = f.last_commit_us {
+                    commit_to_ack.observe((now_us() - us).max(0) as f64 / 1e6);
+                }
                 if f.checkpoint.is_some() {
                     latest = f.checkpoint;
                 }

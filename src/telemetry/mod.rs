@@ -29,6 +29,9 @@ pub const ACKED_POSITION: &str = "sluice_acknowledged_position";
 pub const SINK_WRITE_SECONDS: &str = "sluice_sink_write_seconds";
 /// Errors by class (`transient`, `definite`).
 pub const ERRORS_TOTAL: &str = "sluice_errors_total";
+/// Seconds from a transaction's commit in the source to the broker's acknowledgement of its
+/// last event (observed once per acknowledged batch).
+pub const COMMIT_TO_ACK_SECONDS: &str = "sluice_commit_to_ack_seconds";
 /// Change records applied to a document target (sink connectors).
 pub const SINK_APPLIED_TOTAL: &str = "sluice_sink_records_applied_total";
 /// Change records a sink connector skipped on purpose (truncates, heartbeats, ...), by reason.
@@ -83,6 +86,8 @@ pub struct Telemetry {
     pub acked_position: IntGaugeVec,
     /// See [`SINK_WRITE_SECONDS`].
     pub sink_write_seconds: HistogramVec,
+    /// See [`COMMIT_TO_ACK_SECONDS`].
+    pub commit_to_ack_seconds: HistogramVec,
     /// See [`ERRORS_TOTAL`].
     pub errors: IntCounterVec,
     /// See [`CONNECTOR_UP`].
@@ -179,6 +184,20 @@ impl Telemetry {
         registry
             .register(Box::new(sink_write_seconds.clone()))
             .expect("metric names are unique");
+        let commit_to_ack_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                COMMIT_TO_ACK_SECONDS,
+                "Source commit to broker acknowledgement",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+            ]),
+            &["connector"],
+        )
+        .expect("metric definition is static and valid");
+        registry
+            .register(Box::new(commit_to_ack_seconds.clone()))
+            .expect("metric names are unique");
         Self {
             registry,
             events,
@@ -188,6 +207,7 @@ impl Telemetry {
             checkpoints,
             acked_position,
             sink_write_seconds,
+            commit_to_ack_seconds,
             errors,
             up,
             sink_applied,

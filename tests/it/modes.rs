@@ -100,9 +100,10 @@ async fn no_data_streams_only() {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (name, conn) = s.connectors.into_iter().next().expect("one connector");
     let offsets = dir.path().to_path_buf();
+    let telemetry = Telemetry::new();
+    let t = telemetry.clone();
     let task = tokio::spawn(async move {
-        sluice::pipeline::run_connector(name, Arc::new(conn), &offsets, Telemetry::new(), stop_rx)
-            .await
+        sluice::pipeline::run_connector(name, Arc::new(conn), &offsets, t, stop_rx).await
     });
     wait_for("the slot", Duration::from_secs(30), || async {
         let r = c
@@ -134,6 +135,19 @@ async fn no_data_streams_only() {
         vec![Some("c".into()), Some("u".into()), Some("d".into()), None],
         "one transaction, in order, tombstone after delete"
     );
+    // The end-to-end latency histogram saw the streamed transaction.
+    wait_for(
+        "a commit-to-ack sample",
+        Duration::from_secs(10),
+        || async {
+            let n = telemetry
+                .commit_to_ack_seconds
+                .with_label_values(&["m"])
+                .get_sample_count();
+            (n >= 1).then_some(())
+        },
+    )
+    .await;
     let lsn_before: String = c
         .query_one("SELECT pg_current_wal_lsn()::text", &[])
         .await
