@@ -379,10 +379,19 @@ async fn two_processes_share_partitions() {
         (redis_state(&w).await == want).then_some(())
     })
     .await;
-    let (a1, a2) = (
-        metric(h1, "sluice_sink_records_applied_total").await,
-        metric(h2, "sluice_sink_records_applied_total").await,
-    );
+    // The applied counters move right after each apply: wait for both.
+    let (a1, a2) = wait_for(
+        "both members' applied counters",
+        Duration::from_secs(30),
+        || async {
+            let a = (
+                metric(h1, "sluice_sink_records_applied_total").await,
+                metric(h2, "sluice_sink_records_applied_total").await,
+            );
+            (a.0 > 0.0 && a.1 > 0.0).then_some(a)
+        },
+    )
+    .await;
     assert!(
         a1 > 0.0 && a2 > 0.0,
         "both members applied records: {a1} and {a2}"
@@ -429,23 +438,32 @@ async fn poison_record_goes_to_dead_letter_topic() {
         || async { (search_state(&w).await == want).then_some(()) },
     )
     .await;
-    let out = std::process::Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            &w.kafka.bootstrap(),
-            "-t",
-            "shop.dlq",
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%k|%h\n",
-        ])
-        .output()
-        .expect("kcat");
-    let text = String::from_utf8_lossy(&out.stdout);
+    // The dead-letter write follows the apply of its batch: wait for it.
+    let text = wait_for(
+        "the poison record in the dead-letter topic",
+        Duration::from_secs(30),
+        || async {
+            let out = std::process::Command::new("kcat")
+                .args([
+                    "-C",
+                    "-b",
+                    &w.kafka.bootstrap(),
+                    "-t",
+                    "shop.dlq",
+                    "-o",
+                    "beginning",
+                    "-e",
+                    "-q",
+                    "-f",
+                    "%k|%h\n",
+                ])
+                .output()
+                .expect("kcat");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("not-json-key").then_some(text)
+        },
+    )
+    .await;
     assert!(text.contains("not-json-key"), "{text}");
     assert!(text.contains("sluice.error=key is not JSON"), "{text}");
     assert!(text.contains(&format!("sluice.topic={TOPIC}")), "{text}");
@@ -541,12 +559,23 @@ async fn debezium_topics(kafka: &Noida, search_url: &str) {
         } else {
             // Without schemas values pass through as Debezium wrote them.
             assert_eq!(docs["1"]["c_date"], json!(18262));
-            let dlq = crate::support::kafka::kcat_read(&kafka.bootstrap(), &format!("{topic}.dlq"));
-            let keys: Vec<_> = dlq
-                .iter()
-                .filter_map(|r| r.key.as_ref()?["id"].as_i64())
-                .collect();
-            assert_eq!(keys, vec![4, 40], "dead-lettered rows");
+            // The dead-letter write follows the batch's apply: wait for it.
+            wait_for(
+                "rows 4 and 40 in the dead-letter topic",
+                Duration::from_secs(30),
+                || async {
+                    let dlq = crate::support::kafka::kcat_read(
+                        &kafka.bootstrap(),
+                        &format!("{topic}.dlq"),
+                    );
+                    let keys: Vec<_> = dlq
+                        .iter()
+                        .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+                        .collect();
+                    (keys == vec![4, 40]).then_some(())
+                },
+            )
+            .await;
         }
     }
 }
