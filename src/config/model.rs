@@ -639,16 +639,18 @@ fn split_qualified(s: &str) -> Option<Vec<String>> {
     Some(parts)
 }
 
-impl ConnectorSettings {
-    /// Slot name, explicit or derived from the connector name (PostgreSQL sources only).
-    pub fn slot_name(&self, connector: &str) -> Option<String> {
-        match &self.source {
-            SourceSettings::Postgres(pg) => Some(
-                pg.slot_name
-                    .clone()
-                    .unwrap_or_else(|| format!("sluice_{connector}")),
-            ),
-            SourceSettings::Kafka(_) => None,
-        }
+impl PostgresSettings {
+    /// Replication slot name: explicit, or `sluice_<connector>`.
+    pub fn slot_name(&self, connector: &str) -> String {
+        self.slot_name
+            .clone()
+            .unwrap_or_else(|| format!("sluice_{connector}"))
+    }
+
+    /// Publication name: explicit, or `sluice_<connector>`.
+    pub fn publication_name(&self, connector: &str) -> String {
+        self.publication_name
+            .clone()
+            .unwrap_or_else(|| format!("sluice_{connector}"))
     }
 }

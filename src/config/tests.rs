@@ -31,10 +31,11 @@ fn good_config() {
     let s = parse_str(GOOD).expect("parses");
     s.validate().expect("valid");
     let c = &s.connectors["inv"];
-    assert_eq!(c.slot_name("inv").as_deref(), Some("sluice_inv"));
     let SourceSettings::Postgres(pg) = &c.source else {
         panic!("postgres source expected");
     };
+    assert_eq!(pg.slot_name("inv"), "sluice_inv");
+    assert_eq!(pg.publication_name("inv"), "sluice_inv");
     assert_eq!(pg.port, 5432);
     assert_eq!(pg.snapshot_mode, SnapshotMode::Initial);
     assert!(!format!("{s:?}").contains("s3cret"));

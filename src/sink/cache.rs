@@ -113,7 +113,7 @@ impl RedisTarget {
                 DocAction::Upsert(doc) => match self.format {
                     RedisValueFormat::Json => {
                         cmd.arg("set")
-                            .arg(serde_json::Value::Object(doc.clone()).to_string())
+                            .arg(serde_json::to_string(doc).unwrap_or_default())
                             .arg(self.ttl_ms)
                             .arg(self.deleted_ttl_ms);
                     }
@@ -232,7 +232,7 @@ impl MemcachedTarget {
             match &c.action {
                 DocAction::Delete => out.extend_from_slice(format!("delete {key}\r\n").as_bytes()),
                 DocAction::Upsert(doc) => {
-                    let v = serde_json::Value::Object(doc.clone()).to_string();
+                    let v = serde_json::to_string(doc).unwrap_or_default();
                     out.extend_from_slice(
                         format!("set {key} 0 {} {}\r\n", self.ttl_s, v.len()).as_bytes(),
                     );

@@ -98,7 +98,7 @@ impl SearchTarget {
             out.extend_from_slice(line.to_string().as_bytes());
             out.push(b'\n');
             if let DocAction::Upsert(doc) = &c.action {
-                out.extend_from_slice(Json::Object(doc.clone()).to_string().as_bytes());
+                let _ = serde_json::to_writer(&mut out, doc);
                 out.push(b'\n');
             }
         }

@@ -40,11 +40,14 @@ pub struct DecodeOptions {
 /// record, so it is parsed once, not per record. Bounded: cleared past 256 distinct schemas.
 #[derive(Debug, Default)]
 pub struct SchemaCache {
-    fields: HashMap<String, Option<Arc<Vec<Json>>>>,
+    fields: HashMap<String, Option<Arc<FieldSchemas>>>,
 }
 
+/// Field schemas of a row, by field name.
+type FieldSchemas = HashMap<String, Json>;
+
 impl SchemaCache {
-    fn after_fields(&mut self, raw: &str) -> Option<Arc<Vec<Json>>> {
+    fn after_fields(&mut self, raw: &str) -> Option<Arc<FieldSchemas>> {
         if let Some(f) = self.fields.get(raw) {
             return f.clone();
         }
@@ -55,7 +58,14 @@ impl SchemaCache {
         let f = parsed
             .as_ref()
             .and_then(|s| row_schema(s, "after"))
-            .map(|v| Arc::new(v.clone()));
+            .map(|fields| {
+                Arc::new(
+                    fields
+                        .iter()
+                        .filter_map(|f| Some((f.get("field")?.as_str()?.to_string(), f.clone())))
+                        .collect(),
+                )
+            });
         self.fields.insert(raw.to_string(), f.clone());
         f
     }
@@ -194,7 +204,7 @@ fn row_schema<'a>(schema: &'a Json, field: &str) -> Option<&'a Vec<Json>> {
 
 fn convert_row(
     row: Map<String, Json>,
-    fields: Option<&Vec<Json>>,
+    fields: Option<&FieldSchemas>,
     opts: &DecodeOptions,
 ) -> Map<String, Json> {
     let mut out = Map::with_capacity(row.len());
@@ -204,10 +214,7 @@ fn convert_row(
         {
             continue;
         }
-        let f = fields.and_then(|fs| {
-            fs.iter()
-                .find(|f| f.get("field").and_then(Json::as_str) == Some(name.as_str()))
-        });
+        let f = fields.and_then(|fs| fs.get(&name));
         let v = match f {
             Some(f) => convert_value(v, f, opts),
             None => v,

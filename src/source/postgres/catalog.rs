@@ -27,13 +27,11 @@ pub(crate) fn qualified(t: &TableId) -> String {
     format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.name))
 }
 
-/// Verify `wal_level`, the replication privilege and table access. `need_slot` also checks
-/// that a replication slot is free.
+/// Verify `wal_level`, the replication privilege and table access.
 pub(crate) async fn preflight(
     client: &impl GenericClient,
     user: &str,
     tables: &[TableId],
-    need_slot: bool,
 ) -> Result<(), PgSourceError> {
     let row = client
         .query_one("SELECT current_setting('wal_level')", &[])
@@ -59,22 +57,6 @@ pub(crate) async fn preflight(
             problem: format!("user {user} lacks the REPLICATION attribute"),
             hint: format!("run ALTER ROLE {} REPLICATION", quote_ident(user)),
         });
-    }
-    if need_slot {
-        let row = client
-            .query_one(
-                "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int",
-                &[],
-            )
-            .await
-            .map_err(PgSourceError::sql("counting replication slots"))?;
-        let free: i32 = row.get(0);
-        if free <= 0 {
-            return Err(PgSourceError::Precondition {
-                problem: "no replication slot is free (max_replication_slots reached)".into(),
-                hint: "drop unused slots (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart PostgreSQL".into(),
-            });
-        }
     }
     for t in tables {
         let rows = client
@@ -111,6 +93,25 @@ pub(crate) async fn preflight(
                 ),
             });
         }
+    }
+    Ok(())
+}
+
+/// Verify that a replication slot is free (before creating one).
+pub(crate) async fn check_free_slot(client: &impl GenericClient) -> Result<(), PgSourceError> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int",
+            &[],
+        )
+        .await
+        .map_err(PgSourceError::sql("counting replication slots"))?;
+    let free: i32 = row.get(0);
+    if free <= 0 {
+        return Err(PgSourceError::Precondition {
+            problem: "no replication slot is free (max_replication_slots reached)".into(),
+            hint: "drop unused slots (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart PostgreSQL".into(),
+        });
     }
     Ok(())
 }

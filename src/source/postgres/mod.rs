@@ -114,14 +114,8 @@ impl PostgresSource {
             .map(|(s, t)| TableId::new(s, t))
             .collect();
         Self {
-            slot: settings
-                .slot_name
-                .clone()
-                .unwrap_or_else(|| format!("sluice_{connector}")),
-            publication: settings
-                .publication_name
-                .clone()
-                .unwrap_or_else(|| format!("sluice_{connector}")),
+            slot: settings.slot_name(connector),
+            publication: settings.publication_name(connector),
             connector: connector.to_string(),
             settings,
             tables,
@@ -222,16 +216,12 @@ impl PostgresSource {
         cfg
     }
 
-    async fn check_free_slot(&self, sql: &tokio_postgres::Client) -> Result<(), PgSourceError> {
-        catalog::preflight(sql, &self.settings.user, &[], true).await
-    }
-
     /// Run until shutdown, completion or error. Call again after a transient error: the
     /// source resumes from the last acknowledged checkpoint.
     pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, PgSourceError> {
         let s = Arc::clone(&self.settings);
         let mut sql = self.sql_connect().await?;
-        catalog::preflight(&sql, &s.user, &self.tables, false).await?;
+        catalog::preflight(&sql, &s.user, &self.tables).await?;
         let mut decoder = replication::StreamDecoder::new(&s.database, s.emit_truncate);
 
         if s.snapshot_mode == SnapshotMode::InitialOnly {
@@ -324,7 +314,7 @@ impl PostgresSource {
                 );
             }
             self.offsets.clear()?;
-            self.check_free_slot(&sql).await?;
+            catalog::check_free_slot(&sql).await?;
             let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
                 .await
                 .map_err(PgSourceError::repl("connecting for replication"))?;
@@ -369,7 +359,7 @@ impl PostgresSource {
             tracing::info!(connector = %self.connector, "snapshot complete; streaming");
             (repl, created.consistent_point)
         } else if info.is_none() {
-            self.check_free_slot(&sql).await?;
+            catalog::check_free_slot(&sql).await?;
             let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
                 .await
                 .map_err(PgSourceError::repl("connecting for replication"))?;
