@@ -137,6 +137,9 @@ fn diagnose_tagged(built: &config::Config, path: &str) -> Option<ConfigError> {
         ("source", "postgres") => serde_path_to_error::deserialize::<_, PostgresSettings>(sub)
             .err()
             .map(err),
+        ("source", "mysql") => serde_path_to_error::deserialize::<_, MysqlSettings>(sub)
+            .err()
+            .map(err),
         ("sink", "kafka") => serde_path_to_error::deserialize::<_, KafkaSettings>(sub)
             .err()
             .map(err),

@@ -98,6 +98,8 @@ fn default_queue_batches() -> usize {
 pub enum SourceSettings {
     /// PostgreSQL logical replication (pgoutput).
     Postgres(PostgresSettings),
+    /// A MySQL 8.0+ or MariaDB 10.5+ server's ROW binlog.
+    Mysql(MysqlSettings),
     /// Debezium-format change topics, consumed in a consumer group (for sink connectors).
     Kafka(ChangelogSettings),
 }
@@ -200,6 +202,77 @@ pub enum SnapshotMode {
     NoData,
     /// Snapshot, then stop.
     InitialOnly,
+}
+
+/// MySQL/MariaDB source settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlSettings {
+    /// Server host name or address.
+    pub host: String,
+    /// Server port.
+    #[serde(default = "default_mysql_port")]
+    pub port: u16,
+    /// User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT on the tables.
+    pub user: String,
+    /// Password (use `${ENV_VAR}`); never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Tables to capture, as `database.table`.
+    pub tables: Vec<String>,
+    /// Replica server id sluice registers with; must differ from the server's and every other
+    /// replica's (default: 5400 + a hash of the connector name, in 5400..=6399).
+    #[serde(default)]
+    pub server_id: Option<u32>,
+    /// What to do before streaming; `when_needed` also re-snapshots when the saved binlog
+    /// position has been purged from the server.
+    #[serde(default)]
+    pub snapshot_mode: MysqlSnapshotMode,
+    /// Resume from the saved GTID position on MariaDB (file+position otherwise).
+    #[serde(default = "yes")]
+    pub use_gtid: bool,
+    /// Interval of the server's heartbeat events while the binlog is idle; a connection silent
+    /// for three intervals is considered dead and reconnected.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// TLS for the SQL and the binlog connection.
+    #[serde(default)]
+    pub tls: PgTls,
+}
+
+fn default_mysql_port() -> u16 {
+    3306
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    5000
+}
+
+/// Snapshot behaviour of the MySQL source.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MysqlSnapshotMode {
+    /// Snapshot the tables once, then stream.
+    #[default]
+    Initial,
+    /// Stream only, from the server's current position (first start) or the saved one.
+    NoData,
+    /// Snapshot, then stop.
+    InitialOnly,
+    /// Like `initial`, and snapshot again when the saved position is no longer on the server.
+    WhenNeeded,
+}
+
+impl MysqlSettings {
+    /// The replica server id: explicit, or derived from the connector name (stable).
+    pub fn server_id(&self, connector: &str) -> u32 {
+        self.server_id.unwrap_or_else(|| {
+            // FNV-1a: stable across builds and platforms.
+            let h = connector.bytes().fold(0x811c_9dc5u32, |h, b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            });
+            5400 + h % 1000
+        })
+    }
 }
 
 /// TLS settings for PostgreSQL connections.
@@ -481,7 +554,7 @@ impl Settings {
                 ));
             }
             match (&c.source, &c.sink) {
-                (SourceSettings::Postgres(_), SinkSettings::Kafka(_))
+                (SourceSettings::Postgres(_) | SourceSettings::Mysql(_), SinkSettings::Kafka(_))
                 | (
                     SourceSettings::Kafka(_),
                     SinkSettings::Search(_) | SinkSettings::Redis(_) | SinkSettings::Memcached(_),
@@ -490,7 +563,7 @@ impl Settings {
                     return Err(invalid(
                         at("sink.type"),
                         "this source and sink do not fit together",
-                        "pair `source.type: postgres` with `sink.type: kafka`, and `source.type: kafka` with `search`, `redis` or `memcached`",
+                        "pair `source.type: postgres` or `mysql` with `sink.type: kafka`, and `source.type: kafka` with `search`, `redis` or `memcached`",
                     ))
                 }
             }
@@ -549,6 +622,38 @@ impl Settings {
                             at("source.status_interval_ms"),
                             "must be positive",
                             "use e.g. 1000",
+                        ));
+                    }
+                }
+                SourceSettings::Mysql(my) => {
+                    if my.tables.is_empty() {
+                        return Err(invalid(
+                            at("source.tables"),
+                            "no table is listed",
+                            "list tables as `database.table`, e.g. [\"inventory.customers\"]",
+                        ));
+                    }
+                    for (i, t) in my.tables.iter().enumerate() {
+                        if parse_table_name(t).is_none() {
+                            return Err(invalid(
+                                at(&format!("source.tables[{i}]")),
+                                format!("`{t}` is not of the form database.table"),
+                                "write the table as `database.table`, e.g. `inventory.customers`",
+                            ));
+                        }
+                    }
+                    if my.server_id == Some(0) {
+                        return Err(invalid(
+                            at("source.server_id"),
+                            "0 is not a valid replica server id",
+                            "choose a number from 1 to 4294967295 that no other replica uses",
+                        ));
+                    }
+                    if my.heartbeat_interval_ms < 100 {
+                        return Err(invalid(
+                            at("source.heartbeat_interval_ms"),
+                            "must be at least 100",
+                            "use e.g. 5000",
                         ));
                     }
                 }

@@ -91,7 +91,8 @@ pub(crate) fn format_instant(micros: i64, digits: u8) -> String {
     } else {
         format!("-{:04}", -y)
     };
-    let mut s = format!("{year}-{m:02}-{d:02}T{}", format_tod(tod, Some(digits)));
+    let digits = (digits != crate::event::ColumnType::SHORTEST_FRACTION).then_some(digits);
+    let mut s = format!("{year}-{m:02}-{d:02}T{}", format_tod(tod, digits));
     s.push('Z');
     s
 }
@@ -101,7 +102,7 @@ pub(crate) fn write_instant(out: &mut Vec<u8>, micros: i64, digits: u8) {
     let days = micros.div_euclid(86_400_000_000);
     let tod = micros.rem_euclid(86_400_000_000);
     let (y, m, d) = civil_from_days(days);
-    if !(0..=9999).contains(&y) {
+    if !(0..=9999).contains(&y) || digits == crate::event::ColumnType::SHORTEST_FRACTION {
         out.extend_from_slice(format_instant(micros, digits).as_bytes());
         return;
     }

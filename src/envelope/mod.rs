@@ -31,12 +31,15 @@ pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 pub enum SourceKind {
     /// `io.debezium.connector.postgresql.Source`.
     Postgres,
+    /// `io.debezium.connector.mysql.Source` (MySQL and MariaDB).
+    Mysql,
 }
 
 impl SourceKind {
     fn connector(self) -> &'static str {
         match self {
             SourceKind::Postgres => "postgresql",
+            SourceKind::Mysql => "mysql",
         }
     }
 }
@@ -264,6 +267,37 @@ impl EnvelopeEncoder {
                 json::int(out, lsn.0 as i64);
                 out.extend_from_slice(b",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}");
             }
+            Position::Mysql {
+                db,
+                server_id,
+                file,
+                pos,
+                row,
+                gtid,
+            } => {
+                out.extend_from_slice(b",\"db\":");
+                json::string(out, db);
+                out.extend_from_slice(b",\"sequence\":null,\"ts_us\":");
+                json::int(out, ts_us);
+                out.extend_from_slice(b",\"ts_ns\":");
+                json::int(out, ts_us.saturating_mul(1000));
+                out.extend_from_slice(b",\"table\":");
+                json::string(out, &ev.schema.table.name);
+                out.extend_from_slice(b",\"server_id\":");
+                json::int(out, i64::from(*server_id));
+                out.extend_from_slice(b",\"gtid\":");
+                match gtid {
+                    Some(g) => json::string(out, g),
+                    None => out.extend_from_slice(b"null"),
+                }
+                out.extend_from_slice(b",\"file\":");
+                json::string(out, file);
+                out.extend_from_slice(b",\"pos\":");
+                json::int(out, *pos as i64);
+                out.extend_from_slice(b",\"row\":");
+                json::int(out, i64::from(*row));
+                out.extend_from_slice(b",\"thread\":null,\"query\":null}");
+            }
             Position::None => {
                 out.extend_from_slice(b",\"db\":\"\",\"sequence\":null,\"ts_us\":");
                 json::int(out, ts_us);
@@ -366,6 +400,7 @@ fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             out.push(b']');
         }
         // Everything else is decided by the value alone.
+        (ColumnType::Bits { .. }, Value::Bool(b)) => json::base64(out, &[u8::from(*b)]),
         (_, Value::Bool(b)) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         (_, Value::Int(i)) => json::int(out, *i),
         (_, Value::Float32(f)) => json::float32(out, *f),

@@ -28,6 +28,28 @@ const PG_SOURCE_SCHEMA: &str = concat!(
     r#"],"optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"}"#
 );
 
+const MYSQL_SOURCE_SCHEMA: &str = concat!(
+    r#"{"type":"struct","fields":["#,
+    r#"{"type":"string","optional":false,"field":"version"},"#,
+    r#"{"type":"string","optional":false,"field":"connector"},"#,
+    r#"{"type":"string","optional":false,"field":"name"},"#,
+    r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
+    r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},"#,
+    r#"{"type":"string","optional":false,"field":"db"},"#,
+    r#"{"type":"string","optional":true,"field":"sequence"},"#,
+    r#"{"type":"int64","optional":true,"field":"ts_us"},"#,
+    r#"{"type":"int64","optional":true,"field":"ts_ns"},"#,
+    r#"{"type":"string","optional":true,"field":"table"},"#,
+    r#"{"type":"int64","optional":false,"field":"server_id"},"#,
+    r#"{"type":"string","optional":true,"field":"gtid"},"#,
+    r#"{"type":"string","optional":false,"field":"file"},"#,
+    r#"{"type":"int64","optional":false,"field":"pos"},"#,
+    r#"{"type":"int32","optional":false,"field":"row"},"#,
+    r#"{"type":"int64","optional":true,"field":"thread"},"#,
+    r#"{"type":"string","optional":true,"field":"query"}"#,
+    r#"],"optional":false,"name":"io.debezium.connector.mysql.Source","version":1,"field":"source"}"#
+);
+
 const TRANSACTION_SCHEMA: &str = concat!(
     r#"{"type":"struct","fields":["#,
     r#"{"type":"string","optional":false,"field":"id"},"#,
@@ -72,6 +94,7 @@ pub(super) fn envelope_schema(prefix: &str, t: &TableSchema, kind: SourceKind) -
     let row = String::from_utf8(row).unwrap_or_default();
     let source = match kind {
         SourceKind::Postgres => PG_SOURCE_SCHEMA,
+        SourceKind::Mysql => MYSQL_SOURCE_SCHEMA,
     };
     let mut out = String::with_capacity(row.len() * 2 + 2048);
     out.push_str(r#"{"type":"struct","fields":["#);
@@ -147,6 +170,17 @@ fn logical(ty: &ColumnType) -> Logical {
             ty: "string",
             name: Some("io.debezium.data.Enum"),
             params: vec![("allowed", allowed.clone())],
+        },
+        ColumnType::EnumSet { allowed } => Logical {
+            ty: "string",
+            name: Some("io.debezium.data.EnumSet"),
+            params: vec![("allowed", allowed.clone())],
+        },
+        ColumnType::Year => named("int32", "io.debezium.time.Year"),
+        ColumnType::Bits { length } => Logical {
+            ty: "bytes",
+            name: Some("io.debezium.data.Bits"),
+            params: vec![("length", length.to_string())],
         },
         ColumnType::Array(_) => plain("array"),
     }

@@ -45,6 +45,21 @@ pub enum Position {
         /// LSN of the last transaction committed before this change (`source.sequence[0]`).
         last_commit_lsn: Option<Lsn>,
     },
+    /// MySQL/MariaDB binlog position of a change.
+    Mysql {
+        /// Database of the table (Debezium's `source.db`).
+        db: std::sync::Arc<str>,
+        /// Server id of the event's origin (0 for snapshot reads).
+        server_id: u32,
+        /// Binlog file name.
+        file: std::sync::Arc<str>,
+        /// Binlog position of the transaction (snapshot: the snapshot's position).
+        pos: u64,
+        /// Index of the row within its rows event.
+        row: u32,
+        /// GTID of the transaction, when the server logs one.
+        gtid: Option<std::sync::Arc<str>>,
+    },
 }
 
 impl serde::Serialize for Lsn {

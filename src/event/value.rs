@@ -48,8 +48,20 @@ pub enum ColumnType {
     },
     /// An instant, rendered in UTC with `fraction_digits` fractional second digits.
     ZonedTimestamp {
-        /// Digits of fractional seconds to print (0..=6).
+        /// Digits of fractional seconds to print (0..=6), or [`ColumnType::SHORTEST_FRACTION`].
         fraction_digits: u8,
+    },
+    /// A calendar year (MySQL `YEAR`).
+    Year,
+    /// A fixed-length bit string, bytes in little-endian order (Debezium's `Bits`).
+    Bits {
+        /// Declared length in bits.
+        length: u32,
+    },
+    /// A set of labels (MySQL `SET`), value comma-separated.
+    EnumSet {
+        /// The allowed labels, comma-separated, in declaration order.
+        allowed: String,
     },
     /// A duration in microseconds (months count 365.25/12 days).
     Interval,
@@ -66,6 +78,12 @@ pub enum ColumnType {
     Array(Box<ColumnType>),
     /// A type without a faithful mapping: its source text form, as a plain string.
     Text,
+}
+
+impl ColumnType {
+    /// `fraction_digits` of [`ColumnType::ZonedTimestamp`] meaning "as few digits as the value
+    /// needs" (trailing zeros dropped, no fraction when it is zero).
+    pub const SHORTEST_FRACTION: u8 = u8::MAX;
 }
 
 /// One cell of a row.

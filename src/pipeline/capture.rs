@@ -1,4 +1,5 @@
-//! Capture: PostgreSQL source → Kafka sink, with the delivery guarantee.
+//! Capture: database source (PostgreSQL, MySQL/MariaDB) → Kafka sink, with the delivery
+//! guarantee.
 //!
 //! ```text
 //!  source task ──Batch──► [bounded queue] ──► sink task: encode + produce ──Pending──►
@@ -14,11 +15,9 @@ use tokio::time::Instant;
 
 use super::{now_us, Outcome, PipelineError};
 use crate::config::{ConnectorSettings, KafkaSettings};
-use crate::envelope::SourceKind;
 use crate::offsets::OffsetStore;
 use crate::sink::kafka::{KafkaSink, Pending};
-use crate::source::postgres::{PostgresSource, SourceEnd, SourceIo};
-use crate::source::{Batch, Checkpoint};
+use crate::source::{Batch, CaptureSource, Checkpoint, SourceEnd, SourceIo};
 use crate::telemetry::Telemetry;
 
 struct InFlight {
@@ -61,12 +60,12 @@ pub(super) async fn run_once(
     name: &str,
     settings: &ConnectorSettings,
     ks: &KafkaSettings,
-    mut source: PostgresSource,
+    mut source: CaptureSource,
     offsets: &OffsetStore,
     telemetry: &Telemetry,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
-    let mut sink = KafkaSink::connect(name, ks, SourceKind::Postgres)
+    let mut sink = KafkaSink::connect(name, ks, source.kind())
         .await
         .map_err(PipelineError::Sink)?;
     let (tx, mut rx) = mpsc::channel::<Batch>(settings.queue_batches);
@@ -167,11 +166,14 @@ pub(super) async fn run_once(
                     .await
                     .map_err(|_| PipelineError::Stalled)?
                     .map_err(PipelineError::Offsets)?;
-                let Checkpoint::Postgres { lsn, .. } = &cp;
+                let acked = match &cp {
+                    Checkpoint::Postgres { lsn, .. } => lsn.0 as i64,
+                    Checkpoint::Mysql { pos, .. } => *pos as i64,
+                };
                 telemetry
                     .acked_position
                     .with_label_values(&[name])
-                    .set(lsn.0 as i64);
+                    .set(acked);
                 telemetry.checkpoints.with_label_values(&[name]).inc();
                 ack_tx.send_replace(Some(cp));
             }

@@ -1,7 +1,7 @@
 //! Pipelines own the delivery guarantee of one connector, and supervise it.
 //!
 //! ```text
-//! run_connector ─► supervise: loop { attempt } ─┬─ capture: PostgreSQL → Kafka (capture.rs)
+//! run_connector ─► supervise: loop { attempt } ─┬─ capture: PostgreSQL/MySQL → Kafka (capture.rs)
 //!                                               └─ apply:   Kafka change topics → search /
 //!                                                           Redis / memcached (apply.rs)
 //! ```
@@ -24,15 +24,17 @@ use crate::offsets::{OffsetError, OffsetStore};
 use crate::sink::document::TargetError;
 use crate::sink::kafka::KafkaSinkError;
 use crate::source::changelog::ChangelogError;
-use crate::source::postgres::{BatchLimits, PgSourceError, PostgresSource};
+use crate::source::mysql::MysqlSource;
+use crate::source::postgres::PostgresSource;
+use crate::source::{BatchLimits, CaptureSource, SourceError};
 use crate::telemetry::{Health, Telemetry};
 
 /// Why a connector stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    /// The PostgreSQL source failed.
+    /// The database source failed.
     #[error("source failed: {0}")]
-    Source(#[source] PgSourceError),
+    Source(#[source] SourceError),
     /// The Kafka sink failed.
     #[error("sink failed: {0}")]
     Sink(#[source] KafkaSinkError),
@@ -125,18 +127,17 @@ pub async fn run_connector(
         max_bytes: settings.max_batch_bytes,
     };
     match (&settings.source, &settings.sink) {
-        (SourceSettings::Postgres(pg), SinkSettings::Kafka(ks)) => {
-            let pg = Arc::new(pg.clone());
+        (SourceSettings::Postgres(_) | SourceSettings::Mysql(_), SinkSettings::Kafka(ks)) => {
             supervise(&name, &telemetry, shutdown.clone(), || {
-                let source = PostgresSource::new(
-                    &name,
-                    Arc::clone(&pg),
-                    limits,
-                    offsets.clone(),
-                    telemetry.clone(),
-                );
                 capture::run_once(
-                    &name, &settings, ks, source, &offsets, &telemetry, &shutdown,
+                    &name,
+                    &settings,
+                    ks,
+                    // A fresh source per attempt; it resumes from the offsets file.
+                    capture_source(&name, &settings.source, limits, &offsets, &telemetry),
+                    &offsets,
+                    &telemetry,
+                    &shutdown,
                 )
             })
             .await
@@ -148,6 +149,34 @@ pub async fn run_connector(
             .await
         }
         _ => Err(PipelineError::Mismatch),
+    }
+}
+
+/// The database source of a capture connector (validation guarantees the source is one).
+fn capture_source(
+    name: &str,
+    source: &SourceSettings,
+    limits: BatchLimits,
+    offsets: &OffsetStore,
+    telemetry: &Telemetry,
+) -> CaptureSource {
+    let (offsets, telemetry) = (offsets.clone(), telemetry.clone());
+    match source {
+        SourceSettings::Mysql(my) => CaptureSource::Mysql(MysqlSource::new(
+            name,
+            Arc::new(my.clone()),
+            limits,
+            offsets,
+            telemetry,
+        )),
+        SourceSettings::Postgres(pg) => CaptureSource::Postgres(PostgresSource::new(
+            name,
+            Arc::new(pg.clone()),
+            limits,
+            offsets,
+            telemetry,
+        )),
+        SourceSettings::Kafka(_) => unreachable!("a kafka source is an apply connector"),
     }
 }
 

@@ -9,9 +9,42 @@
 //!   (duplicates possible, gaps never).
 
 pub mod changelog;
+pub mod mysql;
 pub mod postgres;
+pub(crate) mod snapshot;
+
+use tokio::sync::{mpsc, watch};
 
 use crate::event::ChangeEvent;
+
+/// Batch size limits.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Events per batch.
+    pub max_events: usize,
+    /// Approximate bytes per batch.
+    pub max_bytes: usize,
+}
+
+/// The channels tying a source to its pipeline.
+#[derive(Debug)]
+pub struct SourceIo {
+    /// Where batches go (bounded: backpressure).
+    pub tx: mpsc::Sender<Batch>,
+    /// Checkpoints the pipeline made durable, newest last.
+    pub acks: watch::Receiver<Option<Checkpoint>>,
+    /// Becomes `true` on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// How a source run ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceEnd {
+    /// Work is complete (`initial_only`).
+    Finished,
+    /// Shutdown was requested, or the pipeline stopped listening.
+    Stopped,
+}
 
 /// A run of events plus the checkpoint that becomes safe once they are durable.
 #[derive(Debug, Default)]
@@ -33,4 +66,72 @@ pub enum Checkpoint {
         /// Whether the initial snapshot is complete.
         snapshot_done: bool,
     },
+    /// MySQL/MariaDB: everything before `pos` in `file` (a transaction boundary) is durable.
+    Mysql {
+        /// Binlog file name.
+        file: String,
+        /// Position in `file` where the next transaction starts.
+        pos: u64,
+        /// MariaDB GTID position at that point (`domain-server-seq`, comma-separated).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gtid: Option<String>,
+        /// Whether the initial snapshot is complete.
+        snapshot_done: bool,
+    },
+}
+
+/// A database source feeding the Kafka capture pipeline.
+#[derive(Debug)]
+pub enum CaptureSource {
+    /// PostgreSQL logical replication.
+    Postgres(postgres::PostgresSource),
+    /// MySQL/MariaDB binlog.
+    Mysql(mysql::MysqlSource),
+}
+
+impl CaptureSource {
+    /// Run until shutdown, completion or error (see each source's `run`).
+    pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, SourceError> {
+        match self {
+            CaptureSource::Postgres(s) => s.run(io).await.map_err(SourceError::Postgres),
+            CaptureSource::Mysql(s) => s.run(io).await.map_err(SourceError::Mysql),
+        }
+    }
+
+    /// Which Debezium `source` block its events fill.
+    pub fn kind(&self) -> crate::envelope::SourceKind {
+        match self {
+            CaptureSource::Postgres(_) => crate::envelope::SourceKind::Postgres,
+            CaptureSource::Mysql(_) => crate::envelope::SourceKind::Mysql,
+        }
+    }
+}
+
+/// Why a database source stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The PostgreSQL source failed.
+    #[error(transparent)]
+    Postgres(postgres::PgSourceError),
+    /// The MySQL/MariaDB source failed.
+    #[error(transparent)]
+    Mysql(mysql::MySourceError),
+}
+
+impl SourceError {
+    /// Whether a restart may fix it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::Postgres(e) => e.is_transient(),
+            SourceError::Mysql(e) => e.is_transient(),
+        }
+    }
+
+    /// What the operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            SourceError::Postgres(e) => e.hint(),
+            SourceError::Mysql(e) => e.hint(),
+        }
+    }
 }

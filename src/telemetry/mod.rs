@@ -23,7 +23,8 @@ pub const LAG_MS: &str = "sluice_lag_milliseconds";
 pub const QUEUE_REMAINING: &str = "sluice_queue_remaining_capacity";
 /// Checkpoints acknowledged to the source after the sink made them durable.
 pub const CHECKPOINTS_TOTAL: &str = "sluice_checkpoints_acknowledged_total";
-/// Last acknowledged source position (PostgreSQL: LSN as an integer).
+/// Last acknowledged source position (PostgreSQL: LSN as an integer; MySQL: the
+/// position within the current binlog file).
 pub const ACKED_POSITION: &str = "sluice_acknowledged_position";
 /// Time to make one batch durable in the sink.
 pub const SINK_WRITE_SECONDS: &str = "sluice_sink_write_seconds";
@@ -38,6 +39,9 @@ pub const SINK_APPLIED_TOTAL: &str = "sluice_sink_records_applied_total";
 pub const SINK_IGNORED_TOTAL: &str = "sluice_sink_records_ignored_total";
 /// Records sent to the dead-letter topic.
 pub const DEAD_LETTERS_TOTAL: &str = "sluice_dead_letter_records_total";
+/// DDL statements seen in the MySQL binlog, by outcome (`applied`: a captured table's schema
+/// was re-read; `ignored`: not about a captured table or not understood).
+pub const SCHEMA_CHANGES_TOTAL: &str = "sluice_schema_changes_total";
 /// 1 while the connector runs, 0 when stopped or failed.
 pub const CONNECTOR_UP: &str = "sluice_connector_up";
 
@@ -98,6 +102,8 @@ pub struct Telemetry {
     pub sink_ignored: IntCounterVec,
     /// See [`DEAD_LETTERS_TOTAL`].
     pub dead_letters: IntCounterVec,
+    /// See [`SCHEMA_CHANGES_TOTAL`].
+    pub schema_changes: IntCounterVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
 }
 
@@ -158,6 +164,11 @@ impl Telemetry {
             "Records sent to the dead-letter topic",
             &["connector"],
         );
+        let schema_changes = counter(
+            SCHEMA_CHANGES_TOTAL,
+            "DDL statements seen in the binlog, by outcome",
+            &["connector", "outcome"],
+        );
         let lag_ms = gauge(
             LAG_MS,
             "Milliseconds from source commit to durable delivery",
@@ -213,6 +224,7 @@ impl Telemetry {
             sink_applied,
             sink_ignored,
             dead_letters,
+            schema_changes,
             health: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }

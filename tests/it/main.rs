@@ -7,4 +7,5 @@ mod crash;
 mod errors;
 mod golden;
 mod modes;
+mod mysql;
 mod sinks;

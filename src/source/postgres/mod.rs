@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use pgwire_replication::{ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use secrecy::ExposeSecret;
-use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 pub use error::PgSourceError;
@@ -37,37 +36,8 @@ pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMe
 use crate::config::{parse_table_name, PostgresSettings, SnapshotMode, TlsMode};
 use crate::event::{ChangeEvent, Lsn, TableId, Value};
 use crate::offsets::OffsetStore;
-use crate::source::{Batch, Checkpoint};
+use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo};
 use crate::telemetry::{Health, Telemetry};
-
-/// Batch size limits.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchLimits {
-    /// Events per batch.
-    pub max_events: usize,
-    /// Approximate bytes per batch.
-    pub max_bytes: usize,
-}
-
-/// The channels tying a source to its pipeline.
-#[derive(Debug)]
-pub struct SourceIo {
-    /// Where batches go (bounded: backpressure).
-    pub tx: mpsc::Sender<Batch>,
-    /// Checkpoints the pipeline made durable, newest last.
-    pub acks: watch::Receiver<Option<Checkpoint>>,
-    /// Becomes `true` on shutdown.
-    pub shutdown: watch::Receiver<bool>,
-}
-
-/// How a source run ended without error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceEnd {
-    /// Work is complete (`initial_only`).
-    Finished,
-    /// Shutdown was requested, or the pipeline stopped listening.
-    Stopped,
-}
 
 /// The PostgreSQL source of one connector.
 #[derive(Debug)]
@@ -233,7 +203,7 @@ impl PostgresSource {
                 .map_err(PgSourceError::sql("reading the current WAL position"))?;
             let lsn = Lsn::parse(row.get::<_, &str>(0)).unwrap_or_default();
             let txn = snapshot::begin(&mut sql, None).await?;
-            let mut emitter = snapshot::SnapshotEmitter::new(&io.tx, self.limits);
+            let mut emitter = crate::source::snapshot::SnapshotEmitter::new(&io.tx, self.limits);
             let done = snapshot::copy_tables(
                 &txn,
                 &s.database,
@@ -284,6 +254,12 @@ impl PostgresSource {
         }
         let (stored_lsn, stored_done) = match &stored {
             Some(Checkpoint::Postgres { lsn, snapshot_done }) => (Some(*lsn), *snapshot_done),
+            Some(other) => {
+                return Err(PgSourceError::Precondition {
+                    problem: format!("the offsets file holds a non-PostgreSQL position ({other:?})"),
+                    hint: "this connector name was used for another source type; rename the connector or delete its offsets file".into(),
+                })
+            }
             None => (None, false),
         };
         let slot_usable = info.as_ref().is_some_and(|i| !i.lost);
@@ -328,7 +304,7 @@ impl PostgresSource {
             repl.wait_started()
                 .await
                 .map_err(PgSourceError::repl("starting replication"))?;
-            let mut emitter = snapshot::SnapshotEmitter::new(&io.tx, self.limits);
+            let mut emitter = crate::source::snapshot::SnapshotEmitter::new(&io.tx, self.limits);
             let done = snapshot::copy_tables(
                 &txn,
                 &s.database,

@@ -15,104 +15,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 
 use super::catalog::{self, qualified, quote_ident, ColumnKinds};
 use super::error::PgSourceError;
 use super::types::{parse_text, TypeRegistry};
-use super::BatchLimits;
-use crate::event::{
-    next_schema_version, ChangeEvent, Op, Position, SnapshotMarker, TableId, TableSchema, Value,
-};
-use crate::source::Batch;
-
-/// Where snapshot events go, with one event of lookahead for Debezium's snapshot markers.
-pub(crate) struct SnapshotEmitter<'a> {
-    tx: &'a mpsc::Sender<Batch>,
-    limits: BatchLimits,
-    batch: Vec<ChangeEvent>,
-    bytes: usize,
-    held: Option<ChangeEvent>,
-    first: bool,
-    /// Rows emitted per table, for metrics.
-    pub rows: u64,
-}
-
-impl<'a> SnapshotEmitter<'a> {
-    pub(crate) fn new(tx: &'a mpsc::Sender<Batch>, limits: BatchLimits) -> Self {
-        Self {
-            tx,
-            limits,
-            batch: Vec::new(),
-            bytes: 0,
-            held: None,
-            first: true,
-            rows: 0,
-        }
-    }
-
-    async fn push(&mut self, ev: ChangeEvent) -> Result<(), Closed> {
-        if let Some(mut prev) = self.held.take() {
-            prev.snapshot = Some(if self.first {
-                SnapshotMarker::First
-            } else {
-                SnapshotMarker::True
-            });
-            self.first = false;
-            self.out(prev).await?;
-        }
-        self.held = Some(ev);
-        self.rows += 1;
-        Ok(())
-    }
-
-    /// Mark the held event as the last of its table (or of the whole snapshot).
-    async fn end_table(&mut self, last_table: bool) -> Result<(), Closed> {
-        if let Some(mut prev) = self.held.take() {
-            prev.snapshot = Some(if last_table {
-                SnapshotMarker::Last
-            } else {
-                SnapshotMarker::LastInDataCollection
-            });
-            self.first = false;
-            self.out(prev).await?;
-        }
-        Ok(())
-    }
-
-    async fn out(&mut self, ev: ChangeEvent) -> Result<(), Closed> {
-        self.bytes += ev
-            .after
-            .as_ref()
-            .map_or(0, |r| r.iter().map(Value::approx_size).sum());
-        self.batch.push(ev);
-        if self.batch.len() >= self.limits.max_events || self.bytes >= self.limits.max_bytes {
-            self.flush(None).await?;
-        }
-        Ok(())
-    }
-
-    /// Send what is buffered, with an optional checkpoint.
-    pub(crate) async fn flush(
-        &mut self,
-        checkpoint: Option<crate::source::Checkpoint>,
-    ) -> Result<(), Closed> {
-        if self.batch.is_empty() && checkpoint.is_none() {
-            return Ok(());
-        }
-        self.bytes = 0;
-        let events = std::mem::take(&mut self.batch);
-        self.tx
-            .send(Batch { events, checkpoint })
-            .await
-            .map_err(|_| Closed)
-    }
-}
-
-/// The pipeline stopped listening (shutdown or sink failure).
-#[derive(Debug)]
-pub(crate) struct Closed;
+use crate::event::{next_schema_version, ChangeEvent, Op, Position, TableId, TableSchema, Value};
+use crate::source::snapshot::SnapshotEmitter;
 
 /// Begin the snapshot transaction, importing `exported` when given.
 pub(crate) async fn begin<'c>(

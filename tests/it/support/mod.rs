@@ -2,6 +2,7 @@
 //! Waits are conditions with deadlines, never fixed sleeps.
 
 pub mod kafka;
+pub mod mariadb;
 pub mod postgres;
 pub mod sluice;
 pub mod targets;

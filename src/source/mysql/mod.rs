@@ -1,0 +1,535 @@
+//! MySQL/MariaDB source: preflight, consistent snapshot, binlog streaming.
+//!
+//! ```text
+//! start ─► preflight (log_bin, ROW/FULL/FULL, privileges, server ids, tables) ─► offsets
+//!   ├─ snapshot needed: consistent snapshot (snapshot.rs) ─► checkpoint {file, pos, gtid, done}
+//!   ├─ saved position purged: when_needed ─► snapshot again; otherwise a definite error
+//!   └─ otherwise: resume from the saved position (MariaDB GTID, else file + position)
+//! stream ─► binlog.rs (table maps, rows, GTIDs, DDL) ─► Batch{events, checkpoint at commit}
+//! ```
+//! Invariants: a checkpoint is only ever a transaction boundary (XID, COMMIT, or a DDL's
+//! end), and it is saved by the pipeline only after every earlier event is durable; the
+//! binlog itself is never acknowledged to the server (the server keeps it until purged), so
+//! the offsets file is the one source of truth for the resume position.
+
+mod binlog;
+mod catalog;
+mod error;
+mod snapshot;
+mod types;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::binlog::events::EventData;
+use mysql_async::prelude::Queryable;
+use mysql_async::BinlogStreamRequest;
+use tokio::time::Instant;
+
+pub use error::MySourceError;
+pub use types::TypeError;
+
+use self::binlog::{DecodeFail, Statement};
+use self::catalog::{CatalogTable, ServerInfo, Table};
+use self::snapshot::BinlogPos;
+use crate::config::{parse_table_name, MysqlSettings, MysqlSnapshotMode};
+use crate::event::{ChangeEvent, TableId, Value};
+use crate::offsets::OffsetStore;
+use crate::source::snapshot::SnapshotEmitter;
+use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo};
+use crate::telemetry::{Health, Telemetry};
+
+/// The MySQL/MariaDB source of one connector.
+#[derive(Debug)]
+pub struct MysqlSource {
+    connector: String,
+    settings: Arc<MysqlSettings>,
+    tables: Vec<TableId>,
+    server_id: u32,
+    limits: BatchLimits,
+    offsets: OffsetStore,
+    telemetry: Telemetry,
+}
+
+impl MysqlSource {
+    /// Create the source; nothing connects until [`MysqlSource::run`].
+    pub fn new(
+        connector: &str,
+        settings: Arc<MysqlSettings>,
+        limits: BatchLimits,
+        offsets: OffsetStore,
+        telemetry: Telemetry,
+    ) -> Self {
+        let tables = settings
+            .tables
+            .iter()
+            .filter_map(|t| parse_table_name(t))
+            .map(|(d, t)| TableId::new(d, t))
+            .collect();
+        Self {
+            server_id: settings.server_id(connector),
+            connector: connector.to_string(),
+            settings,
+            tables,
+            limits,
+            offsets,
+            telemetry,
+        }
+    }
+
+    fn replica_host(&self) -> String {
+        format!("sluice-{}", self.connector)
+    }
+
+    /// Run until shutdown, completion or error. Call again after a transient error: the
+    /// source resumes from the last acknowledged checkpoint.
+    pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, MySourceError> {
+        let opts = catalog::opts(&self.settings, &self.connector)?;
+        let mut sql = catalog::connect(&opts).await?;
+        let info = catalog::preflight(&mut sql, &self.tables, self.server_id, &self.replica_host())
+            .await?;
+        let mode = self.settings.snapshot_mode;
+        let stored = self.offsets.load()?;
+        let stored = match stored {
+            Some(Checkpoint::Mysql {
+                file,
+                pos,
+                gtid,
+                snapshot_done,
+            }) => Some((
+                BinlogPos { file, pos, gtid },
+                snapshot_done,
+            )),
+            Some(other) => {
+                return Err(MySourceError::Precondition {
+                    problem: format!(
+                        "the offsets file holds a non-MySQL position ({other:?})"
+                    ),
+                    hint: "this connector name was used for another source type; rename the connector or delete its offsets file".into(),
+                })
+            }
+            None => None,
+        };
+        let snapshots = matches!(
+            mode,
+            MysqlSnapshotMode::Initial
+                | MysqlSnapshotMode::WhenNeeded
+                | MysqlSnapshotMode::InitialOnly
+        );
+        let mut need_snapshot = match &stored {
+            _ if mode == MysqlSnapshotMode::InitialOnly => true,
+            Some((_, done)) => snapshots && !done,
+            None => snapshots,
+        };
+        if let (Some((p, _)), false) = (&stored, need_snapshot) {
+            if !snapshot::file_exists(&mut sql, &p.file).await? {
+                if mode == MysqlSnapshotMode::WhenNeeded {
+                    tracing::warn!(connector = %self.connector, file = %p.file, "saved binlog position was purged; taking a new snapshot (snapshot_mode when_needed)");
+                    need_snapshot = true;
+                } else {
+                    return Err(MySourceError::PositionPurged {
+                        file: p.file.clone(),
+                        pos: p.pos,
+                    });
+                }
+            }
+        }
+
+        let start = if need_snapshot {
+            self.offsets.clear()?;
+            self.telemetry
+                .set_health(&self.connector, Health::Snapshotting);
+            let mut emitter = SnapshotEmitter::new(&io.tx, self.limits);
+            let Some(p) = snapshot::run(
+                &mut sql,
+                &info,
+                &self.tables,
+                &mut emitter,
+                &io.shutdown,
+                &self.telemetry,
+                &self.connector,
+            )
+            .await?
+            else {
+                return Ok(SourceEnd::Stopped);
+            };
+            let cp = Checkpoint::Mysql {
+                file: p.file.clone(),
+                pos: p.pos,
+                gtid: p.gtid.clone(),
+                snapshot_done: true,
+            };
+            if emitter.flush(Some(cp)).await.is_err() {
+                return Ok(SourceEnd::Stopped);
+            }
+            drop(emitter);
+            if mode == MysqlSnapshotMode::InitialOnly {
+                let SourceIo { tx, mut acks, .. } = io;
+                drop(tx);
+                while acks.changed().await.is_ok() {}
+                tracing::info!(connector = %self.connector, "initial_only snapshot delivered; stopping");
+                return Ok(SourceEnd::Finished);
+            }
+            tracing::info!(connector = %self.connector, "snapshot complete; streaming");
+            p
+        } else if let Some((p, _)) = stored {
+            p
+        } else {
+            let p = snapshot::current_position(&mut sql, &info).await?;
+            // Record the starting point so a restart before the first commit resumes here.
+            if io
+                .tx
+                .send(Batch {
+                    events: Vec::new(),
+                    checkpoint: Some(Checkpoint::Mysql {
+                        file: p.file.clone(),
+                        pos: p.pos,
+                        gtid: p.gtid.clone(),
+                        snapshot_done: true,
+                    }),
+                })
+                .await
+                .is_err()
+            {
+                return Ok(SourceEnd::Stopped);
+            }
+            p
+        };
+        self.stream(opts, sql, &info, start, io).await
+    }
+
+    async fn stream(
+        &self,
+        opts: mysql_async::Opts,
+        mut sql: mysql_async::Conn,
+        info: &ServerInfo,
+        start: BinlogPos,
+        io: SourceIo,
+    ) -> Result<SourceEnd, MySourceError> {
+        let SourceIo {
+            tx,
+            mut acks,
+            mut shutdown,
+        } = io;
+        let heartbeat = Duration::from_millis(self.settings.heartbeat_interval_ms);
+        let mut conn = catalog::connect(&opts).await?;
+        let b = MySourceError::binlog;
+        conn.query_drop(format!(
+            "SET @master_heartbeat_period = {}",
+            heartbeat.as_nanos()
+        ))
+        .await
+        .map_err(b("setting the heartbeat period"))?;
+        let use_gtid = info.mariadb && self.settings.use_gtid && start.gtid.is_some();
+        if info.mariadb {
+            conn.query_drop("SET @mariadb_slave_capability = 4")
+                .await
+                .map_err(b("announcing MariaDB capabilities"))?;
+        }
+        if use_gtid {
+            let g = start.gtid.clone().unwrap_or_default();
+            conn.exec_drop("SET @slave_connect_state = ?", (g,))
+                .await
+                .map_err(b("setting the GTID start position"))?;
+            conn.query_drop("SET @slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0")
+                .await
+                .map_err(b("setting GTID mode"))?;
+        }
+        let host = self.replica_host();
+        let mut req = BinlogStreamRequest::new(self.server_id).with_hostname(host.as_bytes());
+        if !use_gtid {
+            req = req.with_filename(start.file.as_bytes()).with_pos(start.pos);
+        }
+        tracing::info!(connector = %self.connector, file = %start.file, pos = start.pos, gtid = ?start.gtid, by_gtid = use_gtid, "binlog streaming started");
+        let mut stream = conn
+            .get_binlog_stream(req)
+            .await
+            .map_err(b("requesting the binlog"))?;
+        self.telemetry
+            .set_health(&self.connector, Health::Streaming);
+
+        let captured: HashSet<&TableId> = self.tables.iter().collect();
+        let mut tables: HashMap<u64, Option<Arc<Table>>> = HashMap::new();
+        let mut catalog_cache: HashMap<TableId, Option<Arc<CatalogTable>>> = HashMap::new();
+        let mut dbs: HashMap<String, Arc<str>> = HashMap::new();
+        let mut file: Arc<str> = Arc::from(start.file.as_str());
+        let mut next_pos = start.pos;
+        let mut tx_start = start.pos;
+        let mut gtid: Option<Arc<str>> = None;
+        let mut gtid_state: BTreeMap<u32, String> = BTreeMap::new();
+        for g in start.gtid.iter().flat_map(|s| s.split(',')) {
+            if let Some(domain) = g.trim().split('-').next().and_then(|d| d.parse().ok()) {
+                gtid_state.insert(domain, g.trim().to_string());
+            }
+        }
+        let mut in_tx = false;
+        let mut fde_seen = false;
+        let mut batch: Vec<ChangeEvent> = Vec::new();
+        let mut bytes = 0usize;
+        let mut pending_cp: Option<Checkpoint> = None;
+        let mut linger: Option<Instant> = None;
+        let mut pipeline_gone = false;
+        let silent_after = heartbeat * 3 + Duration::from_secs(1);
+
+        loop {
+            let ev = tokio::select! {
+                biased;
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                    continue;
+                }
+                r = acks.changed() => {
+                    if r.is_err() {
+                        pipeline_gone = true;
+                        break;
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
+                    linger = None;
+                    bytes = 0;
+                    let events = std::mem::take(&mut batch);
+                    if tx.send(Batch { events, checkpoint: pending_cp.take() }).await.is_err() {
+                        pipeline_gone = true;
+                        break;
+                    }
+                    continue;
+                }
+                r = tokio::time::timeout(silent_after, stream.next()) => match r {
+                    Err(_) => return Err(MySourceError::Silent { silent_ms: silent_after.as_millis() as u64 }),
+                    Ok(None) => return Err(MySourceError::Binlog {
+                        context: "reading the binlog",
+                        source: mysql_async::Error::Other("the server closed the binlog stream".into()),
+                    }),
+                    Ok(Some(ev)) => ev.map_err(b("reading the binlog"))?,
+                },
+            };
+            let header = ev.header();
+            let event_start = next_pos;
+            let log_pos = u64::from(header.log_pos());
+            let ts_us = i64::from(header.timestamp()) * 1_000_000;
+            let fail = |event: &str, pos: u64, reason: String| MySourceError::Decode {
+                event: event.to_string(),
+                file: file.to_string(),
+                pos,
+                reason,
+            };
+            let mut commit = false;
+            if header.event_type_raw() == binlog::MARIADB_GTID_EVENT {
+                let g = binlog::mariadb_gtid(ev.data())
+                    .ok_or_else(|| fail("MariaDB GTID", log_pos, "truncated".into()))?;
+                let text = format!("{}-{}-{}", g.domain, header.server_id(), g.seq);
+                gtid_state.insert(g.domain, text.clone());
+                gtid = Some(Arc::from(text.as_str()));
+                tx_start = event_start;
+                in_tx = true;
+            } else {
+                let data = ev
+                    .read_data()
+                    .map_err(|e| fail("header", log_pos, e.to_string()))?;
+                match data {
+                    Some(EventData::RotateEvent(r)) => {
+                        // The rotate sent before the format description still carries its
+                        // checksum (the reader cannot know about checksums yet).
+                        let raw = r.name_raw();
+                        let raw = if !fde_seen && info.checksums && raw.len() > 4 {
+                            &raw[..raw.len() - 4]
+                        } else {
+                            raw
+                        };
+                        file = Arc::from(String::from_utf8_lossy(raw).as_ref());
+                        next_pos = r.position();
+                        tables.clear();
+                        continue;
+                    }
+                    Some(EventData::QueryEvent(q)) => {
+                        let stmt = q.query();
+                        match binlog::classify(&stmt) {
+                            Statement::Begin => {
+                                in_tx = true;
+                                tx_start = event_start;
+                            }
+                            Statement::Commit => commit = true,
+                            Statement::Other => {}
+                            Statement::Ddl => {
+                                let ours = self.tables.iter().any(|t| {
+                                    (q.schema().is_empty()
+                                        || *q.schema() == t.namespace
+                                        || stmt.contains(&t.namespace))
+                                        && binlog::mentions(&stmt, t)
+                                });
+                                // Re-read shapes at the next table map; event order keeps
+                                // older rows on their older shape.
+                                tables.clear();
+                                catalog_cache.clear();
+                                let outcome = if ours { "applied" } else { "ignored" };
+                                self.telemetry
+                                    .schema_changes
+                                    .with_label_values(&[&self.connector, outcome])
+                                    .inc();
+                                if ours {
+                                    tracing::info!(connector = %self.connector, file = %file, pos = log_pos, "schema change on a captured table");
+                                }
+                                commit = true;
+                            }
+                        }
+                    }
+                    Some(EventData::FormatDescriptionEvent(_)) => fde_seen = true,
+                    Some(EventData::GtidEvent(g)) => {
+                        let sid = g.sid();
+                        let h: String = sid.iter().map(|x| format!("{x:02x}")).collect();
+                        let text = format!(
+                            "{}-{}-{}-{}-{}:{}",
+                            &h[0..8],
+                            &h[8..12],
+                            &h[12..16],
+                            &h[16..20],
+                            &h[20..32],
+                            g.gno()
+                        );
+                        gtid = Some(Arc::from(text.as_str()));
+                        tx_start = event_start;
+                    }
+                    Some(EventData::XidEvent(_)) => commit = true,
+                    Some(EventData::TableMapEvent(tme)) => {
+                        let id = TableId::new(tme.database_name(), tme.table_name());
+                        if !captured.contains(&id) {
+                            tables.insert(tme.table_id(), None);
+                        } else if !tables.get(&tme.table_id()).is_some_and(Option::is_some) {
+                            let cat = match catalog_cache.get(&id) {
+                                Some(c) => c.clone(),
+                                None => {
+                                    let c =
+                                        catalog::table_columns(&mut sql, &id).await?.map(Arc::new);
+                                    catalog_cache.insert(id.clone(), c.clone());
+                                    c
+                                }
+                            };
+                            let t = binlog::table_from_map(id.clone(), &tme, cat.as_deref())
+                                .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;
+                            tables.insert(tme.table_id(), Some(Arc::new(t)));
+                        }
+                    }
+                    Some(EventData::RowsEvent(rows)) => {
+                        let tid = rows.table_id();
+                        if let Some(Some(t)) = tables.get(&tid) {
+                            let Some(tme) = stream.get_tme(tid) else {
+                                return Err(fail(
+                                    "ROWS",
+                                    log_pos,
+                                    format!("no table map for table id {tid}"),
+                                ));
+                            };
+                            let ns = &t.schema.table.namespace;
+                            let db = match dbs.get(ns) {
+                                Some(d) => Arc::clone(d),
+                                None => {
+                                    let d: Arc<str> = Arc::from(ns.as_str());
+                                    dbs.insert(ns.clone(), Arc::clone(&d));
+                                    d
+                                }
+                            };
+                            let at = binlog::RowsAt {
+                                db,
+                                server_id: header.server_id(),
+                                file: Arc::clone(&file),
+                                pos: tx_start,
+                                gtid: gtid.clone(),
+                                ts_us,
+                            };
+                            let n0 = batch.len();
+                            binlog::decode_rows(t, &rows, tme, &at, &mut batch).map_err(
+                                |e| match e {
+                                    DecodeFail::Value { column, source } => MySourceError::Value {
+                                        table: t.schema.table.to_string(),
+                                        column,
+                                        position: format!("{file}:{log_pos}"),
+                                        source,
+                                    },
+                                    DecodeFail::Malformed(reason) => fail(
+                                        "ROWS",
+                                        log_pos,
+                                        format!("{}: {reason}", t.schema.table),
+                                    ),
+                                },
+                            )?;
+                            for ev in &batch[n0..] {
+                                bytes += ev
+                                    .after
+                                    .iter()
+                                    .chain(ev.before.iter())
+                                    .map(|r| r.iter().map(Value::approx_size).sum::<usize>())
+                                    .sum::<usize>();
+                            }
+                            if batch.len() >= self.limits.max_events
+                                || bytes >= self.limits.max_bytes
+                            {
+                                // Mid-transaction flush: no checkpoint until the commit.
+                                bytes = 0;
+                                let events = std::mem::take(&mut batch);
+                                let checkpoint = if in_tx { None } else { pending_cp.take() };
+                                if tx.send(Batch { events, checkpoint }).await.is_err() {
+                                    pipeline_gone = true;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if log_pos > 0 {
+                next_pos = log_pos;
+            }
+            if commit {
+                in_tx = false;
+                gtid = None;
+                let g = (!gtid_state.is_empty())
+                    .then(|| gtid_state.values().cloned().collect::<Vec<_>>().join(","));
+                pending_cp = Some(Checkpoint::Mysql {
+                    file: file.to_string(),
+                    pos: next_pos,
+                    gtid: g,
+                    snapshot_done: true,
+                });
+                tx_start = next_pos;
+                if batch.len() >= self.limits.max_events || bytes >= self.limits.max_bytes {
+                    linger = None;
+                    bytes = 0;
+                    let events = std::mem::take(&mut batch);
+                    if tx
+                        .send(Batch {
+                            events,
+                            checkpoint: pending_cp.take(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        pipeline_gone = true;
+                        break;
+                    }
+                } else if linger.is_none() {
+                    linger = Some(Instant::now() + Duration::from_millis(2));
+                }
+            }
+        }
+        // Hand over what was read, then wait until the pipeline has saved every checkpoint.
+        if !pipeline_gone && (!batch.is_empty() || pending_cp.is_some()) {
+            let _ = tx
+                .send(Batch {
+                    events: std::mem::take(&mut batch),
+                    checkpoint: pending_cp.take(),
+                })
+                .await;
+        }
+        drop(tx);
+        while acks.changed().await.is_ok() {}
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.close()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), sql.disconnect()).await;
+        Ok(SourceEnd::Stopped)
+    }
+}

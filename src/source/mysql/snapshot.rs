@@ -1,0 +1,247 @@
+//! Consistent initial snapshot of MySQL/MariaDB tables, paired with the binlog position the
+//! stream continues from.
+//!
+//! ```text
+//! MariaDB: START TRANSACTION WITH CONSISTENT SNAPSHOT
+//!            ─► SHOW STATUS LIKE 'binlog_snapshot_%'   (file, position; no lock at all)
+//! MySQL:   FLUSH TABLES WITH READ LOCK ─► START TRANSACTION WITH CONSISTENT SNAPSHOT
+//!            ─► SHOW BINARY LOG STATUS ─► UNLOCK TABLES  (lock held for those 3 statements)
+//! then, inside the transaction: SELECT every table (binary protocol) ─► op "r" events
+//! ```
+//! Invariant: the rows read and the returned position describe the same instant, so
+//! streaming from that position neither misses nor repeats a committed change.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row};
+
+use super::catalog::{self, qualified, quote_ident, ServerInfo};
+use super::error::MySourceError;
+use super::types::Origin;
+use crate::event::{next_schema_version, ChangeEvent, ColumnType, Op, Position, TableId};
+use crate::source::snapshot::SnapshotEmitter;
+use crate::telemetry::Telemetry;
+
+/// A binlog position: file, offset, and MariaDB's GTID position there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BinlogPos {
+    /// Binlog file name.
+    pub file: String,
+    /// Offset in the file.
+    pub pos: u64,
+    /// MariaDB GTID position (`domain-server-seq,…`), when known.
+    pub gtid: Option<String>,
+}
+
+/// The server's current binlog position (for `no_data` starts).
+pub(crate) async fn current_position(
+    conn: &mut Conn,
+    info: &ServerInfo,
+) -> Result<BinlogPos, MySourceError> {
+    let row: Option<Row> = if info.mariadb {
+        conn.query_first("SHOW MASTER STATUS").await
+    } else {
+        match conn.query_first("SHOW BINARY LOG STATUS").await {
+            Ok(r) => Ok(r),
+            Err(_) => conn.query_first("SHOW MASTER STATUS").await,
+        }
+    }
+    .map_err(MySourceError::sql("reading the binlog position"))?;
+    let Some(row) = row else {
+        return Err(MySourceError::Precondition {
+            problem: "the server reports no binlog position".into(),
+            hint: "enable the binary log (log_bin) and restart the server".into(),
+        });
+    };
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or(4);
+    let gtid = gtid_at(conn, info, &file, pos).await?;
+    Ok(BinlogPos { file, pos, gtid })
+}
+
+async fn gtid_at(
+    conn: &mut Conn,
+    info: &ServerInfo,
+    file: &str,
+    pos: u64,
+) -> Result<Option<String>, MySourceError> {
+    if !info.mariadb {
+        return Ok(None);
+    }
+    let g: Option<Option<String>> = conn
+        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (file, pos))
+        .await
+        .map_err(MySourceError::sql("reading the GTID position"))?;
+    Ok(g.flatten())
+}
+
+/// Whether `file` is still among the server's binlogs.
+pub(crate) async fn file_exists(conn: &mut Conn, file: &str) -> Result<bool, MySourceError> {
+    let rows: Vec<Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(MySourceError::sql("listing binlog files"))?;
+    Ok(rows
+        .iter()
+        .any(|r| r.get::<String, _>(0).as_deref() == Some(file)))
+}
+
+/// Take the snapshot; `Ok(None)` when the pipeline closed (shutdown) before the end.
+pub(crate) async fn run(
+    conn: &mut Conn,
+    info: &ServerInfo,
+    tables: &[TableId],
+    emitter: &mut SnapshotEmitter<'_>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    telemetry: &Telemetry,
+    connector: &str,
+) -> Result<Option<BinlogPos>, MySourceError> {
+    let q = |c: &'static str| MySourceError::sql(c);
+    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .map_err(q("starting the snapshot"))?;
+    let (file, pos) = if info.mariadb {
+        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await
+            .map_err(q("starting the snapshot transaction"))?;
+        let rows: Vec<(String, String)> = conn
+            .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
+            .await
+            .map_err(q("reading the snapshot's binlog position"))?;
+        let get = |n: &str| {
+            rows.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.clone())
+        };
+        let file = get("binlog_snapshot_file").unwrap_or_default();
+        let pos = get("binlog_snapshot_position")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(4);
+        (file, pos)
+    } else {
+        conn.query_drop("FLUSH TABLES WITH READ LOCK")
+            .await
+            .map_err(q("locking tables for the snapshot (needs RELOAD)"))?;
+        let started = conn
+            .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await;
+        let p = match started {
+            Ok(()) => current_position(conn, info).await,
+            Err(e) => Err(MySourceError::Sql {
+                context: "starting the snapshot transaction",
+                source: e,
+            }),
+        };
+        conn.query_drop("UNLOCK TABLES")
+            .await
+            .map_err(q("unlocking tables"))?;
+        let p = p?;
+        (p.file, p.pos)
+    };
+    if file.is_empty() {
+        return Err(MySourceError::Precondition {
+            problem: "the server reports no binlog position for the snapshot".into(),
+            hint: "enable the binary log (log_bin) and restart the server".into(),
+        });
+    }
+    let gtid = gtid_at(conn, info, &file, pos).await?;
+    tracing::info!(connector, file = %file, pos, "snapshot started");
+    let ts_us = crate::pipeline::now_us();
+    let file_arc: Arc<str> = Arc::from(file.as_str());
+    for (ti, table) in tables.iter().enumerate() {
+        let Some((cols, key)) = catalog::table_columns(conn, table).await? else {
+            return Err(MySourceError::Precondition {
+                problem: format!("table {table} does not exist"),
+                hint: "create it, or fix source.tables".into(),
+            });
+        };
+        let t = catalog::build_table(table.clone(), &cols, &key);
+        // Debezium prints snapshot TIMESTAMPs with the shortest fraction (streamed ones with
+        // the column's precision): a snapshot-only copy of the schema says so.
+        let mut schema = (*t.schema).clone();
+        for c in &mut schema.columns {
+            if let ColumnType::ZonedTimestamp { fraction_digits } = &mut c.ty {
+                *fraction_digits = ColumnType::SHORTEST_FRACTION;
+            }
+        }
+        schema.version = next_schema_version();
+        let schema = Arc::new(schema);
+        let select: Vec<String> = schema
+            .columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect();
+        let sql = format!("SELECT {} FROM {}", select.join(", "), qualified(table));
+        let position = Position::Mysql {
+            db: Arc::from(table.namespace.as_str()),
+            server_id: 0,
+            file: Arc::clone(&file_arc),
+            pos,
+            row: 0,
+            gtid: None,
+        };
+        let before = emitter.rows;
+        let table_name = table.to_string();
+        {
+            let mut result = conn
+                .exec_iter(sql.as_str(), ())
+                .await
+                .map_err(q("reading a table for the snapshot"))?;
+            loop {
+                if *shutdown.borrow() {
+                    return Ok(None);
+                }
+                let Some(mut row) = result
+                    .next()
+                    .await
+                    .map_err(q("reading a table for the snapshot"))?
+                else {
+                    break;
+                };
+                let mut values = Vec::with_capacity(t.kinds.len());
+                for (i, kind) in t.kinds.iter().enumerate() {
+                    let raw: mysql_async::Value = row.take(i).unwrap_or(mysql_async::Value::NULL);
+                    values.push(kind.convert(raw, Origin::Snapshot).map_err(|source| {
+                        MySourceError::Value {
+                            table: table_name.clone(),
+                            column: schema.columns[i].name.clone(),
+                            position: "snapshot".into(),
+                            source,
+                        }
+                    })?);
+                }
+                let ev = ChangeEvent::new(
+                    Op::Read,
+                    Arc::clone(&schema),
+                    None,
+                    Some(values),
+                    position.clone(),
+                    ts_us,
+                )
+                .map_err(|e| MySourceError::Decode {
+                    event: "snapshot row".into(),
+                    file: file.clone(),
+                    pos,
+                    reason: e.to_string(),
+                })?;
+                if emitter.push(ev).await.is_err() {
+                    return Ok(None);
+                }
+            }
+        }
+        if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
+            return Ok(None);
+        }
+        let n = emitter.rows - before;
+        telemetry
+            .snapshot_rows
+            .with_label_values(&[connector, &table_name])
+            .inc_by(n);
+        tracing::info!(connector, table = %table, rows = n, "snapshot of table finished");
+    }
+    conn.query_drop("COMMIT")
+        .await
+        .map_err(q("ending the snapshot transaction"))?;
+    Ok(Some(BinlogPos { file, pos, gtid }))
+}

@@ -1,0 +1,708 @@
+//! MySQL/MariaDB column kinds and the conversion of their values to [`Value`]s.
+//!
+//! A [`Kind`] is learned from `information_schema` (snapshot, and streaming while the catalog
+//! still matches the binlog) or from a TABLE_MAP event's full row metadata (streaming after a
+//! later DDL). Values arrive as `mysql_common::Value`s from two places that encode some types
+//! differently, told apart by [`Origin`]:
+//! - snapshot reads (binary protocol, session time zone UTC): ENUM/SET as labels, YEAR as an
+//!   integer, TIMESTAMP as a UTC date-time, UUID/INET6 as text;
+//! - binlog rows: ENUM as a 1-based index, SET as a bitmask, YEAR as text, TIMESTAMP as
+//!   `seconds[.micros]`, BINARY(n) without its trailing zero bytes, UUID/INET6 as raw bytes.
+//!
+//! Mapping to Debezium's MySQL connector defaults (`bigint.unsigned.handling.mode=long`,
+//! `time.precision.mode=adaptive_time_microseconds`): see [`Kind::column_type`]. Zero dates
+//! become NULL. Conversion never panics; a value of an unexpected shape is a [`TypeError`].
+
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+use mysql_async::Value as MyValue;
+
+use crate::envelope::days_from_civil;
+use crate::event::{ColumnType, Value};
+
+/// How a column's values are decoded and typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Integer of `bytes` width (1, 2, 3, 4, 8).
+    Int {
+        /// Storage width in bytes.
+        bytes: u8,
+        /// Declared UNSIGNED.
+        unsigned: bool,
+    },
+    /// FLOAT.
+    Float,
+    /// DOUBLE.
+    Double,
+    /// DECIMAL(p, s).
+    Decimal {
+        /// Precision.
+        precision: u32,
+        /// Scale.
+        scale: u32,
+    },
+    /// BIT(n).
+    Bit {
+        /// Length in bits.
+        bits: u32,
+    },
+    /// YEAR.
+    Year,
+    /// DATE.
+    Date,
+    /// TIME(fsp).
+    Time,
+    /// DATETIME(fsp): wall clock, read as UTC.
+    DateTime {
+        /// Fractional second digits.
+        fsp: u8,
+    },
+    /// TIMESTAMP(fsp): an instant.
+    Timestamp {
+        /// Fractional second digits.
+        fsp: u8,
+    },
+    /// Character data; `latin1` selects single-byte decoding of binlog bytes.
+    Text {
+        /// Column charset is latin1 (binlog bytes are not UTF-8).
+        latin1: bool,
+    },
+    /// Binary data; `pad_to` is BINARY(n)'s length (the binlog drops trailing zero bytes).
+    Binary {
+        /// Fixed length to restore, for BINARY(n).
+        pad_to: Option<usize>,
+    },
+    /// ENUM with its labels.
+    Enum(Arc<[String]>),
+    /// SET with its labels.
+    Set(Arc<[String]>),
+    /// MySQL's native JSON (binary in the binlog).
+    Json,
+    /// MariaDB UUID.
+    Uuid,
+    /// MariaDB INET6.
+    Inet6,
+}
+
+/// Where a value came from (the encodings differ, see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A snapshot SELECT over the binary protocol.
+    Snapshot,
+    /// A binlog rows event.
+    Binlog,
+}
+
+/// A value that does not fit its column's kind.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unexpected {got} for a {kind} column")]
+pub struct TypeError {
+    got: &'static str,
+    kind: String,
+}
+
+impl Kind {
+    /// Debezium's Connect type for the kind.
+    pub(crate) fn column_type(&self) -> ColumnType {
+        match self {
+            Kind::Int { bytes: 1, .. }
+            | Kind::Int {
+                bytes: 2,
+                unsigned: false,
+            } => ColumnType::Int16,
+            Kind::Int { bytes: 2 | 3, .. }
+            | Kind::Int {
+                bytes: 4,
+                unsigned: false,
+            } => ColumnType::Int32,
+            Kind::Int { .. } => ColumnType::Int64,
+            Kind::Float => ColumnType::Float32,
+            Kind::Double => ColumnType::Float64,
+            Kind::Decimal { precision, scale } => ColumnType::Decimal {
+                precision: Some(*precision),
+                scale: *scale,
+            },
+            Kind::Bit { bits: 1 } => ColumnType::Bool,
+            Kind::Bit { bits } => ColumnType::Bits { length: *bits },
+            Kind::Year => ColumnType::Year,
+            Kind::Date => ColumnType::Date,
+            Kind::Time => ColumnType::Time { millis: false },
+            Kind::DateTime { fsp } => ColumnType::Timestamp { millis: *fsp <= 3 },
+            Kind::Timestamp { fsp } => ColumnType::ZonedTimestamp {
+                fraction_digits: *fsp,
+            },
+            Kind::Text { .. } | Kind::Inet6 => ColumnType::String,
+            Kind::Binary { .. } => ColumnType::Bytes,
+            Kind::Enum(labels) => ColumnType::Enum {
+                allowed: labels.join(","),
+            },
+            Kind::Set(labels) => ColumnType::EnumSet {
+                allowed: labels.join(","),
+            },
+            Kind::Json => ColumnType::Json,
+            Kind::Uuid => ColumnType::Uuid,
+        }
+    }
+
+    fn err(&self, got: &'static str) -> TypeError {
+        TypeError {
+            got,
+            kind: format!("{self:?}"),
+        }
+    }
+
+    /// Convert one value.
+    pub(crate) fn convert(&self, v: MyValue, origin: Origin) -> Result<Value, TypeError> {
+        let v = match v {
+            MyValue::NULL => return Ok(Value::Null),
+            v => v,
+        };
+        Ok(match self {
+            Kind::Int { bytes, unsigned } => {
+                let i = match v {
+                    MyValue::Int(i) => i,
+                    MyValue::UInt(u) => u as i64, // BIGINT UNSIGNED wraps, as Debezium's `long` mode
+                    MyValue::Bytes(b) => parse_int(&b).ok_or_else(|| self.err("text"))?,
+                    _ => return Err(self.err("non-integer")),
+                };
+                // Without signedness metadata an unsigned value arrives sign-extended.
+                let bits = 8 * u32::from(*bytes);
+                if *bytes >= 8 {
+                    Value::Int(i)
+                } else if *unsigned && i < 0 {
+                    Value::Int(i & ((1i64 << bits) - 1))
+                } else if !*unsigned && i >= 1i64 << (bits - 1) && i < 1i64 << bits {
+                    // A signed value that arrived zero-extended (MEDIUMINT in the binlog).
+                    Value::Int(i - (1i64 << bits))
+                } else {
+                    Value::Int(i)
+                }
+            }
+            Kind::Float => match v {
+                MyValue::Float(f) => Value::Float32(f),
+                MyValue::Double(f) => Value::Float32(f as f32),
+                MyValue::Bytes(b) => Value::Float32(parse_str(&b).ok_or_else(|| self.err("text"))?),
+                _ => return Err(self.err("non-float")),
+            },
+            Kind::Double => match v {
+                MyValue::Double(f) => Value::Float64(f),
+                MyValue::Float(f) => Value::Float64(f64::from(f)),
+                MyValue::Bytes(b) => Value::Float64(parse_str(&b).ok_or_else(|| self.err("text"))?),
+                _ => return Err(self.err("non-float")),
+            },
+            Kind::Decimal { scale, .. } => match v {
+                MyValue::Bytes(b) => decimal(&b, *scale).ok_or_else(|| self.err("bad decimal"))?,
+                MyValue::Int(i) => decimal(i.to_string().as_bytes(), *scale)
+                    .ok_or_else(|| self.err("bad decimal"))?,
+                _ => return Err(self.err("non-decimal")),
+            },
+            Kind::Bit { bits } => {
+                let raw = match v {
+                    MyValue::Bytes(b) => b,
+                    MyValue::Int(i) => i.to_be_bytes().to_vec(),
+                    MyValue::UInt(u) => u.to_be_bytes().to_vec(),
+                    _ => return Err(self.err("non-bit")),
+                };
+                let n = (*bits as usize).div_ceil(8).max(1);
+                // Right-align the big-endian bytes to the declared width.
+                let mut be = vec![0u8; n];
+                let take = raw.len().min(n);
+                be[n - take..].copy_from_slice(&raw[raw.len() - take..]);
+                if *bits == 1 {
+                    Value::Bool(be.iter().any(|&b| b != 0))
+                } else {
+                    be.reverse(); // Debezium's Bits are little-endian
+                    Value::Bytes(be)
+                }
+            }
+            Kind::Year => match v {
+                MyValue::Int(i) => Value::Int(i),
+                MyValue::UInt(u) => Value::Int(u as i64),
+                MyValue::Bytes(b) => Value::Int(parse_int(&b).ok_or_else(|| self.err("text"))?),
+                _ => return Err(self.err("non-year")),
+            },
+            Kind::Date => match v {
+                MyValue::Date(y, m, d, ..) => match civil_days(y, m, d) {
+                    Some(days) => Value::Date(days as i32),
+                    None => Value::Null,
+                },
+                _ => return Err(self.err("non-date")),
+            },
+            Kind::Time => match v {
+                MyValue::Time(neg, days, h, m, s, us) => {
+                    let abs = ((i64::from(days) * 24 + i64::from(h)) * 3600
+                        + i64::from(m) * 60
+                        + i64::from(s))
+                        * 1_000_000
+                        + i64::from(us);
+                    Value::Time(if neg { -abs } else { abs })
+                }
+                _ => return Err(self.err("non-time")),
+            },
+            Kind::DateTime { .. } => match v {
+                MyValue::Date(y, mo, d, h, mi, s, us) => match civil_days(y, mo, d) {
+                    Some(days) => Value::Timestamp(wall_micros(days, h, mi, s, us)),
+                    None => Value::Null,
+                },
+                _ => return Err(self.err("non-datetime")),
+            },
+            Kind::Timestamp { .. } => match (v, origin) {
+                (MyValue::Date(y, mo, d, h, mi, s, us), _) => match civil_days(y, mo, d) {
+                    Some(days) => Value::Timestamp(wall_micros(days, h, mi, s, us)),
+                    None => Value::Null,
+                },
+                (MyValue::Bytes(b), Origin::Binlog) => {
+                    let us = epoch_micros(&b).ok_or_else(|| self.err("bad timestamp"))?;
+                    if us == 0 {
+                        Value::Null // the zero timestamp
+                    } else {
+                        Value::Timestamp(us)
+                    }
+                }
+                (MyValue::Int(0), _) => Value::Null,
+                (MyValue::Int(secs), _) => Value::Timestamp(secs.saturating_mul(1_000_000)),
+                _ => return Err(self.err("non-timestamp")),
+            },
+            Kind::Text { latin1 } => match v {
+                MyValue::Bytes(b) => Value::String(text(b, *latin1 && origin == Origin::Binlog)),
+                other => Value::String(other.as_sql(true).trim_matches('\'').to_string()),
+            },
+            Kind::Binary { pad_to } => match v {
+                MyValue::Bytes(mut b) => {
+                    if let Some(n) = pad_to {
+                        if b.len() < *n {
+                            b.resize(*n, 0);
+                        }
+                    }
+                    Value::Bytes(b)
+                }
+                _ => return Err(self.err("non-binary")),
+            },
+            Kind::Enum(labels) => match (v, origin) {
+                (MyValue::Int(i), _) => Value::String(label(labels, i)),
+                (MyValue::UInt(u), _) => Value::String(label(labels, u as i64)),
+                (MyValue::Bytes(b), _) => Value::String(text(b, false)),
+                _ => return Err(self.err("non-enum")),
+            },
+            Kind::Set(labels) => match (v, origin) {
+                (MyValue::Bytes(b), Origin::Binlog) => {
+                    let mut bits = 0u64;
+                    for (i, byte) in b.iter().take(8).enumerate() {
+                        bits |= u64::from(*byte) << (8 * i);
+                    }
+                    Value::String(set_labels(labels, bits))
+                }
+                (MyValue::Int(i), _) => Value::String(set_labels(labels, i as u64)),
+                (MyValue::UInt(u), _) => Value::String(set_labels(labels, u)),
+                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(text(b, false)),
+                _ => return Err(self.err("non-set")),
+            },
+            Kind::Json => match v {
+                MyValue::Bytes(b) => Value::Json(text(b, false)),
+                _ => return Err(self.err("non-json")),
+            },
+            Kind::Uuid => match (v, origin) {
+                (MyValue::Bytes(b), Origin::Binlog) => Value::String(uuid_text(&b)),
+                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(text(b, false)),
+                _ => return Err(self.err("non-uuid")),
+            },
+            Kind::Inet6 => match (v, origin) {
+                (MyValue::Bytes(mut b), Origin::Binlog) => {
+                    b.resize(16, 0);
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&b[..16]);
+                    Value::String(inet6_text(a))
+                }
+                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(text(b, false)),
+                _ => return Err(self.err("non-inet6")),
+            },
+        })
+    }
+}
+
+fn parse_str<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
+    std::str::from_utf8(b).ok()?.trim().parse().ok()
+}
+
+fn parse_int(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?.trim();
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| s.parse::<u64>().ok().map(|u| u as i64))
+}
+
+/// Days since the epoch, or `None` for a zero date (any part zero).
+fn civil_days(y: u16, m: u8, d: u8) -> Option<i64> {
+    if y == 0 || m == 0 || d == 0 || m > 12 || d > 31 {
+        return None;
+    }
+    Some(days_from_civil(i64::from(y), u32::from(m), u32::from(d)))
+}
+
+fn wall_micros(days: i64, h: u8, mi: u8, s: u8, us: u32) -> i64 {
+    (days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)) * 1_000_000
+        + i64::from(us)
+}
+
+/// `seconds[.micros]` since the epoch, as the binlog's TIMESTAMP2 decoding writes it.
+fn epoch_micros(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?;
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = secs.parse().ok()?;
+    let mut us = 0i64;
+    if !frac.is_empty() {
+        if frac.len() > 6 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        us = format!("{frac:0<6}").parse().ok()?;
+    }
+    secs.checked_mul(1_000_000)?.checked_add(us)
+}
+
+/// A decimal's text form (`-12.340`) as an unscaled integer string at `scale`.
+fn decimal(b: &[u8], scale: u32) -> Option<Value> {
+    let s = std::str::from_utf8(b).ok()?.trim();
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+        || frac.len() > scale as usize
+    {
+        return None;
+    }
+    let mut unscaled = String::with_capacity(int.len() + scale as usize + 1);
+    unscaled.push_str(int);
+    unscaled.push_str(frac);
+    for _ in frac.len()..scale as usize {
+        unscaled.push('0');
+    }
+    let trimmed = unscaled.trim_start_matches('0');
+    let mut out = String::with_capacity(trimmed.len() + 1);
+    if trimmed.is_empty() {
+        out.push('0');
+    } else {
+        if neg {
+            out.push('-');
+        }
+        out.push_str(trimmed);
+    }
+    Some(Value::Decimal {
+        unscaled: out,
+        scale,
+    })
+}
+
+fn text(b: Vec<u8>, latin1: bool) -> String {
+    if latin1 {
+        return b.iter().map(|&c| char::from(c)).collect();
+    }
+    match String::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+fn label(labels: &[String], index: i64) -> String {
+    // Index 0 is MySQL's "invalid value" (empty string).
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| labels.get(i))
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn set_labels(labels: &[String], bits: u64) -> String {
+    labels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i < 64 && bits & (1u64 << i) != 0)
+        .map(|(_, l)| l.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn uuid_text(b: &[u8]) -> String {
+    let mut a = [0u8; 16];
+    let n = b.len().min(16);
+    a[..n].copy_from_slice(&b[..n]);
+    let h: String = a.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn inet6_text(a: [u8; 16]) -> String {
+    Ipv6Addr::from(a).to_string()
+}
+
+/// Parse the labels of an `enum('a','b')` / `set('a','b')` column type.
+pub(crate) fn parse_labels(column_type: &str) -> Vec<String> {
+    let Some(open) = column_type.find('(') else {
+        return Vec::new();
+    };
+    let body = &column_type[open + 1..];
+    let mut labels = Vec::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut cur = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    cur.push('\'');
+                }
+                '\'' => break,
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                }
+                c => cur.push(c),
+            }
+        }
+        labels.push(cur);
+    }
+    labels
+}
+
+/// A literal column default from `information_schema.COLUMNS.COLUMN_DEFAULT`, when it is one
+/// sluice can type exactly (numbers and quoted strings); expressions give `None`.
+pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
+    let unquoted = raw
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .map(|s| s.replace("''", "'"));
+    match kind {
+        Kind::Int { .. } | Kind::Year => raw.trim().parse::<i64>().ok().map(Value::Int),
+        Kind::Decimal { scale, .. } => decimal(raw.trim().as_bytes(), *scale),
+        Kind::Float => raw.trim().parse::<f32>().ok().map(Value::Float32),
+        Kind::Double => raw.trim().parse::<f64>().ok().map(Value::Float64),
+        Kind::Text { .. } | Kind::Enum(_) | Kind::Set(_) => {
+            if raw == "NULL" {
+                None
+            } else {
+                Some(Value::String(unquoted.unwrap_or_else(|| raw.to_string())))
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(k: &Kind, v: MyValue, o: Origin) -> Value {
+        k.convert(v, o).expect("converts")
+    }
+
+    /// Integers of every width, signed and unsigned, including values that arrive sign-extended.
+    #[test]
+    fn integers() {
+        let u8k = Kind::Int {
+            bytes: 1,
+            unsigned: true,
+        };
+        assert_eq!(
+            conv(&u8k, MyValue::Int(-1), Origin::Binlog),
+            Value::Int(255)
+        );
+        assert_eq!(
+            conv(&u8k, MyValue::UInt(255), Origin::Binlog),
+            Value::Int(255)
+        );
+        let u64k = Kind::Int {
+            bytes: 8,
+            unsigned: true,
+        };
+        assert_eq!(
+            conv(&u64k, MyValue::UInt(u64::MAX), Origin::Binlog),
+            Value::Int(-1)
+        );
+        assert_eq!(u64k.column_type(), ColumnType::Int64);
+        assert_eq!(
+            Kind::Int {
+                bytes: 1,
+                unsigned: false
+            }
+            .column_type(),
+            ColumnType::Int16
+        );
+        assert_eq!(
+            Kind::Int {
+                bytes: 4,
+                unsigned: true
+            }
+            .column_type(),
+            ColumnType::Int64
+        );
+    }
+
+    /// Decimal text becomes an unscaled integer at the column's scale.
+    #[test]
+    fn decimals() {
+        let k = Kind::Decimal {
+            precision: 10,
+            scale: 3,
+        };
+        let d = |s: &str| conv(&k, MyValue::Bytes(s.into()), Origin::Binlog);
+        assert_eq!(
+            d("7.5"),
+            Value::Decimal {
+                unscaled: "7500".into(),
+                scale: 3
+            }
+        );
+        assert_eq!(
+            d("-9999999.999"),
+            Value::Decimal {
+                unscaled: "-9999999999".into(),
+                scale: 3
+            }
+        );
+        assert_eq!(
+            d("0.000"),
+            Value::Decimal {
+                unscaled: "0".into(),
+                scale: 3
+            }
+        );
+        assert!(k
+            .convert(MyValue::Bytes("1.23456".into()), Origin::Binlog)
+            .is_err());
+        assert!(k
+            .convert(MyValue::Bytes("abc".into()), Origin::Binlog)
+            .is_err());
+    }
+
+    /// Times, dates, zero dates and binlog timestamps.
+    #[test]
+    fn temporal() {
+        assert_eq!(
+            conv(
+                &Kind::Time,
+                MyValue::Time(true, 34, 22, 59, 59, 0),
+                Origin::Binlog
+            ),
+            Value::Time(-3_020_399_000_000)
+        );
+        assert_eq!(
+            conv(
+                &Kind::Date,
+                MyValue::Date(1000, 1, 1, 0, 0, 0, 0),
+                Origin::Binlog
+            ),
+            Value::Date(-354_285)
+        );
+        assert_eq!(
+            conv(
+                &Kind::Date,
+                MyValue::Date(0, 0, 0, 0, 0, 0, 0),
+                Origin::Binlog
+            ),
+            Value::Null
+        );
+        let ts = Kind::Timestamp { fsp: 6 };
+        assert_eq!(
+            conv(&ts, MyValue::Bytes("1.5".into()), Origin::Binlog),
+            Value::Timestamp(1_500_000)
+        );
+        assert_eq!(
+            conv(&ts, MyValue::Bytes("0".into()), Origin::Binlog),
+            Value::Null
+        );
+        assert!(ts
+            .convert(MyValue::Bytes("1.x".into()), Origin::Binlog)
+            .is_err());
+    }
+
+    /// ENUM indexes, SET bitmasks, BIT byte order, BINARY padding, UUID and INET6 bytes.
+    #[test]
+    fn labels_bits_and_bytes() {
+        let labels: Arc<[String]> = vec!["a".to_string(), "b".into(), "c".into()].into();
+        assert_eq!(
+            conv(&Kind::Enum(labels.clone()), MyValue::Int(2), Origin::Binlog),
+            Value::String("b".into())
+        );
+        assert_eq!(
+            conv(&Kind::Enum(labels.clone()), MyValue::Int(9), Origin::Binlog),
+            Value::String(String::new())
+        );
+        assert_eq!(
+            conv(
+                &Kind::Set(labels),
+                MyValue::Bytes(vec![0b101]),
+                Origin::Binlog
+            ),
+            Value::String("a,c".into())
+        );
+        assert_eq!(
+            conv(
+                &Kind::Bit { bits: 16 },
+                MyValue::Bytes(vec![1, 2]),
+                Origin::Binlog
+            ),
+            Value::Bytes(vec![2, 1])
+        );
+        assert_eq!(
+            conv(
+                &Kind::Bit { bits: 1 },
+                MyValue::Bytes(vec![1]),
+                Origin::Binlog
+            ),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            conv(
+                &Kind::Binary { pad_to: Some(4) },
+                MyValue::Bytes(vec![]),
+                Origin::Binlog
+            ),
+            Value::Bytes(vec![0; 4])
+        );
+        let mut v6 = [0u8; 16];
+        v6[10] = 0xff;
+        v6[11] = 0xff;
+        v6[12..].copy_from_slice(&[192, 0, 2, 1]);
+        assert_eq!(
+            conv(&Kind::Inet6, MyValue::Bytes(v6.to_vec()), Origin::Binlog),
+            Value::String("::ffff:192.0.2.1".into())
+        );
+        assert_eq!(
+            conv(&Kind::Uuid, MyValue::Bytes(vec![0x12; 16]), Origin::Binlog),
+            Value::String("12121212-1212-1212-1212-121212121212".into())
+        );
+    }
+
+    /// Labels with quotes and escapes, and literal defaults.
+    #[test]
+    fn labels_and_defaults() {
+        assert_eq!(
+            parse_labels("enum('sad','o''k','a,b')"),
+            vec!["sad".to_string(), "o'k".into(), "a,b".into()]
+        );
+        let int = Kind::Int {
+            bytes: 4,
+            unsigned: false,
+        };
+        assert_eq!(literal_default(&int, "7"), Some(Value::Int(7)));
+        assert_eq!(literal_default(&int, "current_timestamp()"), None);
+        assert_eq!(
+            literal_default(&Kind::Text { latin1: false }, "'x''y'"),
+            Some(Value::String("x'y".into()))
+        );
+    }
+}

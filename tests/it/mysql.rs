@@ -1,0 +1,474 @@
+//! MariaDB → sluice (the real binary) → broker → kcat: the Debezium reference samples, a DDL
+//! in the middle of a write stream, SIGKILL and restart, and purged binlogs.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use crate::golden::{compare_records, MYSQL_RUN_FIELDS};
+use crate::support::kafka::{kcat_read, Noida};
+use crate::support::mariadb::Maria;
+use crate::support::{sluice, wait_for};
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/golden/debezium-3.6.3");
+
+fn config(
+    dir: &Path,
+    maria: &Maria,
+    tables: &[&str],
+    extra_source: &str,
+    sink: &str,
+) -> std::path::PathBuf {
+    let http = crate::support::free_port();
+    let off = dir.join("offsets").display().to_string();
+    let yaml = format!(
+        "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  anchor:\n{}    sink:\n      type: kafka\n{sink}",
+        maria.source_yaml(tables, extra_source)
+    );
+    sluice::write_raw(dir, "anchor.yaml", &yaml)
+}
+
+fn golden(file: &str) -> Vec<Json> {
+    std::fs::read_to_string(format!("{GOLDEN}/{file}"))
+        .expect("golden file")
+        .lines()
+        .map(|l| serde_json::from_str::<Json>(l).expect("golden json"))
+        .filter(|r| r["topic"] != "anchor")
+        .collect()
+}
+
+async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, file: &str) {
+    let maria = Maria::start();
+    let setup = std::fs::read_to_string(format!("{GOLDEN}/maria_types_setup.sql")).expect("setup");
+    maria.sql(&format!(
+        "CREATE DATABASE anchor_golden; USE anchor_golden;\n{setup}"
+    ));
+    let tmp = crate::support::test_dir();
+    let cfg = config(
+        tmp.path(),
+        &maria,
+        &["anchor_golden.golden_types"],
+        "",
+        &format!(
+            "      bootstrap_servers: \"{bootstrap}\"\n      schemas_enable: {schemas_enable}\n      create_topics: {create_topics}\n"
+        ),
+    );
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&cfg, &log);
+    let topic = "anchor.anchor_golden.golden_types";
+    wait_for("the snapshot record", Duration::from_secs(60), || async {
+        (kcat_read(bootstrap, topic).len() == 1).then_some(())
+    })
+    .await;
+    let dml = std::fs::read_to_string(format!("{GOLDEN}/maria_types_dml.sql")).expect("dml");
+    maria.sql(&format!("USE anchor_golden;\n{dml}"));
+    let want = golden(file);
+    let records = wait_for("all records", Duration::from_secs(60), || async {
+        let r = kcat_read(bootstrap, topic);
+        (r.len() >= want.len()).then_some(r)
+    })
+    .await;
+    let status = tokio::task::spawn_blocking(move || child.terminate())
+        .await
+        .expect("join");
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "sluice exit {status:?}\n{logs}");
+    compare_records(&records, &want, MYSQL_RUN_FIELDS);
+    assert!(
+        !logs.contains("snapshot row"),
+        "row values must not be logged"
+    );
+}
+
+/// The MariaDB reference SQL through sluice into noida-db equals Debezium's
+/// `schemas.enable=false` output: snapshot, every type (signed/unsigned, decimal, bit, enum,
+/// set, json, zero-padded binary, time ranges), a PK change, deletes with tombstones, and an
+/// ADD COLUMN in the middle of the stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_golden_noida_schemas_false() {
+    let broker = Noida::start();
+    run_golden(
+        &broker.bootstrap(),
+        false,
+        true,
+        "maria_types.schemas-false.jsonl",
+    )
+    .await;
+}
+
+/// The same through librdkafka's mock cluster with `schemas_enable: true`.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_golden_mock_schemas_true() {
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    cluster
+        .create_topic("anchor.anchor_golden.golden_types", 1, 1)
+        .expect("create topic");
+    run_golden(
+        &cluster.bootstrap_servers(),
+        true,
+        false,
+        "maria_types.schemas-true.jsonl",
+    )
+    .await;
+}
+
+async fn conn(maria: &Maria, db: &str) -> mysql_async::Conn {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(maria.port)
+        .user(Some(crate::support::mariadb::USER))
+        .pass(Some(crate::support::mariadb::PASSWORD))
+        .db_name(Some(db))
+        .prefer_socket(false);
+    mysql_async::Conn::new(opts)
+        .await
+        .expect("connect to test mariadb")
+}
+
+fn kafka_sink(bootstrap: &str) -> String {
+    format!("      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 3\n")
+}
+
+/// SIGKILL while changes stream, then restart: no committed change is lost, each key's
+/// committed values appear in commit order, and the restart resumes (no second snapshot).
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_sigkill_and_restart_loses_nothing() {
+    use mysql_async::prelude::Queryable;
+    let maria = Maria::start();
+    maria.sql(
+        "CREATE DATABASE app; USE app; CREATE TABLE items (id int primary key, v bigint not null); \
+         INSERT INTO items SELECT seq, 0 FROM seq_1_to_50;",
+    );
+    let broker = Noida::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(
+        tmp.path(),
+        &maria,
+        &["app.items"],
+        "",
+        &kafka_sink(&bootstrap),
+    );
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&cfg, &log);
+    let topic = "anchor.app.items";
+    wait_for("the snapshot", Duration::from_secs(60), || async {
+        (kcat_read(&bootstrap, topic).len() >= 50).then_some(())
+    })
+    .await;
+    let mut c = conn(&maria, "app").await;
+    let mut committed: HashMap<i64, Vec<i64>> = HashMap::new();
+    let total = 1500i64;
+    for n in 1..=total {
+        let id = (n * 7) % 50 + 1;
+        if n % 100 == 0 {
+            let other = id % 50 + 1;
+            c.query_drop(format!(
+                "BEGIN; UPDATE items SET v = {n} WHERE id = {id}; UPDATE items SET v = {n} + 1 WHERE id = {other}; COMMIT;"
+            ))
+            .await
+            .expect("multi-row transaction");
+            committed.entry(id).or_default().push(n);
+            committed.entry(other).or_default().push(n + 1);
+        } else {
+            c.exec_drop("UPDATE items SET v = ? WHERE id = ?", (n, id))
+                .await
+                .expect("update");
+            committed.entry(id).or_default().push(n);
+        }
+        if n == total / 3 {
+            child.kill();
+        }
+        if n == total / 2 {
+            child = sluice::spawn(&cfg, &log);
+        }
+    }
+    let final_rows: HashMap<i64, i64> = c
+        .query::<(i64, i64), _>("SELECT id, v FROM items")
+        .await
+        .expect("final state")
+        .into_iter()
+        .collect();
+    let records = wait_for("every final value", Duration::from_secs(120), || async {
+        let r = kcat_read(&bootstrap, topic);
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for rec in &r {
+            if let (Some(k), Some(v)) = (&rec.key, &rec.value) {
+                last.insert(k["id"].as_i64()?, v["after"]["v"].as_i64()?);
+            }
+        }
+        (last == final_rows).then_some(r)
+    })
+    .await;
+    child.kill();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        logs.matches("snapshot started").count(),
+        1,
+        "the restart must resume from offsets, not snapshot again:\n{logs}"
+    );
+    let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
+    for rec in &records {
+        if let (Some(k), Some(v)) = (&rec.key, &rec.value) {
+            if v["op"] == "u" {
+                seen.entry(k["id"].as_i64().expect("id"))
+                    .or_default()
+                    .push(v["after"]["v"].as_i64().expect("v"));
+            }
+        }
+    }
+    for (id, want) in &committed {
+        let got = seen.get(id).cloned().unwrap_or_default();
+        let mut it = got.iter();
+        for w in want {
+            assert!(
+                it.any(|g| g == w),
+                "key {id}: committed value {w} missing or out of order in {got:?}"
+            );
+        }
+    }
+}
+
+/// ALTER TABLE (add, rename, drop column) while a writer inserts: every row arrives once at
+/// least, each event carries the shape its row was written with, and shapes only move forward.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_ddl_during_writes() {
+    use mysql_async::prelude::Queryable;
+    let maria = Maria::start();
+    maria.sql("CREATE DATABASE app; CREATE TABLE app.t (id int primary key, a int);");
+    let broker = Noida::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(tmp.path(), &maria, &["app.t"], "", &kafka_sink(&bootstrap));
+    let log = tmp.path().join("sluice.log");
+    let _child = sluice::spawn(&cfg, &log);
+    let topic = "anchor.app.t";
+    // The empty snapshot is done once the offsets file exists.
+    let off = tmp.path().join("offsets").join("anchor.json");
+    wait_for(
+        "the snapshot checkpoint",
+        Duration::from_secs(60),
+        || async { off.exists().then_some(()) },
+    )
+    .await;
+    let mut w = conn(&maria, "app").await;
+    let mut d = conn(&maria, "app").await;
+    let writer = tokio::spawn(async move {
+        for id in 1..=300i64 {
+            w.exec_drop("INSERT INTO t (id) VALUES (?)", (id,))
+                .await
+                .expect("insert");
+        }
+    });
+    let mut ddl_at = Vec::new();
+    for (after, stmt) in [
+        (
+            60,
+            "ALTER TABLE t ADD COLUMN b varchar(10) NOT NULL DEFAULT 'x'",
+        ),
+        (140, "ALTER TABLE t RENAME COLUMN a TO a2"),
+        (220, "ALTER TABLE t DROP COLUMN a2"),
+    ] {
+        loop {
+            let n: Option<i64> = d
+                .query_first("SELECT COUNT(*) FROM t")
+                .await
+                .expect("count");
+            if n.unwrap_or(0) >= after {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        d.query_drop(stmt).await.expect("ddl");
+        ddl_at.push(stmt);
+    }
+    writer.await.expect("writer");
+    let records = wait_for("all 300 rows", Duration::from_secs(60), || async {
+        let r = kcat_read(&bootstrap, topic);
+        let ids: HashSet<i64> = r
+            .iter()
+            .filter_map(|x| x.value.as_ref()?["after"]["id"].as_i64())
+            .collect();
+        (ids.len() == 300).then_some(r)
+    })
+    .await;
+    let shape = |v: &Json| -> Vec<String> {
+        v["after"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let shapes = [
+        vec!["id".to_string(), "a".into()],
+        vec!["id".to_string(), "a".into(), "b".into()],
+        vec!["id".to_string(), "a2".into(), "b".into()],
+        vec!["id".to_string(), "b".into()],
+    ];
+    // Within a partition, shapes never go back.
+    let mut stage: HashMap<i32, usize> = HashMap::new();
+    let mut seen = [0usize; 4];
+    for r in &records {
+        let Some(v) = &r.value else { continue };
+        let s = shape(v);
+        let i = shapes
+            .iter()
+            .position(|x| *x == s)
+            .unwrap_or_else(|| panic!("unexpected shape {s:?}"));
+        let cur = stage.entry(r.partition).or_insert(0);
+        assert!(
+            i >= *cur,
+            "shape went back from {cur} to {i} in partition {}",
+            r.partition
+        );
+        *cur = i;
+        seen[i] += 1;
+        if i >= 1 {
+            assert_eq!(v["after"]["b"], "x", "default of the added column");
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 0), "every shape seen: {seen:?}");
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        logs.matches("schema change on a captured table").count(),
+        3,
+        "{logs}"
+    );
+}
+
+/// Binlog purged while sluice was stopped: a clear, definite error naming the file by
+/// default; with `snapshot_mode: when_needed` a new snapshot instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_purged_binlog() {
+    let maria = Maria::start();
+    maria.sql("CREATE DATABASE app; CREATE TABLE app.t (id int primary key); INSERT INTO app.t VALUES (1);");
+    let broker = Noida::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(tmp.path(), &maria, &["app.t"], "", &kafka_sink(&bootstrap));
+    let log = tmp.path().join("sluice.log");
+    let topic = "anchor.app.t";
+    let mut child = sluice::spawn(&cfg, &log);
+    wait_for("the snapshot", Duration::from_secs(60), || async {
+        (kcat_read(&bootstrap, topic).len() == 1).then_some(())
+    })
+    .await;
+    maria.sql("INSERT INTO app.t VALUES (2);");
+    wait_for("the insert", Duration::from_secs(60), || async {
+        (kcat_read(&bootstrap, topic).len() == 2).then_some(())
+    })
+    .await;
+    assert!(child.terminate().success());
+    let saved = std::fs::read_to_string(tmp.path().join("offsets").join("anchor.json"))
+        .expect("offsets file");
+    maria.sql("INSERT INTO app.t VALUES (3); FLUSH BINARY LOGS; FLUSH BINARY LOGS;");
+    let current = maria.sql("SHOW MASTER STATUS;");
+    let current = current
+        .split_whitespace()
+        .next()
+        .expect("current binlog")
+        .to_string();
+    // MariaDB keeps a file until its binlog checkpoint has passed (InnoDB flushed): retry.
+    wait_for("the purge", Duration::from_secs(30), || async {
+        maria.sql(&format!("FLUSH LOGS; PURGE BINARY LOGS TO '{current}';"));
+        let first = maria.sql("SHOW BINARY LOGS;");
+        (!first.contains("mysql-bin.000001")).then_some(())
+    })
+    .await;
+
+    let (code, stderr) = sluice::run_to_end(&["run"], &cfg);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no longer on the server"), "{stderr}");
+    assert!(stderr.contains("when_needed"), "{stderr}");
+    let file: Json = serde_json::from_str(&saved).expect("offsets json");
+    let file = file["checkpoint"]["file"]
+        .as_str()
+        .expect("file")
+        .to_string();
+    assert_eq!(
+        file, "mysql-bin.000001",
+        "a clean binlog file name was saved"
+    );
+    assert!(stderr.contains(&file), "the error names {file}: {stderr}");
+
+    let cfg = config(
+        tmp.path(),
+        &maria,
+        &["app.t"],
+        "      snapshot_mode: when_needed\n",
+        &kafka_sink(&bootstrap),
+    );
+    let _child = sluice::spawn(&cfg, &log);
+    let records = wait_for("the new snapshot", Duration::from_secs(60), || async {
+        let r = kcat_read(&bootstrap, topic);
+        (r.len() >= 5).then_some(r)
+    })
+    .await;
+    let mut reads: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r.value.as_ref())
+        .filter(|v| v["op"] == "r")
+        .filter_map(|v| v["after"]["id"].as_i64())
+        .collect();
+    reads.sort_unstable();
+    assert_eq!(
+        reads,
+        vec![1, 1, 2, 3],
+        "first snapshot (1) and the re-snapshot (1, 2, 3)"
+    );
+}
+
+/// MariaDB's UUID and INET6 columns (which Debezium cannot read) arrive in their text form,
+/// from the snapshot and from the binlog alike, NULLs included.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_uuid_and_inet6() {
+    let maria = Maria::start();
+    maria.sql(
+        "CREATE DATABASE app; CREATE TABLE app.n (id int primary key, u uuid, ip inet6, b binary(4)); \
+         INSERT INTO app.n VALUES (1, '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1', x'01'), \
+         (2, NULL, NULL, NULL);",
+    );
+    let broker = Noida::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(tmp.path(), &maria, &["app.n"], "", &kafka_sink(&bootstrap));
+    let log = tmp.path().join("sluice.log");
+    let _child = sluice::spawn(&cfg, &log);
+    let topic = "anchor.app.n";
+    wait_for("the snapshot", Duration::from_secs(60), || async {
+        (kcat_read(&bootstrap, topic).len() == 2).then_some(())
+    })
+    .await;
+    maria.sql(
+        "INSERT INTO app.n VALUES (3, '123e4567-e89b-12d3-a456-426614174000', '::ffff:192.0.2.1', x'0100'), \
+         (4, '00000000-0000-0000-0000-000000000000', '::', x'00000000');",
+    );
+    let records = wait_for("the inserts", Duration::from_secs(60), || async {
+        let r = kcat_read(&bootstrap, topic);
+        (r.len() >= 4).then_some(r)
+    })
+    .await;
+    let after: HashMap<i64, Json> = records
+        .iter()
+        .filter_map(|r| {
+            let v = r.value.as_ref()?;
+            Some((v["after"]["id"].as_i64()?, v["after"].clone()))
+        })
+        .collect();
+    let uuid = "123e4567-e89b-12d3-a456-426614174000";
+    assert_eq!(after[&1]["u"], uuid);
+    assert_eq!(after[&1]["ip"], "2001:db8::1");
+    assert_eq!(after[&1]["b"], "AQAAAA==");
+    assert_eq!(after[&2]["u"], Json::Null);
+    assert_eq!(after[&2]["ip"], Json::Null);
+    assert_eq!(after[&3]["u"], uuid, "binlog UUID");
+    assert_eq!(after[&3]["ip"], "::ffff:192.0.2.1", "binlog INET6");
+    assert_eq!(
+        after[&3]["b"], "AQAAAA==",
+        "binlog BINARY(4) keeps its zero bytes"
+    );
+    assert_eq!(after[&4]["u"], "00000000-0000-0000-0000-000000000000");
+    assert_eq!(after[&4]["ip"], "::");
+    assert_eq!(after[&4]["b"], "AAAAAA==");
+}
