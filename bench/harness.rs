@@ -2,8 +2,10 @@
 //! the release `sluice` binary, each scenario beside its physical limit.
 //!
 //! ```text
-//! bash bench/run.sh [snapshot|streaming|latency|all] [--rows N] [--changes N] [--seconds S]
+//! bash bench/run.sh [SCENARIO|pg|maria|all] [--rows N] [--changes N] [--seconds S]
 //! ```
+//! `pg` runs snapshot, streaming and latency; `maria` runs the three `maria-` scenarios
+//! against a throwaway MariaDB 10.11 (the integration tests' server, same settings).
 //! Scenarios:
 //! - snapshot:  N rows (default 1,000,000) → sluice `initial_only` → broker; beside it the raw
 //!   `COPY (SELECT …) TO STDOUT` rate of the same table.
@@ -13,7 +15,15 @@
 //! - latency:   a steady 1,000 and 10,000 changes/s for S seconds (default 60); commit time
 //!   (`source.ts_us`) to receipt by a Kafka consumer (an upper bound of commit → broker ack).
 //!
-//! Peak RSS of sluice (VmHWM) is reported for each.
+//! - maria-snapshot, maria-streaming, maria-latency: the same on MariaDB. Limits: the
+//!   `mariadb --quick` client reading the same SELECT over TCP, and `mariadb-binlog
+//!   --read-from-remote-server` reading the same binlog range. The binlog's commit time has
+//!   whole seconds only, so MariaDB latency runs from the row's `c` column (`NOW(6)` when its
+//!   INSERT started).
+//!
+//! Peak RSS of sluice (VmHWM) is reported for each; for PostgreSQL latency also sluice's own
+//! commit → broker-ack histogram (`sluice_commit_to_ack_seconds`), which excludes the
+//! measuring consumer.
 
 #![allow(clippy::print_stdout)] // a command-line report
 
@@ -26,6 +36,12 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::ClientConfig;
 use tokio_postgres::{Client, NoTls};
+
+// The MariaDB server of the integration tests (same settings); `source_yaml` is unused here.
+#[allow(dead_code)]
+#[path = "../tests/it/support/mariadb.rs"]
+mod mariadb;
+use mariadb::Maria;
 
 const PGBIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -166,13 +182,32 @@ struct Sluice {
 }
 
 impl Sluice {
-    fn start(root: &Path, pg_port: u16, bootstrap: &str, mode: &str, table: &str) -> Sluice {
+    /// A PostgreSQL connector capturing `public.{table}`.
+    fn postgres(root: &Path, pg_port: u16, bootstrap: &str, mode: &str, table: &str) -> Sluice {
+        let source = format!(
+            "      type: postgres\n      host: 127.0.0.1\n      port: {pg_port}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: {mode}\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n"
+        );
+        Sluice::start(root, &source, bootstrap, table)
+    }
+
+    /// A MySQL connector capturing `bench.{table}` on the MariaDB server.
+    fn mariadb(root: &Path, maria: &Maria, bootstrap: &str, mode: &str, table: &str) -> Sluice {
+        let source = format!(
+            "      type: mysql\n      host: 127.0.0.1\n      port: {}\n      user: {}\n      password: {}\n      tables: [bench.{table}]\n      snapshot_mode: {mode}\n",
+            maria.port,
+            mariadb::USER,
+            mariadb::PASSWORD
+        );
+        Sluice::start(root, &source, bootstrap, table)
+    }
+
+    fn start(root: &Path, source: &str, bootstrap: &str, table: &str) -> Sluice {
         let http = free_port();
         let cfg = root.join(format!("sluice-{table}.yaml"));
         std::fs::write(
             &cfg,
             format!(
-                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg_port}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: {mode}\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{props}",
+                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n{source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{props}",
                 props = std::env::var("SLUICE_BENCH_PRODUCER_PROPS")
                     .map(|p| format!("      properties: {{{p}}}\n"))
                     .unwrap_or_default(),
@@ -223,7 +258,7 @@ impl Sluice {
         matches!(self.proc.0.try_wait(), Ok(Some(_)))
     }
 
-    async fn metric(&self, name: &str) -> Option<f64> {
+    async fn metrics(&self) -> Option<String> {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.http))
             .await
             .ok()?;
@@ -233,7 +268,17 @@ impl Sluice {
             .ok()?;
         let mut body = String::new();
         s.read_to_string(&mut body).await.ok()?;
-        body.lines()
+        Some(body)
+    }
+
+    async fn histogram(&self, name: &str) -> Option<(f64, f64)> {
+        histogram_quantiles(&self.metrics().await?, name)
+    }
+
+    async fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics()
+            .await?
+            .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
     }
@@ -291,7 +336,7 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
     }
     let copy_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let mut s = Sluice::start(root, pg.port, bootstrap, "initial_only", "snap");
+    let mut s = Sluice::postgres(root, pg.port, bootstrap, "initial_only", "snap");
     while !s.exited() {
         s.sample_rss();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -326,7 +371,7 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
         .await
         .expect("table");
     // Create sluice's slot and publication, then stop it.
-    let mut s = Sluice::start(root, pg.port, bootstrap, "no_data", "stream");
+    let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", "stream");
     loop {
         let r = c
             .query(
@@ -391,7 +436,7 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
     assert!(st.success(), "pg_recvlogical failed");
     let recv_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let mut s = Sluice::start(root, pg.port, bootstrap, "no_data", "stream");
+    let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", "stream");
     let target = lsn_num(&end) as f64;
     loop {
         s.sample_rss();
@@ -431,13 +476,129 @@ fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// A consumer subscribed to `topic` that has received its first record (the warm-up row the
+/// caller wrote), so topic creation and the group join are not counted as latency.
+async fn warm_consumer(bootstrap: &str, topic: &str) -> StreamConsumer {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("bench-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "5")
+        .set("fetch.min.bytes", "1")
+        .set("topic.metadata.refresh.interval.ms", "200")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let warm_deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await {
+            return consumer;
+        }
+        assert!(
+            Instant::now() < warm_deadline,
+            "the consumer never saw the warm-up row"
+        );
+    }
+}
+
+/// Receive `total` records (or give up `seconds + 60` s from now); each record's latency is
+/// its receipt time minus `commit_us(record)`, in µs.
+async fn collect_latencies(
+    consumer: &StreamConsumer,
+    s: &mut Sluice,
+    total: u64,
+    seconds: u64,
+    commit_us: fn(&serde_json::Value) -> Option<i64>,
+) -> Vec<i64> {
+    let mut lat: Vec<i64> = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+    while (lat.len() as u64) < total && Instant::now() < deadline {
+        s.sample_rss();
+        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+        else {
+            continue;
+        };
+        let now = now_us();
+        if let Some(ts) = m
+            .payload()
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+            .as_ref()
+            .and_then(commit_us)
+        {
+            lat.push(now - ts);
+        }
+    }
+    lat
+}
+
+/// Upper bounds of the p50 and p99 of a Prometheus histogram, from its cumulative buckets.
+fn histogram_quantiles(metrics: &str, name: &str) -> Option<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{");
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    let count = buckets.iter().map(|b| b.1).fold(0.0, f64::max);
+    if count == 0.0 {
+        return None;
+    }
+    let q = |p: f64| {
+        buckets
+            .iter()
+            .find(|(_, c)| *c >= p * count)
+            .map(|(le, _)| *le)
+            .unwrap_or(f64::INFINITY)
+    };
+    Some((q(0.5), q(0.99)))
+}
+
+fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: Option<(f64, f64)>) -> Row {
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    let ack = ack
+        .map(|(p50, p99)| {
+            format!(
+                "; sluice commit→ack p50 ≤ {:.0} ms, p99 ≤ {:.0} ms",
+                p50 * 1e3,
+                p99 * 1e3
+            )
+        })
+        .unwrap_or_default();
+    (
+        label,
+        format!(
+            "{} events, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms, peak RSS {} MB{ack}",
+            lat.len(),
+            pct(0.50),
+            pct(0.95),
+            pct(0.99),
+            lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+            s.peak_kb / 1024
+        ),
+    )
+}
+
 async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64) -> Vec<Row> {
     let table = format!("lat{rate}");
     let c = pg.connect("bench").await;
     c.batch_execute(&format!("CREATE TABLE {table} {SHAPE}"))
         .await
         .expect("table");
-    let mut s = Sluice::start(root, pg.port, bootstrap, "no_data", &table);
+    let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", &table);
     loop {
         let r = c.query(&format!("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_{table}' AND active"), &[]).await.expect("slots");
         if !r.is_empty() {
@@ -445,34 +606,12 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("bench-{table}"))
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "5")
-        .set("fetch.min.bytes", "1")
-        .set("topic.metadata.refresh.interval.ms", "200")
-        .create()
-        .expect("consumer");
-    let topic = format!("bench.public.{table}");
-    // Warm-up: one row creates the topic; wait until the consumer sees it, so group joins
-    // and topic creation are not counted as latency.
     c.batch_execute(&format!(
         "INSERT INTO {table} SELECT {ROW} FROM generate_series(0, 0) g"
     ))
     .await
     .expect("warm-up row");
-    consumer.subscribe(&[&topic]).expect("subscribe");
-    let warm_deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await {
-            break;
-        }
-        assert!(
-            Instant::now() < warm_deadline,
-            "the consumer never saw the warm-up row"
-        );
-    }
+    let consumer = warm_consumer(bootstrap, &format!("bench.public.{table}")).await;
     let per_tick = (rate / 100).max(1) as i64; // a transaction every 10 ms
     let ticks = seconds * 100;
     let total = per_tick as u64 * ticks;
@@ -489,44 +628,279 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
             .expect("insert");
         }
     });
-    let mut lat: Vec<i64> = Vec::with_capacity(total as usize);
-    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
-    while (lat.len() as u64) < total && Instant::now() < deadline {
-        s.sample_rss();
-        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-        else {
-            continue;
-        };
-        let now = now_us();
-        if let Some(v) = m
-            .payload()
-            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
-        {
-            if let Some(ts) = v["source"]["ts_us"].as_i64() {
-                lat.push(now - ts);
-            }
-        }
+    let lat = collect_latencies(&consumer, &mut s, total, seconds, |v| {
+        v["source"]["ts_us"].as_i64()
+    })
+    .await;
+    let _ = load.await;
+    let ack = s.histogram("sluice_commit_to_ack_seconds").await;
+    s.stop();
+    vec![latency_row(
+        format!("latency at {rate}/s for {seconds}s"),
+        lat,
+        &s,
+        ack,
+    )]
+}
+
+// ---- MariaDB ----
+
+const MARIA_SHAPE: &str =
+    "(id bigint PRIMARY KEY, a int, b text, c timestamp(6), d decimal(12,2), e json)";
+
+/// Rows `from..=to` of the bench shape, from MariaDB's sequence engine; `c` is the time the
+/// statement runs.
+fn maria_rows(from: i64, to: i64) -> String {
+    format!(
+        "SELECT seq, seq % 1000, CONCAT(MD5(seq), MD5(seq + 1), 'xxxxxxxxxxxxxxxxx'), NOW(6), \
+         (seq % 100000) / 100.0, JSON_OBJECT('k', seq, 'tag', MD5(seq), 'list', JSON_ARRAY(1, 2, 3), 'flag', true) \
+         FROM seq_{from}_to_{to}"
+    )
+}
+
+fn start_maria() -> Maria {
+    let m = Maria::start();
+    m.sql("CREATE DATABASE bench");
+    m
+}
+
+async fn maria_conn(m: &Maria) -> mysql_async::Conn {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(m.port)
+        .user(Some(mariadb::USER))
+        .pass(Some(mariadb::PASSWORD))
+        .db_name(Some("bench"));
+    mysql_async::Conn::new(opts)
+        .await
+        .expect("connect to MariaDB")
+}
+
+/// The server's current binlog file and position.
+fn maria_position(m: &Maria) -> (String, u64) {
+    let out = m.sql("SHOW MASTER STATUS");
+    let mut f = out.split_whitespace();
+    let file = f.next().expect("binlog file").to_string();
+    let pos = f.next().and_then(|p| p.parse().ok()).expect("binlog pos");
+    (file, pos)
+}
+
+/// Start sluice with `no_data` and wait until it saved its first position.
+async fn maria_started(root: &Path, m: &Maria, bootstrap: &str, table: &str) -> Sluice {
+    let s = Sluice::mariadb(root, m, bootstrap, "no_data", table);
+    let off = root.join("offsets").join("bench.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !off.exists() {
+        assert!(Instant::now() < deadline, "sluice never saved a position");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    s
+}
+
+async fn maria_snapshot(root: &Path, m: &Maria, bootstrap: &str, rows: u64) -> Vec<Row> {
+    m.sql(&format!(
+        "CREATE TABLE bench.snap {MARIA_SHAPE}; INSERT INTO bench.snap {}; ANALYZE TABLE bench.snap;",
+        maria_rows(1, rows as i64)
+    ));
+    // Physical limit: the mariadb client reading the same SELECT over TCP, unbuffered.
+    let t = Instant::now();
+    let mut child = Command::new("mariadb")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{}", m.port),
+            &format!("-u{}", mariadb::USER),
+            &format!("-p{}", mariadb::PASSWORD),
+            "--quick",
+            "-N",
+            "-B",
+            "-e",
+            "SELECT id, a, b, c, d, e FROM bench.snap",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mariadb client");
+    let bytes = std::io::copy(
+        &mut child.stdout.take().expect("stdout"),
+        &mut std::io::sink(),
+    )
+    .expect("read");
+    assert!(child.wait().expect("mariadb").success(), "raw read failed");
+    let raw_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut s = Sluice::mariadb(root, m, bootstrap, "initial_only", "snap");
+    while !s.exited() {
+        s.sample_rss();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sluice_s = t.elapsed().as_secs_f64();
+    let mb = bytes as f64 / 1e6;
+    vec![
+        (
+            "MariaDB snapshot: raw `mariadb --quick` SELECT (limit)".into(),
+            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / raw_s, mb / raw_s),
+        ),
+        (
+            "MariaDB snapshot: sluice → broker".into(),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s ({:.0}% of the raw read), peak RSS {} MB",
+                rows as f64 / sluice_s,
+                mb / sluice_s,
+                100.0 * raw_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
+async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) -> Vec<Row> {
+    m.sql(&format!(
+        "CREATE TABLE bench.stream {MARIA_SHAPE}; INSERT INTO bench.stream {};",
+        maria_rows(1, 100_000)
+    ));
+    let mut s = maria_started(root, m, bootstrap, "stream").await;
+    s.stop();
+    let (file, start) = maria_position(m);
+    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes.
+    let txns = changes / 100;
+    let mut script = String::from("USE bench;\n");
+    for t in 0..txns as i64 {
+        let base = 1_000_000 + t * 60;
+        let upd = (t * 30) % 50_000 + 1;
+        let del = 50_001 + (t * 10) % 50_000;
+        script.push_str(&format!(
+            "BEGIN; INSERT INTO stream {}; UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
+             DELETE FROM stream WHERE id BETWEEN {del} AND {}; COMMIT;\n",
+            maria_rows(base, base + 59),
+            upd + 29,
+            del + 9
+        ));
+    }
+    m.sql(&script);
+    let (end_file, end) = maria_position(m);
+    assert_eq!(file, end_file, "the binlog rotated during the load");
+    let total_events = txns * 100;
+    // Limit: the server streaming the same binlog range to mariadb-binlog.
+    let t = Instant::now();
+    let st = Command::new("mariadb-binlog")
+        .args([
+            "--read-from-remote-server",
+            "-h127.0.0.1",
+            &format!("-P{}", m.port),
+            &format!("-u{}", mariadb::USER),
+            &format!("-p{}", mariadb::PASSWORD),
+            &format!("--start-position={start}"),
+            &format!("--stop-position={end}"),
+            &file,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("mariadb-binlog");
+    assert!(st.success(), "mariadb-binlog failed");
+    let raw_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut s = Sluice::mariadb(root, m, bootstrap, "no_data", "stream");
+    loop {
+        s.sample_rss();
+        if s.metric("sluice_acknowledged_position")
+            .await
+            .unwrap_or(0.0)
+            >= end as f64
+        {
+            break;
+        }
+        assert!(!s.exited(), "sluice exited during the drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sluice_s = t.elapsed().as_secs_f64();
+    s.stop();
+    vec![
+        (
+            "MariaDB streaming drain: mariadb-binlog --read-from-remote-server (limit)".into(),
+            format!("{:.0} events/s", total_events as f64 / raw_s),
+        ),
+        (
+            "MariaDB streaming drain: sluice → broker".into(),
+            format!(
+                "{:.0} events/s ({:.0}% of mariadb-binlog), peak RSS {} MB",
+                total_events as f64 / sluice_s,
+                100.0 * raw_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` to µs since the epoch.
+fn iso_utc_us(s: &str) -> Option<i64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, mi, se) = (t.next()??, t.next()??, t.next()??);
+    let micros = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").get(..6)?.parse::<i64>().ok()?
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1_000_000) + micros)
+}
+
+async fn maria_latency(
+    root: &Path,
+    m: &Maria,
+    bootstrap: &str,
+    rate: u64,
+    seconds: u64,
+) -> Vec<Row> {
+    let table = format!("lat{rate}");
+    m.sql(&format!("CREATE TABLE bench.{table} {MARIA_SHAPE}"));
+    let mut s = maria_started(root, m, bootstrap, &table).await;
+    let mut c = maria_conn(m).await;
+    use mysql_async::prelude::Queryable;
+    c.query_drop(format!("INSERT INTO {table} {}", maria_rows(0, 0)))
+        .await
+        .expect("warm-up row");
+    let consumer = warm_consumer(bootstrap, &format!("bench.bench.{table}")).await;
+    let per_tick = (rate / 100).max(1) as i64; // a transaction every 10 ms
+    let ticks = seconds * 100;
+    let total = per_tick as u64 * ticks;
+    let load = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_millis(10));
+        for t in 0..ticks as i64 {
+            iv.tick().await;
+            let first = t * per_tick + 1;
+            c.query_drop(format!(
+                "INSERT INTO {table} {}",
+                maria_rows(first, first + per_tick - 1)
+            ))
+            .await
+            .expect("insert");
+        }
+    });
+    // The binlog's commit time has whole seconds only: latency is measured from the row's
+    // `c` (NOW(6) when its INSERT started, so slightly before the commit: an upper bound).
+    let lat = collect_latencies(&consumer, &mut s, total, seconds, |v| {
+        iso_utc_us(v["after"]["c"].as_str()?)
+    })
+    .await;
     let _ = load.await;
     s.stop();
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
-    vec![(
-        format!("latency at {rate}/s for {seconds}s"),
-        format!(
-            "{} events, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms, peak RSS {} MB",
-            lat.len(),
-            pct(0.50),
-            pct(0.95),
-            pct(0.99),
-            lat.last().copied().unwrap_or(0) as f64 / 1000.0,
-            s.peak_kb / 1024
-        ),
+    vec![latency_row(
+        format!("MariaDB latency at {rate}/s for {seconds}s"),
+        lat,
+        &s,
+        // sluice's commit→ack histogram uses the binlog's whole-second commit time: too
+        // coarse to print here.
+        None,
     )]
 }
 
@@ -546,21 +920,45 @@ async fn main() {
     // Each scenario gets a fresh PostgreSQL and broker, so one scenario's background work
     // (WAL checkpoints, topic compaction) does not disturb the next.
     let mut results: Vec<Row> = Vec::new();
-    for scenario in ["snapshot", "streaming", "latency"] {
-        if what != "all" && what != scenario {
+    for scenario in [
+        "snapshot",
+        "streaming",
+        "latency",
+        "maria-snapshot",
+        "maria-streaming",
+        "maria-latency",
+    ] {
+        let maria = scenario.starts_with("maria-");
+        let group = if maria { "maria" } else { "pg" };
+        if what != "all" && what != scenario && what != group {
             continue;
         }
         let root = tempfile::Builder::new()
             .prefix("sluice-bench-")
             .tempdir()
             .expect("tmp");
+        let (_broker, bootstrap) = noida(root.path());
+        if maria {
+            let m = start_maria();
+            let r = root.path();
+            match scenario {
+                "maria-snapshot" => results.extend(maria_snapshot(r, &m, &bootstrap, rows).await),
+                "maria-streaming" => {
+                    results.extend(maria_streaming(r, &m, &bootstrap, changes).await)
+                }
+                _ => {
+                    results.extend(maria_latency(r, &m, &bootstrap, 1000, seconds).await);
+                    results.extend(maria_latency(r, &m, &bootstrap, 10_000, seconds).await);
+                }
+            }
+            continue;
+        }
         let pg = Pg::start(root.path());
         pg.connect("postgres")
             .await
             .batch_execute("CREATE DATABASE bench")
             .await
             .expect("db");
-        let (_broker, bootstrap) = noida(root.path());
         match scenario {
             "snapshot" => results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await),
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),

@@ -1,5 +1,7 @@
-//! In-process hot paths, events/s per core: pgoutput decode, Debezium JSON encoding (schemas
-//! off and on, including the primary-key record key), and the sink-side Debezium decoder.
+//! In-process hot paths, events/s per core: pgoutput decode, MariaDB binlog row decode (a
+//! recorded file: 200 inserts, 50 updates, 20 deletes of the bench shape), Debezium JSON
+//! encoding (schemas off and on, including the primary-key record key), and the sink-side
+//! Debezium decoder.
 //! Run with `cargo bench --bench hot_paths`.
 
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use sluice::event::{
     Value,
 };
 use sluice::source::changelog::debezium::{decode, DecodeOptions, SchemaCache};
+use sluice::source::mysql::RecordedBinlog;
 use sluice::source::postgres::decode_pgoutput;
 
 fn insert_message() -> Bytes {
@@ -96,6 +99,22 @@ fn benches(c: &mut Criterion) {
     g.bench_function("pgoutput_decode_insert", |b| {
         b.iter(|| decode_pgoutput(msg.clone()).expect("decodes"))
     });
+    let rec = RecordedBinlog::parse(
+        "mysql-bin.000003",
+        include_bytes!("fixtures/mariadb-10.11-rows.binlog"),
+    )
+    .expect("fixture parses");
+    let mut events = Vec::new();
+    rec.decode(&mut events).expect("fixture decodes");
+    let row_changes = events.len() as u64;
+    g.throughput(Throughput::Elements(row_changes));
+    g.bench_function("binlog_rows_decode_mariadb", |b| {
+        b.iter(|| {
+            events.clear();
+            rec.decode(&mut events).expect("decodes");
+        })
+    });
+    g.throughput(Throughput::Elements(1));
     let ev = event();
     for schemas_enable in [false, true] {
         let mut enc = EnvelopeEncoder::new(EnvelopeOptions {

@@ -255,14 +255,26 @@ async fn maria_ddl_during_writes() {
     .await;
     let mut w = conn(&maria, "app").await;
     let mut d = conn(&maria, "app").await;
-    let writer = tokio::spawn(async move {
-        for id in 1..=300i64 {
-            w.exec_drop("INSERT INTO t (id) VALUES (?)", (id,))
-                .await
-                .expect("insert");
+    // The writer keeps inserting until every DDL has been applied and then writes a tail of
+    // rows, so rows of every shape exist however the DDLs and inserts interleave.
+    let ddl_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let ddl_done = ddl_done.clone();
+        async move {
+            let mut id = 0i64;
+            let mut tail = 0;
+            while tail < 40 {
+                id += 1;
+                w.exec_drop("INSERT INTO t (id) VALUES (?)", (id,))
+                    .await
+                    .expect("insert");
+                if ddl_done.load(std::sync::atomic::Ordering::SeqCst) {
+                    tail += 1;
+                }
+            }
+            id
         }
     });
-    let mut ddl_at = Vec::new();
     for (after, stmt) in [
         (
             60,
@@ -282,16 +294,16 @@ async fn maria_ddl_during_writes() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         d.query_drop(stmt).await.expect("ddl");
-        ddl_at.push(stmt);
     }
-    writer.await.expect("writer");
-    let records = wait_for("all 300 rows", Duration::from_secs(60), || async {
+    ddl_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let total = writer.await.expect("writer");
+    let records = wait_for("every written row", Duration::from_secs(60), || async {
         let r = kcat_read(&bootstrap, topic);
         let ids: HashSet<i64> = r
             .iter()
             .filter_map(|x| x.value.as_ref()?["after"]["id"].as_i64())
             .collect();
-        (ids.len() == 300).then_some(r)
+        (ids.len() as i64 == total).then_some(r)
     })
     .await;
     let shape = |v: &Json| -> Vec<String> {

@@ -33,6 +33,31 @@ pub(crate) enum DecodeFail {
     },
 }
 
+impl DecodeFail {
+    /// The source error for a rows event of `table` ending at `file:pos`.
+    pub(crate) fn into_source_error(
+        self,
+        table: &Table,
+        file: &str,
+        pos: u64,
+    ) -> super::MySourceError {
+        match self {
+            DecodeFail::Value { column, source } => super::MySourceError::Value {
+                table: table.schema.table.to_string(),
+                column,
+                position: format!("{file}:{pos}"),
+                source,
+            },
+            DecodeFail::Malformed(reason) => super::MySourceError::Decode {
+                event: "ROWS".into(),
+                file: file.into(),
+                pos,
+                reason: format!("{}: {reason}", table.schema.table),
+            },
+        }
+    }
+}
+
 /// A MariaDB GTID event (type 0xa2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MariaGtid {

@@ -15,6 +15,7 @@
 mod binlog;
 mod catalog;
 mod error;
+mod recorded;
 mod snapshot;
 mod types;
 
@@ -29,9 +30,10 @@ use mysql_async::BinlogStreamRequest;
 use tokio::time::Instant;
 
 pub use error::MySourceError;
+pub use recorded::RecordedBinlog;
 pub use types::TypeError;
 
-use self::binlog::{DecodeFail, Statement};
+use self::binlog::Statement;
 use self::catalog::{CatalogTable, ServerInfo, Table};
 use self::snapshot::BinlogPos;
 use crate::config::{parse_table_name, MysqlSettings, MysqlSnapshotMode};
@@ -442,21 +444,8 @@ impl MysqlSource {
                                 ts_us,
                             };
                             let n0 = batch.len();
-                            binlog::decode_rows(t, &rows, tme, &at, &mut batch).map_err(
-                                |e| match e {
-                                    DecodeFail::Value { column, source } => MySourceError::Value {
-                                        table: t.schema.table.to_string(),
-                                        column,
-                                        position: format!("{file}:{log_pos}"),
-                                        source,
-                                    },
-                                    DecodeFail::Malformed(reason) => fail(
-                                        "ROWS",
-                                        log_pos,
-                                        format!("{}: {reason}", t.schema.table),
-                                    ),
-                                },
-                            )?;
+                            binlog::decode_rows(t, &rows, tme, &at, &mut batch)
+                                .map_err(|e| e.into_source_error(t, &file, log_pos))?;
                             for ev in &batch[n0..] {
                                 bytes += ev
                                     .after
