@@ -699,7 +699,7 @@ async fn maria_started(root: &Path, m: &Maria, bootstrap: &str, table: &str) -> 
 
 async fn maria_snapshot(root: &Path, m: &Maria, bootstrap: &str, rows: u64) -> Vec<Row> {
     m.sql(&format!(
-        "CREATE TABLE bench.snap {MARIA_SHAPE}; INSERT INTO bench.snap {}; ANALYZE TABLE bench.snap;",
+        "USE bench; CREATE TABLE bench.snap {MARIA_SHAPE}; INSERT INTO bench.snap {}; ANALYZE TABLE bench.snap;",
         maria_rows(1, rows as i64)
     ));
     // Physical limit: the mariadb client reading the same SELECT over TCP, unbuffered.
@@ -754,7 +754,7 @@ async fn maria_snapshot(root: &Path, m: &Maria, bootstrap: &str, rows: u64) -> V
 
 async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) -> Vec<Row> {
     m.sql(&format!(
-        "CREATE TABLE bench.stream {MARIA_SHAPE}; INSERT INTO bench.stream {};",
+        "USE bench; CREATE TABLE bench.stream {MARIA_SHAPE}; INSERT INTO bench.stream {};",
         maria_rows(1, 100_000)
     ));
     let mut s = maria_started(root, m, bootstrap, "stream").await;

@@ -102,7 +102,7 @@ pub(crate) fn write_instant(out: &mut Vec<u8>, micros: i64, digits: u8) {
     let days = micros.div_euclid(86_400_000_000);
     let tod = micros.rem_euclid(86_400_000_000);
     let (y, m, d) = civil_from_days(days);
-    if !(0..=9999).contains(&y) || digits == crate::event::ColumnType::SHORTEST_FRACTION {
+    if !(0..=9999).contains(&y) {
         out.extend_from_slice(format_instant(micros, digits).as_bytes());
         return;
     }
@@ -124,10 +124,21 @@ pub(crate) fn write_instant(out: &mut Vec<u8>, micros: i64, digits: u8) {
     two(out, (secs / 60) % 60);
     out.push(b':');
     two(out, secs % 60);
-    let n = usize::from(digits.min(6));
+    let mut frac = (tod % 1_000_000) as u32;
+    let n = if digits == crate::event::ColumnType::SHORTEST_FRACTION {
+        // Java's ISO_LOCAL_TIME: the shortest fraction, none when zero.
+        let mut n = if frac == 0 { 0 } else { 6 };
+        let mut f = frac;
+        while n > 0 && f % 10 == 0 {
+            f /= 10;
+            n -= 1;
+        }
+        n
+    } else {
+        usize::from(digits.min(6))
+    };
     if n > 0 {
         out.push(b'.');
-        let mut frac = (tod % 1_000_000) as u32;
         let mut buf = [b'0'; 6];
         for slot in buf.iter_mut().rev() {
             *slot = b'0' + (frac % 10) as u8;
@@ -169,6 +180,7 @@ pub(crate) fn format_tod(micros: i64, digits: Option<u8>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::ColumnType;
 
     /// Unscaled integers encode like Java's BigInteger.toByteArray.
     #[test]
@@ -215,6 +227,10 @@ mod tests {
             (-1, 6),
             (0, 0),
             (1_709_214_356_123_456, 3),
+            (1_709_214_356_123_456, ColumnType::SHORTEST_FRACTION),
+            (1_709_214_356_500_000, ColumnType::SHORTEST_FRACTION),
+            (1_709_214_356_000_000, ColumnType::SHORTEST_FRACTION),
+            (-1, ColumnType::SHORTEST_FRACTION),
         ] {
             let mut v = Vec::new();
             write_instant(&mut v, us, d);

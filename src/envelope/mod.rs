@@ -84,6 +84,9 @@ pub struct EnvelopeEncoder {
     now_ns: Option<i64>,
     /// Keyed by schema version, which is unique per process.
     rendered: HashMap<u64, Arc<Rendered>>,
+    /// Capacity for the next value buffer: the last value's size plus slack, so a typical
+    /// value is written without regrowing its buffer.
+    value_capacity: usize,
 }
 
 impl EnvelopeEncoder {
@@ -93,6 +96,7 @@ impl EnvelopeEncoder {
             opts,
             now_ns: None,
             rendered: HashMap::new(),
+            value_capacity: 256,
         }
     }
 
@@ -143,7 +147,7 @@ impl EnvelopeEncoder {
     pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) {
         let r = self.rendered(ev);
         let key = self.encode_key(ev, &r);
-        let mut value = Vec::with_capacity(256);
+        let mut value = Vec::with_capacity(self.value_capacity);
         if self.opts.schemas_enable {
             value.extend_from_slice(b"{\"schema\":");
             value.extend_from_slice(r.value_schema.as_bytes());
@@ -153,12 +157,14 @@ impl EnvelopeEncoder {
         if self.opts.schemas_enable {
             value.push(b'}');
         }
+        self.value_capacity = (value.len() + 64).clamp(256, 64 * 1024);
+        let tombstone_key = ev.needs_tombstone().then(|| key.clone());
         out.push(Record {
             topic: Arc::clone(&r.topic),
-            key: key.clone(),
+            key,
             value: Some(value),
         });
-        if ev.needs_tombstone() {
+        if let Some(key) = tombstone_key {
             out.push(Record {
                 topic: Arc::clone(&r.topic),
                 key,
@@ -171,7 +177,11 @@ impl EnvelopeEncoder {
         if ev.key.is_empty() || ev.op == Op::Truncate {
             return None;
         }
-        let mut out = Vec::with_capacity(32);
+        let mut out = Vec::with_capacity(if self.opts.schemas_enable {
+            r.key_schema.len() + 64
+        } else {
+            32
+        });
         if self.opts.schemas_enable {
             out.extend_from_slice(b"{\"schema\":");
             out.extend_from_slice(r.key_schema.as_bytes());
