@@ -483,7 +483,10 @@ async fn warm_consumer(bootstrap: &str, topic: &str) -> StreamConsumer {
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("bench-{topic}"))
         .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "5")
+        .set(
+            "fetch.wait.max.ms",
+            std::env::var("SLUICE_BENCH_FETCH_WAIT_MS").unwrap_or_else(|_| "5".into()),
+        )
         .set("fetch.min.bytes", "1")
         .set("topic.metadata.refresh.interval.ms", "200")
         .create()
@@ -501,6 +504,44 @@ async fn warm_consumer(bootstrap: &str, topic: &str) -> StreamConsumer {
     }
 }
 
+/// The fields the latency scenarios read, deserialized without building a whole JSON tree
+/// (the measuring consumer shares the 2 cores with everything else).
+#[derive(serde::Deserialize)]
+struct PgRecord {
+    source: PgSource,
+}
+
+#[derive(serde::Deserialize)]
+struct PgSource {
+    ts_us: i64,
+}
+
+fn pg_commit_us(payload: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<PgRecord>(payload)
+        .ok()
+        .map(|r| r.source.ts_us)
+}
+
+#[derive(serde::Deserialize)]
+struct MariaRecord<'a> {
+    #[serde(borrow)]
+    after: MariaAfter<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct MariaAfter<'a> {
+    c: &'a str,
+}
+
+fn maria_commit_us(payload: &[u8]) -> Option<i64> {
+    iso_utc_us(
+        serde_json::from_slice::<MariaRecord<'_>>(payload)
+            .ok()?
+            .after
+            .c,
+    )
+}
+
 /// Receive `total` records (or give up `seconds + 60` s from now); each record's latency is
 /// its receipt time minus `commit_us(record)`, in µs.
 async fn collect_latencies(
@@ -508,7 +549,7 @@ async fn collect_latencies(
     s: &mut Sluice,
     total: u64,
     seconds: u64,
-    commit_us: fn(&serde_json::Value) -> Option<i64>,
+    commit_us: fn(&[u8]) -> Option<i64>,
 ) -> Vec<i64> {
     let mut lat: Vec<i64> = Vec::with_capacity(total as usize);
     let deadline = Instant::now() + Duration::from_secs(seconds + 60);
@@ -519,12 +560,7 @@ async fn collect_latencies(
             continue;
         };
         let now = now_us();
-        if let Some(ts) = m
-            .payload()
-            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
-            .as_ref()
-            .and_then(commit_us)
-        {
+        if let Some(ts) = m.payload().and_then(commit_us) {
             lat.push(now - ts);
         }
     }
@@ -561,7 +597,7 @@ fn histogram_quantiles(metrics: &str, name: &str) -> Option<(f64, f64)> {
     Some((q(0.5), q(0.99)))
 }
 
-fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: Option<(f64, f64)>) -> Row {
+fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: &[(&str, f64, f64)]) -> Row {
     lat.sort_unstable();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
@@ -569,15 +605,16 @@ fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: Option<(f64, f
             .unwrap_or(0) as f64
             / 1000.0
     };
-    let ack = ack
-        .map(|(p50, p99)| {
+    let ack: String = ack
+        .iter()
+        .map(|(what, p50, p99)| {
             format!(
-                "; sluice commit→ack p50 ≤ {:.0} ms, p99 ≤ {:.0} ms",
+                "; sluice commit→{what} p50 ≤ {:.1} ms, p99 ≤ {:.1} ms",
                 p50 * 1e3,
                 p99 * 1e3
             )
         })
-        .unwrap_or_default();
+        .collect();
     (
         label,
         format!(
@@ -611,7 +648,22 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
     ))
     .await
     .expect("warm-up row");
-    let consumer = warm_consumer(bootstrap, &format!("bench.public.{table}")).await;
+    // SLUICE_BENCH_ACK_ONLY=1: no measuring consumer (its fetches load the broker too);
+    // only sluice's own commit→ack histogram is reported.
+    let ack_only = std::env::var("SLUICE_BENCH_ACK_ONLY").is_ok_and(|v| v == "1");
+    let consumer = if ack_only {
+        while s
+            .metric("sluice_commit_to_ack_seconds_count")
+            .await
+            .unwrap_or(0.0)
+            < 1.0
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    } else {
+        Some(warm_consumer(bootstrap, &format!("bench.public.{table}")).await)
+    };
     let per_tick = (rate / 100).max(1) as i64; // a transaction every 10 ms
     let ticks = seconds * 100;
     let total = per_tick as u64 * ticks;
@@ -628,18 +680,33 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
             .expect("insert");
         }
     });
-    let lat = collect_latencies(&consumer, &mut s, total, seconds, |v| {
-        v["source"]["ts_us"].as_i64()
-    })
-    .await;
+    let lat = match &consumer {
+        Some(consumer) => collect_latencies(consumer, &mut s, total, seconds, pg_commit_us).await,
+        None => {
+            while !load.is_finished() {
+                s.sample_rss();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Vec::new()
+        }
+    };
     let _ = load.await;
-    let ack = s.histogram("sluice_commit_to_ack_seconds").await;
+    let mut ack = Vec::new();
+    for (what, metric) in [
+        ("sink", "sluice_commit_to_sink_seconds"),
+        ("ack", "sluice_commit_to_ack_seconds"),
+    ] {
+        if let Some((p50, p99)) = s.histogram(metric).await {
+            ack.push((what, p50, p99));
+        }
+    }
     s.stop();
     vec![latency_row(
         format!("latency at {rate}/s for {seconds}s"),
         lat,
         &s,
-        ack,
+        &ack,
     )]
 }
 
@@ -888,19 +955,16 @@ async fn maria_latency(
     });
     // The binlog's commit time has whole seconds only: latency is measured from the row's
     // `c` (NOW(6) when its INSERT started, so slightly before the commit: an upper bound).
-    let lat = collect_latencies(&consumer, &mut s, total, seconds, |v| {
-        iso_utc_us(v["after"]["c"].as_str()?)
-    })
-    .await;
+    let lat = collect_latencies(&consumer, &mut s, total, seconds, maria_commit_us).await;
     let _ = load.await;
     s.stop();
     vec![latency_row(
         format!("MariaDB latency at {rate}/s for {seconds}s"),
         lat,
         &s,
-        // sluice's commit→ack histogram uses the binlog's whole-second commit time: too
+        // sluice's commit→ack histograms use the binlog's whole-second commit time: too
         // coarse to print here.
-        None,
+        &[],
     )]
 }
 

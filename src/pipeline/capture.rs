@@ -85,6 +85,7 @@ pub(super) async fn run_once(
     let (name_owned, telemetry_owned) = (name.to_string(), telemetry.clone());
     let sink_task = AbortOnDrop(tokio::spawn(async move {
         let (name, telemetry) = (name_owned.as_str(), &telemetry_owned);
+        let commit_to_sink = telemetry.commit_to_sink_seconds.with_label_values(&[name]);
         while let Some(batch) = rx.recv().await {
             queue_gauge.set(rx.capacity() as i64);
             // Count runs of (schema, op) instead of looking labels up per event.
@@ -109,6 +110,9 @@ pub(super) async fn run_once(
                 .last()
                 .filter(|e| e.snapshot.is_none())
                 .map(|e| e.commit_ts_us);
+            if let Some(us) = last_commit_us {
+                commit_to_sink.observe((now_us() - us).max(0) as f64 / 1e6);
+            }
             let started = Instant::now();
             let pending = sink
                 .enqueue(&batch.events)

@@ -33,6 +33,9 @@ pub const ERRORS_TOTAL: &str = "sluice_errors_total";
 /// Seconds from a transaction's commit in the source to the broker's acknowledgement of its
 /// last event (observed once per acknowledged batch).
 pub const COMMIT_TO_ACK_SECONDS: &str = "sluice_commit_to_ack_seconds";
+/// Seconds from a transaction's commit in the source to the sink taking the batch holding its
+/// last event (once per batch): the source's share of [`COMMIT_TO_ACK_SECONDS`].
+pub const COMMIT_TO_SINK_SECONDS: &str = "sluice_commit_to_sink_seconds";
 /// Change records applied to a document target (sink connectors).
 pub const SINK_APPLIED_TOTAL: &str = "sluice_sink_records_applied_total";
 /// Change records a sink connector skipped on purpose (truncates, heartbeats, ...), by reason.
@@ -92,6 +95,8 @@ pub struct Telemetry {
     pub sink_write_seconds: HistogramVec,
     /// See [`COMMIT_TO_ACK_SECONDS`].
     pub commit_to_ack_seconds: HistogramVec,
+    /// See [`COMMIT_TO_SINK_SECONDS`].
+    pub commit_to_sink_seconds: HistogramVec,
     /// See [`ERRORS_TOTAL`].
     pub errors: IntCounterVec,
     /// See [`CONNECTOR_UP`].
@@ -195,20 +200,28 @@ impl Telemetry {
         registry
             .register(Box::new(sink_write_seconds.clone()))
             .expect("metric names are unique");
-        let commit_to_ack_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                COMMIT_TO_ACK_SECONDS,
-                "Source commit to broker acknowledgement",
+        let latency = |name: &str, help: &str| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(vec![
+                    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25,
+                    0.5, 1.0, 5.0, 30.0,
+                ]),
+                &["connector"],
             )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
-            ]),
-            &["connector"],
-        )
-        .expect("metric definition is static and valid");
-        registry
-            .register(Box::new(commit_to_ack_seconds.clone()))
-            .expect("metric names are unique");
+            .expect("metric definition is static and valid");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("metric names are unique");
+            h
+        };
+        let commit_to_ack_seconds = latency(
+            COMMIT_TO_ACK_SECONDS,
+            "Source commit to broker acknowledgement",
+        );
+        let commit_to_sink_seconds = latency(
+            COMMIT_TO_SINK_SECONDS,
+            "Source commit to the sink taking the batch",
+        );
         Self {
             registry,
             events,
@@ -219,6 +232,7 @@ impl Telemetry {
             acked_position,
             sink_write_seconds,
             commit_to_ack_seconds,
+            commit_to_sink_seconds,
             errors,
             up,
             sink_applied,
