@@ -135,7 +135,8 @@ async fn no_data_streams_only() {
         vec![Some("c".into()), Some("u".into()), Some("d".into()), None],
         "one transaction, in order, tombstone after delete"
     );
-    // The end-to-end latency histogram saw the streamed transaction.
+    // The end-to-end latency histogram saw the streamed transaction, and so did its source
+    // share, which cannot exceed it.
     wait_for(
         "a commit-to-ack sample",
         Duration::from_secs(10),
@@ -148,6 +149,12 @@ async fn no_data_streams_only() {
         },
     )
     .await;
+    let to_sink = telemetry.commit_to_sink_seconds.with_label_values(&["m"]);
+    let to_ack = telemetry.commit_to_ack_seconds.with_label_values(&["m"]);
+    assert!(to_sink.get_sample_count() >= to_ack.get_sample_count());
+    if to_sink.get_sample_count() == to_ack.get_sample_count() {
+        assert!(to_sink.get_sample_sum() <= to_ack.get_sample_sum());
+    }
     let lsn_before: String = c
         .query_one("SELECT pg_current_wal_lsn()::text", &[])
         .await
