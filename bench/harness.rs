@@ -254,6 +254,32 @@ impl Sluice {
         }
     }
 
+    /// Wait for the process to exit on its own (`initial_only`), sampling its RSS.
+    async fn wait_exit(&mut self) {
+        while !self.exited() {
+            self.sample_rss();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait until sluice acknowledged `target` (`sluice_acknowledged_position`), sampling its
+    /// RSS.
+    async fn wait_acknowledged(&mut self, target: f64) {
+        loop {
+            self.sample_rss();
+            if self
+                .metric("sluice_acknowledged_position")
+                .await
+                .unwrap_or(0.0)
+                >= target
+            {
+                return;
+            }
+            assert!(!self.exited(), "sluice exited during the drain");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn exited(&mut self) -> bool {
         matches!(self.proc.0.try_wait(), Ok(Some(_)))
     }
@@ -309,6 +335,62 @@ const ROW: &str = "g, (g % 1000)::int, md5(g::text) || md5((g + 1)::text) || 'xx
 
 type Row = (String, String);
 
+/// The two snapshot rows: the raw read (`limit`, called `short` in the ratio) and sluice.
+fn snapshot_rows(
+    scenario: &str,
+    (limit, short): (&str, &str),
+    rows: u64,
+    bytes: u64,
+    raw_s: f64,
+    sluice_s: f64,
+    s: &Sluice,
+) -> Vec<Row> {
+    let mb = bytes as f64 / 1e6;
+    vec![
+        (
+            format!("{scenario}: {limit} (limit)"),
+            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / raw_s, mb / raw_s),
+        ),
+        (
+            format!("{scenario}: sluice → broker"),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s ({:.0}% of {short}), peak RSS {} MB",
+                rows as f64 / sluice_s,
+                mb / sluice_s,
+                100.0 * raw_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
+/// The two streaming-drain rows: the raw reader (`limit`, called `short` in the ratio) and
+/// sluice.
+fn drain_rows(
+    scenario: &str,
+    (limit, short): (&str, &str),
+    events: u64,
+    raw_s: f64,
+    sluice_s: f64,
+    s: &Sluice,
+) -> Vec<Row> {
+    vec![
+        (
+            format!("{scenario}: {limit} (limit)"),
+            format!("{:.0} events/s", events as f64 / raw_s),
+        ),
+        (
+            format!("{scenario}: sluice → broker"),
+            format!(
+                "{:.0} events/s ({:.0}% of {short}), peak RSS {} MB",
+                events as f64 / sluice_s,
+                100.0 * raw_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
 async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
     let c = pg.connect("bench").await;
     c.batch_execute(&format!("CREATE TABLE snap {SHAPE}"))
@@ -337,32 +419,17 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
     let copy_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut s = Sluice::postgres(root, pg.port, bootstrap, "initial_only", "snap");
-    while !s.exited() {
-        s.sample_rss();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    s.wait_exit().await;
     let sluice_s = t.elapsed().as_secs_f64();
-    let mb = bytes as f64 / 1e6;
-    vec![
-        (
-            "snapshot: raw COPY (limit)".into(),
-            format!(
-                "{:.0} rows/s, {:.1} MB/s",
-                rows as f64 / copy_s,
-                mb / copy_s
-            ),
-        ),
-        (
-            "snapshot: sluice → broker".into(),
-            format!(
-                "{:.0} rows/s, {:.1} MB/s ({:.0}% of COPY), peak RSS {} MB",
-                rows as f64 / sluice_s,
-                mb / sluice_s,
-                100.0 * copy_s / sluice_s,
-                s.peak_kb / 1024
-            ),
-        ),
-    ]
+    snapshot_rows(
+        "snapshot",
+        ("raw COPY", "COPY"),
+        rows,
+        bytes,
+        copy_s,
+        sluice_s,
+        &s,
+    )
 }
 
 async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<Row> {
@@ -437,36 +504,17 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
     let recv_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", "stream");
-    let target = lsn_num(&end) as f64;
-    loop {
-        s.sample_rss();
-        if s.metric("sluice_acknowledged_position")
-            .await
-            .unwrap_or(0.0)
-            >= target
-        {
-            break;
-        }
-        assert!(!s.exited(), "sluice exited during the drain");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    s.wait_acknowledged(lsn_num(&end) as f64).await;
     let sluice_s = t.elapsed().as_secs_f64();
     s.stop();
-    vec![
-        (
-            "streaming drain: pg_recvlogical (limit)".into(),
-            format!("{:.0} events/s", total_events as f64 / recv_s),
-        ),
-        (
-            "streaming drain: sluice → broker".into(),
-            format!(
-                "{:.0} events/s ({:.0}% of pg_recvlogical), peak RSS {} MB",
-                total_events as f64 / sluice_s,
-                100.0 * recv_s / sluice_s,
-                s.peak_kb / 1024
-            ),
-        ),
-    ]
+    drain_rows(
+        "streaming drain",
+        ("pg_recvlogical", "pg_recvlogical"),
+        total_events,
+        recv_s,
+        sluice_s,
+        &s,
+    )
 }
 
 fn now_us() -> i64 {
@@ -795,28 +843,17 @@ async fn maria_snapshot(root: &Path, m: &Maria, bootstrap: &str, rows: u64) -> V
     let raw_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut s = Sluice::mariadb(root, m, bootstrap, "initial_only", "snap");
-    while !s.exited() {
-        s.sample_rss();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    s.wait_exit().await;
     let sluice_s = t.elapsed().as_secs_f64();
-    let mb = bytes as f64 / 1e6;
-    vec![
-        (
-            "MariaDB snapshot: raw `mariadb --quick` SELECT (limit)".into(),
-            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / raw_s, mb / raw_s),
-        ),
-        (
-            "MariaDB snapshot: sluice → broker".into(),
-            format!(
-                "{:.0} rows/s, {:.1} MB/s ({:.0}% of the raw read), peak RSS {} MB",
-                rows as f64 / sluice_s,
-                mb / sluice_s,
-                100.0 * raw_s / sluice_s,
-                s.peak_kb / 1024
-            ),
-        ),
-    ]
+    snapshot_rows(
+        "MariaDB snapshot",
+        ("raw `mariadb --quick` SELECT", "the raw read"),
+        rows,
+        bytes,
+        raw_s,
+        sluice_s,
+        &s,
+    )
 }
 
 async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) -> Vec<Row> {
@@ -866,35 +903,17 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
     let raw_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut s = Sluice::mariadb(root, m, bootstrap, "no_data", "stream");
-    loop {
-        s.sample_rss();
-        if s.metric("sluice_acknowledged_position")
-            .await
-            .unwrap_or(0.0)
-            >= end as f64
-        {
-            break;
-        }
-        assert!(!s.exited(), "sluice exited during the drain");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    s.wait_acknowledged(end as f64).await;
     let sluice_s = t.elapsed().as_secs_f64();
     s.stop();
-    vec![
-        (
-            "MariaDB streaming drain: mariadb-binlog --read-from-remote-server (limit)".into(),
-            format!("{:.0} events/s", total_events as f64 / raw_s),
-        ),
-        (
-            "MariaDB streaming drain: sluice → broker".into(),
-            format!(
-                "{:.0} events/s ({:.0}% of mariadb-binlog), peak RSS {} MB",
-                total_events as f64 / sluice_s,
-                100.0 * raw_s / sluice_s,
-                s.peak_kb / 1024
-            ),
-        ),
-    ]
+    drain_rows(
+        "MariaDB streaming drain",
+        ("mariadb-binlog --read-from-remote-server", "mariadb-binlog"),
+        total_events,
+        raw_s,
+        sluice_s,
+        &s,
+    )
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` to µs since the epoch.
