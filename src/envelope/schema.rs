@@ -7,17 +7,26 @@
 use super::{json, SourceKind};
 use crate::event::{Column, ColumnType, TableSchema, Value};
 
+/// The opening of every Debezium `source` block: the fields all connectors share, in order.
+macro_rules! common_source_fields {
+    () => {
+        concat!(
+            r#"{"type":"struct","fields":["#,
+            r#"{"type":"string","optional":false,"field":"version"},"#,
+            r#"{"type":"string","optional":false,"field":"connector"},"#,
+            r#"{"type":"string","optional":false,"field":"name"},"#,
+            r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
+            r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},"#,
+            r#"{"type":"string","optional":false,"field":"db"},"#,
+            r#"{"type":"string","optional":true,"field":"sequence"},"#,
+            r#"{"type":"int64","optional":true,"field":"ts_us"},"#,
+            r#"{"type":"int64","optional":true,"field":"ts_ns"},"#,
+        )
+    };
+}
+
 const PG_SOURCE_SCHEMA: &str = concat!(
-    r#"{"type":"struct","fields":["#,
-    r#"{"type":"string","optional":false,"field":"version"},"#,
-    r#"{"type":"string","optional":false,"field":"connector"},"#,
-    r#"{"type":"string","optional":false,"field":"name"},"#,
-    r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
-    r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},"#,
-    r#"{"type":"string","optional":false,"field":"db"},"#,
-    r#"{"type":"string","optional":true,"field":"sequence"},"#,
-    r#"{"type":"int64","optional":true,"field":"ts_us"},"#,
-    r#"{"type":"int64","optional":true,"field":"ts_ns"},"#,
+    common_source_fields!(),
     r#"{"type":"string","optional":false,"field":"schema"},"#,
     r#"{"type":"string","optional":false,"field":"table"},"#,
     r#"{"type":"int64","optional":true,"field":"txId"},"#,
@@ -29,16 +38,7 @@ const PG_SOURCE_SCHEMA: &str = concat!(
 );
 
 const MYSQL_SOURCE_SCHEMA: &str = concat!(
-    r#"{"type":"struct","fields":["#,
-    r#"{"type":"string","optional":false,"field":"version"},"#,
-    r#"{"type":"string","optional":false,"field":"connector"},"#,
-    r#"{"type":"string","optional":false,"field":"name"},"#,
-    r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
-    r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},"#,
-    r#"{"type":"string","optional":false,"field":"db"},"#,
-    r#"{"type":"string","optional":true,"field":"sequence"},"#,
-    r#"{"type":"int64","optional":true,"field":"ts_us"},"#,
-    r#"{"type":"int64","optional":true,"field":"ts_ns"},"#,
+    common_source_fields!(),
     r#"{"type":"string","optional":true,"field":"table"},"#,
     r#"{"type":"int64","optional":false,"field":"server_id"},"#,
     r#"{"type":"string","optional":true,"field":"gtid"},"#,

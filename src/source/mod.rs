@@ -15,7 +15,7 @@ pub(crate) mod snapshot;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::event::ChangeEvent;
+use crate::event::{ChangeEvent, TableId};
 
 /// Batch size limits.
 #[derive(Debug, Clone, Copy)]
@@ -134,4 +134,14 @@ impl SourceError {
             SourceError::Mysql(e) => e.hint(),
         }
     }
+}
+
+/// The captured tables of a source's `tables` setting (validated at config load, so an
+/// unparsable name cannot reach here; it is skipped if it does).
+pub(crate) fn table_ids(names: &[String]) -> Vec<TableId> {
+    names
+        .iter()
+        .filter_map(|t| crate::config::parse_table_name(t))
+        .map(|(ns, t)| TableId::new(ns, t))
+        .collect()
 }

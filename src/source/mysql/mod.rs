@@ -36,7 +36,7 @@ pub use types::TypeError;
 use self::binlog::Statement;
 use self::catalog::{CatalogTable, ServerInfo, Table};
 use self::snapshot::BinlogPos;
-use crate::config::{parse_table_name, MysqlSettings, MysqlSnapshotMode};
+use crate::config::{MysqlSettings, MysqlSnapshotMode};
 use crate::event::{ChangeEvent, TableId, Value};
 use crate::offsets::OffsetStore;
 use crate::source::snapshot::SnapshotEmitter;
@@ -64,12 +64,7 @@ impl MysqlSource {
         offsets: OffsetStore,
         telemetry: Telemetry,
     ) -> Self {
-        let tables = settings
-            .tables
-            .iter()
-            .filter_map(|t| parse_table_name(t))
-            .map(|(d, t)| TableId::new(d, t))
-            .collect();
+        let tables = crate::source::table_ids(&settings.tables);
         Self {
             server_id: settings.server_id(connector),
             connector: connector.to_string(),

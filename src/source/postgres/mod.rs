@@ -33,7 +33,7 @@ use tokio::time::Instant;
 pub use error::PgSourceError;
 pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMessage};
 
-use crate::config::{parse_table_name, PostgresSettings, SnapshotMode, TlsMode};
+use crate::config::{PostgresSettings, SnapshotMode, TlsMode};
 use crate::event::{ChangeEvent, Lsn, TableId, Value};
 use crate::offsets::OffsetStore;
 use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo};
@@ -77,12 +77,7 @@ impl PostgresSource {
         offsets: OffsetStore,
         telemetry: Telemetry,
     ) -> Self {
-        let tables = settings
-            .tables
-            .iter()
-            .filter_map(|t| parse_table_name(t))
-            .map(|(s, t)| TableId::new(s, t))
-            .collect();
+        let tables = crate::source::table_ids(&settings.tables);
         Self {
             slot: settings.slot_name(connector),
             publication: settings.publication_name(connector),
