@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::support::kafka::{kcat_read, Noida};
+use crate::support::kafka::{kcat_read, KRecord, Noida};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
 
@@ -73,17 +73,7 @@ async fn sigkill_and_restart_loses_nothing() {
         .map(|r| (i64::from(r.get::<_, i32>(0)), r.get::<_, i64>(1)))
         .collect();
     // Wait until the topic's last value per key equals the table's final state.
-    let records = wait_for("every final value", Duration::from_secs(120), || async {
-        let r = kcat_read(&bootstrap, topic);
-        let mut last: HashMap<i64, i64> = HashMap::new();
-        for rec in &r {
-            if let (Some(k), Some(v)) = (&rec.key, &rec.value) {
-                last.insert(k["id"].as_i64()?, v["after"]["v"].as_i64()?);
-            }
-        }
-        (last == final_rows).then_some(r)
-    })
-    .await;
+    let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
     child.kill();
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(
@@ -93,9 +83,36 @@ async fn sigkill_and_restart_loses_nothing() {
     );
     assert!(logs.contains("resuming replication"), "{logs}");
 
+    assert_committed_in_order(&records, &committed);
+}
+
+/// Wait until the last value of `v` per key `id` in `topic` equals `final_rows`; return the
+/// topic's records.
+pub(crate) async fn wait_for_final_values(
+    bootstrap: &str,
+    topic: &str,
+    final_rows: &HashMap<i64, i64>,
+) -> Vec<KRecord> {
+    wait_for("every final value", Duration::from_secs(120), || async {
+        let r = kcat_read(bootstrap, topic);
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for rec in &r {
+            if let (Some(k), Some(v)) = (&rec.key, &rec.value) {
+                last.insert(k["id"].as_i64()?, v["after"]["v"].as_i64()?);
+            }
+        }
+        (last == *final_rows).then_some(r)
+    })
+    .await
+}
+
+/// Every key stays on one partition, and each key's committed values (`committed`, in commit
+/// order) appear among its update events as a subsequence: replays may repeat values, never
+/// skip or reorder one.
+pub(crate) fn assert_committed_in_order(records: &[KRecord], committed: &HashMap<i64, Vec<i64>>) {
     let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut partition_of: HashMap<i64, i32> = HashMap::new();
-    for rec in &records {
+    for rec in records {
         let (Some(k), Some(v)) = (&rec.key, &rec.value) else {
             continue;
         };
@@ -111,9 +128,8 @@ async fn sigkill_and_restart_loses_nothing() {
                 .push(v["after"]["v"].as_i64().expect("v"));
         }
     }
-    for (id, want) in &committed {
+    for (id, want) in committed {
         let got = seen.get(id).cloned().unwrap_or_default();
-        // `want` must be a subsequence of `got` (replays may repeat values, never skip one).
         let mut it = got.iter();
         for w in want {
             assert!(

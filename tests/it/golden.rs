@@ -104,7 +104,7 @@ async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, 
         &format!("      schemas_enable: {schemas_enable}\n      create_topics: {create_topics}\n"),
     );
     let log = tmp.path().join("sluice.log");
-    let mut child = sluice::spawn(&config, &log);
+    let child = sluice::spawn(&config, &log);
     let topic = "anchor.public.golden_types";
     wait_for("the snapshot record", Duration::from_secs(60), || async {
         (kcat_read(bootstrap, topic).len() == 1).then_some(())
@@ -119,13 +119,17 @@ async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, 
         (r.len() >= 17).then_some(r)
     })
     .await;
-    // SIGTERM: a clean shutdown exits 0.
+    terminate_cleanly(child, &log).await;
+    compare(&records, Path::new(&format!("{GOLDEN}/{golden}")));
+}
+
+/// SIGTERM: a clean shutdown exits 0, and the log holds no row values.
+pub(crate) async fn terminate_cleanly(mut child: sluice::Sluice, log: &Path) {
     let status = tokio::task::spawn_blocking(move || child.terminate())
         .await
         .expect("join");
-    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let logs = std::fs::read_to_string(log).unwrap_or_default();
     assert!(status.success(), "sluice exit {status:?}\n{logs}");
-    compare(&records, Path::new(&format!("{GOLDEN}/{golden}")));
     assert!(
         !logs.contains("snapshot row"),
         "row values must not be logged"

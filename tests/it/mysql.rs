@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::golden::{compare_records, MYSQL_RUN_FIELDS};
+use crate::crash::{assert_committed_in_order, wait_for_final_values};
+use crate::golden::{compare_records, terminate_cleanly, MYSQL_RUN_FIELDS};
 use crate::support::kafka::{kcat_read, Noida};
 use crate::support::mariadb::Maria;
 use crate::support::{sluice, wait_for};
@@ -56,7 +57,7 @@ async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, 
         ),
     );
     let log = tmp.path().join("sluice.log");
-    let mut child = sluice::spawn(&cfg, &log);
+    let child = sluice::spawn(&cfg, &log);
     let topic = "anchor.anchor_golden.golden_types";
     wait_for("the snapshot record", Duration::from_secs(60), || async {
         (kcat_read(bootstrap, topic).len() == 1).then_some(())
@@ -70,16 +71,8 @@ async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, 
         (r.len() >= want.len()).then_some(r)
     })
     .await;
-    let status = tokio::task::spawn_blocking(move || child.terminate())
-        .await
-        .expect("join");
-    let logs = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(status.success(), "sluice exit {status:?}\n{logs}");
+    terminate_cleanly(child, &log).await;
     compare_records(&records, &want, MYSQL_RUN_FIELDS);
-    assert!(
-        !logs.contains("snapshot row"),
-        "row values must not be logged"
-    );
 }
 
 /// The MariaDB reference SQL through sluice into noida-db equals Debezium's
@@ -191,17 +184,7 @@ async fn maria_sigkill_and_restart_loses_nothing() {
         .expect("final state")
         .into_iter()
         .collect();
-    let records = wait_for("every final value", Duration::from_secs(120), || async {
-        let r = kcat_read(&bootstrap, topic);
-        let mut last: HashMap<i64, i64> = HashMap::new();
-        for rec in &r {
-            if let (Some(k), Some(v)) = (&rec.key, &rec.value) {
-                last.insert(k["id"].as_i64()?, v["after"]["v"].as_i64()?);
-            }
-        }
-        (last == final_rows).then_some(r)
-    })
-    .await;
+    let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
     child.kill();
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(
@@ -209,26 +192,7 @@ async fn maria_sigkill_and_restart_loses_nothing() {
         1,
         "the restart must resume from offsets, not snapshot again:\n{logs}"
     );
-    let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
-    for rec in &records {
-        if let (Some(k), Some(v)) = (&rec.key, &rec.value) {
-            if v["op"] == "u" {
-                seen.entry(k["id"].as_i64().expect("id"))
-                    .or_default()
-                    .push(v["after"]["v"].as_i64().expect("v"));
-            }
-        }
-    }
-    for (id, want) in &committed {
-        let got = seen.get(id).cloned().unwrap_or_default();
-        let mut it = got.iter();
-        for w in want {
-            assert!(
-                it.any(|g| g == w),
-                "key {id}: committed value {w} missing or out of order in {got:?}"
-            );
-        }
-    }
+    assert_committed_in_order(&records, &committed);
 }
 
 /// ALTER TABLE (add, rename, drop column) while a writer inserts: every row arrives once at

@@ -153,24 +153,40 @@ async fn search_state(w: &World) -> BTreeMap<String, (String, f64)> {
         .collect()
 }
 
-async fn redis_state(w: &World) -> BTreeMap<String, (String, f64)> {
+/// Every key matching `pattern` in the test Redis, with its value (`None` if it vanished
+/// between KEYS and GET).
+async fn redis_get_matching<T: redis::FromRedisValue>(
+    w: &World,
+    pattern: &str,
+) -> Vec<(String, Option<T>)> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", w.redis.port)).expect("url");
     let mut c = client
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("customers:*")
+        .arg(pattern)
         .query_async(&mut c)
         .await
         .expect("keys");
-    let mut out = BTreeMap::new();
-    for k in keys.into_iter().filter(|k| !k.ends_with("#v")) {
-        let v: Option<String> = redis::cmd("GET")
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let v: Option<T> = redis::cmd("GET")
             .arg(&k)
             .query_async(&mut c)
             .await
             .expect("get");
+        out.push((k, v));
+    }
+    out
+}
+
+async fn redis_state(w: &World) -> BTreeMap<String, (String, f64)> {
+    let mut out = BTreeMap::new();
+    for (k, v) in redis_get_matching::<String>(w, "customers:*").await {
+        if k.ends_with("#v") {
+            continue;
+        }
         if let Some(doc) = v.and_then(|v| serde_json::from_str::<Json>(&v).ok()) {
             if let Some(p) = project(&doc) {
                 out.insert(k.trim_start_matches("customers:").to_string(), p);
@@ -245,28 +261,11 @@ async fn metric(http: u16, name: &str) -> f64 {
 }
 
 async fn redis_versions(w: &World) -> BTreeMap<String, i64> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", w.redis.port)).expect("url");
-    let mut c = client
-        .get_multiplexed_async_connection()
+    redis_get_matching::<i64>(w, "customers:*#v")
         .await
-        .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("customers:*#v")
-        .query_async(&mut c)
-        .await
-        .expect("keys");
-    let mut out = BTreeMap::new();
-    for k in keys {
-        let v: Option<i64> = redis::cmd("GET")
-            .arg(&k)
-            .query_async(&mut c)
-            .await
-            .expect("get");
-        if let Some(v) = v {
-            out.insert(k, v);
-        }
-    }
-    out
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
 }
 
 /// Replaying the whole topic (a new consumer group starts from the beginning) leaves every
