@@ -176,6 +176,15 @@ pub struct PostgresSettings {
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,
+    /// Message key columns per table (`schema.table` → columns), like Debezium's
+    /// `message.key.columns`: they replace the primary key (or the replica-identity index)
+    /// as the record key. Checked against the catalog at start.
+    #[serde(default)]
+    pub key_columns: BTreeMap<String, Vec<String>>,
+    /// Publish changes of a listed partitioned table under the parent's name
+    /// (`publish_via_partition_root`), so the snapshot and the stream share one topic.
+    #[serde(default = "yes")]
+    pub publish_via_partition_root: bool,
     /// TLS for both the SQL and the replication connection.
     #[serde(default)]
     pub tls: PgTls,
@@ -235,6 +244,11 @@ pub struct MysqlSettings {
     /// for three intervals is considered dead and reconnected.
     #[serde(default = "default_heartbeat_interval_ms")]
     pub heartbeat_interval_ms: u64,
+    /// Message key columns per table (`database.table` → columns), like Debezium's
+    /// `message.key.columns`: they replace the primary key (or the first unique index of
+    /// NOT NULL columns) as the record key. Checked against the catalog at start.
+    #[serde(default)]
+    pub key_columns: BTreeMap<String, Vec<String>>,
     /// TLS for the SQL and the binlog connection.
     #[serde(default)]
     pub tls: PgTls,
@@ -454,6 +468,11 @@ pub struct KafkaSettings {
     /// Extra librdkafka producer properties, passed through as they are.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Topic configs for created topics, per table (`schema.table`) or `"*"` for every
+    /// topic; a table's entry is applied over `"*"`, and both over sluice's own choice
+    /// (`cleanup.policy=compact` for keyed tables, `delete` for tables without a key).
+    #[serde(default)]
+    pub topic_config: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn one() -> i32 {
@@ -617,6 +636,7 @@ impl Settings {
                             }
                         }
                     }
+                    validate_key_columns(&at, &pg.key_columns, &pg.tables)?;
                     if pg.status_interval_ms == 0 {
                         return Err(invalid(
                             at("source.status_interval_ms"),
@@ -649,6 +669,7 @@ impl Settings {
                             "choose a number from 1 to 4294967295 that no other replica uses",
                         ));
                     }
+                    validate_key_columns(&at, &my.key_columns, &my.tables)?;
                     if my.heartbeat_interval_ms < 100 {
                         return Err(invalid(
                             at("source.heartbeat_interval_ms"),
@@ -693,6 +714,29 @@ impl Settings {
                             "set topic_partitions and topic_replication_factor to 1 or more",
                         ));
                     }
+                    for (table, cfg) in &k.topic_config {
+                        let tables = match &c.source {
+                            SourceSettings::Postgres(p) => p.tables.as_slice(),
+                            SourceSettings::Mysql(m) => m.tables.as_slice(),
+                            SourceSettings::Kafka(_) => &[],
+                        };
+                        if table != "*" && !lists_table(tables, table) {
+                            return Err(invalid(
+                                at(&format!("sink.topic_config.{table}")),
+                                format!("`{table}` is not one of source.tables"),
+                                "use a table listed in source.tables, or `*` for every topic",
+                            ));
+                        }
+                        if let Some(p) = cfg.get("cleanup.policy") {
+                            if !matches!(p.as_str(), "compact" | "delete" | "compact,delete" | "delete,compact") {
+                                return Err(invalid(
+                                    at(&format!("sink.topic_config.{table}.cleanup.policy")),
+                                    format!("`{p}` is not a cleanup policy"),
+                                    "use compact, delete or compact,delete",
+                                ));
+                            }
+                        }
+                    }
                     for key in k.properties.keys() {
                         if RESERVED_KAFKA_PROPERTIES.contains(&key.as_str()) {
                             return Err(invalid(
@@ -707,6 +751,47 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Whether `table` (as written in a config map key) names one of `tables`.
+fn lists_table(tables: &[String], table: &str) -> bool {
+    let Some(want) = parse_table_name(table) else {
+        return false;
+    };
+    tables.iter().any(|t| parse_table_name(t).as_ref() == Some(&want))
+}
+
+fn validate_key_columns(
+    at: &dyn Fn(&str) -> String,
+    key_columns: &BTreeMap<String, Vec<String>>,
+    tables: &[String],
+) -> Result<(), ConfigError> {
+    for (table, cols) in key_columns {
+        let field = at(&format!("source.key_columns.{table}"));
+        if !lists_table(tables, table) {
+            return Err(invalid(
+                field,
+                format!("`{table}` is not one of source.tables"),
+                "list the table in source.tables, or remove its key_columns entry",
+            ));
+        }
+        if cols.is_empty() || cols.iter().any(|c| c.is_empty()) {
+            return Err(invalid(
+                field,
+                "needs at least one column name, none of them empty",
+                "write e.g. `public.items: [sku]`",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = cols.iter().find(|c| !seen.insert(c.as_str())) {
+            return Err(invalid(
+                field,
+                format!("column `{dup}` is listed twice"),
+                "list each key column once",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Split `schema.table` (either part may be double-quoted).

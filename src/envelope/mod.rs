@@ -26,6 +26,11 @@ pub(crate) use decimal::{
 /// The value Debezium writes for a column whose value the source did not send.
 pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 
+/// The Kafka key of a truncate event of a keyed table: JSON `null`.
+pub const TRUNCATE_KEY: &[u8] = b"null";
+/// The same with `schemas.enable`.
+pub const TRUNCATE_KEY_WITH_SCHEMA: &[u8] = br#"{"schema":null,"payload":null}"#;
+
 /// Which Debezium connector the `source` block imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -174,6 +179,16 @@ impl EnvelopeEncoder {
     }
 
     fn encode_key(&self, ev: &ChangeEvent, r: &Rendered) -> Option<Vec<u8>> {
+        if ev.op == Op::Truncate && !ev.schema.key_columns.is_empty() {
+            // A keyed table's topic is compacted, and a compacted topic refuses a null key.
+            // The JSON null (what JsonConverter writes for a null key when it writes one at
+            // all) decodes to a null key for Debezium consumers, and the broker accepts it.
+            return Some(if self.opts.schemas_enable {
+                TRUNCATE_KEY_WITH_SCHEMA.to_vec()
+            } else {
+                TRUNCATE_KEY.to_vec()
+            });
+        }
         if ev.key.is_empty() || ev.op == Op::Truncate {
             return None;
         }

@@ -88,6 +88,11 @@ pub(super) async fn run_once(
         let commit_to_sink = telemetry.commit_to_sink_seconds.with_label_values(&[name]);
         while let Some(batch) = rx.recv().await {
             queue_gauge.set(rx.capacity() as i64);
+            if !batch.tables.is_empty() {
+                sink.prepare(&batch.tables)
+                    .await
+                    .map_err(PipelineError::Sink)?;
+            }
             // Count runs of (schema, op) instead of looking labels up per event.
             let mut run: Option<(u64, crate::event::Op, u64, &crate::event::ChangeEvent)> = None;
             for ev in &batch.events {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! events ──EnvelopeEncoder──► records ──FutureProducer.send_result──► DeliveryFutures
-//!                                   (create topic, compacted, on first use)      │
+//!             (topics prepared at start: compacted if keyed, else delete)      │
 //!                                                      Pending::wait ◄────────────┘ (acks=all)
 //! ```
 //! Invariants: `enable.idempotence=true`, `acks=all` and `partitioner=murmur2_random` are
@@ -11,11 +11,11 @@
 //! would pick, in source order, without duplicates from producer retries; a delete is
 //! followed by a tombstone.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -24,7 +24,8 @@ use secrecy::ExposeSecret;
 
 use crate::config::KafkaSettings;
 use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record, SourceKind};
-use crate::event::ChangeEvent;
+use crate::event::{ChangeEvent, TableId};
+use crate::source::TableShape;
 
 /// Kafka sink failures.
 #[derive(Debug, thiserror::Error)]
@@ -51,13 +52,24 @@ pub enum KafkaSinkError {
         source: KafkaError,
     },
     /// A record was not delivered.
-    #[error("delivery to topic {topic} failed")]
+    #[error("delivery to topic {topic} failed: {}", broker_code(source))]
     Delivery {
         /// Topic.
         topic: String,
         /// Cause.
         #[source]
         source: KafkaError,
+    },
+    /// A table without a key would write null-keyed records to a compacted topic, which the
+    /// broker refuses.
+    #[error("table {table} has no key, but its topic {topic} is compacted (cleanup.policy={policy}); the broker refuses records without a key there")]
+    CompactedWithoutKey {
+        /// The table.
+        table: String,
+        /// Its topic.
+        topic: String,
+        /// The topic's cleanup.policy.
+        policy: String,
     },
     /// The producer went away while a delivery was pending.
     #[error("kafka producer shut down while deliveries were pending")]
@@ -79,14 +91,10 @@ impl KafkaSinkError {
                         | RDKafkaErrorCode::PolicyViolation
                 )
             ),
-            KafkaSinkError::Delivery { source, .. } => !matches!(
-                source.rdkafka_error_code(),
-                Some(
-                    RDKafkaErrorCode::TopicAuthorizationFailed
-                        | RDKafkaErrorCode::MessageSizeTooLarge
-                        | RDKafkaErrorCode::InvalidRecord
-                )
-            ),
+            KafkaSinkError::Delivery { source, .. } => {
+                source.rdkafka_error_code().is_none_or(delivery_is_transient)
+            }
+            KafkaSinkError::CompactedWithoutKey { .. } => false,
             KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
         }
     }
@@ -98,11 +106,76 @@ impl KafkaSinkError {
             KafkaSinkError::CreateTopic { .. } => {
                 "check topic_partitions / topic_replication_factor and the principal's CreateTopics ACL, or create the topics yourself and set create_topics: false"
             }
-            KafkaSinkError::Delivery { .. } => {
-                "raise the broker's and topic's max.message.bytes (and message.max.bytes in sink.properties) or grant Write on the topic"
+            KafkaSinkError::Delivery { source, .. } => {
+                delivery_hint(source.rdkafka_error_code())
+            }
+            KafkaSinkError::CompactedWithoutKey { .. } => {
+                "give the table a key (a primary key, source.key_columns, or on PostgreSQL REPLICA IDENTITY USING INDEX), or set the topic's cleanup.policy=delete (kafka-configs --alter --add-config cleanup.policy=delete) and restart"
             }
             _ => "check broker availability",
         }
+    }
+}
+
+/// `code NAME (number)` of the broker's error, for messages.
+fn broker_code(e: &KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(code) => format!("broker error {code:?} ({}): {code}", code as i32),
+        None => e.to_string(),
+    }
+}
+
+/// Whether a refused delivery can succeed when retried from the last checkpoint. Refusals
+/// that would repeat for the same record forever are definite.
+fn delivery_is_transient(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    !matches!(
+        code,
+        C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::MessageSizeTooLarge
+            | C::MessageBatchTooLarge
+            | C::InvalidRecord
+            | C::InvalidMessage
+            | C::InvalidMessageSize
+            | C::InvalidConfig
+            | C::PolicyViolation
+            | C::UnsupportedForMessageFormat
+            | C::UnsupportedVersion
+            | C::UnsupportedCompressionType
+            | C::InvalidRequiredAcks
+            | C::InvalidTopic
+            | C::SaslAuthenticationFailed
+            | C::Authentication
+    )
+}
+
+/// The real fix for a refused delivery, by broker error.
+fn delivery_hint(code: Option<RDKafkaErrorCode>) -> &'static str {
+    use RDKafkaErrorCode as C;
+    match code {
+        Some(C::InvalidRecord) => {
+            "the broker refused the record as invalid; a compacted topic (cleanup.policy=compact) refuses records without a key: give the table a key (primary key, source.key_columns, REPLICA IDENTITY USING INDEX) or set the topic's cleanup.policy=delete"
+        }
+        Some(C::MessageSizeTooLarge | C::MessageBatchTooLarge | C::InvalidMessageSize) => {
+            "the record is larger than the topic accepts: raise the topic's max.message.bytes (and the broker's message.max.bytes), and message.max.bytes in sink.properties"
+        }
+        Some(C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed) => {
+            "grant the sink's principal Write (and IdempotentWrite on the cluster) for the topic"
+        }
+        Some(C::UnknownTopicOrPartition) => {
+            "create the topic, or set sink.create_topics: true"
+        }
+        Some(C::PolicyViolation | C::InvalidConfig) => {
+            "the broker's policy refuses the record or topic config: check sink.topic_config and the broker's create-topic policy"
+        }
+        Some(C::UnsupportedCompressionType | C::UnsupportedForMessageFormat | C::UnsupportedVersion) => {
+            "the broker is too old for the producer settings: set compression.type in sink.properties to one it supports"
+        }
+        Some(C::SaslAuthenticationFailed | C::Authentication) => {
+            "check sink.sasl (mechanism, username, password)"
+        }
+        _ => "check the broker's log for the refusal",
     }
 }
 
@@ -149,7 +222,10 @@ pub struct KafkaSink {
     create_topics: bool,
     partitions: i32,
     replication: i32,
-    known_topics: HashSet<std::sync::Arc<str>>,
+    /// Tables whose topic is ready, with the keyed-ness it was checked for.
+    known_tables: HashMap<TableId, bool>,
+    /// `sink.topic_config`: `"*"` under `None`, tables under their id.
+    topic_config: HashMap<Option<TableId>, BTreeMap<String, String>>,
     records: Vec<Record>,
 }
 
@@ -270,39 +346,111 @@ impl KafkaSink {
             create_topics: s.create_topics,
             partitions: s.topic_partitions,
             replication: s.topic_replication_factor,
-            known_topics: HashSet::new(),
+            known_tables: HashMap::new(),
+            topic_config: s
+                .topic_config
+                .iter()
+                .map(|(t, cfg)| {
+                    let id = crate::config::parse_table_name(t).map(|(ns, n)| TableId::new(ns, n));
+                    (id.filter(|_| t != "*"), cfg.clone())
+                })
+                .collect(),
             records: Vec::new(),
         })
     }
 
-    async fn ensure_topic(&mut self, topic: &std::sync::Arc<str>) -> Result<(), KafkaSinkError> {
-        if self.known_topics.contains(topic) {
+    /// Prepare the topics of the captured tables before their first event: create missing
+    /// ones with the cleanup policy the table's key allows, and refuse an existing compacted
+    /// topic for a table without a key (the broker would refuse every record).
+    pub async fn prepare(&mut self, tables: &[TableShape]) -> Result<(), KafkaSinkError> {
+        for t in tables {
+            if !t.keyed {
+                tracing::warn!(
+                    table = %t.table,
+                    topic = %self.encoder.topic_for(&t.table),
+                    "table has no primary key, key_columns entry or replica-identity index: its records have no key, so its topic uses cleanup.policy=delete (not compacted); give it a key to get a compacted topic"
+                );
+            }
+            self.ensure_table(&t.table, t.keyed).await?;
+        }
+        Ok(())
+    }
+
+    /// The topic configs for a table's topic: sluice's policy, then `"*"`, then the table's.
+    fn topic_configs(&self, table: &TableId, keyed: bool) -> BTreeMap<String, String> {
+        let mut cfg = BTreeMap::new();
+        cfg.insert(
+            "cleanup.policy".to_string(),
+            if keyed { "compact" } else { "delete" }.to_string(),
+        );
+        for scope in [None, Some(table.clone())] {
+            if let Some(over) = self.topic_config.get(&scope) {
+                cfg.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        cfg
+    }
+
+    async fn ensure_table(&mut self, table: &TableId, keyed: bool) -> Result<(), KafkaSinkError> {
+        if self.known_tables.get(table) == Some(&keyed) {
             return Ok(());
         }
+        let topic = self.encoder.topic_for(table);
+        let opts = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(30)))
+            .request_timeout(Some(Duration::from_secs(15)));
+        let mut created = false;
         if self.create_topics {
-            let new = NewTopic::new(
-                topic,
+            let cfg = self.topic_configs(table, keyed);
+            let mut new = NewTopic::new(
+                &topic,
                 self.partitions,
                 TopicReplication::Fixed(self.replication),
-            )
-            .set("cleanup.policy", "compact");
-            let opts = AdminOptions::new()
-                .operation_timeout(Some(Duration::from_secs(30)))
-                .request_timeout(Some(Duration::from_secs(15)));
+            );
+            for (k, v) in &cfg {
+                new = new.set(k, v);
+            }
             let err = |source| KafkaSinkError::CreateTopic {
-                topic: topic.to_string(),
+                topic: topic.clone(),
                 source,
             };
             let results = self.admin.create_topics([&new], &opts).await.map_err(err)?;
             for r in results {
                 match r {
-                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Ok(_) => {
+                        created = true;
+                        let policy = cfg.get("cleanup.policy").map_or("", String::as_str);
+                        tracing::info!(topic = %topic, cleanup_policy = policy, "topic created");
+                    }
+                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                     Err((_, code)) => return Err(err(KafkaError::AdminOp(code))),
                 }
             }
-            tracing::info!(topic = %topic, "topic ready (cleanup.policy=compact)");
         }
-        self.known_topics.insert(topic.clone());
+        if !keyed && !created {
+            // An existing topic: a compacted one would refuse every record of this table.
+            let spec = ResourceSpecifier::Topic(&topic);
+            match self.admin.describe_configs([&spec], &opts).await {
+                Ok(results) => {
+                    let policy = results.into_iter().find_map(|r| {
+                        r.ok()?
+                            .get("cleanup.policy")
+                            .and_then(|e| e.value.clone())
+                    });
+                    if let Some(policy) = policy.filter(|p| p.contains("compact")) {
+                        return Err(KafkaSinkError::CompactedWithoutKey {
+                            table: table.to_string(),
+                            topic,
+                            policy,
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %topic, error = %e, "cannot read the topic's cleanup.policy; a compacted topic will refuse this table's key-less records");
+                }
+            }
+        }
+        self.known_tables.insert(table.clone(), keyed);
         Ok(())
     }
 
@@ -315,19 +463,17 @@ impl KafkaSink {
             .map(|d| d.as_nanos() as i64)
             .ok();
         self.encoder.set_now(now_ns);
+        let mut last_version = None;
         for ev in events {
+            if last_version != Some(ev.schema.version) {
+                last_version = Some(ev.schema.version);
+                self.ensure_table(&ev.schema.table, !ev.schema.key_columns.is_empty())
+                    .await?;
+            }
             self.encoder.encode(ev, &mut records);
         }
         let mut futures = Vec::with_capacity(records.len());
-        let mut last_topic: Option<std::sync::Arc<str>> = None;
         for rec in records.drain(..) {
-            if !last_topic
-                .as_ref()
-                .is_some_and(|t| std::sync::Arc::ptr_eq(t, &rec.topic))
-            {
-                self.ensure_topic(&rec.topic).await?;
-                last_topic = Some(rec.topic.clone());
-            }
             let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);
             if let Some(k) = &rec.key {
                 fr = fr.key(k.as_slice());

@@ -9,6 +9,7 @@
 //!   (duplicates possible, gaps never).
 
 pub mod changelog;
+pub(crate) mod keys;
 pub mod mysql;
 pub mod postgres;
 pub(crate) mod snapshot;
@@ -53,6 +54,17 @@ pub struct Batch {
     pub events: Vec<ChangeEvent>,
     /// Position to acknowledge after this batch is durable.
     pub checkpoint: Option<Checkpoint>,
+    /// Captured tables the sink should prepare for before any event (sent once at start).
+    pub tables: Vec<TableShape>,
+}
+
+/// What a sink needs to know about a captured table before its first event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableShape {
+    /// The table.
+    pub table: TableId,
+    /// Whether its records carry a key (primary key, configured or fallback key columns).
+    pub keyed: bool,
 }
 
 /// An acknowledgeable source position.

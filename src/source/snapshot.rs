@@ -88,7 +88,7 @@ impl<'a> SnapshotEmitter<'a> {
         self.bytes = 0;
         let events = std::mem::take(&mut self.batch);
         self.tx
-            .send(Batch { events, checkpoint })
+            .send(Batch { events, checkpoint, tables: Vec::new() })
             .await
             .map_err(|_| Closed)
     }

@@ -18,6 +18,7 @@ use mysql_async::Value as MyValue;
 use super::catalog::{self, CatalogTable, Table};
 use super::types::{Kind, Origin};
 use crate::event::{next_schema_version, ChangeEvent, Column, Op, Position, TableId, TableSchema};
+use crate::source::keys::KeyOverrides;
 
 /// Why an event could not be decoded (the caller adds table and position).
 #[derive(Debug, PartialEq, Eq)]
@@ -298,8 +299,9 @@ pub(crate) fn table_from_map(
     id: TableId,
     tme: &TableMapEvent<'_>,
     catalog_cols: Option<&CatalogTable>,
+    keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
-    guard(|| table_from_map_inner(id, tme, catalog_cols))
+    guard(|| table_from_map_inner(id, tme, catalog_cols, keys))
 }
 
 /// Run a decoder that calls into mysql_common, whose parsers can panic (or, in debug builds,
@@ -316,6 +318,7 @@ fn table_from_map_inner(
     id: TableId,
     tme: &TableMapEvent<'_>,
     catalog_cols: Option<&CatalogTable>,
+    keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
     let meta = map_meta(tme)?;
     let n = tme.columns_count() as usize;
@@ -445,11 +448,29 @@ fn table_from_map_inner(
             default: None,
         })
         .collect();
+    // The binlog knows the primary key only; configured key columns still apply.
+    let primary: Vec<String> = meta
+        .key
+        .iter()
+        .filter_map(|&k| meta.names.get(k).cloned())
+        .collect();
+    let key_names = keys
+        .choose(
+            &id,
+            meta.names.iter().map(String::as_str),
+            primary,
+            Vec::new,
+        )
+        .unwrap_or_default();
+    let key_columns = key_names
+        .iter()
+        .filter_map(|k| meta.names.iter().position(|n| n == k))
+        .collect();
     Ok(Table {
         schema: Arc::new(TableSchema {
             table: id,
             columns,
-            key_columns: meta.key.into_iter().filter(|&k| k < n).collect(),
+            key_columns,
             version: next_schema_version(),
         }),
         kinds,
@@ -756,7 +777,7 @@ mod fuzz {
             let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
                 continue;
             };
-            let Ok(table) = table_from_map(TableId::new("db", "t"), &tme, None) else {
+            let Ok(table) = table_from_map(TableId::new("db", "t"), &tme, None, &KeyOverrides::default()) else {
                 continue;
             };
             decoded_tables += 1;

@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use super::error::MySourceError;
 use super::types::{literal_default, parse_labels, Kind};
 use crate::config::{MysqlSettings, TlsMode};
+use crate::source::keys::KeyOverrides;
 use crate::event::{next_schema_version, Column, TableId, TableSchema};
 
 /// A table as sluice decodes it: the shared schema plus one [`Kind`] per column.
@@ -188,7 +189,16 @@ pub(crate) async fn preflight(
                 }
             }
         }
-        Err(e) => return Err(privilege_error(e, "REPLICATION SLAVE")),
+        // Listing replicas needs REPLICATION MASTER ADMIN on MariaDB 10.5+, which CDC
+        // itself does not: without it the duplicate-id check is skipped, not the start.
+        Err(mysql_async::Error::Server(e)) if matches!(e.code, 1044 | 1142 | 1227) => {
+            tracing::warn!(
+                server_id = replica_id,
+                "cannot list the server's replicas ({hosts_sql} needs {}); not checking that source.server_id is unused",
+                if mariadb { "REPLICATION MASTER ADMIN" } else { "REPLICATION SLAVE" }
+            );
+        }
+        Err(e) => return Err(privilege_error(e, "REPLICATION SLAVE", mariadb)),
     }
     let status_sql = if mariadb {
         "SHOW MASTER STATUS"
@@ -203,7 +213,15 @@ pub(crate) async fn preflight(
             conn.query_drop("SHOW MASTER STATUS").await
         };
         if let Err(e) = retry {
-            return Err(privilege_error(e, "REPLICATION CLIENT"));
+            return Err(privilege_error(
+                e,
+                if mariadb {
+                    "BINLOG MONITOR"
+                } else {
+                    "REPLICATION CLIENT"
+                },
+                mariadb,
+            ));
         }
     }
     for t in tables {
@@ -216,7 +234,7 @@ pub(crate) async fn preflight(
                     format!("table {t} does not exist"),
                     "create it, or fix source.tables",
                 ),
-                _ => privilege_error(e, &format!("SELECT ON {}", qualified(t))),
+                _ => privilege_error(e, &format!("SELECT ON {}", qualified(t)), mariadb),
             });
         }
     }
@@ -226,11 +244,27 @@ pub(crate) async fn preflight(
     Ok(ServerInfo { mariadb, checksums })
 }
 
-fn privilege_error(e: mysql_async::Error, privilege: &str) -> MySourceError {
+/// The privileges the README's least-privilege grant lists.
+pub(crate) fn needed_privileges(mariadb: bool) -> &'static str {
+    if mariadb {
+        "SELECT, REPLICATION SLAVE, BINLOG MONITOR"
+    } else {
+        "SELECT, RELOAD, REPLICATION SLAVE, REPLICATION CLIENT"
+    }
+}
+
+fn privilege_error(e: mysql_async::Error, privilege: &str, mariadb: bool) -> MySourceError {
     match &e {
+        // The server's message names the user and host, never row values.
         mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1142 | 1227) => precondition(
-            format!("the source user lacks a privilege: {}", s.message),
-            format!("GRANT {privilege} to the source user (sluice needs SELECT, REPLICATION SLAVE and REPLICATION CLIENT)"),
+            format!("the source user lacks the {privilege} privilege: {}", s.message),
+            {
+                let on = if privilege.contains(" ON ") { "" } else { " ON *.*" };
+                format!(
+                    "GRANT {privilege}{on} TO the source user (all sluice needs: GRANT {} ON *.* TO ...)",
+                    needed_privileges(mariadb)
+                )
+            },
         ),
         _ => MySourceError::Sql {
             context: "running the preflight checks",
@@ -251,11 +285,13 @@ pub(crate) struct CatalogColumn {
 /// A table's catalog columns (ordinal order) and primary-key column names (key order).
 pub(crate) type CatalogTable = (Vec<CatalogColumn>, Vec<String>);
 
-/// The columns of `table` in ordinal order, and its primary-key column names in key order;
-/// `None` when the table does not exist.
+/// The columns of `table` in ordinal order, and its key column names in key order (chosen by
+/// [`KeyOverrides::choose`]: configured, primary key, else the first unique index whose
+/// columns are all NOT NULL, as Debezium chooses); `None` when the table does not exist.
 pub(crate) async fn table_columns(
     conn: &mut Conn,
     table: &TableId,
+    keys: &KeyOverrides,
 ) -> Result<Option<CatalogTable>, MySourceError> {
     let rows: Vec<Row> = conn
         .exec(
@@ -295,15 +331,55 @@ pub(crate) async fn table_columns(
             default: s(4),
         });
     }
-    let key: Vec<String> = conn
+    // Unique indexes in the table's key order (PRIMARY first), each with its columns.
+    let rows: Vec<(String, String, u64)> = conn
         .exec(
-            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' \
-             ORDER BY ORDINAL_POSITION",
+            "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0",
             (&table.namespace, &table.name),
         )
         .await
-        .map_err(MySourceError::sql("reading the primary key"))?;
+        .map_err(MySourceError::sql("reading the table's unique keys"))?;
+    let mut indexes: Vec<(String, Vec<(u64, String)>)> = Vec::new();
+    for (index, column, seq) in rows {
+        match indexes.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, c)) => c.push((seq, column)),
+            None => indexes.push((index, vec![(seq, column)])),
+        }
+    }
+    let mut indexes: Vec<(String, Vec<String>)> = indexes
+        .into_iter()
+        .map(|(i, mut c)| {
+            c.sort();
+            (i, c.into_iter().map(|(_, name)| name).collect())
+        })
+        .collect();
+    indexes.sort_by_key(|(i, _)| i != "PRIMARY");
+    let primary = indexes
+        .iter()
+        .find(|(i, _)| i == "PRIMARY")
+        .map(|(_, c)| c.clone())
+        .unwrap_or_default();
+    let not_null = |name: &String| cols.iter().any(|c| &c.name == name && !c.nullable);
+    let key = keys
+        .choose(
+            table,
+            cols.iter().map(|c| c.name.as_str()),
+            primary,
+            || {
+                indexes
+                    .iter()
+                    .find(|(_, c)| c.iter().all(not_null))
+                    .map(|(_, c)| c.clone())
+                    .unwrap_or_default()
+            },
+        )
+        .map_err(|missing| {
+            precondition(
+                format!("source.key_columns names column {missing}, which table {table} does not have"),
+                "fix source.key_columns (column names are case-sensitive)",
+            )
+        })?;
     Ok(Some((cols, key)))
 }
 

@@ -40,7 +40,8 @@ use crate::config::{MysqlSettings, MysqlSnapshotMode};
 use crate::event::{ChangeEvent, TableId, Value};
 use crate::offsets::OffsetStore;
 use crate::source::snapshot::SnapshotEmitter;
-use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo};
+use crate::source::keys::KeyOverrides;
+use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo, TableShape};
 use crate::telemetry::{Health, Telemetry};
 
 /// The MySQL/MariaDB source of one connector.
@@ -50,6 +51,7 @@ pub struct MysqlSource {
     settings: Arc<MysqlSettings>,
     tables: Vec<TableId>,
     server_id: u32,
+    keys: KeyOverrides,
     limits: BatchLimits,
     offsets: OffsetStore,
     telemetry: Telemetry,
@@ -67,6 +69,7 @@ impl MysqlSource {
         let tables = crate::source::table_ids(&settings.tables);
         Self {
             server_id: settings.server_id(connector),
+            keys: KeyOverrides::new(&settings.key_columns),
             connector: connector.to_string(),
             settings,
             tables,
@@ -87,6 +90,29 @@ impl MysqlSource {
         let mut sql = catalog::connect(&opts).await?;
         let info = catalog::preflight(&mut sql, &self.tables, self.server_id, &self.replica_host())
             .await?;
+        // Tell the sink which tables are keyed before any event (topics, cleanup policies);
+        // this also checks the configured key columns against the catalog.
+        let mut shapes = Vec::with_capacity(self.tables.len());
+        for t in &self.tables {
+            let keyed = catalog::table_columns(&mut sql, t, &self.keys)
+                .await?
+                .is_some_and(|(_, key)| !key.is_empty());
+            shapes.push(TableShape {
+                table: t.clone(),
+                keyed,
+            });
+        }
+        if io
+            .tx
+            .send(Batch {
+                tables: shapes,
+                ..Batch::default()
+            })
+            .await
+            .is_err()
+        {
+            return Ok(SourceEnd::Stopped);
+        }
         let mode = self.settings.snapshot_mode;
         let stored = self.offsets.load()?;
         let stored = match stored {
@@ -143,6 +169,7 @@ impl MysqlSource {
                 &mut sql,
                 &info,
                 &self.tables,
+                &self.keys,
                 &mut emitter,
                 &io.shutdown,
                 &self.telemetry,
@@ -186,6 +213,7 @@ impl MysqlSource {
                         gtid: p.gtid.clone(),
                         snapshot_done: true,
                     }),
+                    tables: Vec::new(),
                 })
                 .await
                 .is_err()
@@ -290,7 +318,7 @@ impl MysqlSource {
                     linger = None;
                     bytes = 0;
                     let events = std::mem::take(&mut batch);
-                    if tx.send(Batch { events, checkpoint: pending_cp.take() }).await.is_err() {
+                    if tx.send(Batch { events, checkpoint: pending_cp.take(), tables: Vec::new() }).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -401,12 +429,12 @@ impl MysqlSource {
                                 Some(c) => c.clone(),
                                 None => {
                                     let c =
-                                        catalog::table_columns(&mut sql, &id).await?.map(Arc::new);
+                                        catalog::table_columns(&mut sql, &id, &self.keys).await?.map(Arc::new);
                                     catalog_cache.insert(id.clone(), c.clone());
                                     c
                                 }
                             };
-                            let t = binlog::table_from_map(id.clone(), &tme, cat.as_deref())
+                            let t = binlog::table_from_map(id.clone(), &tme, cat.as_deref(), &self.keys)
                                 .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;
                             tables.insert(tme.table_id(), Some(Arc::new(t)));
                         }
@@ -456,7 +484,7 @@ impl MysqlSource {
                                 bytes = 0;
                                 let events = std::mem::take(&mut batch);
                                 let checkpoint = if in_tx { None } else { pending_cp.take() };
-                                if tx.send(Batch { events, checkpoint }).await.is_err() {
+                                if tx.send(Batch { events, checkpoint, tables: Vec::new() }).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -489,6 +517,7 @@ impl MysqlSource {
                         .send(Batch {
                             events,
                             checkpoint: pending_cp.take(),
+                            tables: Vec::new(),
                         })
                         .await
                         .is_err()
@@ -507,6 +536,7 @@ impl MysqlSource {
                 .send(Batch {
                     events: std::mem::take(&mut batch),
                     checkpoint: pending_cp.take(),
+                    tables: Vec::new(),
                 })
                 .await;
         }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 
+use crate::source::keys::KeyOverrides;
 use super::catalog::{self, qualified, quote_ident, ServerInfo};
 use super::error::MySourceError;
 use super::types::Origin;
@@ -92,6 +93,7 @@ pub(crate) async fn run(
     conn: &mut Conn,
     info: &ServerInfo,
     tables: &[TableId],
+    keys: &KeyOverrides,
     emitter: &mut SnapshotEmitter<'_>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
     telemetry: &Telemetry,
@@ -150,7 +152,7 @@ pub(crate) async fn run(
     let ts_us = crate::pipeline::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
     for (ti, table) in tables.iter().enumerate() {
-        let Some((cols, key)) = catalog::table_columns(conn, table).await? else {
+        let Some((cols, key)) = catalog::table_columns(conn, table, keys).await? else {
             return Err(MySourceError::Precondition {
                 problem: format!("table {table} does not exist"),
                 hint: "create it, or fix source.tables".into(),

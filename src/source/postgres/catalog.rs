@@ -11,6 +11,7 @@ use tokio_postgres::GenericClient;
 use super::error::PgSourceError;
 use super::types::{column_type, parse_text, CatalogType, PgKind, TypeRegistry};
 use crate::event::{Column, TableId, TableSchema};
+use crate::source::keys::KeyOverrides;
 
 /// Quote an identifier for SQL (`"a""b"`).
 pub(crate) fn quote_ident(s: &str) -> String {
@@ -127,10 +128,13 @@ pub(crate) struct CatalogColumn {
     pub in_pk: Option<usize>,
 }
 
-/// Current columns of a table in attribute order.
+/// Current columns of a table in attribute order. `in_pk` marks the key columns as
+/// [`KeyOverrides::choose`] picks them: configured, primary key, else the replica-identity
+/// index (`REPLICA IDENTITY USING INDEX`), as Debezium keys such tables.
 pub(crate) async fn table_columns(
     client: &impl GenericClient,
     t: &TableId,
+    keys: &KeyOverrides,
 ) -> Result<Vec<CatalogColumn>, PgSourceError> {
     let rows = client
         .query(
@@ -141,7 +145,10 @@ pub(crate) async fn table_columns(
              JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-             LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
+             LEFT JOIN LATERAL ( \
+                 SELECT ix.indkey FROM pg_index ix WHERE ix.indrelid = c.oid \
+                   AND (ix.indisprimary OR (ix.indisreplident AND c.relreplident = 'i')) \
+                 ORDER BY ix.indisprimary DESC LIMIT 1) i ON true \
              WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
                AND a.attgenerated = '' \
              ORDER BY a.attnum",
@@ -149,7 +156,7 @@ pub(crate) async fn table_columns(
         )
         .await
         .map_err(PgSourceError::sql("reading table columns"))?;
-    Ok(rows
+    let mut cols: Vec<CatalogColumn> = rows
         .iter()
         .map(|r| CatalogColumn {
             name: r.get(0),
@@ -159,7 +166,29 @@ pub(crate) async fn table_columns(
             default: r.get(4),
             in_pk: r.get::<_, Option<i32>>(5).map(|p| p.max(1) as usize - 1),
         })
-        .collect())
+        .collect();
+    let mut catalog_key: Vec<(usize, String)> = cols
+        .iter()
+        .filter_map(|c| c.in_pk.map(|p| (p, c.name.clone())))
+        .collect();
+    catalog_key.sort();
+    let chosen = keys
+        .choose(
+            t,
+            cols.iter().map(|c| c.name.as_str()),
+            catalog_key.into_iter().map(|(_, n)| n).collect(),
+            Vec::new,
+        )
+        .map_err(|missing| PgSourceError::Precondition {
+            problem: format!(
+                "source.key_columns names column {missing}, which table {t} does not have"
+            ),
+            hint: "fix source.key_columns (column names are case-sensitive)".into(),
+        })?;
+    for c in &mut cols {
+        c.in_pk = chosen.iter().position(|k| *k == c.name);
+    }
+    Ok(cols)
 }
 
 /// Ask the catalog about every type in `oids` the registry does not know yet.

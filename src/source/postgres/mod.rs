@@ -36,7 +36,8 @@ pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMe
 use crate::config::{PostgresSettings, SnapshotMode, TlsMode};
 use crate::event::{ChangeEvent, Lsn, TableId, Value};
 use crate::offsets::OffsetStore;
-use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo};
+use crate::source::keys::KeyOverrides;
+use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo, TableShape};
 use crate::telemetry::{Health, Telemetry};
 
 /// The PostgreSQL source of one connector.
@@ -47,6 +48,7 @@ pub struct PostgresSource {
     tables: Vec<TableId>,
     slot: String,
     publication: String,
+    keys: KeyOverrides,
     limits: BatchLimits,
     offsets: OffsetStore,
     telemetry: Telemetry,
@@ -81,6 +83,7 @@ impl PostgresSource {
         Self {
             slot: settings.slot_name(connector),
             publication: settings.publication_name(connector),
+            keys: KeyOverrides::new(&settings.key_columns),
             connector: connector.to_string(),
             settings,
             tables,
@@ -187,6 +190,27 @@ impl PostgresSource {
         let s = Arc::clone(&self.settings);
         let mut sql = self.sql_connect().await?;
         catalog::preflight(&sql, &s.user, &self.tables).await?;
+        // Tell the sink which tables are keyed before any event (topics, cleanup policies);
+        // this also checks the configured key columns against the catalog.
+        let mut shapes = Vec::with_capacity(self.tables.len());
+        for t in &self.tables {
+            let cols = catalog::table_columns(&sql, t, &self.keys).await?;
+            shapes.push(TableShape {
+                table: t.clone(),
+                keyed: cols.iter().any(|c| c.in_pk.is_some()),
+            });
+        }
+        if io
+            .tx
+            .send(Batch {
+                tables: shapes,
+                ..Batch::default()
+            })
+            .await
+            .is_err()
+        {
+            return Ok(SourceEnd::Stopped);
+        }
         let mut decoder = replication::StreamDecoder::new(&s.database, s.emit_truncate);
 
         if s.snapshot_mode == SnapshotMode::InitialOnly {
@@ -203,6 +227,7 @@ impl PostgresSource {
                 &txn,
                 &s.database,
                 &self.tables,
+                &self.keys,
                 lsn,
                 &mut decoder.registry,
                 &mut emitter,
@@ -232,8 +257,14 @@ impl PostgresSource {
             return Ok(SourceEnd::Finished);
         }
 
-        slot::ensure_publication(&sql, &self.publication, &self.tables, s.create_publication)
-            .await?;
+        slot::ensure_publication(
+            &sql,
+            &self.publication,
+            &self.tables,
+            s.create_publication,
+            s.publish_via_partition_root,
+        )
+        .await?;
         let stored = self.offsets.load()?;
         let info = slot::slot_info(&sql, &self.slot).await?;
         if let Some(i) = &info {
@@ -304,6 +335,7 @@ impl PostgresSource {
                 &txn,
                 &s.database,
                 &self.tables,
+                &self.keys,
                 created.consistent_point,
                 &mut decoder.registry,
                 &mut emitter,
@@ -413,7 +445,7 @@ impl PostgresSource {
                     linger = None;
                     bytes = 0;
                     let events = std::mem::take(&mut batch);
-                    if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp) }).await.is_err() {
+                    if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp), tables: Vec::new() }).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -441,7 +473,7 @@ impl PostgresSource {
                                 let table = TableId::new(namespace, name);
                                 let oids: Vec<u32> = columns.iter().map(|c| c.type_oid).collect();
                                 catalog::learn_types(sql, &mut dec.registry, &oids).await?;
-                                let cat = catalog::table_columns(sql, &table).await?;
+                                let cat = catalog::table_columns(sql, &table, &self.keys).await?;
                                 let cols: Vec<(String, u32, i32)> = columns
                                     .into_iter()
                                     .map(|c| (c.name, c.type_oid, c.typmod))
@@ -461,7 +493,7 @@ impl PostgresSource {
                                     bytes = 0;
                                     let events = std::mem::take(&mut batch);
                                     let checkpoint = if in_tx { None } else { pending_cp.take().map(cp) };
-                                    if tx.send(Batch { events, checkpoint }).await.is_err() {
+                                    if tx.send(Batch { events, checkpoint, tables: Vec::new() }).await.is_err() {
                                         pipeline_gone = true;
                                         break;
                                     }
@@ -477,7 +509,7 @@ impl PostgresSource {
                                 linger = None;
                                 bytes = 0;
                                 let events = std::mem::take(&mut batch);
-                                if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp) }).await.is_err() {
+                                if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp), tables: Vec::new() }).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -492,7 +524,7 @@ impl PostgresSource {
                             {
                                 last_cp = wal_end;
                                 last_idle = Instant::now();
-                                if tx.send(Batch { events: Vec::new(), checkpoint: Some(cp(wal_end)) }).await.is_err() {
+                                if tx.send(Batch { events: Vec::new(), checkpoint: Some(cp(wal_end)), tables: Vec::new() }).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -510,6 +542,7 @@ impl PostgresSource {
                 .send(Batch {
                     events: std::mem::take(&mut batch),
                     checkpoint: pending_cp.take().map(cp),
+                    tables: Vec::new(),
                 })
                 .await;
         }

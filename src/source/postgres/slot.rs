@@ -50,28 +50,38 @@ pub(crate) async fn drop_slot(client: &Client, slot: &str) -> Result<(), PgSourc
     Ok(())
 }
 
-/// Make sure `publication` exists and covers `tables`.
+/// Make sure `publication` exists and covers `tables`, with `publish_via_partition_root` as
+/// configured (so a listed partitioned table streams under its own name, not its leaves').
+/// Membership is read from `pg_publication_rel` (the tables named in the publication), not
+/// from `pg_publication_tables`, which lists a partitioned table's leaves instead of itself
+/// unless the publication publishes via the root.
 pub(crate) async fn ensure_publication(
     client: &Client,
     publication: &str,
     tables: &[TableId],
     create: bool,
+    via_root: bool,
 ) -> Result<(), PgSourceError> {
-    let exists = !client
+    let existing: Option<bool> = client
         .query(
-            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            "SELECT pubviaroot FROM pg_publication WHERE pubname = $1",
             &[&publication],
         )
         .await
         .map_err(PgSourceError::sql("reading pg_publication"))?
-        .is_empty();
+        .first()
+        .map(|r| r.get(0));
     let list: Vec<String> = tables.iter().map(qualified).collect();
-    if !exists {
+    let with = format!(
+        "WITH (publish_via_partition_root = {})",
+        if via_root { "true" } else { "false" }
+    );
+    let Some(have_via_root) = existing else {
         if !create {
             return Err(PgSourceError::Precondition {
                 problem: format!("publication {publication} does not exist"),
                 hint: format!(
-                    "run CREATE PUBLICATION {} FOR TABLE {}, or set create_publication: true",
+                    "run CREATE PUBLICATION {} FOR TABLE {} {with}, or set create_publication: true",
                     quote_ident(publication),
                     list.join(", ")
                 ),
@@ -79,25 +89,59 @@ pub(crate) async fn ensure_publication(
         }
         client
             .batch_execute(&format!(
-                "CREATE PUBLICATION {} FOR TABLE {}",
+                "CREATE PUBLICATION {} FOR TABLE {} {with}",
                 quote_ident(publication),
                 list.join(", ")
             ))
             .await
             .map_err(PgSourceError::sql("creating the publication"))?;
-        tracing::info!(publication, tables = tables.len(), "publication created");
+        tracing::info!(publication, tables = tables.len(), via_root, "publication created");
         return Ok(());
+    };
+    if have_via_root != via_root {
+        if !create {
+            return Err(PgSourceError::Precondition {
+                problem: format!(
+                    "publication {publication} has publish_via_partition_root = {have_via_root}, the config says {via_root}"
+                ),
+                hint: format!(
+                    "run ALTER PUBLICATION {} SET (publish_via_partition_root = {via_root}), or change source.publish_via_partition_root",
+                    quote_ident(publication)
+                ),
+            });
+        }
+        client
+            .batch_execute(&format!(
+                "ALTER PUBLICATION {} SET (publish_via_partition_root = {via_root})",
+                quote_ident(publication)
+            ))
+            .await
+            .map_err(PgSourceError::sql("changing publish_via_partition_root"))?;
+        tracing::info!(publication, via_root, "publication option changed");
     }
     let rows = client
         .query(
-            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1",
+            "SELECT n.nspname::text, c.relname::text, p.puballtables \
+             FROM pg_publication p \
+             LEFT JOIN pg_publication_rel pr ON pr.prpubid = p.oid \
+             LEFT JOIN pg_class c ON c.oid = pr.prrelid \
+             LEFT JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE p.pubname = $1",
             &[&publication],
         )
         .await
-        .map_err(PgSourceError::sql("reading pg_publication_tables"))?;
+        .map_err(PgSourceError::sql("reading pg_publication_rel"))?;
+    if rows.iter().any(|r| r.get::<_, bool>(2)) {
+        return Ok(());
+    }
     let have: std::collections::HashSet<TableId> = rows
         .iter()
-        .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter_map(|r| {
+            Some(TableId::new(
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+            ))
+        })
         .collect();
     let missing: Vec<&TableId> = tables.iter().filter(|t| !have.contains(t)).collect();
     if missing.is_empty() {

@@ -52,6 +52,7 @@ pub(crate) async fn copy_tables(
     txn: &Transaction<'_>,
     db: &str,
     tables: &[TableId],
+    keys: &crate::source::keys::KeyOverrides,
     position_lsn: crate::event::Lsn,
     registry: &mut TypeRegistry,
     emitter: &mut SnapshotEmitter<'_>,
@@ -70,7 +71,7 @@ pub(crate) async fn copy_tables(
         last_commit_lsn: None,
     };
     for (ti, table) in tables.iter().enumerate() {
-        let cat = catalog::table_columns(txn, table).await?;
+        let cat = catalog::table_columns(txn, table, keys).await?;
         let oids: Vec<u32> = cat.iter().map(|c| c.type_oid).collect();
         catalog::learn_types(txn, registry, &oids).await?;
         let cols: Vec<(String, u32, i32)> = cat

@@ -252,6 +252,8 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
                 .map_err(|_| err("double precision", "not a floating-point number"))?,
         ),
         PgKind::Numeric => match numeric_typmod(typmod) {
+            // NaN, Infinity and -Infinity: a Decimal cannot hold them (documented fallback).
+            _ if matches!(text, "NaN" | "Infinity" | "-Infinity") => Value::Null,
             _ if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Value::Null,
             Some((_, scale)) => decimal_at_scale(text, scale, "numeric")?,
             None => {
@@ -483,7 +485,9 @@ fn parse_interval(text: &str) -> Result<i64, TypeError> {
     if !number.is_empty() {
         return Err(err("interval", "trailing number without unit"));
     }
-    i64::try_from(total).map_err(|_| err("interval", "out of range"))
+    // Intervals beyond ±292,000 years do not fit i64 microseconds: saturate, as Java's
+    // long arithmetic in Debezium's MicroDuration does for a double out of range.
+    Ok(i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX }))
 }
 
 /// Parse an array literal (`{1,2,NULL}`, `{"a b","c"}`, nested `{{1},{2}}`).
