@@ -61,11 +61,7 @@ pub(crate) fn float64(out: &mut Vec<u8>, v: f64) {
     if !v.is_finite() {
         return non_finite(out, v.is_nan(), v > 0.0);
     }
-    let s = v.to_string();
-    out.extend_from_slice(s.as_bytes());
-    if !s.contains(['.', 'e', 'E']) {
-        out.extend_from_slice(b".0");
-    }
+    java_style(out, v.abs(), v.to_string(), format!("{v:e}"));
 }
 
 /// Append a single-precision float with its own shortest representation.
@@ -73,11 +69,26 @@ pub(crate) fn float32(out: &mut Vec<u8>, v: f32) {
     if !v.is_finite() {
         return non_finite(out, v.is_nan(), v > 0.0);
     }
-    let s = v.to_string();
-    out.extend_from_slice(s.as_bytes());
-    if !s.contains(['.', 'e', 'E']) {
+    java_style(out, f64::from(v.abs()), v.to_string(), format!("{v:e}"));
+}
+
+/// Java's `Double.toString` layout (what Jackson writes for Debezium): plain decimals for
+/// magnitudes in [1e-3, 1e7), otherwise `d.dddE±n`; always a fraction digit.
+fn java_style(out: &mut Vec<u8>, magnitude: f64, plain: String, sci: String) {
+    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
+        out.extend_from_slice(plain.as_bytes());
+        if !plain.contains('.') {
+            out.extend_from_slice(b".0");
+        }
+        return;
+    }
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    out.extend_from_slice(mantissa.as_bytes());
+    if !mantissa.contains('.') {
         out.extend_from_slice(b".0");
     }
+    out.push(b'E');
+    out.extend_from_slice(exp.as_bytes());
 }
 
 fn non_finite(out: &mut Vec<u8>, nan: bool, positive: bool) {
@@ -128,6 +139,12 @@ mod tests {
         assert_eq!(s(|o| float64(o, f64::NAN)), "\"NaN\"");
         assert_eq!(s(|o| float64(o, f64::NEG_INFINITY)), "\"-Infinity\"");
         assert_eq!(s(|o| float64(o, std::f64::consts::E)), "2.718281828459045");
+        assert_eq!(s(|o| float32(o, 3.402_823_5e38)), "3.4028235E38");
+        assert_eq!(s(|o| float64(o, -f64::MAX)), "-1.7976931348623157E308");
+        assert_eq!(s(|o| float64(o, 5e-324)), "5.0E-324");
+        assert_eq!(s(|o| float64(o, 1e7)), "1.0E7");
+        assert_eq!(s(|o| float64(o, 0.001)), "0.001");
+        assert_eq!(s(|o| float64(o, -0.0)), "-0.0");
     }
 
     /// Integers print like Display, extremes included.

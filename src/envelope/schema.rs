@@ -211,6 +211,9 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
         json::string(out, name);
         out.extend_from_slice(br#","version":1"#);
     }
+    if matches!(ty, ColumnType::VariableDecimal) {
+        out.extend_from_slice(br#","doc":"Variable scaled decimal""#);
+    }
     if !l.params.is_empty() {
         out.extend_from_slice(br#","parameters":{"#);
         for (i, (k, v)) in l.params.iter().enumerate() {

@@ -133,6 +133,8 @@ pub struct ChangeEvent {
 pub enum SnapshotMarker {
     /// The first record of the snapshot.
     First,
+    /// The first record of a table other than the first.
+    FirstInDataCollection,
     /// A record in the middle of the snapshot.
     True,
     /// The last record of one table.
@@ -146,6 +148,7 @@ impl SnapshotMarker {
     pub fn as_str(self) -> &'static str {
         match self {
             SnapshotMarker::First => "first",
+            SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
             SnapshotMarker::True => "true",
             SnapshotMarker::LastInDataCollection => "last_in_data_collection",
             SnapshotMarker::Last => "last",
@@ -222,9 +225,10 @@ impl ChangeEvent {
         })
     }
 
-    /// Whether a tombstone must follow this event on a compacted topic.
+    /// Whether a tombstone must follow this event. Every delete gets one, as in Debezium
+    /// (`tombstones.on.delete`); a key-less table's tombstone has a null key too.
     pub fn needs_tombstone(&self) -> bool {
-        self.op == Op::Delete && !self.key.is_empty()
+        self.op == Op::Delete
     }
 }
 

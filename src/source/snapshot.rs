@@ -1,6 +1,6 @@
 //! Snapshot output shared by the database sources: `r` events in bounded batches, with
-//! Debezium's `source.snapshot` markers (`first`, `true`, `last_in_data_collection`, `last`)
-//! decided by one event of lookahead.
+//! Debezium's `source.snapshot` markers (`first`, `first_in_data_collection`, `true`,
+//! `last_in_data_collection`, `last`) decided by one event of lookahead.
 //!
 //! Invariant: the emitter never attaches a checkpoint by itself; the caller adds the single
 //! snapshot-complete checkpoint after the last row, so an interrupted snapshot is never
@@ -18,6 +18,10 @@ pub(crate) struct SnapshotEmitter<'a> {
     batch: Vec<ChangeEvent>,
     bytes: usize,
     held: Option<ChangeEvent>,
+    /// Whether the held event is the first row of its table.
+    held_first_of_table: bool,
+    /// Whether the next pushed event starts a table.
+    table_start: bool,
     first: bool,
     /// Rows emitted per table, for metrics.
     pub rows: u64,
@@ -31,37 +35,55 @@ impl<'a> SnapshotEmitter<'a> {
             batch: Vec::new(),
             bytes: 0,
             held: None,
+            held_first_of_table: false,
+            table_start: true,
             first: true,
             rows: 0,
         }
     }
 
+    /// The marker of a table's first row, as Debezium writes it: `first` for the very first
+    /// row of the snapshot, `first_in_data_collection` for the first row of a later table.
+    fn first_marker(&mut self) -> SnapshotMarker {
+        let m = if self.first {
+            SnapshotMarker::First
+        } else {
+            SnapshotMarker::FirstInDataCollection
+        };
+        self.first = false;
+        m
+    }
+
     pub(crate) async fn push(&mut self, ev: ChangeEvent) -> Result<(), Closed> {
         if let Some(mut prev) = self.held.take() {
-            prev.snapshot = Some(if self.first {
-                SnapshotMarker::First
+            prev.snapshot = Some(if self.held_first_of_table {
+                self.first_marker()
             } else {
                 SnapshotMarker::True
             });
-            self.first = false;
             self.out(prev).await?;
         }
         self.held = Some(ev);
+        self.held_first_of_table = std::mem::take(&mut self.table_start);
         self.rows += 1;
         Ok(())
     }
 
-    /// Mark the held event as the last of its table (or of the whole snapshot).
+    /// Mark the held event as the last of its table (or of the whole snapshot). A table's
+    /// only row keeps its first-row marker, except that the snapshot's last row is `last`.
     pub(crate) async fn end_table(&mut self, last_table: bool) -> Result<(), Closed> {
         if let Some(mut prev) = self.held.take() {
             prev.snapshot = Some(if last_table {
                 SnapshotMarker::Last
+            } else if self.held_first_of_table {
+                self.first_marker()
             } else {
                 SnapshotMarker::LastInDataCollection
             });
             self.first = false;
             self.out(prev).await?;
         }
+        self.table_start = true;
         Ok(())
     }
 

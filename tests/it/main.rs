@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cases;
 mod crash;
 mod errors;
 mod golden;

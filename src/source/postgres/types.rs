@@ -257,7 +257,11 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
             _ if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Value::Null,
             Some((_, scale)) => decimal_at_scale(text, scale, "numeric")?,
             None => {
-                let scale = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
+                // Debezium's VariableScaleDecimal drops trailing fraction zeros (42.000 is
+                // 42 at scale 0).
+                let scale = text
+                    .split_once('.')
+                    .map_or(0, |(_, f)| f.trim_end_matches('0').len()) as u32;
                 decimal_at_scale(text, scale, "numeric")?
             }
         },
@@ -295,11 +299,29 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
         PgKind::Timestamp => match text {
             "infinity" => Value::Timestamp(9_223_372_036_825_200_000),
             "-infinity" => Value::Timestamp(-9_223_372_036_832_400_000),
-            _ => Value::Timestamp(parse_timestamp(text, false)?),
+            _ => {
+                let us = parse_timestamp(text, false)?;
+                match i64::try_from(us) {
+                    Ok(us) => Value::Timestamp(us),
+                    // Past 294247-01-10 microseconds since 1970 overflow i64. Milliseconds
+                    // (timestamp(0..3)) still fit: exact. Microseconds saturate (documented).
+                    Err(_) if (0..=3).contains(&typmod) => {
+                        Value::Int(i64::try_from(us.div_euclid(1000)).unwrap_or(i64::MAX))
+                    }
+                    Err(_) => Value::Timestamp(if us < 0 { i64::MIN } else { i64::MAX }),
+                }
+            }
         },
         PgKind::TimestampTz => match text {
             "infinity" | "-infinity" => Value::String(text.to_string()),
-            _ => Value::Timestamp(parse_timestamp(text, true)?),
+            _ => {
+                let us = parse_timestamp(text, true)?;
+                match i64::try_from(us) {
+                    Ok(us) => Value::Timestamp(us),
+                    // Beyond i64 microseconds: the exact ISO-8601 text all the same.
+                    Err(_) => Value::String(wide_instant(us)),
+                }
+            }
         },
         PgKind::Interval => Value::Interval(parse_interval(text)?),
         PgKind::Array(inner) => parse_array(text, inner)?,
@@ -414,7 +436,7 @@ fn parse_offset(text: &str) -> Result<i64, TypeError> {
 }
 
 /// Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.f][±zz][ BC]`.
-fn parse_timestamp(text: &str, zoned: bool) -> Result<i64, TypeError> {
+fn parse_timestamp(text: &str, zoned: bool) -> Result<i128, TypeError> {
     let ty = if zoned { "timestamptz" } else { "timestamp" };
     let (body, bc) = match text.strip_suffix(" BC") {
         Some(b) => (b, true),
@@ -436,7 +458,22 @@ fn parse_timestamp(text: &str, zoned: bool) -> Result<i64, TypeError> {
     } else {
         parse_date(date)?
     };
-    Ok(days * 86_400_000_000 + parse_time(time)? - offset)
+    // Past 294247-01-10 (PostgreSQL allows 294276) microseconds since 1970 overflow i64, so
+    // the caller decides what to do with a wide value.
+    Ok(i128::from(days) * 86_400_000_000 + i128::from(parse_time(time)?) - i128::from(offset))
+}
+
+/// `+YYYYYY-MM-DDTHH:MM:SS.ffffffZ` of an instant beyond i64 microseconds.
+fn wide_instant(us: i128) -> String {
+    let days = i64::try_from(us.div_euclid(86_400_000_000)).unwrap_or(0);
+    let tod = i64::try_from(us.rem_euclid(86_400_000_000)).unwrap_or(0);
+    let (y, m, d) = crate::envelope::civil_from_days(days);
+    let sign = if y < 0 { "-" } else { "+" };
+    format!(
+        "{sign}{:04}-{m:02}-{d:02}T{}Z",
+        y.abs(),
+        crate::envelope::format_tod(tod, Some(6))
+    )
 }
 
 /// Microseconds of an ISO-8601 interval (`P1Y2M3DT4H5M6.789S`), months as 365.25/12 days.

@@ -45,7 +45,10 @@ pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
         records.push(KRecord {
             partition,
             key: (key_len >= 0).then(|| serde_json::from_str(key).expect("key is json")),
-            value: (size >= 0).then(|| serde_json::from_str(value).expect("value is json")),
+            value: (size >= 0).then(|| {
+                serde_json::from_str(value)
+                    .unwrap_or_else(|e| panic!("value is not json ({e}): {value}"))
+            }),
         });
     }
     records

@@ -1,0 +1,11 @@
+INSERT INTO public.nokey_full VALUES (3, 'y'), (3, 'y');
+UPDATE public.nokey_full SET b = 'z' WHERE a = 1;
+DELETE FROM public.nokey_full WHERE a = 3;
+INSERT INTO public.nokey_default VALUES (5, 'w');
+INSERT INTO public.uniq_ident VALUES ('c', 3, 'three');
+UPDATE public.uniq_ident SET v = 'uno' WHERE code = 'a';
+UPDATE public.uniq_ident SET code = 'bb' WHERE code = 'b';
+DELETE FROM public.uniq_ident WHERE code = 'c';
+UPDATE public.keyed_cols SET v = 'uno' WHERE id = 1;
+UPDATE public.keyed_cols SET sku = 'S-20' WHERE id = 2;
+DELETE FROM public.keyed_cols WHERE id = 1;
