@@ -728,7 +728,10 @@ impl Settings {
                             ));
                         }
                         if let Some(p) = cfg.get("cleanup.policy") {
-                            if !matches!(p.as_str(), "compact" | "delete" | "compact,delete" | "delete,compact") {
+                            if !matches!(
+                                p.as_str(),
+                                "compact" | "delete" | "compact,delete" | "delete,compact"
+                            ) {
                                 return Err(invalid(
                                     at(&format!("sink.topic_config.{table}.cleanup.policy")),
                                     format!("`{p}` is not a cleanup policy"),
@@ -758,7 +761,9 @@ fn lists_table(tables: &[String], table: &str) -> bool {
     let Some(want) = parse_table_name(table) else {
         return false;
     };
-    tables.iter().any(|t| parse_table_name(t).as_ref() == Some(&want))
+    tables
+        .iter()
+        .any(|t| parse_table_name(t).as_ref() == Some(&want))
 }
 
 fn validate_key_columns(

@@ -91,9 +91,9 @@ impl KafkaSinkError {
                         | RDKafkaErrorCode::PolicyViolation
                 )
             ),
-            KafkaSinkError::Delivery { source, .. } => {
-                source.rdkafka_error_code().is_none_or(delivery_is_transient)
-            }
+            KafkaSinkError::Delivery { source, .. } => source
+                .rdkafka_error_code()
+                .is_none_or(delivery_is_transient),
             KafkaSinkError::CompactedWithoutKey { .. } => false,
             KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
         }
@@ -432,11 +432,9 @@ impl KafkaSink {
             let spec = ResourceSpecifier::Topic(&topic);
             match self.admin.describe_configs([&spec], &opts).await {
                 Ok(results) => {
-                    let policy = results.into_iter().find_map(|r| {
-                        r.ok()?
-                            .get("cleanup.policy")
-                            .and_then(|e| e.value.clone())
-                    });
+                    let policy = results
+                        .into_iter()
+                        .find_map(|r| r.ok()?.get("cleanup.policy").and_then(|e| e.value.clone()));
                     if let Some(policy) = policy.filter(|p| p.contains("compact")) {
                         return Err(KafkaSinkError::CompactedWithoutKey {
                             table: table.to_string(),

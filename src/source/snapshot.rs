@@ -110,7 +110,11 @@ impl<'a> SnapshotEmitter<'a> {
         self.bytes = 0;
         let events = std::mem::take(&mut self.batch);
         self.tx
-            .send(Batch { events, checkpoint, tables: Vec::new() })
+            .send(Batch {
+                events,
+                checkpoint,
+                tables: Vec::new(),
+            })
             .await
             .map_err(|_| Closed)
     }

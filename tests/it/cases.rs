@@ -107,7 +107,12 @@ fn strip(mut v: Json, mysql: bool) -> Json {
 }
 
 /// Field-by-field comparison; a null key and a JSON `null` key are the same to a consumer.
-fn compare(name: &str, got: &BTreeMap<String, Vec<KRecord>>, want: &BTreeMap<String, Vec<Json>>, mysql: bool) {
+fn compare(
+    name: &str,
+    got: &BTreeMap<String, Vec<KRecord>>,
+    want: &BTreeMap<String, Vec<Json>>,
+    mysql: bool,
+) {
     for (topic, want) in want {
         let got = got.get(topic).map(Vec::as_slice).unwrap_or_default();
         let keys: Vec<_> = got.iter().map(|r| r.key.clone()).collect();
@@ -263,11 +268,17 @@ async fn run_case(name: &str, mysql: bool) {
             let mut out = String::new();
             for (topic, recs) in got.iter() {
                 for r in recs {
-                    out.push_str(&serde_json::json!({"topic": topic, "key": r.key, "value": r.value}).to_string());
+                    out.push_str(
+                        &serde_json::json!({"topic": topic, "key": r.key, "value": r.value})
+                            .to_string(),
+                    );
                     out.push('\n');
                 }
             }
-            let _ = std::fs::write(Path::new(&dir).join(format!("{name}.schemas-{}.jsonl", i == 1)), out);
+            let _ = std::fs::write(
+                Path::new(&dir).join(format!("{name}.schemas-{}.jsonl", i == 1)),
+                out,
+            );
         }
     }
     for (i, (got, w)) in got.iter().zip(&want).enumerate() {

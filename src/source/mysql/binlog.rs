@@ -518,11 +518,11 @@ fn row_values(
             Some(BinlogValue::Value(v)) => v,
             Some(other) => MyValue::try_from(other).map_err(bad)?,
         };
-        let column = &table.schema.columns[i].name;
+        let column = &table.schema.columns[i];
         out.push(
-            kind.convert(v, Origin::Binlog)
+            kind.convert_column(v, Origin::Binlog, column)
                 .map_err(|source| DecodeFail::Value {
-                    column: column.clone(),
+                    column: column.name.clone(),
                     source,
                 })?,
         );
@@ -777,7 +777,12 @@ mod fuzz {
             let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
                 continue;
             };
-            let Ok(table) = table_from_map(TableId::new("db", "t"), &tme, None, &KeyOverrides::default()) else {
+            let Ok(table) = table_from_map(
+                TableId::new("db", "t"),
+                &tme,
+                None,
+                &KeyOverrides::default(),
+            ) else {
                 continue;
             };
             decoded_tables += 1;

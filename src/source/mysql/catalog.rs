@@ -14,8 +14,8 @@ use secrecy::ExposeSecret;
 use super::error::MySourceError;
 use super::types::{literal_default, parse_labels, Kind};
 use crate::config::{MysqlSettings, TlsMode};
-use crate::source::keys::KeyOverrides;
 use crate::event::{next_schema_version, Column, TableId, TableSchema};
+use crate::source::keys::KeyOverrides;
 
 /// A table as sluice decodes it: the shared schema plus one [`Kind`] per column.
 #[derive(Debug, Clone)]
@@ -257,9 +257,16 @@ fn privilege_error(e: mysql_async::Error, privilege: &str, mariadb: bool) -> MyS
     match &e {
         // The server's message names the user and host, never row values.
         mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1142 | 1227) => precondition(
-            format!("the source user lacks the {privilege} privilege: {}", s.message),
+            format!(
+                "the source user lacks the {privilege} privilege: {}",
+                s.message
+            ),
             {
-                let on = if privilege.contains(" ON ") { "" } else { " ON *.*" };
+                let on = if privilege.contains(" ON ") {
+                    ""
+                } else {
+                    " ON *.*"
+                };
                 format!(
                     "GRANT {privilege}{on} TO the source user (all sluice needs: GRANT {} ON *.* TO ...)",
                     needed_privileges(mariadb)
@@ -362,21 +369,18 @@ pub(crate) async fn table_columns(
         .unwrap_or_default();
     let not_null = |name: &String| cols.iter().any(|c| &c.name == name && !c.nullable);
     let key = keys
-        .choose(
-            table,
-            cols.iter().map(|c| c.name.as_str()),
-            primary,
-            || {
-                indexes
-                    .iter()
-                    .find(|(_, c)| c.iter().all(not_null))
-                    .map(|(_, c)| c.clone())
-                    .unwrap_or_default()
-            },
-        )
+        .choose(table, cols.iter().map(|c| c.name.as_str()), primary, || {
+            indexes
+                .iter()
+                .find(|(_, c)| c.iter().all(not_null))
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default()
+        })
         .map_err(|missing| {
             precondition(
-                format!("source.key_columns names column {missing}, which table {table} does not have"),
+                format!(
+                    "source.key_columns names column {missing}, which table {table} does not have"
+                ),
                 "fix source.key_columns (column names are case-sensitive)",
             )
         })?;

@@ -39,8 +39,8 @@ use self::snapshot::BinlogPos;
 use crate::config::{MysqlSettings, MysqlSnapshotMode};
 use crate::event::{ChangeEvent, TableId, Value};
 use crate::offsets::OffsetStore;
-use crate::source::snapshot::SnapshotEmitter;
 use crate::source::keys::KeyOverrides;
+use crate::source::snapshot::SnapshotEmitter;
 use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo, TableShape};
 use crate::telemetry::{Health, Telemetry};
 
@@ -428,14 +428,20 @@ impl MysqlSource {
                             let cat = match catalog_cache.get(&id) {
                                 Some(c) => c.clone(),
                                 None => {
-                                    let c =
-                                        catalog::table_columns(&mut sql, &id, &self.keys).await?.map(Arc::new);
+                                    let c = catalog::table_columns(&mut sql, &id, &self.keys)
+                                        .await?
+                                        .map(Arc::new);
                                     catalog_cache.insert(id.clone(), c.clone());
                                     c
                                 }
                             };
-                            let t = binlog::table_from_map(id.clone(), &tme, cat.as_deref(), &self.keys)
-                                .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;
+                            let t = binlog::table_from_map(
+                                id.clone(),
+                                &tme,
+                                cat.as_deref(),
+                                &self.keys,
+                            )
+                            .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;
                             tables.insert(tme.table_id(), Some(Arc::new(t)));
                         }
                     }
@@ -484,7 +490,15 @@ impl MysqlSource {
                                 bytes = 0;
                                 let events = std::mem::take(&mut batch);
                                 let checkpoint = if in_tx { None } else { pending_cp.take() };
-                                if tx.send(Batch { events, checkpoint, tables: Vec::new() }).await.is_err() {
+                                if tx
+                                    .send(Batch {
+                                        events,
+                                        checkpoint,
+                                        tables: Vec::new(),
+                                    })
+                                    .await
+                                    .is_err()
+                                {
                                     pipeline_gone = true;
                                     break;
                                 }

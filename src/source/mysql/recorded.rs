@@ -82,8 +82,13 @@ impl RecordedBinlog {
                 }
                 Ok(Some(EventData::TableMapEvent(tme))) => {
                     let id = TableId::new(tme.database_name(), tme.table_name());
-                    let table = binlog::table_from_map(id.clone(), &tme, None, &crate::source::keys::KeyOverrides::default())
-                        .map_err(|e| fail("TABLE_MAP", end, format!("{id}: {e:?}")))?;
+                    let table = binlog::table_from_map(
+                        id.clone(),
+                        &tme,
+                        None,
+                        &crate::source::keys::KeyOverrides::default(),
+                    )
+                    .map_err(|e| fail("TABLE_MAP", end, format!("{id}: {e:?}")))?;
                     tables.insert(tme.table_id(), (tme.into_owned(), Arc::new(table)));
                 }
                 Ok(Some(EventData::RowsEvent(r))) => {

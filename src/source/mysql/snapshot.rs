@@ -16,11 +16,11 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 
-use crate::source::keys::KeyOverrides;
 use super::catalog::{self, qualified, quote_ident, ServerInfo};
 use super::error::MySourceError;
 use super::types::Origin;
 use crate::event::{next_schema_version, ChangeEvent, ColumnType, Op, Position, TableId};
+use crate::source::keys::KeyOverrides;
 use crate::source::snapshot::SnapshotEmitter;
 use crate::telemetry::Telemetry;
 
@@ -89,6 +89,7 @@ pub(crate) async fn file_exists(conn: &mut Conn, file: &str) -> Result<bool, MyS
 }
 
 /// Take the snapshot; `Ok(None)` when the pipeline closed (shutdown) before the end.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     conn: &mut Conn,
     info: &ServerInfo,
@@ -204,14 +205,15 @@ pub(crate) async fn run(
                 let mut values = Vec::with_capacity(t.kinds.len());
                 for (i, kind) in t.kinds.iter().enumerate() {
                     let raw: mysql_async::Value = row.take(i).unwrap_or(mysql_async::Value::NULL);
-                    values.push(kind.convert(raw, Origin::Snapshot).map_err(|source| {
-                        MySourceError::Value {
-                            table: table_name.clone(),
-                            column: schema.columns[i].name.clone(),
-                            position: "snapshot".into(),
-                            source,
-                        }
-                    })?);
+                    values.push(
+                        kind.convert_column(raw, Origin::Snapshot, &schema.columns[i])
+                            .map_err(|source| MySourceError::Value {
+                                table: table_name.clone(),
+                                column: schema.columns[i].name.clone(),
+                                position: "snapshot".into(),
+                                source,
+                            })?,
+                    );
                 }
                 let ev = ChangeEvent::new(
                     Op::Read,

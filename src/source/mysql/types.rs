@@ -152,6 +152,29 @@ impl Kind {
         }
     }
 
+    /// Convert one value of `column`. A stored zero or invalid date (which non-strict SQL
+    /// modes let in) has no day number and converts to `null`; in a NOT NULL column, whose
+    /// schema says the field is required, it becomes the column's default, else the epoch,
+    /// as Debezium writes it.
+    pub(crate) fn convert_column(
+        &self,
+        v: MyValue,
+        origin: Origin,
+        column: &crate::event::Column,
+    ) -> Result<Value, TypeError> {
+        let was_null = matches!(v, MyValue::NULL);
+        let out = self.convert(v, origin)?;
+        if out != Value::Null || was_null || column.nullable {
+            return Ok(out);
+        }
+        Ok(match (&column.default, self) {
+            (Some(d), _) => d.clone(),
+            (None, Kind::Date) => Value::Date(0),
+            (None, Kind::DateTime { .. } | Kind::Timestamp { .. }) => Value::Timestamp(0),
+            (None, _) => out,
+        })
+    }
+
     /// Convert one value.
     pub(crate) fn convert(&self, v: MyValue, origin: Origin) -> Result<Value, TypeError> {
         let v = match v {

@@ -95,7 +95,12 @@ pub(crate) async fn ensure_publication(
             ))
             .await
             .map_err(PgSourceError::sql("creating the publication"))?;
-        tracing::info!(publication, tables = tables.len(), via_root, "publication created");
+        tracing::info!(
+            publication,
+            tables = tables.len(),
+            via_root,
+            "publication created"
+        );
         return Ok(());
     };
     if have_via_root != via_root {

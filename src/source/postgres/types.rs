@@ -261,7 +261,8 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
                 // 42 at scale 0).
                 let scale = text
                     .split_once('.')
-                    .map_or(0, |(_, f)| f.trim_end_matches('0').len()) as u32;
+                    .map_or(0, |(_, f)| f.trim_end_matches('0').len())
+                    as u32;
                 decimal_at_scale(text, scale, "numeric")?
             }
         },
