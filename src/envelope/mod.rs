@@ -378,7 +378,7 @@ fn write_row(out: &mut Vec<u8>, ev: &ChangeEvent, r: &Rendered, row: Option<&[Va
 }
 
 /// Write one value as Kafka Connect's JsonConverter would, given its column type.
-fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
+pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
     match (ty, v) {
         (_, Value::Null) => out.extend_from_slice(b"null"),
         (ColumnType::Bytes, Value::Unavailable) => json::base64(out, UNAVAILABLE_VALUE.as_bytes()),

@@ -508,3 +508,51 @@ impl KafkaSink {
         let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(30))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Refusals that would repeat for the same record forever are definite, with a hint that
+    /// names the real fix; broker outages and leader moves are transient.
+    #[test]
+    fn delivery_classification() {
+        let delivery = |code| KafkaSinkError::Delivery {
+            topic: "t".into(),
+            source: KafkaError::MessageProduction(code),
+        };
+        let invalid = delivery(RDKafkaErrorCode::InvalidRecord);
+        assert!(!invalid.is_transient());
+        assert!(
+            invalid.hint().contains("cleanup.policy"),
+            "{}",
+            invalid.hint()
+        );
+        let text = invalid.to_string();
+        assert!(
+            text.contains("topic t") && text.contains("InvalidRecord") && text.contains("87"),
+            "{text}"
+        );
+        assert!(!delivery(RDKafkaErrorCode::MessageSizeTooLarge).is_transient());
+        assert!(delivery(RDKafkaErrorCode::MessageSizeTooLarge)
+            .hint()
+            .contains("max.message.bytes"));
+        assert!(!delivery(RDKafkaErrorCode::TopicAuthorizationFailed).is_transient());
+        for transient in [
+            RDKafkaErrorCode::NotLeaderForPartition,
+            RDKafkaErrorCode::RequestTimedOut,
+            RDKafkaErrorCode::MessageTimedOut,
+            RDKafkaErrorCode::NotEnoughReplicas,
+            RDKafkaErrorCode::BrokerTransportFailure,
+        ] {
+            assert!(delivery(transient).is_transient(), "{transient:?}");
+        }
+        let compacted = KafkaSinkError::CompactedWithoutKey {
+            table: "public.t".into(),
+            topic: "p.public.t".into(),
+            policy: "compact".into(),
+        };
+        assert!(!compacted.is_transient());
+        assert!(compacted.to_string().contains("public.t"));
+    }
+}

@@ -9,4 +9,5 @@ mod errors;
 mod golden;
 mod modes;
 mod mysql;
+mod shapes;
 mod sinks;
