@@ -148,6 +148,17 @@ impl SourceError {
     }
 }
 
+/// Hand the sink the captured tables' shapes before any event; `false` when the pipeline
+/// stopped listening.
+pub(crate) async fn announce_tables(tx: &mpsc::Sender<Batch>, tables: Vec<TableShape>) -> bool {
+    tx.send(Batch {
+        tables,
+        ..Batch::default()
+    })
+    .await
+    .is_ok()
+}
+
 /// The captured tables of a source's `tables` setting (validated at config load, so an
 /// unparsable name cannot reach here; it is skipped if it does).
 pub(crate) fn table_ids(names: &[String]) -> Vec<TableId> {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::golden::{statements, terminate_cleanly, MYSQL_RUN_FIELDS};
+use crate::golden::{statements, strip_with, terminate_cleanly, MYSQL_RUN_FIELDS};
 use crate::support::kafka::{kcat_read, KRecord, Noida};
 use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
@@ -80,30 +80,8 @@ fn apply_differences(name: &str, by_topic: &mut BTreeMap<String, Vec<Json>>) {
     }
 }
 
-fn strip(mut v: Json, mysql: bool) -> Json {
-    if let Some(p) = v.get_mut("payload") {
-        let inner = std::mem::take(p);
-        *p = strip(inner, mysql);
-        return v;
-    }
-    if let Some(obj) = v.as_object_mut() {
-        for k in ["ts_ms", "ts_us", "ts_ns"] {
-            obj.remove(k);
-        }
-        if let Some(src) = obj.get_mut("source").and_then(Json::as_object_mut) {
-            for k in [
-                "ts_ms", "ts_us", "ts_ns", "txId", "lsn", "sequence", "xmin", "version",
-            ] {
-                src.remove(k);
-            }
-            if mysql {
-                for k in MYSQL_RUN_FIELDS {
-                    src.remove(*k);
-                }
-            }
-        }
-    }
-    v
+fn strip(v: Json, mysql: bool) -> Json {
+    strip_with(v, if mysql { MYSQL_RUN_FIELDS } else { &[] })
 }
 
 /// Field-by-field comparison; a null key and a JSON `null` key are the same to a consumer.

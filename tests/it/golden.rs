@@ -32,7 +32,8 @@ pub fn statements(script: &str) -> Vec<String> {
 /// Source fields that differ from run to run for MySQL/MariaDB (besides the PostgreSQL ones).
 pub const MYSQL_RUN_FIELDS: &[&str] = &["file", "pos", "row", "thread", "gtid", "server_id"];
 
-fn strip_with(mut v: Json, extra: &[&str]) -> Json {
+/// `v` without the run-dependent fields, and without the `extra` source fields.
+pub fn strip_with(mut v: Json, extra: &[&str]) -> Json {
     if let Some(obj) = v.as_object_mut() {
         if let Some(p) = obj.get_mut("payload") {
             let inner = std::mem::take(p);

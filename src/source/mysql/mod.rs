@@ -102,15 +102,7 @@ impl MysqlSource {
                 keyed,
             });
         }
-        if io
-            .tx
-            .send(Batch {
-                tables: shapes,
-                ..Batch::default()
-            })
-            .await
-            .is_err()
-        {
+        if !crate::source::announce_tables(&io.tx, shapes).await {
             return Ok(SourceEnd::Stopped);
         }
         let mode = self.settings.snapshot_mode;

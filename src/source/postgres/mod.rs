@@ -200,15 +200,7 @@ impl PostgresSource {
                 keyed: cols.iter().any(|c| c.in_pk.is_some()),
             });
         }
-        if io
-            .tx
-            .send(Batch {
-                tables: shapes,
-                ..Batch::default()
-            })
-            .await
-            .is_err()
-        {
+        if !crate::source::announce_tables(&io.tx, shapes).await {
             return Ok(SourceEnd::Stopped);
         }
         let mut decoder = replication::StreamDecoder::new(&s.database, s.emit_truncate);
