@@ -104,3 +104,55 @@ fn validation_errors() {
         "{msg}"
     );
 }
+
+/// `key_columns` and `topic_config` are checked before connecting, each error naming its
+/// field path and the bad value.
+#[test]
+fn key_columns_and_topic_config_validated() {
+    let with = |source_extra: &str, sink_extra: &str| {
+        let text = GOOD
+            .replace(
+                "      tables: [public.customers, '\"Odd\".\"Name.x\"']\n",
+                &format!("      tables: [public.customers, '\"Odd\".\"Name.x\"']\n{source_extra}"),
+            )
+            .replace(
+                "      bootstrap_servers: 127.0.0.1:9092\n",
+                &format!("      bootstrap_servers: 127.0.0.1:9092\n{sink_extra}"),
+            );
+        parse_str(&text).expect("parses").validate()
+    };
+    with(
+        "      key_columns:\n        public.customers: [email]\n",
+        "      topic_config:\n        \"*\": {min.insync.replicas: \"2\"}\n        public.customers: {cleanup.policy: delete}\n",
+    )
+    .expect("valid");
+    let err = |r: Result<(), ConfigError>| r.expect_err("invalid").to_string();
+    let e = err(with("      key_columns:\n        public.other: [a]\n", ""));
+    assert!(
+        e.contains("connectors.inv.source.key_columns.public.other") && e.contains("public.other"),
+        "{e}"
+    );
+    let e = err(with(
+        "      key_columns:\n        public.customers: []\n",
+        "",
+    ));
+    assert!(e.contains("at least one column"), "{e}");
+    let e = err(with(
+        "      key_columns:\n        public.customers: [a, a]\n",
+        "",
+    ));
+    assert!(e.contains("listed twice"), "{e}");
+    let e = err(with(
+        "",
+        "      topic_config:\n        public.nope: {retention.ms: \"1\"}\n",
+    ));
+    assert!(e.contains("sink.topic_config.public.nope"), "{e}");
+    let e = err(with(
+        "",
+        "      topic_config:\n        \"*\": {cleanup.policy: compacted}\n",
+    ));
+    assert!(
+        e.contains("cleanup.policy") && e.contains("compacted"),
+        "{e}"
+    );
+}
