@@ -300,3 +300,9 @@ async fn maria_keys() {
 async fn maria_special() {
     run_case("maria_special", true).await;
 }
+
+/// `timestamptz(p)`: exactly p fraction digits (none for p = 0), six without p.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_tstz() {
+    run_case("pg_tstz", false).await;
+}

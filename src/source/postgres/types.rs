@@ -197,7 +197,10 @@ pub(crate) fn column_type(kind: &PgKind, typmod: i32) -> ColumnType {
         PgKind::Timestamp => ColumnType::Timestamp {
             millis: time_precision(typmod) <= 3,
         },
-        PgKind::TimestampTz => ColumnType::ZonedTimestamp { fraction_digits: 6 },
+        // Debezium writes exactly p fraction digits for timestamptz(p), six without p.
+        PgKind::TimestampTz => ColumnType::ZonedTimestamp {
+            fraction_digits: u8::try_from(typmod).ok().filter(|p| *p <= 6).unwrap_or(6),
+        },
         PgKind::Interval => ColumnType::Interval,
         PgKind::Uuid => ColumnType::Uuid,
         PgKind::Json => ColumnType::Json,
