@@ -58,6 +58,17 @@ pub struct Batch {
     pub tables: Vec<TableShape>,
 }
 
+impl Batch {
+    /// Events with the checkpoint that becomes safe after them (no table announcement).
+    pub fn new(events: Vec<ChangeEvent>, checkpoint: Option<Checkpoint>) -> Self {
+        Self {
+            events,
+            checkpoint,
+            tables: Vec::new(),
+        }
+    }
+}
+
 /// What a sink needs to know about a captured table before its first event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableShape {

@@ -110,11 +110,7 @@ impl<'a> SnapshotEmitter<'a> {
         self.bytes = 0;
         let events = std::mem::take(&mut self.batch);
         self.tx
-            .send(Batch {
-                events,
-                checkpoint,
-                tables: Vec::new(),
-            })
+            .send(Batch::new(events, checkpoint))
             .await
             .map_err(|_| Closed)
     }

@@ -197,16 +197,15 @@ impl MysqlSource {
             // Record the starting point so a restart before the first commit resumes here.
             if io
                 .tx
-                .send(Batch {
-                    events: Vec::new(),
-                    checkpoint: Some(Checkpoint::Mysql {
+                .send(Batch::new(
+                    Vec::new(),
+                    Some(Checkpoint::Mysql {
                         file: p.file.clone(),
                         pos: p.pos,
                         gtid: p.gtid.clone(),
                         snapshot_done: true,
                     }),
-                    tables: Vec::new(),
-                })
+                ))
                 .await
                 .is_err()
             {
@@ -310,7 +309,7 @@ impl MysqlSource {
                     linger = None;
                     bytes = 0;
                     let events = std::mem::take(&mut batch);
-                    if tx.send(Batch { events, checkpoint: pending_cp.take(), tables: Vec::new() }).await.is_err() {
+                    if tx.send(Batch::new(events, pending_cp.take())).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -482,15 +481,7 @@ impl MysqlSource {
                                 bytes = 0;
                                 let events = std::mem::take(&mut batch);
                                 let checkpoint = if in_tx { None } else { pending_cp.take() };
-                                if tx
-                                    .send(Batch {
-                                        events,
-                                        checkpoint,
-                                        tables: Vec::new(),
-                                    })
-                                    .await
-                                    .is_err()
-                                {
+                                if tx.send(Batch::new(events, checkpoint)).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -520,11 +511,7 @@ impl MysqlSource {
                     bytes = 0;
                     let events = std::mem::take(&mut batch);
                     if tx
-                        .send(Batch {
-                            events,
-                            checkpoint: pending_cp.take(),
-                            tables: Vec::new(),
-                        })
+                        .send(Batch::new(events, pending_cp.take()))
                         .await
                         .is_err()
                     {
@@ -539,11 +526,7 @@ impl MysqlSource {
         // Hand over what was read, then wait until the pipeline has saved every checkpoint.
         if !pipeline_gone && (!batch.is_empty() || pending_cp.is_some()) {
             let _ = tx
-                .send(Batch {
-                    events: std::mem::take(&mut batch),
-                    checkpoint: pending_cp.take(),
-                    tables: Vec::new(),
-                })
+                .send(Batch::new(std::mem::take(&mut batch), pending_cp.take()))
                 .await;
         }
         drop(tx);

@@ -437,7 +437,7 @@ impl PostgresSource {
                     linger = None;
                     bytes = 0;
                     let events = std::mem::take(&mut batch);
-                    if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp), tables: Vec::new() }).await.is_err() {
+                    if tx.send(Batch::new(events, pending_cp.take().map(cp))).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -485,7 +485,7 @@ impl PostgresSource {
                                     bytes = 0;
                                     let events = std::mem::take(&mut batch);
                                     let checkpoint = if in_tx { None } else { pending_cp.take().map(cp) };
-                                    if tx.send(Batch { events, checkpoint, tables: Vec::new() }).await.is_err() {
+                                    if tx.send(Batch::new(events, checkpoint)).await.is_err() {
                                         pipeline_gone = true;
                                         break;
                                     }
@@ -501,7 +501,7 @@ impl PostgresSource {
                                 linger = None;
                                 bytes = 0;
                                 let events = std::mem::take(&mut batch);
-                                if tx.send(Batch { events, checkpoint: pending_cp.take().map(cp), tables: Vec::new() }).await.is_err() {
+                                if tx.send(Batch::new(events, pending_cp.take().map(cp))).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -516,7 +516,7 @@ impl PostgresSource {
                             {
                                 last_cp = wal_end;
                                 last_idle = Instant::now();
-                                if tx.send(Batch { events: Vec::new(), checkpoint: Some(cp(wal_end)), tables: Vec::new() }).await.is_err() {
+                                if tx.send(Batch::new(Vec::new(), Some(cp(wal_end)))).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -531,11 +531,10 @@ impl PostgresSource {
         // Hand over what was read, then wait for the pipeline to acknowledge everything.
         if !pipeline_gone && (!batch.is_empty() || pending_cp.is_some()) {
             let _ = tx
-                .send(Batch {
-                    events: std::mem::take(&mut batch),
-                    checkpoint: pending_cp.take().map(cp),
-                    tables: Vec::new(),
-                })
+                .send(Batch::new(
+                    std::mem::take(&mut batch),
+                    pending_cp.take().map(cp),
+                ))
                 .await;
         }
         drop(tx);
