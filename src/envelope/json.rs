@@ -61,7 +61,7 @@ pub(crate) fn float64(out: &mut Vec<u8>, v: f64) {
     if !v.is_finite() {
         return non_finite(out, v.is_nan(), v > 0.0);
     }
-    java_style(out, v.abs(), v.to_string(), format!("{v:e}"));
+    java_style(out, v, v.abs());
 }
 
 /// Append a single-precision float with its own shortest representation.
@@ -69,26 +69,33 @@ pub(crate) fn float32(out: &mut Vec<u8>, v: f32) {
     if !v.is_finite() {
         return non_finite(out, v.is_nan(), v > 0.0);
     }
-    java_style(out, f64::from(v.abs()), v.to_string(), format!("{v:e}"));
+    java_style(out, v, f64::from(v.abs()));
 }
 
 /// Java's `Double.toString` layout (what Jackson writes for Debezium): plain decimals for
-/// magnitudes in [1e-3, 1e7), otherwise `d.dddE±n`; always a fraction digit.
-fn java_style(out: &mut Vec<u8>, magnitude: f64, plain: String, sci: String) {
+/// magnitudes in [1e-3, 1e7), otherwise `d.dddE±n`; always a fraction digit. Written straight
+/// into `out` (this runs for every float value).
+fn java_style<F: std::fmt::Display + std::fmt::LowerExp>(out: &mut Vec<u8>, v: F, magnitude: f64) {
+    use std::io::Write;
+    let start = out.len();
     if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
-        out.extend_from_slice(plain.as_bytes());
-        if !plain.contains('.') {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{v}");
+        if !out[start..].contains(&b'.') {
             out.extend_from_slice(b".0");
         }
         return;
     }
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    out.extend_from_slice(mantissa.as_bytes());
-    if !mantissa.contains('.') {
-        out.extend_from_slice(b".0");
+    let _ = write!(out, "{v:e}");
+    let Some(e) = out[start..].iter().position(|&b| b == b'e') else {
+        return;
+    };
+    let e = start + e;
+    out[e] = b'E';
+    if !out[start..e].contains(&b'.') {
+        // `5e-324` → `5.0E-324`.
+        out.splice(e..e, *b".0");
     }
-    out.push(b'E');
-    out.extend_from_slice(exp.as_bytes());
 }
 
 fn non_finite(out: &mut Vec<u8>, nan: bool, positive: bool) {

@@ -27,9 +27,9 @@ pub(crate) use decimal::{
 pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 
 /// The Kafka key of a truncate event of a keyed table: JSON `null`.
-pub const TRUNCATE_KEY: &[u8] = b"null";
+const TRUNCATE_KEY: &[u8] = b"null";
 /// The same with `schemas.enable`.
-pub const TRUNCATE_KEY_WITH_SCHEMA: &[u8] = br#"{"schema":null,"payload":null}"#;
+const TRUNCATE_KEY_WITH_SCHEMA: &[u8] = br#"{"schema":null,"payload":null}"#;
 
 /// Which Debezium connector the `source` block imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,14 @@ use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record, SourceKind};
 use crate::event::{ChangeEvent, TableId};
 use crate::source::TableShape;
 
+/// How to give a table a key, for the hints about key-less records on compacted topics
+/// (a macro so that `concat!` can build the hints at compile time).
+macro_rules! give_a_key {
+    () => {
+        "give the table a key (a primary key, source.key_columns, or on PostgreSQL REPLICA IDENTITY USING INDEX)"
+    };
+}
+
 /// Kafka sink failures.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSinkError {
@@ -109,9 +117,10 @@ impl KafkaSinkError {
             KafkaSinkError::Delivery { source, .. } => {
                 delivery_hint(source.rdkafka_error_code())
             }
-            KafkaSinkError::CompactedWithoutKey { .. } => {
-                "give the table a key (a primary key, source.key_columns, or on PostgreSQL REPLICA IDENTITY USING INDEX), or set the topic's cleanup.policy=delete (kafka-configs --alter --add-config cleanup.policy=delete) and restart"
-            }
+            KafkaSinkError::CompactedWithoutKey { .. } => concat!(
+                give_a_key!(),
+                ", or set the topic's cleanup.policy=delete (kafka-configs --alter --add-config cleanup.policy=delete) and restart"
+            ),
             _ => "check broker availability",
         }
     }
@@ -154,9 +163,11 @@ fn delivery_is_transient(code: RDKafkaErrorCode) -> bool {
 fn delivery_hint(code: Option<RDKafkaErrorCode>) -> &'static str {
     use RDKafkaErrorCode as C;
     match code {
-        Some(C::InvalidRecord) => {
-            "the broker refused the record as invalid; a compacted topic (cleanup.policy=compact) refuses records without a key: give the table a key (primary key, source.key_columns, REPLICA IDENTITY USING INDEX) or set the topic's cleanup.policy=delete"
-        }
+        Some(C::InvalidRecord) => concat!(
+            "the broker refused the record as invalid; a compacted topic (cleanup.policy=compact) refuses records without a key: ",
+            give_a_key!(),
+            ", or set the topic's cleanup.policy=delete"
+        ),
         Some(C::MessageSizeTooLarge | C::MessageBatchTooLarge | C::InvalidMessageSize) => {
             "the record is larger than the topic accepts: raise the topic's max.message.bytes (and the broker's message.max.bytes), and message.max.bytes in sink.properties"
         }
