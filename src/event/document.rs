@@ -5,6 +5,60 @@
 
 use std::sync::Arc;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Kafka header on sluice's tombstones: the order version of the delete before it (decimal
+/// text), so a sink can guard a tombstone even after compaction removed that delete.
+pub const TOMBSTONE_VERSION_HEADER: &str = "sluice.version";
+
+/// A JSON object as text, exactly as a target stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document(String);
+
+impl Document {
+    /// Wrap text the caller built as one JSON object (the changelog decoder does).
+    pub(crate) fn from_object_text(text: String) -> Self {
+        Document(text)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The top-level fields in document order, values as raw JSON text.
+    pub fn fields(&self) -> Vec<(String, &RawValue)> {
+        serde_json::from_str::<Fields<'_>>(&self.0)
+            .map(|f| f.0)
+            .unwrap_or_default()
+    }
+}
+
+/// A JSON object's members in order, values borrowed as raw text.
+#[derive(Debug, Default)]
+pub(crate) struct Fields<'a>(pub(crate) Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Fields<'a>, M::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some((k, v)) = m.next_entry::<String, &'de RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 /// Where a record came from (for offsets and dead-letter headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -20,7 +74,7 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DocAction {
     /// Insert or replace the whole document.
-    Upsert(serde_json::Map<String, serde_json::Value>),
+    Upsert(Document),
     /// Remove the document (missing is fine).
     Delete,
 }
@@ -71,5 +125,15 @@ mod tests {
         assert_eq!(doc_id(&k), "7");
         let k: serde_json::Map<_, _> = serde_json::from_str(r#"{"a":"x|y","b":2}"#).expect("json");
         assert_eq!(doc_id(&k), "x%7Cy|2");
+    }
+
+    /// Fields keep their order and their exact text.
+    #[test]
+    fn document_fields() {
+        let d = Document::from_object_text(r#"{"b":0.14285714285714285714,"a":"x\"y"}"#.into());
+        let f = d.fields();
+        assert_eq!(f[0].0, "b");
+        assert_eq!(f[0].1.get(), "0.14285714285714285714");
+        assert_eq!(f[1].0, "a");
     }
 }

@@ -61,10 +61,13 @@ impl std::fmt::Debug for RedisTarget {
     }
 }
 
-fn field_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A hash field's text: strings unescaped, anything else as its exact JSON text.
+fn field_text(v: &serde_json::value::RawValue) -> String {
+    let t = v.get();
+    if t.starts_with('"') {
+        serde_json::from_str::<String>(t).unwrap_or_else(|_| t.to_string())
+    } else {
+        t.to_string()
     }
 }
 
@@ -113,7 +116,7 @@ impl RedisTarget {
                 DocAction::Upsert(doc) => match self.format {
                     RedisValueFormat::Json => {
                         cmd.arg("set")
-                            .arg(serde_json::to_string(doc).unwrap_or_default())
+                            .arg(doc.as_str())
                             .arg(self.ttl_ms)
                             .arg(self.deleted_ttl_ms);
                     }
@@ -122,10 +125,11 @@ impl RedisTarget {
                             .arg("")
                             .arg(self.ttl_ms)
                             .arg(self.deleted_ttl_ms);
-                        if doc.is_empty() {
+                        let fields = doc.fields();
+                        if fields.is_empty() {
                             cmd.arg("_").arg("");
                         }
-                        for (k, v) in doc {
+                        for (k, v) in fields {
                             cmd.arg(k).arg(field_text(v));
                         }
                     }
@@ -232,7 +236,7 @@ impl MemcachedTarget {
             match &c.action {
                 DocAction::Delete => out.extend_from_slice(format!("delete {key}\r\n").as_bytes()),
                 DocAction::Upsert(doc) => {
-                    let v = serde_json::to_string(doc).unwrap_or_default();
+                    let v = doc.as_str();
                     out.extend_from_slice(
                         format!("set {key} 0 {} {}\r\n", self.ttl_s, v.len()).as_bytes(),
                     );

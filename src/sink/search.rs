@@ -87,8 +87,11 @@ impl SearchTarget {
             );
             meta.insert("_id".into(), Json::String(c.id.clone()));
             if let Some(v) = c.version {
+                // `external_gte`: changes of one transaction can share a version (MySQL rows
+                // events), and the later one must still apply; a replay of the same version
+                // rewrites the same content.
                 meta.insert("version".into(), Json::from(v));
-                meta.insert("version_type".into(), Json::String("external".into()));
+                meta.insert("version_type".into(), Json::String("external_gte".into()));
             }
             let action = match &c.action {
                 DocAction::Upsert(_) => "index",
@@ -98,7 +101,8 @@ impl SearchTarget {
             out.extend_from_slice(line.to_string().as_bytes());
             out.push(b'\n');
             if let DocAction::Upsert(doc) = &c.action {
-                let _ = serde_json::to_writer(&mut out, doc);
+                // The document's exact text (one line: the decoder writes no line breaks).
+                out.extend_from_slice(doc.as_str().as_bytes());
                 out.push(b'\n');
             }
         }

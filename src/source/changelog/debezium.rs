@@ -5,6 +5,12 @@
 //! string, Date → `YYYY-MM-DD`, Time/MicroTime/NanoTime → `HH:MM:SS[.f]`,
 //! Timestamp/MicroTimestamp/NanoTimestamp → ISO-8601 UTC, Json → object. Without schemas,
 //! values pass through as they are (decimals stay base64, times stay numbers).
+//!
+//! Invariants: the document is written as text, field by field: a value that needs no
+//! conversion is copied byte for byte (numbers keep every digit), converted decimals and JSON
+//! columns are written from their exact text, never through `f64`. Tombstones carry the
+//! version of the delete before them: the [`TOMBSTONE_VERSION_HEADER`] when sluice wrote the
+//! topic, else the preceding delete of the same key in the same partition, else none.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,7 +20,10 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use crate::config::DecimalFormat;
-use crate::event::{doc_id, DocAction, DocChange, Origin};
+use crate::envelope::json::string as write_json_string;
+#[cfg(doc)]
+use crate::event::TOMBSTONE_VERSION_HEADER;
+use crate::event::{binlog_version, doc_id, DocAction, DocChange, Document, Fields, Origin};
 
 /// Why a record was not turned into a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,17 +45,24 @@ pub struct DecodeOptions {
     pub exclude: Vec<String>,
 }
 
-/// Parsed `after` field schemas by their raw schema text: a topic's schema repeats in every
-/// record, so it is parsed once, not per record. Bounded: cleared past 256 distinct schemas.
+/// What decoding remembers between records of one consumer:
+/// - parsed `after` field schemas by their raw schema text (a topic's schema repeats in every
+///   record, so it is parsed once); cleared past 256 distinct schemas;
+/// - the version of each delete whose tombstone has not been seen yet, by topic, partition
+///   and id; cleared past [`PENDING_DELETES`] entries (a tombstone then goes unversioned).
 #[derive(Debug, Default)]
-pub struct SchemaCache {
+pub struct DecodeState {
     fields: HashMap<String, Option<Arc<FieldSchemas>>>,
+    deletes: HashMap<(Arc<str>, i32, String), i64>,
 }
+
+/// Bound of remembered delete versions.
+const PENDING_DELETES: usize = 65_536;
 
 /// Field schemas of a row, by field name.
 type FieldSchemas = HashMap<String, Json>;
 
-impl SchemaCache {
+impl DecodeState {
     fn after_fields(&mut self, raw: &str) -> Option<Arc<FieldSchemas>> {
         if let Some(f) = self.fields.get(raw) {
             return f.clone();
@@ -85,29 +101,40 @@ fn unwrap_payload(v: Json) -> (Json, Option<Json>) {
     }
 }
 
-/// The version of a change from its `source` block.
+/// The version of a change from its `source` block (the same number as
+/// [`crate::event::Position::version`] of the event that wrote it).
 fn version(source: &Map<String, Json>) -> Option<i64> {
     if let Some(lsn) = source.get("lsn").and_then(Json::as_i64) {
         return Some(lsn);
     }
     let file = source.get("file").and_then(Json::as_str)?;
-    let pos = source.get("pos").and_then(Json::as_i64)?;
-    let row = source.get("row").and_then(Json::as_i64).unwrap_or(0);
-    let seq: i64 = file.rsplit('.').next()?.parse().ok()?;
-    Some((seq << 40) | ((pos & 0xFFFF_FFFF) << 8) | row.clamp(0, 255))
+    let pos = source.get("pos").and_then(Json::as_u64)?;
+    let row = source.get("row").and_then(Json::as_u64).unwrap_or(0);
+    binlog_version(file, pos, u32::try_from(row).unwrap_or(u32::MAX))
 }
 
-/// Decode one record.
+/// A serde_json error without the input text it may quote (row values stay out of logs).
+fn json_error(what: &str, e: &serde_json::Error) -> String {
+    format!(
+        "{what}: {:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
+}
+
+/// Decode one record. `header_version` is the record's [`TOMBSTONE_VERSION_HEADER`], if any.
 pub fn decode(
     origin: Origin,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
+    header_version: Option<i64>,
     opts: &DecodeOptions,
-    cache: &mut SchemaCache,
+    state: &mut DecodeState,
 ) -> Result<DocChange, Skip> {
     let key = key.ok_or(Skip::Ignored("record without key"))?;
     let key: Json =
-        serde_json::from_slice(key).map_err(|e| Skip::Poison(format!("key is not JSON: {e}")))?;
+        serde_json::from_slice(key).map_err(|e| Skip::Poison(json_error("key is not JSON", &e)))?;
     let (key, _) = unwrap_payload(key);
     let key = match key {
         Json::Object(m) => m,
@@ -120,8 +147,12 @@ pub fn decode(
     }
     let id = doc_id(&key);
     let Some(value) = value else {
-        // Tombstone: delete without version (the delete before it carried one). It has no
-        // source block: the table comes from the topic name `<prefix>.<schema>.<table>`.
+        // Tombstone: it has no source block. Its version is the delete's (header, else the
+        // delete just before it); the table comes from the topic name `<prefix>.<schema>.<table>`.
+        let remembered =
+            state
+                .deletes
+                .remove(&(Arc::clone(&origin.topic), origin.partition, id.clone()));
         let mut parts = origin.topic.rsplitn(3, '.');
         let table = parts.next().unwrap_or_default().to_string();
         let namespace = parts.next().unwrap_or_default().to_string();
@@ -130,18 +161,18 @@ pub fn decode(
             namespace,
             table,
             id,
-            version: None,
+            version: header_version.or(remembered),
             action: DocAction::Delete,
         });
     };
     // Parse only the top level; the schema text is looked up in the cache, and of the payload
     // only `op`, `source` and `after` are parsed.
-    let poison = |e: serde_json::Error| Skip::Poison(format!("value is not a JSON object: {e}"));
+    let poison = |e: serde_json::Error| Skip::Poison(json_error("value is not a JSON object", &e));
     let top: RawFields = serde_json::from_slice(value).map_err(poison)?;
     let (fields, after_schema) = match (top.get("schema"), top.get("payload")) {
         (Some(schema), Some(payload)) => {
             let inner: RawFields = serde_json::from_str(payload.get()).map_err(poison)?;
-            (inner, cache.after_fields(schema.get()))
+            (inner, state.after_fields(schema.get()))
         }
         _ => (top, None),
     };
@@ -168,7 +199,7 @@ pub fn decode(
     let version = version(&source);
     let action = match op.as_str() {
         "c" | "r" | "u" => {
-            let after: Option<Map<String, Json>> = fields
+            let after: Option<Fields> = fields
                 .get("after")
                 .and_then(|r| serde_json::from_str(r.get()).ok());
             let Some(after) = after else {
@@ -176,7 +207,17 @@ pub fn decode(
             };
             DocAction::Upsert(convert_row(after, after_schema.as_deref(), opts))
         }
-        "d" => DocAction::Delete,
+        "d" => {
+            if let Some(v) = version {
+                if state.deletes.len() >= PENDING_DELETES {
+                    state.deletes.clear();
+                }
+                state
+                    .deletes
+                    .insert((Arc::clone(&origin.topic), origin.partition, id.clone()), v);
+            }
+            DocAction::Delete
+        }
         "t" => return Err(Skip::Ignored("truncate")),
         "m" => return Err(Skip::Ignored("message")),
         _ => return Err(Skip::Ignored("unknown op")),
@@ -202,26 +243,41 @@ fn row_schema<'a>(schema: &'a Json, field: &str) -> Option<&'a Vec<Json>> {
         .as_array()
 }
 
-fn convert_row(
-    row: Map<String, Json>,
-    fields: Option<&FieldSchemas>,
-    opts: &DecodeOptions,
-) -> Map<String, Json> {
-    let mut out = Map::with_capacity(row.len());
-    for (name, v) in row {
+fn convert_row(row: Fields<'_>, fields: Option<&FieldSchemas>, opts: &DecodeOptions) -> Document {
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    for (name, v) in row.0 {
         if (!opts.include.is_empty() && !opts.include.contains(&name))
             || opts.exclude.contains(&name)
         {
             continue;
         }
-        let f = fields.and_then(|fs| fs.get(&name));
-        let v = match f {
-            Some(f) => convert_value(v, f, opts),
-            None => v,
-        };
-        out.insert(name, v);
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_json_string(&mut out, &name);
+        out.push(b':');
+        match fields.and_then(|fs| fs.get(&name)) {
+            Some(f) => convert_value(v, f, opts, &mut out),
+            None => copy_raw(v.get(), &mut out),
+        }
     }
-    out
+    out.push(b'}');
+    // Only valid UTF-8 was written (JSON text and escaped strings).
+    Document::from_object_text(String::from_utf8(out).unwrap_or_else(|_| "{}".into()))
+}
+
+/// Copy JSON text as it is, but on one line: a raw line break can only be insignificant
+/// whitespace between tokens (inside strings it is escaped), and NDJSON bodies need one line.
+fn copy_raw(text: &str, out: &mut Vec<u8>) {
+    if text.bytes().any(|b| b == b'\n' || b == b'\r') {
+        out.extend(
+            text.bytes()
+                .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        );
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
 }
 
 fn decimal_text(bytes: &[u8], scale: u32) -> String {
@@ -274,14 +330,11 @@ fn decimal_text(bytes: &[u8], scale: u32) -> String {
     out
 }
 
-fn decimal_json(text: String, format: DecimalFormat) -> Json {
+fn write_decimal(text: &str, format: DecimalFormat, out: &mut Vec<u8>) {
     match format {
-        DecimalFormat::String => Json::String(text),
-        DecimalFormat::Number => text
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or(Json::String(text), Json::Number),
+        DecimalFormat::String => write_json_string(out, text),
+        // `decimal_text` writes a valid JSON number: every digit kept, no float round trip.
+        DecimalFormat::Number => out.extend_from_slice(text.as_bytes()),
     }
 }
 
@@ -290,68 +343,107 @@ fn iso_date(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn convert_value(v: Json, f: &Json, opts: &DecodeOptions) -> Json {
-    if v.is_null() {
-        return v;
+fn convert_value(raw: &RawValue, f: &Json, opts: &DecodeOptions, out: &mut Vec<u8>) {
+    let text = raw.get();
+    if text == "null" {
+        out.extend_from_slice(b"null");
+        return;
     }
     let name = f.get("name").and_then(Json::as_str).unwrap_or("");
+    let string = || serde_json::from_str::<String>(text).ok();
+    let int = || serde_json::from_str::<i64>(text).ok();
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).ok();
-    match (name, &v) {
-        ("org.apache.kafka.connect.data.Decimal", Json::String(s)) => {
+    let quoted = |out: &mut Vec<u8>, s: String| write_json_string(out, &s);
+    match name {
+        "org.apache.kafka.connect.data.Decimal" => {
             let scale = f
                 .pointer("/parameters/scale")
                 .and_then(Json::as_str)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            match b64(s) {
-                Some(bytes) => decimal_json(decimal_text(&bytes, scale), opts.decimal_format),
-                None => v,
+            match string().as_deref().and_then(b64) {
+                Some(bytes) => {
+                    write_decimal(&decimal_text(&bytes, scale), opts.decimal_format, out)
+                }
+                None => copy_raw(text, out),
             }
         }
-        ("io.debezium.data.VariableScaleDecimal", Json::Object(o)) => {
-            let scale = o.get("scale").and_then(Json::as_u64).unwrap_or(0) as u32;
-            match o.get("value").and_then(Json::as_str).and_then(b64) {
-                Some(bytes) => decimal_json(decimal_text(&bytes, scale), opts.decimal_format),
-                None => v,
+        "io.debezium.data.VariableScaleDecimal" => {
+            let o: Option<Map<String, Json>> = serde_json::from_str(text).ok();
+            let scale = o
+                .as_ref()
+                .and_then(|o| o.get("scale")?.as_u64())
+                .unwrap_or(0) as u32;
+            match o
+                .as_ref()
+                .and_then(|o| o.get("value")?.as_str())
+                .and_then(b64)
+            {
+                Some(bytes) => {
+                    write_decimal(&decimal_text(&bytes, scale), opts.decimal_format, out)
+                }
+                None => copy_raw(text, out),
             }
         }
-        ("io.debezium.time.Date", Json::Number(n)) => {
-            n.as_i64().map_or(v.clone(), |d| Json::String(iso_date(d)))
-        }
-        ("io.debezium.time.Time", Json::Number(n)) => n.as_i64().map_or(v.clone(), |ms| {
-            Json::String(crate::envelope::format_tod(ms * 1000, None))
-        }),
-        ("io.debezium.time.MicroTime", Json::Number(n)) => n.as_i64().map_or(v.clone(), |us| {
-            Json::String(crate::envelope::format_tod(us, None))
-        }),
-        ("io.debezium.time.NanoTime", Json::Number(n)) => n.as_i64().map_or(v.clone(), |ns| {
-            Json::String(crate::envelope::format_tod(ns / 1000, None))
-        }),
-        ("io.debezium.time.Timestamp", Json::Number(n)) => n.as_i64().map_or(v.clone(), |ms| {
-            Json::String(crate::envelope::format_instant(ms * 1000, 3))
-        }),
-        ("io.debezium.time.MicroTimestamp", Json::Number(n)) => {
-            n.as_i64().map_or(v.clone(), |us| {
-                Json::String(crate::envelope::format_instant(us, 6))
-            })
-        }
-        ("io.debezium.time.NanoTimestamp", Json::Number(n)) => n.as_i64().map_or(v.clone(), |ns| {
-            Json::String(crate::envelope::format_instant(ns / 1000, 6))
-        }),
-        ("io.debezium.data.Json", Json::String(s)) => serde_json::from_str(s).unwrap_or(v),
-        _ => match (f.get("type").and_then(Json::as_str), v) {
+        "io.debezium.time.Date" => match int() {
+            Some(d) => quoted(out, iso_date(d)),
+            None => copy_raw(text, out),
+        },
+        "io.debezium.time.Time" => match int() {
+            Some(ms) => quoted(
+                out,
+                crate::envelope::format_tod(ms.saturating_mul(1000), None),
+            ),
+            None => copy_raw(text, out),
+        },
+        "io.debezium.time.MicroTime" => match int() {
+            Some(us) => quoted(out, crate::envelope::format_tod(us, None)),
+            None => copy_raw(text, out),
+        },
+        "io.debezium.time.NanoTime" => match int() {
+            Some(ns) => quoted(out, crate::envelope::format_tod(ns / 1000, None)),
+            None => copy_raw(text, out),
+        },
+        "io.debezium.time.Timestamp" => match int() {
+            Some(ms) => quoted(
+                out,
+                crate::envelope::format_instant(ms.saturating_mul(1000), 3),
+            ),
+            None => copy_raw(text, out),
+        },
+        "io.debezium.time.MicroTimestamp" => match int() {
+            Some(us) => quoted(out, crate::envelope::format_instant(us, 6)),
+            None => copy_raw(text, out),
+        },
+        "io.debezium.time.NanoTimestamp" => match int() {
+            Some(ns) => quoted(out, crate::envelope::format_instant(ns / 1000, 6)),
+            None => copy_raw(text, out),
+        },
+        // The column's JSON text itself, digits untouched (validated: else kept as a string).
+        "io.debezium.data.Json" => match string() {
+            Some(s) if serde_json::from_str::<&RawValue>(&s).is_ok() => copy_raw(s.trim(), out),
+            _ => copy_raw(text, out),
+        },
+        _ => match f.get("type").and_then(Json::as_str) {
             // Search engines reject non-finite numbers: NaN and ±Infinity become null.
-            (Some("float" | "double"), Json::String(_)) => Json::Null,
-            (Some("array"), Json::Array(items)) => match f.get("items") {
-                Some(inner) => Json::Array(
-                    items
-                        .into_iter()
-                        .map(|i| convert_value(i, inner, opts))
-                        .collect(),
-                ),
-                None => Json::Array(items),
-            },
-            (_, v) => v,
+            Some("float" | "double") if text.starts_with('"') => out.extend_from_slice(b"null"),
+            Some("array") => {
+                let items: Option<Vec<&RawValue>> = serde_json::from_str(text).ok();
+                match (items, f.get("items")) {
+                    (Some(items), Some(inner)) => {
+                        out.push(b'[');
+                        for (i, item) in items.into_iter().enumerate() {
+                            if i > 0 {
+                                out.push(b',');
+                            }
+                            convert_value(item, inner, opts, out);
+                        }
+                        out.push(b']');
+                    }
+                    _ => copy_raw(text, out),
+                }
+            }
+            _ => copy_raw(text, out),
         },
     }
 }
@@ -394,8 +486,9 @@ mod tests {
             origin(),
             Some(&key),
             Some(&value),
+            None,
             &DecodeOptions::default(),
-            &mut SchemaCache::default(),
+            &mut DecodeState::default(),
         )
         .expect("decodes");
         assert_eq!(c.id, "2");
@@ -405,6 +498,7 @@ mod tests {
         let DocAction::Upsert(doc) = c.action else {
             panic!("upsert expected");
         };
+        let doc: Json = serde_json::from_str(doc.as_str()).expect("document is JSON");
         assert_eq!(doc["c_numeric"], serde_json::json!(1234.567));
         assert_eq!(doc["c_date"], "2024-02-29");
         assert_eq!(doc["c_time"], "13:45:56.123456");
@@ -417,8 +511,9 @@ mod tests {
             o,
             Some(&key),
             None,
+            None,
             &DecodeOptions::default(),
-            &mut SchemaCache::default(),
+            &mut DecodeState::default(),
         )
         .expect("tomb");
         assert_eq!(tomb.action, DocAction::Delete);
@@ -442,17 +537,186 @@ mod tests {
             origin(),
             Some(b"{\"id\":1}"),
             Some(b"not json"),
+            None,
             &DecodeOptions::default(),
-            &mut SchemaCache::default(),
+            &mut DecodeState::default(),
         );
         assert!(matches!(r, Err(Skip::Poison(_))));
         let r = decode(
             origin(),
             Some(b"{\"id\":1}"),
             Some(b"{\"op\":\"t\"}"),
+            None,
             &DecodeOptions::default(),
-            &mut SchemaCache::default(),
+            &mut DecodeState::default(),
         );
         assert_eq!(r, Err(Skip::Ignored("truncate")));
+    }
+
+    fn delete_event(position: crate::event::Position) -> crate::event::ChangeEvent {
+        use crate::event::{ChangeEvent, Column, ColumnType, Op, TableId, TableSchema, Value};
+        let schema = Arc::new(TableSchema {
+            table: TableId::new("public", "t"),
+            columns: vec![Column {
+                name: "id".into(),
+                ty: ColumnType::Int32,
+                nullable: false,
+                default: None,
+            }],
+            key_columns: vec![0],
+            version: crate::event::next_schema_version(),
+        });
+        ChangeEvent::new(
+            Op::Delete,
+            schema,
+            Some(vec![Value::Int(3)]),
+            None,
+            position,
+            0,
+        )
+        .expect("delete")
+    }
+
+    /// A tombstone carries its delete's version: from sluice's header (which survives
+    /// compaction of the delete), else from the delete just before it in the partition.
+    #[test]
+    fn tombstones_carry_the_delete_version() {
+        use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, SourceKind};
+        use crate::event::{Lsn, Position};
+        let positions = [
+            (
+                SourceKind::Postgres,
+                Position::Postgres {
+                    db: Arc::from("db"),
+                    lsn: Lsn(0x16_B374_D848),
+                    tx_id: Some(7),
+                    last_commit_lsn: None,
+                },
+            ),
+            (
+                SourceKind::Mysql,
+                Position::Mysql {
+                    db: Arc::from("db"),
+                    server_id: 1,
+                    file: Arc::from("mysql-bin.000012"),
+                    pos: 4711,
+                    row: 2,
+                    gtid: None,
+                },
+            ),
+        ];
+        for (kind, pos) in positions {
+            for schemas_enable in [false, true] {
+                let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
+                    topic_prefix: "p".into(),
+                    schemas_enable,
+                    source_kind: kind,
+                });
+                let mut recs = Vec::new();
+                enc.encode(&delete_event(pos.clone()), &mut recs);
+                assert_eq!(recs.len(), 2);
+                let opts = DecodeOptions::default();
+                let mut state = DecodeState::default();
+                let d = decode(
+                    origin(),
+                    recs[0].key.as_deref(),
+                    recs[0].value.as_deref(),
+                    None,
+                    &opts,
+                    &mut state,
+                )
+                .expect("delete decodes");
+                assert_eq!(d.version, pos.version(), "{kind:?}");
+                assert!(d.version.is_some());
+                assert_eq!(recs[1].tombstone_version, d.version);
+                // Header only (the delete compacted away): a fresh state.
+                let t = decode(
+                    origin(),
+                    recs[1].key.as_deref(),
+                    None,
+                    recs[1].tombstone_version,
+                    &opts,
+                    &mut DecodeState::default(),
+                )
+                .expect("tombstone decodes");
+                assert_eq!(t.version, d.version);
+                // No header (a Debezium-written topic): the delete before it.
+                let t = decode(
+                    origin(),
+                    recs[1].key.as_deref(),
+                    None,
+                    None,
+                    &opts,
+                    &mut state,
+                )
+                .expect("tombstone decodes");
+                assert_eq!(t.version, d.version);
+                // Nothing known: unversioned.
+                let t = decode(
+                    origin(),
+                    recs[1].key.as_deref(),
+                    None,
+                    None,
+                    &opts,
+                    &mut state,
+                )
+                .expect("tombstone decodes");
+                assert_eq!(t.version, None);
+            }
+        }
+    }
+
+    /// Numbers reach the document with every digit: JSON columns, big integers, long
+    /// floats, decimals in number mode; line breaks in JSON text do not survive (NDJSON).
+    #[test]
+    fn numbers_pass_through_exactly() {
+        let value = r#"{"schema":{"type":"struct","fields":[{"type":"struct","optional":true,"field":"after","fields":[
+            {"type":"int32","optional":false,"field":"id"},
+            {"type":"string","optional":true,"name":"io.debezium.data.Json","field":"j"},
+            {"type":"int64","optional":true,"field":"big"},
+            {"type":"double","optional":true,"field":"d"},
+            {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"20"},"field":"n"},
+            {"type":"array","optional":true,"items":{"type":"double","optional":true},"field":"a"}]}]},
+            "payload":{"op":"c","source":{"lsn":42},"after":{"id":1,
+            "j":"{\"x\": 0.14285714285714285714,\n \"y\": 123456789012345678901234567890}",
+            "big":9007199254740993,"d":0.30000000000000004441,
+            "n":"AL8Hs5DkZFfVVw==","a":[1.0E-5,"NaN",null]}}}"#;
+        let want_n = decimal_text(
+            &base64::engine::general_purpose::STANDARD
+                .decode("AL8Hs5DkZFfVVw==")
+                .expect("b64"),
+            20,
+        );
+        for format in [DecimalFormat::Number, DecimalFormat::String] {
+            let opts = DecodeOptions {
+                decimal_format: format,
+                ..DecodeOptions::default()
+            };
+            let c = decode(
+                origin(),
+                Some(b"{\"id\":1}"),
+                Some(value.as_bytes()),
+                None,
+                &opts,
+                &mut DecodeState::default(),
+            )
+            .expect("decodes");
+            let DocAction::Upsert(doc) = c.action else {
+                panic!("upsert expected");
+            };
+            let text = doc.as_str();
+            assert!(!text.contains('\n'), "{text}");
+            assert!(text.contains(r#""x": 0.14285714285714285714"#), "{text}");
+            assert!(text.contains("123456789012345678901234567890"), "{text}");
+            assert!(text.contains(r#""big":9007199254740993"#), "{text}");
+            assert!(text.contains(r#""d":0.30000000000000004441"#), "{text}");
+            assert!(text.contains(r#""a":[1.0E-5,null,null]"#), "{text}");
+            let n = match format {
+                DecimalFormat::Number => want_n.clone(),
+                DecimalFormat::String => format!("\"{want_n}\""),
+            };
+            assert!(text.contains(&format!(r#""n":{n}"#)), "{text}");
+            serde_json::from_str::<Json>(text).expect("valid JSON");
+        }
     }
 }
