@@ -50,6 +50,10 @@ async fn dead_letter(
                 value: Some(r.reason.as_str()),
             })
             .insert(Header {
+                key: "sluice.error.detail",
+                value: r.detail.as_deref(),
+            })
+            .insert(Header {
                 key: "sluice.topic",
                 value: Some(&*r.origin.topic),
             })
@@ -145,6 +149,7 @@ pub(super) async fn run_once(
                     key,
                     value,
                     reason: r.reason.clone(),
+                    detail: r.detail.clone(),
                 });
             }
         }

@@ -261,6 +261,7 @@ impl MemcachedTarget {
                 "SERVER_ERROR object too large for cache" => rejected.push(Rejected {
                     index: i,
                     reason: "object too large for cache".into(),
+                    detail: None,
                 }),
                 other => {
                     return Err(TargetError::Memcached(format!(

@@ -20,14 +20,18 @@ use super::search::SearchTarget;
 pub struct Rejected {
     /// Index into the applied slice.
     pub index: usize,
-    /// The target's reason (no row values).
+    /// The refusal's class, safe to log: error type and field name, never values or ids.
     pub reason: String,
+    /// The target's own words, which may quote values and ids: data, kept only in the
+    /// dead-letter record's headers, never logged.
+    pub detail: Option<String>,
 }
 
 /// Target failures.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// An HTTP request failed before a response.
+    /// An HTTP request failed before a response (the error carries no URL: it may hold
+    /// credentials).
     #[error("search request failed")]
     Http(#[source] reqwest::Error),
     /// The search server answered with an error for the whole request.
@@ -35,7 +39,7 @@ pub enum TargetError {
     Status {
         /// HTTP status.
         status: u16,
-        /// Error type and reason from the body.
+        /// The error's class (type, field name); never the engine's reason text.
         detail: String,
     },
     /// Redis failed.

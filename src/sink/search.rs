@@ -127,12 +127,12 @@ impl SearchTarget {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if attempt < ITEM_RETRIES => {
-                    tracing::warn!(error = %e, "bulk request failed, retrying");
+                    tracing::warn!(error = %e.without_url(), "bulk request failed, retrying");
                     attempt += 1;
                     tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
                     continue;
                 }
-                Err(e) => return Err(TargetError::Http(e)),
+                Err(e) => return Err(TargetError::Http(e.without_url())),
             };
             let status = resp.status().as_u16();
             let body: Json = resp.json_or_null().await;
@@ -140,7 +140,7 @@ impl SearchTarget {
                 if attempt >= ITEM_RETRIES {
                     return Err(TargetError::Status {
                         status,
-                        detail: error_detail(&body),
+                        detail: error_class(&body),
                     });
                 }
                 attempt += 1;
@@ -150,7 +150,7 @@ impl SearchTarget {
             if !(200..300).contains(&status) {
                 return Err(TargetError::Status {
                     status,
-                    detail: error_detail(&body),
+                    detail: error_class(&body),
                 });
             }
             let items = body
@@ -179,7 +179,8 @@ impl SearchTarget {
                     429 | 500..=599 => retry.push(idx),
                     _ => rejected.push(Rejected {
                         index: idx,
-                        reason: error_detail(&inner),
+                        reason: error_class(&inner),
+                        detail: Some(error_text(&inner)),
                     }),
                 }
             }
@@ -212,13 +213,50 @@ impl JsonOrNull for reqwest::Response {
     }
 }
 
-/// `type: reason` of an error object (never document values).
-fn error_detail(v: &Json) -> String {
+/// The class of an error object, safe to log: its `type`, the field it names (search engines
+/// write `[field]` in brackets; the field is schema, not data) and the `caused_by` type. The
+/// engine's reason text is left out: Elasticsearch and OpenSearch quote the field's value
+/// and the document id in it.
+fn error_class(v: &Json) -> String {
+    let e = v.get("error").unwrap_or(v);
+    let ty = |e: &Json| {
+        e.get("type")
+            .and_then(Json::as_str)
+            .filter(|t| t.len() <= 100 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .unwrap_or("error")
+            .to_string()
+    };
+    let mut s = ty(e);
+    let reason = e.get("reason").and_then(Json::as_str).unwrap_or("");
+    if let Some(field) = named_field(reason) {
+        s.push_str(&format!(" (field `{field}`)"));
+    }
+    if let Some(cause) = e.get("caused_by") {
+        s.push_str(&format!(", caused by {}", ty(cause)));
+    }
+    s
+}
+
+/// The field in `failed to parse field [name] of type ...` and similar reasons.
+fn named_field(reason: &str) -> Option<&str> {
+    let rest = &reason[reason.find("field [")? + "field [".len()..];
+    let name = &rest[..rest.find(']')?];
+    (!name.is_empty() && name.len() <= 200).then_some(name)
+}
+
+/// `type: reason` of an error object, bounded: data for the dead-letter headers only.
+fn error_text(v: &Json) -> String {
     let e = v.get("error").unwrap_or(v);
     let ty = e.get("type").and_then(Json::as_str).unwrap_or("error");
     let reason = e.get("reason").and_then(Json::as_str).unwrap_or("");
     let mut s = format!("{ty}: {reason}");
-    s.truncate(500);
+    if s.len() > 2000 {
+        let mut cut = 2000;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
     s
 }
 
@@ -231,5 +269,22 @@ mod tests {
     fn index_names() {
         assert_eq!(index_name("Shop.Public.Customers"), "shop.public.customers");
         assert_eq!(index_name("_a b*c"), "a_b_c");
+    }
+
+    /// What is logged of a rejection names the class and the field, never the value or id.
+    #[test]
+    fn error_classes_leave_values_out() {
+        let item: Json = serde_json::from_str(
+            r#"{"status":400,"error":{"type":"document_parsing_exception","reason":"[1:12] failed to parse field [c_int] of type [long] in document with id 'id-77'. Preview of field's value: 'SECRET-ZEBRA'","caused_by":{"type":"illegal_argument_exception","reason":"For input string: \"SECRET-ZEBRA\""}}}"#,
+        )
+        .expect("json");
+        let class = error_class(&item);
+        assert_eq!(
+            class,
+            "document_parsing_exception (field `c_int`), caused by illegal_argument_exception"
+        );
+        assert!(error_text(&item).contains("SECRET-ZEBRA"));
+        let odd: Json = serde_json::from_str(r#"{"error":{"type":"a b'c","reason":"x"}}"#).expect("json");
+        assert_eq!(error_class(&odd), "error");
     }
 }

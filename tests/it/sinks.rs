@@ -35,10 +35,14 @@ fn capture_yaml(dir: &Path, pg_port: u16, bootstrap: &str, partitions: u32) -> S
 }
 
 fn sink_yaml(w: &World, group: &str, which: &[&str], http: u16) -> String {
+    sink_yaml_on(w, TOPIC, group, which, http)
+}
+
+fn sink_yaml_on(w: &World, topic: &str, group: &str, which: &[&str], http: u16) -> String {
     let mut y = format!("service:\n  http_listen_addr: 127.0.0.1:{http}\nconnectors:\n");
     let src = |name: &str| {
         format!(
-            "    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [{TOPIC}]\n      group_id: {group}-{name}\n      dead_letter_topic: shop.dlq\n",
+            "    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [{topic}]\n      group_id: {group}-{name}\n      dead_letter_topic: shop.dlq\n",
             w.kafka.bootstrap()
         )
     };
@@ -268,12 +272,33 @@ async fn redis_versions(w: &World) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// Replaying the whole topic (a new consumer group starts from the beginning) leaves every
-/// target unchanged, and Redis never shows an older value or version while it replays.
+/// Replaying the whole topic (a new consumer group starts from the beginning), and then a
+/// compacted copy of it (deletes gone, tombstones left), leaves every target unchanged: while
+/// each replay runs, no key shows an older value or version, and no key the table has
+/// vanishes — also keys deleted and inserted again, and keys changed by a key update.
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_from_the_beginning_changes_nothing() {
     let w = world(1).await;
     churn(&w.db, 8).await;
+    let cut = wait_for("the churn in the topic", Duration::from_secs(60), || async {
+        let r = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC);
+        r.iter()
+            .any(|r| r.value.as_ref().is_some_and(|v| v["payload"]["after"]["id"] == 5000))
+            .then_some(r.len() as i64)
+    })
+    .await;
+    // Deleted, then inserted again (their tombstones sit before newer values; 5 and 8 were
+    // deleted before the cut, so their tombstones are in the cleaned part); a key moved away
+    // and back.
+    w.db.batch_execute(
+        "DELETE FROM customers WHERE id IN (3, 4, 1000); \
+         INSERT INTO customers VALUES (3, 'back 3', 3.5, NULL), (1000, 'back 1000', 9.75, NULL), \
+         (5, 'back 5', 5.5, NULL), (8, 'back 8', 8.5, NULL); \
+         UPDATE customers SET id = 6000 WHERE id = 6; UPDATE customers SET id = 6 WHERE id = 6000; \
+         UPDATE customers SET name = 'last' WHERE id = 3;",
+    )
+    .await
+    .expect("reinserts");
     let want = source_rows(&w.db).await;
     let cfg = sluice::write_raw(
         w.tmp.path(),
@@ -287,37 +312,46 @@ async fn replay_from_the_beginning_changes_nothing() {
     .await;
     first.kill();
     let versions = redis_versions(&w).await;
-    let http = free_port();
-    let cfg = sluice::write_raw(
-        w.tmp.path(),
-        "b.yaml",
-        &sink_yaml(&w, "replay", &["search", "redis"], http),
-    );
-    let _replay = sluice::spawn(&cfg, &w.tmp.path().join("b.log"));
-    let total = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC).len() as f64;
-    // While the replay runs, Redis must keep exactly the final state.
-    let mut checks = 0;
-    loop {
-        assert_eq!(
-            redis_state(&w).await,
-            want,
-            "an older value appeared during the replay"
+    let total = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC).len();
+    let compacted = "compacted.public.customers";
+    let kept = crate::support::kafka::compact_copy(&w.kafka.bootstrap(), TOPIC, compacted, cut).await;
+    assert!(kept < total, "compaction removed records ({kept} of {total})");
+    for (n, (topic, records)) in [(TOPIC, total), (compacted, kept)].into_iter().enumerate() {
+        let http = free_port();
+        let cfg = sluice::write_raw(
+            w.tmp.path(),
+            &format!("replay{n}.yaml"),
+            &sink_yaml_on(&w, topic, &format!("replay{n}"), &["search", "redis"], http),
         );
-        assert_eq!(
-            redis_versions(&w).await,
-            versions,
-            "a version went backwards"
-        );
-        checks += 1;
-        let done = metric(http, "sluice_sink_records_applied_total").await
-            + metric(http, "sluice_sink_records_ignored_total").await;
-        if done >= 2.0 * total || checks > 600 {
-            break;
+        let _replay = sluice::spawn(&cfg, &w.tmp.path().join(format!("replay{n}.log")));
+        // While the replay runs, both targets must keep exactly the final state.
+        let mut checks = 0;
+        loop {
+            assert_eq!(
+                redis_state(&w).await,
+                want,
+                "{topic}: an older value appeared or a key vanished in Redis during the replay"
+            );
+            assert_eq!(
+                redis_versions(&w).await,
+                versions,
+                "{topic}: a version went backwards"
+            );
+            assert_eq!(
+                search_state(&w).await,
+                want,
+                "{topic}: an older value appeared or a key vanished in search during the replay"
+            );
+            checks += 1;
+            let done = metric(http, "sluice_sink_records_applied_total").await
+                + metric(http, "sluice_sink_records_ignored_total").await;
+            if done >= 2.0 * records as f64 || checks > 600 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(checks <= 600, "{topic}: the replay did not finish");
     }
-    assert!(checks <= 600, "the replay did not finish");
-    assert_eq!(search_state(&w).await, want);
 }
 
 /// SIGKILL of the sink process mid-stream, then a restart: the targets still end exact.

@@ -86,8 +86,10 @@ pub struct PoisonRecord {
     pub key: Option<Vec<u8>>,
     /// Original value.
     pub value: Option<Vec<u8>>,
-    /// Why it was rejected.
+    /// Why it was rejected (safe to log: no row values).
     pub reason: String,
+    /// The target's own words, which may quote row values: dead-letter headers only.
+    pub detail: Option<String>,
 }
 
 /// A record's original key and value bytes.
@@ -234,6 +236,7 @@ impl ChangelogSource {
                 key: m.key().map(<[u8]>::to_vec),
                 value: m.payload().map(<[u8]>::to_vec),
                 reason,
+                detail: None,
             }),
         }
     }

@@ -145,3 +145,87 @@ impl Drop for Noida {
         let _ = self.child.wait();
     }
 }
+
+/// Copy `from` (every partition) to `to` as a log cleaner would leave it after cleaning the
+/// offsets below `cut`: there only the last record of each key, the rest (the dirty head) as
+/// it is; in offset order, headers kept (sluice's tombstone version survives compaction).
+pub async fn compact_copy(bootstrap: &str, from: &str, to: &str, cut: i64) -> usize {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "compact-copy")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let meta = consumer
+        .fetch_metadata(Some(from), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions = meta.topics()[0].partitions().len() as i32;
+    let mut kept = Vec::new();
+    for p in 0..partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(from, p, Duration::from_secs(10))
+            .expect("watermarks");
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(from, p, Offset::Beginning)
+            .expect("tpl");
+        consumer.assign(&tpl).expect("assign");
+        let mut last: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut records = Vec::new();
+        while records.len() < high as usize {
+            let Some(m) = consumer.poll(Duration::from_secs(10)) else {
+                panic!("no record from {from}:{p} after {}", records.len());
+            };
+            let m = m.expect("record").detach();
+            let key = m.key().map(<[u8]>::to_vec).unwrap_or_default();
+            if m.offset() < cut {
+                last.insert(key, records.len());
+            } else {
+                last.insert(format!("head-{}", m.offset()).into_bytes(), records.len());
+            }
+            records.push(m);
+            if m_offset_reached(&records, high) {
+                break;
+            }
+        }
+        let mut keep: Vec<usize> = last.into_values().collect();
+        keep.sort_unstable();
+        kept.extend(keep.into_iter().map(|i| (p, records[i].clone())));
+    }
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for (p, m) in &kept {
+        let mut headers = OwnedHeaders::new();
+        if let Some(h) = m.headers() {
+            for h in h.iter() {
+                headers = headers.insert(Header {
+                    key: h.key,
+                    value: h.value,
+                });
+            }
+        }
+        let mut r: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(to).partition(*p).headers(headers);
+        if let Some(k) = m.key() {
+            r = r.key(k);
+        }
+        if let Some(v) = m.payload() {
+            r = r.payload(v);
+        }
+        producer
+            .send(r, Duration::from_secs(10))
+            .await
+            .expect("produce");
+    }
+    kept.len()
+}
+
+fn m_offset_reached(records: &[rdkafka::message::OwnedMessage], high: i64) -> bool {
+    use rdkafka::message::Message;
+    records.last().is_some_and(|m| m.offset() + 1 >= high)
+}
