@@ -284,7 +284,8 @@ mod tests {
             "document_parsing_exception (field `c_int`), caused by illegal_argument_exception"
         );
         assert!(error_text(&item).contains("SECRET-ZEBRA"));
-        let odd: Json = serde_json::from_str(r#"{"error":{"type":"a b'c","reason":"x"}}"#).expect("json");
+        let odd: Json =
+            serde_json::from_str(r#"{"error":{"type":"a b'c","reason":"x"}}"#).expect("json");
         assert_eq!(error_class(&odd), "error");
     }
 }

@@ -280,12 +280,20 @@ async fn redis_versions(w: &World) -> BTreeMap<String, i64> {
 async fn replay_from_the_beginning_changes_nothing() {
     let w = world(1).await;
     churn(&w.db, 8).await;
-    let cut = wait_for("the churn in the topic", Duration::from_secs(60), || async {
-        let r = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC);
-        r.iter()
-            .any(|r| r.value.as_ref().is_some_and(|v| v["payload"]["after"]["id"] == 5000))
-            .then_some(r.len() as i64)
-    })
+    let cut = wait_for(
+        "the churn in the topic",
+        Duration::from_secs(60),
+        || async {
+            let r = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC);
+            r.iter()
+                .any(|r| {
+                    r.value
+                        .as_ref()
+                        .is_some_and(|v| v["payload"]["after"]["id"] == 5000)
+                })
+                .then_some(r.len() as i64)
+        },
+    )
     .await;
     // Deleted, then inserted again (their tombstones sit before newer values; 5 and 8 were
     // deleted before the cut, so their tombstones are in the cleaned part); a key moved away
@@ -314,8 +322,12 @@ async fn replay_from_the_beginning_changes_nothing() {
     let versions = redis_versions(&w).await;
     let total = crate::support::kafka::kcat_read(&w.kafka.bootstrap(), TOPIC).len();
     let compacted = "compacted.public.customers";
-    let kept = crate::support::kafka::compact_copy(&w.kafka.bootstrap(), TOPIC, compacted, cut).await;
-    assert!(kept < total, "compaction removed records ({kept} of {total})");
+    let kept =
+        crate::support::kafka::compact_copy(&w.kafka.bootstrap(), TOPIC, compacted, cut).await;
+    assert!(
+        kept < total,
+        "compaction removed records ({kept} of {total})"
+    );
     for (n, (topic, records)) in [(TOPIC, total), (compacted, kept)].into_iter().enumerate() {
         let http = free_port();
         let cfg = sluice::write_raw(
@@ -609,6 +621,96 @@ async fn debezium_topics(kafka: &Noida, search_url: &str) {
                 },
             )
             .await;
+        }
+    }
+}
+
+/// A document the search server rejects carries a distinctive value: the value and the id
+/// appear in no log line (with a dead-letter topic, and in the halting error without one);
+/// the engine's own words travel only in the dead-letter record's headers.
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_values_stay_out_of_logs() {
+    let kafka = Noida::start();
+    let search = targets::osmem();
+    let tmp = crate::support::test_dir();
+    const SECRET: &str = "ZEBRA-SECRET-4711";
+    const ID: &str = "id-Q9X7";
+    for (n, dlq) in [(0, true), (1, false)] {
+        let topic = format!("logs{n}.public.t");
+        let records = format!(
+            "{{\"id\":\"a{n}\"}}\t{{\"op\":\"c\",\"source\":{{\"lsn\":10}},\"after\":{{\"id\":\"a{n}\",\"n\":5}}}}\n\
+             {{\"id\":\"{ID}\"}}\t{{\"op\":\"c\",\"source\":{{\"lsn\":11}},\"after\":{{\"id\":\"{ID}\",\"n\":\"{SECRET}\"}}}}\n"
+        );
+        let mut p = std::process::Command::new("kcat")
+            .args(["-P", "-b", &kafka.bootstrap(), "-t", &topic, "-K", "\t"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("kcat producer");
+        std::io::Write::write_all(p.stdin.as_mut().expect("stdin"), records.as_bytes())
+            .expect("produce");
+        drop(p.stdin.take());
+        assert!(p.wait().expect("kcat").success());
+        let dlq_line = if dlq {
+            format!("      dead_letter_topic: {topic}.dlq\n")
+        } else {
+            String::new()
+        };
+        let yaml = format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{}\nconnectors:\n  logs:\n    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [{topic}]\n      group_id: g{n}\n{dlq_line}    sink:\n      type: search\n      url: {}\n      index: \"logs{n}\"\n",
+            free_port(),
+            kafka.bootstrap(),
+            search.url()
+        );
+        let cfg = sluice::write_raw(tmp.path(), &format!("logs{n}.yaml"), &yaml);
+        let log = tmp.path().join(format!("logs{n}.log"));
+        let mut s = sluice::spawn(&cfg, &log);
+        if dlq {
+            let headers = wait_for(
+                "the dead-letter record",
+                Duration::from_secs(60),
+                || async {
+                    let out = std::process::Command::new("kcat")
+                        .args([
+                            "-C",
+                            "-b",
+                            &kafka.bootstrap(),
+                            "-t",
+                            &format!("{topic}.dlq"),
+                            "-o",
+                            "beginning",
+                            "-e",
+                            "-q",
+                            "-f",
+                            "%h\n",
+                        ])
+                        .output()
+                        .expect("kcat");
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    text.contains("sluice.error=").then_some(text)
+                },
+            )
+            .await;
+            assert!(headers.contains("sluice.error.detail="), "{headers}");
+        } else {
+            wait_for("the halting error", Duration::from_secs(60), || async {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                text.contains("cannot be applied").then_some(())
+            })
+            .await;
+        }
+        s.kill();
+        let text = std::fs::read_to_string(&log).expect("log");
+        assert!(
+            text.contains("document_parsing_exception")
+                || text.contains("mapper_parsing_exception")
+                || text.contains("illegal_argument_exception"),
+            "the rejection's class is logged: {text}"
+        );
+        for line in text.lines() {
+            assert!(
+                !line.contains(SECRET) && !line.contains(ID),
+                "a row value reached the log: {line}"
+            );
         }
     }
 }
