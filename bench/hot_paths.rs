@@ -13,7 +13,7 @@ use sluice::event::{
     ChangeEvent, Column, ColumnType, DocChange, Lsn, Op, Origin, Position, TableId, TableSchema,
     Value,
 };
-use sluice::source::changelog::debezium::{decode, DecodeOptions, DecodeState};
+use sluice::source::changelog::debezium::{decode, DecodeOptions, SchemaCache};
 use sluice::source::mysql::RecordedBinlog;
 use sluice::source::postgres::decode_pgoutput;
 
@@ -139,7 +139,7 @@ fn benches(c: &mut Criterion) {
     enc.encode(&ev, &mut recs);
     let (key, value) = (recs[0].key.clone(), recs[0].value.clone());
     let opts = DecodeOptions::default();
-    let mut state = DecodeState::default();
+    let mut cache = SchemaCache::default();
     g.bench_function("sink_decode_debezium_schemas_true", |b| {
         b.iter(|| {
             let o = Origin {
@@ -147,8 +147,8 @@ fn benches(c: &mut Criterion) {
                 partition: 0,
                 offset: 1,
             };
-            let c: DocChange = decode(o, key.as_deref(), value.as_deref(), None, &opts, &mut state)
-                .expect("decodes");
+            let c: DocChange =
+                decode(o, key.as_deref(), value.as_deref(), &opts, &mut cache).expect("decodes");
             c
         })
     });

@@ -69,9 +69,6 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     /// Record value (`None` for a tombstone).
     pub value: Option<Vec<u8>>,
-    /// A tombstone's order version (its delete's [`crate::event::Position::version`]), sent
-    /// as the [`crate::event::TOMBSTONE_VERSION_HEADER`] header; `None` on other records.
-    pub tombstone_version: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -171,14 +168,12 @@ impl EnvelopeEncoder {
             topic: Arc::clone(&r.topic),
             key,
             value: Some(value),
-            tombstone_version: None,
         });
         if let Some(key) = tombstone_key {
             out.push(Record {
                 topic: Arc::clone(&r.topic),
                 key,
                 value: None,
-                tombstone_version: ev.position.version(),
             });
         }
     }

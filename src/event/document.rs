@@ -8,10 +8,6 @@ use std::sync::Arc;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// Kafka header on sluice's tombstones: the order version of the delete before it (decimal
-/// text), so a sink can guard a tombstone even after compaction removed that delete.
-pub const TOMBSTONE_VERSION_HEADER: &str = "sluice.version";
-
 /// A JSON object as text, exactly as a target stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document(String);
@@ -90,11 +86,19 @@ pub struct DocChange {
     pub table: String,
     /// Stable document id derived from the record key.
     pub id: String,
-    /// Monotonic per key in source order (PostgreSQL LSN; MySQL binlog file/pos/row), when
-    /// the record carries a position.
-    pub version: Option<i64>,
     /// Upsert or delete.
     pub action: DocAction,
+}
+
+impl DocChange {
+    /// The version targets guard with: the record's offset in its partition. One key is
+    /// always in one partition, in source order, so offsets grow per key; deletes and
+    /// tombstones have one like every record, and compaction keeps offsets. (Source
+    /// positions do not do this: a PostgreSQL change's LSN can be lower than the snapshot's
+    /// consistent point when its transaction began before it, and tombstones carry none.)
+    pub fn version(&self) -> i64 {
+        self.origin.offset
+    }
 }
 
 /// Stable id for a key object: a single column's value as text; several columns joined by

@@ -14,8 +14,8 @@ mod value;
 use std::sync::Arc;
 
 pub(crate) use document::Fields;
-pub use document::{doc_id, DocAction, DocChange, Document, Origin, TOMBSTONE_VERSION_HEADER};
-pub use position::{binlog_version, Lsn, Position};
+pub use document::{doc_id, DocAction, DocChange, Document, Origin};
+pub use position::{Lsn, Position};
 pub use value::{ColumnType, Value};
 
 /// The kind of change, with Debezium's one-letter codes.

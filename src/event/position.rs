@@ -62,26 +62,6 @@ pub enum Position {
     },
 }
 
-/// The order version of a change at a binlog position: increasing in binlog order within a
-/// server's binlog sequence (`<base>.<seq>` files). Rows of one rows event differ by `row`.
-pub fn binlog_version(file: &str, pos: u64, row: u32) -> Option<i64> {
-    let seq: i64 = file.rsplit('.').next()?.parse().ok()?;
-    Some((seq << 40) | (((pos & 0xFFFF_FFFF) as i64) << 8) | i64::from(row.min(255)))
-}
-
-impl Position {
-    /// The change's order version, the number sinks guard with (newer never overwritten by
-    /// older): the LSN for PostgreSQL, [`binlog_version`] for MySQL/MariaDB. The changelog
-    /// decoder computes the same number from a record's `source` block.
-    pub fn version(&self) -> Option<i64> {
-        match self {
-            Position::None => None,
-            Position::Postgres { lsn, .. } => i64::try_from(lsn.0).ok(),
-            Position::Mysql { file, pos, row, .. } => binlog_version(file, *pos, *row),
-        }
-    }
-}
-
 impl serde::Serialize for Lsn {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -108,15 +88,5 @@ mod tests {
         assert_eq!(Lsn::parse("0/0"), Some(Lsn(0)));
         assert_eq!(Lsn::parse("zz"), None);
         assert_eq!(Lsn::parse("1/FFFFFFFFF"), None);
-    }
-
-    /// Binlog versions grow with file, position and row.
-    #[test]
-    fn binlog_versions_grow() {
-        let v = |f: &str, p: u64, r: u32| binlog_version(f, p, r).expect("version");
-        assert!(v("mysql-bin.000003", 484, 0) < v("mysql-bin.000003", 484, 1));
-        assert!(v("mysql-bin.000003", 484, 1) < v("mysql-bin.000003", 900, 0));
-        assert!(v("mysql-bin.000003", 4_000_000_000, 9) < v("mysql-bin.000004", 4, 0));
-        assert_eq!(binlog_version("nofile", 4, 0), None);
     }
 }

@@ -105,7 +105,7 @@ impl RedisTarget {
                 .arg(2)
                 .arg(&key)
                 .arg(format!("{key}#v"))
-                .arg(c.version.unwrap_or(-1));
+                .arg(c.version());
             match &c.action {
                 DocAction::Delete => {
                     cmd.arg("del")

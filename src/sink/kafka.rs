@@ -19,13 +19,12 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, Top
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use secrecy::ExposeSecret;
 
 use crate::config::KafkaSettings;
 use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record, SourceKind};
-use crate::event::{ChangeEvent, TableId, TOMBSTONE_VERSION_HEADER};
+use crate::event::{ChangeEvent, TableId};
 use crate::source::TableShape;
 
 /// How to give a table a key, for the hints about key-less records on compacted topics
@@ -490,13 +489,6 @@ impl KafkaSink {
             }
             if let Some(v) = &rec.value {
                 fr = fr.payload(v.as_slice());
-            }
-            let version_text = rec.tombstone_version.map(|v| v.to_string());
-            if let Some(v) = &version_text {
-                fr = fr.headers(OwnedHeaders::new().insert(Header {
-                    key: TOMBSTONE_VERSION_HEADER,
-                    value: Some(v.as_str()),
-                }));
             }
             loop {
                 match self.producer.send_result(fr) {

@@ -86,13 +86,10 @@ impl SearchTarget {
                 Json::String(index_name(&expand(&self.index, c))),
             );
             meta.insert("_id".into(), Json::String(c.id.clone()));
-            if let Some(v) = c.version {
-                // `external_gte`: changes of one transaction can share a version (MySQL rows
-                // events), and the later one must still apply; a replay of the same version
-                // rewrites the same content.
-                meta.insert("version".into(), Json::from(v));
-                meta.insert("version_type".into(), Json::String("external_gte".into()));
-            }
+            // The record's offset (see `DocChange::version`): a replayed record has the same
+            // or a lower one and gets 409, which counts as applied.
+            meta.insert("version".into(), Json::from(c.version()));
+            meta.insert("version_type".into(), Json::String("external".into()));
             let action = match &c.action {
                 DocAction::Upsert(_) => "index",
                 DocAction::Delete => "delete",

@@ -8,9 +8,7 @@
 //!
 //! Invariants: the document is written as text, field by field: a value that needs no
 //! conversion is copied byte for byte (numbers keep every digit), converted decimals and JSON
-//! columns are written from their exact text, never through `f64`. Tombstones carry the
-//! version of the delete before them: the [`TOMBSTONE_VERSION_HEADER`] when sluice wrote the
-//! topic, else the preceding delete of the same key in the same partition, else none.
+//! columns are written from their exact text, never through `f64`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,9 +19,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::config::DecimalFormat;
 use crate::envelope::json::string as write_json_string;
-#[cfg(doc)]
-use crate::event::TOMBSTONE_VERSION_HEADER;
-use crate::event::{binlog_version, doc_id, DocAction, DocChange, Document, Fields, Origin};
+use crate::event::{doc_id, DocAction, DocChange, Document, Fields, Origin};
 
 /// Why a record was not turned into a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,24 +41,17 @@ pub struct DecodeOptions {
     pub exclude: Vec<String>,
 }
 
-/// What decoding remembers between records of one consumer:
-/// - parsed `after` field schemas by their raw schema text (a topic's schema repeats in every
-///   record, so it is parsed once); cleared past 256 distinct schemas;
-/// - the version of each delete whose tombstone has not been seen yet, by topic, partition
-///   and id; cleared past [`PENDING_DELETES`] entries (a tombstone then goes unversioned).
+/// Parsed `after` field schemas by their raw schema text: a topic's schema repeats in every
+/// record, so it is parsed once, not per record. Bounded: cleared past 256 distinct schemas.
 #[derive(Debug, Default)]
-pub struct DecodeState {
+pub struct SchemaCache {
     fields: HashMap<String, Option<Arc<FieldSchemas>>>,
-    deletes: HashMap<(Arc<str>, i32, String), i64>,
 }
-
-/// Bound of remembered delete versions.
-const PENDING_DELETES: usize = 65_536;
 
 /// Field schemas of a row, by field name.
 type FieldSchemas = HashMap<String, Json>;
 
-impl DecodeState {
+impl SchemaCache {
     fn after_fields(&mut self, raw: &str) -> Option<Arc<FieldSchemas>> {
         if let Some(f) = self.fields.get(raw) {
             return f.clone();
@@ -101,18 +90,6 @@ fn unwrap_payload(v: Json) -> (Json, Option<Json>) {
     }
 }
 
-/// The version of a change from its `source` block (the same number as
-/// [`crate::event::Position::version`] of the event that wrote it).
-fn version(source: &Map<String, Json>) -> Option<i64> {
-    if let Some(lsn) = source.get("lsn").and_then(Json::as_i64) {
-        return Some(lsn);
-    }
-    let file = source.get("file").and_then(Json::as_str)?;
-    let pos = source.get("pos").and_then(Json::as_u64)?;
-    let row = source.get("row").and_then(Json::as_u64).unwrap_or(0);
-    binlog_version(file, pos, u32::try_from(row).unwrap_or(u32::MAX))
-}
-
 /// A serde_json error without the input text it may quote (row values stay out of logs).
 fn json_error(what: &str, e: &serde_json::Error) -> String {
     format!(
@@ -123,14 +100,13 @@ fn json_error(what: &str, e: &serde_json::Error) -> String {
     )
 }
 
-/// Decode one record. `header_version` is the record's [`TOMBSTONE_VERSION_HEADER`], if any.
+/// Decode one record.
 pub fn decode(
     origin: Origin,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
-    header_version: Option<i64>,
     opts: &DecodeOptions,
-    state: &mut DecodeState,
+    cache: &mut SchemaCache,
 ) -> Result<DocChange, Skip> {
     let key = key.ok_or(Skip::Ignored("record without key"))?;
     let key: Json =
@@ -147,12 +123,8 @@ pub fn decode(
     }
     let id = doc_id(&key);
     let Some(value) = value else {
-        // Tombstone: it has no source block. Its version is the delete's (header, else the
-        // delete just before it); the table comes from the topic name `<prefix>.<schema>.<table>`.
-        let remembered =
-            state
-                .deletes
-                .remove(&(Arc::clone(&origin.topic), origin.partition, id.clone()));
+        // Tombstone: it has no source block; the table comes from the topic name
+        // `<prefix>.<schema>.<table>`.
         let mut parts = origin.topic.rsplitn(3, '.');
         let table = parts.next().unwrap_or_default().to_string();
         let namespace = parts.next().unwrap_or_default().to_string();
@@ -161,7 +133,6 @@ pub fn decode(
             namespace,
             table,
             id,
-            version: header_version.or(remembered),
             action: DocAction::Delete,
         });
     };
@@ -172,7 +143,7 @@ pub fn decode(
     let (fields, after_schema) = match (top.get("schema"), top.get("payload")) {
         (Some(schema), Some(payload)) => {
             let inner: RawFields = serde_json::from_str(payload.get()).map_err(poison)?;
-            (inner, state.after_fields(schema.get()))
+            (inner, cache.after_fields(schema.get()))
         }
         _ => (top, None),
     };
@@ -196,7 +167,6 @@ pub fn decode(
         None => text("db"),
     };
     let table = text("table");
-    let version = version(&source);
     let action = match op.as_str() {
         "c" | "r" | "u" => {
             let after: Option<Fields> = fields
@@ -207,17 +177,7 @@ pub fn decode(
             };
             DocAction::Upsert(convert_row(after, after_schema.as_deref(), opts))
         }
-        "d" => {
-            if let Some(v) = version {
-                if state.deletes.len() >= PENDING_DELETES {
-                    state.deletes.clear();
-                }
-                state
-                    .deletes
-                    .insert((Arc::clone(&origin.topic), origin.partition, id.clone()), v);
-            }
-            DocAction::Delete
-        }
+        "d" => DocAction::Delete,
         "t" => return Err(Skip::Ignored("truncate")),
         "m" => return Err(Skip::Ignored("message")),
         _ => return Err(Skip::Ignored("unknown op")),
@@ -227,7 +187,6 @@ pub fn decode(
         namespace,
         table,
         id,
-        version,
         action,
     })
 }
@@ -474,7 +433,7 @@ mod tests {
     }
 
     /// Records from the Debezium reference (schemas on) convert to search-friendly values;
-    /// tombstones delete; the LSN is the version.
+    /// tombstones delete; the record's offset is the version.
     #[test]
     fn reference_records() {
         let text =
@@ -486,15 +445,14 @@ mod tests {
             origin(),
             Some(&key),
             Some(&value),
-            None,
             &DecodeOptions::default(),
-            &mut DecodeState::default(),
+            &mut SchemaCache::default(),
         )
         .expect("decodes");
         assert_eq!(c.id, "2");
         assert_eq!(c.table, "golden_types");
         assert_eq!(c.namespace, "public");
-        assert!(c.version.is_some());
+        assert_eq!(c.version(), 0);
         let DocAction::Upsert(doc) = c.action else {
             panic!("upsert expected");
         };
@@ -511,9 +469,8 @@ mod tests {
             o,
             Some(&key),
             None,
-            None,
             &DecodeOptions::default(),
-            &mut DecodeState::default(),
+            &mut SchemaCache::default(),
         )
         .expect("tomb");
         assert_eq!(tomb.action, DocAction::Delete);
@@ -523,147 +480,52 @@ mod tests {
         );
     }
 
-    /// MySQL positions give increasing versions; bad input is poison, not a panic.
+    /// Bad input is poison, not a panic, and the poison reason quotes no input.
     #[test]
-    fn versions_and_poison() {
-        let a: Map<String, Json> =
-            serde_json::from_str(r#"{"file":"mysql-bin.000003","pos":484,"row":0}"#).expect("j");
-        let b: Map<String, Json> =
-            serde_json::from_str(r#"{"file":"mysql-bin.000003","pos":484,"row":1}"#).expect("j");
-        let c: Map<String, Json> =
-            serde_json::from_str(r#"{"file":"mysql-bin.000004","pos":4,"row":0}"#).expect("j");
-        assert!(version(&a) < version(&b) && version(&b) < version(&c));
+    fn poison() {
+        let r = decode(
+            origin(),
+            Some(b"{\"id\":1}"),
+            Some(br#"{"op":"c","after":"SECRET-VALUE"}"#),
+            &DecodeOptions::default(),
+            &mut SchemaCache::default(),
+        );
+        assert!(matches!(r, Err(Skip::Poison(_))));
+        let r = decode(
+            origin(),
+            Some(br#"["SECRET-VALUE"]"#),
+            Some(b"{}"),
+            &DecodeOptions::default(),
+            &mut SchemaCache::default(),
+        );
+        assert!(matches!(r, Err(Skip::Poison(_))));
+        let r = decode(
+            origin(),
+            Some(b"{\"id\":1}"),
+            Some(br#"{"op":"c","after":{"a":"SECRET-VALUE"} trailing"#),
+            &DecodeOptions::default(),
+            &mut SchemaCache::default(),
+        );
+        match r {
+            Err(Skip::Poison(why)) => assert!(!why.contains("SECRET"), "{why}"),
+            other => panic!("poison expected: {other:?}"),
+        }
         let r = decode(
             origin(),
             Some(b"{\"id\":1}"),
             Some(b"not json"),
-            None,
             &DecodeOptions::default(),
-            &mut DecodeState::default(),
+            &mut SchemaCache::default(),
         );
         assert!(matches!(r, Err(Skip::Poison(_))));
         let r = decode(
             origin(),
             Some(b"{\"id\":1}"),
             Some(b"{\"op\":\"t\"}"),
-            None,
             &DecodeOptions::default(),
-            &mut DecodeState::default(),
+            &mut SchemaCache::default(),
         );
         assert_eq!(r, Err(Skip::Ignored("truncate")));
-    }
-
-    fn delete_event(position: crate::event::Position) -> crate::event::ChangeEvent {
-        use crate::event::{ChangeEvent, Column, ColumnType, Op, TableId, TableSchema, Value};
-        let schema = Arc::new(TableSchema {
-            table: TableId::new("public", "t"),
-            columns: vec![Column {
-                name: "id".into(),
-                ty: ColumnType::Int32,
-                nullable: false,
-                default: None,
-            }],
-            key_columns: vec![0],
-            version: crate::event::next_schema_version(),
-        });
-        ChangeEvent::new(
-            Op::Delete,
-            schema,
-            Some(vec![Value::Int(3)]),
-            None,
-            position,
-            0,
-        )
-        .expect("delete")
-    }
-
-    /// A tombstone carries its delete's version: from sluice's header (which survives
-    /// compaction of the delete), else from the delete just before it in the partition.
-    #[test]
-    fn tombstones_carry_the_delete_version() {
-        use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, SourceKind};
-        use crate::event::{Lsn, Position};
-        let positions = [
-            (
-                SourceKind::Postgres,
-                Position::Postgres {
-                    db: Arc::from("db"),
-                    lsn: Lsn(0x16_B374_D848),
-                    tx_id: Some(7),
-                    last_commit_lsn: None,
-                },
-            ),
-            (
-                SourceKind::Mysql,
-                Position::Mysql {
-                    db: Arc::from("db"),
-                    server_id: 1,
-                    file: Arc::from("mysql-bin.000012"),
-                    pos: 4711,
-                    row: 2,
-                    gtid: None,
-                },
-            ),
-        ];
-        for (kind, pos) in positions {
-            for schemas_enable in [false, true] {
-                let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
-                    topic_prefix: "p".into(),
-                    schemas_enable,
-                    source_kind: kind,
-                });
-                let mut recs = Vec::new();
-                enc.encode(&delete_event(pos.clone()), &mut recs);
-                assert_eq!(recs.len(), 2);
-                let opts = DecodeOptions::default();
-                let mut state = DecodeState::default();
-                let d = decode(
-                    origin(),
-                    recs[0].key.as_deref(),
-                    recs[0].value.as_deref(),
-                    None,
-                    &opts,
-                    &mut state,
-                )
-                .expect("delete decodes");
-                assert_eq!(d.version, pos.version(), "{kind:?}");
-                assert!(d.version.is_some());
-                assert_eq!(recs[1].tombstone_version, d.version);
-                // Header only (the delete compacted away): a fresh state.
-                let t = decode(
-                    origin(),
-                    recs[1].key.as_deref(),
-                    None,
-                    recs[1].tombstone_version,
-                    &opts,
-                    &mut DecodeState::default(),
-                )
-                .expect("tombstone decodes");
-                assert_eq!(t.version, d.version);
-                // No header (a Debezium-written topic): the delete before it.
-                let t = decode(
-                    origin(),
-                    recs[1].key.as_deref(),
-                    None,
-                    None,
-                    &opts,
-                    &mut state,
-                )
-                .expect("tombstone decodes");
-                assert_eq!(t.version, d.version);
-                // Nothing known: unversioned.
-                let t = decode(
-                    origin(),
-                    recs[1].key.as_deref(),
-                    None,
-                    None,
-                    &opts,
-                    &mut state,
-                )
-                .expect("tombstone decodes");
-                assert_eq!(t.version, None);
-            }
-        }
     }
 
     /// Numbers reach the document with every digit: JSON columns, big integers, long
@@ -696,9 +558,8 @@ mod tests {
                 origin(),
                 Some(b"{\"id\":1}"),
                 Some(value.as_bytes()),
-                None,
                 &opts,
-                &mut DecodeState::default(),
+                &mut SchemaCache::default(),
             )
             .expect("decodes");
             let DocAction::Upsert(doc) = c.action else {

@@ -19,13 +19,13 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::message::Message as _;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::ChangelogSettings;
-use crate::event::{DocChange, Origin, TOMBSTONE_VERSION_HEADER};
-use debezium::{DecodeOptions, DecodeState, Skip};
+use crate::event::{DocChange, Origin};
+use debezium::{DecodeOptions, SchemaCache, Skip};
 
 /// Change-topic consumer failures.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +114,7 @@ pub struct Polled {
 pub struct ChangelogSource {
     consumer: StreamConsumer<GroupContext>,
     opts: DecodeOptions,
-    state: std::sync::Mutex<DecodeState>,
+    cache: std::sync::Mutex<SchemaCache>,
     wait: Duration,
     max: usize,
 }
@@ -169,7 +169,7 @@ impl ChangelogSource {
         Ok(Self {
             consumer,
             opts,
-            state: std::sync::Mutex::new(DecodeState::default()),
+            cache: std::sync::Mutex::new(SchemaCache::default()),
             wait: Duration::from_millis(s.batch_wait_ms),
             max,
         })
@@ -209,21 +209,9 @@ impl ChangelogSource {
         polled
             .offsets
             .insert((topic, m.partition()), m.offset() + 1);
-        let header_version = m.headers().and_then(|h| {
-            h.iter()
-                .find(|h| h.key == TOMBSTONE_VERSION_HEADER)
-                .and_then(|h| std::str::from_utf8(h.value?).ok()?.parse().ok())
-        });
         // Never held across an await: `take` is synchronous.
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match debezium::decode(
-            origin.clone(),
-            m.key(),
-            m.payload(),
-            header_version,
-            &self.opts,
-            &mut state,
-        ) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        match debezium::decode(origin.clone(), m.key(), m.payload(), &self.opts, &mut cache) {
             Ok(c) => {
                 polled.changes.push(c);
                 polled
