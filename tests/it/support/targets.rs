@@ -1,4 +1,5 @@
-//! Sink targets for tests: osmem-server (OpenSearch API), redis-server, memcached.
+//! Sink targets for tests: a real OpenSearch 2.19 (embedded node, `tests/services/opensearch`),
+//! osmem-server (OpenSearch API), redis-server, memcached.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +17,7 @@ fn wait_port(port: u16, what: &str) {
 pub struct Server {
     pub port: u16,
     child: Child,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -62,7 +64,89 @@ pub fn osmem() -> Server {
         .spawn()
         .expect("start osmem-server");
     wait_port(port, "osmem-server");
-    Server { port, child }
+    Server {
+        port,
+        child,
+        _dir: None,
+    }
+}
+
+/// The Java servers' directory, with their classpaths laid out by `tests/services/build.sh`
+/// (run once per test process; Maven caches the jars in `~/.m2`).
+pub fn services_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/services");
+    BUILT.get_or_init(|| {
+        let ok = Command::new("bash")
+            .arg(dir.join("build.sh"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "tests/services/build.sh failed: it needs java (17) and mvn with Maven Central"
+        );
+    });
+    dir
+}
+
+/// `target/classes` (when built) and every jar of a service, as a Java classpath.
+pub fn classpath(service: &str) -> String {
+    let target = services_dir().join(service).join("target");
+    let mut parts = vec![target.join("classes").display().to_string()];
+    let mut jars: Vec<_> = std::fs::read_dir(target.join("deps"))
+        .expect("service classpath")
+        .filter_map(|e| Some(e.ok()?.path().display().to_string()))
+        .filter(|p| p.ends_with(".jar"))
+        .collect();
+    jars.sort();
+    parts.extend(jars);
+    parts.join(":")
+}
+
+/// A real single-node OpenSearch 2.19. `write_queue` shrinks the write thread pool to one
+/// thread with that queue, so concurrent bulks get 429s.
+pub fn opensearch(write_queue: Option<u32>) -> Server {
+    let dir = super::test_dir();
+    let port = super::free_port();
+    let transport = super::free_port();
+    let log = std::fs::File::create(dir.path().join("opensearch.log")).expect("log file");
+    let child = Command::new("java")
+        .args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
+        .arg(classpath("opensearch"))
+        .arg("sluice.testing.EmbeddedOpenSearch")
+        .arg(dir.path().join("home"))
+        .arg(port.to_string())
+        .arg(transport.to_string())
+        .arg(write_queue.map_or(-1, i64::from).to_string())
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start java");
+    let server = Server {
+        port,
+        child,
+        _dir: Some(dir),
+    };
+    let log = server
+        ._dir
+        .as_ref()
+        .expect("dir")
+        .path()
+        .join("opensearch.log");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("READY") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !text.contains("Exception in thread \"main\""),
+            "OpenSearch did not start:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
 }
 
 /// redis-server without persistence.
@@ -84,7 +168,11 @@ pub fn redis() -> Server {
         .spawn()
         .expect("start redis-server (apt-get install redis-server)");
     wait_port(port, "redis-server");
-    Server { port, child }
+    Server {
+        port,
+        child,
+        _dir: None,
+    }
 }
 
 /// memcached.
@@ -106,7 +194,11 @@ pub fn memcached() -> Server {
         .spawn()
         .expect("start memcached (apt-get install memcached)");
     wait_port(port, "memcached");
-    Server { port, child }
+    Server {
+        port,
+        child,
+        _dir: None,
+    }
 }
 
 /// All documents of an index (after a refresh), by `_id`.
