@@ -803,5 +803,122 @@ async fn opensearch_back_pressure_is_retried() {
         .values()
         .filter_map(|n| n["thread_pool"]["write"]["rejected"].as_u64())
         .sum();
-    assert!(rejected > 0, "the engine rejected no write: no 429 was exercised");
+    assert!(
+        rejected > 0,
+        "the engine rejected no write: no 429 was exercised"
+    );
+}
+
+/// Numbers reach the targets with every digit the table holds: jsonb numbers with many
+/// digits, numeric(40,20) in number mode, bigints beyond 2^53, doubles with 17 digits. Read
+/// back as raw text from a real OpenSearch's `_source` and from Redis.
+#[tokio::test(flavor = "multi_thread")]
+async fn numbers_arrive_exactly() {
+    let pg = Pg::start("logical");
+    let db = pg.create_db("shop").await;
+    db.batch_execute(
+        "CREATE TABLE nums (id int PRIMARY KEY, j jsonb, n numeric(40,20), b bigint, d float8); \
+         INSERT INTO nums VALUES (1, '{\"x\": 0.14285714285714285714, \"y\": 1234567890123456789}', \
+           12345678901234567890.12345678901234567890, 9007199254740993, 0.30000000000000004);",
+    )
+    .await
+    .expect("setup");
+    let kafka = Noida::start();
+    let search = targets::opensearch(None);
+    let redis = targets::redis();
+    let tmp = crate::support::test_dir();
+    let yaml = format!(
+        "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  shop:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg}\n      user: postgres\n      database: shop\n      tables: [public.nums]\n    sink:\n      type: kafka\n      bootstrap_servers: \"{b}\"\n      schemas_enable: true\n  to_search:\n    source:\n      type: kafka\n      bootstrap_servers: \"{b}\"\n      topics: [shop.public.nums]\n    sink:\n      type: search\n      url: {url}\n      index: \"{{table}}\"\n  to_redis:\n    source:\n      type: kafka\n      bootstrap_servers: \"{b}\"\n      topics: [shop.public.nums]\n    sink:\n      type: redis\n      url: redis://127.0.0.1:{rp}/0\n",
+        http = free_port(),
+        off = tmp.path().join("off").display(),
+        pg = pg.port,
+        b = kafka.bootstrap(),
+        url = search.url(),
+        rp = redis.port,
+    );
+    let cfg = sluice::write_raw(tmp.path(), "n.yaml", &yaml);
+    let _s = sluice::spawn(&cfg, &tmp.path().join("n.log"));
+    db.batch_execute(
+        "INSERT INTO nums VALUES (2, '{\"x\": 1.00000000000000000001, \"y\": 5}', -0.00000000000000000001, -9223372036854775808, 2.2250738585072014e-308)",
+    )
+    .await
+    .expect("insert");
+    let source = wait_for(
+        "both rows in the index",
+        Duration::from_secs(60),
+        || async {
+            let client = reqwest::Client::new();
+            let _ = client
+                .post(format!("{}/nums/_refresh", search.url()))
+                .send()
+                .await;
+            let mut texts = Vec::new();
+            for id in [1, 2] {
+                let r = client
+                    .get(format!("{}/nums/_source/{id}", search.url()))
+                    .send()
+                    .await
+                    .ok()?;
+                if !r.status().is_success() {
+                    return None;
+                }
+                texts.push(r.text().await.ok()?);
+            }
+            Some(texts)
+        },
+    )
+    .await;
+    let redis_text = wait_for("both rows in redis", Duration::from_secs(30), || async {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", redis.port)).ok()?;
+        let mut c = client.get_multiplexed_async_connection().await.ok()?;
+        let mut texts = Vec::new();
+        for id in [1, 2] {
+            let v: Option<String> = redis::cmd("GET")
+                .arg(format!("nums:{id}"))
+                .query_async(&mut c)
+                .await
+                .ok()?;
+            texts.push(v?);
+        }
+        Some(texts)
+    })
+    .await;
+    for (i, want) in [
+        (0, "0.14285714285714285714"),
+        (0, "1234567890123456789"),
+        (0, "9007199254740993"),
+        (0, "0.30000000000000004"),
+        (1, "1.00000000000000000001"),
+        (1, "-9223372036854775808"),
+        (1, "2.2250738585072014E-308"),
+    ] {
+        assert!(
+            source[i].contains(want),
+            "search row {}: {want} in {}",
+            i + 1,
+            source[i]
+        );
+        assert!(
+            redis_text[i].contains(want),
+            "redis row {}: {want} in {}",
+            i + 1,
+            redis_text[i]
+        );
+    }
+    // Decimals: a number with every digit in search, an exact string in Redis.
+    assert!(
+        source[0].contains(r#""n":12345678901234567890.12345678901234567890"#),
+        "{}",
+        source[0]
+    );
+    assert!(
+        redis_text[0].contains(r#""n":"12345678901234567890.12345678901234567890""#),
+        "{}",
+        redis_text[0]
+    );
+    assert!(
+        source[1].contains(r#""n":-0.00000000000000000001"#),
+        "{}",
+        source[1]
+    );
 }
