@@ -166,10 +166,10 @@ pub(super) async fn run_once(
                 }
                 _ => {
                     let r = &poison[0];
-                    return Err(PipelineError::Target(TargetError::Config(format!(
-                        "record {}:{}@{} cannot be applied ({}); set source.dead_letter_topic to divert such records",
-                        r.origin.topic, r.origin.partition, r.origin.offset, r.reason
-                    ))));
+                    return Err(PipelineError::Target(TargetError::Refused {
+                        record: format!("{}:{}@{}", r.origin.topic, r.origin.partition, r.origin.offset),
+                        reason: r.reason.clone(),
+                    }));
                 }
             }
         }

@@ -54,6 +54,14 @@ pub enum TargetError {
     /// Invalid target configuration.
     #[error("invalid target configuration: {0}")]
     Config(String),
+    /// The target refused a record for good and no dead-letter topic is set.
+    #[error("record {record} cannot be applied: {reason}")]
+    Refused {
+        /// `topic:partition@offset`.
+        record: String,
+        /// The refusal's class (no row values).
+        reason: String,
+    },
 }
 
 impl TargetError {
@@ -71,7 +79,7 @@ impl TargetError {
                     || e.code() == Some("TRYAGAIN")
             }
             TargetError::Memcached(_) => true,
-            TargetError::Config(_) => false,
+            TargetError::Config(_) | TargetError::Refused { .. } => false,
         }
     }
 
@@ -83,6 +91,7 @@ impl TargetError {
             } => "check sink.username/password or sink.api_key".into(),
             TargetError::Status { .. } => "check the search server's log".into(),
             TargetError::Config(_) => "fix the sink settings".into(),
+            TargetError::Refused { .. } => "fix the target's mapping (or the record), or set source.dead_letter_topic to divert such records; the engine's own words are in the dead-letter record's sluice.error.detail header".into(),
             _ => "check that the target is reachable".into(),
         }
     }
