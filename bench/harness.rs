@@ -21,6 +21,13 @@
 //!   whole seconds only, so MariaDB latency runs from the row's `c` column (`NOW(6)` when its
 //!   INSERT started).
 //!
+//! - sink-search, sink-redis (group `sinks`): a backlog of N change records (default 200,000,
+//!   the snapshot of the streaming table shape, `schemas_enable: true`) applied by a sluice
+//!   sink connector from offset 0 into a real OpenSearch 2.19 (embedded, as in the tests) or
+//!   Redis; beside it the target's own limit: the same documents written directly by the
+//!   harness (`_bulk` of 4,096 `index` actions; a pipeline of 4,096 `SET`s), one request at a
+//!   time as the sink does.
+//!
 //! Peak RSS of sluice (VmHWM) is reported for each; for PostgreSQL latency also sluice's own
 //! commit → broker-ack histogram (`sluice_commit_to_ack_seconds`), which excludes the
 //! measuring consumer.
@@ -42,6 +49,18 @@ use tokio_postgres::{Client, NoTls};
 #[path = "../tests/it/support/mariadb.rs"]
 mod mariadb;
 use mariadb::Maria;
+
+// The tests' search, Redis and Java-service helpers (real OpenSearch from tests/services).
+#[allow(dead_code)]
+#[path = "../tests/it/support/targets.rs"]
+mod targets;
+
+fn test_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sluice-bench-")
+        .tempdir()
+        .expect("tmp")
+}
 
 const PGBIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -987,6 +1006,257 @@ async fn maria_latency(
     )]
 }
 
+/// Every record of `topic` (all partitions) as (key text, `payload.after` text).
+async fn topic_documents(bootstrap: &str, topic: &str, n: u64) -> Vec<(String, String)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench-documents")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut docs = Vec::with_capacity(n as usize);
+    while (docs.len() as u64) < n {
+        let m = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("records keep coming")
+            .expect("record");
+        let (Some(k), Some(v)) = (m.key(), m.payload()) else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_slice(v).expect("value");
+        let k: serde_json::Value = serde_json::from_slice(k).expect("key");
+        docs.push((
+            k["payload"]["id"].to_string(),
+            v["payload"]["after"].to_string(),
+        ));
+    }
+    docs
+}
+
+/// A sluice sink connector reading `topic` from offset 0 into `sink`.
+fn sink_connector(root: &Path, bootstrap: &str, topic: &str, sink: &str) -> Sluice {
+    let http = free_port();
+    let cfg = root.join("sluice-sink.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\nconnectors:\n  apply:\n{batch}    source:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topics: [{topic}]\n      group_id: bench-apply\n{props}    sink:\n{sink}",
+            batch = std::env::var("SLUICE_BENCH_SINK_BATCH")
+                .map(|b| format!("    max_batch_events: {b}\n"))
+                .unwrap_or_default(),
+            props = std::env::var("SLUICE_BENCH_CONSUMER_PROPS")
+                .map(|p| format!("      properties: {{{p}}}\n"))
+                .unwrap_or_default(),
+        ),
+    )
+    .expect("config");
+    let log = std::fs::File::create(root.join("sluice-sink.log")).expect("log");
+    let child = Command::new(sluice_bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("sluice binary (cargo build --release)");
+    Sluice {
+        proc: Proc(child),
+        http,
+        peak_kb: 0,
+    }
+}
+
+/// Time until the sink connector applied `n` records, sampling its RSS.
+async fn wait_applied(s: &mut Sluice, n: u64) -> f64 {
+    let t = Instant::now();
+    loop {
+        s.sample_rss();
+        if s.metric("sluice_sink_records_applied_total")
+            .await
+            .unwrap_or(0.0)
+            >= n as f64
+        {
+            return t.elapsed().as_secs_f64();
+        }
+        assert!(!s.exited(), "the sink connector exited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn sink_apply(root: &Path, pg: &Pg, bootstrap: &str, target: &str, n: u64) -> Vec<Row> {
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!(
+        "CREATE TABLE docs {SHAPE}; INSERT INTO docs SELECT {ROW} FROM generate_series(1, {n}) g;"
+    ))
+    .await
+    .expect("table");
+    // The backlog: sluice's snapshot of the table, with schemas (the sink converts types).
+    let http = free_port();
+    let cfg = root.join("sluice-docs.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      user: postgres\n      database: bench\n      tables: [public.docs]\n      snapshot_mode: initial_only\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      schemas_enable: true\n      topic_partitions: 4\n",
+            off = root.join("offsets").display(),
+            port = pg.port
+        ),
+    )
+    .expect("config");
+    let mut capture = Sluice {
+        proc: Proc(
+            Command::new(sluice_bin())
+                .args(["run", "--config"])
+                .arg(&cfg)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sluice"),
+        ),
+        http,
+        peak_kb: 0,
+    };
+    capture.wait_exit().await;
+    let topic = "bench.public.docs";
+    let docs = topic_documents(bootstrap, topic, n).await;
+    let client = reqwest::Client::new();
+    match target {
+        "search" => {
+            let os = targets::opensearch(None);
+            // Limit: the same documents, `_bulk` of 4,096, one request at a time.
+            let t = Instant::now();
+            for chunk in docs.chunks(4096) {
+                let mut body = String::with_capacity(chunk.len() * 400);
+                for (id, doc) in chunk {
+                    body.push_str(&format!(
+                        "{{\"index\":{{\"_index\":\"limit\",\"_id\":{id}}}}}\n{doc}\n"
+                    ));
+                }
+                let r = client
+                    .post(format!("{}/_bulk", os.url()))
+                    .header("content-type", "application/x-ndjson")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("bulk");
+                assert!(r.status().is_success(), "bulk: {}", r.status());
+            }
+            let limit_s = t.elapsed().as_secs_f64();
+            let mut s = sink_connector(
+                root,
+                bootstrap,
+                topic,
+                &format!(
+                    "      type: search\n      url: {}\n      index: \"{{table}}\"\n",
+                    os.url()
+                ),
+            );
+            let sluice_s = wait_applied(&mut s, n).await;
+            apply_rows(
+                "search (OpenSearch 2.19)",
+                "_bulk of the same documents",
+                n,
+                limit_s,
+                sluice_s,
+                &s,
+            )
+        }
+        _ => {
+            let redis = targets::redis();
+            let rc =
+                redis::Client::open(format!("redis://127.0.0.1:{}/0", redis.port)).expect("url");
+            let mut conn = rc.get_multiplexed_async_connection().await.expect("redis");
+            let t = Instant::now();
+            for chunk in docs.chunks(4096) {
+                let mut pipe = redis::pipe();
+                for (id, doc) in chunk {
+                    pipe.cmd("SET").arg(format!("limit:{id}")).arg(doc).ignore();
+                }
+                let () = pipe.query_async(&mut conn).await.expect("pipeline");
+            }
+            let limit_s = t.elapsed().as_secs_f64();
+            // The limit with the version guard: the same documents through sluice's script.
+            let sha: String = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(sluice::sink::cache::GUARD_SCRIPT)
+                .query_async(&mut conn)
+                .await
+                .expect("script");
+            let t = Instant::now();
+            for chunk in docs.chunks(4096) {
+                let mut pipe = redis::pipe();
+                for (i, (id, doc)) in chunk.iter().enumerate() {
+                    pipe.cmd("EVALSHA")
+                        .arg(&sha)
+                        .arg(2)
+                        .arg(format!("guarded:{id}"))
+                        .arg(format!("guarded:{id}#v"))
+                        .arg(i)
+                        .arg("set")
+                        .arg(doc)
+                        .arg(0)
+                        .arg(86_400_000)
+                        .ignore();
+                }
+                let () = pipe.query_async(&mut conn).await.expect("pipeline");
+            }
+            let guard_s = t.elapsed().as_secs_f64();
+            let mut s = sink_connector(
+                root,
+                bootstrap,
+                topic,
+                &format!(
+                    "      type: redis\n      url: redis://127.0.0.1:{}/0\n",
+                    redis.port
+                ),
+            );
+            let sluice_s = wait_applied(&mut s, n).await;
+            let mut rows = apply_rows(
+                "Redis 7",
+                "pipelined SET of the same documents",
+                n,
+                limit_s,
+                sluice_s,
+                &s,
+            );
+            rows.insert(
+                1,
+                (
+                    "sink apply → Redis 7: pipelined EVALSHA of sluice's version guard, same documents (limit with the guard)".into(),
+                    format!("{:.0} docs/s ({:.0}% of sluice's time)", n as f64 / guard_s, 100.0 * guard_s / sluice_s),
+                ),
+            );
+            rows
+        }
+    }
+}
+
+fn apply_rows(
+    target: &str,
+    limit: &str,
+    n: u64,
+    limit_s: f64,
+    sluice_s: f64,
+    s: &Sluice,
+) -> Vec<Row> {
+    vec![
+        (
+            format!("sink apply → {target}: {limit} (limit)"),
+            format!("{:.0} docs/s", n as f64 / limit_s),
+        ),
+        (
+            format!("sink apply → {target}: sluice, {n} records from offset 0"),
+            format!(
+                "{:.0} records/s ({:.0}% of the limit), peak RSS {} MB",
+                n as f64 / sluice_s,
+                100.0 * limit_s / sluice_s,
+                s.peak_kb / 1024
+            ),
+        ),
+    ]
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -1010,9 +1280,17 @@ async fn main() {
         "maria-snapshot",
         "maria-streaming",
         "maria-latency",
+        "sink-search",
+        "sink-redis",
     ] {
         let maria = scenario.starts_with("maria-");
-        let group = if maria { "maria" } else { "pg" };
+        let group = if maria {
+            "maria"
+        } else if scenario.starts_with("sink-") {
+            "sinks"
+        } else {
+            "pg"
+        };
         if what != "all" && what != scenario && what != group {
             continue;
         }
@@ -1045,6 +1323,16 @@ async fn main() {
         match scenario {
             "snapshot" => results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await),
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
+            "sink-search" | "sink-redis" => results.extend(
+                sink_apply(
+                    root.path(),
+                    &pg,
+                    &bootstrap,
+                    scenario.trim_start_matches("sink-"),
+                    opt("--records", 200_000),
+                )
+                .await,
+            ),
             _ => {
                 results.extend(latency(root.path(), &pg, &bootstrap, 1000, seconds).await);
                 results.extend(latency(root.path(), &pg, &bootstrap, 10_000, seconds).await);

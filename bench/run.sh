@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the benchmark harness:
-#   bash bench/run.sh [snapshot|streaming|latency|maria-snapshot|maria-streaming|maria-latency|pg|maria|all]
-#                     [--rows N] [--changes N] [--seconds S]
+#   bash bench/run.sh [snapshot|streaming|latency|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|pg|maria|sinks|all]
+#                     [--rows N] [--changes N] [--seconds S] [--records N]
 # Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11
 # and noida-db (pip install noida-db==0.2.3); prints one result table and writes bench/results/.
 set -euo pipefail

@@ -167,7 +167,10 @@ pub(super) async fn run_once(
                 _ => {
                     let r = &poison[0];
                     return Err(PipelineError::Target(TargetError::Refused {
-                        record: format!("{}:{}@{}", r.origin.topic, r.origin.partition, r.origin.offset),
+                        record: format!(
+                            "{}:{}@{}",
+                            r.origin.topic, r.origin.partition, r.origin.offset
+                        ),
                         reason: r.reason.clone(),
                     }));
                 }

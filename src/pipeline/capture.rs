@@ -55,6 +55,50 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// How long a batch may wait for the brokers' acknowledgement before `/health` says so.
+const DELIVERY_STALL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait for a batch's deliveries. While the brokers have not acknowledged it for
+/// [`DELIVERY_STALL`], the connector reports `retrying` (an outage shows in `/health` within
+/// seconds); the records stay queued in the producer and are never skipped.
+async fn delivered(
+    pending: Pending,
+    name: &str,
+    telemetry: &Telemetry,
+) -> Result<(), PipelineError> {
+    let wait = pending.wait();
+    tokio::pin!(wait);
+    let mut before: Option<crate::telemetry::Health> = None;
+    let started = Instant::now();
+    let r = loop {
+        match tokio::time::timeout(DELIVERY_STALL, &mut wait).await {
+            Ok(r) => break r,
+            Err(_) => {
+                if before.is_none() {
+                    before = telemetry.health().remove(name);
+                    telemetry.delivery_stalls.with_label_values(&[name]).inc();
+                }
+                telemetry.set_health(
+                    name,
+                    crate::telemetry::Health::Retrying {
+                        error: format!(
+                            "kafka has not acknowledged a batch for {} s (brokers down or unreachable?); its records stay queued and are resent, never skipped",
+                            started.elapsed().as_secs()
+                        ),
+                    },
+                );
+            }
+        }
+    };
+    if let Some(h) = before {
+        if r.is_ok() {
+            tracing::info!(connector = %name, waited_s = started.elapsed().as_secs(), "kafka acknowledged again");
+            telemetry.set_health(name, h);
+        }
+    }
+    r.map_err(PipelineError::Sink)
+}
+
 /// One attempt: connect, run until shutdown, completion or error.
 pub(super) async fn run_once(
     name: &str,
@@ -149,7 +193,7 @@ pub(super) async fn run_once(
             let mut next = Some(first);
             // Coalesce everything already delivered into one offsets write.
             while let Some(f) = next.take() {
-                f.pending.wait().await.map_err(PipelineError::Sink)?;
+                delivered(f.pending, name, telemetry).await?;
                 hist.observe(f.started.elapsed().as_secs_f64());
                 if let Some(us) = f.last_commit_us {
                     commit_to_ack.observe((now_us() - us).max(0) as f64 / 1e6);

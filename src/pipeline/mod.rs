@@ -219,6 +219,12 @@ where
                 .errors
                 .with_label_values(&[name, "definite"])
                 .inc();
+            if matches!(
+                err,
+                PipelineError::Sink(KafkaSinkError::ProducerFatal { .. })
+            ) {
+                telemetry.producer_fatal.with_label_values(&[name]).inc();
+            }
             let hint = err.hint();
             tracing::error!(connector = %name, error = %err, hint = %hint, "connector halted");
             telemetry.set_health(

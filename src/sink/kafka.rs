@@ -79,6 +79,20 @@ pub enum KafkaSinkError {
         /// The topic's cleanup.policy.
         policy: String,
     },
+    /// The idempotent producer failed fatally: the broker refused the producer's sequence
+    /// (e.g. `OutOfOrderSequenceNumber` after it lost acknowledged records in an unclean
+    /// restart). A retry cannot bring lost records back, so this is never retried silently.
+    #[error("the kafka producer failed fatally delivering to topic {topic} partition {partition}: broker error {code}: {reason}; records the broker had acknowledged may be missing from that partition")]
+    ProducerFatal {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The fatal error's code name.
+        code: String,
+        /// librdkafka's description.
+        reason: String,
+    },
     /// The producer went away while a delivery was pending.
     #[error("kafka producer shut down while deliveries were pending")]
     Canceled,
@@ -102,7 +116,9 @@ impl KafkaSinkError {
             KafkaSinkError::Delivery { source, .. } => source
                 .rdkafka_error_code()
                 .is_none_or(delivery_is_transient),
-            KafkaSinkError::CompactedWithoutKey { .. } => false,
+            KafkaSinkError::CompactedWithoutKey { .. } | KafkaSinkError::ProducerFatal { .. } => {
+                false
+            }
             KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
         }
     }
@@ -121,6 +137,9 @@ impl KafkaSinkError {
                 give_a_key!(),
                 ", or set the topic's cleanup.policy=delete (kafka-configs --alter --add-config cleanup.policy=delete) and restart"
             ),
+            KafkaSinkError::ProducerFatal { .. } => {
+                "the broker lost or refused records it had acknowledged (look for an unclean broker restart or failover in its log); restarting sluice resends from its last checkpoint but cannot restore what the broker lost: re-snapshot the table (snapshot_mode: always, once) if its topic must be complete"
+            }
             _ => "check broker availability",
         }
     }
@@ -193,6 +212,8 @@ fn delivery_hint(code: Option<RDKafkaErrorCode>) -> &'static str {
 /// Deliveries of one batch in flight.
 pub struct Pending {
     futures: Vec<(std::sync::Arc<str>, DeliveryFuture)>,
+    /// To ask librdkafka for a fatal error behind a failed delivery.
+    producer: Option<FutureProducer>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -211,11 +232,24 @@ impl Pending {
         for (topic, r) in topics.into_iter().zip(results) {
             match r {
                 Ok(Ok(_)) => {}
-                Ok(Err((source, _))) => {
+                Ok(Err((source, msg))) => {
+                    use rdkafka::message::Message as _;
+                    let fatal = self
+                        .producer
+                        .as_ref()
+                        .and_then(|p| p.client().fatal_error());
+                    if let Some((code, reason)) = fatal {
+                        return Err(KafkaSinkError::ProducerFatal {
+                            topic: topic.to_string(),
+                            partition: msg.partition(),
+                            code: format!("{code:?} ({})", code as i32),
+                            reason,
+                        });
+                    }
                     return Err(KafkaSinkError::Delivery {
                         topic: topic.to_string(),
                         source,
-                    })
+                    });
                 }
                 Err(_) => return Err(KafkaSinkError::Canceled),
             }
@@ -321,6 +355,10 @@ impl KafkaSink {
             ("batch.size", "1000000"),
             // Bounds the producer's memory (the pipeline waits while it is full).
             ("queue.buffering.max.kbytes", "32768"),
+            // A record not acknowledged within 2 minutes fails its batch: the connector then
+            // restarts from its last checkpoint and resends it (never skips it). Long enough
+            // for a leader election or a broker restart; /health reports a stall after 5 s.
+            ("message.timeout.ms", "120000"),
         ] {
             if !s.properties.contains_key(k) {
                 pc.set(k, v);
@@ -510,7 +548,10 @@ impl KafkaSink {
             }
         }
         self.records = records;
-        Ok(Pending { futures })
+        Ok(Pending {
+            futures,
+            producer: Some(self.producer.clone()),
+        })
     }
 
     /// Flush everything queued (used at shutdown).

@@ -47,6 +47,10 @@ pub const DEAD_LETTERS_TOTAL: &str = "sluice_dead_letter_records_total";
 pub const SCHEMA_CHANGES_TOTAL: &str = "sluice_schema_changes_total";
 /// 1 while the connector runs, 0 when stopped or failed.
 pub const CONNECTOR_UP: &str = "sluice_connector_up";
+/// Counter: batches the brokers did not acknowledge within 5 s (an outage or a slow cluster).
+pub const DELIVERY_STALLS_TOTAL: &str = "sluice_delivery_stalls_total";
+/// Counter: fatal producer errors (the broker lost or refused acknowledged records).
+pub const PRODUCER_FATAL_TOTAL: &str = "sluice_producer_fatal_errors_total";
 
 /// A connector's state as `/health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -109,6 +113,10 @@ pub struct Telemetry {
     pub dead_letters: IntCounterVec,
     /// See [`SCHEMA_CHANGES_TOTAL`].
     pub schema_changes: IntCounterVec,
+    /// See [`DELIVERY_STALLS_TOTAL`].
+    pub delivery_stalls: IntCounterVec,
+    /// See [`PRODUCER_FATAL_TOTAL`].
+    pub producer_fatal: IntCounterVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
 }
 
@@ -173,6 +181,16 @@ impl Telemetry {
             SCHEMA_CHANGES_TOTAL,
             "DDL statements seen in the binlog, by outcome",
             &["connector", "outcome"],
+        );
+        let delivery_stalls = counter(
+            DELIVERY_STALLS_TOTAL,
+            "Batches the brokers did not acknowledge within 5 s",
+            &["connector"],
+        );
+        let producer_fatal = counter(
+            PRODUCER_FATAL_TOTAL,
+            "Fatal producer errors: the broker lost or refused records it had acknowledged",
+            &["connector"],
         );
         let lag_ms = gauge(
             LAG_MS,
@@ -239,6 +257,8 @@ impl Telemetry {
             sink_ignored,
             dead_letters,
             schema_changes,
+            delivery_stalls,
+            producer_fatal,
             health: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }

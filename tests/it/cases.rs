@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::golden::{statements, strip_with, terminate_cleanly, MYSQL_RUN_FIELDS};
-use crate::support::kafka::{kcat_read, KRecord, Noida};
+use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
@@ -178,7 +178,7 @@ async fn run_case(name: &str, mysql: bool) {
         .collect::<Vec<_>>()
         .join(", ");
     let extra = read(name, "sluice-source.yaml");
-    let brokers = (Noida::start(), Noida::start());
+    let brokers = (Kafka::start(), Kafka::start());
     let tmp = crate::support::test_dir();
     let log = tmp.path().join("sluice.log");
     let bootstraps = [brokers.0.bootstrap(), brokers.1.bootstrap()];

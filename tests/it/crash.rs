@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::support::kafka::{kcat_read, KRecord, Noida};
+use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
 
@@ -20,7 +20,7 @@ async fn sigkill_and_restart_loses_nothing() {
     )
     .await
     .expect("setup");
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let config = sluice::write_config(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::support::kafka::{kcat_read, KRecord, Noida};
+use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
 
@@ -137,12 +137,12 @@ pub(crate) async fn terminate_cleanly(mut child: sluice::Sluice, log: &Path) {
     );
 }
 
-/// The reference SQL through sluice into noida-db, read with kcat, equals Debezium's
+/// The reference SQL through sluice into a real Apache Kafka, read with kcat, equals Debezium's
 /// `schemas.enable=false` output: snapshot, every type, NULLs, PK change, TOAST, ADD COLUMN,
 /// REPLICA IDENTITY FULL, deletes with tombstones, in order.
 #[tokio::test(flavor = "multi_thread")]
-async fn golden_noida_schemas_false() {
-    let broker = Noida::start();
+async fn golden_kafka_schemas_false() {
+    let broker = Kafka::start();
     run_golden(
         &broker.bootstrap(),
         false,

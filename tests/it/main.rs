@@ -1,9 +1,12 @@
-//! Integration tests against real servers the harness starts: PostgreSQL 15, librdkafka's
-//! mock cluster and noida-db (Kafka protocol), read back with kcat.
+//! Integration tests against real servers the harness starts: PostgreSQL 15, MariaDB 10.11,
+//! a real Apache Kafka (KRaft; one node, or three for the cluster tests), a real OpenSearch,
+//! Redis and memcached; librdkafka's mock cluster for fast in-process tests; read back with
+//! kcat, a client sluice did not write.
 
 mod support;
 
 mod cases;
+mod cluster;
 mod crash;
 mod errors;
 mod golden;

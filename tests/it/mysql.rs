@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::crash::{assert_committed_in_order, wait_for_final_values};
 use crate::golden::{compare_records, terminate_cleanly, MYSQL_RUN_FIELDS};
-use crate::support::kafka::{kcat_read, Noida};
+use crate::support::kafka::{kcat_read, Kafka};
 use crate::support::mariadb::Maria;
 use crate::support::{sluice, wait_for};
 
@@ -75,13 +75,13 @@ async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, 
     compare_records(&records, &want, MYSQL_RUN_FIELDS);
 }
 
-/// The MariaDB reference SQL through sluice into noida-db equals Debezium's
+/// The MariaDB reference SQL through sluice into a real Apache Kafka equals Debezium's
 /// `schemas.enable=false` output: snapshot, every type (signed/unsigned, decimal, bit, enum,
 /// set, json, zero-padded binary, time ranges), a PK change, deletes with tombstones, and an
 /// ADD COLUMN in the middle of the stream.
 #[tokio::test(flavor = "multi_thread")]
-async fn maria_golden_noida_schemas_false() {
-    let broker = Noida::start();
+async fn maria_golden_kafka_schemas_false() {
+    let broker = Kafka::start();
     run_golden(
         &broker.bootstrap(),
         false,
@@ -134,7 +134,7 @@ async fn maria_sigkill_and_restart_loses_nothing() {
         "CREATE DATABASE app; USE app; CREATE TABLE items (id int primary key, v bigint not null); \
          INSERT INTO items SELECT seq, 0 FROM seq_1_to_50;",
     );
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let cfg = config(
@@ -202,7 +202,7 @@ async fn maria_ddl_during_writes() {
     use mysql_async::prelude::Queryable;
     let maria = Maria::start();
     maria.sql("CREATE DATABASE app; CREATE TABLE app.t (id int primary key, a int);");
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let cfg = config(tmp.path(), &maria, &["app.t"], "", &kafka_sink(&bootstrap));
@@ -319,7 +319,7 @@ async fn maria_ddl_during_writes() {
 async fn maria_purged_binlog() {
     let maria = Maria::start();
     maria.sql("CREATE DATABASE app; CREATE TABLE app.t (id int primary key); INSERT INTO app.t VALUES (1);");
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let cfg = config(tmp.path(), &maria, &["app.t"], "", &kafka_sink(&bootstrap));
@@ -405,7 +405,7 @@ async fn maria_uuid_and_inet6() {
          INSERT INTO app.n VALUES (1, '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1', x'01'), \
          (2, NULL, NULL, NULL);",
     );
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let cfg = config(tmp.path(), &maria, &["app.n"], "", &kafka_sink(&bootstrap));

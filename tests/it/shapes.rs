@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::golden::terminate_cleanly;
-use crate::support::kafka::{kcat_read, KRecord, Noida};
+use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
@@ -60,7 +60,7 @@ async fn pg_partitioned_table_survives_restarts() {
     )
     .await
     .expect("setup");
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let tmp = crate::support::test_dir();
     let cfg = sluice::write_config(
         tmp.path(),
@@ -132,7 +132,7 @@ async fn keyless_table_refuses_existing_compacted_topic() {
     c.batch_execute("CREATE TABLE nokey (a int, b text); INSERT INTO nokey VALUES (1, 'x');")
         .await
         .expect("setup");
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .create()
@@ -184,7 +184,7 @@ async fn maria_least_privilege_user() {
          CREATE USER 'least'@'%' IDENTIFIED BY 'least-pw';
          GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'least'@'%';",
     );
-    let broker = Noida::start();
+    let broker = Kafka::start();
     let tmp = crate::support::test_dir();
     let http = crate::support::free_port();
     let off = tmp.path().join("offsets").display().to_string();

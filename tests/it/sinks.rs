@@ -1,5 +1,6 @@
-//! Sink connectors end to end: PostgreSQL → sluice capture → noida-db → sluice sinks →
-//! osmem-server (OpenSearch API), Redis and memcached, compared with the source table.
+//! Sink connectors end to end: PostgreSQL → sluice capture → a real Apache Kafka → sluice
+//! sinks → a real OpenSearch or osmem-server (OpenSearch API), noida-db's Elasticsearch
+//! endpoint, Redis and memcached, compared with the source table.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::support::kafka::Noida;
+use crate::support::kafka::{Kafka, Noida};
 use crate::support::postgres::Pg;
 use crate::support::sluice::{self, Sluice};
 use crate::support::targets::{self, Server};
@@ -18,7 +19,7 @@ const TOPIC: &str = "shop.public.customers";
 struct World {
     _pg: Pg,
     db: tokio_postgres::Client,
-    kafka: Noida,
+    kafka: Kafka,
     search: Server,
     redis: Server,
     memcached: Server,
@@ -83,7 +84,7 @@ async fn world_on(partitions: u32, search: Server) -> World {
     )
     .await
     .expect("setup");
-    let kafka = Noida::start();
+    let kafka = Kafka::start();
     let tmp = crate::support::test_dir();
     let cfg = sluice::write_raw(
         tmp.path(),
@@ -543,7 +544,7 @@ async fn poison_record_goes_to_dead_letter_topic() {
 /// applied: the index ends with the reference table's final rows, values converted.
 #[tokio::test(flavor = "multi_thread")]
 async fn debezium_written_topic_is_applied() {
-    let kafka = Noida::start();
+    let kafka = Kafka::start();
     let search = targets::osmem();
     debezium_topics(&kafka, &search.url()).await;
 }
@@ -551,12 +552,13 @@ async fn debezium_written_topic_is_applied() {
 /// The same against noida-db's Elasticsearch-compatible endpoint (a second search server).
 #[tokio::test(flavor = "multi_thread")]
 async fn debezium_written_topic_on_noida_elasticsearch() {
-    let kafka = Noida::start_with_elasticsearch();
-    let url = format!("http://127.0.0.1:{}", kafka.es_port.expect("es port"));
+    let noida = Noida::start_with_elasticsearch();
+    let url = format!("http://127.0.0.1:{}", noida.es_port.expect("es port"));
+    let kafka = Kafka::start();
     debezium_topics(&kafka, &url).await;
 }
 
-async fn debezium_topics(kafka: &Noida, search_url: &str) {
+async fn debezium_topics(kafka: &Kafka, search_url: &str) {
     let tmp = crate::support::test_dir();
     let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/golden/debezium-3.6.3");
     for (file, topic) in [
@@ -665,7 +667,7 @@ async fn rejected_values_stay_out_of_logs_on_opensearch() {
 }
 
 async fn rejections_stay_out_of_logs(search: Server) {
-    let kafka = Noida::start();
+    let kafka = Kafka::start();
     let tmp = crate::support::test_dir();
     const SECRET: &str = "ZEBRA-SECRET-4711";
     const ID: &str = "id-Q9X7";
@@ -823,7 +825,7 @@ async fn numbers_arrive_exactly() {
     )
     .await
     .expect("setup");
-    let kafka = Noida::start();
+    let kafka = Kafka::start();
     let search = targets::opensearch(None);
     let redis = targets::redis();
     let tmp = crate::support::test_dir();

@@ -149,6 +149,9 @@ impl ChangelogSource {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
+        // librdkafka prefetches up to 64 MiB per partition by default; a sink applies one
+        // batch at a time, so a few MiB per partition keep it busy at a fraction of the memory.
+        .set("queued.max.messages.kbytes", "4096")
         .set("client.id", format!("sluice-{connector}"));
         for (k, v) in &s.properties {
             c.set(k, v);

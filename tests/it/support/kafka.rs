@@ -137,6 +137,34 @@ impl Noida {
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// SIGTERM, wait, and start again on the same data dir and port (noida-db "saves and
+    /// stops" on SIGTERM, yet loses recently acknowledged records).
+    pub fn restart(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let child = Command::new(noida_bin())
+            .args(["start", "--data-dir"])
+            .arg(self._tmp.path())
+            .args(["--host", "127.0.0.1", "--kafka-port"])
+            .arg(self.port.to_string())
+            .args(["--only", "kafka"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("restart noida-db");
+        self.child = child;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "noida-db did not restart"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Noida {
@@ -228,4 +256,230 @@ pub async fn compact_copy(bootstrap: &str, from: &str, to: &str, cut: i64) -> us
 fn m_offset_reached(records: &[rdkafka::message::OwnedMessage], high: i64) -> bool {
     use rdkafka::message::Message;
     records.last().is_some_and(|m| m.offset() + 1 >= high)
+}
+
+/// A real Apache Kafka (KRaft, combined broker + controller nodes) from
+/// `tests/services/kafka`: one node, or a 3-node cluster (replication factor 3,
+/// `min.insync.replicas=2`, no unclean leader election). Nodes can be killed and restarted on
+/// their data dirs.
+pub struct Kafka {
+    nodes: Vec<KafkaNode>,
+    dir: tempfile::TempDir,
+}
+
+struct KafkaNode {
+    port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+fn kafka_java(dir: &std::path::Path) -> Command {
+    let mut c = Command::new("java");
+    c.args([
+        "-Xms128m",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+    ])
+    .arg(format!(
+        "-Dlog4j2.configurationFile={}",
+        dir.join("log4j2.properties").display()
+    ))
+    .arg("-cp")
+    .arg(super::targets::classpath("kafka"));
+    c
+}
+
+impl Kafka {
+    /// One combined node.
+    pub fn start() -> Kafka {
+        Self::cluster(1)
+    }
+
+    /// `n` combined nodes, formatted with one cluster id.
+    pub fn cluster(n: usize) -> Kafka {
+        let dir = super::test_dir();
+        std::fs::write(
+            dir.path().join("log4j2.properties"),
+            "status = warn\nappender.out.type = Console\nappender.out.name = out\nappender.out.layout.type = PatternLayout\nappender.out.layout.pattern = %d %p %c{1} %m%n\nrootLogger.level = warn\nrootLogger.appenderRef.out.ref = out\nlogger.raft.name = org.apache.kafka.raft\nlogger.raft.level = info\n",
+        )
+        .expect("log4j2 config");
+        let ports: Vec<(u16, u16)> = (0..n)
+            .map(|_| (super::free_port(), super::free_port()))
+            .collect();
+        let voters = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| format!("{}@127.0.0.1:{c}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let rf = n.min(3);
+        let isr = if n >= 3 { 2 } else { 1 };
+        let cluster_id = "c2x1aWNlLXRlc3RzLTAxMg"; // 16 bytes in base64url: a valid KRaft id
+        let mut nodes = Vec::new();
+        for (i, (port, cport)) in ports.iter().enumerate() {
+            let config = dir.path().join(format!("server-{}.properties", i + 1));
+            let data = dir.path().join(format!("data-{}", i + 1));
+            let quorum = if n == 1 {
+                format!("controller.quorum.bootstrap.servers=127.0.0.1:{cport}\n")
+            } else {
+                format!("controller.quorum.voters={voters}\n")
+            };
+            std::fs::write(
+                &config,
+                format!(
+                    "process.roles=broker,controller\nnode.id={id}\n\
+                     listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}\n\
+                     advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+                     controller.listener.names=CONTROLLER\n\
+                     listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+                     {quorum}log.dirs={data}\n\
+                     num.partitions=1\ndefault.replication.factor={rf}\nmin.insync.replicas={isr}\n\
+                     offsets.topic.replication.factor={rf}\noffsets.topic.num.partitions=4\n\
+                     transaction.state.log.replication.factor={rf}\ntransaction.state.log.min.isr={isr}\n\
+                     transaction.state.log.num.partitions=4\n\
+                     share.coordinator.state.topic.replication.factor={rf}\nshare.coordinator.state.topic.min.isr={isr}\n\
+                     unclean.leader.election.enable=false\ngroup.initial.rebalance.delay.ms=0\n\
+                     broker.session.timeout.ms=3000\nbroker.heartbeat.interval.ms=500\n\
+                     log.cleaner.backoff.ms=500\nlog.retention.check.interval.ms=1000\n\
+                     auto.create.topics.enable=true\n",
+                    id = i + 1,
+                    data = data.display(),
+                ),
+            )
+            .expect("server.properties");
+            let mut format = kafka_java(dir.path());
+            format
+                .args(["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c"])
+                .arg(&config);
+            if n == 1 {
+                format.arg("--standalone");
+            }
+            let out = format.output().expect("java (kafka StorageTool)");
+            assert!(
+                out.status.success(),
+                "kafka storage format failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            nodes.push(KafkaNode {
+                port: *port,
+                config,
+                log: dir.path().join(format!("kafka-{}.log", i + 1)),
+                child: None,
+            });
+        }
+        let mut k = Kafka { nodes, dir };
+        for i in 0..n {
+            k.start_node(i);
+        }
+        k.wait_ready(n);
+        k
+    }
+
+    /// Start node `i` (0-based) on its data dir (no wait).
+    pub fn start_node(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log)
+            .expect("kafka log");
+        let child = kafka_java(self.dir.path())
+            .arg("kafka.Kafka")
+            .arg(&node.config)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("java (kafka)");
+        node.child = Some(child);
+    }
+
+    /// SIGKILL node `i` (0-based).
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Wait until `brokers` brokers are in the cluster's metadata.
+    pub fn wait_ready(&self, brokers: usize) {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("metadata client");
+        loop {
+            if let Ok(m) = consumer.fetch_metadata(None, Duration::from_secs(2)) {
+                if m.brokers().len() >= brokers {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kafka did not start; see {}",
+                self.nodes[0].log.display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The node (0-based) leading a topic partition.
+    pub fn leader_of(&self, topic: &str, partition: i32) -> Option<usize> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .ok()?;
+        let m = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()?;
+        let leader = m
+            .topics()
+            .first()?
+            .partitions()
+            .get(partition as usize)?
+            .leader();
+        usize::try_from(leader).ok()?.checked_sub(1)
+    }
+
+    /// The node (0-based) that last became the KRaft quorum leader (the active controller),
+    /// from the nodes' logs.
+    pub fn active_controller(&self) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (i, n) in self.nodes.iter().enumerate() {
+            let text = std::fs::read_to_string(&n.log).unwrap_or_default();
+            for line in text.lines().filter(|l| l.contains("to Leader")) {
+                let epoch = line
+                    .split("epoch=")
+                    .nth(1)
+                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|e| e.parse().ok())
+                    .unwrap_or(0);
+                if best.is_none_or(|(e, _)| epoch >= e) {
+                    best = Some((epoch, i));
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for Kafka {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill_node(i);
+        }
+    }
 }
