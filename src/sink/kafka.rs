@@ -82,7 +82,7 @@ pub enum KafkaSinkError {
     /// The idempotent producer failed fatally: the broker refused the producer's sequence
     /// (e.g. `OutOfOrderSequenceNumber` after it lost acknowledged records in an unclean
     /// restart). A retry cannot bring lost records back, so this is never retried silently.
-    #[error("the kafka producer failed fatally delivering to topic {topic} partition {partition}: broker error {code}: {reason}; records the broker had acknowledged may be missing from that partition")]
+    #[error("the kafka producer failed fatally (a record for topic {topic} partition {partition} was refused): broker error {code}: {reason}; records the broker had acknowledged may be missing from the partition librdkafka names")]
     ProducerFatal {
         /// Topic.
         topic: String,

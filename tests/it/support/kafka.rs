@@ -138,13 +138,15 @@ impl Noida {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// SIGTERM, wait, and start again on the same data dir and port (noida-db "saves and
-    /// stops" on SIGTERM, yet loses recently acknowledged records).
-    pub fn restart(&mut self) {
+    /// Stop with `signal` (`TERM`, `KILL`), wait `down`, and start again on the same data
+    /// dir and port (noida-db "saves and stops" on SIGTERM, yet can lose recently
+    /// acknowledged records; on SIGKILL it loses what it had not saved).
+    pub fn restart(&mut self, signal: &str, down: Duration) {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+        std::thread::sleep(down);
         let child = Command::new(noida_bin())
             .args(["start", "--data-dir"])
             .arg(self._tmp.path())
