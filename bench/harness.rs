@@ -1,8 +1,10 @@
-//! sluice benchmark harness: real PostgreSQL 15, a real Kafka-protocol broker (noida-db) and
-//! the release `sluice` binary, each scenario beside its physical limit.
+//! sluice benchmark harness: real PostgreSQL 15, a real Apache Kafka 4.1 (one KRaft node, from
+//! tests/services; `--broker noida` for noida-db, the previous broker) and the release `sluice`
+//! binary, each scenario beside its physical limit.
 //!
 //! ```text
-//! bash bench/run.sh [SCENARIO|pg|maria|all] [--rows N] [--changes N] [--seconds S]
+//! bash bench/run.sh [SCENARIO|pg|maria|sinks|all] [--rows N] [--changes N] [--seconds S]
+//!                   [--records N] [--broker kafka|noida]
 //! ```
 //! `pg` runs snapshot, streaming and latency; `maria` runs the three `maria-` scenarios
 //! against a throwaway MariaDB 10.11 (the integration tests' server, same settings).
@@ -54,6 +56,33 @@ use mariadb::Maria;
 #[allow(dead_code)]
 #[path = "../tests/it/support/targets.rs"]
 mod targets;
+
+// The tests' real Apache Kafka (KRaft, tests/services/kafka).
+#[allow(dead_code)]
+#[path = "../tests/it/support/kafka.rs"]
+mod kafka;
+
+/// The broker a scenario runs on: the real Apache Kafka (default) or noida-db (`--broker noida`).
+/// Held only to keep it running (dropping it stops it).
+#[allow(dead_code)]
+enum Broker {
+    Kafka(kafka::Kafka),
+    Noida(Proc),
+}
+
+fn start_broker(root: &Path, which: &str) -> (Broker, String) {
+    match which {
+        "noida" => {
+            let (p, b) = noida(root);
+            (Broker::Noida(p), b)
+        }
+        _ => {
+            let k = kafka::Kafka::start();
+            let b = k.bootstrap();
+            (Broker::Kafka(k), b)
+        }
+    }
+}
 
 fn test_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -1257,6 +1286,347 @@ fn apply_rows(
     ]
 }
 
+// ---- Debezium beside sluice (`vs-debezium`) ----
+
+/// Peak RSS (VmHWM) of a process, sampled.
+struct Peak {
+    pid: u32,
+    kb: u64,
+}
+
+impl Peak {
+    fn sample(&mut self) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.kb = self.kb.max(kb);
+        }
+    }
+}
+
+/// Records in `topic` (sum of high watermarks over its partitions; 0 before it exists).
+fn topic_records(bootstrap: &str, topic: &str) -> u64 {
+    use rdkafka::consumer::BaseConsumer;
+    let Ok(c) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create::<BaseConsumer>()
+    else {
+        return 0;
+    };
+    let Ok(m) = c.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return 0;
+    };
+    let Some(t) = m.topics().first() else {
+        return 0;
+    };
+    t.partitions()
+        .iter()
+        .filter_map(|p| {
+            c.fetch_watermarks(topic, p.id(), Duration::from_secs(5))
+                .ok()
+                .map(|(_, high)| high.max(0) as u64)
+        })
+        .sum()
+}
+
+/// Wait until `topic` holds `n` records, sampling `peak`; seconds taken since `t`.
+async fn wait_records(bootstrap: &str, topic: &str, n: u64, peak: &mut Peak, t: Instant) -> f64 {
+    loop {
+        peak.sample();
+        if topic_records(bootstrap, topic) >= n {
+            return t.elapsed().as_secs_f64();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1800),
+            "{topic} never reached {n} records"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The producer settings both sides use (sluice's defaults, given to Connect's producer).
+const VS_PRODUCER: [(&str, &str); 3] = [
+    ("compression.type", "lz4"),
+    ("batch.size", "1000000"),
+    ("linger.ms", "0"),
+];
+
+/// Debezium 3.6.1's PostgreSQL connector in connect-standalone (bench/debezium).
+fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/debezium/target/deps");
+    let mut cp: Vec<String> = std::fs::read_dir(&dir)
+        .expect("bench/debezium/target/deps (bash bench/run.sh builds it)")
+        .filter_map(|e| Some(e.ok()?.path().display().to_string()))
+        .filter(|p| p.ends_with(".jar"))
+        .collect();
+    cp.sort();
+    let mut worker = format!(
+        "bootstrap.servers={bootstrap}\nkey.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nkey.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\noffset.storage.file.filename={}\noffset.flush.interval.ms=1000\nplugin.path=\nlisteners=http://127.0.0.1:{}\n",
+        root.join("dbz.offsets").display(),
+        free_port()
+    );
+    for (k, v) in VS_PRODUCER {
+        worker.push_str(&format!("producer.{k}={v}\n"));
+    }
+    let connector = format!(
+        "name=dbz\nconnector.class=io.debezium.connector.postgresql.PostgresConnector\nplugin.name=pgoutput\ndatabase.hostname=127.0.0.1\ndatabase.port={}\ndatabase.user=postgres\ndatabase.password=x\ndatabase.dbname=bench\ntopic.prefix=dbz\ntable.include.list=public.{table}\nslot.name=dbz_{table}\npublication.name=dbz_{table}\npublication.autocreate.mode=filtered\nsnapshot.mode=initial\ntopic.creation.default.partitions=4\ntopic.creation.default.replication.factor=1\n",
+        pg.port
+    );
+    std::fs::write(root.join("worker.properties"), worker).expect("worker");
+    std::fs::write(root.join("dbz.properties"), connector).expect("connector");
+    std::fs::write(
+        root.join("log4j2.properties"),
+        "status = warn\nappender.out.type = Console\nappender.out.name = out\nappender.out.layout.type = PatternLayout\nappender.out.layout.pattern = %d %p %c{1} %m%n\nrootLogger.level = warn\nrootLogger.appenderRef.out.ref = out\n",
+    )
+    .expect("log4j2");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("debezium.log"))
+        .expect("log");
+    let child = Command::new("java")
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            root.join("log4j2.properties").display()
+        ))
+        .args(["-Xms256m", "-Xmx2g", "-cp"])
+        .arg(cp.join(":"))
+        .arg("org.apache.kafka.connect.cli.ConnectStandalone")
+        .arg(root.join("worker.properties"))
+        .arg(root.join("dbz.properties"))
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("java (Debezium connect-standalone)");
+    Proc(child)
+}
+
+/// One engine's three measurements on `table`: snapshot, backlog drain, latency at 1,000/s.
+struct Engine {
+    snapshot_s: f64,
+    drain_s: f64,
+    lat: Vec<i64>,
+    peak_kb: u64,
+}
+
+async fn updates(c: &Client, table: &str, changes: u64, rows: u64) {
+    let tx = 100;
+    for b in 0..changes / tx {
+        let first = (b * tx) % rows + 1;
+        c.batch_execute(&format!(
+            "UPDATE {table} SET a = a + 1 WHERE id BETWEEN {first} AND {}",
+            first + tx - 1
+        ))
+        .await
+        .expect("updates");
+    }
+}
+
+async fn measure_engine(
+    root: &Path,
+    pg: &Pg,
+    bootstrap: &str,
+    debezium: bool,
+    rows: u64,
+    changes: u64,
+    seconds: u64,
+) -> Engine {
+    let table = if debezium { "vs_dbz" } else { "vs_sluice" };
+    let topic = if debezium {
+        format!("dbz.public.{table}")
+    } else {
+        format!("bench.public.{table}")
+    };
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} {SHAPE}; INSERT INTO {table} SELECT {ROW} FROM generate_series(1, {rows}) g; VACUUM ANALYZE {table};"
+    ))
+    .await
+    .expect("table");
+    let start = |root: &Path| -> (Proc, Option<Sluice>, u32) {
+        if debezium {
+            let p = start_debezium(root, pg, bootstrap, table);
+            let pid = p.0.id();
+            (p, None, pid)
+        } else {
+            let s = Sluice::postgres(root, pg.port, bootstrap, "initial", table);
+            let pid = s.proc.0.id();
+            (
+                Proc(Command::new("true").spawn().expect("true")),
+                Some(s),
+                pid,
+            )
+        }
+    };
+    // Snapshot.
+    let t = Instant::now();
+    let (p, mut s, pid) = start(root);
+    let mut peak = Peak { pid, kb: 0 };
+    let snapshot_s = wait_records(bootstrap, &topic, rows, &mut peak, t).await;
+    // Backlog drain: stop, commit `changes` updates, start, time until all are in the topic.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = topic_records(bootstrap, &topic);
+    let stop = |p: Proc, s: &mut Option<Sluice>| {
+        if let Some(s) = s.as_mut() {
+            s.stop();
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &p.0.id().to_string()])
+            .status();
+        drop(p);
+    };
+    stop(p, &mut s);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    updates(&c, table, changes, rows).await;
+    let t = Instant::now();
+    let (p, mut s, pid) = start(root);
+    peak.pid = pid;
+    let drain_s = wait_records(bootstrap, &topic, before + changes, &mut peak, t).await;
+    // Latency at a steady 1,000 changes/s (a 10-row transaction every 10 ms).
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("vs-{table}"))
+        .set("auto.offset.reset", "latest")
+        .set("fetch.wait.max.ms", "5")
+        .set("fetch.min.bytes", "1")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    // Wait for the assignment: one marker change must arrive first.
+    loop {
+        c.batch_execute(&format!("UPDATE {table} SET a = a + 1 WHERE id = 1"))
+            .await
+            .expect("marker");
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await {
+            break;
+        }
+    }
+    let ticks = seconds * 100;
+    let total = ticks * 10;
+    let c2 = pg.connect("bench").await;
+    let table_owned = table.to_string();
+    let load = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_millis(10));
+        for t in 0..ticks {
+            iv.tick().await;
+            let first = (t * 10) % rows + 1;
+            c2.batch_execute(&format!(
+                "UPDATE {table_owned} SET a = a + 1 WHERE id BETWEEN {first} AND {}",
+                first + 9
+            ))
+            .await
+            .expect("load");
+        }
+    });
+    let mut lat = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+    while (lat.len() as u64) < total && Instant::now() < deadline {
+        peak.sample();
+        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+        else {
+            continue;
+        };
+        let now = now_us();
+        if let Some(ts) = m.payload().and_then(pg_commit_us) {
+            lat.push(now - ts);
+        }
+    }
+    let _ = load.await;
+    stop(p, &mut s);
+    Engine {
+        snapshot_s,
+        drain_s,
+        lat,
+        peak_kb: peak.kb,
+    }
+}
+
+fn quantile_ms(lat: &mut [i64], q: f64) -> f64 {
+    if lat.is_empty() {
+        return f64::NAN;
+    }
+    lat.sort_unstable();
+    let i = ((lat.len() as f64 - 1.0) * q).round() as usize;
+    lat[i] as f64 / 1000.0
+}
+
+async fn vs_debezium(
+    root: &Path,
+    pg: &Pg,
+    bootstrap: &str,
+    rows: u64,
+    changes: u64,
+    seconds: u64,
+) -> Vec<Row> {
+    let d = measure_engine(
+        &root.join("dbz"),
+        pg,
+        bootstrap,
+        true,
+        rows,
+        changes,
+        seconds,
+    )
+    .await;
+    let s = measure_engine(
+        &root.join("sluice"),
+        pg,
+        bootstrap,
+        false,
+        rows,
+        changes,
+        seconds,
+    )
+    .await;
+    let mut rows_out = Vec::new();
+    let line = |e: &mut Engine| {
+        format!(
+            "snapshot {:.0} rows/s; backlog drain {:.0} events/s; latency at 1,000/s p50 {:.1} ms, p99 {:.1} ms ({} received); peak RSS {} MB",
+            rows as f64 / e.snapshot_s,
+            changes as f64 / e.drain_s,
+            quantile_ms(&mut e.lat, 0.5),
+            quantile_ms(&mut e.lat, 0.99),
+            e.lat.len(),
+            e.peak_kb / 1024
+        )
+    };
+    let (mut d, mut s) = (d, s);
+    rows_out.push((
+        format!("vs-debezium: Debezium 3.6.1 (connect-standalone, pgoutput), {rows} rows, {changes} changes"),
+        line(&mut d),
+    ));
+    rows_out.push((
+        format!("vs-debezium: sluice, same table shape, broker and producer settings"),
+        line(&mut s),
+    ));
+    rows_out.push((
+        "vs-debezium: sluice ÷ Debezium".into(),
+        format!(
+            "snapshot ×{:.1}, drain ×{:.1}, p50 ×{:.2}, p99 ×{:.2}, RSS ×{:.2}",
+            d.snapshot_s / s.snapshot_s,
+            d.drain_s / s.drain_s,
+            quantile_ms(&mut s.lat, 0.5) / quantile_ms(&mut d.lat, 0.5),
+            quantile_ms(&mut s.lat, 0.99) / quantile_ms(&mut d.lat, 0.99),
+            s.peak_kb as f64 / d.peak_kb.max(1) as f64
+        ),
+    ));
+    rows_out.push((
+        "vs-debezium: producer settings (both)".into(),
+        VS_PRODUCER
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + "; JSON without schemas; 4 partitions; acks=all; idempotence on",
+    ));
+    rows_out
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -1270,6 +1640,10 @@ async fn main() {
     let rows = opt("--rows", 1_000_000);
     let changes = opt("--changes", 200_000);
     let seconds = opt("--seconds", 60);
+    let broker = args
+        .windows(2)
+        .find(|w| w[0] == "--broker")
+        .map_or_else(|| "kafka".to_string(), |w| w[1].clone());
     // Each scenario gets a fresh PostgreSQL and broker, so one scenario's background work
     // (WAL checkpoints, topic compaction) does not disturb the next.
     let mut results: Vec<Row> = Vec::new();
@@ -1282,23 +1656,27 @@ async fn main() {
         "maria-latency",
         "sink-search",
         "sink-redis",
+        "vs-debezium",
     ] {
         let maria = scenario.starts_with("maria-");
         let group = if maria {
             "maria"
         } else if scenario.starts_with("sink-") {
             "sinks"
+        } else if scenario == "vs-debezium" {
+            // Only when asked for by name: it needs bench/debezium and takes minutes.
+            "vs-debezium-only"
         } else {
             "pg"
         };
-        if what != "all" && what != scenario && what != group {
+        if (what != "all" || group == "vs-debezium-only") && what != scenario && what != group {
             continue;
         }
         let root = tempfile::Builder::new()
             .prefix("sluice-bench-")
             .tempdir()
             .expect("tmp");
-        let (_broker, bootstrap) = noida(root.path());
+        let (_broker, bootstrap) = start_broker(root.path(), &broker);
         if maria {
             let m = start_maria();
             let r = root.path();
@@ -1323,6 +1701,17 @@ async fn main() {
         match scenario {
             "snapshot" => results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await),
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
+            "vs-debezium" => results.extend(
+                vs_debezium(
+                    root.path(),
+                    &pg,
+                    &bootstrap,
+                    opt("--rows", 200_000),
+                    opt("--changes", 100_000),
+                    opt("--seconds", 30),
+                )
+                .await,
+            ),
             "sink-search" | "sink-redis" => results.extend(
                 sink_apply(
                     root.path(),
@@ -1352,6 +1741,14 @@ async fn main() {
                 .unwrap_or_default(),
         ),
         ("sluice", env!("CARGO_PKG_VERSION").to_string()),
+        (
+            "broker",
+            if broker == "noida" {
+                "noida-db 0.2.3".to_string()
+            } else {
+                "Apache Kafka 4.1.1 (KRaft, one combined node, 512 MB heap)".to_string()
+            },
+        ),
     ]);
     let report = format!(
         "{table}\n{}\n",

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Run the benchmark harness:
-#   bash bench/run.sh [snapshot|streaming|latency|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|pg|maria|sinks|all]
-#                     [--rows N] [--changes N] [--seconds S] [--records N]
-# Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11
+#   bash bench/run.sh [snapshot|streaming|latency|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|vs-debezium|pg|maria|sinks|all]
+#                     [--rows N] [--changes N] [--seconds S] [--records N] [--broker kafka|noida]
+# Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11,
+# Java 17 and Maven (the real Kafka and OpenSearch, tests/services/build.sh)
 # and noida-db (pip install noida-db==0.2.3); prints one result table and writes bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import noida_db' 2>/dev/null || python3 -m pip install -q 'noida-db==0.2.3'
+bash tests/services/build.sh
+if [ "${1:-}" = vs-debezium ]; then
+  [ -f bench/debezium/target/.built ] || { mvn -B -q -f bench/debezium/pom.xml dependency:copy-dependencies && touch bench/debezium/target/.built; }
+fi
 cargo build --release --bin sluice --example bench -q
 exec ./target/release/examples/bench "$@"
