@@ -1601,7 +1601,7 @@ async fn vs_debezium(
         line(&mut d),
     ));
     rows_out.push((
-        format!("vs-debezium: sluice, same table shape, broker and producer settings"),
+        "vs-debezium: sluice, same table shape, broker and producer settings".to_string(),
         line(&mut s),
     ));
     rows_out.push((
