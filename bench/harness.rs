@@ -1334,12 +1334,29 @@ fn topic_records(bootstrap: &str, topic: &str) -> u64 {
         .sum()
 }
 
-/// Wait until `topic` holds `n` records, sampling `peak`; seconds taken since `t`.
-async fn wait_records(bootstrap: &str, topic: &str, n: u64, peak: &mut Peak, t: Instant) -> f64 {
+/// Wait until `topic` holds `n` records (it held `base` at `t`), sampling `peak`: seconds from
+/// `t` to the first new record (start-up), and from that record to the `n`th (the rate).
+async fn wait_records(
+    bootstrap: &str,
+    topic: &str,
+    base: u64,
+    n: u64,
+    peak: &mut Peak,
+    t: Instant,
+) -> (f64, f64) {
+    let mut first: Option<Instant> = None;
     loop {
         peak.sample();
-        if topic_records(bootstrap, topic) >= n {
-            return t.elapsed().as_secs_f64();
+        let have = topic_records(bootstrap, topic);
+        if have > base && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if have >= n {
+            let f = first.unwrap_or_else(Instant::now);
+            return (
+                f.duration_since(t).as_secs_f64(),
+                f.elapsed().as_secs_f64().max(1e-3),
+            );
         }
         assert!(
             t.elapsed() < Duration::from_secs(1800),
@@ -1408,7 +1425,9 @@ fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
 
 /// One engine's three measurements on `table`: snapshot, backlog drain, latency at 1,000/s.
 struct Engine {
+    start_s: f64,
     snapshot_s: f64,
+    restart_s: f64,
     drain_s: f64,
     lat: Vec<i64>,
     peak_kb: u64,
@@ -1436,6 +1455,7 @@ async fn measure_engine(
     changes: u64,
     seconds: u64,
 ) -> Engine {
+    std::fs::create_dir_all(root).expect("engine dir");
     let table = if debezium { "vs_dbz" } else { "vs_sluice" };
     let topic = if debezium {
         format!("dbz.public.{table}")
@@ -1444,10 +1464,13 @@ async fn measure_engine(
     };
     let c = pg.connect("bench").await;
     c.batch_execute(&format!(
-        "CREATE TABLE {table} {SHAPE}; INSERT INTO {table} SELECT {ROW} FROM generate_series(1, {rows}) g; VACUUM ANALYZE {table};"
+        "CREATE TABLE {table} {SHAPE}; INSERT INTO {table} SELECT {ROW} FROM generate_series(1, {rows}) g;"
     ))
     .await
     .expect("table");
+    c.batch_execute(&format!("VACUUM ANALYZE {table}"))
+        .await
+        .expect("vacuum");
     let start = |root: &Path| -> (Proc, Option<Sluice>, u32) {
         if debezium {
             let p = start_debezium(root, pg, bootstrap, table);
@@ -1467,7 +1490,7 @@ async fn measure_engine(
     let t = Instant::now();
     let (p, mut s, pid) = start(root);
     let mut peak = Peak { pid, kb: 0 };
-    let snapshot_s = wait_records(bootstrap, &topic, rows, &mut peak, t).await;
+    let (start_s, snapshot_s) = wait_records(bootstrap, &topic, 0, rows, &mut peak, t).await;
     // Backlog drain: stop, commit `changes` updates, start, time until all are in the topic.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = topic_records(bootstrap, &topic);
@@ -1486,7 +1509,8 @@ async fn measure_engine(
     let t = Instant::now();
     let (p, mut s, pid) = start(root);
     peak.pid = pid;
-    let drain_s = wait_records(bootstrap, &topic, before + changes, &mut peak, t).await;
+    let (restart_s, drain_s) =
+        wait_records(bootstrap, &topic, before, before + changes, &mut peak, t).await;
     // Latency at a steady 1,000 changes/s (a 10-row transaction every 10 ms).
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -1539,7 +1563,9 @@ async fn measure_engine(
     let _ = load.await;
     stop(p, &mut s);
     Engine {
+        start_s,
         snapshot_s,
+        restart_s,
         drain_s,
         lat,
         peak_kb: peak.kb,
@@ -1586,9 +1612,11 @@ async fn vs_debezium(
     let mut rows_out = Vec::new();
     let line = |e: &mut Engine| {
         format!(
-            "snapshot {:.0} rows/s; backlog drain {:.0} events/s; latency at 1,000/s p50 {:.1} ms, p99 {:.1} ms ({} received); peak RSS {} MB",
+            "snapshot {:.0} rows/s (first record after {:.1} s); backlog drain {:.0} events/s (first after {:.1} s); latency at 1,000/s p50 {:.1} ms, p99 {:.1} ms ({} received); peak RSS {} MB",
             rows as f64 / e.snapshot_s,
+            e.start_s,
             changes as f64 / e.drain_s,
+            e.restart_s,
             quantile_ms(&mut e.lat, 0.5),
             quantile_ms(&mut e.lat, 0.99),
             e.lat.len(),
@@ -1607,7 +1635,7 @@ async fn vs_debezium(
     rows_out.push((
         "vs-debezium: sluice ÷ Debezium".into(),
         format!(
-            "snapshot ×{:.1}, drain ×{:.1}, p50 ×{:.2}, p99 ×{:.2}, RSS ×{:.2}",
+            "snapshot rate ×{:.1}, drain rate ×{:.1}, p50 ×{:.3}, p99 ×{:.3}, RSS ×{:.3} (rates: higher is better; latency and RSS: lower)",
             d.snapshot_s / s.snapshot_s,
             d.drain_s / s.drain_s,
             quantile_ms(&mut s.lat, 0.5) / quantile_ms(&mut d.lat, 0.5),
