@@ -387,6 +387,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             | ColumnType::Text
             | ColumnType::Json
             | ColumnType::Uuid
+            | ColumnType::NamedString(_)
             | ColumnType::Enum { .. },
             Value::Unavailable,
         ) => json::string(out, UNAVAILABLE_VALUE),
@@ -435,6 +436,21 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
         }
         (_, Value::String(s) | Value::Json(s)) => json::string(out, s),
         (_, Value::Bytes(b)) => json::base64(out, b),
+        (_, Value::Point { x, y }) => {
+            out.extend_from_slice(b"{\"x\":");
+            json::float64(out, *x);
+            out.extend_from_slice(b",\"y\":");
+            json::float64(out, *y);
+            // Well-known binary, little-endian: byte order 1, type 1 (point), x, y.
+            let mut wkb = Vec::with_capacity(21);
+            wkb.push(1u8);
+            wkb.extend_from_slice(&1u32.to_le_bytes());
+            wkb.extend_from_slice(&x.to_le_bytes());
+            wkb.extend_from_slice(&y.to_le_bytes());
+            out.extend_from_slice(b",\"wkb\":");
+            json::base64(out, &wkb);
+            out.extend_from_slice(b",\"srid\":null}");
+        }
         (_, Value::Date(d)) => json::int(out, i64::from(*d)),
         (_, Value::Time(us) | Value::Timestamp(us) | Value::Interval(us)) => json::int(out, *us),
         (_, Value::ZonedTime(us)) => {

@@ -183,6 +183,8 @@ fn logical(ty: &ColumnType) -> Logical {
             params: vec![("length", length.to_string())],
         },
         ColumnType::Array(_) => plain("array"),
+        ColumnType::NamedString(name) => named("string", name),
+        ColumnType::Point => named("struct", "io.debezium.data.geometry.Point"),
     }
 }
 
@@ -194,8 +196,14 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
     match ty {
         ColumnType::Array(inner) => {
             out.extend_from_slice(br#","items":"#);
-            type_schema(out, inner, true);
+            // Debezium declares enum elements required (other elements optional).
+            type_schema(out, inner, !matches!(**inner, ColumnType::Enum { .. }));
             out.push(b'}');
+        }
+        ColumnType::Point => {
+            out.extend_from_slice(
+                br#","fields":[{"type":"double","optional":false,"field":"x"},{"type":"double","optional":false,"field":"y"},{"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}]"#,
+            );
         }
         ColumnType::VariableDecimal => {
             out.extend_from_slice(
@@ -213,6 +221,9 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
     }
     if matches!(ty, ColumnType::VariableDecimal) {
         out.extend_from_slice(br#","doc":"Variable scaled decimal""#);
+    }
+    if matches!(ty, ColumnType::Point) {
+        out.extend_from_slice(br#","doc":"Geometry (POINT)""#);
     }
     if !l.params.is_empty() {
         out.extend_from_slice(br#","parameters":{"#);

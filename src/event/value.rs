@@ -76,6 +76,10 @@ pub enum ColumnType {
     },
     /// Array of an element type (elements are always nullable).
     Array(Box<ColumnType>),
+    /// A string with a Debezium semantic name (`io.debezium.data.Xml`, `…Tsvector`, `…Ltree`).
+    NamedString(&'static str),
+    /// A geometric point: Debezium's `io.debezium.data.geometry.Point` struct.
+    Point,
     /// A type without a faithful mapping: its source text form, as a plain string.
     Text,
 }
@@ -125,6 +129,13 @@ pub enum Value {
     Json(String),
     /// Array elements.
     Array(Vec<Value>),
+    /// A geometric point.
+    Point {
+        /// X coordinate.
+        x: f64,
+        /// Y coordinate.
+        y: f64,
+    },
     /// The source did not send this value (e.g. an unchanged TOASTed PostgreSQL column).
     Unavailable,
 }

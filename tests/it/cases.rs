@@ -306,3 +306,17 @@ async fn maria_special() {
 async fn pg_tstz() {
     run_case("pg_tstz", false).await;
 }
+
+/// PostgreSQL types beyond the reference table: bit strings, point, xml, network types,
+/// tsvector, enums and their arrays, domains, char(n), name, hstore, citext, ltree, arrays.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_types_more() {
+    run_case("pg_types_more", false).await;
+}
+
+/// MariaDB types and shapes beyond the reference table: unsigned widths, bit(1)/bit(n), text
+/// and blob families, fractional temporal precisions, a composite key, mixed-case names.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_types_more() {
+    run_case("maria_types_more", true).await;
+}

@@ -209,7 +209,7 @@ pub(crate) async fn learn_types(
             .query(
                 "SELECT t.oid, t.typtype::text, t.typbasetype, t.typelem, t.typcategory::text, \
                         (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
-                           FROM pg_enum e WHERE e.enumtypid = t.oid) \
+                           FROM pg_enum e WHERE e.enumtypid = t.oid), t.typname::text \
                  FROM pg_type t WHERE t.oid = ANY($1)",
                 &[&todo],
             )
@@ -223,6 +223,7 @@ pub(crate) async fn learn_types(
             let elem: u32 = r.get(3);
             let category: String = r.get(4);
             let labels: Option<Vec<String>> = r.get(5);
+            let name: String = r.get(6);
             let t = match typtype.as_str() {
                 "e" => CatalogType::Enum(labels.unwrap_or_default()),
                 "d" => {
@@ -233,6 +234,7 @@ pub(crate) async fn learn_types(
                     next.push(elem);
                     CatalogType::Array(elem)
                 }
+                "b" => CatalogType::Base(name),
                 _ => CatalogType::Other,
             };
             registry.learn(oid, t);

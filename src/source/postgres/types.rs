@@ -55,6 +55,18 @@ pub(crate) enum PgKind {
     Json,
     Enum(String),
     Array(Box<PgKind>),
+    /// `bit(n)` (`varying: false`) and `varbit(n)`: `bit(1)` is a boolean, the rest Debezium's
+    /// little-endian `Bits`.
+    Bit {
+        /// `varbit`.
+        varying: bool,
+    },
+    /// `point`.
+    Point,
+    /// `hstore` (extension): a JSON object of strings.
+    Hstore,
+    /// Text under a Debezium semantic name: xml, tsvector, ltree (extension).
+    Named(&'static str),
     /// Anything else: the text form as a plain string.
     Fallback,
 }
@@ -68,6 +80,8 @@ pub(crate) enum CatalogType {
     Domain(u32),
     /// An array of an element type.
     Array(u32),
+    /// A base type from an extension, by name (hstore, ltree, citext, ...).
+    Base(String),
     /// Anything else.
     Other,
 }
@@ -100,6 +114,11 @@ fn builtin(oid: u32) -> Option<PgKind> {
         1186 => Interval,
         2950 => Uuid,
         114 | 3802 => Json,
+        1560 => Bit { varying: false },
+        1562 => Bit { varying: true },
+        600 => Point,
+        142 => Named("io.debezium.data.Xml"),
+        3614 => Named("io.debezium.data.Tsvector"),
         // Arrays of the above.
         1000 => Array(Box::new(Bool)),
         1001 => Array(Box::new(Bytea)),
@@ -120,6 +139,9 @@ fn builtin(oid: u32) -> Option<PgKind> {
         1187 => Array(Box::new(Interval)),
         2951 => Array(Box::new(Uuid)),
         199 | 3807 => Array(Box::new(Json)),
+        1017 => Array(Box::new(Point)),
+        143 => Array(Box::new(Named("io.debezium.data.Xml"))),
+        3643 => Array(Box::new(Named("io.debezium.data.Tsvector"))),
         _ => return None,
     })
 }
@@ -153,6 +175,12 @@ impl TypeRegistry {
             Some(CatalogType::Array(elem)) => {
                 PgKind::Array(Box::new(self.kind_depth(*elem, depth + 1)))
             }
+            Some(CatalogType::Base(name)) => match name.as_str() {
+                "hstore" => PgKind::Hstore,
+                "ltree" => PgKind::Named("io.debezium.data.Ltree"),
+                "citext" => PgKind::Text,
+                _ => PgKind::Fallback,
+            },
             Some(CatalogType::Other) | None => PgKind::Fallback,
         }
     }
@@ -208,8 +236,114 @@ pub(crate) fn column_type(kind: &PgKind, typmod: i32) -> ColumnType {
             allowed: allowed.clone(),
         },
         PgKind::Array(inner) => ColumnType::Array(Box::new(column_type(inner, -1))),
+        PgKind::Bit { varying: false } if typmod == 1 => ColumnType::Bool,
+        PgKind::Bit { .. } => ColumnType::Bits {
+            length: u32::try_from(typmod).unwrap_or(i32::MAX as u32),
+        },
+        PgKind::Point => ColumnType::Point,
+        PgKind::Hstore => ColumnType::Json,
+        PgKind::Named(name) => ColumnType::NamedString(name),
         PgKind::Fallback => ColumnType::Text,
     }
+}
+
+/// A bit string's value as Debezium writes it: little-endian bytes, without high zero bytes.
+fn bits_le(text: &str) -> Result<Vec<u8>, TypeError> {
+    let mut out = vec![0u8; text.len().div_ceil(8)];
+    for (i, c) in text.bytes().rev().enumerate() {
+        match c {
+            b'1' => out[i / 8] |= 1 << (i % 8),
+            b'0' => {}
+            _ => return Err(err("bit", "expected 0 and 1 digits")),
+        }
+    }
+    while out.last() == Some(&0) {
+        out.pop();
+    }
+    Ok(out)
+}
+
+/// `(x,y)` of a point.
+fn parse_point(text: &str) -> Result<Value, TypeError> {
+    let inner = text
+        .trim()
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(|| err("point", "expected (x,y)"))?;
+    let (x, y) = inner
+        .split_once(',')
+        .ok_or_else(|| err("point", "expected (x,y)"))?;
+    let f = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| err("point", "coordinate is not a number"))
+    };
+    Ok(Value::Point { x: f(x)?, y: f(y)? })
+}
+
+/// hstore text (`"k"=>"v", "n"=>NULL`) as a compact JSON object, in the server's order.
+fn hstore_json(text: &str) -> Result<String, TypeError> {
+    fn quoted(b: &[u8], i: &mut usize) -> Result<String, TypeError> {
+        if b.get(*i) != Some(&b'"') {
+            return Err(err("hstore", "expected a quoted string"));
+        }
+        *i += 1;
+        let mut s = Vec::new();
+        loop {
+            match b.get(*i) {
+                None => return Err(err("hstore", "unterminated string")),
+                Some(b'"') => {
+                    *i += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    *i += 1;
+                    s.push(*b.get(*i).ok_or_else(|| err("hstore", "dangling escape"))?);
+                    *i += 1;
+                }
+                Some(c) => {
+                    s.push(*c);
+                    *i += 1;
+                }
+            }
+        }
+        String::from_utf8(s).map_err(|_| err("hstore", "not UTF-8"))
+    }
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut out = String::from("{");
+    let skip = |i: &mut usize| {
+        while matches!(b.get(*i), Some(b' ' | b',' | b'\n' | b'\t')) {
+            *i += 1;
+        }
+    };
+    loop {
+        skip(&mut i);
+        if i >= b.len() {
+            break;
+        }
+        let k = quoted(b, &mut i)?;
+        skip(&mut i);
+        if b.get(i..i + 2) != Some(b"=>") {
+            return Err(err("hstore", "expected =>"));
+        }
+        i += 2;
+        skip(&mut i);
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(&k).unwrap_or_default());
+        out.push(':');
+        if b.get(i..i + 4) == Some(b"NULL") {
+            i += 4;
+            out.push_str("null");
+        } else {
+            let v = quoted(b, &mut i)?;
+            out.push_str(&serde_json::to_string(&v).unwrap_or_default());
+        }
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// `(precision, scale)` of a numeric typmod; `None` when unconstrained or negative-scale.
@@ -282,9 +416,13 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
             };
             decimal_at_scale(&signed, 2, "money")?
         }
-        PgKind::Text | PgKind::Enum(_) | PgKind::Uuid | PgKind::Fallback => {
+        PgKind::Text | PgKind::Enum(_) | PgKind::Uuid | PgKind::Named(_) | PgKind::Fallback => {
             Value::String(text.to_string())
         }
+        PgKind::Bit { varying: false } if typmod == 1 => Value::Bool(text == "1"),
+        PgKind::Bit { .. } => Value::Bytes(bits_le(text)?),
+        PgKind::Point => parse_point(text)?,
+        PgKind::Hstore => Value::Json(hstore_json(text)?),
         PgKind::Json => Value::Json(text.to_string()),
         PgKind::Bytea => Value::Bytes(parse_bytea(text)?),
         PgKind::Date => match text {
@@ -929,5 +1067,28 @@ mod tests {
             p(PgKind::Bytea, -1, "\\xdeadbeef"),
             Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef])
         );
+    }
+
+    /// Bit strings, points and hstore text convert as Debezium writes them.
+    #[test]
+    fn bits_points_hstore() {
+        assert_eq!(bits_le("10100101").expect("bits"), vec![0xA5]);
+        assert_eq!(bits_le("101010101010").expect("bits"), vec![0xAA, 0x0A]);
+        assert_eq!(bits_le("000000000001").expect("bits"), vec![0x01]);
+        assert_eq!(bits_le("0000").expect("bits"), Vec::<u8>::new());
+        assert_eq!(bits_le("").expect("bits"), Vec::<u8>::new());
+        assert!(bits_le("102").is_err());
+        assert_eq!(
+            parse_point("(1.5,-2.25)").expect("point"),
+            Value::Point { x: 1.5, y: -2.25 }
+        );
+        assert!(parse_point("1,2").is_err());
+        assert_eq!(
+            hstore_json(r#""a"=>"1", "b"=>NULL, "c d"=>"e,f", "q\"x"=>"\\""#).expect("hstore"),
+            r#"{"a":"1","b":null,"c d":"e,f","q\"x":"\\"}"#
+        );
+        assert_eq!(hstore_json("").expect("hstore"), "{}");
+        assert!(hstore_json(r#""a"=>"#).is_err());
+        assert!(hstore_json(r#""a"#).is_err());
     }
 }
