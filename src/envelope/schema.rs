@@ -58,8 +58,10 @@ const TRANSACTION_SCHEMA: &str = concat!(
     r#"],"optional":true,"name":"event.block","version":1,"field":"transaction"}"#
 );
 
+/// The base of a table's Connect schema names: its topic name, sanitised as Debezium does
+/// (`Sales Dept` → `Sales_Dept`).
 fn base_name(prefix: &str, t: &TableSchema) -> String {
-    format!("{prefix}.{}.{}", t.table.namespace, t.table.name)
+    super::topic_name(prefix, &t.table)
 }
 
 /// Schema of the record key.

@@ -140,7 +140,7 @@ pub(crate) async fn table_columns(
         .query(
             "SELECT a.attname::text, a.atttypid, a.atttypmod, a.attnotnull, \
                     pg_get_expr(d.adbin, d.adrelid), \
-                    array_position(i.indkey::int2[], a.attnum) \
+                    array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) + 1 \
              FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
