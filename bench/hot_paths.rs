@@ -121,6 +121,7 @@ fn benches(c: &mut Criterion) {
             topic_prefix: "bench".into(),
             schemas_enable,
             source_kind: SourceKind::Postgres,
+            modes: Default::default(),
         });
         let mut out: Vec<Record> = Vec::with_capacity(2);
         g.bench_function(format!("envelope_encode_schemas_{schemas_enable}"), |b| {
@@ -134,6 +135,7 @@ fn benches(c: &mut Criterion) {
         topic_prefix: "bench".into(),
         schemas_enable: true,
         source_kind: SourceKind::Postgres,
+        modes: Default::default(),
     });
     let mut recs = Vec::new();
     enc.encode(&ev, &mut recs);

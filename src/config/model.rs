@@ -104,6 +104,23 @@ pub enum SourceSettings {
     Kafka(ChangelogSettings),
 }
 
+impl SourceSettings {
+    /// The value-handling modes a capture source's records are written with.
+    pub fn value_modes(&self) -> crate::envelope::ValueModes {
+        match self {
+            SourceSettings::Postgres(p) => crate::envelope::ValueModes {
+                decimal: p.decimal_handling_mode,
+                binary: p.binary_handling_mode,
+            },
+            SourceSettings::Mysql(m) => crate::envelope::ValueModes {
+                decimal: m.decimal_handling_mode,
+                binary: m.binary_handling_mode,
+            },
+            SourceSettings::Kafka(_) => crate::envelope::ValueModes::default(),
+        }
+    }
+}
+
 /// A Kafka consumer of Debezium-format change topics.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +190,13 @@ pub struct PostgresSettings {
     /// Emit `t` events for TRUNCATE (Debezium skips them by default).
     #[serde(default)]
     pub emit_truncate: bool,
+    /// Debezium's `decimal.handling.mode`: `precise` (default), `double` or `string`.
+    #[serde(default)]
+    pub decimal_handling_mode: crate::envelope::DecimalHandling,
+    /// Debezium's `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe` or
+    /// `hex`.
+    #[serde(default)]
+    pub binary_handling_mode: crate::envelope::BinaryHandling,
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,
@@ -249,6 +273,13 @@ pub struct MysqlSettings {
     /// NOT NULL columns) as the record key. Checked against the catalog at start.
     #[serde(default)]
     pub key_columns: BTreeMap<String, Vec<String>>,
+    /// Debezium's `decimal.handling.mode`: `precise` (default), `double` or `string`.
+    #[serde(default)]
+    pub decimal_handling_mode: crate::envelope::DecimalHandling,
+    /// Debezium's `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe` or
+    /// `hex`.
+    #[serde(default)]
+    pub binary_handling_mode: crate::envelope::BinaryHandling,
     /// TLS for the SQL and the binlog connection.
     #[serde(default)]
     pub tls: PgTls,

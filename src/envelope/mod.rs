@@ -49,6 +49,43 @@ impl SourceKind {
     }
 }
 
+/// Debezium's `decimal.handling.mode`: how decimal columns are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecimalHandling {
+    /// Connect `Decimal` (bytes of the unscaled value) and `VariableScaleDecimal`.
+    #[default]
+    Precise,
+    /// A `double` (may round).
+    Double,
+    /// The exact decimal text as a `string`.
+    String,
+}
+
+/// Debezium's `binary.handling.mode`: how binary columns are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BinaryHandling {
+    /// Connect `bytes` (base64 in JSON).
+    #[default]
+    Bytes,
+    /// A `string` of standard base64.
+    Base64,
+    /// A `string` of URL-safe base64 (with padding).
+    Base64UrlSafe,
+    /// A `string` of lowercase hex digits.
+    Hex,
+}
+
+/// Value-handling options a source connector sets (Debezium's names in the comments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueModes {
+    /// `decimal.handling.mode`.
+    pub decimal: DecimalHandling,
+    /// `binary.handling.mode`.
+    pub binary: BinaryHandling,
+}
+
 /// Encoder settings.
 #[derive(Debug, Clone)]
 pub struct EnvelopeOptions {
@@ -58,6 +95,79 @@ pub struct EnvelopeOptions {
     pub schemas_enable: bool,
     /// Which `source` block to write.
     pub source_kind: SourceKind,
+    /// Decimal and binary handling.
+    pub modes: ValueModes,
+}
+
+/// The type a column is written as under the handling modes (its own type by default).
+fn effective_type(ty: &ColumnType, modes: ValueModes) -> ColumnType {
+    match ty {
+        ColumnType::Decimal { .. } | ColumnType::VariableDecimal => match modes.decimal {
+            DecimalHandling::Precise => ty.clone(),
+            DecimalHandling::Double => ColumnType::Float64,
+            DecimalHandling::String => ColumnType::String,
+        },
+        ColumnType::Bytes if modes.binary != BinaryHandling::Bytes => ColumnType::String,
+        ColumnType::Array(inner) => ColumnType::Array(Box::new(effective_type(inner, modes))),
+        other => other.clone(),
+    }
+}
+
+/// The plain text of `unscaled × 10^-scale` (`-1234`, 3 → `-1.234`).
+fn decimal_plain(unscaled: &str, scale: u32) -> String {
+    let (sign, digits) = match unscaled.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", unscaled),
+    };
+    let scale = scale as usize;
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = if digits.len() <= scale {
+        format!("{}{digits}", "0".repeat(scale + 1 - digits.len()))
+    } else {
+        digits.to_string()
+    };
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
+/// Write `v` as a column of effective type `ty` (see [`effective_type`]).
+fn write_moded(out: &mut Vec<u8>, ty: &ColumnType, v: &Value, modes: ValueModes) {
+    match (ty, v) {
+        (ColumnType::Float64, Value::Decimal { unscaled, scale }) => json::float64(
+            out,
+            decimal_plain(unscaled, *scale).parse().unwrap_or(f64::NAN),
+        ),
+        (ColumnType::String, Value::Decimal { unscaled, scale }) => {
+            json::string(out, &decimal_plain(unscaled, *scale))
+        }
+        (ColumnType::String, Value::Bytes(b)) => match modes.binary {
+            BinaryHandling::Hex => {
+                let mut h = String::with_capacity(b.len() * 2);
+                for byte in b {
+                    h.push_str(&format!("{byte:02x}"));
+                }
+                json::string(out, &h)
+            }
+            BinaryHandling::Base64UrlSafe => {
+                use base64::Engine as _;
+                json::string(out, &base64::engine::general_purpose::URL_SAFE.encode(b))
+            }
+            _ => json::base64(out, b),
+        },
+        (ColumnType::Array(inner), Value::Array(items)) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_moded(out, inner, item, modes);
+            }
+            out.push(b']');
+        }
+        _ => write_value(out, ty, v),
+    }
 }
 
 /// One Kafka record.
@@ -74,6 +184,8 @@ pub struct Record {
 #[derive(Debug)]
 struct Rendered {
     table: TableId,
+    /// Each column's type as written under the handling modes.
+    types: Vec<ColumnType>,
     /// `"column":` for every column, pre-escaped.
     col_keys: Vec<Vec<u8>>,
     topic: Arc<str>,
@@ -123,8 +235,21 @@ impl EnvelopeEncoder {
         }
         // Old versions of the same table are no longer needed once a newer one is seen.
         self.rendered.retain(|_, r| r.table != ev.schema.table);
+        let modes = self.opts.modes;
+        let types: Vec<ColumnType> = ev
+            .schema
+            .columns
+            .iter()
+            .map(|c| effective_type(&c.ty, modes))
+            .collect();
+        // The schemas describe the columns as written.
+        let mut shown = (*ev.schema).clone();
+        for (c, t) in shown.columns.iter_mut().zip(&types) {
+            c.ty = t.clone();
+        }
         let r = Arc::new(Rendered {
             table: ev.schema.table.clone(),
+            types,
             col_keys: ev
                 .schema
                 .columns
@@ -137,10 +262,10 @@ impl EnvelopeEncoder {
                 })
                 .collect(),
             topic: Arc::from(self.topic_for(&ev.schema.table)),
-            key_schema: schema::key_schema(&self.opts.topic_prefix, &ev.schema),
+            key_schema: schema::key_schema(&self.opts.topic_prefix, &shown),
             value_schema: schema::envelope_schema(
                 &self.opts.topic_prefix,
-                &ev.schema,
+                &shown,
                 self.opts.source_kind,
             ),
         });
@@ -210,7 +335,7 @@ impl EnvelopeEncoder {
             let col = &ev.schema.columns[ci];
             json::string(&mut out, &col.name);
             out.push(b':');
-            write_value(&mut out, &col.ty, v);
+            write_moded(&mut out, &r.types[ci], v, self.opts.modes);
         }
         out.push(b'}');
         if self.opts.schemas_enable {
@@ -220,10 +345,11 @@ impl EnvelopeEncoder {
     }
 
     fn write_payload(&self, ev: &ChangeEvent, r: &Rendered, out: &mut Vec<u8>) {
+        let modes = self.opts.modes;
         out.extend_from_slice(b"{\"before\":");
-        write_row(out, ev, r, ev.before.as_deref());
+        write_row(out, r, ev.before.as_deref(), modes);
         out.extend_from_slice(b",\"after\":");
-        write_row(out, ev, r, ev.after.as_deref());
+        write_row(out, r, ev.after.as_deref(), modes);
         out.extend_from_slice(b",\"source\":");
         self.write_source(ev, out);
         out.extend_from_slice(b",\"transaction\":null,\"op\":");
@@ -354,25 +480,22 @@ pub fn topic_name(prefix: &str, table: &TableId) -> String {
         .collect()
 }
 
-fn write_row(out: &mut Vec<u8>, ev: &ChangeEvent, r: &Rendered, row: Option<&[Value]>) {
+fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: ValueModes) {
     let Some(row) = row else {
         out.extend_from_slice(b"null");
         return;
     };
     out.push(b'{');
-    for (i, ((col, key), v)) in ev
-        .schema
-        .columns
-        .iter()
-        .zip(&r.col_keys)
-        .zip(row)
-        .enumerate()
-    {
+    for (i, ((ty, key), v)) in r.types.iter().zip(&r.col_keys).zip(row).enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(key);
-        write_value(out, &col.ty, v);
+        if modes == ValueModes::default() {
+            write_value(out, ty, v);
+        } else {
+            write_moded(out, ty, v, modes);
+        }
     }
     out.push(b'}');
 }
@@ -409,10 +532,17 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             out.push(b'"');
         }
         (ColumnType::VariableDecimal, Value::Decimal { unscaled, scale }) => {
+            // Debezium drops trailing fraction zeros (42.000 is 42 at scale 0).
+            let mut scale = *scale;
+            let mut digits = unscaled.as_str();
+            while scale > 0 && digits.len() > 1 && digits.ends_with('0') {
+                digits = &digits[..digits.len() - 1];
+                scale -= 1;
+            }
             out.extend_from_slice(b"{\"scale\":");
-            json::int(out, i64::from(*scale));
+            json::int(out, i64::from(scale));
             out.extend_from_slice(b",\"value\":");
-            json::base64(out, &unscaled_bytes(unscaled).unwrap_or_default());
+            json::base64(out, &unscaled_bytes(digits).unwrap_or_default());
             out.push(b'}');
         }
         (ColumnType::Array(inner), Value::Array(items)) => {

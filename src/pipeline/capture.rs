@@ -109,7 +109,7 @@ pub(super) async fn run_once(
     telemetry: &Telemetry,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
-    let mut sink = KafkaSink::connect(name, ks, source.kind())
+    let mut sink = KafkaSink::connect(name, ks, source.kind(), settings.source.value_modes())
         .await
         .map_err(PipelineError::Sink)?;
     let (tx, mut rx) = mpsc::channel::<Batch>(settings.queue_batches);

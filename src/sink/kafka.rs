@@ -340,6 +340,7 @@ impl KafkaSink {
         connector: &str,
         s: &KafkaSettings,
         source_kind: SourceKind,
+        modes: crate::envelope::ValueModes,
     ) -> Result<Self, KafkaSinkError> {
         let mut pc = client_config(s);
         pc.set("enable.idempotence", "true")
@@ -389,6 +390,7 @@ impl KafkaSink {
                     .clone()
                     .unwrap_or_else(|| connector.to_string()),
                 schemas_enable: s.schemas_enable,
+                modes,
                 source_kind,
             }),
             settings_servers: s.bootstrap_servers.clone(),

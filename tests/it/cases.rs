@@ -333,3 +333,28 @@ async fn maria_types_more() {
 async fn pg_shapes() {
     run_case("pg_shapes", false).await;
 }
+
+/// `decimal_handling_mode: string` and `binary_handling_mode: hex` (Debezium's
+/// `decimal.handling.mode` / `binary.handling.mode`), PostgreSQL and MariaDB.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_modes_string() {
+    run_case("pg_modes_string", false).await;
+}
+
+/// `decimal_handling_mode: double` and `binary_handling_mode: base64-url-safe`.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_modes_double() {
+    run_case("pg_modes_double", false).await;
+}
+
+/// MariaDB: `decimal_handling_mode: string`, `binary_handling_mode: hex`.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_modes_string() {
+    run_case("maria_modes_string", true).await;
+}
+
+/// MariaDB: `decimal_handling_mode: double`, `binary_handling_mode: base64`.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_modes_double() {
+    run_case("maria_modes_double", true).await;
+}

@@ -280,6 +280,7 @@ fn check(schemas_enable: bool, file: &str) {
         topic_prefix: "anchor".into(),
         schemas_enable,
         source_kind: SourceKind::Postgres,
+        modes: Default::default(),
     });
     let mut records: Vec<Record> = Vec::new();
     for ev in events() {

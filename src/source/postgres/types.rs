@@ -394,12 +394,9 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
             _ if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Value::Null,
             Some((_, scale)) => decimal_at_scale(text, scale, "numeric")?,
             None => {
-                // Debezium's VariableScaleDecimal drops trailing fraction zeros (42.000 is
-                // 42 at scale 0).
-                let scale = text
-                    .split_once('.')
-                    .map_or(0, |(_, f)| f.trim_end_matches('0').len())
-                    as u32;
+                // The stored scale; the envelope's VariableScaleDecimal drops trailing
+                // fraction zeros as Debezium does, its string mode keeps them.
+                let scale = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
                 decimal_at_scale(text, scale, "numeric")?
             }
         },
@@ -922,11 +919,12 @@ mod tests {
                 scale: 3
             }
         );
+        // The stored scale is kept; the envelope strips for VariableScaleDecimal.
         assert_eq!(
             p(PgKind::Numeric, -1, "12.3400"),
             Value::Decimal {
-                unscaled: "1234".into(),
-                scale: 2
+                unscaled: "123400".into(),
+                scale: 4
             }
         );
         assert_eq!(p(PgKind::Numeric, tm, "NaN"), Value::Null);
@@ -937,8 +935,8 @@ mod tests {
         assert_eq!(
             p(PgKind::Numeric, -1, "42.000"),
             Value::Decimal {
-                unscaled: "42".into(),
-                scale: 0
+                unscaled: "42000".into(),
+                scale: 3
             }
         );
         assert_eq!(
