@@ -111,10 +111,20 @@ impl SourceSettings {
             SourceSettings::Postgres(p) => crate::envelope::ValueModes {
                 decimal: p.decimal_handling_mode,
                 binary: p.binary_handling_mode,
+                time: p.time_precision_mode,
+                tombstones_on_delete: p.tombstones_on_delete,
+                skipped: crate::envelope::SkippedOps::from_codes(
+                    p.skipped_operations.iter().map(String::as_str),
+                ),
             },
             SourceSettings::Mysql(m) => crate::envelope::ValueModes {
                 decimal: m.decimal_handling_mode,
                 binary: m.binary_handling_mode,
+                time: m.time_precision_mode,
+                tombstones_on_delete: m.tombstones_on_delete,
+                skipped: crate::envelope::SkippedOps::from_codes(
+                    m.skipped_operations.iter().map(String::as_str),
+                ),
             },
             SourceSettings::Kafka(_) => crate::envelope::ValueModes::default(),
         }
@@ -197,6 +207,16 @@ pub struct PostgresSettings {
     /// `hex`.
     #[serde(default)]
     pub binary_handling_mode: crate::envelope::BinaryHandling,
+    /// Debezium's `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`
+    /// or `connect`.
+    #[serde(default)]
+    pub time_precision_mode: crate::envelope::TimePrecision,
+    /// Debezium's `tombstones.on.delete`: a tombstone after each delete (default `true`).
+    #[serde(default = "yes")]
+    pub tombstones_on_delete: bool,
+    /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
+    #[serde(default)]
+    pub skipped_operations: Vec<String>,
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,
@@ -280,6 +300,16 @@ pub struct MysqlSettings {
     /// `hex`.
     #[serde(default)]
     pub binary_handling_mode: crate::envelope::BinaryHandling,
+    /// Debezium's `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`
+    /// or `connect`.
+    #[serde(default)]
+    pub time_precision_mode: crate::envelope::TimePrecision,
+    /// Debezium's `tombstones.on.delete`: a tombstone after each delete (default `true`).
+    #[serde(default = "yes")]
+    pub tombstones_on_delete: bool,
+    /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
+    #[serde(default)]
+    pub skipped_operations: Vec<String>,
     /// TLS for the SQL and the binlog connection.
     #[serde(default)]
     pub tls: PgTls,
@@ -668,6 +698,7 @@ impl Settings {
                         }
                     }
                     validate_key_columns(&at, &pg.key_columns, &pg.tables)?;
+                    validate_skipped(&at, &pg.skipped_operations)?;
                     if pg.status_interval_ms == 0 {
                         return Err(invalid(
                             at("source.status_interval_ms"),
@@ -701,6 +732,7 @@ impl Settings {
                         ));
                     }
                     validate_key_columns(&at, &my.key_columns, &my.tables)?;
+                    validate_skipped(&at, &my.skipped_operations)?;
                     if my.heartbeat_interval_ms < 100 {
                         return Err(invalid(
                             at("source.heartbeat_interval_ms"),
@@ -795,6 +827,20 @@ fn lists_table(tables: &[String], table: &str) -> bool {
     tables
         .iter()
         .any(|t| parse_table_name(t).as_ref() == Some(&want))
+}
+
+/// `skipped_operations` holds Debezium's op codes only.
+fn validate_skipped(at: &dyn Fn(&str) -> String, ops: &[String]) -> Result<(), ConfigError> {
+    for (i, op) in ops.iter().enumerate() {
+        if !matches!(op.as_str(), "c" | "u" | "d" | "t") {
+            return Err(invalid(
+                at(&format!("source.skipped_operations[{i}]")),
+                format!("`{op}` is not an operation code"),
+                "use c (inserts), u (updates), d (deletes) or t (truncates), e.g. [u, t]",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_key_columns(

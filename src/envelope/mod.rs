@@ -77,13 +77,77 @@ pub enum BinaryHandling {
     Hex,
 }
 
-/// Value-handling options a source connector sets (Debezium's names in the comments).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Debezium's `time.precision.mode`: how `date`, `time` and `timestamp` are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePrecision {
+    /// `Time`/`Timestamp` (ms) up to precision 3, `MicroTime`/`MicroTimestamp` above.
+    #[default]
+    Adaptive,
+    /// As `adaptive`, but every `time` is `MicroTime`.
+    AdaptiveTimeMicroseconds,
+    /// Kafka Connect's own `Date`, `Time` (ms) and `Timestamp` (ms).
+    Connect,
+}
+
+/// Output options a source connector sets (Debezium's names in the comments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValueModes {
     /// `decimal.handling.mode`.
     pub decimal: DecimalHandling,
     /// `binary.handling.mode`.
     pub binary: BinaryHandling,
+    /// `time.precision.mode`.
+    pub time: TimePrecision,
+    /// `tombstones.on.delete`.
+    pub tombstones_on_delete: bool,
+    /// `skipped.operations`: one bit per op (`c`, `u`, `d`, `t`).
+    pub skipped: SkippedOps,
+}
+
+impl Default for ValueModes {
+    fn default() -> Self {
+        Self {
+            decimal: DecimalHandling::default(),
+            binary: BinaryHandling::default(),
+            time: TimePrecision::default(),
+            tombstones_on_delete: true,
+            skipped: SkippedOps::default(),
+        }
+    }
+}
+
+/// Operations not written at all (Debezium's `skipped.operations`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkippedOps(u8);
+
+impl SkippedOps {
+    /// From Debezium's op codes (`c`, `u`, `d`, `t`); other codes are ignored (the config
+    /// validates them).
+    pub fn from_codes<'a>(codes: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut bits = 0;
+        for c in codes {
+            bits |= match c {
+                "c" => 1,
+                "u" => 2,
+                "d" => 4,
+                "t" => 8,
+                _ => 0,
+            };
+        }
+        SkippedOps(bits)
+    }
+
+    fn skips(self, op: Op) -> bool {
+        let bit = match op {
+            Op::Create => 1,
+            Op::Update => 2,
+            Op::Delete => 4,
+            Op::Truncate => 8,
+            Op::Read => 0,
+        };
+        self.0 & bit != 0
+    }
 }
 
 /// Encoder settings.
@@ -108,9 +172,38 @@ fn effective_type(ty: &ColumnType, modes: ValueModes) -> ColumnType {
             DecimalHandling::String => ColumnType::String,
         },
         ColumnType::Bytes if modes.binary != BinaryHandling::Bytes => ColumnType::String,
+        ColumnType::Time { .. } => match modes.time {
+            TimePrecision::Adaptive => ty.clone(),
+            TimePrecision::AdaptiveTimeMicroseconds => ColumnType::Time { millis: false },
+            TimePrecision::Connect => ColumnType::Time { millis: true },
+        },
+        ColumnType::Timestamp { .. } if modes.time == TimePrecision::Connect => {
+            ColumnType::Timestamp { millis: true }
+        }
         ColumnType::Array(inner) => ColumnType::Array(Box::new(effective_type(inner, modes))),
         other => other.clone(),
     }
+}
+
+/// Under `time.precision.mode=connect` the millisecond types carry Kafka Connect's own names
+/// (the effective types are already the millisecond ones, whose values are the same).
+fn connect_time_names(schema: String, modes: ValueModes) -> String {
+    if modes.time != TimePrecision::Connect {
+        return schema;
+    }
+    schema
+        .replace(
+            r#""name":"io.debezium.time.Date""#,
+            r#""name":"org.apache.kafka.connect.data.Date""#,
+        )
+        .replace(
+            r#""name":"io.debezium.time.Timestamp""#,
+            r#""name":"org.apache.kafka.connect.data.Timestamp""#,
+        )
+        .replace(
+            r#""name":"io.debezium.time.Time""#,
+            r#""name":"org.apache.kafka.connect.data.Time""#,
+        )
 }
 
 /// The plain text of `unscaled × 10^-scale` (`-1234`, 3 → `-1.234`).
@@ -262,11 +355,13 @@ impl EnvelopeEncoder {
                 })
                 .collect(),
             topic: Arc::from(self.topic_for(&ev.schema.table)),
-            key_schema: schema::key_schema(&self.opts.topic_prefix, &shown),
-            value_schema: schema::envelope_schema(
-                &self.opts.topic_prefix,
-                &shown,
-                self.opts.source_kind,
+            key_schema: connect_time_names(
+                schema::key_schema(&self.opts.topic_prefix, &shown),
+                modes,
+            ),
+            value_schema: connect_time_names(
+                schema::envelope_schema(&self.opts.topic_prefix, &shown, self.opts.source_kind),
+                modes,
             ),
         });
         self.rendered.insert(ev.schema.version, Arc::clone(&r));
@@ -275,6 +370,9 @@ impl EnvelopeEncoder {
 
     /// Encode one event into its record, plus a tombstone when the event is a delete.
     pub fn encode(&mut self, ev: &ChangeEvent, out: &mut Vec<Record>) {
+        if self.opts.modes.skipped.skips(ev.op) {
+            return;
+        }
         let r = self.rendered(ev);
         let key = self.encode_key(ev, &r);
         let mut value = Vec::with_capacity(self.value_capacity);
@@ -288,7 +386,8 @@ impl EnvelopeEncoder {
             value.push(b'}');
         }
         self.value_capacity = (value.len() + 64).clamp(256, 64 * 1024);
-        let tombstone_key = ev.needs_tombstone().then(|| key.clone());
+        let tombstone_key =
+            (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete).then(|| key.clone());
         out.push(Record {
             topic: Arc::clone(&r.topic),
             key,
@@ -491,7 +590,7 @@ fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: Valu
             out.push(b',');
         }
         out.extend_from_slice(key);
-        if modes == ValueModes::default() {
+        if modes.decimal == DecimalHandling::Precise && modes.binary == BinaryHandling::Bytes {
             write_value(out, ty, v);
         } else {
             write_moded(out, ty, v, modes);

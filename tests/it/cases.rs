@@ -358,3 +358,16 @@ async fn maria_modes_string() {
 async fn maria_modes_double() {
     run_case("maria_modes_double", true).await;
 }
+
+/// `tombstones_on_delete: false` and `skipped_operations: [u]` (Debezium's
+/// `tombstones.on.delete` and `skipped.operations`).
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_options() {
+    run_case("pg_options", false).await;
+}
+
+/// `time_precision_mode: connect`: Kafka Connect's Date, Time and Timestamp (milliseconds).
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_time_connect() {
+    run_case("pg_time_connect", false).await;
+}

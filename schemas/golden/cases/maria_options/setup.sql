@@ -1,0 +1,3 @@
+SET NAMES utf8mb4;
+CREATE TABLE opts (id int PRIMARY KEY, bu bigint unsigned, bu2 bigint unsigned NOT NULL DEFAULT 0, n int) DEFAULT CHARSET=utf8mb4;
+INSERT INTO opts VALUES (1, 18446744073709551615, 9223372036854775808, 1), (2, 0, 1, 2), (3, NULL, 5, 3);
