@@ -112,6 +112,7 @@ impl SourceSettings {
                 decimal: p.decimal_handling_mode,
                 binary: p.binary_handling_mode,
                 time: p.time_precision_mode,
+                unsigned: crate::envelope::BigintUnsigned::Long,
                 tombstones_on_delete: p.tombstones_on_delete,
                 skipped: crate::envelope::SkippedOps::from_codes(
                     p.skipped_operations.iter().map(String::as_str),
@@ -121,6 +122,7 @@ impl SourceSettings {
                 decimal: m.decimal_handling_mode,
                 binary: m.binary_handling_mode,
                 time: m.time_precision_mode,
+                unsigned: m.bigint_unsigned_handling_mode,
                 tombstones_on_delete: m.tombstones_on_delete,
                 skipped: crate::envelope::SkippedOps::from_codes(
                     m.skipped_operations.iter().map(String::as_str),
@@ -310,6 +312,10 @@ pub struct MysqlSettings {
     /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
     #[serde(default)]
     pub skipped_operations: Vec<String>,
+    /// Debezium's `bigint.unsigned.handling.mode`: `long` (default; values above
+    /// 2^63 - 1 wrap, as in Debezium) or `precise` (a Decimal of precision 20).
+    #[serde(default)]
+    pub bigint_unsigned_handling_mode: crate::envelope::BigintUnsigned,
     /// TLS for the SQL and the binlog connection.
     #[serde(default)]
     pub tls: PgTls,

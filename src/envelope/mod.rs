@@ -77,6 +77,17 @@ pub enum BinaryHandling {
     Hex,
 }
 
+/// Debezium's `bigint.unsigned.handling.mode` (MySQL `BIGINT UNSIGNED`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BigintUnsigned {
+    /// An `int64`: values above `i64::MAX` wrap to negative numbers, as in Debezium.
+    #[default]
+    Long,
+    /// A Connect `Decimal` of precision 20: every value exact.
+    Precise,
+}
+
 /// Debezium's `time.precision.mode`: how `date`, `time` and `timestamp` are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +110,8 @@ pub struct ValueModes {
     pub binary: BinaryHandling,
     /// `time.precision.mode`.
     pub time: TimePrecision,
+    /// `bigint.unsigned.handling.mode`.
+    pub unsigned: BigintUnsigned,
     /// `tombstones.on.delete`.
     pub tombstones_on_delete: bool,
     /// `skipped.operations`: one bit per op (`c`, `u`, `d`, `t`).
@@ -111,6 +124,7 @@ impl Default for ValueModes {
             decimal: DecimalHandling::default(),
             binary: BinaryHandling::default(),
             time: TimePrecision::default(),
+            unsigned: BigintUnsigned::default(),
             tombstones_on_delete: true,
             skipped: SkippedOps::default(),
         }
@@ -172,6 +186,10 @@ fn effective_type(ty: &ColumnType, modes: ValueModes) -> ColumnType {
             DecimalHandling::String => ColumnType::String,
         },
         ColumnType::Bytes if modes.binary != BinaryHandling::Bytes => ColumnType::String,
+        ColumnType::UInt64 if modes.unsigned == BigintUnsigned::Precise => ColumnType::Decimal {
+            precision: Some(20),
+            scale: 0,
+        },
         ColumnType::Time { .. } => match modes.time {
             TimePrecision::Adaptive => ty.clone(),
             TimePrecision::AdaptiveTimeMicroseconds => ColumnType::Time { millis: false },
@@ -225,9 +243,37 @@ fn decimal_plain(unscaled: &str, scale: u32) -> String {
     format!("{sign}{int}.{frac}")
 }
 
+/// `v` as a value that [`write_value`] writes for effective type `ty` the way
+/// [`write_moded`] would (for schema defaults, written once per schema).
+fn moded_value(ty: &ColumnType, v: Value, modes: ValueModes) -> Value {
+    match (ty, v) {
+        (ColumnType::Decimal { .. }, Value::Int(i)) => Value::Decimal {
+            unscaled: (i as u64).to_string(),
+            scale: 0,
+        },
+        (ColumnType::Float64, Value::Decimal { unscaled, scale }) => {
+            Value::Float64(decimal_plain(&unscaled, scale).parse().unwrap_or(f64::NAN))
+        }
+        (ColumnType::String, Value::Decimal { unscaled, scale }) => {
+            Value::String(decimal_plain(&unscaled, scale))
+        }
+        (ColumnType::String, Value::Bytes(b)) => {
+            let mut out = Vec::new();
+            write_moded(&mut out, ty, &Value::Bytes(b), modes);
+            Value::String(serde_json::from_slice::<String>(&out).unwrap_or_default())
+        }
+        (_, v) => v,
+    }
+}
+
 /// Write `v` as a column of effective type `ty` (see [`effective_type`]).
 fn write_moded(out: &mut Vec<u8>, ty: &ColumnType, v: &Value, modes: ValueModes) {
     match (ty, v) {
+        // BIGINT UNSIGNED in precise mode: the bits read back as u64.
+        (ColumnType::Decimal { .. }, Value::Int(i)) => json::base64(
+            out,
+            &unscaled_bytes(&(*i as u64).to_string()).unwrap_or_default(),
+        ),
         (ColumnType::Float64, Value::Decimal { unscaled, scale }) => json::float64(
             out,
             decimal_plain(unscaled, *scale).parse().unwrap_or(f64::NAN),
@@ -338,6 +384,9 @@ impl EnvelopeEncoder {
         // The schemas describe the columns as written.
         let mut shown = (*ev.schema).clone();
         for (c, t) in shown.columns.iter_mut().zip(&types) {
+            if let Some(d) = c.default.take() {
+                c.default = Some(moded_value(t, d, modes));
+            }
             c.ty = t.clone();
         }
         let r = Arc::new(Rendered {
@@ -590,7 +639,10 @@ fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: Valu
             out.push(b',');
         }
         out.extend_from_slice(key);
-        if modes.decimal == DecimalHandling::Precise && modes.binary == BinaryHandling::Bytes {
+        if modes.decimal == DecimalHandling::Precise
+            && modes.binary == BinaryHandling::Bytes
+            && modes.unsigned == BigintUnsigned::Long
+        {
             write_value(out, ty, v);
         } else {
             write_moded(out, ty, v, modes);

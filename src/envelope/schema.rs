@@ -139,7 +139,7 @@ fn logical(ty: &ColumnType) -> Logical {
         ColumnType::Bool => plain("boolean"),
         ColumnType::Int16 => plain("int16"),
         ColumnType::Int32 => plain("int32"),
-        ColumnType::Int64 => plain("int64"),
+        ColumnType::Int64 | ColumnType::UInt64 => plain("int64"),
         ColumnType::Float32 => plain("float"),
         ColumnType::Float64 => plain("double"),
         ColumnType::Decimal { precision, scale } => {

@@ -15,6 +15,9 @@ pub enum ColumnType {
     Int32,
     /// 64-bit signed integer.
     Int64,
+    /// 64-bit unsigned integer (MySQL `BIGINT UNSIGNED`); its [`Value::Int`] holds the bits,
+    /// so values above `i64::MAX` read as negative unless the envelope writes them precisely.
+    UInt64,
     /// IEEE single precision.
     Float32,
     /// IEEE double precision.

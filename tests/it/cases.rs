@@ -371,3 +371,10 @@ async fn pg_options() {
 async fn pg_time_connect() {
     run_case("pg_time_connect", false).await;
 }
+
+/// MariaDB: `bigint_unsigned_handling_mode: precise`, `tombstones_on_delete: false`,
+/// `skipped_operations: [d]`.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_options() {
+    run_case("maria_options", true).await;
+}

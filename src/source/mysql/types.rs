@@ -116,6 +116,10 @@ impl Kind {
                 bytes: 4,
                 unsigned: false,
             } => ColumnType::Int32,
+            Kind::Int {
+                bytes: 8,
+                unsigned: true,
+            } => ColumnType::UInt64,
             Kind::Int { .. } => ColumnType::Int64,
             Kind::Float => ColumnType::Float32,
             Kind::Double => ColumnType::Float64,
