@@ -559,7 +559,7 @@ mod tests {
             conv(&u64k, MyValue::UInt(u64::MAX), Origin::Binlog),
             Value::Int(-1)
         );
-        assert_eq!(u64k.column_type(), ColumnType::Int64);
+        assert_eq!(u64k.column_type(), ColumnType::UInt64);
         assert_eq!(
             Kind::Int {
                 bytes: 1,
