@@ -122,6 +122,7 @@ fn benches(c: &mut Criterion) {
             schemas_enable,
             source_kind: SourceKind::Postgres,
             modes: Default::default(),
+            columns: Default::default(),
         });
         let mut out: Vec<Record> = Vec::with_capacity(2);
         g.bench_function(format!("envelope_encode_schemas_{schemas_enable}"), |b| {
@@ -136,6 +137,7 @@ fn benches(c: &mut Criterion) {
         schemas_enable: true,
         source_kind: SourceKind::Postgres,
         modes: Default::default(),
+        columns: Default::default(),
     });
     let mut recs = Vec::new();
     enc.encode(&ev, &mut recs);

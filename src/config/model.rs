@@ -105,6 +105,17 @@ pub enum SourceSettings {
 }
 
 impl SourceSettings {
+    /// The column filter of a capture source (validated at load; an invalid pattern here
+    /// keeps every column).
+    pub fn column_filter(&self) -> crate::envelope::ColumnFilter {
+        let (inc, exc) = match self {
+            SourceSettings::Postgres(p) => (&p.column_include_list, &p.column_exclude_list),
+            SourceSettings::Mysql(m) => (&m.column_include_list, &m.column_exclude_list),
+            SourceSettings::Kafka(_) => return crate::envelope::ColumnFilter::default(),
+        };
+        crate::envelope::ColumnFilter::new(inc, exc).unwrap_or_default()
+    }
+
     /// The value-handling modes a capture source's records are written with.
     pub fn value_modes(&self) -> crate::envelope::ValueModes {
         match self {
@@ -219,6 +230,13 @@ pub struct PostgresSettings {
     /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
     #[serde(default)]
     pub skipped_operations: Vec<String>,
+    /// Debezium's `column.include.list`: regular expressions of `schema.table.column` names
+    /// (whole, case-insensitive) to write; empty means every column. Key columns always are.
+    #[serde(default)]
+    pub column_include_list: Vec<String>,
+    /// Debezium's `column.exclude.list`: the same, for columns never written (e.g. PII).
+    #[serde(default)]
+    pub column_exclude_list: Vec<String>,
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,
@@ -312,6 +330,13 @@ pub struct MysqlSettings {
     /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
     #[serde(default)]
     pub skipped_operations: Vec<String>,
+    /// Debezium's `column.include.list`: regular expressions of `schema.table.column` names
+    /// (whole, case-insensitive) to write; empty means every column. Key columns always are.
+    #[serde(default)]
+    pub column_include_list: Vec<String>,
+    /// Debezium's `column.exclude.list`: the same, for columns never written (e.g. PII).
+    #[serde(default)]
+    pub column_exclude_list: Vec<String>,
     /// Debezium's `bigint.unsigned.handling.mode`: `long` (default; values above
     /// 2^63 - 1 wrap, as in Debezium) or `precise` (a Decimal of precision 20).
     #[serde(default)]
@@ -705,6 +730,7 @@ impl Settings {
                     }
                     validate_key_columns(&at, &pg.key_columns, &pg.tables)?;
                     validate_skipped(&at, &pg.skipped_operations)?;
+                    validate_column_lists(&at, &pg.column_include_list, &pg.column_exclude_list)?;
                     if pg.status_interval_ms == 0 {
                         return Err(invalid(
                             at("source.status_interval_ms"),
@@ -739,6 +765,7 @@ impl Settings {
                     }
                     validate_key_columns(&at, &my.key_columns, &my.tables)?;
                     validate_skipped(&at, &my.skipped_operations)?;
+                    validate_column_lists(&at, &my.column_include_list, &my.column_exclude_list)?;
                     if my.heartbeat_interval_ms < 100 {
                         return Err(invalid(
                             at("source.heartbeat_interval_ms"),
@@ -833,6 +860,36 @@ fn lists_table(tables: &[String], table: &str) -> bool {
     tables
         .iter()
         .any(|t| parse_table_name(t).as_ref() == Some(&want))
+}
+
+/// Column lists: valid regular expressions, and not both lists at once (as Debezium).
+fn validate_column_lists(
+    at: &dyn Fn(&str) -> String,
+    include: &[String],
+    exclude: &[String],
+) -> Result<(), ConfigError> {
+    if !include.is_empty() && !exclude.is_empty() {
+        return Err(invalid(
+            at("source.column_exclude_list"),
+            "is set together with source.column_include_list",
+            "use one of the two lists",
+        ));
+    }
+    for (list, name) in [
+        (include, "column_include_list"),
+        (exclude, "column_exclude_list"),
+    ] {
+        for (i, p) in list.iter().enumerate() {
+            if let Err(e) = crate::envelope::ColumnFilter::new(std::slice::from_ref(p), &[]) {
+                return Err(invalid(
+                    at(&format!("source.{name}[{i}]")),
+                    format!("`{p}` is not a regular expression ({e})"),
+                    "write a regular expression of schema.table.column names, e.g. `public\\.users\\.email`",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `skipped_operations` holds Debezium's op codes only.

@@ -156,3 +156,40 @@ fn key_columns_and_topic_config_validated() {
         "{e}"
     );
 }
+
+/// Debezium's value options: op codes, column lists (regex, not both), mode names.
+#[test]
+fn output_options_validated() {
+    let with = |source_extra: &str| {
+        let text = GOOD.replace(
+            "      tables: [public.customers, '\"Odd\".\"Name.x\"']\n",
+            &format!("      tables: [public.customers, '\"Odd\".\"Name.x\"']\n{source_extra}"),
+        );
+        parse_str(&text).and_then(|c| c.validate().map(|()| c))
+    };
+    with("      skipped_operations: [u, t]\n      column_exclude_list: [\"public\\\\.customers\\\\.email\"]\n      decimal_handling_mode: string\n      binary_handling_mode: base64-url-safe\n      time_precision_mode: connect\n      tombstones_on_delete: false\n")
+        .expect("valid");
+    let err = |r: Result<_, ConfigError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    let e = err(with("      skipped_operations: [x]\n"));
+    assert!(
+        e.contains("source.skipped_operations[0]") && e.contains("`x`"),
+        "{e}"
+    );
+    let e = err(with("      column_exclude_list: [\"(\"]\n"));
+    assert!(
+        e.contains("source.column_exclude_list[0]") && e.contains("regular expression"),
+        "{e}"
+    );
+    let e = err(with(
+        "      column_include_list: [a]\n      column_exclude_list: [b]\n",
+    ));
+    assert!(
+        e.contains("column_exclude_list") && e.contains("one of the two"),
+        "{e}"
+    );
+    let e = err(with("      decimal_handling_mode: exact\n"));
+    assert!(
+        e.contains("decimal_handling_mode") && e.contains("precise"),
+        "{e}"
+    );
+}

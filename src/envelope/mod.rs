@@ -49,9 +49,41 @@ impl SourceKind {
     }
 }
 
+/// Config names of a mode enum, parsed with an error that lists what is accepted.
+macro_rules! mode_names {
+    ($ty:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                match s.as_str() {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(format!(
+                        "`{s}` is not one of {}",
+                        [$($name),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+mode_names!(DecimalHandling { "precise" => Precise, "double" => Double, "string" => String });
+mode_names!(BinaryHandling {
+    "bytes" => Bytes,
+    "base64" => Base64,
+    "base64-url-safe" => Base64UrlSafe,
+    "hex" => Hex,
+});
+mode_names!(BigintUnsigned { "long" => Long, "precise" => Precise });
+mode_names!(TimePrecision {
+    "adaptive" => Adaptive,
+    "adaptive_time_microseconds" => AdaptiveTimeMicroseconds,
+    "connect" => Connect,
+});
+
 /// Debezium's `decimal.handling.mode`: how decimal columns are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String")]
 pub enum DecimalHandling {
     /// Connect `Decimal` (bytes of the unscaled value) and `VariableScaleDecimal`.
     #[default]
@@ -64,7 +96,7 @@ pub enum DecimalHandling {
 
 /// Debezium's `binary.handling.mode`: how binary columns are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String")]
 pub enum BinaryHandling {
     /// Connect `bytes` (base64 in JSON).
     #[default]
@@ -79,7 +111,7 @@ pub enum BinaryHandling {
 
 /// Debezium's `bigint.unsigned.handling.mode` (MySQL `BIGINT UNSIGNED`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum BigintUnsigned {
     /// An `int64`: values above `i64::MAX` wrap to negative numbers, as in Debezium.
     #[default]
@@ -90,7 +122,7 @@ pub enum BigintUnsigned {
 
 /// Debezium's `time.precision.mode`: how `date`, `time` and `timestamp` are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum TimePrecision {
     /// `Time`/`Timestamp` (ms) up to precision 3, `MicroTime`/`MicroTimestamp` above.
     #[default]
@@ -164,6 +196,44 @@ impl SkippedOps {
     }
 }
 
+/// Debezium's `column.include.list` / `column.exclude.list`: regular expressions matched,
+/// whole and case-insensitively as Debezium does, against `<schema>.<table>.<column>`
+/// (`<database>.<table>.<column>` for MySQL). Key columns are always kept.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnFilter {
+    include: Option<Vec<regex::Regex>>,
+    exclude: Vec<regex::Regex>,
+}
+
+impl ColumnFilter {
+    /// Compile the lists (an empty include list means "every column").
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, regex::Error> {
+        let compile = |list: &[String]| -> Result<Vec<regex::Regex>, regex::Error> {
+            list.iter()
+                .map(|p| {
+                    regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                        .case_insensitive(true)
+                        .build()
+                })
+                .collect()
+        };
+        Ok(Self {
+            include: (!include.is_empty())
+                .then(|| compile(include))
+                .transpose()?,
+            exclude: compile(exclude)?,
+        })
+    }
+
+    fn keeps(&self, table: &TableId, column: &str) -> bool {
+        let name = format!("{}.{}.{column}", table.namespace, table.name);
+        self.include
+            .as_ref()
+            .is_none_or(|inc| inc.iter().any(|r| r.is_match(&name)))
+            && !self.exclude.iter().any(|r| r.is_match(&name))
+    }
+}
+
 /// Encoder settings.
 #[derive(Debug, Clone)]
 pub struct EnvelopeOptions {
@@ -175,6 +245,8 @@ pub struct EnvelopeOptions {
     pub source_kind: SourceKind,
     /// Decimal and binary handling.
     pub modes: ValueModes,
+    /// Which columns are written.
+    pub columns: ColumnFilter,
 }
 
 /// The type a column is written as under the handling modes (its own type by default).
@@ -325,6 +397,8 @@ struct Rendered {
     table: TableId,
     /// Each column's type as written under the handling modes.
     types: Vec<ColumnType>,
+    /// Whether each column is written (the column filter; key columns always are).
+    kept: Vec<bool>,
     /// `"column":` for every column, pre-escaped.
     col_keys: Vec<Vec<u8>>,
     topic: Arc<str>,
@@ -381,6 +455,16 @@ impl EnvelopeEncoder {
             .iter()
             .map(|c| effective_type(&c.ty, modes))
             .collect();
+        let kept: Vec<bool> = ev
+            .schema
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                ev.schema.key_columns.contains(&i)
+                    || self.opts.columns.keeps(&ev.schema.table, &c.name)
+            })
+            .collect();
         // The schemas describe the columns as written.
         let mut shown = (*ev.schema).clone();
         for (c, t) in shown.columns.iter_mut().zip(&types) {
@@ -389,9 +473,25 @@ impl EnvelopeEncoder {
             }
             c.ty = t.clone();
         }
+        if kept.iter().any(|k| !k) {
+            let new_index: Vec<usize> = kept
+                .iter()
+                .scan(0, |n, &k| {
+                    let i = *n;
+                    *n += usize::from(k);
+                    Some(i)
+                })
+                .collect();
+            shown.key_columns = shown.key_columns.iter().map(|&k| new_index[k]).collect();
+            let mut keep = kept.iter();
+            shown
+                .columns
+                .retain(|_| keep.next().copied().unwrap_or(true));
+        }
         let r = Arc::new(Rendered {
             table: ev.schema.table.clone(),
             types,
+            kept,
             col_keys: ev
                 .schema
                 .columns
@@ -634,10 +734,15 @@ fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: Valu
         return;
     };
     out.push(b'{');
-    for (i, ((ty, key), v)) in r.types.iter().zip(&r.col_keys).zip(row).enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for (((ty, key), v), kept) in r.types.iter().zip(&r.col_keys).zip(row).zip(&r.kept) {
+        if !kept {
+            continue;
+        }
+        if !first {
             out.push(b',');
         }
+        first = false;
         out.extend_from_slice(key);
         if modes.decimal == DecimalHandling::Precise
             && modes.binary == BinaryHandling::Bytes

@@ -341,6 +341,7 @@ impl KafkaSink {
         s: &KafkaSettings,
         source_kind: SourceKind,
         modes: crate::envelope::ValueModes,
+        columns: crate::envelope::ColumnFilter,
     ) -> Result<Self, KafkaSinkError> {
         let mut pc = client_config(s);
         pc.set("enable.idempotence", "true")
@@ -391,6 +392,7 @@ impl KafkaSink {
                     .unwrap_or_else(|| connector.to_string()),
                 schemas_enable: s.schemas_enable,
                 modes,
+                columns,
                 source_kind,
             }),
             settings_servers: s.bootstrap_servers.clone(),

@@ -378,3 +378,15 @@ async fn pg_time_connect() {
 async fn maria_options() {
     run_case("maria_options", true).await;
 }
+
+/// `column_exclude_list` (Debezium's `column.exclude.list`): PII columns never written.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_columns() {
+    run_case("pg_columns", false).await;
+}
+
+/// MariaDB `column_include_list`: only the listed columns (and the key) are written.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_columns() {
+    run_case("maria_columns", true).await;
+}

@@ -281,6 +281,7 @@ fn check(schemas_enable: bool, file: &str) {
         schemas_enable,
         source_kind: SourceKind::Postgres,
         modes: Default::default(),
+        columns: Default::default(),
     });
     let mut records: Vec<Record> = Vec::new();
     for ev in events() {
