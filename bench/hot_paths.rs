@@ -123,6 +123,7 @@ fn benches(c: &mut Criterion) {
             source_kind: SourceKind::Postgres,
             modes: Default::default(),
             columns: Default::default(),
+            placeholder: sluice::envelope::UNAVAILABLE_VALUE.into(),
         });
         let mut out: Vec<Record> = Vec::with_capacity(2);
         g.bench_function(format!("envelope_encode_schemas_{schemas_enable}"), |b| {
@@ -138,6 +139,7 @@ fn benches(c: &mut Criterion) {
         source_kind: SourceKind::Postgres,
         modes: Default::default(),
         columns: Default::default(),
+        placeholder: sluice::envelope::UNAVAILABLE_VALUE.into(),
     });
     let mut recs = Vec::new();
     enc.encode(&ev, &mut recs);

@@ -116,6 +116,14 @@ impl SourceSettings {
         crate::envelope::ColumnFilter::new(inc, exc).unwrap_or_default()
     }
 
+    /// The placeholder for values the source did not send.
+    pub fn unavailable_placeholder(&self) -> std::sync::Arc<str> {
+        match self {
+            SourceSettings::Postgres(p) => p.unavailable_value_placeholder.as_str().into(),
+            _ => crate::envelope::UNAVAILABLE_VALUE.into(),
+        }
+    }
+
     /// The value-handling modes a capture source's records are written with.
     pub fn value_modes(&self) -> crate::envelope::ValueModes {
         match self {
@@ -237,6 +245,10 @@ pub struct PostgresSettings {
     /// Debezium's `column.exclude.list`: the same, for columns never written (e.g. PII).
     #[serde(default)]
     pub column_exclude_list: Vec<String>,
+    /// Debezium's `unavailable.value.placeholder`: written for an unchanged TOASTed value
+    /// the server did not send (default `__debezium_unavailable_value`).
+    #[serde(default = "default_placeholder")]
+    pub unavailable_value_placeholder: String,
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,
@@ -252,6 +264,10 @@ pub struct PostgresSettings {
     /// TLS for both the SQL and the replication connection.
     #[serde(default)]
     pub tls: PgTls,
+}
+
+fn default_placeholder() -> String {
+    crate::envelope::UNAVAILABLE_VALUE.to_string()
 }
 
 fn yes() -> bool {

@@ -247,6 +247,8 @@ pub struct EnvelopeOptions {
     pub modes: ValueModes,
     /// Which columns are written.
     pub columns: ColumnFilter,
+    /// Debezium's `unavailable.value.placeholder` (default [`UNAVAILABLE_VALUE`]).
+    pub placeholder: Arc<str>,
 }
 
 /// The type a column is written as under the handling modes (its own type by default).
@@ -595,9 +597,10 @@ impl EnvelopeEncoder {
     fn write_payload(&self, ev: &ChangeEvent, r: &Rendered, out: &mut Vec<u8>) {
         let modes = self.opts.modes;
         out.extend_from_slice(b"{\"before\":");
-        write_row(out, r, ev.before.as_deref(), modes);
+        let placeholder = &self.opts.placeholder;
+        write_row(out, r, ev.before.as_deref(), modes, placeholder);
         out.extend_from_slice(b",\"after\":");
-        write_row(out, r, ev.after.as_deref(), modes);
+        write_row(out, r, ev.after.as_deref(), modes, placeholder);
         out.extend_from_slice(b",\"source\":");
         self.write_source(ev, out);
         out.extend_from_slice(b",\"transaction\":null,\"op\":");
@@ -728,7 +731,13 @@ pub fn topic_name(prefix: &str, table: &TableId) -> String {
         .collect()
 }
 
-fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: ValueModes) {
+fn write_row(
+    out: &mut Vec<u8>,
+    r: &Rendered,
+    row: Option<&[Value]>,
+    modes: ValueModes,
+    placeholder: &str,
+) {
     let Some(row) = row else {
         out.extend_from_slice(b"null");
         return;
@@ -744,7 +753,9 @@ fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: Valu
         }
         first = false;
         out.extend_from_slice(key);
-        if modes.decimal == DecimalHandling::Precise
+        if matches!(v, Value::Unavailable) {
+            write_unavailable(out, ty, placeholder);
+        } else if modes.decimal == DecimalHandling::Precise
             && modes.binary == BinaryHandling::Bytes
             && modes.unsigned == BigintUnsigned::Long
         {
@@ -756,28 +767,31 @@ fn write_row(out: &mut Vec<u8>, r: &Rendered, row: Option<&[Value]>, modes: Valu
     out.push(b'}');
 }
 
+/// A value the source did not send (an unchanged TOASTed column), as Debezium writes it: the
+/// placeholder in string and bytes columns (and string arrays), null elsewhere.
+fn write_unavailable(out: &mut Vec<u8>, ty: &ColumnType, placeholder: &str) {
+    match ty {
+        ColumnType::Bytes => json::base64(out, placeholder.as_bytes()),
+        ColumnType::String
+        | ColumnType::Text
+        | ColumnType::Json
+        | ColumnType::Uuid
+        | ColumnType::NamedString(_)
+        | ColumnType::Enum { .. } => json::string(out, placeholder),
+        ColumnType::Array(inner) if matches!(**inner, ColumnType::String | ColumnType::Text) => {
+            out.push(b'[');
+            json::string(out, placeholder);
+            out.push(b']');
+        }
+        _ => out.extend_from_slice(b"null"),
+    }
+}
+
 /// Write one value as Kafka Connect's JsonConverter would, given its column type.
 pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
     match (ty, v) {
         (_, Value::Null) => out.extend_from_slice(b"null"),
-        (ColumnType::Bytes, Value::Unavailable) => json::base64(out, UNAVAILABLE_VALUE.as_bytes()),
-        (
-            ColumnType::String
-            | ColumnType::Text
-            | ColumnType::Json
-            | ColumnType::Uuid
-            | ColumnType::NamedString(_)
-            | ColumnType::Enum { .. },
-            Value::Unavailable,
-        ) => json::string(out, UNAVAILABLE_VALUE),
-        (ColumnType::Array(inner), Value::Unavailable)
-            if matches!(**inner, ColumnType::String | ColumnType::Text) =>
-        {
-            out.push(b'[');
-            json::string(out, UNAVAILABLE_VALUE);
-            out.push(b']');
-        }
-        (_, Value::Unavailable) => out.extend_from_slice(b"null"),
+        (_, Value::Unavailable) => write_unavailable(out, ty, UNAVAILABLE_VALUE),
         (ColumnType::Time { millis: true }, Value::Time(us)) => json::int(out, us / 1000),
         (ColumnType::Timestamp { millis: true }, Value::Timestamp(us)) => {
             json::int(out, us.div_euclid(1000))

@@ -115,6 +115,7 @@ pub(super) async fn run_once(
         source.kind(),
         settings.source.value_modes(),
         settings.source.column_filter(),
+        settings.source.unavailable_placeholder(),
     )
     .await
     .map_err(PipelineError::Sink)?;

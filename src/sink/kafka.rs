@@ -342,6 +342,7 @@ impl KafkaSink {
         source_kind: SourceKind,
         modes: crate::envelope::ValueModes,
         columns: crate::envelope::ColumnFilter,
+        placeholder: std::sync::Arc<str>,
     ) -> Result<Self, KafkaSinkError> {
         let mut pc = client_config(s);
         pc.set("enable.idempotence", "true")
@@ -393,6 +394,7 @@ impl KafkaSink {
                 schemas_enable: s.schemas_enable,
                 modes,
                 columns,
+                placeholder,
                 source_kind,
             }),
             settings_servers: s.bootstrap_servers.clone(),

@@ -390,3 +390,9 @@ async fn pg_columns() {
 async fn maria_columns() {
     run_case("maria_columns", true).await;
 }
+
+/// `unavailable_value_placeholder`: unchanged TOASTed text, bytea and text[] values.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_placeholder() {
+    run_case("pg_placeholder", false).await;
+}

@@ -282,6 +282,7 @@ fn check(schemas_enable: bool, file: &str) {
         source_kind: SourceKind::Postgres,
         modes: Default::default(),
         columns: Default::default(),
+        placeholder: crate::envelope::UNAVAILABLE_VALUE.into(),
     });
     let mut records: Vec<Record> = Vec::new();
     for ev in events() {

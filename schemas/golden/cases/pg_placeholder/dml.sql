@@ -1,0 +1,1 @@
+UPDATE public.docs SET n = 2 WHERE id = 1;
