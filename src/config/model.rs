@@ -132,6 +132,7 @@ impl SourceSettings {
                 binary: p.binary_handling_mode,
                 time: p.time_precision_mode,
                 unsigned: crate::envelope::BigintUnsigned::Long,
+                interval: p.interval_handling_mode,
                 tombstones_on_delete: p.tombstones_on_delete,
                 skipped: crate::envelope::SkippedOps::from_codes(
                     p.skipped_operations.iter().map(String::as_str),
@@ -142,6 +143,7 @@ impl SourceSettings {
                 binary: m.binary_handling_mode,
                 time: m.time_precision_mode,
                 unsigned: m.bigint_unsigned_handling_mode,
+                interval: crate::envelope::IntervalHandling::Numeric,
                 tombstones_on_delete: m.tombstones_on_delete,
                 skipped: crate::envelope::SkippedOps::from_codes(
                     m.skipped_operations.iter().map(String::as_str),
@@ -249,6 +251,10 @@ pub struct PostgresSettings {
     /// the server did not send (default `__debezium_unavailable_value`).
     #[serde(default = "default_placeholder")]
     pub unavailable_value_placeholder: String,
+    /// Debezium's `interval.handling.mode`: `numeric` (default; microseconds) or `string`
+    /// (ISO-8601, `P1Y2M3DT4H5M6.78S`).
+    #[serde(default)]
+    pub interval_handling_mode: crate::envelope::IntervalHandling,
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,

@@ -109,6 +109,34 @@ pub enum BinaryHandling {
     Hex,
 }
 
+/// Debezium's `interval.handling.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum IntervalHandling {
+    /// `MicroDuration`: microseconds, months counted as 365.25/12 days.
+    #[default]
+    Numeric,
+    /// `io.debezium.time.Interval`: `P<y>Y<m>M<d>DT<h>H<m>M<s>S`.
+    String,
+}
+
+mode_names!(IntervalHandling { "numeric" => Numeric, "string" => String });
+
+/// Debezium's ISO-8601 form of an interval: every part written, seconds with their fraction
+/// (trailing zeros dropped).
+fn iso_duration(p: &[i64; 6]) -> String {
+    let us = p[5];
+    let sign = if us < 0 { "-" } else { "" };
+    let (s, f) = (us.unsigned_abs() / 1_000_000, us.unsigned_abs() % 1_000_000);
+    let secs = if f == 0 {
+        format!("{sign}{s}")
+    } else {
+        let frac = format!("{f:06}");
+        format!("{sign}{s}.{}", frac.trim_end_matches('0'))
+    };
+    format!("P{}Y{}M{}DT{}H{}M{secs}S", p[0], p[1], p[2], p[3], p[4])
+}
+
 /// Debezium's `bigint.unsigned.handling.mode` (MySQL `BIGINT UNSIGNED`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
@@ -144,6 +172,8 @@ pub struct ValueModes {
     pub time: TimePrecision,
     /// `bigint.unsigned.handling.mode`.
     pub unsigned: BigintUnsigned,
+    /// `interval.handling.mode`.
+    pub interval: IntervalHandling,
     /// `tombstones.on.delete`.
     pub tombstones_on_delete: bool,
     /// `skipped.operations`: one bit per op (`c`, `u`, `d`, `t`).
@@ -157,6 +187,7 @@ impl Default for ValueModes {
             binary: BinaryHandling::default(),
             time: TimePrecision::default(),
             unsigned: BigintUnsigned::default(),
+            interval: IntervalHandling::default(),
             tombstones_on_delete: true,
             skipped: SkippedOps::default(),
         }
@@ -269,6 +300,9 @@ fn effective_type(ty: &ColumnType, modes: ValueModes) -> ColumnType {
             TimePrecision::AdaptiveTimeMicroseconds => ColumnType::Time { millis: false },
             TimePrecision::Connect => ColumnType::Time { millis: true },
         },
+        ColumnType::Interval if modes.interval == IntervalHandling::String => {
+            ColumnType::NamedString("io.debezium.time.Interval")
+        }
         ColumnType::Timestamp { .. } if modes.time == TimePrecision::Connect => {
             ColumnType::Timestamp { millis: true }
         }
@@ -852,7 +886,11 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             out.extend_from_slice(b",\"srid\":null}");
         }
         (_, Value::Date(d)) => json::int(out, i64::from(*d)),
-        (_, Value::Time(us) | Value::Timestamp(us) | Value::Interval(us)) => json::int(out, *us),
+        (_, Value::Time(us) | Value::Timestamp(us)) => json::int(out, *us),
+        (ColumnType::NamedString(_), Value::Interval { parts, .. }) => {
+            json::string(out, &iso_duration(parts))
+        }
+        (_, Value::Interval { micros, .. }) => json::int(out, *micros),
         (_, Value::ZonedTime(us)) => {
             let mut s = decimal::format_tod(*us, None);
             s.push('Z');

@@ -126,8 +126,15 @@ pub enum Value {
     ZonedTime(i64),
     /// Microseconds since 1970-01-01T00:00:00 (wall clock read as UTC, or an instant).
     Timestamp(i64),
-    /// Duration in microseconds.
-    Interval(i64),
+    /// A duration: in microseconds (months counted as 365.25/12 days), and as its calendar
+    /// parts (years, months, days, hours, minutes, microseconds of the seconds part), which
+    /// Debezium's `interval.handling.mode=string` writes.
+    Interval {
+        /// The whole duration in microseconds (saturated).
+        micros: i64,
+        /// Years, months, days, hours, minutes, second-microseconds, as the source stated them.
+        parts: [i64; 6],
+    },
     /// JSON text.
     Json(String),
     /// Array elements.

@@ -396,3 +396,9 @@ async fn maria_columns() {
 async fn pg_placeholder() {
     run_case("pg_placeholder", false).await;
 }
+
+/// `interval_handling_mode: string`: ISO-8601 durations with every part.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_interval_string() {
+    run_case("pg_interval_string", false).await;
+}

@@ -462,7 +462,10 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
                 }
             }
         },
-        PgKind::Interval => Value::Interval(parse_interval(text)?),
+        PgKind::Interval => {
+            let (micros, parts) = parse_interval(text)?;
+            Value::Interval { micros, parts }
+        }
         PgKind::Array(inner) => parse_array(text, inner)?,
     })
 }
@@ -616,8 +619,9 @@ fn wide_instant(us: i128) -> String {
 }
 
 /// Microseconds of an ISO-8601 interval (`P1Y2M3DT4H5M6.789S`), months as 365.25/12 days.
-fn parse_interval(text: &str) -> Result<i64, TypeError> {
+fn parse_interval(text: &str) -> Result<(i64, [i64; 6]), TypeError> {
     const DAY: f64 = 86_400_000_000.0;
+    let mut parts = [0i64; 6];
     let body = text
         .strip_prefix('P')
         .ok_or_else(|| err("interval", "expected ISO-8601 format"))?;
@@ -635,13 +639,23 @@ fn parse_interval(text: &str) -> Result<i64, TypeError> {
                     let (s, f) = n.split_once('.').unwrap_or((n, ""));
                     let s: i128 = num(s, "interval", "bad seconds")?;
                     let v = s * 1_000_000 + i128::from(parse_fraction(f, "interval")?);
-                    if neg {
-                        -v
-                    } else {
-                        v
-                    }
+                    let v = if neg { -v } else { v };
+                    parts[5] = parts[5].saturating_add(i64::try_from(v).unwrap_or(0));
+                    v
                 } else {
                     let v: i64 = num(&number, "interval", "bad component")?;
+                    let slot = match (unit, in_time) {
+                        ('Y', false) => Some((0, v)),
+                        ('M', false) => Some((1, v)),
+                        ('W', false) => Some((2, v.saturating_mul(7))),
+                        ('D', false) => Some((2, v)),
+                        ('H', true) => Some((3, v)),
+                        ('M', true) => Some((4, v)),
+                        _ => None,
+                    };
+                    if let Some((i, n)) = slot {
+                        parts[i] = parts[i].saturating_add(n);
+                    }
                     let v = v as f64;
                     (match (unit, in_time) {
                         ('Y', false) => v * 365.25 * DAY,
@@ -663,7 +677,10 @@ fn parse_interval(text: &str) -> Result<i64, TypeError> {
     }
     // Intervals beyond ±292,000 years do not fit i64 microseconds: saturate, as Java's
     // long arithmetic in Debezium's MicroDuration does for a double out of range.
-    Ok(i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX }))
+    Ok((
+        i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX }),
+        parts,
+    ))
 }
 
 /// Parse an array literal (`{1,2,NULL}`, `{"a b","c"}`, nested `{{1},{2}}`).
@@ -993,13 +1010,25 @@ mod tests {
         );
         assert_eq!(
             p(PgKind::Interval, -1, "P1Y2M3DT4H5M6.789S"),
-            Value::Interval(37_091_106_789_000)
+            Value::Interval {
+                micros: 37_091_106_789_000,
+                parts: [1, 2, 3, 4, 5, 6_789_000]
+            }
         );
         assert_eq!(
             p(PgKind::Interval, -1, "P-1DT-1S"),
-            Value::Interval(-86_401_000_000)
+            Value::Interval {
+                micros: -86_401_000_000,
+                parts: [0, 0, -1, 0, 0, -1_000_000]
+            }
         );
-        assert_eq!(p(PgKind::Interval, -1, "PT0S"), Value::Interval(0));
+        assert_eq!(
+            p(PgKind::Interval, -1, "PT0S"),
+            Value::Interval {
+                micros: 0,
+                parts: [0; 6]
+            }
+        );
     }
 
     /// Arrays parse quoting, escapes, NULLs and nesting.

@@ -1,0 +1,1 @@
+INSERT INTO public.iv SELECT id + 10, iv FROM public.iv;
