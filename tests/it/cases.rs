@@ -402,3 +402,9 @@ async fn pg_placeholder() {
 async fn pg_interval_string() {
     run_case("pg_interval_string", false).await;
 }
+
+/// Range types, arrays of inet/macaddr/timetz/char(n)/json, time(p), timetz(p).
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_ranges() {
+    run_case("pg_ranges", false).await;
+}
