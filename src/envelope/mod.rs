@@ -870,6 +870,16 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
         }
         (_, Value::String(s) | Value::Json(s)) => json::string(out, s),
         (_, Value::Bytes(b)) => json::base64(out, b),
+        (_, Value::Geometry { wkb, srid }) => {
+            out.extend_from_slice(b"{\"wkb\":");
+            json::base64(out, wkb);
+            out.extend_from_slice(b",\"srid\":");
+            match srid {
+                Some(s) => json::int(out, i64::from(*s)),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.push(b'}');
+        }
         (_, Value::Point { x, y }) => {
             out.extend_from_slice(b"{\"x\":");
             json::float64(out, *x);

@@ -187,6 +187,7 @@ fn logical(ty: &ColumnType) -> Logical {
         ColumnType::Array(_) => plain("array"),
         ColumnType::NamedString(name) => named("string", name),
         ColumnType::Point => named("struct", "io.debezium.data.geometry.Point"),
+        ColumnType::Geometry => named("struct", "io.debezium.data.geometry.Geometry"),
     }
 }
 
@@ -201,6 +202,11 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
             // Debezium declares enum elements required (other elements optional).
             type_schema(out, inner, !matches!(**inner, ColumnType::Enum { .. }));
             out.push(b'}');
+        }
+        ColumnType::Geometry => {
+            out.extend_from_slice(
+                br#","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}]"#,
+            );
         }
         ColumnType::Point => {
             out.extend_from_slice(
@@ -226,6 +232,9 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
     }
     if matches!(ty, ColumnType::Point) {
         out.extend_from_slice(br#","doc":"Geometry (POINT)""#);
+    }
+    if matches!(ty, ColumnType::Geometry) {
+        out.extend_from_slice(br#","doc":"Geometry""#);
     }
     if !l.params.is_empty() {
         out.extend_from_slice(br#","parameters":{"#);

@@ -83,6 +83,8 @@ pub enum ColumnType {
     NamedString(&'static str),
     /// A geometric point: Debezium's `io.debezium.data.geometry.Point` struct.
     Point,
+    /// Any geometry as WKB: Debezium's `io.debezium.data.geometry.Geometry` struct.
+    Geometry,
     /// A type without a faithful mapping: its source text form, as a plain string.
     Text,
 }
@@ -139,6 +141,13 @@ pub enum Value {
     Json(String),
     /// Array elements.
     Array(Vec<Value>),
+    /// A geometry as well-known binary, with its SRID when not 0.
+    Geometry {
+        /// WKB.
+        wkb: Vec<u8>,
+        /// Spatial reference id.
+        srid: Option<i32>,
+    },
     /// A geometric point.
     Point {
         /// X coordinate.

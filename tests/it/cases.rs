@@ -408,3 +408,9 @@ async fn pg_interval_string() {
 async fn pg_ranges() {
     run_case("pg_ranges", false).await;
 }
+
+/// MariaDB spatial types, tinyint(1), zerofill, latin1, float(p,s), a datetime default.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_geometry() {
+    run_case("maria_geometry", true).await;
+}

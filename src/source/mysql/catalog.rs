@@ -406,7 +406,12 @@ fn kind_of(
         "mediumint" => int(3),
         "int" | "integer" => int(4),
         "bigint" => int(8),
+        // FLOAT(M,D): Debezium's DDL model makes it a double.
+        "float" if column_type.contains('(') => Kind::FloatAsDouble,
         "float" => Kind::Float,
+        "geometry" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+        | "multipolygon" | "geometrycollection" => Kind::Geometry { point: false },
+        "point" => Kind::Geometry { point: true },
         "double" | "real" | "double precision" => Kind::Double,
         "decimal" | "numeric" => Kind::Decimal {
             precision: precision.unwrap_or(10) as u32,

@@ -24,6 +24,14 @@ use crate::event::{ColumnType, Value};
 /// How a column's values are decoded and typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
+    /// `FLOAT(M,D)`: Debezium writes it as a `double`, the single-precision value widened.
+    FloatAsDouble,
+    /// Spatial types: the internal form (4-byte SRID, then WKB); `point` for `POINT`
+    /// (Debezium's Point struct), else Debezium's Geometry struct.
+    Geometry {
+        /// A `POINT` column.
+        point: bool,
+    },
     /// Integer of `bytes` width (1, 2, 3, 4, 8).
     Int {
         /// Storage width in bytes.
@@ -122,6 +130,9 @@ impl Kind {
             } => ColumnType::UInt64,
             Kind::Int { .. } => ColumnType::Int64,
             Kind::Float => ColumnType::Float32,
+            Kind::FloatAsDouble => ColumnType::Float64,
+            Kind::Geometry { point: true } => ColumnType::Point,
+            Kind::Geometry { point: false } => ColumnType::Geometry,
             Kind::Double => ColumnType::Float64,
             Kind::Decimal { precision, scale } => ColumnType::Decimal {
                 precision: Some(*precision),
@@ -211,6 +222,20 @@ impl Kind {
                 MyValue::Double(f) => Value::Float32(f as f32),
                 MyValue::Bytes(b) => Value::Float32(parse_str(&b).ok_or_else(|| self.err("text"))?),
                 _ => return Err(self.err("non-float")),
+            },
+            Kind::FloatAsDouble => match v {
+                MyValue::Float(f) => Value::Float64(f64::from(f)),
+                MyValue::Double(f) => Value::Float64(f64::from(f as f32)),
+                MyValue::Bytes(b) => Value::Float64(f64::from(
+                    parse_str::<f32>(&b).ok_or_else(|| self.err("text"))?,
+                )),
+                _ => return Err(self.err("non-float")),
+            },
+            Kind::Geometry { point } => match v {
+                MyValue::Bytes(b) => {
+                    geometry(&b, *point).ok_or_else(|| self.err("bad geometry"))?
+                }
+                _ => return Err(self.err("non-geometry")),
             },
             Kind::Double => match v {
                 MyValue::Double(f) => Value::Float64(f),
@@ -473,6 +498,34 @@ fn inet6_text(a: [u8; 16]) -> String {
 }
 
 /// Parse the labels of an `enum('a','b')` / `set('a','b')` column type.
+/// A spatial value in MySQL's internal form: a little-endian SRID, then WKB.
+fn geometry(b: &[u8], point: bool) -> Option<Value> {
+    let srid = i32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+    let wkb = b.get(4..)?;
+    if point {
+        // WKB point: byte order, type (1), x, y.
+        if wkb.len() < 21 {
+            return None;
+        }
+        let f = |at: usize| -> Option<f64> {
+            let raw: [u8; 8] = wkb.get(at..at + 8)?.try_into().ok()?;
+            Some(if wkb[0] == 0 {
+                f64::from_be_bytes(raw)
+            } else {
+                f64::from_le_bytes(raw)
+            })
+        };
+        return Some(Value::Point {
+            x: f(5)?,
+            y: f(13)?,
+        });
+    }
+    Some(Value::Geometry {
+        wkb: wkb.to_vec(),
+        srid: (srid != 0).then_some(srid),
+    })
+}
+
 pub(crate) fn parse_labels(column_type: &str) -> Vec<String> {
     let Some(open) = column_type.find('(') else {
         return Vec::new();
@@ -512,10 +565,37 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
         .strip_prefix('\'')
         .and_then(|r| r.strip_suffix('\''))
         .map(|s| s.replace("''", "'"));
+    // `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` → (days, micros of the day).
+    let date_time = |t: &str| -> Option<(i64, i64)> {
+        let (date, time) = t.split_once(' ').unwrap_or((t, "00:00:00"));
+        let mut d = date.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+        let days = civil_days(d.next()?? as u16, d.next()?? as u8, d.next()?? as u8)?;
+        let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+        let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+        let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
+        let us: i64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+        Some((days, ((h * 60 + m) * 60 + sec) * 1_000_000 + us))
+    };
     match kind {
         Kind::Int { .. } | Kind::Year => raw.trim().parse::<i64>().ok().map(Value::Int),
         Kind::Decimal { scale, .. } => decimal(raw.trim().as_bytes(), *scale),
+        Kind::Date => date_time(unquoted.as_deref()?).map(|(d, _)| Value::Date(d as i32)),
+        Kind::DateTime { .. } => {
+            date_time(unquoted.as_deref()?).map(|(d, us)| Value::Timestamp(d * 86_400_000_000 + us))
+        }
+        // TIMESTAMP ... DEFAULT CURRENT_TIMESTAMP: Debezium's schema says the epoch.
+        Kind::Timestamp { .. } if raw.to_ascii_lowercase().starts_with("current_timestamp") => {
+            Some(Value::Timestamp(0))
+        }
+        Kind::Timestamp { .. } => {
+            date_time(unquoted.as_deref()?).map(|(d, us)| Value::Timestamp(d * 86_400_000_000 + us))
+        }
         Kind::Float => raw.trim().parse::<f32>().ok().map(Value::Float32),
+        Kind::FloatAsDouble => raw
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .map(|f| Value::Float64(f64::from(f))),
         Kind::Double => raw.trim().parse::<f64>().ok().map(Value::Float64),
         Kind::Text { .. } | Kind::Enum(_) | Kind::Set(_) => {
             if raw == "NULL" {
