@@ -414,3 +414,10 @@ async fn pg_ranges() {
 async fn maria_geometry() {
     run_case("maria_geometry", true).await;
 }
+
+/// MariaDB shapes: key order unlike the columns', multi-row, a cross-table transaction, a
+/// no-op update, a key change, a multi-row update.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_shapes() {
+    run_case("maria_shapes", true).await;
+}

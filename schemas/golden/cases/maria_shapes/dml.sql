@@ -1,0 +1,12 @@
+SET NAMES utf8mb4;
+INSERT INTO pairs VALUES (2, 'y', 'two'), (3, 'y', 'three');
+BEGIN;
+UPDATE stock SET on_hand = on_hand - 5 WHERE sku = 'A-1';
+INSERT INTO stock VALUES ('C-3', 7, 1.50);
+UPDATE pairs SET v = 'in tx' WHERE a = 1;
+COMMIT;
+UPDATE stock SET on_hand = on_hand WHERE sku = 'B 2';
+UPDATE pairs SET a = 4 WHERE b = 'y' AND a = 3;
+UPDATE stock SET price = NULL, on_hand = 3 WHERE sku IN ('A-1', 'C-3');
+DELETE FROM stock WHERE sku IN ('B 2', 'C-3');
+DELETE FROM pairs WHERE a = 1;
