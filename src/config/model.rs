@@ -133,6 +133,7 @@ impl SourceSettings {
                 time: p.time_precision_mode,
                 unsigned: crate::envelope::BigintUnsigned::Long,
                 interval: p.interval_handling_mode,
+                hstore: p.hstore_handling_mode,
                 tombstones_on_delete: p.tombstones_on_delete,
                 skipped: crate::envelope::SkippedOps::from_codes(
                     p.skipped_operations.iter().map(String::as_str),
@@ -144,6 +145,7 @@ impl SourceSettings {
                 time: m.time_precision_mode,
                 unsigned: m.bigint_unsigned_handling_mode,
                 interval: crate::envelope::IntervalHandling::Numeric,
+                hstore: crate::envelope::HstoreHandling::Json,
                 tombstones_on_delete: m.tombstones_on_delete,
                 skipped: crate::envelope::SkippedOps::from_codes(
                     m.skipped_operations.iter().map(String::as_str),
@@ -255,6 +257,10 @@ pub struct PostgresSettings {
     /// (ISO-8601, `P1Y2M3DT4H5M6.78S`).
     #[serde(default)]
     pub interval_handling_mode: crate::envelope::IntervalHandling,
+    /// Debezium's `hstore.handling.mode`: `json` (default; a JSON string) or `map` (a
+    /// Connect map of strings).
+    #[serde(default)]
+    pub hstore_handling_mode: crate::envelope::HstoreHandling,
     /// How often the acknowledged position is reported to the server.
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,

@@ -109,6 +109,19 @@ pub enum BinaryHandling {
     Hex,
 }
 
+/// Debezium's `hstore.handling.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum HstoreHandling {
+    /// `io.debezium.data.Json`: the map as a JSON string.
+    #[default]
+    Json,
+    /// A Connect map of strings: the JSON object itself.
+    Map,
+}
+
+mode_names!(HstoreHandling { "json" => Json, "map" => Map });
+
 /// Debezium's `interval.handling.mode`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
@@ -174,6 +187,8 @@ pub struct ValueModes {
     pub unsigned: BigintUnsigned,
     /// `interval.handling.mode`.
     pub interval: IntervalHandling,
+    /// `hstore.handling.mode`.
+    pub hstore: HstoreHandling,
     /// `tombstones.on.delete`.
     pub tombstones_on_delete: bool,
     /// `skipped.operations`: one bit per op (`c`, `u`, `d`, `t`).
@@ -188,6 +203,7 @@ impl Default for ValueModes {
             time: TimePrecision::default(),
             unsigned: BigintUnsigned::default(),
             interval: IntervalHandling::default(),
+            hstore: HstoreHandling::default(),
             tombstones_on_delete: true,
             skipped: SkippedOps::default(),
         }
@@ -300,6 +316,7 @@ fn effective_type(ty: &ColumnType, modes: ValueModes) -> ColumnType {
             TimePrecision::AdaptiveTimeMicroseconds => ColumnType::Time { millis: false },
             TimePrecision::Connect => ColumnType::Time { millis: true },
         },
+        ColumnType::StringMap if modes.hstore == HstoreHandling::Json => ColumnType::Json,
         ColumnType::Interval if modes.interval == IntervalHandling::String => {
             ColumnType::NamedString("io.debezium.time.Interval")
         }
@@ -868,6 +885,8 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
         (_, Value::Decimal { unscaled, .. }) => {
             json::base64(out, &unscaled_bytes(unscaled).unwrap_or_default())
         }
+        // A map of strings: the JSON object text itself (the source built it compact).
+        (ColumnType::StringMap, Value::Json(s)) => out.extend_from_slice(s.as_bytes()),
         (_, Value::String(s) | Value::Json(s)) => json::string(out, s),
         (_, Value::Bytes(b)) => json::base64(out, b),
         (_, Value::Geometry { wkb, srid }) => {

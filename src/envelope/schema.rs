@@ -187,6 +187,8 @@ fn logical(ty: &ColumnType) -> Logical {
         ColumnType::Array(_) => plain("array"),
         ColumnType::NamedString(name) => named("string", name),
         ColumnType::Point => named("struct", "io.debezium.data.geometry.Point"),
+        // The envelope maps it to `Json` or to a Connect map (see `hstore_handling_mode`).
+        ColumnType::StringMap => plain("map"),
         ColumnType::Geometry => named("struct", "io.debezium.data.geometry.Geometry"),
     }
 }
@@ -202,6 +204,11 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
             // Debezium declares enum elements required (other elements optional).
             type_schema(out, inner, !matches!(**inner, ColumnType::Enum { .. }));
             out.push(b'}');
+        }
+        ColumnType::StringMap => {
+            out.extend_from_slice(
+                br#","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true}"#,
+            );
         }
         ColumnType::Geometry => {
             out.extend_from_slice(

@@ -83,6 +83,9 @@ pub enum ColumnType {
     NamedString(&'static str),
     /// A geometric point: Debezium's `io.debezium.data.geometry.Point` struct.
     Point,
+    /// A map of strings to optional strings (PostgreSQL `hstore`), its value a JSON object
+    /// ([`Value::Json`]); Debezium's `Json` string by default, a Connect map in `map` mode.
+    StringMap,
     /// Any geometry as WKB: Debezium's `io.debezium.data.geometry.Geometry` struct.
     Geometry,
     /// A type without a faithful mapping: its source text form, as a plain string.

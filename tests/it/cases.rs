@@ -421,3 +421,9 @@ async fn maria_geometry() {
 async fn maria_shapes() {
     run_case("maria_shapes", true).await;
 }
+
+/// `hstore_handling_mode: map`: hstore as a Connect map of strings.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_hstore_map() {
+    run_case("pg_hstore_map", false).await;
+}

@@ -241,7 +241,7 @@ pub(crate) fn column_type(kind: &PgKind, typmod: i32) -> ColumnType {
             length: u32::try_from(typmod).unwrap_or(i32::MAX as u32),
         },
         PgKind::Point => ColumnType::Point,
-        PgKind::Hstore => ColumnType::Json,
+        PgKind::Hstore => ColumnType::StringMap,
         PgKind::Named(name) => ColumnType::NamedString(name),
         PgKind::Fallback => ColumnType::Text,
     }
