@@ -427,3 +427,10 @@ async fn maria_shapes() {
 async fn pg_hstore_map() {
     run_case("pg_hstore_map", false).await;
 }
+
+/// Arrays of numerics (scaled and not), real, timestamps and times with precisions, dates,
+/// text with quotes and backslashes, "char".
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_arrays() {
+    run_case("pg_arrays", false).await;
+}

@@ -235,7 +235,8 @@ pub(crate) fn column_type(kind: &PgKind, typmod: i32) -> ColumnType {
         PgKind::Enum(allowed) => ColumnType::Enum {
             allowed: allowed.clone(),
         },
-        PgKind::Array(inner) => ColumnType::Array(Box::new(column_type(inner, -1))),
+        // An array column's typmod is its element's (numeric(5,2)[], time(3)[]).
+        PgKind::Array(inner) => ColumnType::Array(Box::new(column_type(inner, typmod))),
         PgKind::Bit { varying: false } if typmod == 1 => ColumnType::Bool,
         PgKind::Bit { .. } => ColumnType::Bits {
             length: u32::try_from(typmod).unwrap_or(i32::MAX as u32),
@@ -466,7 +467,7 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
             let (micros, parts) = parse_interval(text)?;
             Value::Interval { micros, parts }
         }
-        PgKind::Array(inner) => parse_array(text, inner)?,
+        PgKind::Array(inner) => parse_array(text, inner, typmod)?,
     })
 }
 
@@ -684,14 +685,14 @@ fn parse_interval(text: &str) -> Result<(i64, [i64; 6]), TypeError> {
 }
 
 /// Parse an array literal (`{1,2,NULL}`, `{"a b","c"}`, nested `{{1},{2}}`).
-fn parse_array(text: &str, elem: &PgKind) -> Result<Value, TypeError> {
+fn parse_array(text: &str, elem: &PgKind, typmod: i32) -> Result<Value, TypeError> {
     // Arrays with explicit bounds look like `[0:1]={1,2}`: drop the bounds.
     let text = match text.find("={") {
         Some(i) if text.starts_with('[') => &text[i + 1..],
         _ => text,
     };
     let mut chars = text.char_indices().peekable();
-    let v = parse_array_level(text, &mut chars, elem)?;
+    let v = parse_array_level(text, &mut chars, elem, typmod)?;
     Ok(v)
 }
 
@@ -699,6 +700,7 @@ fn parse_array_level(
     text: &str,
     chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
     elem: &PgKind,
+    typmod: i32,
 ) -> Result<Value, TypeError> {
     let bad = || err("array", "malformed array literal");
     match chars.next() {
@@ -712,7 +714,7 @@ fn parse_array_level(
     }
     loop {
         match chars.peek() {
-            Some((_, '{')) => items.push(parse_array_level(text, chars, elem)?),
+            Some((_, '{')) => items.push(parse_array_level(text, chars, elem, typmod)?),
             Some((_, '"')) => {
                 chars.next();
                 let mut s = String::new();
@@ -727,7 +729,7 @@ fn parse_array_level(
                         None => return Err(bad()),
                     }
                 }
-                items.push(parse_text(elem, -1, &s)?);
+                items.push(parse_text(elem, typmod, &s)?);
             }
             Some(&(start, _)) => {
                 let mut end = start;
@@ -742,7 +744,7 @@ fn parse_array_level(
                 if raw == "NULL" {
                     items.push(Value::Null);
                 } else {
-                    items.push(parse_text(elem, -1, raw)?);
+                    items.push(parse_text(elem, typmod, raw)?);
                 }
             }
             None => return Err(bad()),
