@@ -328,6 +328,61 @@ fn effective_type(ty: &ColumnType, modes: ValueModes) -> ColumnType {
     }
 }
 
+/// The value a required column's missing value is written as (see `Rendered::fallback`), as
+/// Debezium writes it: the column default, else the type's zero value.
+fn shown_fallbacks(
+    t: &crate::event::TableSchema,
+    types: &[ColumnType],
+    modes: ValueModes,
+) -> Vec<Option<Value>> {
+    t.columns
+        .iter()
+        .zip(types)
+        .map(|(c, ty)| {
+            if c.nullable {
+                return None;
+            }
+            if let Some(d) = &c.default {
+                return Some(moded_value(ty, d.clone(), modes));
+            }
+            Some(match ty {
+                ColumnType::Bool => Value::Bool(false),
+                ColumnType::Int16
+                | ColumnType::Int32
+                | ColumnType::Int64
+                | ColumnType::UInt64
+                | ColumnType::Year => Value::Int(0),
+                ColumnType::Float32 => Value::Float32(0.0),
+                ColumnType::Float64 => Value::Float64(0.0),
+                ColumnType::Decimal { .. } | ColumnType::VariableDecimal => Value::Decimal {
+                    unscaled: "0".into(),
+                    scale: 0,
+                },
+                ColumnType::Bytes | ColumnType::Bits { .. } => Value::Bytes(Vec::new()),
+                ColumnType::Date => Value::Date(0),
+                ColumnType::Time { .. } => Value::Time(0),
+                ColumnType::ZonedTime => Value::ZonedTime(0),
+                ColumnType::Timestamp { .. } | ColumnType::ZonedTimestamp { .. } => {
+                    Value::Timestamp(0)
+                }
+                ColumnType::Interval => Value::Interval {
+                    micros: 0,
+                    parts: [0; 6],
+                },
+                ColumnType::Array(_) => Value::Array(Vec::new()),
+                ColumnType::String
+                | ColumnType::Text
+                | ColumnType::Json
+                | ColumnType::Uuid
+                | ColumnType::NamedString(_)
+                | ColumnType::Enum { .. }
+                | ColumnType::EnumSet { .. } => Value::String(String::new()),
+                ColumnType::StringMap | ColumnType::Point | ColumnType::Geometry => return None,
+            })
+        })
+        .collect()
+}
+
 /// Under `time.precision.mode=connect` the millisecond types carry Kafka Connect's own names
 /// (the effective types are already the millisecond ones, whose values are the same).
 fn connect_time_names(schema: String, modes: ValueModes) -> String {
@@ -452,6 +507,10 @@ struct Rendered {
     types: Vec<ColumnType>,
     /// Whether each column is written (the column filter; key columns always are).
     kept: Vec<bool>,
+    /// For required (NOT NULL) columns, what a missing value is written as: the column's
+    /// default, else its type's zero value. A null there would break the schema; it happens
+    /// only for the unsent non-key columns of a delete's before image.
+    fallback: Vec<Option<Value>>,
     /// `"column":` for every column, pre-escaped.
     col_keys: Vec<Vec<u8>>,
     topic: Arc<str>,
@@ -541,10 +600,12 @@ impl EnvelopeEncoder {
                 .columns
                 .retain(|_| keep.next().copied().unwrap_or(true));
         }
+        let fallback = shown_fallbacks(&ev.schema, &types, modes);
         let r = Arc::new(Rendered {
             table: ev.schema.table.clone(),
             types,
             kept,
+            fallback,
             col_keys: ev
                 .schema
                 .columns
@@ -795,10 +856,21 @@ fn write_row(
     };
     out.push(b'{');
     let mut first = true;
-    for (((ty, key), v), kept) in r.types.iter().zip(&r.col_keys).zip(row).zip(&r.kept) {
+    for ((((ty, key), v), kept), fallback) in r
+        .types
+        .iter()
+        .zip(&r.col_keys)
+        .zip(row)
+        .zip(&r.kept)
+        .zip(&r.fallback)
+    {
         if !kept {
             continue;
         }
+        let v = match (v, fallback) {
+            (Value::Null, Some(f)) => f,
+            _ => v,
+        };
         if !first {
             out.push(b',');
         }

@@ -434,3 +434,10 @@ async fn pg_hstore_map() {
 async fn pg_arrays() {
     run_case("pg_arrays", false).await;
 }
+
+/// DDL while streaming: RENAME COLUMN, ALTER COLUMN TYPE, ADD COLUMN NOT NULL DEFAULT,
+/// SET NOT NULL, DROP COLUMN.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_ddl() {
+    run_case("pg_ddl", false).await;
+}
