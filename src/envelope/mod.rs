@@ -383,27 +383,6 @@ fn shown_fallbacks(
         .collect()
 }
 
-/// Under `time.precision.mode=connect` the millisecond types carry Kafka Connect's own names
-/// (the effective types are already the millisecond ones, whose values are the same).
-fn connect_time_names(schema: String, modes: ValueModes) -> String {
-    if modes.time != TimePrecision::Connect {
-        return schema;
-    }
-    schema
-        .replace(
-            r#""name":"io.debezium.time.Date""#,
-            r#""name":"org.apache.kafka.connect.data.Date""#,
-        )
-        .replace(
-            r#""name":"io.debezium.time.Timestamp""#,
-            r#""name":"org.apache.kafka.connect.data.Timestamp""#,
-        )
-        .replace(
-            r#""name":"io.debezium.time.Time""#,
-            r#""name":"org.apache.kafka.connect.data.Time""#,
-        )
-}
-
 /// The plain text of `unscaled × 10^-scale` (`-1234`, 3 → `-1.234`).
 fn decimal_plain(unscaled: &str, scale: u32) -> String {
     let (sign, digits) = match unscaled.strip_prefix('-') {
@@ -601,6 +580,8 @@ impl EnvelopeEncoder {
                 .retain(|_| keep.next().copied().unwrap_or(true));
         }
         let fallback = shown_fallbacks(&ev.schema, &types, modes);
+        // The effective types are already the millisecond ones; only their names differ.
+        let connect_time = modes.time == TimePrecision::Connect;
         let r = Arc::new(Rendered {
             table: ev.schema.table.clone(),
             types,
@@ -618,13 +599,12 @@ impl EnvelopeEncoder {
                 })
                 .collect(),
             topic: Arc::from(self.topic_for(&ev.schema.table)),
-            key_schema: connect_time_names(
-                schema::key_schema(&self.opts.topic_prefix, &shown),
-                modes,
-            ),
-            value_schema: connect_time_names(
-                schema::envelope_schema(&self.opts.topic_prefix, &shown, self.opts.source_kind),
-                modes,
+            key_schema: schema::key_schema(&self.opts.topic_prefix, &shown, connect_time),
+            value_schema: schema::envelope_schema(
+                &self.opts.topic_prefix,
+                &shown,
+                self.opts.source_kind,
+                connect_time,
             ),
         });
         self.rendered.insert(ev.schema.version, Arc::clone(&r));

@@ -64,15 +64,16 @@ fn base_name(prefix: &str, t: &TableSchema) -> String {
     super::topic_name(prefix, &t.table)
 }
 
-/// Schema of the record key.
-pub(super) fn key_schema(prefix: &str, t: &TableSchema) -> String {
+/// Schema of the record key. `connect_time`: Debezium's `time.precision.mode=connect`, under
+/// which the millisecond types carry Kafka Connect's own names.
+pub(super) fn key_schema(prefix: &str, t: &TableSchema, connect_time: bool) -> String {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(br#"{"type":"struct","fields":["#);
     for (n, &ci) in t.key_columns.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        field(&mut out, &t.columns[ci], false);
+        field(&mut out, &t.columns[ci], false, connect_time);
     }
     out.extend_from_slice(br#"],"optional":false,"name":"#);
     json::string(&mut out, &format!("{}.Key", base_name(prefix, t)));
@@ -81,7 +82,12 @@ pub(super) fn key_schema(prefix: &str, t: &TableSchema) -> String {
 }
 
 /// Schema of the whole envelope value.
-pub(super) fn envelope_schema(prefix: &str, t: &TableSchema, kind: SourceKind) -> String {
+pub(super) fn envelope_schema(
+    prefix: &str,
+    t: &TableSchema,
+    kind: SourceKind,
+    connect_time: bool,
+) -> String {
     let base = base_name(prefix, t);
     let mut row = Vec::with_capacity(1024);
     row.extend_from_slice(br#"{"type":"struct","fields":["#);
@@ -89,7 +95,7 @@ pub(super) fn envelope_schema(prefix: &str, t: &TableSchema, kind: SourceKind) -
         if n > 0 {
             row.push(b',');
         }
-        field(&mut row, c, c.nullable);
+        field(&mut row, c, c.nullable, connect_time);
     }
     row.extend_from_slice(br#"],"optional":true,"name":"#);
     json::string(&mut row, &format!("{base}.Value"));
@@ -194,15 +200,28 @@ fn logical(ty: &ColumnType) -> Logical {
 }
 
 /// Write the schema of one type (without `field`), leaving the object open.
-fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
-    let l = logical(ty);
+fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool, connect_time: bool) {
+    let mut l = logical(ty);
+    if connect_time {
+        l.name = l.name.map(|n| match n {
+            "io.debezium.time.Date" => "org.apache.kafka.connect.data.Date",
+            "io.debezium.time.Time" => "org.apache.kafka.connect.data.Time",
+            "io.debezium.time.Timestamp" => "org.apache.kafka.connect.data.Timestamp",
+            other => other,
+        });
+    }
     out.extend_from_slice(br#"{"type":"#);
     json::string(out, l.ty);
     match ty {
         ColumnType::Array(inner) => {
             out.extend_from_slice(br#","items":"#);
             // Debezium declares enum elements required (other elements optional).
-            type_schema(out, inner, !matches!(**inner, ColumnType::Enum { .. }));
+            type_schema(
+                out,
+                inner,
+                !matches!(**inner, ColumnType::Enum { .. }),
+                connect_time,
+            );
             out.push(b'}');
         }
         ColumnType::StringMap => {
@@ -257,8 +276,8 @@ fn type_schema(out: &mut Vec<u8>, ty: &ColumnType, optional: bool) {
     }
 }
 
-fn field(out: &mut Vec<u8>, c: &Column, optional: bool) {
-    type_schema(out, &c.ty, optional);
+fn field(out: &mut Vec<u8>, c: &Column, optional: bool, connect_time: bool) {
+    type_schema(out, &c.ty, optional, connect_time);
     if let Some(d) = &c.default {
         if !matches!(d, Value::Null) {
             out.extend_from_slice(br#","default":"#);

@@ -213,7 +213,7 @@ fn delivery_hint(code: Option<RDKafkaErrorCode>) -> &'static str {
 pub struct Pending {
     futures: Vec<(std::sync::Arc<str>, DeliveryFuture)>,
     /// To ask librdkafka for a fatal error behind a failed delivery.
-    producer: Option<FutureProducer>,
+    producer: FutureProducer,
 }
 
 impl std::fmt::Debug for Pending {
@@ -234,11 +234,7 @@ impl Pending {
                 Ok(Ok(_)) => {}
                 Ok(Err((source, msg))) => {
                     use rdkafka::message::Message as _;
-                    let fatal = self
-                        .producer
-                        .as_ref()
-                        .and_then(|p| p.client().fatal_error());
-                    if let Some((code, reason)) = fatal {
+                    if let Some((code, reason)) = self.producer.client().fatal_error() {
                         return Err(KafkaSinkError::ProducerFatal {
                             topic: topic.to_string(),
                             partition: msg.partition(),
@@ -556,7 +552,7 @@ impl KafkaSink {
         self.records = records;
         Ok(Pending {
             futures,
-            producer: Some(self.producer.clone()),
+            producer: self.producer.clone(),
         })
     }
 
