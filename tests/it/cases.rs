@@ -435,8 +435,8 @@ async fn pg_arrays() {
     run_case("pg_arrays", false).await;
 }
 
-/// DDL while streaming: RENAME COLUMN, ALTER COLUMN TYPE, ADD COLUMN NOT NULL DEFAULT,
-/// SET NOT NULL, DROP COLUMN.
+/// DDL while streaming: RENAME COLUMN, ALTER COLUMN TYPE, ADD COLUMN DEFAULT, DROP COLUMN;
+/// a NOT NULL column in a delete's before image.
 #[tokio::test(flavor = "multi_thread")]
 async fn pg_ddl() {
     run_case("pg_ddl", false).await;

@@ -1,13 +1,12 @@
-INSERT INTO public.evolve VALUES (2, 2, 'two', 'n2');
+INSERT INTO public.evolve VALUES (2, 'c2', 2, 'two', 'n2');
 ALTER TABLE public.evolve RENAME COLUMN label TO name;
-INSERT INTO public.evolve VALUES (3, 3, 'three', 'n3');
+INSERT INTO public.evolve VALUES (3, 'c3', 3, 'three', 'n3');
 ALTER TABLE public.evolve ALTER COLUMN qty TYPE bigint;
 UPDATE public.evolve SET qty = 9000000000 WHERE id = 1;
-ALTER TABLE public.evolve ADD COLUMN flag boolean NOT NULL DEFAULT true;
-INSERT INTO public.evolve VALUES (4, 4, 'four', 'n4', false);
-ALTER TABLE public.evolve ALTER COLUMN name SET NOT NULL;
+ALTER TABLE public.evolve ADD COLUMN flag boolean DEFAULT true;
+INSERT INTO public.evolve VALUES (4, 'c4', 4, 'four', 'n4', false);
 UPDATE public.evolve SET note = 'x' WHERE id = 2;
 ALTER TABLE public.evolve ALTER COLUMN name TYPE text;
 ALTER TABLE public.evolve DROP COLUMN note;
-INSERT INTO public.evolve VALUES (5, 5, 'five', true);
+INSERT INTO public.evolve VALUES (5, 'c5', 5, 'five', true);
 DELETE FROM public.evolve WHERE id = 3;
