@@ -117,14 +117,11 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let ev = event();
     for schemas_enable in [false, true] {
-        let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
-            topic_prefix: "bench".into(),
+        let mut enc = EnvelopeEncoder::new(EnvelopeOptions::new(
+            "bench".into(),
             schemas_enable,
-            source_kind: SourceKind::Postgres,
-            modes: Default::default(),
-            columns: Default::default(),
-            placeholder: sluice::envelope::UNAVAILABLE_VALUE.into(),
-        });
+            sluice::envelope::SourceOutput::new(SourceKind::Postgres),
+        ));
         let mut out: Vec<Record> = Vec::with_capacity(2);
         g.bench_function(format!("envelope_encode_schemas_{schemas_enable}"), |b| {
             b.iter(|| {
@@ -133,14 +130,11 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
-    let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
-        topic_prefix: "bench".into(),
-        schemas_enable: true,
-        source_kind: SourceKind::Postgres,
-        modes: Default::default(),
-        columns: Default::default(),
-        placeholder: sluice::envelope::UNAVAILABLE_VALUE.into(),
-    });
+    let mut enc = EnvelopeEncoder::new(EnvelopeOptions::new(
+        "bench".into(),
+        true,
+        sluice::envelope::SourceOutput::new(SourceKind::Postgres),
+    ));
     let mut recs = Vec::new();
     enc.encode(&ev, &mut recs);
     let (key, value) = (recs[0].key.clone(), recs[0].value.clone());

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::Checkpoint;
+use crate::event::Checkpoint;
 
 /// Offset file I/O failed. Reading a corrupt file is definite; write failures are transient.
 #[derive(Debug, thiserror::Error)]

@@ -124,6 +124,21 @@ impl SourceSettings {
         }
     }
 
+    /// How a capture source's records are written, beside the sink's own settings.
+    pub fn output(&self, kind: crate::envelope::SourceKind) -> crate::envelope::SourceOutput {
+        crate::envelope::SourceOutput {
+            kind,
+            modes: self.value_modes(),
+            columns: self.column_filter(),
+            placeholder: self.unavailable_placeholder(),
+            transaction_metadata: match self {
+                SourceSettings::Postgres(p) => p.provide_transaction_metadata,
+                SourceSettings::Mysql(m) => m.provide_transaction_metadata,
+                SourceSettings::Kafka(_) => false,
+            },
+        }
+    }
+
     /// The value-handling modes a capture source's records are written with.
     pub fn value_modes(&self) -> crate::envelope::ValueModes {
         match self {
@@ -239,6 +254,11 @@ pub struct PostgresSettings {
     /// Debezium's `tombstones.on.delete`: a tombstone after each delete (default `true`).
     #[serde(default = "yes")]
     pub tombstones_on_delete: bool,
+    /// Debezium's `provide.transaction.metadata`: BEGIN/END records on
+    /// `<topic_prefix>.transaction` and a `transaction` block in each streamed event
+    /// (default `false`).
+    #[serde(default)]
+    pub provide_transaction_metadata: bool,
     /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
     #[serde(default)]
     pub skipped_operations: Vec<String>,
@@ -355,6 +375,15 @@ pub struct MysqlSettings {
     /// Debezium's `tombstones.on.delete`: a tombstone after each delete (default `true`).
     #[serde(default = "yes")]
     pub tombstones_on_delete: bool,
+    /// Debezium's `provide.transaction.metadata`: BEGIN/END records on
+    /// `<topic_prefix>.transaction` and a `transaction` block in each streamed event
+    /// (default `false`).
+    #[serde(default)]
+    pub provide_transaction_metadata: bool,
+    /// Debezium's `include.schema.changes`: schema-change records on `<topic_prefix>` for the
+    /// snapshot and each DDL statement on a captured table (default `true`).
+    #[serde(default = "yes")]
+    pub include_schema_changes: bool,
     /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
     #[serde(default)]
     pub skipped_operations: Vec<String>,

@@ -9,15 +9,21 @@
 //! the value layout follows Debezium 3.x (`before`, `after`, `source`, `transaction`, `op`,
 //! `ts_ms`, `ts_us`, `ts_ns`); a delete is followed by a tombstone record (value `None`).
 
+mod ddl;
 mod decimal;
 pub(crate) mod json;
 mod schema;
+mod transaction;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::event::{ChangeEvent, ColumnType, Op, Position, TableId, Value};
+use crate::event::{
+    ChangeEvent, ColumnType, LogicalMessage, Marker, Op, Position, SchemaChange, SnapshotMarker,
+    TableId, Value,
+};
+use transaction::OpenTx;
 
 pub(crate) use decimal::{
     civil_from_days, days_from_civil, format_instant, format_tod, unscaled_bytes,
@@ -296,6 +302,52 @@ pub struct EnvelopeOptions {
     pub columns: ColumnFilter,
     /// Debezium's `unavailable.value.placeholder` (default [`UNAVAILABLE_VALUE`]).
     pub placeholder: Arc<str>,
+    /// Debezium's `provide.transaction.metadata`: BEGIN/END records on
+    /// `<prefix>.transaction` and a `transaction` block in every streamed event.
+    pub transaction_metadata: bool,
+}
+
+/// How a capture source wants its records written (its part of [`EnvelopeOptions`]).
+#[derive(Debug, Clone)]
+pub struct SourceOutput {
+    /// Which `source` block to write.
+    pub kind: SourceKind,
+    /// Value-handling modes.
+    pub modes: ValueModes,
+    /// Which columns are written.
+    pub columns: ColumnFilter,
+    /// Debezium's `unavailable.value.placeholder`.
+    pub placeholder: Arc<str>,
+    /// Debezium's `provide.transaction.metadata`.
+    pub transaction_metadata: bool,
+}
+
+impl SourceOutput {
+    /// Debezium's defaults for a `kind` source.
+    pub fn new(kind: SourceKind) -> Self {
+        Self {
+            kind,
+            modes: ValueModes::default(),
+            columns: ColumnFilter::default(),
+            placeholder: UNAVAILABLE_VALUE.into(),
+            transaction_metadata: false,
+        }
+    }
+}
+
+impl EnvelopeOptions {
+    /// The options of a sink with `topic_prefix` and `schemas_enable` for a source's output.
+    pub fn new(topic_prefix: String, schemas_enable: bool, out: SourceOutput) -> Self {
+        Self {
+            topic_prefix,
+            schemas_enable,
+            source_kind: out.kind,
+            modes: out.modes,
+            columns: out.columns,
+            placeholder: out.placeholder,
+            transaction_metadata: out.transaction_metadata,
+        }
+    }
 }
 
 /// The type a column is written as under the handling modes (its own type by default).
@@ -508,17 +560,223 @@ pub struct EnvelopeEncoder {
     /// Capacity for the next value buffer: the last value's size plus slack, so a typical
     /// value is written without regrowing its buffer.
     value_capacity: usize,
+    /// The source transaction being written (with transaction metadata on).
+    tx: Option<OpenTx>,
+    /// `<prefix>.transaction`.
+    transaction_topic: Arc<str>,
+    /// `<prefix>.message`.
+    message_topic: Arc<str>,
+    /// `<prefix>`.
+    schema_change_topic: Arc<str>,
 }
+
+/// A written event's place in its transaction: id, `total_order`, `data_collection_order`.
+type TxBlock = (String, i64, i64);
 
 impl EnvelopeEncoder {
     /// Create an encoder.
     pub fn new(opts: EnvelopeOptions) -> Self {
+        let topic = |suffix: &str| -> Arc<str> {
+            Arc::from(sanitize_topic(&format!("{}.{suffix}", opts.topic_prefix)))
+        };
         Self {
+            transaction_topic: topic("transaction"),
+            message_topic: topic("message"),
+            schema_change_topic: Arc::from(sanitize_topic(&opts.topic_prefix)),
             opts,
             now_ns: None,
             rendered: HashMap::new(),
             value_capacity: 256,
+            tx: None,
         }
+    }
+
+    /// The topic of transaction BEGIN/END records (`<prefix>.transaction`).
+    pub fn transaction_topic(&self) -> &str {
+        &self.transaction_topic
+    }
+
+    /// The topic of logical decoding messages (`<prefix>.message`).
+    pub fn message_topic(&self) -> &str {
+        &self.message_topic
+    }
+
+    /// Count a written event in the open transaction (writing BEGIN before its first one):
+    /// its transaction block, or `None` without transaction metadata or outside one.
+    fn in_transaction(
+        &mut self,
+        position: &Position,
+        collection: &str,
+        out: &mut Vec<Record>,
+    ) -> Option<TxBlock> {
+        if !self.opts.transaction_metadata {
+            return None;
+        }
+        let id = transaction::transaction_id(position)?;
+        let tx = self.tx.as_mut()?;
+        if !tx.begun {
+            tx.begun = true;
+            let ts = tx.commit_ts_us;
+            let (key, value) = self.wrap_tx(&id, |id, v| transaction::begin_payload(id, ts, v));
+            out.push(Record {
+                topic: Arc::clone(&self.transaction_topic),
+                key: Some(key),
+                value: Some(value),
+            });
+        }
+        let tx = self.tx.as_mut()?;
+        let (total, in_collection) = tx.count(collection);
+        Some((id, total, in_collection))
+    }
+
+    /// A BEGIN/END record's key and value, with schemas when enabled.
+    fn wrap_tx(&self, id: &str, payload: impl FnOnce(&str, &mut Vec<u8>)) -> (Vec<u8>, Vec<u8>) {
+        let mut key = Vec::with_capacity(64);
+        let mut value = Vec::with_capacity(128);
+        if self.opts.schemas_enable {
+            key.extend_from_slice(b"{\"schema\":");
+            key.extend_from_slice(transaction::KEY_SCHEMA.as_bytes());
+            key.extend_from_slice(b",\"payload\":");
+            value.extend_from_slice(b"{\"schema\":");
+            value.extend_from_slice(transaction::VALUE_SCHEMA.as_bytes());
+            value.extend_from_slice(b",\"payload\":");
+        }
+        transaction::key_payload(id, &mut key);
+        payload(id, &mut value);
+        if self.opts.schemas_enable {
+            key.push(b'}');
+            value.push(b'}');
+        }
+        (key, value)
+    }
+
+    /// Encode a transaction boundary or message into its records (none for a boundary
+    /// without transaction metadata, or for a transaction nothing was written for).
+    pub fn encode_marker(&mut self, m: &Marker, out: &mut Vec<Record>) {
+        match m {
+            Marker::Begin { commit_ts_us } => self.tx = Some(OpenTx::new(*commit_ts_us)),
+            Marker::End { position, .. } => {
+                let Some(tx) = self.tx.take() else { return };
+                if !tx.begun {
+                    return;
+                }
+                let Some(id) = transaction::transaction_id(position) else {
+                    return;
+                };
+                let (key, value) = self.wrap_tx(&id, |id, v| tx.end_payload(id, v));
+                out.push(Record {
+                    topic: Arc::clone(&self.transaction_topic),
+                    key: Some(key),
+                    value: Some(value),
+                });
+            }
+            Marker::Message(msg) => self.encode_message(msg, out),
+            Marker::SchemaChange(c) => self.encode_schema_change(c, out),
+        }
+    }
+
+    /// The topic of schema-change records (`<prefix>`).
+    pub fn schema_change_topic(&self) -> &str {
+        &self.schema_change_topic
+    }
+
+    fn encode_schema_change(&mut self, c: &SchemaChange, out: &mut Vec<Record>) {
+        let mut key = Vec::with_capacity(64);
+        let mut value = Vec::with_capacity(1024 + c.ddl.len());
+        if self.opts.schemas_enable {
+            key.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"databaseName"}],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeKey","version":1},"payload":"#);
+            value.extend_from_slice(br#"{"schema":"#);
+            value.extend_from_slice(schema::schema_change_schema().as_bytes());
+            value.extend_from_slice(br#","payload":"#);
+        }
+        key.extend_from_slice(br#"{"databaseName":"#);
+        json::string(&mut key, &c.database);
+        key.push(b'}');
+        value.extend_from_slice(br#"{"source":"#);
+        let table = TableId::new(c.database.as_str(), c.table.as_deref().unwrap_or(""));
+        let snapshot = c.snapshot.then_some(SnapshotMarker::True);
+        self.write_source(&c.position, c.ts_us, snapshot, &table, &mut value);
+        value.extend_from_slice(br#","ts_ms":"#);
+        json::int(&mut value, self.now_ns() / 1_000_000);
+        value.extend_from_slice(br#","databaseName":"#);
+        json::string(&mut value, &c.database);
+        value.extend_from_slice(br#","schemaName":null,"ddl":"#);
+        json::string(&mut value, &c.ddl);
+        value.extend_from_slice(br#","tableChanges":["#);
+        for (i, ch) in c.changes.iter().enumerate() {
+            if i > 0 {
+                value.push(b',');
+            }
+            ddl::write_change(&mut value, ch);
+        }
+        value.extend_from_slice(b"]}");
+        if self.opts.schemas_enable {
+            key.push(b'}');
+            value.push(b'}');
+        }
+        out.push(Record {
+            topic: Arc::clone(&self.schema_change_topic),
+            key: Some(key),
+            value: Some(value),
+        });
+    }
+
+    fn encode_message(&mut self, msg: &LogicalMessage, out: &mut Vec<Record>) {
+        let tx = self.in_transaction(&msg.position, "message", out);
+        let mut key = Vec::with_capacity(32 + msg.prefix.len());
+        let mut value = Vec::with_capacity(512 + msg.content.len() * 4 / 3);
+        let content_ty = effective_type(&ColumnType::Bytes, self.opts.modes);
+        if self.opts.schemas_enable {
+            key.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageKey","version":1},"payload":"#);
+            value.extend_from_slice(br#"{"schema":"#);
+            value.extend_from_slice(
+                schema::message_schema(self.opts.source_kind, &content_ty).as_bytes(),
+            );
+            value.extend_from_slice(br#","payload":"#);
+        }
+        key.extend_from_slice(br#"{"prefix":"#);
+        json::string(&mut key, &msg.prefix);
+        key.push(b'}');
+        value.extend_from_slice(br#"{"op":"m","ts_ms":"#);
+        json::int(&mut value, self.now_ns() / 1_000_000);
+        value.extend_from_slice(br#","source":"#);
+        self.write_source(
+            &msg.position,
+            msg.commit_ts_us,
+            None,
+            &TableId::new("", ""),
+            &mut value,
+        );
+        value.extend_from_slice(br#","transaction":"#);
+        write_tx_block(&mut value, tx.as_ref());
+        value.extend_from_slice(br#","message":{"prefix":"#);
+        json::string(&mut value, &msg.prefix);
+        value.extend_from_slice(br#","content":"#);
+        write_moded(
+            &mut value,
+            &content_ty,
+            &Value::Bytes(msg.content.clone()),
+            self.opts.modes,
+        );
+        value.extend_from_slice(b"}}");
+        if self.opts.schemas_enable {
+            key.push(b'}');
+            value.push(b'}');
+        }
+        out.push(Record {
+            topic: Arc::clone(&self.message_topic),
+            key: Some(key),
+            value: Some(value),
+        });
+    }
+
+    fn now_ns(&self) -> i64 {
+        self.now_ns.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0)
+        })
     }
 
     /// Use one processing timestamp for the following events (one clock read per batch);
@@ -617,6 +875,12 @@ impl EnvelopeEncoder {
             return;
         }
         let r = self.rendered(ev);
+        let tx = if self.tx.is_some() {
+            let collection = format!("{}.{}", ev.schema.table.namespace, ev.schema.table.name);
+            self.in_transaction(&ev.position, &collection, out)
+        } else {
+            None
+        };
         let key = self.encode_key(ev, &r);
         let mut value = Vec::with_capacity(self.value_capacity);
         if self.opts.schemas_enable {
@@ -624,7 +888,7 @@ impl EnvelopeEncoder {
             value.extend_from_slice(r.value_schema.as_bytes());
             value.extend_from_slice(b",\"payload\":");
         }
-        self.write_payload(ev, &r, &mut value);
+        self.write_payload(ev, &r, tx.as_ref(), &mut value);
         if self.opts.schemas_enable {
             value.push(b'}');
         }
@@ -686,7 +950,13 @@ impl EnvelopeEncoder {
         Some(out)
     }
 
-    fn write_payload(&self, ev: &ChangeEvent, r: &Rendered, out: &mut Vec<u8>) {
+    fn write_payload(
+        &self,
+        ev: &ChangeEvent,
+        r: &Rendered,
+        tx: Option<&TxBlock>,
+        out: &mut Vec<u8>,
+    ) {
         let modes = self.opts.modes;
         out.extend_from_slice(b"{\"before\":");
         let placeholder = &self.opts.placeholder;
@@ -694,15 +964,18 @@ impl EnvelopeEncoder {
         out.extend_from_slice(b",\"after\":");
         write_row(out, r, ev.after.as_deref(), modes, placeholder);
         out.extend_from_slice(b",\"source\":");
-        self.write_source(ev, out);
-        out.extend_from_slice(b",\"transaction\":null,\"op\":");
+        self.write_source(
+            &ev.position,
+            ev.commit_ts_us,
+            ev.snapshot,
+            &ev.schema.table,
+            out,
+        );
+        out.extend_from_slice(b",\"transaction\":");
+        write_tx_block(out, tx);
+        out.extend_from_slice(b",\"op\":");
         json::string(out, ev.op.code());
-        let now = self.now_ns.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as i64)
-                .unwrap_or(0)
-        });
+        let now = self.now_ns();
         out.extend_from_slice(b",\"ts_ms\":");
         json::int(out, now / 1_000_000);
         out.extend_from_slice(b",\"ts_us\":");
@@ -712,19 +985,26 @@ impl EnvelopeEncoder {
         out.push(b'}');
     }
 
-    fn write_source(&self, ev: &ChangeEvent, out: &mut Vec<u8>) {
+    fn write_source(
+        &self,
+        position: &Position,
+        commit_ts_us: i64,
+        snapshot: Option<SnapshotMarker>,
+        table: &TableId,
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(b"{\"version\":");
         json::string(out, crate::VERSION);
         out.extend_from_slice(b",\"connector\":");
         json::string(out, self.opts.source_kind.connector());
         out.extend_from_slice(b",\"name\":");
         json::string(out, &self.opts.topic_prefix);
-        let ts_us = ev.commit_ts_us;
+        let ts_us = commit_ts_us;
         out.extend_from_slice(b",\"ts_ms\":");
         json::int(out, ts_us.div_euclid(1000));
         out.extend_from_slice(b",\"snapshot\":");
-        json::string(out, ev.snapshot.map_or("false", |s| s.as_str()));
-        match &ev.position {
+        json::string(out, snapshot.map_or("false", |s| s.as_str()));
+        match position {
             Position::Postgres {
                 db,
                 lsn,
@@ -749,9 +1029,9 @@ impl EnvelopeEncoder {
                 out.extend_from_slice(b",\"ts_ns\":");
                 json::int(out, ts_us.saturating_mul(1000));
                 out.extend_from_slice(b",\"schema\":");
-                json::string(out, &ev.schema.table.namespace);
+                json::string(out, &table.namespace);
                 out.extend_from_slice(b",\"table\":");
-                json::string(out, &ev.schema.table.name);
+                json::string(out, &table.name);
                 out.extend_from_slice(b",\"txId\":");
                 match tx_id {
                     Some(x) => json::int(out, i64::from(*x)),
@@ -776,7 +1056,11 @@ impl EnvelopeEncoder {
                 out.extend_from_slice(b",\"ts_ns\":");
                 json::int(out, ts_us.saturating_mul(1000));
                 out.extend_from_slice(b",\"table\":");
-                json::string(out, &ev.schema.table.name);
+                if table.name.is_empty() {
+                    out.extend_from_slice(b"null");
+                } else {
+                    json::string(out, &table.name);
+                }
                 out.extend_from_slice(b",\"server_id\":");
                 json::int(out, i64::from(*server_id));
                 out.extend_from_slice(b",\"gtid\":");
@@ -798,9 +1082,9 @@ impl EnvelopeEncoder {
                 out.extend_from_slice(b",\"ts_ns\":");
                 json::int(out, ts_us.saturating_mul(1000));
                 out.extend_from_slice(b",\"schema\":");
-                json::string(out, &ev.schema.table.namespace);
+                json::string(out, &table.namespace);
                 out.extend_from_slice(b",\"table\":");
-                json::string(out, &ev.schema.table.name);
+                json::string(out, &table.name);
                 out.extend_from_slice(
                     b",\"txId\":null,\"lsn\":null,\"xmin\":null,\"origin\":null,\"origin_lsn\":null}",
                 );
@@ -809,10 +1093,29 @@ impl EnvelopeEncoder {
     }
 }
 
+/// An event's `transaction` block (`null` outside transaction metadata).
+fn write_tx_block(out: &mut Vec<u8>, tx: Option<&TxBlock>) {
+    let Some((id, total, in_collection)) = tx else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    out.extend_from_slice(br#"{"id":"#);
+    json::string(out, id);
+    out.extend_from_slice(br#","total_order":"#);
+    json::int(out, *total);
+    out.extend_from_slice(br#","data_collection_order":"#);
+    json::int(out, *in_collection);
+    out.push(b'}');
+}
+
 /// Kafka topic for a table under `prefix`.
 pub fn topic_name(prefix: &str, table: &TableId) -> String {
-    format!("{prefix}.{}.{}", table.namespace, table.name)
-        .chars()
+    sanitize_topic(&format!("{prefix}.{}.{}", table.namespace, table.name))
+}
+
+/// `name` with the characters Kafka does not accept in topic names replaced by `_`.
+fn sanitize_topic(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
                 c

@@ -58,6 +58,43 @@ const TRANSACTION_SCHEMA: &str = concat!(
     r#"],"optional":true,"name":"event.block","version":1,"field":"transaction"}"#
 );
 
+/// Schema of a logical decoding message's value (`op: "m"`); `content` is written as `content`
+/// (bytes, or a string under a `binary.handling.mode` other than `bytes`).
+pub(super) fn message_schema(kind: SourceKind, content: &ColumnType) -> String {
+    let source = match kind {
+        SourceKind::Postgres => PG_SOURCE_SCHEMA,
+        SourceKind::Mysql => MYSQL_SOURCE_SCHEMA,
+    };
+    let content = if matches!(content, ColumnType::Bytes) {
+        "bytes"
+    } else {
+        "string"
+    };
+    format!(
+        concat!(
+            r#"{{"type":"struct","fields":[{{"type":"string","optional":false,"field":"op"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"ts_ms"}},{source},{transaction},"#,
+            r#"{{"type":"struct","fields":[{{"type":"string","optional":true,"field":"prefix"}},"#,
+            r#"{{"type":"{content}","optional":true,"field":"content"}}],"optional":false,"#,
+            r#""name":"io.debezium.connector.postgresql.Message","version":1,"field":"message"}}],"#,
+            r#""optional":false,"name":"io.debezium.connector.postgresql.MessageValue","version":1}}"#
+        ),
+        source = source,
+        transaction = TRANSACTION_SCHEMA,
+        content = content,
+    )
+}
+
+/// Schema of a MySQL schema-change record's value.
+pub(super) fn schema_change_schema() -> String {
+    format!(
+        "{}{}{}",
+        r#"{"type":"struct","fields":["#,
+        MYSQL_SOURCE_SCHEMA,
+        r#",{"type":"int64","optional":false,"field":"ts_ms"},{"type":"string","optional":true,"field":"databaseName"},{"type":"string","optional":true,"field":"schemaName"},{"type":"string","optional":true,"field":"ddl"},{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"type"},{"type":"string","optional":false,"field":"id"},{"type":"struct","fields":[{"type":"string","optional":true,"field":"defaultCharsetName"},{"type":"array","items":{"type":"string","optional":false},"optional":true,"field":"primaryKeyColumnNames"},{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"name"},{"type":"int32","optional":false,"field":"jdbcType"},{"type":"int32","optional":true,"field":"nativeType"},{"type":"string","optional":false,"field":"typeName"},{"type":"string","optional":true,"field":"typeExpression"},{"type":"string","optional":true,"field":"charsetName"},{"type":"int32","optional":true,"field":"length"},{"type":"int32","optional":true,"field":"scale"},{"type":"int32","optional":false,"field":"position"},{"type":"boolean","optional":true,"field":"optional"},{"type":"boolean","optional":true,"field":"autoIncremented"},{"type":"boolean","optional":true,"field":"generated"},{"type":"string","optional":true,"field":"comment"},{"type":"string","optional":true,"field":"defaultValueExpression"},{"type":"array","items":{"type":"string","optional":false},"optional":true,"field":"enumValues"}],"optional":false,"name":"io.debezium.connector.schema.Column","version":1},"optional":false,"field":"columns"},{"type":"string","optional":true,"field":"comment"}],"optional":true,"name":"io.debezium.connector.schema.Table","version":1,"field":"table"}],"optional":false,"name":"io.debezium.connector.schema.Change","version":1},"optional":false,"field":"tableChanges"}],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeValue","version":1}"#
+    )
+}
+
 /// The base of a table's Connect schema names: its topic name, sanitised as Debezium does
 /// (`Sales Dept` → `Sales_Dept`).
 fn base_name(prefix: &str, t: &TableSchema) -> String {

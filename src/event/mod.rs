@@ -7,15 +7,19 @@
 //! - every row has exactly one value per column of its schema, in schema order;
 //! - `key` holds the primary-key values in key-column order (empty when the table has none).
 
+mod ddl;
 mod document;
+mod marker;
 mod position;
 mod value;
 
 use std::sync::Arc;
 
+pub use ddl::{DdlColumn, SchemaChange, TableChange, TableChangeKind, TableDdl};
 pub(crate) use document::Fields;
 pub use document::{doc_id, DocAction, DocChange, Document, Origin};
-pub use position::{Lsn, Position};
+pub use marker::{LogicalMessage, Marker};
+pub use position::{Checkpoint, Lsn, Position};
 pub use value::{ColumnType, Value};
 
 /// The kind of change, with Debezium's one-letter codes.

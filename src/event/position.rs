@@ -1,7 +1,9 @@
 //! Positions in a source's log, and the checkpoints the pipeline may acknowledge.
 //!
 //! A [`Position`] travels with every event (it fills Debezium's `source` block). An [`Lsn`]
-//! orders PostgreSQL WAL; it prints as PostgreSQL does (`16/B374D848`).
+//! orders PostgreSQL WAL; it prints as PostgreSQL does (`16/B374D848`). A [`Checkpoint`] is
+//! what a source may acknowledge: the pipeline and the offsets store share it, so it lives
+//! here on the ground floor, not in `source`.
 
 use std::fmt;
 
@@ -59,6 +61,31 @@ pub enum Position {
         row: u32,
         /// GTID of the transaction, when the server logs one.
         gtid: Option<std::sync::Arc<str>>,
+    },
+}
+
+/// An acknowledgeable source position.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Checkpoint {
+    /// PostgreSQL: everything up to `lsn` (a commit's end LSN) is durable.
+    Postgres {
+        /// The LSN up to which everything was delivered.
+        lsn: Lsn,
+        /// Whether the initial snapshot is complete.
+        snapshot_done: bool,
+    },
+    /// MySQL/MariaDB: everything before `pos` in `file` (a transaction boundary) is durable.
+    Mysql {
+        /// Binlog file name.
+        file: String,
+        /// Position in `file` where the next transaction starts.
+        pos: u64,
+        /// MariaDB GTID position at that point (`domain-server-seq`, comma-separated).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gtid: Option<String>,
+        /// Whether the initial snapshot is complete.
+        snapshot_done: bool,
     },
 }
 

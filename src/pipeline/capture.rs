@@ -109,16 +109,9 @@ pub(super) async fn run_once(
     telemetry: &Telemetry,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
-    let mut sink = KafkaSink::connect(
-        name,
-        ks,
-        source.kind(),
-        settings.source.value_modes(),
-        settings.source.column_filter(),
-        settings.source.unavailable_placeholder(),
-    )
-    .await
-    .map_err(PipelineError::Sink)?;
+    let mut sink = KafkaSink::connect(name, ks, settings.source.output(source.kind()))
+        .await
+        .map_err(PipelineError::Sink)?;
     let (tx, mut rx) = mpsc::channel::<Batch>(settings.queue_batches);
     let (ack_tx, ack_rx) = watch::channel::<Option<Checkpoint>>(None);
     let (pend_tx, pend_rx) = mpsc::channel::<InFlight>(settings.queue_batches);
@@ -171,7 +164,7 @@ pub(super) async fn run_once(
             }
             let started = Instant::now();
             let pending = sink
-                .enqueue(&batch.events)
+                .enqueue(&batch.events, &batch.marks)
                 .await
                 .map_err(PipelineError::Sink)?;
             let f = InFlight {

@@ -11,7 +11,7 @@
 //! would pick, in source order, without duplicates from producer retries; a delete is
 //! followed by a tombstone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -23,8 +23,8 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use secrecy::ExposeSecret;
 
 use crate::config::KafkaSettings;
-use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record, SourceKind};
-use crate::event::{ChangeEvent, TableId};
+use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record};
+use crate::event::{ChangeEvent, Marker, TableId};
 use crate::source::TableShape;
 
 /// How to give a table a key, for the hints about key-less records on compacted topics
@@ -265,6 +265,8 @@ pub struct KafkaSink {
     replication: i32,
     /// Tables whose topic is ready, with the keyed-ness it was checked for.
     known_tables: HashMap<TableId, bool>,
+    /// Topics of markers (transaction records, messages) known to exist.
+    known_topics: HashSet<String>,
     /// `sink.topic_config`: `"*"` under `None`, tables under their id.
     topic_config: HashMap<Option<TableId>, BTreeMap<String, String>>,
     records: Vec<Record>,
@@ -335,10 +337,7 @@ impl KafkaSink {
     pub async fn connect(
         connector: &str,
         s: &KafkaSettings,
-        source_kind: SourceKind,
-        modes: crate::envelope::ValueModes,
-        columns: crate::envelope::ColumnFilter,
-        placeholder: std::sync::Arc<str>,
+        output: crate::envelope::SourceOutput,
     ) -> Result<Self, KafkaSinkError> {
         let mut pc = client_config(s);
         pc.set("enable.idempotence", "true")
@@ -382,22 +381,19 @@ impl KafkaSink {
         Ok(Self {
             producer,
             admin,
-            encoder: EnvelopeEncoder::new(EnvelopeOptions {
-                topic_prefix: s
-                    .topic_prefix
+            encoder: EnvelopeEncoder::new(EnvelopeOptions::new(
+                s.topic_prefix
                     .clone()
                     .unwrap_or_else(|| connector.to_string()),
-                schemas_enable: s.schemas_enable,
-                modes,
-                columns,
-                placeholder,
-                source_kind,
-            }),
+                s.schemas_enable,
+                output,
+            )),
             settings_servers: s.bootstrap_servers.clone(),
             create_topics: s.create_topics,
             partitions: s.topic_partitions,
             replication: s.topic_replication_factor,
             known_tables: HashMap::new(),
+            known_topics: HashSet::new(),
             topic_config: s
                 .topic_config
                 .iter()
@@ -447,40 +443,15 @@ impl KafkaSink {
             return Ok(());
         }
         let topic = self.encoder.topic_for(table);
-        let opts = AdminOptions::new()
-            .operation_timeout(Some(Duration::from_secs(30)))
-            .request_timeout(Some(Duration::from_secs(15)));
         let mut created = false;
         if self.create_topics {
             let cfg = self.topic_configs(table, keyed);
-            let mut new = NewTopic::new(
-                &topic,
-                self.partitions,
-                TopicReplication::Fixed(self.replication),
-            );
-            for (k, v) in &cfg {
-                new = new.set(k, v);
-            }
-            let err = |source| KafkaSinkError::CreateTopic {
-                topic: topic.clone(),
-                source,
-            };
-            let results = self.admin.create_topics([&new], &opts).await.map_err(err)?;
-            for r in results {
-                match r {
-                    Ok(_) => {
-                        created = true;
-                        let policy = cfg.get("cleanup.policy").map_or("", String::as_str);
-                        tracing::info!(topic = %topic, cleanup_policy = policy, "topic created");
-                    }
-                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((_, code)) => return Err(err(KafkaError::AdminOp(code))),
-                }
-            }
+            created = self.create_topic(&topic, &cfg).await?;
         }
         if !keyed && !created {
             // An existing topic: a compacted one would refuse every record of this table.
             let spec = ResourceSpecifier::Topic(&topic);
+            let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(15)));
             match self.admin.describe_configs([&spec], &opts).await {
                 Ok(results) => {
                     let policy = results
@@ -503,8 +474,75 @@ impl KafkaSink {
         Ok(())
     }
 
-    /// Encode and hand events to the producer; the result resolves when all are durable.
-    pub async fn enqueue(&mut self, events: &[ChangeEvent]) -> Result<Pending, KafkaSinkError> {
+    /// Make sure the topic of transaction records or messages exists before its first
+    /// record: not compacted (every message and boundary is kept, whatever its key).
+    async fn ensure_marker_topic(&mut self, m: &Marker) -> Result<(), KafkaSinkError> {
+        let topic = match m {
+            Marker::Message(_) => self.encoder.message_topic(),
+            Marker::End { .. } => self.encoder.transaction_topic(),
+            Marker::SchemaChange(_) => self.encoder.schema_change_topic(),
+            Marker::Begin { .. } => return Ok(()),
+        };
+        if self.known_topics.contains(topic) {
+            return Ok(());
+        }
+        let topic = topic.to_string();
+        if self.create_topics {
+            let mut cfg = BTreeMap::new();
+            cfg.insert("cleanup.policy".to_string(), "delete".to_string());
+            if let Some(over) = self.topic_config.get(&None) {
+                cfg.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            self.create_topic(&topic, &cfg).await?;
+        }
+        self.known_topics.insert(topic);
+        Ok(())
+    }
+
+    /// Create `topic` with `cfg` unless it exists; whether it was created.
+    async fn create_topic(
+        &self,
+        topic: &str,
+        cfg: &BTreeMap<String, String>,
+    ) -> Result<bool, KafkaSinkError> {
+        let opts = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(30)))
+            .request_timeout(Some(Duration::from_secs(15)));
+        let mut new = NewTopic::new(
+            topic,
+            self.partitions,
+            TopicReplication::Fixed(self.replication),
+        );
+        for (k, v) in cfg {
+            new = new.set(k, v);
+        }
+        let err = |source| KafkaSinkError::CreateTopic {
+            topic: topic.to_string(),
+            source,
+        };
+        let mut created = false;
+        let results = self.admin.create_topics([&new], &opts).await.map_err(err)?;
+        for r in results {
+            match r {
+                Ok(_) => {
+                    created = true;
+                    let policy = cfg.get("cleanup.policy").map_or("", String::as_str);
+                    tracing::info!(topic = %topic, cleanup_policy = policy, "topic created");
+                }
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => return Err(err(KafkaError::AdminOp(code))),
+            }
+        }
+        Ok(created)
+    }
+
+    /// Encode and hand events and markers (each before the event at its index) to the
+    /// producer; the result resolves when all are durable.
+    pub async fn enqueue(
+        &mut self,
+        events: &[ChangeEvent],
+        marks: &[(usize, Marker)],
+    ) -> Result<Pending, KafkaSinkError> {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
         let now_ns = std::time::SystemTime::now()
@@ -513,13 +551,22 @@ impl KafkaSink {
             .ok();
         self.encoder.set_now(now_ns);
         let mut last_version = None;
-        for ev in events {
+        let mut marks = marks.iter().peekable();
+        for (i, ev) in events.iter().enumerate() {
+            while let Some((_, m)) = marks.next_if(|(at, _)| *at <= i) {
+                self.ensure_marker_topic(m).await?;
+                self.encoder.encode_marker(m, &mut records);
+            }
             if last_version != Some(ev.schema.version) {
                 last_version = Some(ev.schema.version);
                 self.ensure_table(&ev.schema.table, !ev.schema.key_columns.is_empty())
                     .await?;
             }
             self.encoder.encode(ev, &mut records);
+        }
+        for (_, m) in marks {
+            self.ensure_marker_topic(m).await?;
+            self.encoder.encode_marker(m, &mut records);
         }
         let mut futures = Vec::with_capacity(records.len());
         for rec in records.drain(..) {

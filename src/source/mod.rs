@@ -8,6 +8,7 @@
 //! - after a restart the source resumes at or before the last acknowledged checkpoint
 //!   (duplicates possible, gaps never).
 
+pub(crate) mod batcher;
 pub mod changelog;
 pub(crate) mod keys;
 pub mod mysql;
@@ -16,7 +17,8 @@ pub(crate) mod snapshot;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::event::{ChangeEvent, TableId};
+pub use crate::event::Checkpoint;
+use crate::event::{ChangeEvent, Marker, TableId};
 
 /// Batch size limits.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +54,9 @@ pub enum SourceEnd {
 pub struct Batch {
     /// Events in source order (may be empty: a checkpoint-only batch).
     pub events: Vec<ChangeEvent>,
+    /// Transaction boundaries and messages, each with the index in `events` of the event it
+    /// precedes (`events.len()`: after the last), in source order.
+    pub marks: Vec<(usize, Marker)>,
     /// Position to acknowledge after this batch is durable.
     pub checkpoint: Option<Checkpoint>,
     /// Captured tables the sink should prepare for before any event (sent once at start).
@@ -63,6 +68,7 @@ impl Batch {
     pub fn new(events: Vec<ChangeEvent>, checkpoint: Option<Checkpoint>) -> Self {
         Self {
             events,
+            marks: Vec::new(),
             checkpoint,
             tables: Vec::new(),
         }
@@ -76,31 +82,6 @@ pub struct TableShape {
     pub table: TableId,
     /// Whether its records carry a key (primary key, configured or fallback key columns).
     pub keyed: bool,
-}
-
-/// An acknowledgeable source position.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Checkpoint {
-    /// PostgreSQL: everything up to `lsn` (a commit's end LSN) is durable.
-    Postgres {
-        /// The LSN up to which everything was delivered.
-        lsn: crate::event::Lsn,
-        /// Whether the initial snapshot is complete.
-        snapshot_done: bool,
-    },
-    /// MySQL/MariaDB: everything before `pos` in `file` (a transaction boundary) is durable.
-    Mysql {
-        /// Binlog file name.
-        file: String,
-        /// Position in `file` where the next transaction starts.
-        pos: u64,
-        /// MariaDB GTID position at that point (`domain-server-seq`, comma-separated).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        gtid: Option<String>,
-        /// Whether the initial snapshot is complete.
-        snapshot_done: bool,
-    },
 }
 
 /// A database source feeding the Kafka capture pipeline.

@@ -9,17 +9,17 @@
 use tokio::sync::mpsc;
 
 use super::{Batch, BatchLimits};
-use crate::event::{ChangeEvent, SnapshotMarker, Value};
+use crate::event::{ChangeEvent, Marker, SnapshotMarker, Value};
 
 /// Where snapshot events go, with one event of lookahead for Debezium's snapshot markers.
 pub(crate) struct SnapshotEmitter<'a> {
     tx: &'a mpsc::Sender<Batch>,
     limits: BatchLimits,
     batch: Vec<ChangeEvent>,
+    marks: Vec<(usize, Marker)>,
     bytes: usize,
+    /// The last row pushed, with the marker it gets if more rows follow.
     held: Option<ChangeEvent>,
-    /// Whether the held event is the first row of its table.
-    held_first_of_table: bool,
     /// Whether the next pushed event starts a table.
     table_start: bool,
     first: bool,
@@ -33,55 +33,68 @@ impl<'a> SnapshotEmitter<'a> {
             tx,
             limits,
             batch: Vec::new(),
+            marks: Vec::new(),
             bytes: 0,
             held: None,
-            held_first_of_table: false,
             table_start: true,
             first: true,
             rows: 0,
         }
     }
 
-    /// The marker of a table's first row, as Debezium writes it: `first` for the very first
-    /// row of the snapshot, `first_in_data_collection` for the first row of a later table.
-    fn first_marker(&mut self) -> SnapshotMarker {
-        let m = if self.first {
-            SnapshotMarker::First
-        } else {
-            SnapshotMarker::FirstInDataCollection
-        };
-        self.first = false;
-        m
+    /// Buffer a marker (a schema-change record) before the rows that follow; the held row,
+    /// if any, goes first.
+    pub(crate) async fn mark(&mut self, m: Marker) -> Result<(), Closed> {
+        if let Some(prev) = self.held.take() {
+            self.out(prev).await?;
+        }
+        self.bytes += m.approx_size();
+        self.marks.push((self.batch.len(), m));
+        if self.marks.len() >= self.limits.max_events {
+            self.flush(None).await?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn push(&mut self, ev: ChangeEvent) -> Result<(), Closed> {
-        if let Some(mut prev) = self.held.take() {
-            prev.snapshot = Some(if self.held_first_of_table {
-                self.first_marker()
-            } else {
-                SnapshotMarker::True
-            });
+        if let Some(prev) = self.held.take() {
             self.out(prev).await?;
         }
+        // The marker it gets if more rows follow: `first` for the very first row of the
+        // snapshot, `first_in_data_collection` for the first row of a later table.
+        let marker = if std::mem::take(&mut self.table_start) {
+            if std::mem::take(&mut self.first) {
+                SnapshotMarker::First
+            } else {
+                SnapshotMarker::FirstInDataCollection
+            }
+        } else {
+            SnapshotMarker::True
+        };
+        let mut ev = ev;
+        ev.snapshot = Some(marker);
         self.held = Some(ev);
-        self.held_first_of_table = std::mem::take(&mut self.table_start);
         self.rows += 1;
         Ok(())
     }
 
-    /// Mark the held event as the last of its table (or of the whole snapshot). A table's
-    /// only row keeps its first-row marker, except that the snapshot's last row is `last`.
+    /// A table is done: its last row (still held) is `last_in_data_collection` unless it
+    /// is also the table's first. After the last table, the snapshot's very last row (of
+    /// whichever table, later tables may be empty) becomes `last`, as Debezium's buffering
+    /// of the last snapshot record does.
     pub(crate) async fn end_table(&mut self, last_table: bool) -> Result<(), Closed> {
-        if let Some(mut prev) = self.held.take() {
-            prev.snapshot = Some(if last_table {
-                SnapshotMarker::Last
-            } else if self.held_first_of_table {
-                self.first_marker()
-            } else {
-                SnapshotMarker::LastInDataCollection
-            });
-            self.first = false;
-            self.out(prev).await?;
+        if !self.table_start {
+            if let Some(held) = &mut self.held {
+                if held.snapshot == Some(SnapshotMarker::True) {
+                    held.snapshot = Some(SnapshotMarker::LastInDataCollection);
+                }
+            }
+        }
+        if last_table {
+            if let Some(mut prev) = self.held.take() {
+                prev.snapshot = Some(SnapshotMarker::Last);
+                self.out(prev).await?;
+            }
         }
         self.table_start = true;
         Ok(())
@@ -104,15 +117,14 @@ impl<'a> SnapshotEmitter<'a> {
         &mut self,
         checkpoint: Option<crate::source::Checkpoint>,
     ) -> Result<(), Closed> {
-        if self.batch.is_empty() && checkpoint.is_none() {
+        if self.batch.is_empty() && self.marks.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
         self.bytes = 0;
         let events = std::mem::take(&mut self.batch);
-        self.tx
-            .send(Batch::new(events, checkpoint))
-            .await
-            .map_err(|_| Closed)
+        let mut batch = Batch::new(events, checkpoint);
+        batch.marks = std::mem::take(&mut self.marks);
+        self.tx.send(batch).await.map_err(|_| Closed)
     }
 }
 

@@ -12,5 +12,6 @@ mod errors;
 mod golden;
 mod modes;
 mod mysql;
+mod readme;
 mod shapes;
 mod sinks;

@@ -15,6 +15,7 @@
 mod binlog;
 mod catalog;
 mod error;
+mod history;
 mod recorded;
 mod snapshot;
 mod types;
@@ -37,8 +38,9 @@ use self::binlog::Statement;
 use self::catalog::{CatalogTable, ServerInfo, Table};
 use self::snapshot::BinlogPos;
 use crate::config::{MysqlSettings, MysqlSnapshotMode};
-use crate::event::{ChangeEvent, TableId, Value};
+use crate::event::{Marker, Position, SchemaChange, TableChange, TableChangeKind, TableId};
 use crate::offsets::OffsetStore;
+use crate::source::batcher::Batcher;
 use crate::source::keys::KeyOverrides;
 use crate::source::snapshot::SnapshotEmitter;
 use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo, TableShape};
@@ -152,6 +154,7 @@ impl MysqlSource {
             }
         }
 
+        let mut shapes = history::Shapes::new();
         let start = if need_snapshot {
             self.offsets.clear()?;
             self.telemetry
@@ -166,6 +169,7 @@ impl MysqlSource {
                 &io.shutdown,
                 &self.telemetry,
                 &self.connector,
+                self.settings.include_schema_changes.then_some(&mut shapes),
             )
             .await?
             else {
@@ -213,7 +217,81 @@ impl MysqlSource {
             }
             p
         };
-        self.stream(opts, sql, &info, start, io).await
+        self.stream(opts, sql, &info, start, io, shapes).await
+    }
+
+    /// The schema-change record of a streamed DDL statement on captured tables (none for
+    /// other statements), each changed table's shape read from the catalog after it.
+    #[allow(clippy::too_many_arguments)]
+    async fn schema_change(
+        &self,
+        sql: &mut mysql_async::Conn,
+        mariadb: bool,
+        stmt: &str,
+        default_db: &str,
+        at: &(dyn Fn(&str) -> Position + Sync),
+        ts_us: i64,
+        shapes: &mut history::Shapes,
+    ) -> Result<Option<Marker>, MySourceError> {
+        let Some(st) = history::statement(stmt) else {
+            return Ok(None);
+        };
+        let db = st
+            .database
+            .clone()
+            .unwrap_or_else(|| default_db.to_string());
+        let mut changes = Vec::new();
+        for name in &st.tables {
+            let id = TableId::new(db.clone(), name.clone());
+            if !self.tables.contains(&id) {
+                continue;
+            }
+            let shape = if st.kind == TableChangeKind::Drop {
+                shapes.remove(&id);
+                None
+            } else {
+                // The statement applied to the last shape, as Debezium's parser does; else
+                // (no shape yet, or a clause not modelled) the catalog's shape, which may
+                // already show later statements.
+                let old = shapes.get(&id).map(|a| &**a);
+                let stated = match (st.kind, old) {
+                    (TableChangeKind::Alter, Some(old)) => history::apply_alter(stmt, old),
+                    (TableChangeKind::Create, _) => {
+                        history::parse_create(stmt, None).filter(|t| t.default_charset.is_some())
+                    }
+                    _ => None,
+                };
+                let shape = match stated {
+                    Some(s) => s,
+                    None => {
+                        let Some(new) = history::describe(sql, &id, mariadb).await? else {
+                            continue;
+                        };
+                        history::merge(stmt, new, old)
+                    }
+                };
+                let shape = Arc::new(shape);
+                shapes.insert(id.clone(), Arc::clone(&shape));
+                Some(shape)
+            };
+            changes.push(TableChange {
+                kind: st.kind,
+                table: id,
+                shape,
+            });
+        }
+        let Some(first) = changes.first() else {
+            return Ok(None);
+        };
+        Ok(Some(Marker::SchemaChange(SchemaChange {
+            table: Some(first.table.name.clone()),
+            position: at(&db),
+            database: db,
+            ddl: stmt.to_string(),
+            changes,
+            ts_us,
+            snapshot: false,
+        })))
     }
 
     async fn stream(
@@ -223,6 +301,7 @@ impl MysqlSource {
         info: &ServerInfo,
         start: BinlogPos,
         io: SourceIo,
+        mut shapes: history::Shapes,
     ) -> Result<SourceEnd, MySourceError> {
         let SourceIo {
             tx,
@@ -282,10 +361,9 @@ impl MysqlSource {
         }
         let mut in_tx = false;
         let mut fde_seen = false;
-        let mut batch: Vec<ChangeEvent> = Vec::new();
-        let mut bytes = 0usize;
-        let mut pending_cp: Option<Checkpoint> = None;
-        let mut linger: Option<Instant> = None;
+        let mut batcher = Batcher::new(self.limits);
+        // Commit time of the open transaction, once its begin marker is buffered.
+        let mut marked: Option<i64> = None;
         let mut pipeline_gone = false;
         let silent_after = heartbeat * 3 + Duration::from_secs(1);
 
@@ -305,11 +383,8 @@ impl MysqlSource {
                     }
                     continue;
                 }
-                _ = tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
-                    linger = None;
-                    bytes = 0;
-                    let events = std::mem::take(&mut batch);
-                    if tx.send(Batch::new(events, pending_cp.take())).await.is_err() {
+                _ = tokio::time::sleep_until(batcher.linger().unwrap_or_else(Instant::now)), if batcher.linger().is_some() => {
+                    if tx.send(batcher.take(false)).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -343,6 +418,12 @@ impl MysqlSource {
                 gtid = Some(Arc::from(text.as_str()));
                 tx_start = event_start;
                 in_tx = true;
+                if marked.is_none() {
+                    marked = Some(ts_us);
+                    batcher.mark(Marker::Begin {
+                        commit_ts_us: ts_us,
+                    });
+                }
             } else {
                 let data = ev
                     .read_data()
@@ -368,6 +449,12 @@ impl MysqlSource {
                             Statement::Begin => {
                                 in_tx = true;
                                 tx_start = event_start;
+                                if marked.is_none() {
+                                    marked = Some(ts_us);
+                                    batcher.mark(Marker::Begin {
+                                        commit_ts_us: ts_us,
+                                    });
+                                }
                             }
                             Statement::Commit => commit = true,
                             Statement::Other => {}
@@ -382,6 +469,32 @@ impl MysqlSource {
                                 // older rows on their older shape.
                                 tables.clear();
                                 catalog_cache.clear();
+                                if self.settings.include_schema_changes {
+                                    let at = |db: &str| Position::Mysql {
+                                        db: Arc::from(db),
+                                        server_id: header.server_id(),
+                                        file: Arc::clone(&file),
+                                        pos: event_start,
+                                        row: 0,
+                                        gtid: gtid.clone(),
+                                    };
+                                    let default_db = q.schema().to_string();
+                                    if let Some(m) = self
+                                        .schema_change(
+                                            &mut sql,
+                                            info.mariadb,
+                                            &stmt,
+                                            &default_db,
+                                            &at,
+                                            ts_us,
+                                            &mut shapes,
+                                        )
+                                        .await?
+                                    {
+                                        batcher.mark(m);
+                                        batcher.linger_soon();
+                                    }
+                                }
                                 let outcome = if ours { "applied" } else { "ignored" };
                                 self.telemetry
                                     .schema_changes
@@ -463,25 +576,13 @@ impl MysqlSource {
                                 gtid: gtid.clone(),
                                 ts_us,
                             };
-                            let n0 = batch.len();
-                            binlog::decode_rows(t, &rows, tme, &at, &mut batch)
+                            let n0 = batcher.len();
+                            binlog::decode_rows(t, &rows, tme, &at, batcher.events())
                                 .map_err(|e| e.into_source_error(t, &file, log_pos))?;
-                            for ev in &batch[n0..] {
-                                bytes += ev
-                                    .after
-                                    .iter()
-                                    .chain(ev.before.iter())
-                                    .map(|r| r.iter().map(Value::approx_size).sum::<usize>())
-                                    .sum::<usize>();
-                            }
-                            if batch.len() >= self.limits.max_events
-                                || bytes >= self.limits.max_bytes
-                            {
+                            batcher.counted(n0);
+                            if batcher.full() {
                                 // Mid-transaction flush: no checkpoint until the commit.
-                                bytes = 0;
-                                let events = std::mem::take(&mut batch);
-                                let checkpoint = if in_tx { None } else { pending_cp.take() };
-                                if tx.send(Batch::new(events, checkpoint)).await.is_err() {
+                                if tx.send(batcher.take(in_tx)).await.is_err() {
                                     pipeline_gone = true;
                                     break;
                                 }
@@ -496,38 +597,38 @@ impl MysqlSource {
             }
             if commit {
                 in_tx = false;
+                if let Some(commit_ts_us) = marked.take() {
+                    batcher.mark(Marker::End {
+                        position: Position::Mysql {
+                            db: Arc::from(""),
+                            server_id: header.server_id(),
+                            file: Arc::clone(&file),
+                            pos: tx_start,
+                            row: 0,
+                            gtid: gtid.clone(),
+                        },
+                        commit_ts_us,
+                    });
+                }
                 gtid = None;
                 let g = (!gtid_state.is_empty())
                     .then(|| gtid_state.values().cloned().collect::<Vec<_>>().join(","));
-                pending_cp = Some(Checkpoint::Mysql {
+                let full = batcher.commit(Checkpoint::Mysql {
                     file: file.to_string(),
                     pos: next_pos,
                     gtid: g,
                     snapshot_done: true,
                 });
                 tx_start = next_pos;
-                if batch.len() >= self.limits.max_events || bytes >= self.limits.max_bytes {
-                    linger = None;
-                    bytes = 0;
-                    let events = std::mem::take(&mut batch);
-                    if tx
-                        .send(Batch::new(events, pending_cp.take()))
-                        .await
-                        .is_err()
-                    {
-                        pipeline_gone = true;
-                        break;
-                    }
-                } else if linger.is_none() {
-                    linger = Some(Instant::now() + Duration::from_millis(2));
+                if full && tx.send(batcher.take(false)).await.is_err() {
+                    pipeline_gone = true;
+                    break;
                 }
             }
         }
         // Hand over what was read, then wait until the pipeline has saved every checkpoint.
-        if !pipeline_gone && (!batch.is_empty() || pending_cp.is_some()) {
-            let _ = tx
-                .send(Batch::new(std::mem::take(&mut batch), pending_cp.take()))
-                .await;
+        if !pipeline_gone && !batcher.is_empty() {
+            let _ = tx.send(batcher.take(false)).await;
         }
         drop(tx);
         while acks.changed().await.is_ok() {}

@@ -99,6 +99,7 @@ pub(crate) async fn run(
     shutdown: &tokio::sync::watch::Receiver<bool>,
     telemetry: &Telemetry,
     connector: &str,
+    history: Option<&mut super::history::Shapes>,
 ) -> Result<Option<BinlogPos>, MySourceError> {
     let q = |c: &'static str| MySourceError::sql(c);
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -152,6 +153,24 @@ pub(crate) async fn run(
     tracing::info!(connector, file = %file, pos, "snapshot started");
     let ts_us = crate::pipeline::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
+    if let Some(shapes) = history {
+        let position = |db: &str| Position::Mysql {
+            db: Arc::from(db),
+            server_id: 0,
+            file: Arc::clone(&file_arc),
+            pos,
+            row: 0,
+            gtid: None,
+        };
+        let (records, found) =
+            super::history::snapshot_records(conn, tables, info.mariadb, &position, ts_us).await?;
+        for r in records {
+            if emitter.mark(r).await.is_err() {
+                return Ok(None);
+            }
+        }
+        *shapes = found;
+    }
     for (ti, table) in tables.iter().enumerate() {
         let Some((cols, key)) = catalog::table_columns(conn, table, keys).await? else {
             return Err(MySourceError::Precondition {

@@ -276,14 +276,11 @@ fn check(schemas_enable: bool, file: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("golden line is json"))
         .collect();
-    let mut enc = EnvelopeEncoder::new(EnvelopeOptions {
-        topic_prefix: "anchor".into(),
+    let mut enc = EnvelopeEncoder::new(EnvelopeOptions::new(
+        "anchor".into(),
         schemas_enable,
-        source_kind: SourceKind::Postgres,
-        modes: Default::default(),
-        columns: Default::default(),
-        placeholder: crate::envelope::UNAVAILABLE_VALUE.into(),
-    });
+        crate::envelope::SourceOutput::new(SourceKind::Postgres),
+    ));
     let mut records: Vec<Record> = Vec::new();
     for ev in events() {
         enc.encode(&ev, &mut records);

@@ -34,8 +34,9 @@ pub use error::PgSourceError;
 pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMessage};
 
 use crate::config::{PostgresSettings, SnapshotMode, TlsMode};
-use crate::event::{ChangeEvent, Lsn, TableId, Value};
+use crate::event::{Lsn, TableId};
 use crate::offsets::OffsetStore;
+use crate::source::batcher::Batcher;
 use crate::source::keys::KeyOverrides;
 use crate::source::{Batch, BatchLimits, Checkpoint, SourceEnd, SourceIo, TableShape};
 use crate::telemetry::{Health, Telemetry};
@@ -403,10 +404,7 @@ impl PostgresSource {
             mut shutdown,
         } = io;
         let status_interval = Duration::from_millis(self.settings.status_interval_ms);
-        let mut batch: Vec<ChangeEvent> = Vec::new();
-        let mut bytes = 0usize;
-        let mut pending_cp: Option<Lsn> = None;
-        let mut linger: Option<Instant> = None;
+        let mut b = Batcher::new(self.limits);
         let mut in_tx = false;
         let mut last_idle = Instant::now();
         let mut acked: Option<Lsn> = None;
@@ -433,11 +431,8 @@ impl PostgresSource {
                         acked = Some(lsn);
                     }
                 }
-                _ = tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
-                    linger = None;
-                    bytes = 0;
-                    let events = std::mem::take(&mut batch);
-                    if tx.send(Batch::new(events, pending_cp.take().map(cp))).await.is_err() {
+                _ = tokio::time::sleep_until(b.linger().unwrap_or_else(Instant::now)), if b.linger().is_some() => {
+                    if tx.send(b.take(false)).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -452,9 +447,10 @@ impl PostgresSource {
                             ),
                         });
                     };
+                    let mut send = None;
                     match ev {
                         ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
-                            dec.begin(xid, commit_time_micros);
+                            b.mark(dec.begin(xid, commit_time_micros));
                             in_tx = true;
                         }
                         ReplicationEvent::XLogData { wal_start, data, .. } => {
@@ -473,69 +469,55 @@ impl PostgresSource {
                                 tracing::debug!(connector = %self.connector, table = %table, "relation described");
                                 dec.add_relation(oid, table, &cols, &cat);
                             } else {
-                                let n0 = batch.len();
-                                dec.change(msg, lsn, &mut batch)?;
-                                for ev in &batch[n0..] {
-                                    bytes += ev.after.iter().chain(ev.before.iter())
-                                        .map(|r| r.iter().map(Value::approx_size).sum::<usize>())
-                                        .sum::<usize>();
-                                }
-                                if batch.len() >= self.limits.max_events || bytes >= self.limits.max_bytes {
+                                let n0 = b.len();
+                                dec.change(msg, lsn, b.events())?;
+                                b.counted(n0);
+                                if b.full() {
                                     // Mid-transaction flush: no checkpoint until the commit.
-                                    bytes = 0;
-                                    let events = std::mem::take(&mut batch);
-                                    let checkpoint = if in_tx { None } else { pending_cp.take().map(cp) };
-                                    if tx.send(Batch::new(events, checkpoint)).await.is_err() {
-                                        pipeline_gone = true;
-                                        break;
-                                    }
+                                    send = Some(b.take(in_tx));
                                 }
                             }
                         }
                         ReplicationEvent::Commit { lsn, end_lsn, .. } => {
-                            dec.commit(from_wire(lsn));
+                            b.mark(dec.commit(from_wire(lsn), from_wire(end_lsn)));
                             in_tx = false;
-                            pending_cp = Some(from_wire(end_lsn));
                             last_cp = last_cp.max(from_wire(end_lsn));
-                            if batch.len() >= self.limits.max_events || bytes >= self.limits.max_bytes {
-                                linger = None;
-                                bytes = 0;
-                                let events = std::mem::take(&mut batch);
-                                if tx.send(Batch::new(events, pending_cp.take().map(cp))).await.is_err() {
-                                    pipeline_gone = true;
-                                    break;
-                                }
-                            } else if linger.is_none() {
-                                linger = Some(Instant::now() + Duration::from_millis(2));
+                            if b.commit(cp(from_wire(end_lsn))) {
+                                send = Some(b.take(false));
+                            }
+                        }
+                        ReplicationEvent::Message { transactional, lsn, prefix, content } => {
+                            b.mark(dec.message(transactional, from_wire(lsn), prefix, content.to_vec()));
+                            if b.full() {
+                                send = Some(b.take(in_tx));
+                            } else if !transactional {
+                                b.linger_soon();
                             }
                         }
                         ReplicationEvent::KeepAlive { wal_end, .. } => {
                             let wal_end = from_wire(wal_end);
-                            if !in_tx && batch.is_empty() && pending_cp.is_none()
+                            if !in_tx && b.is_empty()
                                 && wal_end > last_cp && last_idle.elapsed() >= status_interval
                             {
                                 last_cp = wal_end;
                                 last_idle = Instant::now();
-                                if tx.send(Batch::new(Vec::new(), Some(cp(wal_end)))).await.is_err() {
-                                    pipeline_gone = true;
-                                    break;
-                                }
+                                send = Some(Batch::new(Vec::new(), Some(cp(wal_end))));
                             }
                         }
-                        ReplicationEvent::Message { .. } => {}
                         ReplicationEvent::StoppedAt { .. } => break,
+                    }
+                    if let Some(batch) = send {
+                        if tx.send(batch).await.is_err() {
+                            pipeline_gone = true;
+                            break;
+                        }
                     }
                 }
             }
         }
         // Hand over what was read, then wait for the pipeline to acknowledge everything.
-        if !pipeline_gone && (!batch.is_empty() || pending_cp.is_some()) {
-            let _ = tx
-                .send(Batch::new(
-                    std::mem::take(&mut batch),
-                    pending_cp.take().map(cp),
-                ))
-                .await;
+        if !pipeline_gone && !b.is_empty() {
+            let _ = tx.send(b.take(false)).await;
         }
         drop(tx);
         loop {

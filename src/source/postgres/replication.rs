@@ -20,7 +20,8 @@ use super::error::PgSourceError;
 use super::pgoutput::{Message, OldTuple, TupleValue};
 use super::types::{parse_text, TypeRegistry};
 use crate::event::{
-    next_schema_version, ChangeEvent, Lsn, Op, Position, TableId, TableSchema, Value,
+    next_schema_version, ChangeEvent, LogicalMessage, Lsn, Marker, Op, Position, TableId,
+    TableSchema, Value,
 };
 
 /// Microseconds between 1970-01-01 and PostgreSQL's epoch, 2000-01-01.
@@ -58,16 +59,52 @@ impl StreamDecoder {
         }
     }
 
-    /// A transaction begins.
-    pub(crate) fn begin(&mut self, xid: u32, commit_ts_pg_us: i64) {
+    /// A transaction begins; its marker.
+    pub(crate) fn begin(&mut self, xid: u32, commit_ts_pg_us: i64) -> Marker {
         self.xid = Some(xid);
         self.commit_ts_us = commit_ts_pg_us + PG_EPOCH_OFFSET_US;
+        Marker::Begin {
+            commit_ts_us: self.commit_ts_us,
+        }
     }
 
-    /// The current transaction committed at `lsn`.
-    pub(crate) fn commit(&mut self, lsn: Lsn) {
+    /// The current transaction committed at `lsn`, its commit record ending at `end_lsn`;
+    /// its marker.
+    pub(crate) fn commit(&mut self, lsn: Lsn, end_lsn: Lsn) -> Marker {
+        let end = Marker::End {
+            position: self.position(end_lsn),
+            commit_ts_us: self.commit_ts_us,
+        };
         self.xid = None;
         self.last_commit_lsn = Some(lsn);
+        end
+    }
+
+    /// A logical decoding message at `lsn`: inside the open transaction when
+    /// `transactional`, else on its own (then it has no transaction id, and its time is
+    /// when it was read: the WAL records none).
+    pub(crate) fn message(
+        &self,
+        transactional: bool,
+        lsn: Lsn,
+        prefix: String,
+        content: Vec<u8>,
+    ) -> Marker {
+        let mut position = self.position(lsn);
+        let commit_ts_us = if transactional {
+            self.commit_ts_us
+        } else {
+            if let Position::Postgres { tx_id, .. } = &mut position {
+                *tx_id = None;
+            }
+            crate::pipeline::now_us()
+        };
+        Marker::Message(LogicalMessage {
+            prefix,
+            content,
+            position,
+            commit_ts_us,
+        })
     }
 
     /// Register a relation's shape (catalog columns already looked up by the caller).

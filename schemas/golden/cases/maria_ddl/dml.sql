@@ -1,0 +1,11 @@
+ALTER TABLE oracle.items ADD COLUMN price decimal(8,2) DEFAULT 1.50;
+INSERT INTO oracle.items VALUES (2, 'second', 6, 2.25);
+ALTER TABLE oracle.items MODIFY COLUMN qty bigint NOT NULL DEFAULT 0;
+UPDATE oracle.items SET qty = 7 WHERE id = 2;
+ALTER TABLE oracle.items CHANGE COLUMN name title varchar(40) CHARACTER SET latin1 DEFAULT NULL COMMENT 'the title';
+INSERT INTO oracle.items VALUES (3, 'third', 8, 3.00);
+ALTER TABLE oracle.other ADD COLUMN x int;
+CREATE INDEX items_qty ON oracle.items (qty);
+ALTER TABLE oracle.items DROP COLUMN price;
+DELETE FROM oracle.items WHERE id = 1;
+CREATE TABLE oracle.later (id int PRIMARY KEY);

@@ -1,0 +1,11 @@
+BEGIN;
+INSERT INTO public.msg_t VALUES (2, 'b');
+SELECT pg_logical_emit_message(true, 'audit', 'in a transaction');
+UPDATE public.msg_t SET v = 'bb' WHERE id = 2;
+COMMIT;
+SELECT pg_logical_emit_message(false, 'audit', 'outside any transaction');
+SELECT pg_logical_emit_message(true, 'only', 'a transaction with nothing else');
+BEGIN;
+SELECT pg_logical_emit_message(true, 'first', 'before any row');
+INSERT INTO public.msg_t VALUES (3, 'c');
+COMMIT;

@@ -1,0 +1,17 @@
+BEGIN;
+INSERT INTO public.tx_a VALUES (2, 'x');
+INSERT INTO public.tx_b VALUES (10, 1.50);
+INSERT INTO public.tx_a VALUES (3, 'y');
+UPDATE public.tx_b SET n = 2.25 WHERE id = 10;
+DELETE FROM public.tx_a WHERE id = 1;
+COMMIT;
+INSERT INTO public.tx_a VALUES (4, 'single');
+BEGIN;
+INSERT INTO public.tx_other VALUES (1);
+COMMIT;
+BEGIN;
+INSERT INTO public.tx_other VALUES (2);
+INSERT INTO public.tx_b VALUES (11, 3.00);
+COMMIT;
+INSERT INTO public.tx_a SELECT g, 'multi' FROM generate_series(5, 7) g;
+UPDATE public.tx_a SET id = 8 WHERE id = 7;

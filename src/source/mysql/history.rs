@@ -1,0 +1,1267 @@
+//! Schema-change records (Debezium's `include.schema.changes`): what the snapshot writes
+//! before its rows, and the record of each DDL statement on a captured table while streaming.
+//!
+//! Shapes come from `information_schema` (the server's own normalized column types, which is
+//! what `SHOW CREATE TABLE`, Debezium's snapshot source, prints). A column whose definition a
+//! streamed statement states takes its length and scale from that text, as Debezium's DDL
+//! parser does (`MODIFY qty bigint` has no length, where the catalog says `bigint(20)`), and
+//! keeps them in later records. Invariant: nothing here decides how rows decode; it only
+//! describes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row};
+
+use super::catalog::{qualified, quote_ident};
+use super::error::MySourceError;
+use crate::event::{
+    DdlColumn, Marker, Position, SchemaChange, TableChange, TableChangeKind, TableDdl, TableId,
+};
+
+/// The last shape written for each captured table.
+pub(crate) type Shapes = HashMap<TableId, Arc<TableDdl>>;
+
+/// Type attributes as Debezium derives them from a column type's text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct TypeAttrs {
+    pub(crate) jdbc_type: i32,
+    pub(crate) type_name: String,
+    pub(crate) length: Option<i32>,
+    pub(crate) scale: Option<i32>,
+    pub(crate) enum_values: Option<Vec<String>>,
+}
+
+/// The quoted labels of an `enum(...)` / `set(...)` argument list, as written.
+fn labels(args: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = args.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            cur.push(c);
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    cur.push('\'');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else if c == '\\' {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+        } else if c == '\'' {
+            quoted = true;
+            cur.push(c);
+        } else if c == ',' {
+            out.push(std::mem::take(&mut cur).trim().to_string());
+        } else if !c.is_whitespace() {
+            cur.push(c);
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// Parse a column type as the server prints it or a statement states it
+/// (`int(11) unsigned zerofill`, `decimal(8,2)`, `enum('a','b')`, `bigint`).
+pub(crate) fn type_attrs(text: &str) -> TypeAttrs {
+    let text = text.trim();
+    let base_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    let base = text[..base_end].to_ascii_lowercase();
+    let rest = text[base_end..].trim_start();
+    let (args, tail) = match rest.strip_prefix('(') {
+        Some(r) => {
+            // The closing parenthesis outside quotes.
+            let mut quoted = false;
+            let mut end = r.len();
+            for (i, c) in r.char_indices() {
+                match c {
+                    '\'' => quoted = !quoted,
+                    ')' if !quoted => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            (Some(&r[..end]), r.get(end + 1..).unwrap_or(""))
+        }
+        None => (None, rest),
+    };
+    let tail = tail.to_ascii_lowercase();
+    let words: Vec<&str> = tail.split_whitespace().collect();
+    let unsigned = words.contains(&"unsigned");
+    let zerofill = words.contains(&"zerofill");
+    let nums: Vec<i32> = args
+        .map(|a| a.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let (jdbc_type, name, numeric) = match base.as_str() {
+        "bit" => (-7, "BIT", false),
+        "tinyint" | "bool" | "boolean" => (5, "TINYINT", true),
+        "smallint" => (5, "SMALLINT", true),
+        "mediumint" => (4, "MEDIUMINT", true),
+        "int" | "integer" => (4, "INT", true),
+        "bigint" => (-5, "BIGINT", true),
+        "decimal" | "dec" | "numeric" | "fixed" => (3, "DECIMAL", true),
+        "float" => (6, "FLOAT", true),
+        "double" | "real" => (8, "DOUBLE", true),
+        "char" => (1, "CHAR", false),
+        "varchar" => (12, "VARCHAR", false),
+        "tinytext" => (12, "TINYTEXT", false),
+        "text" => (12, "TEXT", false),
+        "mediumtext" => (12, "MEDIUMTEXT", false),
+        "longtext" => (12, "LONGTEXT", false),
+        "json" => (12, "JSON", false),
+        "enum" => (1, "ENUM", false),
+        "set" => (1, "SET", false),
+        "binary" => (-2, "BINARY", false),
+        "varbinary" => (-3, "VARBINARY", false),
+        "tinyblob" => (2004, "TINYBLOB", false),
+        "blob" => (2004, "BLOB", false),
+        "mediumblob" => (2004, "MEDIUMBLOB", false),
+        "longblob" => (2004, "LONGBLOB", false),
+        "date" => (91, "DATE", false),
+        "time" => (92, "TIME", false),
+        "datetime" => (93, "DATETIME", false),
+        "timestamp" => (2014, "TIMESTAMP", false),
+        "year" => (4, "YEAR", false),
+        _ => (1111, "", false),
+    };
+    let mut type_name = if name.is_empty() {
+        base.to_ascii_uppercase()
+    } else {
+        name.to_string()
+    };
+    if numeric && unsigned {
+        type_name.push_str(" UNSIGNED");
+    }
+    if numeric && zerofill {
+        type_name.push_str(" ZEROFILL");
+    }
+    let mut attrs = TypeAttrs {
+        jdbc_type,
+        type_name,
+        length: nums.first().copied(),
+        scale: nums.get(1).copied(),
+        enum_values: None,
+    };
+    match base.as_str() {
+        "enum" | "set" => {
+            let l = labels(args.unwrap_or(""));
+            // Debezium's lengths: 1 for an enum, one character per label plus the commas
+            // for a set.
+            attrs.length = Some(if base == "enum" {
+                1
+            } else {
+                (2 * l.len() as i32 - 1).max(0)
+            });
+            attrs.scale = None;
+            attrs.enum_values = Some(l);
+        }
+        "bool" | "boolean" => attrs.length = Some(1),
+        _ => {}
+    }
+    attrs
+}
+
+/// A column default as `information_schema` holds it, as Debezium writes it: MariaDB quotes
+/// string literals (`'none'` → `none`) and spells a NULL default `NULL` (→ none).
+fn default_expression(raw: Option<String>, mariadb: bool) -> Option<String> {
+    let raw = raw?;
+    if !mariadb {
+        return Some(raw);
+    }
+    if raw.eq_ignore_ascii_case("null") {
+        return None;
+    }
+    match raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        Some(inner) => Some(inner.replace("''", "'").replace("\\\\", "\\")),
+        None => Some(raw),
+    }
+}
+
+/// The shape of `table` from `information_schema`; `None` when it does not exist.
+pub(crate) async fn describe(
+    conn: &mut Conn,
+    table: &TableId,
+    mariadb: bool,
+) -> Result<Option<TableDdl>, MySourceError> {
+    let sql = || MySourceError::sql("describing a table for its schema-change record");
+    let rows: Vec<Row> = conn
+        .exec(
+            "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, CHARACTER_SET_NAME, \
+             EXTRA, ORDINAL_POSITION FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (&table.namespace, &table.name),
+        )
+        .await
+        .map_err(sql())?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut columns = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let s = |i: usize| r.get::<Option<String>, _>(i).flatten();
+        let column_type = s(1).unwrap_or_default();
+        let extra = s(5).unwrap_or_default().to_ascii_lowercase();
+        let attrs = type_attrs(&column_type);
+        let string_like = matches!(attrs.jdbc_type, 1 | 12);
+        columns.push(DdlColumn {
+            name: s(0).unwrap_or_default(),
+            jdbc_type: attrs.jdbc_type,
+            type_name: attrs.type_name,
+            charset: s(4).filter(|_| string_like),
+            length: attrs.length,
+            scale: attrs.scale,
+            position: i as i32 + 1,
+            optional: s(2).as_deref() == Some("YES"),
+            auto_incremented: extra.contains("auto_increment"),
+            generated: extra.contains("generated") || extra.contains("virtual"),
+            default: default_expression(s(3), mariadb),
+            enum_values: attrs.enum_values,
+            column_type,
+        });
+    }
+    let charset: Option<Option<String>> = conn
+        .exec_first(
+            "SELECT c.CHARACTER_SET_NAME FROM information_schema.TABLES t \
+             JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION \
+             WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?",
+            (&table.namespace, &table.name),
+        )
+        .await
+        .map_err(sql())?;
+    // The primary key, else the first unique index whose columns are all NOT NULL (which
+    // InnoDB clusters on, and Debezium reports as the primary key).
+    let unique: Vec<(String, String, u64)> = conn
+        .exec(
+            "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0",
+            (&table.namespace, &table.name),
+        )
+        .await
+        .map_err(sql())?;
+    let mut indexes: Vec<(String, Vec<(u64, String)>)> = Vec::new();
+    for (index, column, seq) in unique {
+        match indexes.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, c)) => c.push((seq, column)),
+            None => indexes.push((index, vec![(seq, column)])),
+        }
+    }
+    indexes.sort_by_key(|(i, _)| i != "PRIMARY");
+    let not_null = |name: &str| columns.iter().any(|c| c.name == name && !c.optional);
+    let pk = indexes
+        .into_iter()
+        .find(|(i, c)| i == "PRIMARY" || c.iter().all(|(_, n)| not_null(n)))
+        .map(|(_, mut c)| {
+            c.sort();
+            c.into_iter().map(|(_, n)| n).collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(TableDdl {
+        default_charset: charset.flatten(),
+        primary_key: pk,
+        columns,
+    }))
+}
+
+/// The schema-change records a snapshot writes before its rows, as Debezium does: the
+/// server's character set, a DROP of each table, then per database DROP/CREATE/USE and the
+/// CREATE of each of its tables (`SHOW CREATE TABLE`). Also the shapes, for the stream.
+pub(crate) async fn snapshot_records(
+    conn: &mut Conn,
+    tables: &[TableId],
+    mariadb: bool,
+    position: &(dyn Fn(&str) -> Position + Sync),
+    ts_us: i64,
+) -> Result<(Vec<Marker>, Shapes), MySourceError> {
+    let sql = |c| MySourceError::sql(c);
+    let record = |database: &str, ddl: String, table: Option<&str>, changes| {
+        Marker::SchemaChange(SchemaChange {
+            database: database.to_string(),
+            ddl,
+            table: table.map(str::to_string),
+            changes,
+            position: position(database),
+            ts_us,
+            snapshot: true,
+        })
+    };
+    let (cs, coll): (Option<String>, Option<String>) = conn
+        .query_first("SELECT @@character_set_server, @@collation_server")
+        .await
+        .map_err(sql("reading the server character set"))?
+        .unwrap_or_default();
+    let mut out = vec![record(
+        "",
+        format!(
+            "SET character_set_server={}, collation_server={}",
+            cs.unwrap_or_default(),
+            coll.unwrap_or_default()
+        ),
+        None,
+        Vec::new(),
+    )];
+    for t in tables {
+        out.push(record(
+            &t.namespace,
+            format!("DROP TABLE IF EXISTS {}", qualified(t)),
+            Some(&t.name),
+            vec![TableChange {
+                kind: TableChangeKind::Drop,
+                table: t.clone(),
+                shape: None,
+            }],
+        ));
+    }
+    let mut databases: Vec<&str> = Vec::new();
+    for t in tables {
+        if !databases.contains(&t.namespace.as_str()) {
+            databases.push(&t.namespace);
+        }
+    }
+    let mut shapes = Shapes::new();
+    for db in databases {
+        let (cs, coll): (Option<String>, Option<String>) = conn
+            .exec_first(
+                "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
+                 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                (db,),
+            )
+            .await
+            .map_err(sql("reading a database's character set"))?
+            .unwrap_or_default();
+        let q = quote_ident(db);
+        out.push(record(
+            db,
+            format!("DROP DATABASE IF EXISTS {q}"),
+            None,
+            Vec::new(),
+        ));
+        out.push(record(
+            db,
+            format!(
+                "CREATE DATABASE {q} CHARSET {} COLLATE {}",
+                cs.unwrap_or_default(),
+                coll.unwrap_or_default()
+            ),
+            None,
+            Vec::new(),
+        ));
+        out.push(record(db, format!("USE {q}"), None, Vec::new()));
+        for t in tables.iter().filter(|t| t.namespace == db) {
+            let create: Option<(String, String)> = conn
+                .query_first(format!("SHOW CREATE TABLE {}", qualified(t)))
+                .await
+                .map_err(sql("reading a table's CREATE statement"))?;
+            let Some(shape) = describe(conn, t, mariadb).await? else {
+                continue;
+            };
+            let shape = Arc::new(shape);
+            shapes.insert(t.clone(), Arc::clone(&shape));
+            out.push(record(
+                db,
+                create.map(|(_, c)| c).unwrap_or_default(),
+                Some(&t.name),
+                vec![TableChange {
+                    kind: TableChangeKind::Create,
+                    table: t.clone(),
+                    shape: Some(shape),
+                }],
+            ));
+        }
+    }
+    Ok((out, shapes))
+}
+
+/// A DDL statement's effect on a table: the kind and the table, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Statement {
+    pub(crate) kind: TableChangeKind,
+    /// Database as written (`None`: the session's default database).
+    pub(crate) database: Option<String>,
+    pub(crate) tables: Vec<String>,
+}
+
+/// Strip backquotes from an identifier.
+fn ident(s: &str) -> String {
+    let s = s.trim();
+    match s.strip_prefix('`').and_then(|r| r.strip_suffix('`')) {
+        Some(inner) => inner.replace("``", "`"),
+        None => s.to_string(),
+    }
+}
+
+/// Words of a statement outside quotes and comments, identifiers kept whole (backquotes
+/// included), punctuation as single-character words.
+fn tokens(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '/' && b.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < b.len() && !(b[i] == '*' && b.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 2;
+        } else if c == '`' || c == '\'' || c == '"' {
+            let start = i;
+            i += 1;
+            while i < b.len() {
+                if b[i] == c {
+                    if b.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                if b[i] == '\\' && c != '`' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(b.len());
+            out.push(b[start..i].iter().collect());
+        } else if c.is_alphanumeric() || c == '_' || c == '$' {
+            let start = i;
+            while i < b.len() && (b[i].is_alphanumeric() || b[i] == '_' || b[i] == '$') {
+                i += 1;
+            }
+            out.push(b[start..i].iter().collect());
+        } else {
+            out.push(c.to_string());
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A table name at `t[i..]` (`db`.`t` or `t`): (database, table, tokens used).
+fn table_name(t: &[String], i: usize) -> Option<(Option<String>, String, usize)> {
+    let first = t.get(i)?;
+    if t.get(i + 1).map(String::as_str) == Some(".") {
+        let second = t.get(i + 2)?;
+        Some((Some(ident(first)), ident(second), 3))
+    } else {
+        Some((None, ident(first), 1))
+    }
+}
+
+fn is(t: &[String], i: usize, word: &str) -> bool {
+    t.get(i).is_some_and(|w| w.eq_ignore_ascii_case(word))
+}
+
+/// What a DDL statement does to tables: `ALTER TABLE`, `CREATE TABLE`, `DROP TABLE`; other
+/// statements (indexes, views, routines, `TRUNCATE`, `RENAME`) write no record, as in
+/// Debezium's recordings.
+pub(crate) fn statement(sql: &str) -> Option<Statement> {
+    let t = tokens(sql);
+    let mut i = 0;
+    let kind = if is(&t, 0, "ALTER") {
+        TableChangeKind::Alter
+    } else if is(&t, 0, "CREATE") {
+        TableChangeKind::Create
+    } else if is(&t, 0, "DROP") {
+        TableChangeKind::Drop
+    } else {
+        return None;
+    };
+    i += 1;
+    while ["ONLINE", "IGNORE", "OR", "REPLACE", "TEMPORARY"]
+        .iter()
+        .any(|w| is(&t, i, w))
+    {
+        i += 1;
+    }
+    if !is(&t, i, "TABLE") {
+        return None;
+    }
+    i += 1;
+    if is(&t, i, "IF") {
+        i += if is(&t, i + 1, "NOT") { 3 } else { 2 };
+    }
+    let mut database = None;
+    let mut tables = Vec::new();
+    loop {
+        let (db, name, used) = table_name(&t, i)?;
+        if database.is_none() {
+            database = db;
+        }
+        tables.push(name);
+        i += used;
+        if kind == TableChangeKind::Drop && t.get(i).map(String::as_str) == Some(",") {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    Some(Statement {
+        kind,
+        database,
+        tables,
+    })
+}
+
+/// The column type texts a statement states, by column name (lower case): the definitions
+/// of `ADD`, `MODIFY` and `CHANGE` clauses of an `ALTER TABLE`, or every column of a `CREATE
+/// TABLE`.
+pub(crate) fn stated_types(sql: &str) -> HashMap<String, String> {
+    let t = tokens(sql);
+    let mut out = HashMap::new();
+    const NOT_COLUMNS: &[&str] = &[
+        "INDEX",
+        "KEY",
+        "PRIMARY",
+        "UNIQUE",
+        "CONSTRAINT",
+        "FOREIGN",
+        "FULLTEXT",
+        "SPATIAL",
+        "CHECK",
+        "PARTITION",
+        "PERIOD",
+        "SYSTEM",
+        "LIKE",
+    ];
+    let create = is(&t, 0, "CREATE");
+    // Clause starts: after `(` of CREATE's body and each top-level `,`; in ALTER after the
+    // table name and each top-level `,`.
+    let mut depth = 0i32;
+    let mut starts = Vec::new();
+    for (i, w) in t.iter().enumerate() {
+        match w.as_str() {
+            "(" => {
+                depth += 1;
+                if create && depth == 1 {
+                    starts.push(i + 1);
+                }
+            }
+            ")" => depth -= 1,
+            "," if depth == i32::from(create) => starts.push(i + 1),
+            _ => {}
+        }
+    }
+    if !create && statement(sql).is_some() {
+        // ALTER [ONLINE|IGNORE] TABLE [IF EXISTS] name: the first clause follows.
+        let mut i = 1;
+        while !is(&t, i, "TABLE") && i < t.len() {
+            i += 1;
+        }
+        i += 1;
+        if is(&t, i, "IF") {
+            i += 2;
+        }
+        let used = if t.get(i + 1).map(String::as_str) == Some(".") {
+            3
+        } else {
+            1
+        };
+        starts.insert(0, i + used);
+    }
+    for s in starts {
+        let mut i = s;
+        if !create {
+            let names = if is(&t, i, "ADD") || is(&t, i, "MODIFY") {
+                1
+            } else if is(&t, i, "CHANGE") {
+                2
+            } else {
+                continue;
+            };
+            i += 1;
+            if is(&t, i, "COLUMN") {
+                i += 1;
+            }
+            if is(&t, i, "IF") {
+                i += if is(&t, i + 1, "NOT") { 3 } else { 2 };
+            }
+            i += names - 1;
+        }
+        let Some(name) = t.get(i) else { continue };
+        if !name.starts_with('`') && NOT_COLUMNS.iter().any(|w| name.eq_ignore_ascii_case(w)) {
+            continue;
+        }
+        if name == "(" || name == "," || name == ")" {
+            continue;
+        }
+        let Some(base) = t.get(i + 1) else { continue };
+        let mut text = base.clone();
+        let mut j = i + 2;
+        if t.get(j).map(String::as_str) == Some("(") {
+            text.push('(');
+            j += 1;
+            while let Some(w) = t.get(j) {
+                j += 1;
+                if w == ")" {
+                    break;
+                }
+                text.push_str(w);
+            }
+            text.push(')');
+        }
+        while let Some(w) = t.get(j) {
+            if ["UNSIGNED", "SIGNED", "ZEROFILL"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+            {
+                text.push(' ');
+                text.push_str(w);
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        out.insert(ident(name).to_lowercase(), text);
+    }
+    out
+}
+
+/// The shape to write after a streamed statement: the catalog's, with the lengths and
+/// scales of the columns the statement states taken from its text, and those of untouched
+/// columns kept from the last record.
+pub(crate) fn merge(sql: &str, mut new: TableDdl, old: Option<&TableDdl>) -> TableDdl {
+    let stated = stated_types(sql);
+    for c in &mut new.columns {
+        if let Some(text) = stated.get(&c.name.to_lowercase()) {
+            let a = type_attrs(text);
+            if a.jdbc_type == c.jdbc_type {
+                c.length = a.length;
+                c.scale = a.scale;
+            }
+        } else if let Some(prev) = old.and_then(|o| {
+            o.columns
+                .iter()
+                .find(|p| p.name == c.name && p.column_type == c.column_type)
+        }) {
+            c.length = prev.length;
+            c.scale = prev.scale;
+        }
+    }
+    new
+}
+
+/// A column definition at `t[0..]` (`name type [attributes]`), and where it goes (`FIRST`,
+/// `AFTER x`); `None` when it is not understood.
+fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, Place, bool)> {
+    let name = ident(t.first()?);
+    let base = t.get(1)?;
+    if !base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let mut text = base.clone();
+    let mut i = 2;
+    if t.get(i).map(String::as_str) == Some("(") {
+        text.push('(');
+        i += 1;
+        loop {
+            let w = t.get(i)?;
+            i += 1;
+            if w == ")" {
+                break;
+            }
+            text.push_str(w);
+        }
+        text.push(')');
+    }
+    // `double precision`, `national varchar`: not modelled.
+    while let Some(w) = t.get(i) {
+        if ["UNSIGNED", "SIGNED", "ZEROFILL"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+        {
+            text.push(' ');
+            text.push_str(&w.to_ascii_lowercase());
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let attrs = type_attrs(&text);
+    if attrs.jdbc_type == 1111 && !GEOMETRY.contains(&attrs.type_name.as_str()) {
+        return None;
+    }
+    let mut c = DdlColumn {
+        name,
+        jdbc_type: attrs.jdbc_type,
+        type_name: attrs.type_name,
+        length: attrs.length,
+        scale: attrs.scale,
+        optional: true,
+        enum_values: attrs.enum_values,
+        column_type: text,
+        ..DdlColumn::default()
+    };
+    let mut place = Place::Keep;
+    let mut primary = false;
+    let mut charset: Option<String> = None;
+    // Skip a parenthesised group starting at `t[i]`; the index after it.
+    let skip_group = |mut i: usize| -> Option<usize> {
+        if t.get(i).map(String::as_str) != Some("(") {
+            return Some(i);
+        }
+        let mut depth = 0;
+        loop {
+            match t.get(i)?.as_str() {
+                "(" => depth += 1,
+                ")" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    };
+    while let Some(w) = t.get(i) {
+        let u = w.to_ascii_uppercase();
+        i += 1;
+        match u.as_str() {
+            "NOT" if is(t, i, "NULL") => {
+                c.optional = false;
+                i += 1;
+            }
+            "NULL" => c.optional = true,
+            "DEFAULT" => {
+                let v = t.get(i)?;
+                i += 1;
+                c.default = if v.eq_ignore_ascii_case("NULL") {
+                    None
+                } else if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
+                {
+                    Some(inner.replace("''", "'"))
+                } else if v == "(" {
+                    let end = skip_group(i - 1)?;
+                    let expr: String = t[i - 1..end].concat();
+                    i = end;
+                    Some(expr)
+                } else if v == "-" || v == "+" {
+                    let mut n = t.get(i)?.clone();
+                    i += 1;
+                    if t.get(i).map(String::as_str) == Some(".") {
+                        n.push('.');
+                        n.push_str(t.get(i + 1)?);
+                        i += 2;
+                    }
+                    Some(format!("{}{n}", if v == "-" { "-" } else { "" }))
+                } else {
+                    let mut expr = v.clone();
+                    if t.get(i).map(String::as_str) == Some("(") {
+                        let end = skip_group(i)?;
+                        expr.push_str(&t[i..end].concat());
+                        i = end;
+                    } else if t.get(i).map(String::as_str) == Some(".") {
+                        // A decimal written `1.50` tokenizes as `1` `.` `50`.
+                        expr.push('.');
+                        expr.push_str(t.get(i + 1)?);
+                        i += 2;
+                    }
+                    Some(expr)
+                };
+            }
+            "AUTO_INCREMENT" => c.auto_incremented = true,
+            "CHARACTER" if is(t, i, "SET") => {
+                charset = Some(ident(t.get(i + 1)?));
+                i += 2;
+            }
+            "CHARSET" => {
+                charset = Some(ident(t.get(i)?));
+                i += 1;
+            }
+            "COLLATE" => {
+                let coll = ident(t.get(i)?);
+                i += 1;
+                if charset.is_none() {
+                    charset = coll.split('_').next().map(str::to_string);
+                }
+            }
+            "PRIMARY" if is(t, i, "KEY") => {
+                primary = true;
+                c.optional = false;
+                i += 1;
+            }
+            "KEY" => primary = true,
+            "UNIQUE" => {
+                if is(t, i, "KEY") {
+                    i += 1;
+                }
+            }
+            "COMMENT" => i += 1,
+            "GENERATED" if is(t, i, "ALWAYS") => i += 1,
+            "AS" => {
+                c.generated = true;
+                i = skip_group(i)?;
+            }
+            "CHECK" => i = skip_group(i)?,
+            "ON" if is(t, i, "UPDATE") => {
+                i += 2;
+                i = skip_group(i)?;
+            }
+            "FIRST" => place = Place::First,
+            "AFTER" => {
+                place = Place::After(ident(t.get(i)?));
+                i += 1;
+            }
+            "VIRTUAL" | "STORED" | "PERSISTENT" | "INVISIBLE" | "BINARY" | "ASCII" | "UNICODE"
+            | "ZEROFILL" | "UNSIGNED" | "SIGNED" => {}
+            _ => return None,
+        }
+    }
+    if matches!(c.jdbc_type, 1 | 12) {
+        c.charset = charset.or_else(|| table_charset.map(str::to_string));
+    }
+    Some((c, place, primary))
+}
+
+/// Spatial type names Debezium keeps as `OTHER` (1111).
+const GEOMETRY: &[&str] = &[
+    "GEOMETRY",
+    "POINT",
+    "LINESTRING",
+    "POLYGON",
+    "MULTIPOINT",
+    "MULTILINESTRING",
+    "MULTIPOLYGON",
+    "GEOMETRYCOLLECTION",
+];
+
+/// Where an added or modified column goes.
+#[derive(Debug, Clone, PartialEq)]
+enum Place {
+    Keep,
+    First,
+    After(String),
+}
+
+fn place_column(cols: &mut Vec<DdlColumn>, c: DdlColumn, place: Place, at: Option<usize>) {
+    let i = match place {
+        Place::First => 0,
+        Place::After(name) => cols
+            .iter()
+            .position(|p| p.name.eq_ignore_ascii_case(&name))
+            .map_or(cols.len(), |p| p + 1),
+        Place::Keep => at.unwrap_or(cols.len()).min(cols.len()),
+    };
+    cols.insert(i, c);
+}
+
+/// The clauses of a statement: token ranges split at top-level commas, from `start`.
+fn clauses(t: &[String], start: usize, inner: bool) -> Vec<&[String]> {
+    let mut out = Vec::new();
+    let base = i32::from(inner);
+    let mut depth = base;
+    let mut from = start;
+    for (i, w) in t.iter().enumerate().skip(start) {
+        match w.as_str() {
+            "(" => depth += 1,
+            ")" => {
+                depth -= 1;
+                if inner && depth == 0 {
+                    out.push(&t[from..i]);
+                    return out;
+                }
+            }
+            "," if depth == base => {
+                out.push(&t[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner && from < t.len() {
+        out.push(&t[from..]);
+    }
+    out
+}
+
+fn names_in_group(t: &[String]) -> Option<Vec<String>> {
+    let open = t.iter().position(|w| w == "(")?;
+    let close = t.iter().position(|w| w == ")")?;
+    Some(
+        t.get(open + 1..close)?
+            .iter()
+            .filter(|w| *w != ",")
+            .map(|w| ident(w))
+            .collect(),
+    )
+}
+
+fn renumber(cols: &mut [DdlColumn]) {
+    for (i, c) in cols.iter_mut().enumerate() {
+        c.position = i as i32 + 1;
+    }
+}
+
+/// `old` with an `ALTER TABLE` statement applied, as Debezium's DDL parser applies it;
+/// `None` when a clause is not understood (the caller then reads the catalog).
+pub(crate) fn apply_alter(sql: &str, old: &TableDdl) -> Option<TableDdl> {
+    let t = tokens(sql);
+    let mut i = 1;
+    while i < t.len() && !is(&t, i, "TABLE") {
+        i += 1;
+    }
+    i += 1;
+    if is(&t, i, "IF") {
+        i += 2;
+    }
+    i += if t.get(i + 1).map(String::as_str) == Some(".") {
+        3
+    } else {
+        1
+    };
+    let mut new = old.clone();
+    let charset = new.default_charset.clone();
+    let find = |cols: &[DdlColumn], name: &str| {
+        cols.iter()
+            .position(|c| c.name.eq_ignore_ascii_case(&ident(name)))
+    };
+    for cl in clauses(&t, i, false) {
+        let w = |k: usize| {
+            cl.get(k)
+                .map(|s| s.to_ascii_uppercase())
+                .unwrap_or_default()
+        };
+        let mut k = 1;
+        match w(0).as_str() {
+            "ADD" => {
+                if w(1) == "COLUMN" {
+                    k += 1;
+                }
+                if w(k) == "IF" {
+                    k += 3;
+                }
+                match w(k).as_str() {
+                    "PRIMARY" => new.primary_key = names_in_group(cl)?,
+                    "CONSTRAINT" if cl.iter().any(|x| x.eq_ignore_ascii_case("PRIMARY")) => {
+                        new.primary_key = names_in_group(cl)?
+                    }
+                    "INDEX" | "KEY" | "UNIQUE" | "FULLTEXT" | "SPATIAL" | "CONSTRAINT"
+                    | "FOREIGN" | "CHECK" | "PERIOD" | "SYSTEM"
+                        if !cl[k].starts_with('`') => {}
+                    "(" => return None,
+                    _ => {
+                        let (c, place, primary) = column_def(&cl[k..], charset.as_deref())?;
+                        if primary {
+                            new.primary_key = vec![c.name.clone()];
+                        }
+                        place_column(&mut new.columns, c, place, None);
+                    }
+                }
+            }
+            "MODIFY" | "CHANGE" => {
+                if w(1) == "COLUMN" {
+                    k += 1;
+                }
+                if w(k) == "IF" {
+                    k += 2;
+                }
+                let old_name = if w(0) == "CHANGE" {
+                    k += 1;
+                    ident(&cl[k - 1])
+                } else {
+                    ident(cl.get(k)?)
+                };
+                let at = find(&new.columns, &old_name)?;
+                let (c, place, primary) = column_def(&cl[k..], charset.as_deref())?;
+                new.columns.remove(at);
+                for p in &mut new.primary_key {
+                    if p.eq_ignore_ascii_case(&old_name) {
+                        *p = c.name.clone();
+                    }
+                }
+                if primary {
+                    new.primary_key = vec![c.name.clone()];
+                }
+                place_column(&mut new.columns, c, place, Some(at));
+            }
+            "DROP" => match w(1).as_str() {
+                "PRIMARY" => new.primary_key.clear(),
+                "INDEX" | "KEY" | "FOREIGN" | "CONSTRAINT" | "CHECK" | "PARTITION" => {}
+                _ => {
+                    if w(1) == "COLUMN" {
+                        k += 1;
+                    }
+                    if w(k) == "IF" {
+                        k += 2;
+                    }
+                    let at = find(&new.columns, cl.get(k)?)?;
+                    let gone = new.columns.remove(at);
+                    new.primary_key
+                        .retain(|p| !p.eq_ignore_ascii_case(&gone.name));
+                }
+            },
+            "RENAME" if w(1) == "COLUMN" => {
+                let at = find(&new.columns, cl.get(2)?)?;
+                if w(3) != "TO" {
+                    return None;
+                }
+                let to = ident(cl.get(4)?);
+                let from = std::mem::replace(&mut new.columns[at].name, to.clone());
+                for p in &mut new.primary_key {
+                    if p.eq_ignore_ascii_case(&from) {
+                        *p = to.clone();
+                    }
+                }
+            }
+            "ALTER" => {
+                if w(1) == "COLUMN" {
+                    k += 1;
+                }
+                let at = find(&new.columns, cl.get(k)?)?;
+                match (w(k + 1).as_str(), w(k + 2).as_str()) {
+                    ("SET", "DEFAULT") => {
+                        let v = cl.get(k + 3)?;
+                        new.columns[at].default =
+                            match v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+                                Some(inner) => Some(inner.replace("''", "'")),
+                                None if v.eq_ignore_ascii_case("NULL") => None,
+                                None => Some(cl[k + 3..].concat()),
+                            };
+                    }
+                    ("DROP", "DEFAULT") => new.columns[at].default = None,
+                    _ => return None,
+                }
+            }
+            "ENGINE" | "COMMENT" | "ALGORITHM" | "LOCK" | "FORCE" | "ROW_FORMAT"
+            | "AUTO_INCREMENT" | "KEY_BLOCK_SIZE" => {}
+            "DEFAULT" | "CHARACTER" | "CHARSET" => {
+                let cs = cl
+                    .iter()
+                    .position(|x| {
+                        x.eq_ignore_ascii_case("SET") || x.eq_ignore_ascii_case("CHARSET")
+                    })
+                    .and_then(|p| cl.get(p + 1))
+                    .map(|x| if x == "=" { None } else { Some(x) })?;
+                let cs = match cs {
+                    Some(x) => ident(x),
+                    None => {
+                        let p = cl.iter().position(|x| x == "=")?;
+                        ident(cl.get(p + 1)?)
+                    }
+                };
+                new.default_charset = Some(cs);
+            }
+            _ => return None,
+        }
+    }
+    renumber(&mut new.columns);
+    Some(new)
+}
+
+/// The shape a `CREATE TABLE` statement states; `None` when it is not understood.
+pub(crate) fn parse_create(sql: &str, database_charset: Option<&str>) -> Option<TableDdl> {
+    let t = tokens(sql);
+    let open = t.iter().position(|w| w == "(")?;
+    // Table options after the body: DEFAULT CHARSET=x / CHARACTER SET x.
+    let mut depth = 0;
+    let mut close = open;
+    for (i, w) in t.iter().enumerate().skip(open) {
+        match w.as_str() {
+            "(" => depth += 1,
+            ")" => {
+                depth -= 1;
+                if depth == 0 {
+                    close = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let opts = &t[close..];
+    let charset = opts
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case("CHARSET") || w.eq_ignore_ascii_case("SET"))
+        .and_then(|p| {
+            let v = opts.get(p + 1)?;
+            if v == "=" {
+                opts.get(p + 2)
+            } else {
+                Some(v)
+            }
+        })
+        .map(|v| ident(v))
+        .or_else(|| database_charset.map(str::to_string));
+    let mut new = TableDdl {
+        default_charset: charset.clone(),
+        ..TableDdl::default()
+    };
+    for cl in clauses(&t, open + 1, true) {
+        let head = cl.first()?.to_ascii_uppercase();
+        let quoted = cl[0].starts_with('`');
+        match head.as_str() {
+            "PRIMARY" if !quoted => new.primary_key = names_in_group(cl)?,
+            "CONSTRAINT" if !quoted && cl.iter().any(|x| x.eq_ignore_ascii_case("PRIMARY")) => {
+                new.primary_key = names_in_group(cl)?
+            }
+            "INDEX" | "KEY" | "UNIQUE" | "FULLTEXT" | "SPATIAL" | "CONSTRAINT" | "FOREIGN"
+            | "CHECK" | "PERIOD"
+                if !quoted => {}
+            _ => {
+                let (c, _, primary) = column_def(cl, charset.as_deref())?;
+                if primary {
+                    new.primary_key = vec![c.name.clone()];
+                }
+                new.columns.push(c);
+            }
+        }
+    }
+    renumber(&mut new.columns);
+    Some(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Type texts map to Debezium's JDBC codes, names, lengths and scales (from its
+    /// recordings in `schemas/golden/cases/maria_*`).
+    #[test]
+    fn types_as_debezium() {
+        let a = |t: &str| {
+            let a = type_attrs(t);
+            (a.jdbc_type, a.type_name, a.length, a.scale)
+        };
+        assert_eq!(a("int(11)"), (4, "INT".into(), Some(11), None));
+        assert_eq!(
+            a("int(6) unsigned zerofill"),
+            (4, "INT UNSIGNED ZEROFILL".into(), Some(6), None)
+        );
+        assert_eq!(a("tinyint(1)"), (5, "TINYINT".into(), Some(1), None));
+        assert_eq!(a("bigint"), (-5, "BIGINT".into(), None, None));
+        assert_eq!(a("decimal(5,0)"), (3, "DECIMAL".into(), Some(5), Some(0)));
+        assert_eq!(a("float"), (6, "FLOAT".into(), None, None));
+        assert_eq!(a("float(7,3)"), (6, "FLOAT".into(), Some(7), Some(3)));
+        assert_eq!(a("timestamp(3)"), (2014, "TIMESTAMP".into(), Some(3), None));
+        assert_eq!(a("geometry"), (1111, "GEOMETRY".into(), None, None));
+        assert_eq!(a("mediumblob"), (2004, "MEDIUMBLOB".into(), None, None));
+        assert_eq!(a("year(4)"), (4, "YEAR".into(), Some(4), None));
+        let e = type_attrs("enum('a b','c''d',')')");
+        assert_eq!(e.length, Some(1));
+        assert_eq!(
+            e.enum_values,
+            Some(vec!["'a b'".into(), "'c''d'".into(), "')'".into()])
+        );
+        let s = type_attrs("set('x','y z')");
+        assert_eq!((s.jdbc_type, s.length), (1, Some(3)));
+    }
+
+    /// MariaDB's catalog defaults become Debezium's default expressions.
+    #[test]
+    fn defaults() {
+        assert_eq!(default_expression(Some("NULL".into()), true), None);
+        assert_eq!(
+            default_expression(Some("'it''s'".into()), true).as_deref(),
+            Some("it's")
+        );
+        assert_eq!(
+            default_expression(Some("1.50".into()), true).as_deref(),
+            Some("1.50")
+        );
+        assert_eq!(default_expression(None, true), None);
+    }
+
+    /// Statements are classified by what they do to which table.
+    #[test]
+    fn statements() {
+        let s = statement("ALTER TABLE oracle.items ADD COLUMN p int").expect("alter");
+        assert_eq!(s.kind, TableChangeKind::Alter);
+        assert_eq!(s.database.as_deref(), Some("oracle"));
+        assert_eq!(s.tables, vec!["items".to_string()]);
+        let s =
+            statement("DROP TABLE IF EXISTS `a`, `b c` /* generated by server */").expect("drop");
+        assert_eq!(s.tables, vec!["a".to_string(), "b c".to_string()]);
+        assert_eq!(s.database, None);
+        let s = statement("create or replace table `x`.`y` (id int)").expect("create");
+        assert_eq!(s.kind, TableChangeKind::Create);
+        assert_eq!(statement("CREATE INDEX i ON t (a)"), None);
+        assert_eq!(statement("TRUNCATE TABLE t"), None);
+        assert_eq!(statement("ALTER"), None);
+    }
+
+    /// Column definitions stated by ALTER and CREATE statements are found by name.
+    #[test]
+    fn stated() {
+        let m = stated_types(
+            "ALTER TABLE oracle.items ADD COLUMN price decimal(8,2) DEFAULT 1.50, \
+             MODIFY COLUMN qty bigint unsigned NOT NULL, CHANGE `name` `Title` varchar(40), \
+             ADD INDEX i (qty), DROP COLUMN x",
+        );
+        assert_eq!(m.get("price").map(String::as_str), Some("decimal(8,2)"));
+        assert_eq!(m.get("qty").map(String::as_str), Some("bigint unsigned"));
+        assert_eq!(m.get("title").map(String::as_str), Some("varchar(40)"));
+        assert_eq!(m.len(), 3, "{m:?}");
+        let m = stated_types(
+            "CREATE TABLE t (id int NOT NULL, e enum('a','b') DEFAULT 'a', PRIMARY KEY (id))",
+        );
+        assert_eq!(m.get("id").map(String::as_str), Some("int"));
+        assert_eq!(m.get("e").map(String::as_str), Some("enum('a','b')"));
+        assert_eq!(m.len(), 2);
+    }
+
+    /// ALTER statements apply to the last shape the way Debezium's parser applies them (the
+    /// recorded case maria_ddl).
+    #[test]
+    fn alter_applies() {
+        let old = parse_create(
+            "CREATE TABLE `items` (\n  `id` int(11) NOT NULL,\n  `name` varchar(20) NOT NULL DEFAULT 'none',\n  `qty` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci",
+            None,
+        )
+        .expect("create");
+        assert_eq!(old.primary_key, vec!["id".to_string()]);
+        assert_eq!(old.columns[1].default.as_deref(), Some("none"));
+        assert_eq!(old.columns[1].charset.as_deref(), Some("latin1"));
+        assert!(!old.columns[1].optional && old.columns[2].optional);
+        let a = apply_alter(
+            "ALTER TABLE oracle.items ADD COLUMN price decimal(8,2) DEFAULT 1.50",
+            &old,
+        )
+        .expect("add");
+        let p = &a.columns[3];
+        assert_eq!((p.length, p.scale, p.position), (Some(8), Some(2), 4));
+        assert_eq!(p.default.as_deref(), Some("1.50"));
+        let b = apply_alter(
+            "ALTER TABLE oracle.items MODIFY COLUMN qty bigint NOT NULL DEFAULT 0",
+            &a,
+        )
+        .expect("modify");
+        let q = &b.columns[2];
+        assert_eq!((q.jdbc_type, q.length, q.optional), (-5, None, false));
+        assert_eq!(q.default.as_deref(), Some("0"));
+        let c = apply_alter(
+            "ALTER TABLE oracle.items CHANGE COLUMN name title varchar(40) CHARACTER SET latin1 DEFAULT NULL COMMENT 'the title'",
+            &b,
+        )
+        .expect("change");
+        assert_eq!(c.columns[1].name, "title");
+        assert_eq!(
+            (c.columns[1].length, c.columns[1].optional),
+            (Some(40), true)
+        );
+        let d = apply_alter("ALTER TABLE oracle.items DROP COLUMN price", &c).expect("drop");
+        assert_eq!(d.columns.len(), 3);
+        let e = apply_alter(
+            "ALTER TABLE items ADD COLUMN z int FIRST, RENAME COLUMN title TO t2, DROP PRIMARY KEY",
+            &d,
+        )
+        .expect("several");
+        assert_eq!(e.columns[0].name, "z");
+        assert_eq!(e.columns[2].name, "t2");
+        assert!(e.primary_key.is_empty());
+        assert_eq!(apply_alter("ALTER TABLE items RENAME TO other", &d), None);
+    }
+}
