@@ -1,0 +1,4 @@
+INSERT INTO multi VALUES (2, ST_GeomFromText('MULTIPOINT(5 5)', 4326), NULL, NULL,
+  ST_GeomFromText('GEOMETRYCOLLECTION(POINT(3 4))'));
+UPDATE multi SET mp = ST_GeomFromText('MULTIPOINT(7 7,8 8)') WHERE id = 1;
+DELETE FROM multi WHERE id = 2;
