@@ -22,6 +22,24 @@
 //!   maps to the same partition (murmur2, as Java clients do).
 //! - Deletes are followed by a tombstone so compaction can drop the key.
 
+/// Config names of a mode enum, parsed with an error that lists what is accepted.
+macro_rules! mode_names {
+    ($ty:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                match s.as_str() {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(format!(
+                        "`{s}` is not one of {}",
+                        [$($name),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
 pub mod config;
 pub mod envelope;
 pub mod event;

@@ -7,6 +7,34 @@ pub(super) fn substitute(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
+    for line in raw.split_inclusive('\n') {
+        let (code, comment) = split_comment(line);
+        out.push_str(&substitute_line(code, lookup)?);
+        out.push_str(comment);
+    }
+    Ok(out)
+}
+
+/// A YAML line's code and its comment (a `#` at the start or after a space, outside quotes);
+/// comments are copied as they are.
+fn split_comment(line: &str) -> (&str, &str) {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '#' && prev.is_whitespace() => return line.split_at(i),
+            None => {}
+        }
+        prev = c;
+    }
+    (line, "")
+}
+
+fn substitute_line(raw: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -57,5 +85,14 @@ mod tests {
         assert_eq!(substitute("${B:-dflt}", &look).as_deref(), Ok("dflt"));
         assert_eq!(substitute("$${A} $5 $", &look).as_deref(), Ok("${A} $5 $"));
         assert_eq!(substitute("${B}", &look), Err("B".to_string()));
+        // Comments are not substituted; a `#` inside quotes or a word is no comment.
+        assert_eq!(
+            substitute(
+                "a: ${A} # ${B}\n# ${B}\nb: \"x # ${A}\"\nc: d#${A}\n",
+                &look
+            )
+            .as_deref(),
+            Ok("a: alpha # ${B}\n# ${B}\nb: \"x # alpha\"\nc: d#alpha\n")
+        );
     }
 }

@@ -19,7 +19,7 @@ pub use model::*;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}")]
+    #[error("cannot read config file {path}: {source}")]
     Read {
         /// The file.
         path: String,
@@ -129,11 +129,56 @@ fn diagnose_tagged(built: &config::Config, path: &str) -> Option<ConfigError> {
     let mut table = value.into_table().ok()?;
     let ty = table.remove("type")?.into_string().ok()?;
     let sub = config::Value::new(None, config::ValueKind::Table(table));
-    let err = |e: serde_path_to_error::Error<config::ConfigError>| ConfigError::Field {
+    // The config crate converts scalars leniently (`"yes"` reads as a boolean) when it
+    // deserializes a struct itself, but not inside a tagged enum. If the struct alone reads
+    // fine, read it again strictly, from the YAML's own types.
+    if let Some(e) = diagnose_struct(last, &ty, sub.clone()) {
+        return Some(match e {
+            ConfigError::Field { field, message } => ConfigError::Field {
+                field: format!("{path}.{field}"),
+                message,
+            },
+            other => other,
+        });
+    }
+    let json: serde_json::Value = sub.try_deserialize().ok()?;
+    let strict = |e: serde_path_to_error::Error<serde_json::Error>| ConfigError::Field {
         field: format!("{path}.{}", e.path()),
         message: e.into_inner().to_string(),
     };
     match (last, ty.as_str()) {
+        ("source", "postgres") => serde_path_to_error::deserialize::<_, PostgresSettings>(json)
+            .err()
+            .map(strict),
+        ("source", "mysql") => serde_path_to_error::deserialize::<_, MysqlSettings>(json)
+            .err()
+            .map(strict),
+        ("sink", "kafka") => serde_path_to_error::deserialize::<_, KafkaSettings>(json)
+            .err()
+            .map(strict),
+        ("source", "kafka") => serde_path_to_error::deserialize::<_, ChangelogSettings>(json)
+            .err()
+            .map(strict),
+        ("sink", "search") => serde_path_to_error::deserialize::<_, SearchSettings>(json)
+            .err()
+            .map(strict),
+        ("sink", "redis") => serde_path_to_error::deserialize::<_, RedisSettings>(json)
+            .err()
+            .map(strict),
+        ("sink", "memcached") => serde_path_to_error::deserialize::<_, MemcachedSettings>(json)
+            .err()
+            .map(strict),
+        _ => None,
+    }
+}
+
+/// The struct of a tagged `source`/`sink` read on its own (the config crate's conversions).
+fn diagnose_struct(last: &str, ty: &str, sub: config::Value) -> Option<ConfigError> {
+    let err = |e: serde_path_to_error::Error<config::ConfigError>| ConfigError::Field {
+        field: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    };
+    match (last, ty) {
         ("source", "postgres") => serde_path_to_error::deserialize::<_, PostgresSettings>(sub)
             .err()
             .map(err),

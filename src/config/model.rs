@@ -54,7 +54,7 @@ fn default_offsets_dir() -> PathBuf {
 
 /// Log output format.
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum LogFormat {
     /// Human-readable lines.
     #[default]
@@ -314,7 +314,7 @@ fn default_status_interval_ms() -> u64 {
 
 /// Snapshot behaviour.
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum SnapshotMode {
     /// Snapshot the tables once, then stream.
     #[default]
@@ -412,7 +412,7 @@ fn default_heartbeat_interval_ms() -> u64 {
 
 /// Snapshot behaviour of the MySQL source.
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum MysqlSnapshotMode {
     /// Snapshot the tables once, then stream.
     #[default]
@@ -452,7 +452,7 @@ pub struct PgTls {
 
 /// TLS modes (libpq's `sslmode` names).
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum TlsMode {
     /// Plain TCP.
     #[default]
@@ -481,7 +481,7 @@ pub enum SinkSettings {
 
 /// How decimals are written to a search index.
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum DecimalFormat {
     /// JSON numbers (may lose precision beyond double).
     #[default]
@@ -537,7 +537,7 @@ fn default_request_timeout_ms() -> u64 {
 
 /// Redis value layout.
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum RedisValueFormat {
     /// The row as a JSON string.
     #[default]
@@ -665,7 +665,14 @@ pub const RESERVED_KAFKA_PROPERTIES: &[&str] = &[
     "acks",
     "partitioner",
     "max.in.flight.requests.per.connection",
+    // librdkafka's aliases of the same properties.
+    "metadata.broker.list",
+    "request.required.acks",
+    "max.in.flight",
 ];
+
+/// SASL mechanisms sluice passes to librdkafka.
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 fn invalid(field: String, message: impl Into<String>, fix: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -693,16 +700,17 @@ impl Settings {
                 "add at least one entry under `connectors:`",
             ));
         }
-        if self
-            .service
-            .http_listen_addr
-            .parse::<std::net::SocketAddr>()
-            .is_err()
-        {
+        let addr = &self.service.http_listen_addr;
+        let host_port = addr.rsplit_once(':').and_then(|(h, p)| {
+            let port = p.parse::<u16>().ok()?;
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            (!h.is_empty() && !h.contains(char::is_whitespace)).then_some(port)
+        });
+        if host_port.is_none() {
             return Err(invalid(
                 "service.http_listen_addr".into(),
-                "is not an ip:port address",
-                "write e.g. 127.0.0.1:8083",
+                format!("`{addr}` is not host:port"),
+                "write e.g. 127.0.0.1:8083, localhost:8083 or [::1]:8083",
             ));
         }
         for (name, c) in &self.connectors {
@@ -714,12 +722,18 @@ impl Settings {
                     "rename the connector, e.g. `inventory_pg`",
                 ));
             }
-            if c.max_batch_events == 0 || c.max_batch_bytes < 1024 || c.queue_batches == 0 {
-                return Err(invalid(
-                    at("max_batch_events"),
-                    "batch limits must be positive (max_batch_bytes at least 1024)",
-                    "remove the fields to use the defaults",
-                ));
+            for (field, value, min) in [
+                ("max_batch_events", c.max_batch_events, 1),
+                ("max_batch_bytes", c.max_batch_bytes, 1024),
+                ("queue_batches", c.queue_batches, 1),
+            ] {
+                if value < min {
+                    return Err(invalid(
+                        at(field),
+                        format!("{value} is below the minimum {min}"),
+                        format!("use at least {min}, or remove the field for the default"),
+                    ));
+                }
             }
             match (&c.source, &c.sink) {
                 (SourceSettings::Postgres(_) | SourceSettings::Mysql(_), SinkSettings::Kafka(_))
@@ -752,9 +766,27 @@ impl Settings {
                                 format!("write `^{p}`"),
                             ));
                         }
+                        if let Err(e) = regex::Regex::new(p) {
+                            return Err(invalid(
+                                at("source.topic_pattern"),
+                                format!(
+                                    "`{p}` is not a regular expression ({})",
+                                    first_line(&e.to_string())
+                                ),
+                                "fix the expression, e.g. `^inventory\\.public\\..*`",
+                            ));
+                        }
                     }
+                    validate_kafka_client(&at, "source", k.sasl.as_ref(), &k.properties)?;
                 }
                 SourceSettings::Postgres(pg) => {
+                    if pg.port == 0 {
+                        return Err(invalid(
+                            at("source.port"),
+                            "0 is not a port",
+                            "use the server's port, 1 to 65535 (PostgreSQL's default is 5432)",
+                        ));
+                    }
                     if pg.tables.is_empty() {
                         return Err(invalid(
                             at("source.tables"),
@@ -797,6 +829,13 @@ impl Settings {
                     }
                 }
                 SourceSettings::Mysql(my) => {
+                    if my.port == 0 {
+                        return Err(invalid(
+                            at("source.port"),
+                            "0 is not a port",
+                            "use the server's port, 1 to 65535 (MySQL's default is 3306)",
+                        ));
+                    }
                     if my.tables.is_empty() {
                         return Err(invalid(
                             at("source.tables"),
@@ -902,11 +941,56 @@ impl Settings {
                             ));
                         }
                     }
+                    validate_kafka_client(&at, "sink", k.sasl.as_ref(), &BTreeMap::new())?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The first line of a multi-line message (the regex crate draws a caret diagram).
+fn first_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| s.lines().next())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A Kafka client's SASL mechanism and its properties (consumers: no librdkafka alias of a
+/// property sluice sets either).
+fn validate_kafka_client(
+    at: &dyn Fn(&str) -> String,
+    side: &str,
+    sasl: Option<&KafkaSasl>,
+    properties: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    if let Some(s) = sasl {
+        if !SASL_MECHANISMS.contains(&s.mechanism.as_str()) {
+            return Err(invalid(
+                at(&format!("{side}.sasl.mechanism")),
+                format!(
+                    "`{}` is not one of {}",
+                    s.mechanism,
+                    SASL_MECHANISMS.join(", ")
+                ),
+                "write the mechanism as librdkafka names it, e.g. SCRAM-SHA-256",
+            ));
+        }
+    }
+    for key in properties.keys() {
+        if ["bootstrap.servers", "metadata.broker.list", "group.id"].contains(&key.as_str()) {
+            return Err(invalid(
+                at(&format!("{side}.properties.{key}")),
+                "has its own field",
+                "use source.bootstrap_servers / source.group_id instead",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `table` (as written in a config map key) names one of `tables`.
@@ -1046,3 +1130,38 @@ impl PostgresSettings {
             .unwrap_or_else(|| format!("sluice_{connector}"))
     }
 }
+
+mode_names!(LogFormat {
+    "text" => Text,
+    "json" => Json,
+});
+
+mode_names!(SnapshotMode {
+    "initial" => Initial,
+    "no_data" => NoData,
+    "initial_only" => InitialOnly,
+});
+
+mode_names!(MysqlSnapshotMode {
+    "initial" => Initial,
+    "no_data" => NoData,
+    "initial_only" => InitialOnly,
+    "when_needed" => WhenNeeded,
+});
+
+mode_names!(TlsMode {
+    "disable" => Disable,
+    "require" => Require,
+    "verify_ca" => VerifyCa,
+    "verify_full" => VerifyFull,
+});
+
+mode_names!(DecimalFormat {
+    "number" => Number,
+    "string" => String,
+});
+
+mode_names!(RedisValueFormat {
+    "json" => Json,
+    "hash" => Hash,
+});

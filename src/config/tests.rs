@@ -193,3 +193,85 @@ fn output_options_validated() {
         "{e}"
     );
 }
+
+/// The table of operator mistakes (issue: config mistakes caught with their field): each
+/// edit of the good file gives an error naming the field, the bad value and what is
+/// accepted.
+#[test]
+fn mistakes_table() {
+    let src = "tables: [public.customers, '\"Odd\".\"Name.x\"']";
+    let sink = "bootstrap_servers: 127.0.0.1:9092";
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        // (replace, with, field, words the message must hold)
+        (src, "tables: [public.c]\n      emit_truncate: yes", "source.emit_truncate", &["\"yes\"", "boolean"]),
+        (src, "tables: [public.c]\n      port: 0", "source.port", &["0 is not a port", "65535"]),
+        (src, "tables: [public.c]\n      snapshot_mode: when_needed", "source.snapshot_mode", &["`when_needed`", "initial, no_data, initial_only"]),
+        (src, "tables: [public.c]\n      tls: {mode: verify-full}", "source.tls.mode", &["`verify-full`", "verify_full"]),
+        (src, "tables: [public.c]\n      decimal_handling_mode: exact", "source.decimal_handling_mode", &["`exact`", "precise, double, string"]),
+        (sink, "bootstrap_servers: b:9092\n      sasl: {mechanism: SCRAM_SHA_256, username: u, password: p}", "sink.sasl.mechanism", &["`SCRAM_SHA_256`", "SCRAM-SHA-256"]),
+        (sink, "bootstrap_servers: b:9092\n      properties: {request.required.acks: '1'}", "sink.properties.request.required.acks", &["set by sluice"]),
+        (sink, "bootstrap_servers: b:9092\n      properties: {metadata.broker.list: x}", "sink.properties.metadata.broker.list", &["set by sluice"]),
+        (sink, "bootstrap_servers: b:9092\n      topic_partitions: 0", "sink.topic_partitions", &["at least 1"]),
+        ("  inv:\n", "  inv:\n    max_batch_bytes: 0\n", "max_batch_bytes", &["0 is below the minimum 1024"]),
+        ("  inv:\n", "  inv:\n    queue_batches: 0\n", "queue_batches", &["0 is below the minimum 1"]),
+        ("  inv:\n", "  inv:\n    max_batch_events: 0\n", "max_batch_events", &["0 is below the minimum 1"]),
+        ("127.0.0.1:9000", "localhost", "service.http_listen_addr", &["`localhost` is not host:port"]),
+    ];
+    for (from, to, field, words) in cases {
+        assert!(
+            GOOD.contains(from),
+            "case {field}: {from} not in the good file"
+        );
+        let text = GOOD.replacen(from, to, 1);
+        let err = match parse_str(&text) {
+            Err(e) => e,
+            Ok(s) => s.validate().expect_err(field),
+        };
+        let msg = err.to_string();
+        let want = if field.starts_with("service") {
+            field.to_string()
+        } else {
+            format!("connectors.inv.{field}")
+        };
+        assert!(msg.contains(&format!("`{want}`")), "{field}: {msg}");
+        for w in *words {
+            assert!(msg.contains(w), "{field}: `{w}` not in: {msg}");
+        }
+    }
+    // Accepted: a host name in the listen address, an unset variable inside a comment.
+    let ok = GOOD.replace("127.0.0.1:9000", "localhost:9000") + "# ${NOT_SET_ANYWHERE}\n";
+    parse_str(&ok).expect("parses").validate().expect("valid");
+    // A topic pattern that is not a regular expression.
+    let sink_conn = r#"
+connectors:
+  apply:
+    source:
+      type: kafka
+      bootstrap_servers: b:9092
+      topic_pattern: '^inv\.(unclosed'
+    sink:
+      type: redis
+      url: redis://127.0.0.1:6379
+"#;
+    let err = parse_str(sink_conn)
+        .expect("parses")
+        .validate()
+        .expect_err("regex");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`connectors.apply.source.topic_pattern`")
+            && msg.contains("not a regular expression"),
+        "{msg}"
+    );
+}
+
+/// A missing file and a directory give the OS's reason.
+#[test]
+fn file_errors_carry_the_cause() {
+    let msg = load(Path::new("/nonexistent/sluice.yaml"))
+        .expect_err("missing")
+        .to_string();
+    assert!(msg.contains("No such file"), "{msg}");
+    let msg = load(Path::new("/")).expect_err("directory").to_string();
+    assert!(msg.contains("directory"), "{msg}");
+}

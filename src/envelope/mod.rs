@@ -55,24 +55,6 @@ impl SourceKind {
     }
 }
 
-/// Config names of a mode enum, parsed with an error that lists what is accepted.
-macro_rules! mode_names {
-    ($ty:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
-        impl TryFrom<String> for $ty {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                match s.as_str() {
-                    $($name => Ok($ty::$variant),)+
-                    _ => Err(format!(
-                        "`{s}` is not one of {}",
-                        [$($name),+].join(", ")
-                    )),
-                }
-            }
-        }
-    };
-}
-
 mode_names!(DecimalHandling { "precise" => Precise, "double" => Double, "string" => String });
 mode_names!(BinaryHandling {
     "bytes" => Bytes,
