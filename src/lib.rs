@@ -40,6 +40,7 @@ macro_rules! mode_names {
     };
 }
 
+pub mod api;
 pub mod config;
 pub mod envelope;
 pub mod event;

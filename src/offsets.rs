@@ -92,14 +92,32 @@ impl OffsetStore {
             path: self.path.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        if !self.dir.exists() {
+            // Offsets reveal positions and table names: only the owner may read them.
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(&self.dir).map_err(io)?;
+        }
         let body = serde_json::to_vec_pretty(&StoredOffsets {
             connector: self.connector.clone(),
             checkpoint: checkpoint.clone(),
         })
         .map_err(|e| io(std::io::Error::other(e)))?;
         let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(io)?;
+        #[cfg(unix)]
+        {
+            // An existing file keeps its old mode on open: set it.
+            use std::os::unix::fs::PermissionsExt as _;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
+        }
         f.write_all(&body).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);
@@ -146,5 +164,24 @@ mod tests {
         assert!(matches!(store.load(), Err(OffsetError::Corrupt { .. })));
         store.clear().expect("clear");
         assert_eq!(store.load().expect("load after clear"), None);
+    }
+
+    /// The offsets file is 0600 in a 0700 directory it creates, whatever the umask.
+    #[cfg(unix)]
+    #[test]
+    fn private_files() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("offsets").join("deeper");
+        let store = OffsetStore::new(&sub, "c1");
+        store
+            .save(&Checkpoint::Postgres {
+                lsn: Lsn(1),
+                snapshot_done: false,
+            })
+            .expect("save");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&sub), 0o700);
+        assert_eq!(mode(store.path()), 0o600);
     }
 }

@@ -33,6 +33,10 @@ pub struct ServiceSettings {
     /// `text` or `json` logs.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Bearer token the HTTP API requires on every endpoint but `/health/live` (a secret;
+    /// use `${ENV_VAR}`). Without it the API is open to whoever reaches its address.
+    #[serde(default)]
+    pub http_auth_token: Option<SecretString>,
 }
 
 impl Default for ServiceSettings {
@@ -41,6 +45,7 @@ impl Default for ServiceSettings {
             http_listen_addr: default_http_addr(),
             offsets_dir: default_offsets_dir(),
             log_format: LogFormat::default(),
+            http_auth_token: None,
         }
     }
 }

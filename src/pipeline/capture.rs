@@ -187,6 +187,7 @@ pub(super) async fn run_once(
         let mut pend_rx = pend_rx;
         let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
         let commit_to_ack = telemetry.commit_to_ack_seconds.with_label_values(&[name]);
+        let mut streaming = false;
         while let Some(first) = pend_rx.recv().await {
             let mut latest: Option<Checkpoint> = None;
             let mut lag_from: Option<i64> = None;
@@ -228,6 +229,16 @@ pub(super) async fn run_once(
                     .with_label_values(&[name])
                     .set(acked);
                 telemetry.checkpoints.with_label_values(&[name]).inc();
+                let done = match &cp {
+                    Checkpoint::Postgres { snapshot_done, .. }
+                    | Checkpoint::Mysql { snapshot_done, .. } => *snapshot_done,
+                };
+                telemetry.set_acknowledged(name, &cp);
+                if done && !streaming {
+                    // `streaming` only once a position was acknowledged since the start.
+                    streaming = true;
+                    telemetry.set_health(name, crate::telemetry::Health::Streaming);
+                }
                 ack_tx.send_replace(Some(cp));
             }
         }

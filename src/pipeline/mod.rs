@@ -10,6 +10,7 @@
 
 mod apply;
 mod capture;
+pub mod control;
 
 use std::future::Future;
 use std::path::Path;
@@ -113,13 +114,16 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((base as i64 + base as i64 * jitter / 1000).max(100) as u64)
 }
 
-/// Run one connector until shutdown, completion or a definite error.
+/// Run one connector until shutdown or completion. A definite error leaves it `failed`
+/// until an operator restarts it (`control`) or the process shuts down; the error is
+/// returned then.
 pub async fn run_connector(
     name: String,
     settings: Arc<ConnectorSettings>,
     offsets_dir: &Path,
     telemetry: Telemetry,
     shutdown: watch::Receiver<bool>,
+    control: watch::Receiver<control::ControlState>,
 ) -> Result<(), PipelineError> {
     let offsets = OffsetStore::new(offsets_dir, &name);
     let limits = BatchLimits {
@@ -128,23 +132,28 @@ pub async fn run_connector(
     };
     match (&settings.source, &settings.sink) {
         (SourceSettings::Postgres(_) | SourceSettings::Mysql(_), SinkSettings::Kafka(ks)) => {
-            supervise(&name, &telemetry, shutdown.clone(), || {
-                capture::run_once(
-                    &name,
-                    &settings,
-                    ks,
-                    // A fresh source per attempt; it resumes from the offsets file.
-                    capture_source(&name, &settings.source, limits, &offsets, &telemetry),
-                    &offsets,
-                    &telemetry,
-                    &shutdown,
-                )
+            supervise(&name, &telemetry, shutdown.clone(), control, |stop| {
+                let (name, settings, offsets, telemetry) = (&name, &settings, &offsets, &telemetry);
+                async move {
+                    capture::run_once(
+                        name,
+                        settings,
+                        ks,
+                        // A fresh source per attempt; it resumes from the offsets file.
+                        capture_source(name, &settings.source, limits, offsets, telemetry),
+                        offsets,
+                        telemetry,
+                        &stop,
+                    )
+                    .await
+                }
             })
             .await
         }
         (SourceSettings::Kafka(src), sink) => {
-            supervise(&name, &telemetry, shutdown.clone(), || {
-                apply::run_once(&name, &settings, src, sink, &telemetry, &shutdown)
+            supervise(&name, &telemetry, shutdown.clone(), control, |stop| {
+                let (name, settings, telemetry) = (&name, &settings, &telemetry);
+                async move { apply::run_once(name, settings, src, sink, telemetry, &stop).await }
             })
             .await
         }
@@ -180,23 +189,82 @@ fn capture_source(
     }
 }
 
-/// Call `attempt` until it finishes, shutdown is requested, or it fails definitively.
+/// The next change of the operator's requests; never resolves once no one can send any
+/// (the control handle was dropped), so callers never spin on a closed channel.
+async fn control_changed(control: &mut watch::Receiver<control::ControlState>) {
+    if control.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves once shutdown is requested (a dropped sender counts as a request).
+async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// Whether shutdown was requested (or can no longer be).
+fn shutting_down(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
+/// Whether an operator asked the running attempt to stop (a pause, or a restart after
+/// `seen` restarts).
+fn operator_stop(c: control::ControlState, seen: u64) -> bool {
+    c.paused || c.restarts != seen
+}
+
+/// Call `attempt_fn` (with the attempt's own stop signal) until it finishes or shutdown is
+/// requested: transient errors retry with backoff; a definite error leaves the connector
+/// `failed` until a restart request; a pause stops the attempt (drained, like a shutdown)
+/// until resumed.
 async fn supervise<F, Fut>(
     name: &str,
     telemetry: &Telemetry,
     mut shutdown: watch::Receiver<bool>,
+    mut control: watch::Receiver<control::ControlState>,
     mut attempt_fn: F,
 ) -> Result<(), PipelineError>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = Result<Outcome, PipelineError>>,
 {
     let mut attempt = 0u32;
     loop {
+        if control.borrow_and_update().paused {
+            telemetry.set_paused(name, true);
+            telemetry.set_health(name, Health::Stopped);
+            tracing::info!(connector = %name, "paused");
+            loop {
+                tokio::select! {
+                    _ = control_changed(&mut control) => if !control.borrow().paused { break },
+                    _ = shutdown_requested(&mut shutdown) => return Ok(()),
+                }
+            }
+            telemetry.set_paused(name, false);
+            tracing::info!(connector = %name, "resumed");
+        }
+        let seen = control.borrow_and_update().restarts;
         telemetry.set_health(name, Health::Starting);
         let started = Instant::now();
-        let result = attempt_fn().await;
-        let stopping = *shutdown.borrow();
+        let (stop_tx, stop_rx) = watch::channel(shutting_down(&shutdown));
+        let run = attempt_fn(stop_rx);
+        tokio::pin!(run);
+        let result = loop {
+            tokio::select! {
+                r = &mut run => break r,
+                _ = shutdown_requested(&mut shutdown), if !*stop_tx.borrow() => {
+                    let _ = stop_tx.send(true);
+                }
+                _ = control_changed(&mut control), if !*stop_tx.borrow() => {
+                    if operator_stop(*control.borrow(), seen) {
+                        tracing::info!(connector = %name, "stopping the running attempt on an operator's request");
+                        let _ = stop_tx.send(true);
+                    }
+                }
+            }
+        };
+        let stopping = shutting_down(&shutdown);
+        let operator = operator_stop(*control.borrow(), seen);
         let err = match result {
             Ok(Outcome::Finished) => {
                 telemetry.set_health(name, Health::Stopped);
@@ -206,11 +274,16 @@ where
                 telemetry.set_health(name, Health::Stopped);
                 return Ok(());
             }
+            Ok(Outcome::Stopped) if operator => continue,
             Ok(Outcome::Stopped) => PipelineError::Stalled,
             Err(e) if stopping => {
                 tracing::warn!(connector = %name, error = %e, "error during shutdown");
                 telemetry.set_health(name, Health::Stopped);
                 return Ok(());
+            }
+            Err(e) if operator => {
+                tracing::warn!(connector = %name, error = %e, "error while stopping on an operator's request");
+                continue;
             }
             Err(e) => e,
         };
@@ -226,7 +299,7 @@ where
                 telemetry.producer_fatal.with_label_values(&[name]).inc();
             }
             let hint = err.hint();
-            tracing::error!(connector = %name, error = %err, hint = %hint, "connector halted");
+            tracing::error!(connector = %name, error = %err, hint = %hint, "connector halted; the others keep running (POST /connectors/{name}/restart retries it)");
             telemetry.set_health(
                 name,
                 Health::Failed {
@@ -234,7 +307,19 @@ where
                     hint,
                 },
             );
-            return Err(err);
+            // Failed until an operator restarts it, or the process stops.
+            loop {
+                tokio::select! {
+                    _ = control_changed(&mut control) => {
+                        if control.borrow().restarts != seen {
+                            break;
+                        }
+                    }
+                    _ = shutdown_requested(&mut shutdown) => return Err(err),
+                }
+            }
+            attempt = 0;
+            continue;
         }
         if started.elapsed() > Duration::from_secs(60) {
             attempt = 0;
@@ -254,9 +339,10 @@ where
         );
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => {}
+            _ = shutdown_requested(&mut shutdown) => {}
+            _ = control_changed(&mut control) => {}
         }
-        if *shutdown.borrow() {
+        if shutting_down(&shutdown) {
             telemetry.set_health(name, Health::Stopped);
             return Ok(());
         }

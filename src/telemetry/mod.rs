@@ -4,14 +4,12 @@
 //! Labels are low-cardinality: `connector`, `table`, `op`, `class`. Row values never appear in
 //! metrics or logs.
 
-mod http;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-pub use http::serve;
 
 /// Change events emitted (Debezium TotalNumberOfEventsSeen), by connector, table and op.
 pub const EVENTS_TOTAL: &str = "sluice_events_total";
@@ -118,6 +116,18 @@ pub struct Telemetry {
     /// See [`PRODUCER_FATAL_TOTAL`].
     pub producer_fatal: IntCounterVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
+    details: Arc<Mutex<BTreeMap<String, Details>>>,
+}
+
+/// What the management API reports beside a connector's state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Details {
+    /// The last acknowledged position (the offsets file's checkpoint).
+    pub acknowledged: Option<serde_json::Value>,
+    /// The last error, transient or definite, with its hint when definite.
+    pub last_error: Option<serde_json::Value>,
+    /// Whether an operator paused the connector.
+    pub paused: bool,
 }
 
 impl Default for Telemetry {
@@ -260,7 +270,79 @@ impl Telemetry {
             delivery_stalls,
             producer_fatal,
             health: Arc::new(Mutex::new(BTreeMap::new())),
+            details: Arc::new(Mutex::new(BTreeMap::new())),
         }
+    }
+
+    fn with_details(&self, connector: &str, f: impl FnOnce(&mut Details)) {
+        if let Ok(mut m) = self.details.lock() {
+            f(m.entry(connector.to_string()).or_default());
+        }
+    }
+
+    /// Record the position the pipeline just made durable.
+    pub fn set_acknowledged(&self, connector: &str, cp: &crate::event::Checkpoint) {
+        let v = serde_json::to_value(cp).ok();
+        self.with_details(connector, |d| d.acknowledged = v);
+    }
+
+    /// Record whether an operator paused the connector.
+    pub fn set_paused(&self, connector: &str, paused: bool) {
+        self.with_details(connector, |d| d.paused = paused);
+    }
+
+    /// A connector's details plus its metrics, for `GET /connectors/{name}`; `None` when
+    /// no such connector runs.
+    pub fn status(&self, connector: &str) -> Option<serde_json::Value> {
+        let health = self.health().remove(connector)?;
+        let details = self
+            .details
+            .lock()
+            .ok()
+            .and_then(|m| m.get(connector).cloned())
+            .unwrap_or_default();
+        let mut events = 0u64;
+        let mut snapshot = serde_json::Map::new();
+        let mut lag_ms = None;
+        for family in self.registry.gather() {
+            for m in family.get_metric() {
+                let labels = m.get_label();
+                let of_connector = labels
+                    .iter()
+                    .any(|l| l.name() == "connector" && l.value() == connector);
+                if !of_connector {
+                    continue;
+                }
+                let label = |n: &str| {
+                    labels
+                        .iter()
+                        .find(|l| l.name() == n)
+                        .map(|l| l.value().to_string())
+                        .unwrap_or_default()
+                };
+                match family.name() {
+                    EVENTS_TOTAL => events += m.get_counter().get_value() as u64,
+                    SNAPSHOT_ROWS_TOTAL => {
+                        snapshot.insert(label("table"), (m.get_counter().get_value() as u64).into());
+                    }
+                    LAG_MS => lag_ms = Some(m.get_gauge().get_value() as i64),
+                    _ => {}
+                }
+            }
+        }
+        let mut v = serde_json::to_value(&health).ok()?;
+        let obj = v.as_object_mut()?;
+        obj.insert("name".into(), connector.into());
+        obj.insert("paused".into(), details.paused.into());
+        obj.insert(
+            "acknowledged".into(),
+            details.acknowledged.unwrap_or_default(),
+        );
+        obj.insert("last_error".into(), details.last_error.unwrap_or_default());
+        obj.insert("lag_ms".into(), lag_ms.into());
+        obj.insert("events".into(), events.into());
+        obj.insert("snapshot_rows".into(), snapshot.into());
+        Some(v)
     }
 
     /// Record a connector's state.
@@ -272,6 +354,17 @@ impl Telemetry {
         self.up
             .with_label_values(&[connector])
             .set(i64::from(running));
+        match &h {
+            Health::Retrying { error } => {
+                let e = serde_json::json!({ "error": error, "definite": false });
+                self.with_details(connector, |d| d.last_error = Some(e));
+            }
+            Health::Failed { error, hint } => {
+                let e = serde_json::json!({ "error": error, "hint": hint, "definite": true });
+                self.with_details(connector, |d| d.last_error = Some(e));
+            }
+            _ => {}
+        }
         if let Ok(mut m) = self.health.lock() {
             m.insert(connector.to_string(), h);
         }

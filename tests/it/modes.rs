@@ -59,6 +59,7 @@ async fn initial_only_snapshots_then_stops() {
             dir.path(),
             Telemetry::new(),
             stop_rx,
+            sluice::pipeline::control::Controls::default().register("m"),
         ),
     )
     .await
@@ -103,7 +104,8 @@ async fn no_data_streams_only() {
     let telemetry = Telemetry::new();
     let t = telemetry.clone();
     let task = tokio::spawn(async move {
-        sluice::pipeline::run_connector(name, Arc::new(conn), &offsets, t, stop_rx).await
+        let control = sluice::pipeline::control::Controls::default().register("m");
+        sluice::pipeline::run_connector(name, Arc::new(conn), &offsets, t, stop_rx, control).await
     });
     wait_for("the slot", Duration::from_secs(30), || async {
         let r = c

@@ -342,8 +342,23 @@ impl MysqlSource {
             .get_binlog_stream(req)
             .await
             .map_err(b("requesting the binlog"))?;
-        self.telemetry
-            .set_health(&self.connector, Health::Streaming);
+        // The position streaming resumes from is safe to acknowledge: once the pipeline has
+        // saved it, the connector reports `streaming` (even when nothing is written).
+        if tx
+            .send(Batch::new(
+                Vec::new(),
+                Some(Checkpoint::Mysql {
+                    file: start.file.clone(),
+                    pos: start.pos,
+                    gtid: start.gtid.clone(),
+                    snapshot_done: true,
+                }),
+            ))
+            .await
+            .is_err()
+        {
+            return Ok(SourceEnd::Stopped);
+        }
 
         let captured: HashSet<&TableId> = self.tables.iter().collect();
         let mut tables: HashMap<u64, Option<Arc<Table>>> = HashMap::new();

@@ -379,8 +379,23 @@ impl PostgresSource {
         repl.wait_started()
             .await
             .map_err(PgSourceError::repl("starting replication"))?;
-        self.telemetry
-            .set_health(&self.connector, Health::Streaming);
+        // The position streaming resumes from is safe to acknowledge: once the pipeline has
+        // saved it, the connector reports `streaming` (even when nothing is written).
+        if io
+            .tx
+            .send(Batch::new(
+                Vec::new(),
+                Some(Checkpoint::Postgres {
+                    lsn: last_cp,
+                    snapshot_done: true,
+                }),
+            ))
+            .await
+            .is_err()
+        {
+            repl.abort();
+            return Ok(SourceEnd::Stopped);
+        }
         let result = self
             .stream(&mut repl, &sql, &mut decoder, io, last_cp)
             .await;

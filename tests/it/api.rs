@@ -1,0 +1,259 @@
+//! The management API on a running process: the bearer token on every endpoint but the
+//! liveness probe, connector status, pause/resume/restart without losing a change, JSON
+//! errors for bad requests, a slow client cut off; and connectors isolated from each other:
+//! a definite error stops that connector only, `--fail-fast` stops the process.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::kafka::{kcat_read, Kafka};
+use crate::support::postgres::Pg;
+use crate::support::sluice::{self, Sluice};
+use crate::support::{free_port, wait_for};
+
+const TOKEN: &str = "t0ken-for-tests";
+
+/// (status, JSON body) of a request, with or without the token.
+async fn call(method: &str, http: u16, path: &str, token: Option<&str>) -> (u16, Json) {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{http}{path}");
+    let mut req = match method {
+        "POST" => client.post(&url),
+        _ => client.get(&url),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Json::String(text)))
+        }
+        Err(_) => (0, Json::Null),
+    }
+}
+
+async fn state(http: u16, name: &str) -> Json {
+    call("GET", http, &format!("/connectors/{name}"), Some(TOKEN))
+        .await
+        .1
+}
+
+async fn wait_state(http: u16, name: &str, want: &str) -> Json {
+    wait_for(
+        &format!("{name} {want}"),
+        Duration::from_secs(60),
+        || async {
+            let s = state(http, name).await;
+            (s["state"] == want).then_some(s)
+        },
+    )
+    .await
+}
+
+fn ids(bootstrap: &str, topic: &str) -> Vec<i64> {
+    kcat_read(bootstrap, topic)
+        .iter()
+        .filter_map(|r| r.key.as_ref()?.get("id")?.as_i64())
+        .collect()
+}
+
+struct Setup {
+    _pg: Pg,
+    db: tokio_postgres::Client,
+    _kafka: Kafka,
+    bootstrap: String,
+    tmp: tempfile::TempDir,
+    http: u16,
+}
+
+async fn setup(connectors: &dyn Fn(u16, &str) -> String, service_extra: &str) -> Setup {
+    let pg = Pg::start("logical");
+    let db = pg.create_db("app").await;
+    db.batch_execute(
+        "CREATE TABLE items (id int primary key, v text); INSERT INTO items VALUES (1, 'a');",
+    )
+    .await
+    .expect("setup");
+    let kafka = Kafka::start();
+    let bootstrap = kafka.bootstrap();
+    let tmp = crate::support::test_dir();
+    let http = free_port();
+    let yaml = format!(
+        "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\n{service_extra}connectors:\n{}",
+        connectors(pg.port, &bootstrap),
+        off = tmp.path().join("offsets").display(),
+    );
+    sluice::write_raw(tmp.path(), "api.yaml", &yaml);
+    Setup {
+        _pg: pg,
+        db,
+        _kafka: kafka,
+        bootstrap,
+        tmp,
+        http,
+    }
+}
+
+fn connector(name: &str, port: u16, bootstrap: &str, table: &str) -> String {
+    format!(
+        "  {name}:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      user: postgres\n      database: app\n      tables: [{table}]\n      slot_name: {name}_slot\n      publication_name: {name}_pub\n      status_interval_ms: 200\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_prefix: {name}\n"
+    )
+}
+
+fn start(s: &Setup) -> Sluice {
+    sluice::spawn(&s.tmp.path().join("api.yaml"), &s.tmp.path().join("sluice.log"))
+}
+
+/// The token guards everything but `/health/live`; status, pause (nothing delivered while
+/// paused), resume (everything delivered), restart; bad requests get JSON errors; a client
+/// that never finishes its headers is cut off.
+#[tokio::test(flavor = "multi_thread")]
+async fn management_api_with_token() {
+    let s = setup(
+        &|port, b| connector("ap", port, b, "public.items"),
+        &format!("  http_auth_token: {TOKEN}\n"),
+    )
+    .await;
+    let _child = start(&s);
+    let http = s.http;
+    wait_for("the API", Duration::from_secs(30), || async {
+        (call("GET", http, "/health/live", None).await.0 == 200).then_some(())
+    })
+    .await;
+    for path in ["/metrics", "/health", "/ready", "/connectors", "/connectors/ap"] {
+        let (status, body) = call("GET", http, path, None).await;
+        assert_eq!(status, 401, "{path} without a token: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.contains("Bearer")), "{body}");
+        assert_eq!(call("GET", http, path, Some("wrong")).await.0, 401, "{path}");
+    }
+    let st = wait_state(http, "ap", "streaming").await;
+    assert!(st["acknowledged"]["lsn"].is_string(), "{st}");
+    assert_eq!(st["snapshot_rows"]["public.items"], 1, "{st}");
+    assert_eq!(call("GET", http, "/ready", Some(TOKEN)).await.0, 200);
+    let (status, list) = call("GET", http, "/connectors", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["connectors"][0]["name"], "ap", "{list}");
+    // Bad requests: JSON errors, and the process keeps serving.
+    let (status, body) = call("GET", http, "/connectors/nope", Some(TOKEN)).await;
+    assert_eq!((status, body["error"].is_string()), (404, true), "{body}");
+    let (status, body) = call("POST", http, "/connectors/ap/explode", Some(TOKEN)).await;
+    assert_eq!((status, body["error"].is_string()), (404, true), "{body}");
+    let (status, body) = call("GET", http, "/connectors/ap/pause", Some(TOKEN)).await;
+    assert_eq!((status, body["error"].is_string()), (405, true), "{body}");
+    let (status, body) = call("POST", http, "/nothing/here", Some(TOKEN)).await;
+    assert_eq!((status, body["error"].is_string()), (404, true), "{body}");
+    // Pause: the connector drains and stops; nothing written meanwhile is delivered.
+    let (status, _) = call("POST", http, "/connectors/ap/pause", Some(TOKEN)).await;
+    assert_eq!(status, 202);
+    let st = wait_state(http, "ap", "stopped").await;
+    assert_eq!(st["paused"], true, "{st}");
+    s.db.execute("INSERT INTO items VALUES (2, 'while paused')", &[])
+        .await
+        .expect("insert");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!ids(&s.bootstrap, "ap.public.items").contains(&2), "delivered while paused");
+    // Resume: it picks up from its acknowledged position.
+    assert_eq!(call("POST", http, "/connectors/ap/resume", Some(TOKEN)).await.0, 202);
+    wait_for("the row written while paused", Duration::from_secs(60), || async {
+        ids(&s.bootstrap, "ap.public.items").contains(&2).then_some(())
+    })
+    .await;
+    wait_state(http, "ap", "streaming").await;
+    // Restart: stops and starts again, nothing lost.
+    assert_eq!(call("POST", http, "/connectors/ap/restart", Some(TOKEN)).await.0, 202);
+    s.db.execute("INSERT INTO items VALUES (3, 'around a restart')", &[])
+        .await
+        .expect("insert");
+    wait_for("the row written around the restart", Duration::from_secs(60), || async {
+        ids(&s.bootstrap, "ap.public.items").contains(&3).then_some(())
+    })
+    .await;
+    wait_state(http, "ap", "streaming").await;
+    // A client that never finishes its request headers is cut off.
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", http))
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("half a request");
+    let mut buf = [0u8; 256];
+    let cut = tokio::time::timeout(Duration::from_secs(15), slow.read(&mut buf)).await;
+    assert!(
+        matches!(cut, Ok(Ok(_)) | Ok(Err(_))),
+        "a half-sent request was still open after 15 s"
+    );
+    assert_eq!(call("GET", http, "/health/live", None).await.0, 200);
+}
+
+/// Two connectors in one process: one fails definitively (its table does not exist), the
+/// other keeps streaming; the failed one is `failed` with its hint until an operator
+/// restarts it (after the table was created). With `--fail-fast` the same failure stops
+/// the process with a non-zero status.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_connector_fails_alone() {
+    let s = setup(
+        &|port, b| {
+            connector("good", port, b, "public.items") + &connector("bad", port, b, "public.later")
+        },
+        "",
+    )
+    .await;
+    let mut child = start(&s);
+    let http = s.http;
+    let bad = wait_state(http, "bad", "failed").await;
+    assert!(
+        bad["error"].as_str().is_some_and(|e| e.contains("public.later")),
+        "{bad}"
+    );
+    assert!(bad["hint"].as_str().is_some_and(|h| !h.is_empty()), "{bad}");
+    assert_eq!(bad["last_error"]["definite"], true, "{bad}");
+    wait_state(http, "good", "streaming").await;
+    s.db.execute("INSERT INTO items VALUES (2, 'after the failure')", &[])
+        .await
+        .expect("insert");
+    wait_for("the good connector's change", Duration::from_secs(60), || async {
+        ids(&s.bootstrap, "good.public.items").contains(&2).then_some(())
+    })
+    .await;
+    let (status, _) = call("GET", http, "/health", None).await;
+    assert_eq!(status, 503, "a failed connector makes /health 503");
+    assert!(child.0.try_wait().expect("wait").is_none(), "the process exited");
+    // Fixed by the operator: create the table, restart the connector.
+    s.db.batch_execute("CREATE TABLE later (id int primary key); INSERT INTO later VALUES (7);")
+        .await
+        .expect("create");
+    assert_eq!(call("POST", http, "/connectors/bad/restart", None).await.0, 202);
+    wait_state(http, "bad", "streaming").await;
+    assert!(ids(&s.bootstrap, "bad.public.later").contains(&7));
+    let status = child.terminate();
+    assert_eq!(status.code(), Some(0), "a clean stop after the restart");
+
+    // --fail-fast: the first definite failure stops every connector.
+    s.db.batch_execute("DROP TABLE later")
+        .await
+        .expect("drop");
+    let yaml = std::fs::read_to_string(s.tmp.path().join("api.yaml"))
+        .expect("config")
+        .replace("public.later", "public.never")
+        .replace("bad_slot", "bad2_slot")
+        .replace("bad_pub", "bad2_pub");
+    let cfg = sluice::write_raw(s.tmp.path(), "fast.yaml", &yaml);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run", "--fail-fast", "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("run")
+    });
+    let out = tokio::time::timeout(Duration::from_secs(90), out)
+        .await
+        .expect("--fail-fast exits by itself")
+        .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("public.never"), "{stderr}");
+}
