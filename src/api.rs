@@ -113,7 +113,10 @@ async fn connectors(State(a): State<Api>) -> Response {
 async fn connector(State(a): State<Api>, Path(name): Path<String>) -> Response {
     match a.telemetry.status(&name) {
         Some(s) => json(StatusCode::OK, s),
-        None => error(StatusCode::NOT_FOUND, format!("no connector named `{name}`")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no connector named `{name}`"),
+        ),
     }
 }
 
@@ -130,7 +133,10 @@ async fn act(State(a): State<Api>, Path((name, action)): Path<(String, String)>)
         }
     };
     if !a.controls.apply(&name, act) {
-        return error(StatusCode::NOT_FOUND, format!("no connector named `{name}`"));
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no connector named `{name}`"),
+        );
     }
     tracing::info!(connector = %name, action = %action, "operator request");
     json(

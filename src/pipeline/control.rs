@@ -95,7 +95,13 @@ mod tests {
         assert!(c.apply("a", Action::Pause));
         assert!(rx.borrow().paused);
         assert!(c.apply("a", Action::Restart));
-        assert_eq!(*rx.borrow(), ControlState { paused: false, restarts: 1 });
+        assert_eq!(
+            *rx.borrow(),
+            ControlState {
+                paused: false,
+                restarts: 1
+            }
+        );
         assert!(!c.apply("b", Action::Pause));
         assert_eq!(c.names(), vec!["a".to_string()]);
     }

@@ -4,12 +4,10 @@
 //! Labels are low-cardinality: `connector`, `table`, `op`, `class`. Row values never appear in
 //! metrics or logs.
 
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
-
 
 /// Change events emitted (Debezium TotalNumberOfEventsSeen), by connector, table and op.
 pub const EVENTS_TOTAL: &str = "sluice_events_total";
@@ -323,7 +321,8 @@ impl Telemetry {
                 match family.name() {
                     EVENTS_TOTAL => events += m.get_counter().get_value() as u64,
                     SNAPSHOT_ROWS_TOTAL => {
-                        snapshot.insert(label("table"), (m.get_counter().get_value() as u64).into());
+                        snapshot
+                            .insert(label("table"), (m.get_counter().get_value() as u64).into());
                     }
                     LAG_MS => lag_ms = Some(m.get_gauge().get_value() as i64),
                     _ => {}

@@ -30,7 +30,10 @@ async fn call(method: &str, http: u16, path: &str, token: Option<&str>) -> (u16,
         Ok(r) => {
             let status = r.status().as_u16();
             let text = r.text().await.unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Json::String(text)))
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Json::String(text)),
+            )
         }
         Err(_) => (0, Json::Null),
     }
@@ -105,7 +108,10 @@ fn connector(name: &str, port: u16, bootstrap: &str, table: &str) -> String {
 }
 
 fn start(s: &Setup) -> Sluice {
-    sluice::spawn(&s.tmp.path().join("api.yaml"), &s.tmp.path().join("sluice.log"))
+    sluice::spawn(
+        &s.tmp.path().join("api.yaml"),
+        &s.tmp.path().join("sluice.log"),
+    )
 }
 
 /// The token guards everything but `/health/live`; status, pause (nothing delivered while
@@ -124,11 +130,24 @@ async fn management_api_with_token() {
         (call("GET", http, "/health/live", None).await.0 == 200).then_some(())
     })
     .await;
-    for path in ["/metrics", "/health", "/ready", "/connectors", "/connectors/ap"] {
+    for path in [
+        "/metrics",
+        "/health",
+        "/ready",
+        "/connectors",
+        "/connectors/ap",
+    ] {
         let (status, body) = call("GET", http, path, None).await;
         assert_eq!(status, 401, "{path} without a token: {body}");
-        assert!(body["error"].as_str().is_some_and(|e| e.contains("Bearer")), "{body}");
-        assert_eq!(call("GET", http, path, Some("wrong")).await.0, 401, "{path}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains("Bearer")),
+            "{body}"
+        );
+        assert_eq!(
+            call("GET", http, path, Some("wrong")).await.0,
+            401,
+            "{path}"
+        );
     }
     let st = wait_state(http, "ap", "streaming").await;
     assert!(st["acknowledged"]["lsn"].is_string(), "{st}");
@@ -155,22 +174,47 @@ async fn management_api_with_token() {
         .await
         .expect("insert");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!ids(&s.bootstrap, "ap.public.items").contains(&2), "delivered while paused");
+    assert!(
+        !ids(&s.bootstrap, "ap.public.items").contains(&2),
+        "delivered while paused"
+    );
     // Resume: it picks up from its acknowledged position.
-    assert_eq!(call("POST", http, "/connectors/ap/resume", Some(TOKEN)).await.0, 202);
-    wait_for("the row written while paused", Duration::from_secs(60), || async {
-        ids(&s.bootstrap, "ap.public.items").contains(&2).then_some(())
-    })
+    assert_eq!(
+        call("POST", http, "/connectors/ap/resume", Some(TOKEN))
+            .await
+            .0,
+        202
+    );
+    wait_for(
+        "the row written while paused",
+        Duration::from_secs(60),
+        || async {
+            ids(&s.bootstrap, "ap.public.items")
+                .contains(&2)
+                .then_some(())
+        },
+    )
     .await;
     wait_state(http, "ap", "streaming").await;
     // Restart: stops and starts again, nothing lost.
-    assert_eq!(call("POST", http, "/connectors/ap/restart", Some(TOKEN)).await.0, 202);
+    assert_eq!(
+        call("POST", http, "/connectors/ap/restart", Some(TOKEN))
+            .await
+            .0,
+        202
+    );
     s.db.execute("INSERT INTO items VALUES (3, 'around a restart')", &[])
         .await
         .expect("insert");
-    wait_for("the row written around the restart", Duration::from_secs(60), || async {
-        ids(&s.bootstrap, "ap.public.items").contains(&3).then_some(())
-    })
+    wait_for(
+        "the row written around the restart",
+        Duration::from_secs(60),
+        || async {
+            ids(&s.bootstrap, "ap.public.items")
+                .contains(&3)
+                .then_some(())
+        },
+    )
     .await;
     wait_state(http, "ap", "streaming").await;
     // A client that never finishes its request headers is cut off.
@@ -206,7 +250,9 @@ async fn one_connector_fails_alone() {
     let http = s.http;
     let bad = wait_state(http, "bad", "failed").await;
     assert!(
-        bad["error"].as_str().is_some_and(|e| e.contains("public.later")),
+        bad["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("public.later")),
         "{bad}"
     );
     assert!(bad["hint"].as_str().is_some_and(|h| !h.is_empty()), "{bad}");
@@ -215,27 +261,37 @@ async fn one_connector_fails_alone() {
     s.db.execute("INSERT INTO items VALUES (2, 'after the failure')", &[])
         .await
         .expect("insert");
-    wait_for("the good connector's change", Duration::from_secs(60), || async {
-        ids(&s.bootstrap, "good.public.items").contains(&2).then_some(())
-    })
+    wait_for(
+        "the good connector's change",
+        Duration::from_secs(60),
+        || async {
+            ids(&s.bootstrap, "good.public.items")
+                .contains(&2)
+                .then_some(())
+        },
+    )
     .await;
     let (status, _) = call("GET", http, "/health", None).await;
     assert_eq!(status, 503, "a failed connector makes /health 503");
-    assert!(child.0.try_wait().expect("wait").is_none(), "the process exited");
+    assert!(
+        child.0.try_wait().expect("wait").is_none(),
+        "the process exited"
+    );
     // Fixed by the operator: create the table, restart the connector.
     s.db.batch_execute("CREATE TABLE later (id int primary key); INSERT INTO later VALUES (7);")
         .await
         .expect("create");
-    assert_eq!(call("POST", http, "/connectors/bad/restart", None).await.0, 202);
+    assert_eq!(
+        call("POST", http, "/connectors/bad/restart", None).await.0,
+        202
+    );
     wait_state(http, "bad", "streaming").await;
     assert!(ids(&s.bootstrap, "bad.public.later").contains(&7));
     let status = child.terminate();
     assert_eq!(status.code(), Some(0), "a clean stop after the restart");
 
     // --fail-fast: the first definite failure stops every connector.
-    s.db.batch_execute("DROP TABLE later")
-        .await
-        .expect("drop");
+    s.db.batch_execute("DROP TABLE later").await.expect("drop");
     let yaml = std::fs::read_to_string(s.tmp.path().join("api.yaml"))
         .expect("config")
         .replace("public.later", "public.never")

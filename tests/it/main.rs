@@ -5,6 +5,7 @@
 
 mod support;
 
+mod api;
 mod cases;
 mod cluster;
 mod crash;
