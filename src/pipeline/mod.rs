@@ -189,6 +189,24 @@ fn capture_source(
     }
 }
 
+/// An error with its causes, `: `-separated, for logs and `/health`: the first line of each
+/// cause (a database's DETAIL lines can quote row values), skipping causes the text already
+/// holds. Causes never carry URLs (search errors drop theirs where they are made).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        let line = text.lines().next().unwrap_or_default().trim();
+        if !line.is_empty() && !out.contains(line) {
+            out.push_str(": ");
+            out.push_str(line);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// The next change of the operator's requests; never resolves once no one can send any
 /// (the control handle was dropped), so callers never spin on a closed channel.
 async fn control_changed(control: &mut watch::Receiver<control::ControlState>) {
@@ -299,14 +317,9 @@ where
                 telemetry.producer_fatal.with_label_values(&[name]).inc();
             }
             let hint = err.hint();
-            tracing::error!(connector = %name, error = %err, hint = %hint, "connector halted; the others keep running (POST /connectors/{name}/restart retries it)");
-            telemetry.set_health(
-                name,
-                Health::Failed {
-                    error: err.to_string(),
-                    hint,
-                },
-            );
+            let text = error_chain(&err);
+            tracing::error!(connector = %name, error = %text, hint = %hint, "connector halted; the others keep running (POST /connectors/{name}/restart retries it)");
+            telemetry.set_health(name, Health::Failed { error: text, hint });
             // Failed until an operator restarts it, or the process stops.
             loop {
                 tokio::select! {
@@ -330,13 +343,9 @@ where
             .errors
             .with_label_values(&[name, "transient"])
             .inc();
-        tracing::warn!(connector = %name, error = %err, retry_in_ms = wait.as_millis() as u64, "connector failed, retrying");
-        telemetry.set_health(
-            name,
-            Health::Retrying {
-                error: err.to_string(),
-            },
-        );
+        let text = error_chain(&err);
+        tracing::warn!(connector = %name, error = %text, retry_in_ms = wait.as_millis() as u64, "connector failed, retrying");
+        telemetry.set_health(name, Health::Retrying { error: text });
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown_requested(&mut shutdown) => {}
@@ -352,6 +361,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The chain names each cause once, first lines only.
+    #[test]
+    fn chains() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer while connecting")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused\nDETAIL: Key (id)=(1)",
+        ));
+        assert_eq!(
+            error_chain(&e),
+            "outer while connecting: Connection refused"
+        );
+    }
 
     /// Backoff grows exponentially, is capped at a minute, and is never zero.
     #[test]

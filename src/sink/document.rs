@@ -91,6 +91,12 @@ impl TargetError {
             } => "check sink.username/password or sink.api_key".into(),
             TargetError::Status { .. } => "check the search server's log".into(),
             TargetError::Config(_) => "fix the sink settings".into(),
+            TargetError::Redis(e)
+                if e.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM")) =>
+            {
+                "redis refused the credentials or the command: check the user and password in sink.url (redis://user:password@host:port) and the user's ACL".into()
+            }
             TargetError::Refused { .. } => "fix the target's mapping (or the record), or set source.dead_letter_topic to divert such records; the engine's own words are in the dead-letter record's sluice.error.detail header".into(),
             _ => "check that the target is reachable".into(),
         }

@@ -42,6 +42,16 @@ pub enum KafkaSinkError {
     #[error("invalid kafka client configuration")]
     Config(#[source] KafkaError),
     /// The brokers did not answer.
+    /// The brokers refused sluice's login (SASL) or its authorization.
+    #[error("kafka brokers at {servers} refused the login or the authorization: {reason}")]
+    Authentication {
+        /// `bootstrap.servers`.
+        servers: String,
+        /// librdkafka's error.
+        source: KafkaError,
+        /// librdkafka's explanation (names the mechanism, never the password).
+        reason: String,
+    },
     #[error("kafka brokers at {servers} are unreachable")]
     Unreachable {
         /// Bootstrap servers.
@@ -116,9 +126,10 @@ impl KafkaSinkError {
             KafkaSinkError::Delivery { source, .. } => source
                 .rdkafka_error_code()
                 .is_none_or(delivery_is_transient),
-            KafkaSinkError::CompactedWithoutKey { .. } | KafkaSinkError::ProducerFatal { .. } => {
-                false
-            }
+            // A refused login does not fix itself.
+            KafkaSinkError::CompactedWithoutKey { .. }
+            | KafkaSinkError::ProducerFatal { .. }
+            | KafkaSinkError::Authentication { .. } => false,
             KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
         }
     }
@@ -140,9 +151,92 @@ impl KafkaSinkError {
             KafkaSinkError::ProducerFatal { .. } => {
                 "the broker lost or refused records it had acknowledged (look for an unclean broker restart or failover in its log); restarting sluice resends from its last checkpoint but cannot restore what the broker lost: re-snapshot the table (snapshot_mode: always, once) if its topic must be complete"
             }
+            KafkaSinkError::Authentication { .. } => {
+                "the brokers refused sluice: check sink.sasl (mechanism, username, password), sink.tls, and the principal's ACLs (Describe on the cluster, Write and Create on the topics)"
+            }
             _ => "check broker availability",
         }
     }
+}
+
+/// A client context that remembers librdkafka's last authentication error (reported through
+/// the error callback; the metadata request itself only times out).
+#[derive(Default)]
+struct AuthWatch {
+    failure: std::sync::Mutex<Option<(KafkaError, String)>>,
+}
+
+impl rdkafka::ClientContext for AuthWatch {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if is_auth_failure(&error) {
+            if let Ok(mut f) = self.failure.lock() {
+                *f = Some((error, reason.to_string()));
+            }
+        } else {
+            tracing::debug!(error = %error, "kafka client error");
+        }
+    }
+}
+
+impl rdkafka::producer::ProducerContext for AuthWatch {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}
+
+/// Check that the brokers answer and accept sluice's login, with a short-lived client.
+async fn probe_brokers(s: &KafkaSettings) -> Result<(), KafkaSinkError> {
+    let probe: rdkafka::producer::ThreadedProducer<AuthWatch> = client_config(s)
+        .create_with_context(AuthWatch::default())
+        .map_err(KafkaSinkError::Config)?;
+    let probe = std::sync::Arc::new(probe);
+    let p = std::sync::Arc::clone(&probe);
+    let r = tokio::task::spawn_blocking(move || {
+        p.client()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map(|_| ())
+    })
+    .await
+    .map_err(|_| KafkaSinkError::Canceled)?;
+    let servers = s.bootstrap_servers.clone();
+    let auth = probe
+        .context()
+        .failure
+        .lock()
+        .ok()
+        .and_then(|mut f| f.take());
+    match (r, auth) {
+        (_, Some((source, reason))) => Err(KafkaSinkError::Authentication {
+            servers,
+            source,
+            reason,
+        }),
+        (Err(source), None) if is_auth_failure(&source) => Err(KafkaSinkError::Authentication {
+            servers,
+            reason: source.to_string(),
+            source,
+        }),
+        (Err(source), None) => Err(KafkaSinkError::Unreachable { servers, source }),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// Whether librdkafka reports a failed SASL login or a denied authorization.
+fn is_auth_failure(e: &KafkaError) -> bool {
+    let code = match e {
+        KafkaError::MetadataFetch(c) | KafkaError::Global(c) => Some(*c),
+        other => other.rdkafka_error_code(),
+    };
+    matches!(
+        code,
+        Some(
+            RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::UnsupportedSASLMechanism
+                | RDKafkaErrorCode::IllegalSASLState
+        )
+    )
 }
 
 /// `code NAME (number)` of the broker's error, for messages.
@@ -365,19 +459,7 @@ impl KafkaSink {
         let producer: FutureProducer = pc.create().map_err(KafkaSinkError::Config)?;
         let admin: AdminClient<DefaultClientContext> =
             client_config(s).create().map_err(KafkaSinkError::Config)?;
-        let probe = producer.clone();
-        tokio::task::spawn_blocking(move || {
-            probe
-                .client()
-                .fetch_metadata(None, Duration::from_secs(10))
-                .map(|_| ())
-        })
-        .await
-        .map_err(|_| KafkaSinkError::Canceled)?
-        .map_err(|source| KafkaSinkError::Unreachable {
-            servers: s.bootstrap_servers.clone(),
-            source,
-        })?;
+        probe_brokers(s).await?;
         Ok(Self {
             producer,
             admin,

@@ -52,7 +52,7 @@ impl SearchTarget {
         if s.tls_insecure {
             b = b.danger_accept_invalid_certs(true);
         }
-        let client = b.build().map_err(TargetError::Http)?;
+        let client = b.build().map_err(|e| TargetError::Http(e.without_url()))?;
         let auth = match (&s.api_key, &s.username) {
             (Some(k), _) => Some(format!("ApiKey {}", k.expose_secret())),
             (None, Some(u)) => {

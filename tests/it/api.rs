@@ -313,3 +313,54 @@ async fn one_connector_fails_alone() {
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("public.never"), "{stderr}");
 }
+
+/// A broker that requires SASL (PLAIN): with the right password sluice delivers; with a
+/// wrong one the connector is `failed` with an authentication error and a SASL hint (not
+/// "unreachable", not retried forever), and the password appears in no log line.
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_sasl_login_and_refusal() {
+    let kafka = Kafka::start_sasl();
+    let pg = Pg::start("logical");
+    let db = pg.create_db("app").await;
+    db.batch_execute(
+        "CREATE TABLE items (id int primary key, v text); INSERT INTO items VALUES (1, 'a');",
+    )
+    .await
+    .expect("setup");
+    for (password, good) in [
+        (crate::support::kafka::SASL_PASSWORD, true),
+        ("Wr0ngPassw0rd", false),
+    ] {
+        let tmp = crate::support::test_dir();
+        let http = free_port();
+        let name = if good { "sasl_ok" } else { "sasl_bad" };
+        let yaml = format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n{}      sasl: {{mechanism: PLAIN, username: sluice, password: \"{password}\"}}\n",
+            connector(name, pg.port, &kafka.sasl_bootstrap(), "public.items"),
+            off = tmp.path().join("offsets").display(),
+        );
+        let cfg = sluice::write_raw(tmp.path(), "sasl.yaml", &yaml);
+        let log = tmp.path().join("sluice.log");
+        let _child = sluice::spawn(&cfg, &log);
+        if good {
+            wait_for("records over SASL", Duration::from_secs(60), || async {
+                ids(&kafka.bootstrap(), "sasl_ok.public.items")
+                    .contains(&1)
+                    .then_some(())
+            })
+            .await;
+            wait_state(http, name, "streaming").await;
+        } else {
+            let st = wait_state(http, name, "failed").await;
+            let error = st["error"].as_str().unwrap_or_default();
+            assert!(error.contains("refused the login"), "{st}");
+            assert!(!error.contains("unreachable"), "{st}");
+            assert!(
+                st["hint"].as_str().is_some_and(|h| h.contains("sink.sasl")),
+                "{st}"
+            );
+            let logs = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(!logs.contains(password), "the password is in the log");
+        }
+    }
+}

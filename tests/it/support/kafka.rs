@@ -271,6 +271,8 @@ pub struct Kafka {
 
 struct KafkaNode {
     port: u16,
+    /// The SASL_PLAINTEXT listener (PLAIN, user `sluice` / [`SASL_PASSWORD`]), if any.
+    sasl_port: Option<u16>,
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -293,6 +295,9 @@ fn kafka_java(dir: &std::path::Path) -> Command {
     c
 }
 
+/// The password of the SASL user `sluice` on [`Kafka::start_sasl`].
+pub const SASL_PASSWORD: &str = "sluice-secret";
+
 impl Kafka {
     /// One combined node.
     pub fn start() -> Kafka {
@@ -301,6 +306,25 @@ impl Kafka {
 
     /// `n` combined nodes, formatted with one cluster id.
     pub fn cluster(n: usize) -> Kafka {
+        Self::build(n, false)
+    }
+
+    /// One node that also listens with SASL_PLAINTEXT (mechanism PLAIN, user `sluice`,
+    /// password [`SASL_PASSWORD`]) on [`Kafka::sasl_bootstrap`]; the plain listener stays
+    /// for the harness's own reads.
+    pub fn start_sasl() -> Kafka {
+        Self::build(1, true)
+    }
+
+    /// The SASL listener's `host:port`.
+    pub fn sasl_bootstrap(&self) -> String {
+        format!(
+            "127.0.0.1:{}",
+            self.nodes[0].sasl_port.expect("a SASL node")
+        )
+    }
+
+    fn build(n: usize, sasl: bool) -> Kafka {
         let dir = super::test_dir();
         std::fs::write(
             dir.path().join("log4j2.properties"),
@@ -323,6 +347,25 @@ impl Kafka {
         for (i, (port, cport)) in ports.iter().enumerate() {
             let config = dir.path().join(format!("server-{}.properties", i + 1));
             let data = dir.path().join(format!("data-{}", i + 1));
+            let sasl_port = sasl.then(super::free_port);
+            let (listeners, advertised, protocols, sasl_props) = match sasl_port {
+                Some(sp) => (
+                    format!("PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sp},CONTROLLER://127.0.0.1:{cport}"),
+                    format!("PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sp}"),
+                    "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    format!(
+                        "inter.broker.listener.name=PLAINTEXT
+                         listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+                         listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_sluice=\"{SASL_PASSWORD}\";\n"
+                    ),
+                ),
+                None => (
+                    format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
+                    format!("PLAINTEXT://127.0.0.1:{port}"),
+                    "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    String::new(),
+                ),
+            };
             let quorum = if n == 1 {
                 format!("controller.quorum.bootstrap.servers=127.0.0.1:{cport}\n")
             } else {
@@ -332,11 +375,11 @@ impl Kafka {
                 &config,
                 format!(
                     "process.roles=broker,controller\nnode.id={id}\n\
-                     listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}\n\
-                     advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+                     listeners={listeners}\n\
+                     advertised.listeners={advertised}\n\
                      controller.listener.names=CONTROLLER\n\
-                     listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
-                     {quorum}log.dirs={data}\n\
+                     listener.security.protocol.map={protocols}\n\
+                     {sasl_props}{quorum}log.dirs={data}\n\
                      num.partitions=1\ndefault.replication.factor={rf}\nmin.insync.replicas={isr}\n\
                      offsets.topic.replication.factor={rf}\noffsets.topic.num.partitions=4\n\
                      transaction.state.log.replication.factor={rf}\ntransaction.state.log.min.isr={isr}\n\
@@ -367,6 +410,7 @@ impl Kafka {
             );
             nodes.push(KafkaNode {
                 port: *port,
+                sasl_port,
                 config,
                 log: dir.path().join(format!("kafka-{}.log", i + 1)),
                 child: None,
