@@ -45,6 +45,52 @@ pub const SCHEMA_CHANGES_TOTAL: &str = "sluice_schema_changes_total";
 pub const CONNECTOR_UP: &str = "sluice_connector_up";
 /// Counter: batches the brokers did not acknowledge within 5 s (an outage or a slow cluster).
 pub const DELIVERY_STALLS_TOTAL: &str = "sluice_delivery_stalls_total";
+/// Gauge: the catalog's row estimate of a table being snapshotted (PostgreSQL `reltuples`,
+/// MySQL `TABLE_ROWS`), beside [`SNAPSHOT_ROWS_TOTAL`] for progress.
+pub const SNAPSHOT_ROWS_ESTIMATED: &str = "sluice_snapshot_rows_estimated";
+/// Gauge: tables the running snapshot has not finished (0 once it is done).
+pub const SNAPSHOT_TABLES_REMAINING: &str = "sluice_snapshot_tables_remaining";
+/// Gauge: bytes of WAL the server holds for the slot beyond what sluice acknowledged
+/// (the server's WAL end minus the acknowledged LSN; PostgreSQL).
+pub const SLOT_LAG_BYTES: &str = "sluice_replication_slot_lag_bytes";
+/// Gauge: 1 for the connector's current state (`state` label), 0 for the others.
+pub const CONNECTOR_STATE: &str = "sluice_connector_state";
+
+/// Every metric name above.
+pub const METRICS: &[&str] = &[
+    EVENTS_TOTAL,
+    SNAPSHOT_ROWS_TOTAL,
+    LAG_MS,
+    QUEUE_REMAINING,
+    CHECKPOINTS_TOTAL,
+    ACKED_POSITION,
+    SINK_WRITE_SECONDS,
+    ERRORS_TOTAL,
+    COMMIT_TO_ACK_SECONDS,
+    COMMIT_TO_SINK_SECONDS,
+    SINK_APPLIED_TOTAL,
+    SINK_IGNORED_TOTAL,
+    DEAD_LETTERS_TOTAL,
+    SCHEMA_CHANGES_TOTAL,
+    CONNECTOR_UP,
+    DELIVERY_STALLS_TOTAL,
+    PRODUCER_FATAL_TOTAL,
+    SNAPSHOT_ROWS_ESTIMATED,
+    SNAPSHOT_TABLES_REMAINING,
+    SLOT_LAG_BYTES,
+    CONNECTOR_STATE,
+];
+
+/// Every state [`CONNECTOR_STATE`] reports.
+pub const STATES: &[&str] = &[
+    "starting",
+    "snapshotting",
+    "streaming",
+    "retrying",
+    "failed",
+    "stopped",
+];
+
 /// Counter: fatal producer errors (the broker lost or refused acknowledged records).
 pub const PRODUCER_FATAL_TOTAL: &str = "sluice_producer_fatal_errors_total";
 
@@ -113,6 +159,14 @@ pub struct Telemetry {
     pub delivery_stalls: IntCounterVec,
     /// See [`PRODUCER_FATAL_TOTAL`].
     pub producer_fatal: IntCounterVec,
+    /// See [`SNAPSHOT_ROWS_ESTIMATED`].
+    pub snapshot_estimated: IntGaugeVec,
+    /// See [`SNAPSHOT_TABLES_REMAINING`].
+    pub snapshot_remaining: IntGaugeVec,
+    /// See [`SLOT_LAG_BYTES`].
+    pub slot_lag_bytes: IntGaugeVec,
+    /// See [`CONNECTOR_STATE`].
+    pub state: IntGaugeVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
     details: Arc<Mutex<BTreeMap<String, Details>>>,
 }
@@ -195,6 +249,26 @@ impl Telemetry {
             "Batches the brokers did not acknowledge within 5 s",
             &["connector"],
         );
+        let snapshot_estimated = gauge(
+            SNAPSHOT_ROWS_ESTIMATED,
+            "Catalog row estimate of a table being snapshotted",
+            &["connector", "table"],
+        );
+        let snapshot_remaining = gauge(
+            SNAPSHOT_TABLES_REMAINING,
+            "Tables the running snapshot has not finished",
+            &["connector"],
+        );
+        let slot_lag_bytes = gauge(
+            SLOT_LAG_BYTES,
+            "WAL bytes the server holds for the slot beyond the acknowledged position",
+            &["connector"],
+        );
+        let state = gauge(
+            CONNECTOR_STATE,
+            "1 for the connector's current state, 0 for the others",
+            &["connector", "state"],
+        );
         let producer_fatal = counter(
             PRODUCER_FATAL_TOTAL,
             "Fatal producer errors: the broker lost or refused records it had acknowledged",
@@ -267,6 +341,10 @@ impl Telemetry {
             schema_changes,
             delivery_stalls,
             producer_fatal,
+            snapshot_estimated,
+            snapshot_remaining,
+            slot_lag_bytes,
+            state,
             health: Arc::new(Mutex::new(BTreeMap::new())),
             details: Arc::new(Mutex::new(BTreeMap::new())),
         }
@@ -353,6 +431,19 @@ impl Telemetry {
         self.up
             .with_label_values(&[connector])
             .set(i64::from(running));
+        let current = match &h {
+            Health::Starting => "starting",
+            Health::Snapshotting => "snapshotting",
+            Health::Streaming => "streaming",
+            Health::Retrying { .. } => "retrying",
+            Health::Failed { .. } => "failed",
+            Health::Stopped => "stopped",
+        };
+        for st in STATES {
+            self.state
+                .with_label_values(&[connector, st])
+                .set(i64::from(*st == current));
+        }
         match &h {
             Health::Retrying { error } => {
                 let e = serde_json::json!({ "error": error, "definite": false });
@@ -414,5 +505,52 @@ mod tests {
         assert!(text.contains(EVENTS_TOTAL));
         assert!(text.contains(CONNECTOR_UP));
         assert_eq!(t.health().get("c"), Some(&Health::Streaming));
+    }
+
+    /// The example Grafana dashboard (`docker/grafana-dashboard.json`) queries only metrics
+    /// sluice registers; every registered metric is in [`METRICS`] and the README.
+    #[test]
+    fn dashboard_metrics_exist() {
+        let dash: serde_json::Value =
+            serde_json::from_str(include_str!("../../docker/grafana-dashboard.json"))
+                .expect("dashboard json");
+        let mut queried = Vec::new();
+        for p in dash["panels"].as_array().expect("panels") {
+            for t in p["targets"].as_array().expect("targets") {
+                let expr = t["expr"].as_str().expect("expr");
+                for (i, _) in expr.match_indices("sluice_") {
+                    let name: String = expr[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    queried.push(name);
+                }
+            }
+        }
+        assert!(queried.len() > 10, "{queried:?}");
+        for q in &queried {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| q.strip_suffix(s))
+                .unwrap_or(q);
+            assert!(
+                METRICS.contains(&base),
+                "the dashboard queries {q}, which sluice does not register"
+            );
+        }
+        let t = Telemetry::new();
+        let readme = include_str!("../../README.md");
+        for m in METRICS {
+            // The registry refuses a second collector of a name it holds.
+            let probe = prometheus::IntGauge::new(*m, "probe").expect("gauge");
+            assert!(
+                t.registry.register(Box::new(probe)).is_err(),
+                "{m} is not registered"
+            );
+            assert!(
+                readme.contains(&format!("`{m}`")),
+                "{m} is not in the README"
+            );
+        }
     }
 }

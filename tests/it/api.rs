@@ -153,6 +153,30 @@ async fn management_api_with_token() {
     assert!(st["acknowledged"]["lsn"].is_string(), "{st}");
     assert_eq!(st["snapshot_rows"]["public.items"], 1, "{st}");
     assert_eq!(call("GET", http, "/ready", Some(TOKEN)).await.0, 200);
+    // The operator's metrics: state, snapshot progress, slot lag (after a keepalive).
+    let metrics = wait_for("slot lag in /metrics", Duration::from_secs(30), || async {
+        let m = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{http}/metrics"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        m.contains("sluice_replication_slot_lag_bytes{connector=\"ap\"}")
+            .then_some(m)
+    })
+    .await;
+    for line in [
+        "sluice_connector_state{connector=\"ap\",state=\"streaming\"} 1",
+        "sluice_connector_state{connector=\"ap\",state=\"failed\"} 0",
+        "sluice_snapshot_tables_remaining{connector=\"ap\"} 0",
+        "sluice_snapshot_rows_total{connector=\"ap\",table=\"public.items\"} 1",
+        "sluice_snapshot_rows_estimated{connector=\"ap\",table=\"public.items\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} not in /metrics:\n{metrics}");
+    }
     let (status, list) = call("GET", http, "/connectors", Some(TOKEN)).await;
     assert_eq!(status, 200);
     assert_eq!(list["connectors"][0]["name"], "ap", "{list}");

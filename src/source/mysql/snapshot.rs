@@ -171,6 +171,8 @@ pub(crate) async fn run(
         }
         *shapes = found;
     }
+    let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
+    remaining.set(tables.len() as i64);
     for (ti, table) in tables.iter().enumerate() {
         let Some((cols, key)) = catalog::table_columns(conn, table, keys).await? else {
             return Err(MySourceError::Precondition {
@@ -204,7 +206,24 @@ pub(crate) async fn run(
             gtid: None,
         };
         let before = emitter.rows;
+        let mut counted = before;
         let table_name = table.to_string();
+        // Progress: the catalog's estimate beside the rows read.
+        let estimate: Option<Option<u64>> = conn
+            .exec_first(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&table.namespace, &table.name),
+            )
+            .await
+            .ok()
+            .flatten();
+        telemetry
+            .snapshot_estimated
+            .with_label_values(&[connector, &table_name])
+            .set(estimate.flatten().unwrap_or(0) as i64);
+        let progress = telemetry
+            .snapshot_rows
+            .with_label_values(&[connector, &table_name]);
         {
             let mut result = conn
                 .exec_iter(sql.as_str(), ())
@@ -251,16 +270,18 @@ pub(crate) async fn run(
                 if emitter.push(ev).await.is_err() {
                     return Ok(None);
                 }
+                if emitter.rows - counted >= 1024 {
+                    progress.inc_by(emitter.rows - counted);
+                    counted = emitter.rows;
+                }
             }
         }
         if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
             return Ok(None);
         }
         let n = emitter.rows - before;
-        telemetry
-            .snapshot_rows
-            .with_label_values(&[connector, &table_name])
-            .inc_by(n);
+        progress.inc_by(emitter.rows - counted);
+        remaining.set((tables.len() - ti - 1) as i64);
         tracing::info!(connector, table = %table, rows = n, "snapshot of table finished");
     }
     conn.query_drop("COMMIT")

@@ -428,6 +428,10 @@ impl PostgresSource {
             snapshot_done: true,
         };
         let mut pipeline_gone = false;
+        let slot_lag = self
+            .telemetry
+            .slot_lag_bytes
+            .with_label_values(&[&self.connector]);
         loop {
             tokio::select! {
                 biased;
@@ -511,6 +515,9 @@ impl PostgresSource {
                         }
                         ReplicationEvent::KeepAlive { wal_end, .. } => {
                             let wal_end = from_wire(wal_end);
+                            if let Some(a) = acked {
+                                slot_lag.set(wal_end.0.saturating_sub(a.0) as i64);
+                            }
                             if !in_tx && b.is_empty()
                                 && wal_end > last_cp && last_idle.elapsed() >= status_interval
                             {

@@ -70,6 +70,8 @@ pub(crate) async fn copy_tables(
         tx_id: None,
         last_commit_lsn: None,
     };
+    let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
+    remaining.set(tables.len() as i64);
     for (ti, table) in tables.iter().enumerate() {
         let cat = catalog::table_columns(txn, table, keys).await?;
         let oids: Vec<u32> = cat.iter().map(|c| c.type_oid).collect();
@@ -87,6 +89,28 @@ pub(crate) async fn copy_tables(
             select.join(", "),
             qualified(table)
         );
+        let table_name = table.to_string();
+        // Progress: the catalog's estimate beside the rows read (an estimate: -1 or 0 for a
+        // table never analyzed).
+        let estimate: Option<f32> = txn
+            .query_opt(
+                &format!(
+                    "SELECT reltuples FROM pg_class WHERE oid = to_regclass({})",
+                    catalog::quote_literal(&qualified(table))
+                ),
+                &[],
+            )
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.get(0));
+        telemetry
+            .snapshot_estimated
+            .with_label_values(&[connector, &table_name])
+            .set(estimate.map_or(0, |e| e.max(0.0) as i64));
+        let progress = telemetry
+            .snapshot_rows
+            .with_label_values(&[connector, &table_name]);
         tracing::info!(connector, table = %table, "snapshot of table started");
         let stream = txn
             .copy_out(sql.as_str())
@@ -95,7 +119,7 @@ pub(crate) async fn copy_tables(
         futures_util::pin_mut!(stream);
         let mut buf = BytesMut::new();
         let before = emitter.rows;
-        let table_name = table.to_string();
+        let mut counted = before;
         while let Some(chunk) = stream.next().await {
             if *shutdown.borrow() {
                 return Ok(false);
@@ -131,6 +155,10 @@ pub(crate) async fn copy_tables(
                 if emitter.push(ev).await.is_err() {
                     return Ok(false);
                 }
+                if emitter.rows - counted >= 1024 {
+                    progress.inc_by(emitter.rows - counted);
+                    counted = emitter.rows;
+                }
             }
         }
         if !buf.is_empty() {
@@ -143,10 +171,8 @@ pub(crate) async fn copy_tables(
             return Ok(false);
         }
         let n = emitter.rows - before;
-        telemetry
-            .snapshot_rows
-            .with_label_values(&[connector, &table_name])
-            .inc_by(n);
+        progress.inc_by(emitter.rows - counted);
+        remaining.set((tables.len() - ti - 1) as i64);
         tracing::info!(connector, table = %table, rows = n, "snapshot of table finished");
     }
     Ok(true)
