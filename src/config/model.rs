@@ -85,6 +85,12 @@ pub struct ConnectorSettings {
     /// Batches that may wait between source and sink (bounds memory with the two limits above).
     #[serde(default = "default_queue_batches")]
     pub queue_batches: usize,
+    /// Debezium's `heartbeat.interval.ms` for capture connectors: a heartbeat record on
+    /// `__debezium-heartbeat.<topic_prefix>` this often, carrying the acknowledged position
+    /// (0, the default: none). Not MySQL's `source.heartbeat_interval_ms`, which asks the
+    /// server for binlog heartbeats.
+    #[serde(default)]
+    pub heartbeat_interval_ms: u64,
 }
 
 fn default_max_batch_events() -> usize {
@@ -725,6 +731,13 @@ impl Settings {
                     format!("connectors.{name}"),
                     "connector names may only hold lowercase letters, digits and `_`",
                     "rename the connector, e.g. `inventory_pg`",
+                ));
+            }
+            if c.heartbeat_interval_ms != 0 && c.heartbeat_interval_ms < 100 {
+                return Err(invalid(
+                    at("heartbeat_interval_ms"),
+                    format!("{} is below the minimum 100", c.heartbeat_interval_ms),
+                    "use 0 (no heartbeats) or at least 100, e.g. 10000",
                 ));
             }
             for (field, value, min) in [

@@ -511,6 +511,8 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     /// Record value (`None` for a tombstone).
     pub value: Option<Vec<u8>>,
+    /// Kafka record headers (heartbeats carry the acknowledged position).
+    pub headers: Vec<(&'static str, Vec<u8>)>,
 }
 
 #[derive(Debug)]
@@ -550,6 +552,8 @@ pub struct EnvelopeEncoder {
     message_topic: Arc<str>,
     /// `<prefix>`.
     schema_change_topic: Arc<str>,
+    /// `__debezium-heartbeat.<prefix>`.
+    heartbeat_topic: Arc<str>,
 }
 
 /// A written event's place in its transaction: id, `total_order`, `data_collection_order`.
@@ -565,6 +569,10 @@ impl EnvelopeEncoder {
             transaction_topic: topic("transaction"),
             message_topic: topic("message"),
             schema_change_topic: Arc::from(sanitize_topic(&opts.topic_prefix)),
+            heartbeat_topic: Arc::from(sanitize_topic(&format!(
+                "__debezium-heartbeat.{}",
+                opts.topic_prefix
+            ))),
             opts,
             now_ns: None,
             rendered: HashMap::new(),
@@ -604,6 +612,7 @@ impl EnvelopeEncoder {
                 topic: Arc::clone(&self.transaction_topic),
                 key: Some(key),
                 value: Some(value),
+                headers: Vec::new(),
             });
         }
         let tx = self.tx.as_mut()?;
@@ -650,11 +659,48 @@ impl EnvelopeEncoder {
                     topic: Arc::clone(&self.transaction_topic),
                     key: Some(key),
                     value: Some(value),
+                    headers: Vec::new(),
                 });
             }
             Marker::Message(msg) => self.encode_message(msg, out),
             Marker::SchemaChange(c) => self.encode_schema_change(c, out),
+            Marker::Heartbeat(cp) => self.encode_heartbeat(cp, out),
         }
+    }
+
+    /// The topic of heartbeat records (`__debezium-heartbeat.<prefix>`).
+    pub fn heartbeat_topic(&self) -> &str {
+        &self.heartbeat_topic
+    }
+
+    /// Debezium's heartbeat: key `{"serverName": prefix}`, value `{"ts_ms": now}`, plus the
+    /// acknowledged position as the `sluice.position` header (the checkpoint's JSON).
+    fn encode_heartbeat(&mut self, cp: &crate::event::Checkpoint, out: &mut Vec<Record>) {
+        let mut key = Vec::with_capacity(128);
+        let mut value = Vec::with_capacity(128);
+        if self.opts.schemas_enable {
+            key.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"serverName"}],"optional":false,"name":"io.debezium.connector.common.ServerNameKey","version":1},"payload":"#);
+            value.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,"name":"io.debezium.connector.common.Heartbeat","version":1},"payload":"#);
+        }
+        key.extend_from_slice(br#"{"serverName":"#);
+        json::string(&mut key, &self.opts.topic_prefix);
+        key.push(b'}');
+        value.extend_from_slice(br#"{"ts_ms":"#);
+        json::int(&mut value, self.now_ns() / 1_000_000);
+        value.push(b'}');
+        if self.opts.schemas_enable {
+            key.push(b'}');
+            value.push(b'}');
+        }
+        out.push(Record {
+            topic: Arc::clone(&self.heartbeat_topic),
+            key: Some(key),
+            value: Some(value),
+            headers: vec![(
+                "sluice.position",
+                serde_json::to_vec(cp).unwrap_or_default(),
+            )],
+        });
     }
 
     /// The topic of schema-change records (`<prefix>`).
@@ -700,6 +746,7 @@ impl EnvelopeEncoder {
             topic: Arc::clone(&self.schema_change_topic),
             key: Some(key),
             value: Some(value),
+            headers: Vec::new(),
         });
     }
 
@@ -749,6 +796,7 @@ impl EnvelopeEncoder {
             topic: Arc::clone(&self.message_topic),
             key: Some(key),
             value: Some(value),
+            headers: Vec::new(),
         });
     }
 
@@ -881,12 +929,14 @@ impl EnvelopeEncoder {
             topic: Arc::clone(&r.topic),
             key,
             value: Some(value),
+            headers: Vec::new(),
         });
         if let Some(key) = tombstone_key {
             out.push(Record {
                 topic: Arc::clone(&r.topic),
                 key,
                 value: None,
+                headers: Vec::new(),
             });
         }
     }

@@ -28,6 +28,9 @@ pub enum Marker {
     Message(LogicalMessage),
     /// A DDL statement on a captured table (MySQL/MariaDB).
     SchemaChange(super::SchemaChange),
+    /// A heartbeat (Debezium's `heartbeat.interval.ms`) carrying the acknowledged position;
+    /// written by the pipeline while the connector runs, not by a source.
+    Heartbeat(super::Checkpoint),
 }
 
 /// A logical decoding message: Debezium's `op: "m"` event.

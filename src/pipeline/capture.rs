@@ -119,6 +119,7 @@ pub(super) async fn run_once(
 
     // Source and sink run as their own tasks so they use separate cores and never wait for
     // the acker's offsets fsync; the guards abort them if this attempt ends early.
+    let acknowledged = ack_rx.clone();
     let io = SourceIo {
         tx,
         acks: ack_rx,
@@ -127,10 +128,34 @@ pub(super) async fn run_once(
     let source_task = AbortOnDrop(tokio::spawn(async move { source.run(io).await }));
 
     let (name_owned, telemetry_owned) = (name.to_string(), telemetry.clone());
+    let heartbeat_ms = settings.heartbeat_interval_ms;
     let sink_task = AbortOnDrop(tokio::spawn(async move {
         let (name, telemetry) = (name_owned.as_str(), &telemetry_owned);
         let commit_to_sink = telemetry.commit_to_sink_seconds.with_label_values(&[name]);
-        while let Some(batch) = rx.recv().await {
+        let every = std::time::Duration::from_millis(heartbeat_ms.max(1));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let batch = tokio::select! {
+                b = rx.recv() => match b {
+                    Some(b) => b,
+                    None => break,
+                },
+                _ = heartbeat.tick(), if heartbeat_ms > 0 => {
+                    // Debezium's heartbeat, with the position acknowledged so far.
+                    let Some(cp) = acknowledged.borrow().clone() else { continue };
+                    let started = Instant::now();
+                    let pending = sink
+                        .enqueue(&[], &[(0, crate::event::Marker::Heartbeat(cp))])
+                        .await
+                        .map_err(PipelineError::Sink)?;
+                    let f = InFlight { pending, checkpoint: None, last_commit_us: None, started };
+                    if pend_tx.send(f).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
             queue_gauge.set(rx.capacity() as i64);
             if !batch.tables.is_empty() {
                 sink.prepare(&batch.tables)

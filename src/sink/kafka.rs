@@ -563,6 +563,7 @@ impl KafkaSink {
             Marker::Message(_) => self.encoder.message_topic(),
             Marker::End { .. } => self.encoder.transaction_topic(),
             Marker::SchemaChange(_) => self.encoder.schema_change_topic(),
+            Marker::Heartbeat(_) => self.encoder.heartbeat_topic(),
             Marker::Begin { .. } => return Ok(()),
         };
         if self.known_topics.contains(topic) {
@@ -571,7 +572,13 @@ impl KafkaSink {
         let topic = topic.to_string();
         if self.create_topics {
             let mut cfg = BTreeMap::new();
-            cfg.insert("cleanup.policy".to_string(), "delete".to_string());
+            // Heartbeats share one key: compaction keeps the last. Everything else is kept.
+            let policy = if matches!(m, Marker::Heartbeat(_)) {
+                "compact"
+            } else {
+                "delete"
+            };
+            cfg.insert("cleanup.policy".to_string(), policy.to_string());
             if let Some(over) = self.topic_config.get(&None) {
                 cfg.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
@@ -658,6 +665,16 @@ impl KafkaSink {
             }
             if let Some(v) = &rec.value {
                 fr = fr.payload(v.as_slice());
+            }
+            if !rec.headers.is_empty() {
+                let mut h = rdkafka::message::OwnedHeaders::new();
+                for (k, v) in &rec.headers {
+                    h = h.insert(rdkafka::message::Header {
+                        key: k,
+                        value: Some(v.as_slice()),
+                    });
+                }
+                fr = fr.headers(h);
             }
             loop {
                 match self.producer.send_result(fr) {

@@ -388,3 +388,92 @@ async fn kafka_sasl_login_and_refusal() {
         }
     }
 }
+
+/// Heartbeats (`heartbeat_interval_ms`, 1 s: slower than kcat's fetch wait, so it sees the
+/// end of the topic): Debezium's records on
+/// `__debezium-heartbeat.<prefix>` with the acknowledged position in a header; and while only
+/// an uncaptured table is written, the slot's confirmed position still advances.
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_and_idle_slot_advance() {
+    let s = setup(
+        &|port, b| {
+            connector("hb", port, b, "public.items").replace(
+                "    source:",
+                "    heartbeat_interval_ms: 1000\n    source:",
+            )
+        },
+        "",
+    )
+    .await;
+    s.db.batch_execute("CREATE TABLE other (id int primary key)")
+        .await
+        .expect("uncaptured table");
+    let _child = start(&s);
+    wait_state(s.http, "hb", "streaming").await;
+    let topic = "__debezium-heartbeat.hb";
+    let beats = wait_for("three heartbeats", Duration::from_secs(30), || async {
+        let r = kcat_read(&s.bootstrap, topic);
+        (r.len() >= 3).then_some(r)
+    })
+    .await;
+    for b in &beats {
+        assert_eq!(b.key, Some(serde_json::json!({"serverName": "hb"})));
+        let v = b.value.as_ref().expect("value");
+        assert!(
+            v["ts_ms"].as_i64().is_some_and(|t| t > 1_600_000_000_000),
+            "{v}"
+        );
+        assert_eq!(v.as_object().map(|o| o.len()), Some(1), "{v}");
+    }
+    let headers = std::process::Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            &s.bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-c",
+            "1",
+            "-f",
+            "%h\n",
+        ])
+        .output()
+        .expect("kcat");
+    let headers = String::from_utf8_lossy(&headers.stdout);
+    assert!(
+        headers.contains("sluice.position=") && headers.contains("\"lsn\""),
+        "{headers}"
+    );
+    // Only the uncaptured table changes: the slot still moves past those writes.
+    for i in 0..50 {
+        s.db.execute("INSERT INTO other VALUES ($1)", &[&i])
+            .await
+            .expect("insert");
+    }
+    let lsn = |s: &str| {
+        let (a, b) = s.split_once('/').expect("lsn");
+        (u64::from_str_radix(a, 16).expect("hex") << 32) | u64::from_str_radix(b, 16).expect("hex")
+    };
+    let written: String =
+        s.db.query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .await
+            .expect("lsn")
+            .get(0);
+    wait_for("the slot to pass the uncaptured writes", Duration::from_secs(60), || async {
+        let confirmed: String = s
+            .db
+            .query_one(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'hb_slot'",
+                &[],
+            )
+            .await
+            .ok()?
+            .get(0);
+        (lsn(&confirmed) >= lsn(&written)).then_some(())
+    })
+    .await;
+}
