@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::ConfigError;
@@ -899,7 +899,20 @@ impl Settings {
                         ));
                     }
                 }
-                SinkSettings::Redis(_) => {}
+                SinkSettings::Redis(r) => {
+                    let url = r.url.expose_secret();
+                    if !(url.starts_with("redis://")
+                        || url.starts_with("rediss://")
+                        || url.starts_with("unix://"))
+                    {
+                        // The URL may hold a password: it is not repeated here.
+                        return Err(invalid(
+                            at("sink.url"),
+                            "is not a redis:// URL (the value is not shown: it may hold a password)",
+                            "write redis://[user:password@]host:port/db, rediss:// for TLS, or unix:///path",
+                        ));
+                    }
+                }
                 SinkSettings::Memcached(m) => {
                     if !m.server.contains(':') {
                         return Err(invalid(

@@ -263,6 +263,19 @@ connectors:
             && msg.contains("not a regular expression"),
         "{msg}"
     );
+    // A Redis URL of another scheme; the URL (it may hold a password) is not repeated.
+    let bad_url = sink_conn
+        .replace("(unclosed", "")
+        .replace("redis://127.0.0.1:6379", "http://u:hunter2@127.0.0.1:6379");
+    let err = parse_str(&bad_url)
+        .expect("parses")
+        .validate()
+        .expect_err("url");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`connectors.apply.sink.url`") && !msg.contains("hunter2"),
+        "{msg}"
+    );
 }
 
 /// A missing file and a directory give the OS's reason.

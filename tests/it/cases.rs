@@ -542,3 +542,10 @@ async fn pg_geometric() {
 async fn maria_geometry_multi() {
     run_case("maria_geometry_multi", true).await;
 }
+
+/// Negative MariaDB TIME values of every precision, snapshot and stream (TIME(1)/TIME(2)
+/// pack their fraction as a signed byte, which the binlog library mis-decodes).
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_time_neg() {
+    run_case("maria_time_neg", true).await;
+}
