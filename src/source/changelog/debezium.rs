@@ -175,7 +175,9 @@ pub fn decode(
             let Some(after) = after else {
                 return Err(Skip::Poison(format!("op {op} without an after image")));
             };
-            DocAction::Upsert(convert_row(after, after_schema.as_deref(), opts))
+            DocAction::Upsert(
+                convert_row(after, after_schema.as_deref(), opts).map_err(Skip::Poison)?,
+            )
         }
         "d" => DocAction::Delete,
         "t" => return Err(Skip::Ignored("truncate")),
@@ -202,7 +204,11 @@ fn row_schema<'a>(schema: &'a Json, field: &str) -> Option<&'a Vec<Json>> {
         .as_array()
 }
 
-fn convert_row(row: Fields<'_>, fields: Option<&FieldSchemas>, opts: &DecodeOptions) -> Document {
+fn convert_row(
+    row: Fields<'_>,
+    fields: Option<&FieldSchemas>,
+    opts: &DecodeOptions,
+) -> Result<Document, String> {
     let mut out = Vec::with_capacity(256);
     out.push(b'{');
     for (name, v) in row.0 {
@@ -217,13 +223,17 @@ fn convert_row(row: Fields<'_>, fields: Option<&FieldSchemas>, opts: &DecodeOpti
         write_json_string(&mut out, &name);
         out.push(b':');
         match fields.and_then(|fs| fs.get(&name)) {
-            Some(f) => convert_value(v, f, opts, &mut out),
+            Some(f) => convert_value(v, f, opts, &mut out).map_err(|what| {
+                format!("column `{name}` holds {what}, which no database stores")
+            })?,
             None => copy_raw(v.get(), &mut out),
         }
     }
     out.push(b'}');
     // Only valid UTF-8 was written (JSON text and escaped strings).
-    Document::from_object_text(String::from_utf8(out).unwrap_or_else(|_| "{}".into()))
+    Ok(Document::from_object_text(
+        String::from_utf8(out).unwrap_or_else(|_| "{}".into()),
+    ))
 }
 
 /// Copy JSON text as it is, but on one line: a raw line break can only be insignificant
@@ -239,8 +249,27 @@ fn copy_raw(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-fn decimal_text(bytes: &[u8], scale: u32) -> String {
-    // Two's-complement big-endian → signed magnitude in base 10.
+/// Largest decimal (unscaled bytes) and scale the sink decodes: beyond PostgreSQL's own
+/// limits (131072 digits, scale 16383), so every value a database can hold fits, and a hostile
+/// record cannot make the conversion take unbounded time or memory.
+const MAX_DECIMAL_BYTES: usize = 64 * 1024;
+const MAX_DECIMAL_SCALE: u64 = 32_767;
+
+/// Exact decimal text of a two's-complement big-endian unscaled value at `scale`. Converted
+/// nine digits at a time over 32-bit limbs; the limits above bound the cost per value, so a
+/// record's cost grows linearly with its size.
+fn decimal_text(bytes: &[u8], scale: u64) -> Result<String, String> {
+    if bytes.len() > MAX_DECIMAL_BYTES {
+        return Err(format!(
+            "a decimal of {} bytes (the limit is {MAX_DECIMAL_BYTES})",
+            bytes.len()
+        ));
+    }
+    if scale > MAX_DECIMAL_SCALE {
+        return Err(format!(
+            "a decimal scale of {scale} (the limit is {MAX_DECIMAL_SCALE})"
+        ));
+    }
     let neg = bytes.first().is_some_and(|b| b & 0x80 != 0);
     let mut mag: Vec<u8> = if neg {
         // Negate: invert and add one.
@@ -256,28 +285,45 @@ fn decimal_text(bytes: &[u8], scale: u32) -> String {
     } else {
         bytes.to_vec()
     };
-    // Repeated division by 10.
-    let mut digits = Vec::new();
-    while mag.iter().any(|&b| b != 0) {
-        let mut rem = 0u32;
-        for b in mag.iter_mut() {
-            let cur = (rem << 8) | u32::from(*b);
-            *b = (cur / 10) as u8;
-            rem = cur % 10;
+    // Big-endian bytes → big-endian u32 limbs.
+    let pad = (4 - mag.len() % 4) % 4;
+    let mut padded = vec![0u8; pad];
+    padded.append(&mut mag);
+    let mut limbs: Vec<u32> = padded
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    // Repeated division by 10^9: each pass yields nine digits (least significant first).
+    let mut groups: Vec<u32> = Vec::new();
+    let mut start = limbs.iter().position(|&l| l != 0).unwrap_or(limbs.len());
+    while start < limbs.len() {
+        let mut rem = 0u64;
+        for l in limbs[start..].iter_mut() {
+            let cur = (rem << 32) | u64::from(*l);
+            *l = (cur / 1_000_000_000) as u32;
+            rem = cur % 1_000_000_000;
         }
-        digits.push(b'0' + rem as u8);
+        groups.push(rem as u32);
+        while start < limbs.len() && limbs[start] == 0 {
+            start += 1;
+        }
     }
-    if digits.is_empty() {
-        digits.push(b'0');
+    let mut digits = String::with_capacity(groups.len() * 9 + 2);
+    match groups.split_last() {
+        None => digits.push('0'),
+        Some((top, rest)) => {
+            digits.push_str(&top.to_string());
+            for g in rest.iter().rev() {
+                digits.push_str(&format!("{g:09}"));
+            }
+        }
     }
     let scale = scale as usize;
-    while digits.len() <= scale {
-        digits.push(b'0');
+    if digits.len() <= scale {
+        digits.insert_str(0, &"0".repeat(scale + 1 - digits.len()));
     }
-    digits.reverse();
-    let s = String::from_utf8(digits).unwrap_or_default();
-    let (int, frac) = s.split_at(s.len() - scale);
-    let mut out = String::new();
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    let mut out = String::with_capacity(digits.len() + 2);
     if neg {
         out.push('-');
     }
@@ -286,8 +332,21 @@ fn decimal_text(bytes: &[u8], scale: u32) -> String {
         out.push('.');
         out.push_str(frac);
     }
-    out
+    Ok(out)
 }
+
+/// `HH:MM:SS[.f]` of a possibly negative duration (MariaDB `TIME '-838:59:59'`).
+fn signed_tod(us: i64) -> String {
+    let t = crate::envelope::format_tod(i64::try_from(us.unsigned_abs()).unwrap_or(i64::MAX), None);
+    if us < 0 {
+        format!("-{t}")
+    } else {
+        t
+    }
+}
+
+/// Days of a date the sink writes: ±100 million days (±273,000 years) covers every database.
+const MAX_DATE_DAYS: i64 = 100_000_000;
 
 fn write_decimal(text: &str, format: DecimalFormat, out: &mut Vec<u8>) {
     match format {
@@ -297,16 +356,26 @@ fn write_decimal(text: &str, format: DecimalFormat, out: &mut Vec<u8>) {
     }
 }
 
-fn iso_date(days: i64) -> String {
+fn iso_date(days: i64) -> Result<String, String> {
+    if days.unsigned_abs() > MAX_DATE_DAYS.unsigned_abs() {
+        return Err("a date beyond ±273,000 years".into());
+    }
     let (y, m, d) = crate::envelope::civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    Ok(format!("{y:04}-{m:02}-{d:02}"))
 }
 
-fn convert_value(raw: &RawValue, f: &Json, opts: &DecodeOptions, out: &mut Vec<u8>) {
+/// Write one value converted by its Connect schema; an error for a value no database holds
+/// (the record then goes to the dead-letter topic).
+fn convert_value(
+    raw: &RawValue,
+    f: &Json,
+    opts: &DecodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let text = raw.get();
     if text == "null" {
         out.extend_from_slice(b"null");
-        return;
+        return Ok(());
     }
     let name = f.get("name").and_then(Json::as_str).unwrap_or("");
     let string = || serde_json::from_str::<String>(text).ok();
@@ -318,55 +387,67 @@ fn convert_value(raw: &RawValue, f: &Json, opts: &DecodeOptions, out: &mut Vec<u
             let scale = f
                 .pointer("/parameters/scale")
                 .and_then(Json::as_str)
-                .and_then(|s| s.parse().ok())
+                .map(|s| {
+                    s.parse::<u64>()
+                        .map_err(|_| format!("a decimal scale `{s}`"))
+                })
+                .transpose()?
                 .unwrap_or(0);
             match string().as_deref().and_then(b64) {
                 Some(bytes) => {
-                    write_decimal(&decimal_text(&bytes, scale), opts.decimal_format, out)
+                    write_decimal(&decimal_text(&bytes, scale)?, opts.decimal_format, out)
                 }
                 None => copy_raw(text, out),
             }
         }
         "io.debezium.data.VariableScaleDecimal" => {
             let o: Option<Map<String, Json>> = serde_json::from_str(text).ok();
-            let scale = o
-                .as_ref()
-                .and_then(|o| o.get("scale")?.as_u64())
-                .unwrap_or(0) as u32;
+            let scale = match o.as_ref().and_then(|o| o.get("scale")) {
+                None => 0,
+                Some(v) => v.as_u64().ok_or_else(|| format!("a decimal scale `{v}`"))?,
+            };
             match o
                 .as_ref()
                 .and_then(|o| o.get("value")?.as_str())
                 .and_then(b64)
             {
                 Some(bytes) => {
-                    write_decimal(&decimal_text(&bytes, scale), opts.decimal_format, out)
+                    write_decimal(&decimal_text(&bytes, scale)?, opts.decimal_format, out)
                 }
                 None => copy_raw(text, out),
             }
         }
         "io.debezium.time.Date" => match int() {
-            Some(d) => quoted(out, iso_date(d)),
+            Some(d) => quoted(out, iso_date(d)?),
             None => copy_raw(text, out),
         },
         "io.debezium.time.Time" => match int() {
             Some(ms) => quoted(
                 out,
-                crate::envelope::format_tod(ms.saturating_mul(1000), None),
+                signed_tod(
+                    ms.checked_mul(1000)
+                        .ok_or_else(|| "a time beyond the 64-bit microsecond range".to_string())?,
+                ),
             ),
             None => copy_raw(text, out),
         },
         "io.debezium.time.MicroTime" => match int() {
-            Some(us) => quoted(out, crate::envelope::format_tod(us, None)),
+            Some(us) => quoted(out, signed_tod(us)),
             None => copy_raw(text, out),
         },
         "io.debezium.time.NanoTime" => match int() {
-            Some(ns) => quoted(out, crate::envelope::format_tod(ns / 1000, None)),
+            Some(ns) => quoted(out, signed_tod(ns / 1000)),
             None => copy_raw(text, out),
         },
         "io.debezium.time.Timestamp" => match int() {
             Some(ms) => quoted(
                 out,
-                crate::envelope::format_instant(ms.saturating_mul(1000), 3),
+                crate::envelope::format_instant(
+                    ms.checked_mul(1000).ok_or_else(|| {
+                        "a timestamp beyond the 64-bit microsecond range".to_string()
+                    })?,
+                    3,
+                ),
             ),
             None => copy_raw(text, out),
         },
@@ -395,7 +476,7 @@ fn convert_value(raw: &RawValue, f: &Json, opts: &DecodeOptions, out: &mut Vec<u
                             if i > 0 {
                                 out.push(b',');
                             }
-                            convert_value(item, inner, opts, out);
+                            convert_value(item, inner, opts, out)?;
                         }
                         out.push(b']');
                     }
@@ -405,6 +486,7 @@ fn convert_value(raw: &RawValue, f: &Json, opts: &DecodeOptions, out: &mut Vec<u
             _ => copy_raw(text, out),
         },
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -420,16 +502,75 @@ mod tests {
         }
     }
 
-    /// Decimal bytes decode to exact text, negative values included.
+    /// Decimal bytes decode to exact text, negative values included; the conversion agrees
+    /// with a big-integer reference on generated values, and hostile sizes are refused fast.
     #[test]
     fn decimals() {
-        assert_eq!(decimal_text(&[0x11, 0x94], 3), "4.500");
-        assert_eq!(decimal_text(&[0xff], 2), "-0.01");
-        assert_eq!(
-            decimal_text(&[0xfd, 0xab, 0xf4, 0x1c, 0x01], 3),
-            "-9999999.999"
-        );
-        assert_eq!(decimal_text(&[0x00], 0), "0");
+        let d = |b: &[u8], s: u64| decimal_text(b, s).expect("decimal");
+        assert_eq!(d(&[0x11, 0x94], 3), "4.500");
+        assert_eq!(d(&[0xff], 2), "-0.01");
+        assert_eq!(d(&[0xfd, 0xab, 0xf4, 0x1c, 0x01], 3), "-9999999.999");
+        assert_eq!(d(&[0x00], 0), "0");
+        assert_eq!(d(&[], 2), "0.00");
+        assert_eq!(d(&[0x80], 0), "-128");
+        // i128 reference over many byte lengths and signs.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 16) as usize + 1;
+            let v = (i128::from(x as i64) << 64 | i128::from(x.rotate_left(17))) >> (128 - 8 * len);
+            let bytes = &v.to_be_bytes()[16 - len..];
+            assert_eq!(d(bytes, 0), v.to_string(), "{bytes:02x?}");
+        }
+        // 100 KB of digits is refused, quickly; so is a scale of 2^32 - 1.
+        let started = std::time::Instant::now();
+        assert!(decimal_text(&vec![0x7f; 100 * 1024], 0).is_err());
+        assert!(decimal_text(&[1], 4_294_967_295).is_err());
+        // The largest accepted value converts in well under a second (debug build).
+        assert!(decimal_text(&vec![0x7f; 16 * 1024], 16_383).is_ok());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// Durations below zero keep one sign; out-of-range dates and times are per-record
+    /// errors naming the column, never a panic or a wrong text.
+    #[test]
+    fn times_and_dates_bounded() {
+        assert_eq!(signed_tod(-3_020_399_000_000), "-838:59:59");
+        assert_eq!(signed_tod(-1_500_000), "-00:00:01.5");
+        assert_eq!(signed_tod(i64::MIN), signed_tod(-i64::MAX));
+        assert!(iso_date(i64::MAX).is_err() && iso_date(i64::MIN).is_err());
+        assert_eq!(iso_date(0).as_deref(), Ok("1970-01-01"));
+        let schema = |name: &str, ty: &str| {
+            format!(
+                r#"{{"type":"struct","fields":[{{"type":"struct","fields":[{{"type":"int32","optional":false,"field":"id"}},{{"type":"{ty}","optional":true,"name":"{name}","field":"x"}}],"optional":true,"field":"after"}}]}}"#
+            )
+        };
+        for (name, ty, value) in [
+            ("io.debezium.time.Date", "int32", i64::MAX.to_string()),
+            ("io.debezium.time.Timestamp", "int64", i64::MAX.to_string()),
+            ("io.debezium.time.Time", "int32", i64::MIN.to_string()),
+        ] {
+            let v = format!(
+                r#"{{"schema":{},"payload":{{"op":"c","after":{{"id":1,"x":{value}}},"source":{{"schema":"public","table":"t"}}}}}}"#,
+                schema(name, ty)
+            );
+            let mut cache = SchemaCache::default();
+            let r = decode(
+                origin(),
+                Some(br#"{"id":1}"#),
+                Some(v.as_bytes()),
+                &DecodeOptions::default(),
+                &mut cache,
+            );
+            match r {
+                Err(Skip::Poison(why)) => {
+                    assert!(why.contains("column `x`") && !why.contains(&value), "{why}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 
     /// Records from the Debezium reference (schemas on) convert to search-friendly values;
@@ -548,7 +689,8 @@ mod tests {
                 .decode("AL8Hs5DkZFfVVw==")
                 .expect("b64"),
             20,
-        );
+        )
+        .expect("decimal");
         for format in [DecimalFormat::Number, DecimalFormat::String] {
             let opts = DecodeOptions {
                 decimal_format: format,

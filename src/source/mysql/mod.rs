@@ -439,6 +439,14 @@ impl MysqlSource {
                         commit_ts_us: ts_us,
                     });
                 }
+            } else if header.event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
+                return Err(fail(
+                    "TRANSACTION_PAYLOAD",
+                    log_pos,
+                    "a compressed transaction: sluice does not read binlog_transaction_compression=ON; turn it off on the server (SET GLOBAL binlog_transaction_compression = OFF) and take a new snapshot".into(),
+                ));
+            } else if !binlog::needed(header.event_type_raw()) {
+                // Not needed: skipped unparsed (its position still counts below).
             } else {
                 let data = ev
                     .read_data()

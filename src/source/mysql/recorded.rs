@@ -60,11 +60,17 @@ impl RecordedBinlog {
         let mut tx_start = MAGIC.len() as u64;
         while !rest.is_empty() {
             let start = (bytes.len() - rest.len()) as u64;
-            // mysql_common's reader panics on a short event: check the length first.
+            // mysql_common's reader panics on a short event (it strips a 4-byte checksum
+            // without looking): check the length first.
+            let checksummed = matches!(
+                fde.footer().get_checksum_alg(),
+                Ok(Some(a)) if a != mysql_async::binlog::BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_OFF
+            );
+            let min = HEADER_LEN + if checksummed { 4 } else { 0 };
             let size = rest
                 .get(9..13)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                .filter(|&n| n >= HEADER_LEN && n <= rest.len())
+                .filter(|&n| n >= min && n <= rest.len())
                 .ok_or_else(|| fail("header", start, "truncated event".into()))?;
             let (raw, tail) = rest.split_at(size);
             rest = tail;
@@ -74,6 +80,16 @@ impl RecordedBinlog {
             let ts_us = i64::from(header.timestamp()) * 1_000_000;
             if header.event_type_raw() == binlog::MARIADB_GTID_EVENT {
                 tx_start = start;
+                continue;
+            }
+            if header.event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
+                return Err(fail(
+                    "TRANSACTION_PAYLOAD",
+                    end,
+                    "a compressed transaction, which sluice does not read".into(),
+                ));
+            }
+            if !binlog::needed(header.event_type_raw()) {
                 continue;
             }
             match ev.read_data() {
@@ -211,6 +227,54 @@ mod tests {
         // Checksums catch most flips; whatever parses must still decode without panicking.
         if let Ok(rec) = RecordedBinlog::parse("x", &flipped) {
             let _ = rec.decode(&mut Vec::new());
+        }
+    }
+
+    /// Crafted events that made the third-party parser panic or abort: a short event after
+    /// a checksummed format description, PREVIOUS_GTIDS claiming 2^56 - 1 entries (skipped
+    /// unparsed: sluice does not need it), a compressed TRANSACTION_PAYLOAD (refused by
+    /// type). Each is a clean result, never a panic or an allocation of the claimed size.
+    #[test]
+    fn hostile_events_are_clean_errors() {
+        let fde_len =
+            u32::from_le_bytes(FIXTURE[4 + 9..4 + 13].try_into().expect("4 bytes")) as usize;
+        let head = &FIXTURE[..4 + fde_len];
+        let event = |ty: u8, body: &[u8], checksum: bool| {
+            let size = (19 + body.len() + if checksum { 4 } else { 0 }) as u32;
+            let mut e = Vec::new();
+            e.extend_from_slice(&0u32.to_le_bytes());
+            e.push(ty);
+            e.extend_from_slice(&1u32.to_le_bytes());
+            e.extend_from_slice(&size.to_le_bytes());
+            e.extend_from_slice(&0u32.to_le_bytes());
+            e.extend_from_slice(&0u16.to_le_bytes());
+            e.extend_from_slice(body);
+            if checksum {
+                e.extend_from_slice(&[0; 4]);
+            }
+            e
+        };
+        let file = |extra: Vec<u8>| {
+            let mut f = head.to_vec();
+            f.extend_from_slice(&extra);
+            f
+        };
+        // 20 bytes after a checksummed FDE: shorter than header + checksum.
+        let short = file(event(2, &[0], false));
+        let r = RecordedBinlog::parse("f", &short);
+        assert!(matches!(r, Err(MySourceError::Decode { .. })), "{r:?}");
+        // PREVIOUS_GTIDS with an absurd count: not parsed at all.
+        let mut body = (u64::MAX >> 8).to_le_bytes().to_vec();
+        body.extend_from_slice(&[0; 16]);
+        let gtids = file(event(0x23, &body, true));
+        assert!(RecordedBinlog::parse("f", &gtids).is_ok());
+        // A compressed transaction: refused by its type.
+        let payload = file(event(0x28, &[0xff; 8], true));
+        match RecordedBinlog::parse("f", &payload) {
+            Err(MySourceError::Decode { reason, .. }) => {
+                assert!(reason.contains("compressed"), "{reason}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 }
