@@ -338,30 +338,7 @@ pub(crate) async fn table_columns(
             default: s(4),
         });
     }
-    // Unique indexes in the table's key order (PRIMARY first), each with its columns.
-    let rows: Vec<(String, String, u64)> = conn
-        .exec(
-            "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0",
-            (&table.namespace, &table.name),
-        )
-        .await
-        .map_err(MySourceError::sql("reading the table's unique keys"))?;
-    let mut indexes: Vec<(String, Vec<(u64, String)>)> = Vec::new();
-    for (index, column, seq) in rows {
-        match indexes.iter_mut().find(|(i, _)| *i == index) {
-            Some((_, c)) => c.push((seq, column)),
-            None => indexes.push((index, vec![(seq, column)])),
-        }
-    }
-    let mut indexes: Vec<(String, Vec<String>)> = indexes
-        .into_iter()
-        .map(|(i, mut c)| {
-            c.sort();
-            (i, c.into_iter().map(|(_, name)| name).collect())
-        })
-        .collect();
-    indexes.sort_by_key(|(i, _)| i != "PRIMARY");
+    let indexes = unique_indexes(conn, table).await?;
     let primary = indexes
         .iter()
         .find(|(i, _)| i == "PRIMARY")
@@ -385,6 +362,38 @@ pub(crate) async fn table_columns(
             )
         })?;
     Ok(Some((cols, key)))
+}
+
+/// The unique indexes of `table`, `PRIMARY` first, then in the server's order, each with its
+/// column names in index order.
+pub(crate) async fn unique_indexes(
+    conn: &mut Conn,
+    table: &TableId,
+) -> Result<Vec<(String, Vec<String>)>, MySourceError> {
+    let rows: Vec<(String, String, u64)> = conn
+        .exec(
+            "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0",
+            (&table.namespace, &table.name),
+        )
+        .await
+        .map_err(MySourceError::sql("reading the table's unique keys"))?;
+    let mut indexes: Vec<(String, Vec<(u64, String)>)> = Vec::new();
+    for (index, column, seq) in rows {
+        match indexes.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, c)) => c.push((seq, column)),
+            None => indexes.push((index, vec![(seq, column)])),
+        }
+    }
+    let mut indexes: Vec<(String, Vec<String>)> = indexes
+        .into_iter()
+        .map(|(i, mut c)| {
+            c.sort();
+            (i, c.into_iter().map(|(_, name)| name).collect())
+        })
+        .collect();
+    indexes.sort_by_key(|(i, _)| i != "PRIMARY");
+    Ok(indexes)
 }
 
 /// The decoding kind of a column from its `information_schema` description.

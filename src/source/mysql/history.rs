@@ -242,30 +242,12 @@ pub(crate) async fn describe(
         .map_err(sql())?;
     // The primary key, else the first unique index whose columns are all NOT NULL (which
     // InnoDB clusters on, and Debezium reports as the primary key).
-    let unique: Vec<(String, String, u64)> = conn
-        .exec(
-            "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0",
-            (&table.namespace, &table.name),
-        )
-        .await
-        .map_err(sql())?;
-    let mut indexes: Vec<(String, Vec<(u64, String)>)> = Vec::new();
-    for (index, column, seq) in unique {
-        match indexes.iter_mut().find(|(i, _)| *i == index) {
-            Some((_, c)) => c.push((seq, column)),
-            None => indexes.push((index, vec![(seq, column)])),
-        }
-    }
-    indexes.sort_by_key(|(i, _)| i != "PRIMARY");
     let not_null = |name: &str| columns.iter().any(|c| c.name == name && !c.optional);
-    let pk = indexes
+    let pk = super::catalog::unique_indexes(conn, table)
+        .await?
         .into_iter()
-        .find(|(i, c)| i == "PRIMARY" || c.iter().all(|(_, n)| not_null(n)))
-        .map(|(_, mut c)| {
-            c.sort();
-            c.into_iter().map(|(_, n)| n).collect()
-        })
+        .find(|(i, c)| i == "PRIMARY" || c.iter().all(|n| not_null(n)))
+        .map(|(_, c)| c)
         .unwrap_or_default();
     Ok(Some(TableDdl {
         default_charset: charset.flatten(),
