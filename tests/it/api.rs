@@ -57,6 +57,14 @@ async fn wait_state(http: u16, name: &str, want: &str) -> Json {
     .await
 }
 
+/// Wait until the record of key `id` is on `topic`.
+async fn wait_id(bootstrap: &str, topic: &str, id: i64, what: &str) {
+    wait_for(what, Duration::from_secs(60), || async {
+        ids(bootstrap, topic).contains(&id).then_some(())
+    })
+    .await
+}
+
 fn ids(bootstrap: &str, topic: &str) -> Vec<i64> {
     kcat_read(bootstrap, topic)
         .iter()
@@ -209,14 +217,11 @@ async fn management_api_with_token() {
             .0,
         202
     );
-    wait_for(
+    wait_id(
+        &s.bootstrap,
+        "ap.public.items",
+        2,
         "the row written while paused",
-        Duration::from_secs(60),
-        || async {
-            ids(&s.bootstrap, "ap.public.items")
-                .contains(&2)
-                .then_some(())
-        },
     )
     .await;
     wait_state(http, "ap", "streaming").await;
@@ -230,14 +235,11 @@ async fn management_api_with_token() {
     s.db.execute("INSERT INTO items VALUES (3, 'around a restart')", &[])
         .await
         .expect("insert");
-    wait_for(
+    wait_id(
+        &s.bootstrap,
+        "ap.public.items",
+        3,
         "the row written around the restart",
-        Duration::from_secs(60),
-        || async {
-            ids(&s.bootstrap, "ap.public.items")
-                .contains(&3)
-                .then_some(())
-        },
     )
     .await;
     wait_state(http, "ap", "streaming").await;
@@ -285,14 +287,11 @@ async fn one_connector_fails_alone() {
     s.db.execute("INSERT INTO items VALUES (2, 'after the failure')", &[])
         .await
         .expect("insert");
-    wait_for(
+    wait_id(
+        &s.bootstrap,
+        "good.public.items",
+        2,
         "the good connector's change",
-        Duration::from_secs(60),
-        || async {
-            ids(&s.bootstrap, "good.public.items")
-                .contains(&2)
-                .then_some(())
-        },
     )
     .await;
     let (status, _) = call("GET", http, "/health", None).await;
