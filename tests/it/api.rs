@@ -476,3 +476,88 @@ async fn heartbeats_and_idle_slot_advance() {
     })
     .await;
 }
+
+/// Broken servers, each in its own connector of one process: PostgreSQL not listening and
+/// Redis not listening are `retrying` with the OS's cause; a wrong Redis password is
+/// `failed` with a credentials hint and the password in no log line; the process keeps
+/// running and a healthy connector keeps streaming.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_servers_reported_with_their_cause() {
+    let closed = free_port();
+    let redis_port = free_port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &redis_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "rightpass",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let sink = |name: &str, bootstrap: &str, url: &str| {
+        format!("  {name}:\n    source:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topics: [good.public.items]\n    sink:\n      type: redis\n      url: {url}\n")
+    };
+    let s = setup(
+        &|port, b| {
+            connector("good", port, b, "public.items")
+                + &connector("pg_down", closed, b, "public.items")
+                + &sink("redis_down", b, &format!("redis://127.0.0.1:{closed}/0"))
+                + &sink(
+                    "redis_auth",
+                    b,
+                    &format!("redis://:Wr0ngRedisPw@127.0.0.1:{redis_port}/0"),
+                )
+        },
+        "",
+    )
+    .await;
+    let mut child = start(&s);
+    let http = s.http;
+    wait_state(http, "good", "streaming").await;
+    let pg = wait_state(http, "pg_down", "retrying").await;
+    let e = pg["error"].as_str().unwrap_or_default();
+    assert!(
+        e.contains("while connecting") && e.contains("refused"),
+        "{pg}"
+    );
+    let rd = wait_state(http, "redis_down", "retrying").await;
+    assert!(
+        rd["error"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase().contains("refused")),
+        "{rd}"
+    );
+    let ra = wait_state(http, "redis_auth", "failed").await;
+    assert!(
+        ra["hint"].as_str().is_some_and(|h| h.contains("password")),
+        "{ra}"
+    );
+    assert!(
+        child.0.try_wait().expect("wait").is_none(),
+        "the process exited"
+    );
+    s.db.execute("INSERT INTO items VALUES (9, 'still streaming')", &[])
+        .await
+        .expect("insert");
+    wait_id(
+        &s.bootstrap,
+        "good.public.items",
+        9,
+        "the healthy connector's change",
+    )
+    .await;
+    let logs = std::fs::read_to_string(s.tmp.path().join("sluice.log")).unwrap_or_default();
+    assert!(
+        !logs.contains("Wr0ngRedisPw"),
+        "the Redis password is in the log"
+    );
+    let _ = redis.kill();
+    let _ = redis.wait();
+}
