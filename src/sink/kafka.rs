@@ -221,7 +221,7 @@ async fn probe_brokers(s: &KafkaSettings) -> Result<(), KafkaSinkError> {
 }
 
 /// Whether librdkafka reports a failed SASL login or a denied authorization.
-fn is_auth_failure(e: &KafkaError) -> bool {
+pub(crate) fn is_auth_failure(e: &KafkaError) -> bool {
     let code = match e {
         KafkaError::MetadataFetch(c) | KafkaError::Global(c) => Some(*c),
         other => other.rdkafka_error_code(),

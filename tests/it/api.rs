@@ -343,6 +343,7 @@ async fn one_connector_fails_alone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kafka_sasl_login_and_refusal() {
     let kafka = Kafka::start_sasl();
+    let redis = crate::support::targets::redis();
     let pg = Pg::start("logical");
     let db = pg.create_db("app").await;
     db.batch_execute(
@@ -357,8 +358,19 @@ async fn kafka_sasl_login_and_refusal() {
         let tmp = crate::support::test_dir();
         let http = free_port();
         let name = if good { "sasl_ok" } else { "sasl_bad" };
+        let sasl = format!("{{mechanism: PLAIN, username: sluice, password: \"{password}\"}}");
+        // With the wrong password, a sink connector's consumer too.
+        let consumer = if good {
+            String::new()
+        } else {
+            format!(
+                "  sasl_sink:\n    source:\n      type: kafka\n      bootstrap_servers: \"{}\"\n      topics: [sasl_ok.public.items]\n      sasl: {sasl}\n    sink:\n      type: redis\n      url: redis://127.0.0.1:{}/0\n",
+                kafka.sasl_bootstrap(),
+                redis.port
+            )
+        };
         let yaml = format!(
-            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n{}      sasl: {{mechanism: PLAIN, username: sluice, password: \"{password}\"}}\n",
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n{}      sasl: {sasl}\n{consumer}",
             connector(name, pg.port, &kafka.sasl_bootstrap(), "public.items"),
             off = tmp.path().join("offsets").display(),
         );
@@ -380,6 +392,19 @@ async fn kafka_sasl_login_and_refusal() {
             assert!(!error.contains("unreachable"), "{st}");
             assert!(
                 st["hint"].as_str().is_some_and(|h| h.contains("sink.sasl")),
+                "{st}"
+            );
+            let st = wait_state(http, "sasl_sink", "failed").await;
+            assert!(
+                st["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("refused the consumer's login")),
+                "{st}"
+            );
+            assert!(
+                st["hint"]
+                    .as_str()
+                    .is_some_and(|h| h.contains("source.sasl")),
                 "{st}"
             );
             let logs = std::fs::read_to_string(&log).unwrap_or_default();

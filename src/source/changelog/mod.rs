@@ -36,6 +36,12 @@ pub enum ChangelogError {
     /// Subscribing or consuming failed.
     #[error("kafka consumer failed")]
     Consume(#[source] KafkaError),
+    /// The brokers refused the consumer's login (SASL) or its authorization.
+    #[error("kafka brokers refused the consumer's login or authorization: {reason}")]
+    Refused {
+        /// librdkafka's explanation (names the mechanism, never the password).
+        reason: String,
+    },
 }
 
 impl ChangelogError {
@@ -49,7 +55,21 @@ impl ChangelogError {
         match self {
             ChangelogError::Config(_) => "check source.properties, source.tls and source.sasl",
             ChangelogError::Consume(_) => "check broker availability and the group's ACLs",
+            ChangelogError::Refused { .. } => {
+                "the brokers refused sluice: check source.sasl (mechanism, username, password), source.tls, and the principal's ACLs (Read on the topics and the group)"
+            }
         }
+    }
+}
+
+/// A consumer error: a refused login is its own (definite) error, the rest are retried.
+fn consume_error(e: KafkaError) -> ChangelogError {
+    if crate::sink::kafka::is_auth_failure(&e) {
+        ChangelogError::Refused {
+            reason: e.to_string(),
+        }
+    } else {
+        ChangelogError::Consume(e)
     }
 }
 
@@ -57,9 +77,21 @@ impl ChangelogError {
 #[derive(Debug)]
 pub struct GroupContext {
     connector: String,
+    /// librdkafka's last refused login, reported through the error callback only.
+    refused: std::sync::Mutex<Option<String>>,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if crate::sink::kafka::is_auth_failure(&error) {
+            if let Ok(mut r) = self.refused.lock() {
+                *r = Some(reason.to_string());
+            }
+        } else {
+            tracing::warn!(connector = %self.connector, error = %error, "kafka consumer error");
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -160,6 +192,7 @@ impl ChangelogSource {
         let consumer: StreamConsumer<GroupContext> = c
             .create_with_context(GroupContext {
                 connector: connector.to_string(),
+                refused: std::sync::Mutex::new(None),
             })
             .map_err(ChangelogError::Config)?;
         let mut topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
@@ -185,21 +218,39 @@ impl ChangelogSource {
     ) -> Result<Option<Polled>, ChangelogError> {
         let mut polled = Polled::default();
         let first = tokio::select! {
-            m = self.consumer.recv() => m.map_err(ChangelogError::Consume)?.detach(),
+            m = self.consumer.recv() => m.map_err(consume_error)?.detach(),
             _ = shutdown.wait_for(|s| *s) => return Ok(None),
+            reason = self.refused() => return Err(ChangelogError::Refused { reason }),
         };
         self.take(first, &mut polled);
         let deadline = tokio::time::Instant::now() + self.wait;
         while polled.changes.len() + polled.poison.len() < self.max {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(m) => {
-                    let m = m.map_err(ChangelogError::Consume)?.detach();
+                    let m = m.map_err(consume_error)?.detach();
                     self.take(m, &mut polled);
                 }
                 Err(_) => break,
             }
         }
         Ok(Some(polled))
+    }
+
+    /// Resolves once the brokers refused the consumer's login.
+    async fn refused(&self) -> String {
+        loop {
+            let r = self
+                .consumer
+                .context()
+                .refused
+                .lock()
+                .ok()
+                .and_then(|r| r.clone());
+            if let Some(r) = r {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
     }
 
     fn take(&self, m: rdkafka::message::OwnedMessage, polled: &mut Polled) {
