@@ -509,23 +509,8 @@ async fn heartbeats_and_idle_slot_advance() {
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_servers_reported_with_their_cause() {
     let closed = free_port();
-    let redis_port = free_port();
-    let mut redis = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &redis_port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--requirepass",
-            "rightpass",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server");
+    let redis = crate::support::targets::redis_requiring("rightpass");
+    let redis_port = redis.port;
     let sink = |name: &str, bootstrap: &str, url: &str| {
         format!("  {name}:\n    source:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topics: [good.public.items]\n    sink:\n      type: redis\n      url: {url}\n")
     };
@@ -583,6 +568,5 @@ async fn broken_servers_reported_with_their_cause() {
         !logs.contains("Wr0ngRedisPw"),
         "the Redis password is in the log"
     );
-    let _ = redis.kill();
-    let _ = redis.wait();
+    drop(redis);
 }

@@ -501,8 +501,6 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
 /// of `ADD`, `MODIFY` and `CHANGE` clauses of an `ALTER TABLE`, or every column of a `CREATE
 /// TABLE`.
 pub(crate) fn stated_types(sql: &str) -> HashMap<String, String> {
-    let t = tokens(sql);
-    let mut out = HashMap::new();
     const NOT_COLUMNS: &[&str] = &[
         "INDEX",
         "KEY",
@@ -518,97 +516,99 @@ pub(crate) fn stated_types(sql: &str) -> HashMap<String, String> {
         "SYSTEM",
         "LIKE",
     ];
-    let create = is(&t, 0, "CREATE");
-    // Clause starts: after `(` of CREATE's body and each top-level `,`; in ALTER after the
-    // table name and each top-level `,`.
-    let mut depth = 0i32;
-    let mut starts = Vec::new();
-    for (i, w) in t.iter().enumerate() {
-        match w.as_str() {
-            "(" => {
-                depth += 1;
-                if create && depth == 1 {
-                    starts.push(i + 1);
+    let t = tokens(sql);
+    let defs: Vec<&[String]> = if is(&t, 0, "CREATE") {
+        match t.iter().position(|w| w == "(") {
+            Some(open) => clauses(&t, open + 1, true),
+            None => Vec::new(),
+        }
+    } else if statement(sql).is_some() {
+        clauses(&t, alter_body_start(&t), false)
+            .into_iter()
+            .filter_map(|cl| {
+                // ADD|MODIFY [COLUMN] [IF [NOT] EXISTS] name …, CHANGE … old new ….
+                let names = if is(cl, 0, "ADD") || is(cl, 0, "MODIFY") {
+                    1
+                } else if is(cl, 0, "CHANGE") {
+                    2
+                } else {
+                    return None;
+                };
+                let mut k = 1;
+                if is(cl, k, "COLUMN") {
+                    k += 1;
                 }
-            }
-            ")" => depth -= 1,
-            "," if depth == i32::from(create) => starts.push(i + 1),
-            _ => {}
-        }
-    }
-    if !create && statement(sql).is_some() {
-        // ALTER [ONLINE|IGNORE] TABLE [IF EXISTS] name: the first clause follows.
-        let mut i = 1;
-        while !is(&t, i, "TABLE") && i < t.len() {
-            i += 1;
-        }
+                if is(cl, k, "IF") {
+                    k += if is(cl, k + 1, "NOT") { 3 } else { 2 };
+                }
+                cl.get(k + names - 1..)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    defs.into_iter()
+        .filter(|d| {
+            d.first().is_some_and(|n| {
+                n.starts_with('`')
+                    || !(NOT_COLUMNS.iter().any(|w| n.eq_ignore_ascii_case(w))
+                        || ["(", ",", ")"].contains(&n.as_str()))
+            })
+        })
+        .filter_map(|d| name_and_type(d).map(|(name, text, _)| (name.to_lowercase(), text)))
+        .collect()
+}
+
+/// The name and the type text (`decimal(8,2) unsigned`) of a column definition at `t[0..]`,
+/// and the index of the token after the type.
+fn name_and_type(t: &[String]) -> Option<(String, String, usize)> {
+    let name = ident(t.first()?);
+    let mut text = t.get(1)?.clone();
+    let mut i = 2;
+    if t.get(i).map(String::as_str) == Some("(") {
+        text.push('(');
         i += 1;
-        if is(&t, i, "IF") {
-            i += 2;
-        }
-        let used = if t.get(i + 1).map(String::as_str) == Some(".") {
-            3
-        } else {
-            1
-        };
-        starts.insert(0, i + used);
-    }
-    for s in starts {
-        let mut i = s;
-        if !create {
-            let names = if is(&t, i, "ADD") || is(&t, i, "MODIFY") {
-                1
-            } else if is(&t, i, "CHANGE") {
-                2
-            } else {
-                continue;
-            };
+        loop {
+            let w = t.get(i)?;
             i += 1;
-            if is(&t, i, "COLUMN") {
-                i += 1;
-            }
-            if is(&t, i, "IF") {
-                i += if is(&t, i + 1, "NOT") { 3 } else { 2 };
-            }
-            i += names - 1;
-        }
-        let Some(name) = t.get(i) else { continue };
-        if !name.starts_with('`') && NOT_COLUMNS.iter().any(|w| name.eq_ignore_ascii_case(w)) {
-            continue;
-        }
-        if name == "(" || name == "," || name == ")" {
-            continue;
-        }
-        let Some(base) = t.get(i + 1) else { continue };
-        let mut text = base.clone();
-        let mut j = i + 2;
-        if t.get(j).map(String::as_str) == Some("(") {
-            text.push('(');
-            j += 1;
-            while let Some(w) = t.get(j) {
-                j += 1;
-                if w == ")" {
-                    break;
-                }
-                text.push_str(w);
-            }
-            text.push(')');
-        }
-        while let Some(w) = t.get(j) {
-            if ["UNSIGNED", "SIGNED", "ZEROFILL"]
-                .iter()
-                .any(|k| w.eq_ignore_ascii_case(k))
-            {
-                text.push(' ');
-                text.push_str(w);
-                j += 1;
-            } else {
+            if w == ")" {
                 break;
             }
+            text.push_str(w);
         }
-        out.insert(ident(name).to_lowercase(), text);
+        text.push(')');
     }
-    out
+    // `double precision`, `national varchar`: not modelled.
+    while let Some(w) = t.get(i) {
+        if ["UNSIGNED", "SIGNED", "ZEROFILL"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+        {
+            text.push(' ');
+            text.push_str(&w.to_ascii_lowercase());
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    Some((name, text, i))
+}
+
+/// The index of the first clause of `ALTER [ONLINE|IGNORE] TABLE [IF EXISTS] name …`.
+fn alter_body_start(t: &[String]) -> usize {
+    let mut i = 1;
+    while i < t.len() && !is(t, i, "TABLE") {
+        i += 1;
+    }
+    i += 1;
+    if is(t, i, "IF") {
+        i += 2;
+    }
+    i + if t.get(i + 1).map(String::as_str) == Some(".") {
+        3
+    } else {
+        1
+    }
 }
 
 /// The shape to write after a streamed statement: the catalog's, with the lengths and
@@ -638,39 +638,11 @@ pub(crate) fn merge(sql: &str, mut new: TableDdl, old: Option<&TableDdl>) -> Tab
 /// A column definition at `t[0..]` (`name type [attributes]`), and where it goes (`FIRST`,
 /// `AFTER x`); `None` when it is not understood.
 fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, Place, bool)> {
-    let name = ident(t.first()?);
     let base = t.get(1)?;
     if !base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
-    let mut text = base.clone();
-    let mut i = 2;
-    if t.get(i).map(String::as_str) == Some("(") {
-        text.push('(');
-        i += 1;
-        loop {
-            let w = t.get(i)?;
-            i += 1;
-            if w == ")" {
-                break;
-            }
-            text.push_str(w);
-        }
-        text.push(')');
-    }
-    // `double precision`, `national varchar`: not modelled.
-    while let Some(w) = t.get(i) {
-        if ["UNSIGNED", "SIGNED", "ZEROFILL"]
-            .iter()
-            .any(|k| w.eq_ignore_ascii_case(k))
-        {
-            text.push(' ');
-            text.push_str(&w.to_ascii_lowercase());
-            i += 1;
-        } else {
-            break;
-        }
-    }
+    let (name, text, mut i) = name_and_type(t)?;
     let attrs = type_attrs(&text);
     if attrs.jdbc_type == 1111 && !GEOMETRY.contains(&attrs.type_name.as_str()) {
         return None;
@@ -892,19 +864,7 @@ fn renumber(cols: &mut [DdlColumn]) {
 /// `None` when a clause is not understood (the caller then reads the catalog).
 pub(crate) fn apply_alter(sql: &str, old: &TableDdl) -> Option<TableDdl> {
     let t = tokens(sql);
-    let mut i = 1;
-    while i < t.len() && !is(&t, i, "TABLE") {
-        i += 1;
-    }
-    i += 1;
-    if is(&t, i, "IF") {
-        i += 2;
-    }
-    i += if t.get(i + 1).map(String::as_str) == Some(".") {
-        3
-    } else {
-        1
-    };
+    let i = alter_body_start(&t);
     let mut new = old.clone();
     let charset = new.default_charset.clone();
     let find = |cols: &[DdlColumn], name: &str| {

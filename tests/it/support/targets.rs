@@ -151,6 +151,15 @@ pub fn opensearch(write_queue: Option<u32>) -> Server {
 
 /// redis-server without persistence.
 pub fn redis() -> Server {
+    redis_with(&[])
+}
+
+/// redis-server without persistence that requires `password` (`requirepass`).
+pub fn redis_requiring(password: &str) -> Server {
+    redis_with(&["--requirepass", password])
+}
+
+fn redis_with(extra: &[&str]) -> Server {
     let port = super::free_port();
     let child = Command::new("redis-server")
         .args([
@@ -163,6 +172,7 @@ pub fn redis() -> Server {
             "--appendonly",
             "no",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
