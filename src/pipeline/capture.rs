@@ -276,13 +276,29 @@ pub(super) async fn run_once(
     let src = source_task.join().await;
     // Report the root cause: the stage that failed first is usually the one whose error is
     // not merely "the other side went away".
-    snk.map_err(|_| PipelineError::Stalled)??;
+    snk.map_err(|e| joined("sink", e))??;
     ack?;
     match src
-        .map_err(|_| PipelineError::Stalled)?
+        .map_err(|e| joined("source", e))?
         .map_err(PipelineError::Source)?
     {
         SourceEnd::Finished => Ok(Outcome::Finished),
         SourceEnd::Stopped => Ok(Outcome::Stopped),
+    }
+}
+
+/// A stage's task ended without a result: a panic names itself, anything else (cancelled)
+/// is a stall.
+fn joined(stage: &'static str, e: tokio::task::JoinError) -> PipelineError {
+    match e.try_into_panic() {
+        Ok(p) => PipelineError::Panicked {
+            stage,
+            message: p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into()),
+        },
+        Err(_) => PipelineError::Stalled,
     }
 }

@@ -51,6 +51,16 @@ pub enum PipelineError {
     /// The source stopped without being asked to.
     #[error("the source stopped unexpectedly")]
     Stalled,
+    /// A stage panicked: a bug, or input a third-party decoder could not take (sluice
+    /// checks what it can before handing bytes on). Not retried: the same position would
+    /// feed the same bytes again.
+    #[error("the {stage} task panicked: {message}")]
+    Panicked {
+        /// `source` or `sink`.
+        stage: &'static str,
+        /// The panic's message.
+        message: String,
+    },
     /// Source and sink types do not fit together (validation prevents this).
     #[error("unsupported source/sink combination")]
     Mismatch,
@@ -66,7 +76,7 @@ impl PipelineError {
             PipelineError::Target(e) => e.is_transient(),
             PipelineError::Offsets(e) => matches!(e, OffsetError::Io { .. }),
             PipelineError::Stalled => true,
-            PipelineError::Mismatch => false,
+            PipelineError::Panicked { .. } | PipelineError::Mismatch => false,
         }
     }
 
@@ -82,6 +92,9 @@ impl PipelineError {
                 OffsetError::Corrupt { .. } => e.to_string(),
             },
             PipelineError::Stalled => "see earlier log lines".into(),
+            PipelineError::Panicked { .. } => {
+                "please report it with the log lines before it; restart the connector (POST /connectors/<name>/restart) after checking the source".into()
+            }
             PipelineError::Mismatch => "fix the connector's source and sink types".into(),
         }
     }

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use mysql_async::binlog::events::{OptionalMetadataField, RowsEventData, TableMapEvent};
+use mysql_common::proto::MySerialize;
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::consts::ColumnType as MyType;
 use mysql_async::Value as MyValue;
@@ -264,27 +265,17 @@ fn map_meta(tme: &TableMapEvent<'_>) -> Result<MapMeta, DecodeFail> {
                     m.column_charsets.push(cs.map_err(bad)?);
                 }
             }
+            // The parser's own iterator sizes a vector from the claimed label count (2^36
+            // labels aborted the process): read the raw bytes, counts checked first.
             OptionalMetadataField::EnumStrValue(e) => {
-                for vals in e.iter_values() {
-                    let vals = vals.map_err(bad)?;
-                    m.enums.push(
-                        vals.values()
-                            .iter()
-                            .map(|v| v.value().into_owned())
-                            .collect(),
-                    );
-                }
+                let mut raw = Vec::new();
+                e.serialize(&mut raw);
+                m.enums = labels(&raw, MAX_ENUM_LABELS)?;
             }
             OptionalMetadataField::SetStrValue(s) => {
-                for vals in s.iter_values() {
-                    let vals = vals.map_err(bad)?;
-                    m.sets.push(
-                        vals.values()
-                            .iter()
-                            .map(|v| v.value().into_owned())
-                            .collect(),
-                    );
-                }
+                let mut raw = Vec::new();
+                s.serialize(&mut raw);
+                m.sets = labels(&raw, MAX_SET_MEMBERS)?;
             }
             OptionalMetadataField::SimplePrimaryKey(k) => {
                 for i in k.iter_indexes() {
@@ -300,6 +291,66 @@ fn map_meta(tme: &TableMapEvent<'_>) -> Result<MapMeta, DecodeFail> {
         }
     }
     Ok(m)
+}
+
+/// The most labels an ENUM (65535) or members a SET (64) can have.
+const MAX_ENUM_LABELS: u64 = 65_535;
+const MAX_SET_MEMBERS: u64 = 64;
+
+/// A length-encoded integer at the start of `buf`, and the bytes after it.
+fn lenenc(buf: &[u8]) -> Result<(u64, &[u8]), DecodeFail> {
+    let truncated = || DecodeFail::Malformed("truncated length in a table map's labels".into());
+    let (&first, rest) = buf.split_first().ok_or_else(truncated)?;
+    let width = match first {
+        0..=0xfa => return Ok((u64::from(first), rest)),
+        0xfc => 2,
+        0xfd => 3,
+        0xfe => 8,
+        _ => {
+            return Err(DecodeFail::Malformed(format!(
+                "bad length byte {first:#04x} in a table map's labels"
+            )))
+        }
+    };
+    if rest.len() < width {
+        return Err(truncated());
+    }
+    let mut le = [0u8; 8];
+    le[..width].copy_from_slice(&rest[..width]);
+    Ok((u64::from_le_bytes(le), &rest[width..]))
+}
+
+/// The label lists of a table map's ENUM_STR_VALUE or SET_STR_VALUE field: per column a
+/// count, then that many length-encoded strings. Every count and length is checked against
+/// `max` and the bytes present before anything is allocated.
+fn labels(mut buf: &[u8], max: u64) -> Result<Vec<Vec<String>>, DecodeFail> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let (count, rest) = lenenc(buf)?;
+        // Each label takes at least its one length byte.
+        if count > max || count > rest.len() as u64 {
+            return Err(DecodeFail::Malformed(format!(
+                "a table map claims {count} labels for one column (at most {max}, {} bytes left)",
+                rest.len()
+            )));
+        }
+        buf = rest;
+        let mut column = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let (len, rest) = lenenc(buf)?;
+            if len > rest.len() as u64 {
+                return Err(DecodeFail::Malformed(format!(
+                    "a table map label claims {len} bytes, {} left",
+                    rest.len()
+                )));
+            }
+            let (label, rest) = rest.split_at(len as usize);
+            column.push(String::from_utf8_lossy(label).into_owned());
+            buf = rest;
+        }
+        out.push(column);
+    }
+    Ok(out)
 }
 
 /// Collations of the `binary` charset and of latin1.
@@ -510,6 +561,7 @@ pub(crate) struct RowsAt {
 fn row_values(
     table: &Table,
     row: Option<mysql_async::binlog::row::BinlogRow>,
+    event_bytes: usize,
 ) -> Result<Option<Vec<crate::event::Value>>, DecodeFail> {
     let Some(mut row) = row else {
         return Ok(None);
@@ -529,6 +581,18 @@ fn row_values(
                 continue;
             }
             Some(BinlogValue::Value(v)) => v,
+            Some(BinlogValue::Jsonb(j)) => {
+                // The parser's conversion recurses per level and follows offsets as given:
+                // bound both before it runs.
+                let mut nodes = 0;
+                jsonb_bounded(&j, 0, &mut nodes, event_bytes).map_err(|reason| {
+                    DecodeFail::Malformed(format!(
+                        "JSON value of column {}: {reason}",
+                        table.schema.columns[i].name
+                    ))
+                })?;
+                MyValue::try_from(BinlogValue::Jsonb(j)).map_err(bad)?
+            }
             Some(other) => MyValue::try_from(other).map_err(bad)?,
         };
         let column = &table.schema.columns[i];
@@ -541,6 +605,54 @@ fn row_values(
         );
     }
     Ok(Some(out))
+}
+
+/// MySQL's own limit on a JSON document's nesting.
+const JSON_MAX_DEPTH: usize = 100;
+
+/// Check a binary JSON value before it is converted: at most [`JSON_MAX_DEPTH`] levels (the
+/// conversion recurses per level, so deeper input would overflow the stack), and no more
+/// nodes than the event has bytes (each node takes at least one byte of a well-formed
+/// value; crafted offsets that share children would otherwise multiply the output).
+fn jsonb_bounded(
+    v: &mysql_async::binlog::jsonb::Value<'_>,
+    depth: usize,
+    nodes: &mut usize,
+    budget: usize,
+) -> Result<(), String> {
+    use mysql_async::binlog::jsonb::Value as J;
+    *nodes += 1;
+    if *nodes > budget {
+        return Err(format!("more nodes than the event's {budget} bytes"));
+    }
+    if depth > JSON_MAX_DEPTH {
+        return Err(format!("nested deeper than {JSON_MAX_DEPTH} levels"));
+    }
+    let e = |e: std::io::Error| e.to_string();
+    match v {
+        J::SmallArray(a) => {
+            for c in a.iter() {
+                jsonb_bounded(&c.map_err(e)?, depth + 1, nodes, budget)?;
+            }
+        }
+        J::LargeArray(a) => {
+            for c in a.iter() {
+                jsonb_bounded(&c.map_err(e)?, depth + 1, nodes, budget)?;
+            }
+        }
+        J::SmallObject(o) => {
+            for c in o.iter() {
+                jsonb_bounded(&c.map_err(e)?.1, depth + 1, nodes, budget)?;
+            }
+        }
+        J::LargeObject(o) => {
+            for c in o.iter() {
+                jsonb_bounded(&c.map_err(e)?.1, depth + 1, nodes, budget)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Decode every row of a rows event into change events (all or nothing).
@@ -593,8 +705,8 @@ fn decode_rows_inner(
             ));
         }
         let (before, after) = item.map_err(bad)?;
-        let before = row_values(table, before)?;
-        let after = row_values(table, after)?;
+        let before = row_values(table, before, max_rows)?;
+        let after = row_values(table, after, max_rows)?;
         let position = Position::Mysql {
             db: Arc::clone(&at.db),
             server_id: at.server_id,
@@ -767,6 +879,113 @@ mod fuzz {
         let len = r.below(64) as usize;
         b.extend(r.bytes(len));
         b
+    }
+
+    /// A table map whose ENUM label list claims 2^36 labels (the third-party iterator
+    /// allocated that many and aborted the process): a clean error, nothing allocated.
+    #[test]
+    fn absurd_label_counts_are_refused() {
+        // One ENUM column (type 254, metadata: real type 247, pack length 1).
+        let mut b = vec![1, 0, 0, 0, 0, 0, 0, 0];
+        lenenc_str(&mut b, b"db");
+        b.push(0);
+        lenenc_str(&mut b, b"t");
+        b.push(0);
+        b.extend_from_slice(&[1, 254, 2, 247, 1, 0]);
+        b.extend_from_slice(&[4, 2, 1, b'e']);
+        let labels = |claim: &[u8], body: &[u8]| {
+            let mut b = b.clone();
+            b.push(6); // ENUM_STR_VALUE
+            b.push((claim.len() + body.len()) as u8);
+            b.extend_from_slice(claim);
+            b.extend_from_slice(body);
+            event(19, &b)
+        };
+        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
+        let decode = |raw: Vec<u8>| {
+            let ev = Event::read(&fde, &raw[..]).expect("event");
+            let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
+                panic!("a table map");
+            };
+            table_from_map(TableId::new("db", "t"), &tme, None, &KeyOverrides::default())
+                .map(|t| t.kinds.clone())
+        };
+        let mut claim = vec![0xfe];
+        claim.extend_from_slice(&(1u64 << 36).to_le_bytes());
+        match decode(labels(&claim, b"\x01a")) {
+            Err(DecodeFail::Malformed(m)) => assert!(m.contains("68719476736 labels"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // A label longer than what is left, and a truncated count.
+        assert!(decode(labels(&[1, 9], b"ab")).is_err());
+        assert!(decode(labels(&[0xfc, 1], b"")).is_err());
+        // The well-formed list still reads.
+        let kinds = decode(labels(&[2], b"\x01a\x02bc")).expect("table");
+        assert!(
+            matches!(&kinds[0], Kind::Enum(l) if l[..] == ["a".to_string(), "bc".to_string()]),
+            "{kinds:?}"
+        );
+    }
+
+    /// Binary JSON nested 3000 levels deep (the conversion recursed until the stack
+    /// overflowed) and JSON whose entries share one child 40 levels down (2^40 nodes from
+    /// a few hundred bytes): clean errors; a normal document passes.
+    #[test]
+    fn hostile_json_is_bounded() {
+        use mysql_common::io::ParseBuf;
+        // A small array: count, size, then entries (type, offset), then the children.
+        fn array(children: &[&[u8]]) -> Vec<u8> {
+            let header = 4 + 3 * children.len();
+            let size = header + children.iter().map(|c| c.len()).sum::<usize>();
+            let mut b = Vec::new();
+            b.extend_from_slice(&(children.len() as u16).to_le_bytes());
+            b.extend_from_slice(&(size as u16).to_le_bytes());
+            let mut at = header;
+            for c in children {
+                b.push(0x02);
+                b.extend_from_slice(&(at as u16).to_le_bytes());
+                at += c.len();
+            }
+            for c in children {
+                b.extend_from_slice(c);
+            }
+            b
+        }
+        let check = |body: &[u8]| {
+            let mut raw = vec![0x02];
+            raw.extend_from_slice(body);
+            let v: mysql_async::binlog::jsonb::Value<'_> =
+                ParseBuf(&raw).parse(()).expect("jsonb");
+            let mut nodes = 0;
+            jsonb_bounded(&v, 0, &mut nodes, raw.len())
+        };
+        let mut deep = array(&[]);
+        for _ in 0..3000 {
+            deep = array(&[&deep]);
+        }
+        let r = check(&deep);
+        assert!(r.as_ref().is_err_and(|m| m.contains("deeper")), "{r:?}");
+        // Two entries pointing at the same child, level after level.
+        let mut shared = array(&[]);
+        for _ in 0..40 {
+            let header = 4 + 3 * 2;
+            let mut b = Vec::new();
+            b.extend_from_slice(&2u16.to_le_bytes());
+            b.extend_from_slice(&((header + shared.len()) as u16).to_le_bytes());
+            for _ in 0..2 {
+                b.push(0x02);
+                b.extend_from_slice(&(header as u16).to_le_bytes());
+            }
+            b.extend_from_slice(&shared);
+            shared = b;
+        }
+        let r = check(&shared);
+        assert!(r.as_ref().is_err_and(|m| m.contains("nodes")), "{r:?}");
+        let mut normal = array(&[]);
+        for _ in 0..50 {
+            normal = array(&[&normal, &array(&[])]);
+        }
+        assert_eq!(check(&normal), Ok(()));
     }
 
     #[test]
