@@ -11,25 +11,42 @@ use std::collections::{BTreeMap, HashMap};
 use crate::event::TableId;
 
 /// Configured key columns per table.
+///
+/// At start a configured column the table lacks is an error (validated against the
+/// catalog). While streaming, DDL may drop it later: [`KeyOverrides::lenient`] then keys the
+/// table as if nothing were configured, with a warning, instead of stopping the stream.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct KeyOverrides(HashMap<TableId, Vec<String>>);
+pub(crate) struct KeyOverrides {
+    tables: HashMap<TableId, Vec<String>>,
+    lenient: bool,
+}
 
 impl KeyOverrides {
     /// From a source's `key_columns` setting (names validated at config load).
     pub(crate) fn new(config: &BTreeMap<String, Vec<String>>) -> Self {
-        Self(
-            config
+        Self {
+            tables: config
                 .iter()
                 .filter_map(|(t, cols)| {
                     let (ns, name) = crate::config::parse_table_name(t)?;
                     Some((TableId::new(ns, name), cols.clone()))
                 })
                 .collect(),
-        )
+            lenient: false,
+        }
+    }
+
+    /// The same overrides for re-reads while streaming: a configured column the table no
+    /// longer has falls back to the primary key (or the source's fallback).
+    pub(crate) fn lenient(&self) -> Self {
+        Self {
+            tables: self.tables.clone(),
+            lenient: true,
+        }
     }
 
     /// The key column names of `table`: configured, else `primary`, else `fallback`.
-    /// Fails with the first configured column the table does not have.
+    /// Fails with the first configured column the table does not have (unless lenient).
     pub(crate) fn choose<'a>(
         &self,
         table: &TableId,
@@ -37,14 +54,19 @@ impl KeyOverrides {
         primary: Vec<String>,
         fallback: impl FnOnce() -> Vec<String>,
     ) -> Result<Vec<String>, String> {
-        if let Some(cols) = self.0.get(table) {
-            if let Some(missing) = cols
+        if let Some(cols) = self.tables.get(table) {
+            match cols
                 .iter()
                 .find(|c| !columns.clone().into_iter().any(|have| have == c.as_str()))
             {
-                return Err(missing.clone());
+                None => return Ok(cols.clone()),
+                Some(missing) if !self.lenient => return Err(missing.clone()),
+                Some(missing) => tracing::warn!(
+                    table = %table,
+                    column = %missing,
+                    "source.key_columns names a column the table no longer has; keying by its primary key (or replica identity / unique index) until the configuration is fixed"
+                ),
             }
-            return Ok(cols.clone());
         }
         if !primary.is_empty() {
             return Ok(primary);
@@ -77,6 +99,16 @@ mod tests {
         assert_eq!(
             k.choose(&u, cols, Vec::new(), || vec!["b".into()]),
             Ok(vec!["b".to_string()])
+        );
+        // A configured column dropped later: an error at start, the primary key while
+        // streaming.
+        assert_eq!(
+            k.choose(&t, ["a"], vec!["a".into()], Vec::new),
+            Err("b".to_string())
+        );
+        assert_eq!(
+            k.lenient().choose(&t, ["a"], vec!["a".into()], Vec::new),
+            Ok(vec!["a".to_string()])
         );
         assert_eq!(k.choose(&t, ["a"], Vec::new(), Vec::new), Err("b".into()));
     }

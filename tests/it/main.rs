@@ -11,6 +11,7 @@ mod cluster;
 mod crash;
 mod errors;
 mod golden;
+mod hostile;
 mod modes;
 mod mysql;
 mod readme;

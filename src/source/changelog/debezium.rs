@@ -336,13 +336,17 @@ fn decimal_text(bytes: &[u8], scale: u64) -> Result<String, String> {
 }
 
 /// `HH:MM:SS[.f]` of a possibly negative duration (MariaDB `TIME '-838:59:59'`).
-fn signed_tod(us: i64) -> String {
-    let t = crate::envelope::format_tod(i64::try_from(us.unsigned_abs()).unwrap_or(i64::MAX), None);
-    if us < 0 {
-        format!("-{t}")
-    } else {
-        t
+/// Times of day and MySQL durations: ±1,000,000 hours covers every database (MySQL's TIME
+/// stops at ±838:59:59) with room to spare; beyond is an error, never a saturated value.
+const MAX_TIME_US: u64 = 1_000_000 * 3_600_000_000;
+
+fn signed_tod(us: i64) -> Result<String, String> {
+    let abs = us.unsigned_abs();
+    if abs > MAX_TIME_US {
+        return Err("a time beyond ±1,000,000 hours".into());
     }
+    let t = crate::envelope::format_tod(abs as i64, None);
+    Ok(if us < 0 { format!("-{t}") } else { t })
 }
 
 /// Days of a date the sink writes: ±100 million days (±273,000 years) covers every database.
@@ -427,16 +431,16 @@ fn convert_value(
                 signed_tod(
                     ms.checked_mul(1000)
                         .ok_or_else(|| "a time beyond the 64-bit microsecond range".to_string())?,
-                ),
+                )?,
             ),
             None => copy_raw(text, out),
         },
         "io.debezium.time.MicroTime" => match int() {
-            Some(us) => quoted(out, signed_tod(us)),
+            Some(us) => quoted(out, signed_tod(us)?),
             None => copy_raw(text, out),
         },
         "io.debezium.time.NanoTime" => match int() {
-            Some(ns) => quoted(out, signed_tod(ns / 1000)),
+            Some(ns) => quoted(out, signed_tod(ns / 1000)?),
             None => copy_raw(text, out),
         },
         "io.debezium.time.Timestamp" => match int() {
@@ -537,9 +541,13 @@ mod tests {
     /// errors naming the column, never a panic or a wrong text.
     #[test]
     fn times_and_dates_bounded() {
-        assert_eq!(signed_tod(-3_020_399_000_000), "-838:59:59");
-        assert_eq!(signed_tod(-1_500_000), "-00:00:01.5");
-        assert_eq!(signed_tod(i64::MIN), signed_tod(-i64::MAX));
+        assert_eq!(signed_tod(-3_020_399_000_000).unwrap(), "-838:59:59");
+        assert_eq!(signed_tod(-1_500_000).unwrap(), "-00:00:01.5");
+        assert_eq!(
+            signed_tod(-3_600_000_000_000_000).unwrap(),
+            "-1000000:00:00"
+        );
+        assert!(signed_tod(i64::MIN).is_err() && signed_tod(i64::MAX).is_err());
         assert!(iso_date(i64::MAX).is_err() && iso_date(i64::MIN).is_err());
         assert_eq!(iso_date(0).as_deref(), Ok("1970-01-01"));
         let schema = |name: &str, ty: &str| {

@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use mysql_async::binlog::events::{OptionalMetadataField, RowsEventData, TableMapEvent};
-use mysql_common::proto::MySerialize;
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::consts::ColumnType as MyType;
 use mysql_async::Value as MyValue;
+use mysql_common::proto::MySerialize;
 
 use super::catalog::{self, CatalogTable, Table};
 use super::types::{Kind, Origin};
@@ -907,8 +907,13 @@ mod fuzz {
             let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
                 panic!("a table map");
             };
-            table_from_map(TableId::new("db", "t"), &tme, None, &KeyOverrides::default())
-                .map(|t| t.kinds.clone())
+            table_from_map(
+                TableId::new("db", "t"),
+                &tme,
+                None,
+                &KeyOverrides::default(),
+            )
+            .map(|t| t.kinds.clone())
         };
         let mut claim = vec![0xfe];
         claim.extend_from_slice(&(1u64 << 36).to_le_bytes());
@@ -954,8 +959,7 @@ mod fuzz {
         let check = |body: &[u8]| {
             let mut raw = vec![0x02];
             raw.extend_from_slice(body);
-            let v: mysql_async::binlog::jsonb::Value<'_> =
-                ParseBuf(&raw).parse(()).expect("jsonb");
+            let v: mysql_async::binlog::jsonb::Value<'_> = ParseBuf(&raw).parse(()).expect("jsonb");
             let mut nodes = 0;
             jsonb_bounded(&v, 0, &mut nodes, raw.len())
         };

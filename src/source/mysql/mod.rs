@@ -53,7 +53,11 @@ pub struct MysqlSource {
     settings: Arc<MysqlSettings>,
     tables: Vec<TableId>,
     server_id: u32,
+    /// Key overrides checked strictly against the catalog at start.
     keys: KeyOverrides,
+    /// The same, lenient, for every later read (snapshot, re-reads after DDL): a configured
+    /// key column dropped meanwhile falls back to the primary key instead of halting.
+    stream_keys: KeyOverrides,
     limits: BatchLimits,
     offsets: OffsetStore,
     telemetry: Telemetry,
@@ -72,6 +76,7 @@ impl MysqlSource {
         Self {
             server_id: settings.server_id(connector),
             keys: KeyOverrides::new(&settings.key_columns),
+            stream_keys: KeyOverrides::new(&settings.key_columns).lenient(),
             connector: connector.to_string(),
             settings,
             tables,
@@ -164,7 +169,7 @@ impl MysqlSource {
                 &mut sql,
                 &info,
                 &self.tables,
-                &self.keys,
+                &self.stream_keys,
                 &mut emitter,
                 &io.shutdown,
                 &self.telemetry,
@@ -555,9 +560,10 @@ impl MysqlSource {
                             let cat = match catalog_cache.get(&id) {
                                 Some(c) => c.clone(),
                                 None => {
-                                    let c = catalog::table_columns(&mut sql, &id, &self.keys)
-                                        .await?
-                                        .map(Arc::new);
+                                    let c =
+                                        catalog::table_columns(&mut sql, &id, &self.stream_keys)
+                                            .await?
+                                            .map(Arc::new);
                                     catalog_cache.insert(id.clone(), c.clone());
                                     c
                                 }
@@ -566,7 +572,7 @@ impl MysqlSource {
                                 id.clone(),
                                 &tme,
                                 cat.as_deref(),
-                                &self.keys,
+                                &self.stream_keys,
                             )
                             .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;
                             tables.insert(tme.table_id(), Some(Arc::new(t)));

@@ -49,7 +49,11 @@ pub struct PostgresSource {
     tables: Vec<TableId>,
     slot: String,
     publication: String,
+    /// Key overrides checked strictly against the catalog at start.
     keys: KeyOverrides,
+    /// The same, lenient, for every later read (snapshot, re-reads after DDL): a configured
+    /// key column dropped meanwhile falls back to the primary key instead of halting.
+    stream_keys: KeyOverrides,
     limits: BatchLimits,
     offsets: OffsetStore,
     telemetry: Telemetry,
@@ -85,6 +89,7 @@ impl PostgresSource {
             slot: settings.slot_name(connector),
             publication: settings.publication_name(connector),
             keys: KeyOverrides::new(&settings.key_columns),
+            stream_keys: KeyOverrides::new(&settings.key_columns).lenient(),
             connector: connector.to_string(),
             settings,
             tables,
@@ -220,7 +225,7 @@ impl PostgresSource {
                 &txn,
                 &s.database,
                 &self.tables,
-                &self.keys,
+                &self.stream_keys,
                 lsn,
                 &mut decoder.registry,
                 &mut emitter,
@@ -328,7 +333,7 @@ impl PostgresSource {
                 &txn,
                 &s.database,
                 &self.tables,
-                &self.keys,
+                &self.stream_keys,
                 created.consistent_point,
                 &mut decoder.registry,
                 &mut emitter,
@@ -480,7 +485,7 @@ impl PostgresSource {
                                 let table = TableId::new(namespace, name);
                                 let oids: Vec<u32> = columns.iter().map(|c| c.type_oid).collect();
                                 catalog::learn_types(sql, &mut dec.registry, &oids).await?;
-                                let cat = catalog::table_columns(sql, &table, &self.keys).await?;
+                                let cat = catalog::table_columns(sql, &table, &self.stream_keys).await?;
                                 let cols: Vec<(String, u32, i32)> = columns
                                     .into_iter()
                                     .map(|c| (c.name, c.type_oid, c.typmod))
