@@ -633,6 +633,27 @@ pub struct KafkaSettings {
     /// (`cleanup.policy=compact` for keyed tables, `delete` for tables without a key).
     #[serde(default)]
     pub topic_config: BTreeMap<String, BTreeMap<String, String>>,
+    /// Write each batch as one Kafka transaction under `transactional_id`: a newly started
+    /// instance fences the previous one (whose writes then fail: it stops), and records of
+    /// a batch that was not committed are invisible to `read_committed` consumers. Costs a
+    /// commit round trip per batch.
+    #[serde(default)]
+    pub transactions: bool,
+    /// The producer's `transactional.id` with `transactions: true` (default
+    /// `sluice-<connector>`). Two connectors must never share one.
+    #[serde(default)]
+    pub transactional_id: Option<String>,
+}
+
+impl KafkaSettings {
+    /// The producer's `transactional.id` for `connector`, when transactions are on.
+    pub fn transactional_id_for(&self, connector: &str) -> Option<String> {
+        self.transactions.then(|| {
+            self.transactional_id
+                .clone()
+                .unwrap_or_else(|| format!("sluice-{connector}"))
+        })
+    }
 }
 
 fn one() -> i32 {
@@ -676,6 +697,7 @@ pub const RESERVED_KAFKA_PROPERTIES: &[&str] = &[
     "acks",
     "partitioner",
     "max.in.flight.requests.per.connection",
+    "transactional.id",
     // librdkafka's aliases of the same properties.
     "metadata.broker.list",
     "request.required.acks",
@@ -968,7 +990,37 @@ impl Settings {
                             return Err(invalid(
                                 at(&format!("sink.properties.{key}")),
                                 "is set by sluice to keep its delivery guarantees",
-                                "remove it (bootstrap.servers has its own field)",
+                                "remove it (bootstrap.servers and transactional_id have their own fields)",
+                            ));
+                        }
+                    }
+                    if let Some(id) = &k.transactional_id {
+                        if !k.transactions {
+                            return Err(invalid(
+                                at("sink.transactional_id"),
+                                format!("`{id}` is set, but sink.transactions is false"),
+                                "set sink.transactions: true, or remove transactional_id",
+                            ));
+                        }
+                        if id.trim().is_empty() {
+                            return Err(invalid(
+                                at("sink.transactional_id"),
+                                "is empty",
+                                "give a non-empty id unique to this connector, or remove it for sluice-<connector>",
+                            ));
+                        }
+                    }
+                    if let Some(id) = k.transactional_id_for(name) {
+                        let other = self.connectors.iter().find(|(n, o)| {
+                            *n != name
+                                && matches!(&o.sink, SinkSettings::Kafka(ok)
+                                    if ok.transactional_id_for(n).as_deref() == Some(id.as_str()))
+                        });
+                        if let Some((other, _)) = other {
+                            return Err(invalid(
+                                at("sink.transactional_id"),
+                                format!("`{id}` is also connector {other}'s transactional id: each would fence the other"),
+                                "give each connector its own transactional_id",
                             ));
                         }
                     }

@@ -99,19 +99,53 @@ async fn delivered(
     r.map_err(PipelineError::Sink)
 }
 
+/// A connector's transactional producer between attempts.
+pub(super) type TxnSlot = std::sync::Mutex<Option<crate::sink::kafka::Txn>>;
+
 /// One attempt: connect, run until shutdown, completion or error.
 pub(super) async fn run_once(
     name: &str,
     settings: &ConnectorSettings,
     ks: &KafkaSettings,
+    source: CaptureSource,
+    offsets: &OffsetStore,
+    telemetry: &Telemetry,
+    (shutdown, txn_slot): (&watch::Receiver<bool>, &TxnSlot),
+) -> Result<Outcome, PipelineError> {
+    // The transactional producer outlives attempts (see `Txn`); a fenced one is dropped, so
+    // an operator's restart starts a new instance that takes over.
+    let reuse = txn_slot.lock().map(|mut s| s.take()).unwrap_or(None);
+    let sink =
+        match KafkaSink::connect(name, ks, settings.source.output(source.kind()), reuse).await {
+            Ok(s) => s,
+            Err(e) => return Err(PipelineError::Sink(e)),
+        };
+    if let Ok(mut s) = txn_slot.lock() {
+        *s = sink.txn();
+    }
+    let result = run_with(name, settings, sink, source, offsets, telemetry, shutdown).await;
+    if matches!(
+        result,
+        Err(PipelineError::Sink(
+            crate::sink::kafka::KafkaSinkError::Fenced { .. }
+        ))
+    ) {
+        if let Ok(mut s) = txn_slot.lock() {
+            *s = None;
+        }
+    }
+    result
+}
+
+async fn run_with(
+    name: &str,
+    settings: &ConnectorSettings,
+    mut sink: KafkaSink,
     mut source: CaptureSource,
     offsets: &OffsetStore,
     telemetry: &Telemetry,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Outcome, PipelineError> {
-    let mut sink = KafkaSink::connect(name, ks, settings.source.output(source.kind()))
-        .await
-        .map_err(PipelineError::Sink)?;
     let (tx, mut rx) = mpsc::channel::<Batch>(settings.queue_batches);
     let (ack_tx, ack_rx) = watch::channel::<Option<Checkpoint>>(None);
     let (pend_tx, pend_rx) = mpsc::channel::<InFlight>(settings.queue_batches);

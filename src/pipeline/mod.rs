@@ -145,8 +145,10 @@ pub async fn run_connector(
     };
     match (&settings.source, &settings.sink) {
         (SourceSettings::Postgres(_) | SourceSettings::Mysql(_), SinkSettings::Kafka(ks)) => {
+            let txn_slot = capture::TxnSlot::new(None);
             supervise(&name, &telemetry, shutdown.clone(), control, |stop| {
                 let (name, settings, offsets, telemetry) = (&name, &settings, &offsets, &telemetry);
+                let txn_slot = &txn_slot;
                 async move {
                     capture::run_once(
                         name,
@@ -156,7 +158,7 @@ pub async fn run_connector(
                         capture_source(name, &settings.source, limits, offsets, telemetry),
                         offsets,
                         telemetry,
-                        &stop,
+                        (&stop, txn_slot),
                     )
                     .await
                 }

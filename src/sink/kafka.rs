@@ -41,7 +41,6 @@ pub enum KafkaSinkError {
     /// The client could not be created from the configuration.
     #[error("invalid kafka client configuration")]
     Config(#[source] KafkaError),
-    /// The brokers did not answer.
     /// The brokers refused sluice's login (SASL) or its authorization.
     #[error("kafka brokers at {servers} refused the login or the authorization: {reason}")]
     Authentication {
@@ -52,6 +51,7 @@ pub enum KafkaSinkError {
         /// librdkafka's explanation (names the mechanism, never the password).
         reason: String,
     },
+    /// The brokers did not answer.
     #[error("kafka brokers at {servers} are unreachable")]
     Unreachable {
         /// Bootstrap servers.
@@ -103,6 +103,25 @@ pub enum KafkaSinkError {
         /// librdkafka's description.
         reason: String,
     },
+    /// Another instance started with this connector's transactional id and fenced this
+    /// one: it must stop writing (retrying would fence the newer instance in turn).
+    #[error("this kafka producer was fenced: another instance started with transactional id {id}; this one stops writing")]
+    Fenced {
+        /// The transactional id.
+        id: String,
+    },
+    /// A Kafka transaction step failed without fencing: the batch was not committed (and is
+    /// aborted when the step allows), so it is sent again from the last checkpoint.
+    #[error("kafka transaction {step} failed (transactional id {id}): {source}")]
+    Transaction {
+        /// `init`, `begin` or `commit`.
+        step: &'static str,
+        /// The transactional id.
+        id: String,
+        /// librdkafka's error.
+        #[source]
+        source: KafkaError,
+    },
     /// The producer went away while a delivery was pending.
     #[error("kafka producer shut down while deliveries were pending")]
     Canceled,
@@ -129,7 +148,12 @@ impl KafkaSinkError {
             // A refused login does not fix itself.
             KafkaSinkError::CompactedWithoutKey { .. }
             | KafkaSinkError::ProducerFatal { .. }
+            | KafkaSinkError::Fenced { .. }
             | KafkaSinkError::Authentication { .. } => false,
+            KafkaSinkError::Transaction { source, .. } => match source {
+                KafkaError::Transaction(e) => !e.is_fatal(),
+                _ => true,
+            },
             KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
         }
     }
@@ -150,6 +174,12 @@ impl KafkaSinkError {
             ),
             KafkaSinkError::ProducerFatal { .. } => {
                 "the broker lost or refused records it had acknowledged (look for an unclean broker restart or failover in its log); restarting sluice resends from its last checkpoint but cannot restore what the broker lost: re-snapshot the table (snapshot_mode: always, once) if its topic must be complete"
+            }
+            KafkaSinkError::Fenced { .. } => {
+                "a newer sluice instance with the same transactional id runs (or ran) this connector: stop one of them; restart this one only if the other is gone"
+            }
+            KafkaSinkError::Transaction { .. } => {
+                "check the brokers' transaction coordinator (transaction.state.log.* settings, min.insync.replicas) and the principal's TransactionalId ACLs"
             }
             KafkaSinkError::Authentication { .. } => {
                 "the brokers refused sluice: check sink.sasl (mechanism, username, password), sink.tls, and the principal's ACLs (Describe on the cluster, Write and Create on the topics)"
@@ -303,11 +333,132 @@ fn delivery_hint(code: Option<RDKafkaErrorCode>) -> &'static str {
     }
 }
 
+/// How long one transaction step (init, commit, abort) may take: as long as a record may
+/// wait for its acknowledgement (`message.timeout.ms`).
+const TXN_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn txn_error(step: &'static str, id: &str, source: KafkaError) -> KafkaSinkError {
+    match &source {
+        KafkaError::Transaction(t) if is_fenced(t.code()) => {
+            KafkaSinkError::Fenced { id: id.into() }
+        }
+        _ => KafkaSinkError::Transaction {
+            step,
+            id: id.into(),
+            source,
+        },
+    }
+}
+
 /// Deliveries of one batch in flight.
 pub struct Pending {
     futures: Vec<(std::sync::Arc<str>, DeliveryFuture)>,
     /// To ask librdkafka for a fatal error behind a failed delivery.
     producer: FutureProducer,
+    /// With `transactions: true`: the batch's open transaction, committed once every record
+    /// is acknowledged; the permit keeps the next batch from beginning before that.
+    commit: Option<(Txn, tokio::sync::OwnedSemaphorePermit)>,
+}
+
+/// A connector's transactional producer. It lives as long as the process runs the
+/// connector: attempts after a transient error reuse it (its epoch is this instance's
+/// identity), so an instance that a newer one fenced finds out at its next write instead of
+/// fencing the newer one back.
+#[derive(Clone)]
+pub struct Txn {
+    producer: FutureProducer,
+    id: String,
+    /// A transaction has begun and is neither committed nor aborted.
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// One transaction at a time.
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn").field("id", &self.id).finish()
+    }
+}
+
+impl Txn {
+    fn failure(&self, step: &'static str, e: KafkaError) -> KafkaSinkError {
+        match self.producer.client().fatal_error() {
+            Some((code, _)) if is_fenced(code) => KafkaSinkError::Fenced {
+                id: self.id.clone(),
+            },
+            _ => txn_error(step, &self.id, e),
+        }
+    }
+
+    /// Whether another instance fenced this producer.
+    fn fenced(&self) -> bool {
+        self.producer
+            .client()
+            .fatal_error()
+            .is_some_and(|(code, _)| is_fenced(code))
+    }
+
+    async fn blocking(
+        &self,
+        step: &'static str,
+        f: fn(&FutureProducer) -> rdkafka::error::KafkaResult<()>,
+    ) -> Result<(), KafkaSinkError> {
+        let p = self.producer.clone();
+        tokio::task::spawn_blocking(move || f(&p))
+            .await
+            .map_err(|_| KafkaSinkError::Canceled)?
+            .map_err(|e| self.failure(step, e))
+    }
+
+    async fn abort(&self) -> Result<(), KafkaSinkError> {
+        self.blocking("abort", |p| p.abort_transaction(TXN_TIMEOUT))
+            .await?;
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Commit the open transaction (librdkafka first waits for all its records). Retriable
+    /// failures are retried; one that requires an abort aborts (the batch is then resent
+    /// from the last checkpoint); a fatal one is final.
+    async fn commit(&self) -> Result<(), KafkaSinkError> {
+        let mut attempt = 0;
+        loop {
+            let p = self.producer.clone();
+            let r = tokio::task::spawn_blocking(move || p.commit_transaction(TXN_TIMEOUT))
+                .await
+                .map_err(|_| KafkaSinkError::Canceled)?;
+            let e = match r {
+                Ok(()) => {
+                    self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            let (retriable, abort) = match &e {
+                KafkaError::Transaction(t) => (t.is_retriable(), t.txn_requires_abort()),
+                _ => (false, false),
+            };
+            if retriable && attempt < 5 {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                continue;
+            }
+            if abort {
+                let _ = self.abort().await;
+            }
+            return Err(self.failure("commit", e));
+        }
+    }
+}
+
+/// Whether librdkafka's fatal error means another instance fenced this producer.
+fn is_fenced(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+    )
 }
 
 impl std::fmt::Debug for Pending {
@@ -329,6 +480,9 @@ impl Pending {
                 Ok(Err((source, msg))) => {
                     use rdkafka::message::Message as _;
                     if let Some((code, reason)) = self.producer.client().fatal_error() {
+                        if let Some((txn, _)) = self.commit.filter(|_| is_fenced(code)) {
+                            return Err(KafkaSinkError::Fenced { id: txn.id });
+                        }
                         return Err(KafkaSinkError::ProducerFatal {
                             topic: topic.to_string(),
                             partition: msg.partition(),
@@ -343,6 +497,9 @@ impl Pending {
                 }
                 Err(_) => return Err(KafkaSinkError::Canceled),
             }
+        }
+        if let Some((txn, _permit)) = &self.commit {
+            txn.commit().await?;
         }
         Ok(())
     }
@@ -364,6 +521,8 @@ pub struct KafkaSink {
     /// `sink.topic_config`: `"*"` under `None`, tables under their id.
     topic_config: HashMap<Option<TableId>, BTreeMap<String, String>>,
     records: Vec<Record>,
+    /// With `sink.transactions: true`: each enqueued batch is one transaction.
+    txn: Option<Txn>,
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -428,10 +587,15 @@ pub fn client_config_parts(
 
 impl KafkaSink {
     /// Build the producer and check that the brokers answer.
+    ///
+    /// With `transactions: true`, `reuse` is the transactional producer of this connector's
+    /// previous attempt in this process: kept (its open transaction aborted) unless it
+    /// failed fatally; a fenced one is [`KafkaSinkError::Fenced`].
     pub async fn connect(
         connector: &str,
         s: &KafkaSettings,
         output: crate::envelope::SourceOutput,
+        reuse: Option<Txn>,
     ) -> Result<Self, KafkaSinkError> {
         let mut pc = client_config(s);
         pc.set("enable.idempotence", "true")
@@ -456,10 +620,46 @@ impl KafkaSink {
                 pc.set(k, v);
             }
         }
-        let producer: FutureProducer = pc.create().map_err(KafkaSinkError::Config)?;
+        let transactional_id = s.transactional_id_for(connector);
+        if let Some(id) = &transactional_id {
+            pc.set("transactional.id", id);
+            if !s.properties.contains_key("transaction.timeout.ms") {
+                // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+                pc.set("transaction.timeout.ms", "120000");
+            }
+        }
         let admin: AdminClient<DefaultClientContext> =
             client_config(s).create().map_err(KafkaSinkError::Config)?;
         probe_brokers(s).await?;
+        let reuse = match reuse {
+            Some(t) if t.fenced() => return Err(KafkaSinkError::Fenced { id: t.id }),
+            Some(t) if t.producer.client().fatal_error().is_none() => {
+                if t.open.load(std::sync::atomic::Ordering::SeqCst) {
+                    t.abort().await?;
+                }
+                Some(t)
+            }
+            _ => None,
+        };
+        let (producer, txn) = match (reuse, transactional_id) {
+            (Some(t), _) => (t.producer.clone(), Some(t)),
+            (None, Some(id)) => {
+                let producer: FutureProducer = pc.create().map_err(KafkaSinkError::Config)?;
+                let t = Txn {
+                    producer: producer.clone(),
+                    id,
+                    open: Default::default(),
+                    gate: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+                };
+                // Registers the id with its coordinator: bumps the producer epoch, which
+                // fences any older instance and aborts the transaction it left open.
+                t.blocking("init", |p| p.init_transactions(TXN_TIMEOUT))
+                    .await?;
+                tracing::info!(connector, transactional_id = %t.id, "transactional producer ready (older instances fenced)");
+                (producer, Some(t))
+            }
+            (None, None) => (pc.create().map_err(KafkaSinkError::Config)?, None),
+        };
         Ok(Self {
             producer,
             admin,
@@ -485,7 +685,13 @@ impl KafkaSink {
                 })
                 .collect(),
             records: Vec::new(),
+            txn,
         })
+    }
+
+    /// The transactional producer, to reuse in the connector's next attempt.
+    pub fn txn(&self) -> Option<Txn> {
+        self.txn.clone()
     }
 
     /// Prepare the topics of the captured tables before their first event: create missing
@@ -658,6 +864,20 @@ impl KafkaSink {
             self.encoder.encode_marker(m, &mut records);
         }
         let mut futures = Vec::with_capacity(records.len());
+        let mut commit = None;
+        if let Some(txn) = self.txn.as_ref().filter(|_| !records.is_empty()) {
+            let permit = txn
+                .gate
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| KafkaSinkError::Canceled)?;
+            txn.producer
+                .begin_transaction()
+                .map_err(|e| txn.failure("begin", e))?;
+            txn.open.store(true, std::sync::atomic::Ordering::SeqCst);
+            commit = Some((txn.clone(), permit));
+        }
         for rec in records.drain(..) {
             let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);
             if let Some(k) = &rec.key {
@@ -699,6 +919,7 @@ impl KafkaSink {
         Ok(Pending {
             futures,
             producer: self.producer.clone(),
+            commit,
         })
     }
 

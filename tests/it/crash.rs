@@ -139,3 +139,142 @@ pub(crate) fn assert_committed_in_order(records: &[KRecord], committed: &HashMap
         }
     }
 }
+
+/// `transactions: true`: an instance that hangs (SIGSTOP) while a new one starts with the
+/// same connector is fenced by it. When the stale one wakes up and gets the slot back (the
+/// new one stopped), its first write fails as fenced: it stops (`failed`, with a hint) and
+/// writes nothing, instead of fencing the new instance back or interleaving stale writes.
+/// Every change is in the topic exactly once, in order (the stale instance's batches are
+/// never committed).
+#[tokio::test(flavor = "multi_thread")]
+async fn transactional_producer_fences_a_stale_instance() {
+    let pg = Pg::start("logical");
+    let c = pg.create_db("app").await;
+    c.batch_execute(
+        "CREATE TABLE t (id int primary key); \
+         INSERT INTO t SELECT g FROM generate_series(1, 10) g;",
+    )
+    .await
+    .expect("setup");
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let config_a = sluice::write_config(
+        tmp.path(),
+        "fence",
+        pg.port,
+        "app",
+        &["public.t"],
+        &bootstrap,
+        "",
+        "      transactions: true",
+    );
+    // The same connector and offsets, another HTTP port: a second instance.
+    let text = std::fs::read_to_string(&config_a).expect("config");
+    let text_b = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("http_listen_addr:") {
+                format!(
+                    "  http_listen_addr: 127.0.0.1:{}",
+                    crate::support::free_port()
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config_b = sluice::write_raw(tmp.path(), "fence-b.yaml", &text_b);
+    let (log_a, log_b) = (tmp.path().join("a.log"), tmp.path().join("b.log"));
+    let topic = "fence.public.t";
+    let ids = |b: &str| fence_ids(b, topic);
+    let mut a = sluice::spawn(&config_a, &log_a);
+    wait_fence_ids(&bootstrap, topic, 10).await;
+    let pid_a = a.0.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid_a])
+        .status()
+        .expect("kill")
+        .success());
+    c.batch_execute("INSERT INTO t SELECT g FROM generate_series(11, 20) g")
+        .await
+        .expect("insert");
+    // A hung instance's replication connection ends (as wal_sender_timeout would end it).
+    c.batch_execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active",
+    )
+    .await
+    .expect("terminate the stale walsender");
+    let mut b = sluice::spawn(&config_b, &log_b);
+    wait_fence_ids(&bootstrap, topic, 20).await;
+    // The stale instance wakes up: the slot is the new one's, so it only retries.
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid_a])
+        .status()
+        .expect("kill")
+        .success());
+    c.batch_execute("INSERT INTO t SELECT g FROM generate_series(21, 25) g")
+        .await
+        .expect("insert");
+    wait_fence_ids(&bootstrap, topic, 25).await;
+    // The new instance stops cleanly; the stale one gets the slot and tries to write.
+    assert!(
+        b.terminate().success(),
+        "the new instance shuts down cleanly"
+    );
+    c.batch_execute("INSERT INTO t VALUES (26)")
+        .await
+        .expect("insert");
+    wait_for(
+        "the stale instance to report itself fenced",
+        Duration::from_secs(120),
+        || {
+            let log = log_a.clone();
+            async move {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                text.contains("this kafka producer was fenced")
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = ids(&bootstrap);
+    assert_eq!(
+        got,
+        (1..=25).collect::<Vec<i64>>(),
+        "every change once, in order; nothing from the fenced instance"
+    );
+    a.kill();
+    let text_b = std::fs::read_to_string(&log_b).unwrap_or_default();
+    assert!(
+        !text_b.contains("fenced:"),
+        "the new instance was never fenced back"
+    );
+}
+
+fn fence_ids(bootstrap: &str, topic: &str) -> Vec<i64> {
+    kcat_read(bootstrap, topic)
+        .iter()
+        .filter_map(|r| r.key.as_ref().and_then(|k| k["id"].as_i64()))
+        .collect()
+}
+
+async fn wait_fence_ids(bootstrap: &str, topic: &str, n: usize) -> Vec<i64> {
+    let (b, t) = (bootstrap.to_string(), topic.to_string());
+    wait_for(
+        &format!("{n} records on {topic}"),
+        Duration::from_secs(90),
+        move || {
+            let (b, t) = (b.clone(), t.clone());
+            async move {
+                let got = tokio::task::spawn_blocking(move || fence_ids(&b, &t))
+                    .await
+                    .expect("kcat");
+                (got.len() >= n).then_some(got)
+            }
+        },
+    )
+    .await
+}
