@@ -212,6 +212,10 @@ pub struct ChangelogSettings {
     /// Extra librdkafka consumer properties.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// The Schema Registry to read Avro records' schemas from (records in the Confluent
+    /// wire format are recognized by their magic byte; JSON ones are read as before).
+    #[serde(default)]
+    pub schema_registry: Option<SchemaRegistrySettings>,
 }
 
 fn default_batch_wait_ms() -> u64 {
@@ -643,6 +647,75 @@ pub struct KafkaSettings {
     /// `sluice-<connector>`). Two connectors must never share one.
     #[serde(default)]
     pub transactional_id: Option<String>,
+    /// Record keys: `json` (Kafka Connect's JsonConverter, `schemas_enable` applies) or
+    /// `avro` (Confluent wire format through `schema_registry`).
+    #[serde(default)]
+    pub key_format: RecordFormat,
+    /// Record values, as `key_format`.
+    #[serde(default)]
+    pub value_format: RecordFormat,
+    /// The Confluent-compatible Schema Registry the Avro formats register schemas with.
+    #[serde(default)]
+    pub schema_registry: Option<SchemaRegistrySettings>,
+}
+
+/// How keys or values are written.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum RecordFormat {
+    /// JSON, as Kafka Connect's JsonConverter writes it.
+    #[default]
+    Json,
+    /// Avro in the Confluent wire format, schemas registered in a Schema Registry.
+    Avro,
+}
+
+mode_names!(RecordFormat { "json" => Json, "avro" => Avro });
+
+/// Subject names for registered schemas (Confluent's `*SubjectNameStrategy`).
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum SubjectNameStrategy {
+    /// `<topic>-key` / `<topic>-value` (TopicNameStrategy, the default).
+    #[default]
+    Topic,
+    /// The record's full name (RecordNameStrategy).
+    Record,
+    /// `<topic>-<record full name>` (TopicRecordNameStrategy).
+    TopicRecord,
+}
+
+mode_names!(SubjectNameStrategy {
+    "topic" => Topic,
+    "record" => Record,
+    "topic_record" => TopicRecord,
+});
+
+/// A Confluent-compatible Schema Registry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaRegistrySettings {
+    /// Base URL, `http://host:port` or `https://…` (Apicurio: `…/apis/ccompat/v7`).
+    pub url: String,
+    /// Basic-auth user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password; never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// PEM CA file for TLS (default: system roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// How subjects are named.
+    #[serde(default)]
+    pub subject_name_strategy: SubjectNameStrategy,
+    /// Per-request timeout.
+    #[serde(default = "default_registry_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_registry_timeout_ms() -> u64 {
+    10_000
 }
 
 impl KafkaSettings {
@@ -1009,6 +1082,42 @@ impl Settings {
                                 "give a non-empty id unique to this connector, or remove it for sluice-<connector>",
                             ));
                         }
+                    }
+                    let avro = [k.key_format, k.value_format].contains(&RecordFormat::Avro);
+                    match (&k.schema_registry, avro) {
+                        (None, true) => {
+                            return Err(invalid(
+                                at("sink.schema_registry"),
+                                "is missing, but key_format or value_format is avro",
+                                "add schema_registry: {url: http://host:8081}, or use json",
+                            ))
+                        }
+                        (Some(r), _) => {
+                            if !(r.url.starts_with("http://") || r.url.starts_with("https://")) {
+                                return Err(invalid(
+                                    at("sink.schema_registry.url"),
+                                    format!("`{}` is not an http(s) URL", r.url),
+                                    "write e.g. http://localhost:8081",
+                                ));
+                            }
+                            if r.password.is_some() && r.username.is_none() {
+                                return Err(invalid(
+                                    at("sink.schema_registry.password"),
+                                    "is set without a username",
+                                    "add schema_registry.username",
+                                ));
+                            }
+                        }
+                        (None, false) => {}
+                    }
+                    if k.key_format == RecordFormat::Avro
+                        && matches!(&c.source, SourceSettings::Postgres(p) if p.emit_truncate)
+                    {
+                        return Err(invalid(
+                            at("source.emit_truncate"),
+                            "is true, but sink.key_format is avro",
+                            "a TRUNCATE record has no key, which an Avro key cannot express (Debezium writes a null key, which compacted topics refuse): use key_format: json, or emit_truncate: false",
+                        ));
                     }
                     if let Some(id) = k.transactional_id_for(name) {
                         let other = self.connectors.iter().find(|(n, o)| {

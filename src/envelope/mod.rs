@@ -9,6 +9,7 @@
 //! the value layout follows Debezium 3.x (`before`, `after`, `source`, `transaction`, `op`,
 //! `ts_ms`, `ts_us`, `ts_ns`); a delete is followed by a tombstone record (value `None`).
 
+pub mod avro;
 mod ddl;
 mod decimal;
 pub(crate) mod json;

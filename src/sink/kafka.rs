@@ -22,7 +22,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use secrecy::ExposeSecret;
 
-use crate::config::KafkaSettings;
+use crate::config::{KafkaSettings, RecordFormat};
+use crate::envelope::avro::AvroShape;
 use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record};
 use crate::event::{ChangeEvent, Marker, TableId};
 use crate::source::TableShape;
@@ -122,6 +123,18 @@ pub enum KafkaSinkError {
         #[source]
         source: KafkaError,
     },
+    /// The Schema Registry refused a schema or stayed unavailable.
+    #[error(transparent)]
+    Registry(#[from] crate::sink::registry::RegistryError),
+    /// A record could not become Avro (a Connect shape Avro cannot express).
+    #[error("cannot write a record for topic {topic} as Avro: {source}")]
+    Avro {
+        /// Topic.
+        topic: String,
+        /// Cause.
+        #[source]
+        source: crate::envelope::avro::AvroError,
+    },
     /// The producer went away while a delivery was pending.
     #[error("kafka producer shut down while deliveries were pending")]
     Canceled,
@@ -154,6 +167,8 @@ impl KafkaSinkError {
                 KafkaError::Transaction(e) => !e.is_fatal(),
                 _ => true,
             },
+            KafkaSinkError::Registry(e) => e.is_transient(),
+            KafkaSinkError::Avro { .. } => false,
             KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
         }
     }
@@ -174,6 +189,15 @@ impl KafkaSinkError {
             ),
             KafkaSinkError::ProducerFatal { .. } => {
                 "the broker lost or refused records it had acknowledged (look for an unclean broker restart or failover in its log); restarting sluice resends from its last checkpoint but cannot restore what the broker lost: re-snapshot the table (snapshot_mode: always, once) if its topic must be complete"
+            }
+            KafkaSinkError::Registry(crate::sink::registry::RegistryError::Refused { .. }) => {
+                "the registry refused the schema: check the subject's compatibility level (a column change the level forbids needs a new subject or compatibility NONE) and sink.schema_registry credentials"
+            }
+            KafkaSinkError::Registry(_) => {
+                "check sink.schema_registry.url and that the registry is up; events wait and are resent from the last checkpoint"
+            }
+            KafkaSinkError::Avro { .. } => {
+                "a column or table name or type Avro cannot express: use value_format: json for this connector, and report it"
             }
             KafkaSinkError::Fenced { .. } => {
                 "a newer sluice instance with the same transactional id runs (or ran) this connector: stop one of them; restart this one only if the other is gone"
@@ -523,6 +547,122 @@ pub struct KafkaSink {
     records: Vec<Record>,
     /// With `sink.transactions: true`: each enqueued batch is one transaction.
     txn: Option<Txn>,
+    /// Key and value formats.
+    formats: Formats,
+}
+
+/// How records leave the sink: the envelope writes JSON with schemas whenever a part is
+/// Avro (the Connect schema says how to write it), and a JSON part without `schemas_enable`
+/// is unwrapped again.
+struct Formats {
+    key: RecordFormat,
+    value: RecordFormat,
+    json_schemas: bool,
+    /// Set when key or value is Avro.
+    avro: Option<AvroOut>,
+}
+
+struct AvroOut {
+    registry: crate::sink::registry::Registry,
+    strategy: crate::config::SubjectNameStrategy,
+    /// Avro shapes by their Connect schema text (a topic's schema repeats in every record).
+    shapes: HashMap<String, std::sync::Arc<AvroShape>>,
+}
+
+/// A record part as the envelope writes it with schemas.
+#[derive(serde::Deserialize)]
+struct Wrapped<'a> {
+    #[serde(borrow)]
+    schema: &'a serde_json::value::RawValue,
+    payload: serde_json::Value,
+}
+
+impl Formats {
+    fn needs_schemas(&self) -> bool {
+        self.json_schemas || self.avro.is_some()
+    }
+
+    /// Rewrite each record's key and value into their formats.
+    async fn apply(&mut self, records: &mut [Record]) -> Result<(), KafkaSinkError> {
+        if self.avro.is_none() {
+            return Ok(());
+        }
+        for rec in records {
+            for (part, format) in [
+                (crate::sink::registry::Part::Key, self.key),
+                (crate::sink::registry::Part::Value, self.value),
+            ] {
+                let slot = match part {
+                    crate::sink::registry::Part::Key => &mut rec.key,
+                    crate::sink::registry::Part::Value => &mut rec.value,
+                };
+                let Some(bytes) = slot.as_ref() else { continue };
+                let bad = |e: serde_json::Error| KafkaSinkError::Avro {
+                    topic: rec.topic.to_string(),
+                    source: crate::envelope::avro::AvroError::Schema {
+                        path: "(record)".into(),
+                        reason: format!("the envelope's JSON does not parse: {e}"),
+                    },
+                };
+                match format {
+                    RecordFormat::Json if self.json_schemas => {}
+                    RecordFormat::Json => {
+                        let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+                        *slot = Some(w.payload.to_string().into_bytes());
+                    }
+                    RecordFormat::Avro => {
+                        let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+                        if w.schema.get() == "null" {
+                            *slot = None;
+                            continue;
+                        }
+                        let Some(out) = self.avro.as_mut() else {
+                            continue;
+                        };
+                        let shape = match out.shapes.get(w.schema.get()) {
+                            Some(s) => std::sync::Arc::clone(s),
+                            None => {
+                                let connect: serde_json::Value =
+                                    serde_json::from_str(w.schema.get()).map_err(bad)?;
+                                let shape =
+                                    AvroShape::from_connect(&connect).map_err(|source| {
+                                        KafkaSinkError::Avro {
+                                            topic: rec.topic.to_string(),
+                                            source,
+                                        }
+                                    })?;
+                                if out.shapes.len() >= 1024 {
+                                    out.shapes.clear();
+                                }
+                                let shape = std::sync::Arc::new(shape);
+                                out.shapes.insert(
+                                    w.schema.get().to_string(),
+                                    std::sync::Arc::clone(&shape),
+                                );
+                                shape
+                            }
+                        };
+                        let subject = crate::sink::registry::subject(
+                            out.strategy,
+                            &rec.topic,
+                            part,
+                            &shape.full_name,
+                        );
+                        let id = out.registry.id(&subject, &shape.schema).await?;
+                        let mut encoded = Vec::with_capacity(bytes.len() / 2);
+                        shape
+                            .encode(&w.payload, id, &mut encoded)
+                            .map_err(|source| KafkaSinkError::Avro {
+                                topic: rec.topic.to_string(),
+                                source,
+                            })?;
+                        *slot = Some(encoded);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -660,6 +800,22 @@ impl KafkaSink {
             }
             (None, None) => (pc.create().map_err(KafkaSinkError::Config)?, None),
         };
+        let avro = match &s.schema_registry {
+            Some(r) if [s.key_format, s.value_format].contains(&RecordFormat::Avro) => {
+                Some(AvroOut {
+                    registry: crate::sink::registry::Registry::new(r)?,
+                    strategy: r.subject_name_strategy,
+                    shapes: HashMap::new(),
+                })
+            }
+            _ => None,
+        };
+        let formats = Formats {
+            key: s.key_format,
+            value: s.value_format,
+            json_schemas: s.schemas_enable,
+            avro,
+        };
         Ok(Self {
             producer,
             admin,
@@ -667,7 +823,7 @@ impl KafkaSink {
                 s.topic_prefix
                     .clone()
                     .unwrap_or_else(|| connector.to_string()),
-                s.schemas_enable,
+                formats.needs_schemas(),
                 output,
             )),
             settings_servers: s.bootstrap_servers.clone(),
@@ -686,6 +842,7 @@ impl KafkaSink {
                 .collect(),
             records: Vec::new(),
             txn,
+            formats,
         })
     }
 
@@ -863,6 +1020,7 @@ impl KafkaSink {
             self.ensure_marker_topic(m).await?;
             self.encoder.encode_marker(m, &mut records);
         }
+        self.formats.apply(&mut records).await?;
         let mut futures = Vec::with_capacity(records.len());
         let mut commit = None;
         if let Some(txn) = self.txn.as_ref().filter(|_| !records.is_empty()) {

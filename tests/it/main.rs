@@ -6,6 +6,7 @@
 mod support;
 
 mod api;
+mod avro;
 mod cases;
 mod cluster;
 mod crash;

@@ -9,9 +9,10 @@
 //! Invariants: `enable.auto.commit=false`; offsets advance only through [`ChangelogSource::commit`];
 //! records of one partition are returned in offset order.
 
+mod avro;
 pub mod debezium;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,12 +43,19 @@ pub enum ChangelogError {
         /// librdkafka's explanation (names the mechanism, never the password).
         reason: String,
     },
+    /// The Schema Registry (for Avro records) is unavailable or misconfigured.
+    #[error(transparent)]
+    Registry(#[from] crate::sink::registry::RegistryError),
 }
 
 impl ChangelogError {
     /// Configuration errors are definite; consumer errors are retried.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ChangelogError::Consume(_))
+        match self {
+            ChangelogError::Consume(_) => true,
+            ChangelogError::Registry(e) => e.is_transient(),
+            _ => false,
+        }
     }
 
     /// What the operator should do.
@@ -57,6 +65,9 @@ impl ChangelogError {
             ChangelogError::Consume(_) => "check broker availability and the group's ACLs",
             ChangelogError::Refused { .. } => {
                 "the brokers refused sluice: check source.sasl (mechanism, username, password), source.tls, and the principal's ACLs (Read on the topics and the group)"
+            }
+            ChangelogError::Registry(_) => {
+                "check source.schema_registry (url, credentials, ca_file) and that the registry is up"
             }
         }
     }
@@ -149,6 +160,10 @@ pub struct ChangelogSource {
     cache: std::sync::Mutex<SchemaCache>,
     wait: Duration,
     max: usize,
+    /// For Avro records: the registry, and schemas by id (`Err`: the registry refused the
+    /// id, so its records are poison).
+    registry: Option<crate::sink::registry::Registry>,
+    avro: std::sync::Mutex<HashMap<u32, Result<Arc<avro::ReadShape>, String>>>,
 }
 
 impl std::fmt::Debug for ChangelogSource {
@@ -202,12 +217,19 @@ impl ChangelogSource {
         consumer
             .subscribe(&topics)
             .map_err(ChangelogError::Consume)?;
+        let registry = s
+            .schema_registry
+            .as_ref()
+            .map(crate::sink::registry::Registry::new)
+            .transpose()?;
         Ok(Self {
             consumer,
             opts,
             cache: std::sync::Mutex::new(SchemaCache::default()),
             wait: Duration::from_millis(s.batch_wait_ms),
             max,
+            registry,
+            avro: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -222,18 +244,89 @@ impl ChangelogSource {
             _ = shutdown.wait_for(|s| *s) => return Ok(None),
             reason = self.refused() => return Err(ChangelogError::Refused { reason }),
         };
-        self.take(first, &mut polled);
+        let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + self.wait;
-        while polled.changes.len() + polled.poison.len() < self.max {
+        while batch.len() < self.max {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(m) => {
-                    let m = m.map_err(consume_error)?.detach();
-                    self.take(m, &mut polled);
-                }
+                Ok(m) => batch.push(m.map_err(consume_error)?.detach()),
                 Err(_) => break,
             }
         }
+        self.learn_schemas(&batch).await?;
+        for m in batch {
+            self.take(m, &mut polled);
+        }
         Ok(Some(polled))
+    }
+
+    /// Fetch the schemas of the batch's Avro records that are not cached yet (outside the
+    /// cache's lock).
+    async fn learn_schemas(
+        &self,
+        batch: &[rdkafka::message::OwnedMessage],
+    ) -> Result<(), ChangelogError> {
+        let Some(registry) = &self.registry else {
+            return Ok(());
+        };
+        let mut missing: Vec<u32> = {
+            let known = self.avro.lock().unwrap_or_else(|p| p.into_inner());
+            batch
+                .iter()
+                .flat_map(|m| [m.key(), m.payload()])
+                .flatten()
+                .filter_map(avro::framed_id)
+                .filter(|id| !known.contains_key(id))
+                .collect()
+        };
+        missing.sort_unstable();
+        missing.dedup();
+        for id in missing {
+            let shape = match registry.schema(id).await {
+                Ok(text) => avro::ReadShape::parse(&text).map(Arc::new),
+                Err(crate::sink::registry::RegistryError::Refused {
+                    status, message, ..
+                }) => Err(format!(
+                    "the schema registry refused schema id {id} (HTTP {status}): {message}"
+                )),
+                Err(e) => return Err(e.into()),
+            };
+            let mut known = self.avro.lock().unwrap_or_else(|p| p.into_inner());
+            if known.len() >= 4096 {
+                known.clear();
+            }
+            known.insert(id, shape);
+        }
+        Ok(())
+    }
+
+    /// A record part as JSON: Avro records (Confluent wire format) become
+    /// `{"schema":…,"payload":…}`; anything else is returned as it is.
+    fn as_json<'a>(
+        &self,
+        part: Option<&'a [u8]>,
+    ) -> Result<Option<std::borrow::Cow<'a, [u8]>>, String> {
+        let Some(bytes) = part else { return Ok(None) };
+        let Some(id) = avro::framed_id(bytes) else {
+            return Ok(Some(std::borrow::Cow::Borrowed(bytes)));
+        };
+        if self.registry.is_none() {
+            return Err(
+                "an Avro record (Confluent wire format), but source.schema_registry is not set"
+                    .into(),
+            );
+        }
+        let shape = {
+            let known = self.avro.lock().unwrap_or_else(|p| p.into_inner());
+            known.get(&id).cloned()
+        };
+        match shape {
+            Some(Ok(shape)) => shape
+                .to_json(&bytes[5..])
+                .map(|j| Some(std::borrow::Cow::Owned(j)))
+                .map_err(|e| format!("Avro record with schema id {id}: {e}")),
+            Some(Err(e)) => Err(e),
+            None => Err(format!("no schema for id {id}")),
+        }
     }
 
     /// Resolves once the brokers refused the consumer's login.
@@ -263,9 +356,28 @@ impl ChangelogSource {
         polled
             .offsets
             .insert((topic, m.partition()), m.offset() + 1);
+        let (key, value) = match (self.as_json(m.key()), self.as_json(m.payload())) {
+            (Ok(k), Ok(v)) => (k, v),
+            (Err(reason), _) | (_, Err(reason)) => {
+                polled.poison.push(PoisonRecord {
+                    origin,
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    reason,
+                    detail: None,
+                });
+                return;
+            }
+        };
         // Never held across an await: `take` is synchronous.
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        match debezium::decode(origin.clone(), m.key(), m.payload(), &self.opts, &mut cache) {
+        match debezium::decode(
+            origin.clone(),
+            key.as_deref(),
+            value.as_deref(),
+            &self.opts,
+            &mut cache,
+        ) {
             Ok(c) => {
                 polled.changes.push(c);
                 polled

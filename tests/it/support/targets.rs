@@ -255,3 +255,60 @@ pub fn memcached_get(port: u16, key: &str) -> Option<String> {
     r.read_line(&mut value).ok()?;
     Some(value.trim_end().to_string())
 }
+
+/// The in-repo Confluent-compatible Schema Registry (`tests/services/registry/registry.py`;
+/// no real registry runs on this machine, see README "Tests"), with optional basic auth and
+/// a global compatibility level (`BACKWARD`, `NONE`).
+pub fn registry(auth: Option<(&str, &str)>, compatibility: &str) -> Server {
+    let port = super::free_port();
+    let script = services_dir().join("registry").join("registry.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).args([
+        "--port",
+        &port.to_string(),
+        "--compatibility",
+        compatibility,
+    ]);
+    if let Some((u, p)) = auth {
+        cmd.args(["--user", u, "--password", p]);
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the test schema registry");
+    wait_port(port, "the test schema registry");
+    Server {
+        port,
+        child,
+        _dir: None,
+    }
+}
+
+/// Decode the Avro topics with confluent-kafka's AvroDeserializer and compare them with the
+/// JSON topics (`tests/services/registry/compare.py`): `Ok(report)` when every record
+/// matches, `Err(report)` otherwise.
+pub fn compare_avro(
+    bootstrap: &str,
+    registry: &str,
+    auth: Option<&str>,
+    pairs: &[(String, String)],
+) -> Result<String, String> {
+    let script = services_dir().join("registry").join("compare.py");
+    let arg = serde_json::json!({"bootstrap": bootstrap, "registry": registry, "auth": auth, "pairs": pairs});
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(arg.to_string())
+        .output()
+        .expect("run compare.py (pip install 'confluent-kafka[avro,schemaregistry]')");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
