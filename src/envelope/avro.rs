@@ -618,7 +618,17 @@ fn write(plan: &Plan, v: &Json, out: &mut Vec<u8>, path: &mut String) -> Result<
                 for (i, item) in arr.iter().enumerate() {
                     let len = path.len();
                     let _ = write!(path, "[{i}]");
-                    write(items, item, out, path)?;
+                    match (&**items, item) {
+                        // A multi-dimensional PostgreSQL array under its one-dimensional
+                        // Connect schema: JSON keeps the nested values (a documented
+                        // difference); Avro cannot, so it writes what Debezium writes, null.
+                        (Plan::Optional { inner, null_index }, Json::Array(_))
+                            if !matches!(**inner, Plan::Array(_) | Plan::Entries { .. }) =>
+                        {
+                            long(out, i64::from(*null_index));
+                        }
+                        _ => write(items, item, out, path)?,
+                    }
                     path.truncate(len);
                 }
             }

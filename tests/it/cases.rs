@@ -330,6 +330,7 @@ async fn run_case(name: &str, mysql: bool) {
         .collect();
     let mut last = String::new();
     let mut matched = false;
+    let mut avro_failure = None;
     for _ in 0..60 {
         let (b, r, p) = (bootstraps[1].clone(), registry.url(), pairs.clone());
         let res = tokio::task::spawn_blocking(move || {
@@ -368,9 +369,16 @@ async fn run_case(name: &str, mysql: bool) {
             .filter(|l| l.contains("ERROR") || l.contains("WARN"))
             .map(|l| l.chars().take(600).collect())
             .collect();
-        panic!("{name}: Avro records differ from the JSON ones: {last:.4000}\nconnector c: {errors:#?}");
+        avro_failure = Some(format!(
+            "{name}: Avro records differ from the JSON ones: {last:.4000}\nconnector c: {errors:#?}"
+        ));
     }
-    terminate_cleanly(child, &log).await;
+    if avro_failure.is_none() {
+        terminate_cleanly(child, &log).await;
+    } else {
+        // Connector c failed: the process exits non-zero; stop it and report below.
+        drop(child);
+    }
     let got: Vec<_> = bootstraps.iter().map(|b| read_all(b, &topics)).collect();
     for (i, got) in got.iter().enumerate() {
         if let Some(dir) = std::env::var_os("SLUICE_CASES_DUMP") {
@@ -393,6 +401,9 @@ async fn run_case(name: &str, mysql: bool) {
     }
     for (i, (got, w)) in got.iter().zip(&want).enumerate() {
         compare(&format!("{name} (schemas {})", i == 1), got, w, mysql);
+    }
+    if let Some(f) = avro_failure {
+        panic!("{f}");
     }
 }
 

@@ -77,7 +77,10 @@ def normalize(schema, v):
     if t == "struct":
         return {avro_name(f["field"]): normalize(f, v.get(f["field"])) for f in schema["fields"]}
     if t == "array":
-        return [normalize(schema["items"], x) for x in v]
+        # A nested list under a one-dimensional schema (PostgreSQL multi-dimensional arrays):
+        # sluice's JSON keeps it, its Avro writes null there, as Debezium does.
+        flat = schema["items"]["type"] not in ("array", "map")
+        return [None if flat and isinstance(x, list) else normalize(schema["items"], x) for x in v]
     if t == "map":
         if schema["keys"]["type"] == "string" and not schema["keys"].get("optional"):
             return {k: normalize(schema["values"], x) for k, x in v.items()}
@@ -117,6 +120,10 @@ def show(v):
 def decode(deser, topic, field, data):
     if data is None:
         return None
+    if data[:1] != b"\x00":
+        # A JSON part beside an Avro one (key_format: json): its payload, as Avro would read.
+        j = json.loads(data)
+        return normalize(j.get("schema"), j.get("payload")) if isinstance(j, dict) else j
     return deser(data, SerializationContext(topic, field))
 
 
