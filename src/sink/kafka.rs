@@ -567,6 +567,16 @@ struct AvroOut {
     strategy: crate::config::SubjectNameStrategy,
     /// Avro shapes by their Connect schema text (a topic's schema repeats in every record).
     shapes: HashMap<String, std::sync::Arc<AvroShape>>,
+    /// The last few (topic, part, Connect schema) with their shape and registered id.
+    recent: Vec<Recent>,
+}
+
+struct Recent {
+    topic: std::sync::Arc<str>,
+    part: crate::sink::registry::Part,
+    connect: String,
+    shape: std::sync::Arc<AvroShape>,
+    id: u32,
 }
 
 /// A record part as the envelope writes it with schemas.
@@ -619,36 +629,56 @@ impl Formats {
                         let Some(out) = self.avro.as_mut() else {
                             continue;
                         };
-                        let shape = match out.shapes.get(w.schema.get()) {
-                            Some(s) => std::sync::Arc::clone(s),
+                        // Recent (topic, part, Connect schema) → (shape, id): most records
+                        // repeat the previous ones', so no hashing of the schema texts.
+                        let hit = out.recent.iter().find(|r| {
+                            r.part == part && *r.topic == *rec.topic && r.connect == w.schema.get()
+                        });
+                        let (shape, id) = match hit {
+                            Some(r) => (std::sync::Arc::clone(&r.shape), r.id),
                             None => {
-                                let connect: serde_json::Value =
-                                    serde_json::from_str(w.schema.get()).map_err(bad)?;
-                                let shape =
-                                    AvroShape::from_connect(&connect).map_err(|source| {
-                                        KafkaSinkError::Avro {
-                                            topic: rec.topic.to_string(),
-                                            source,
+                                let shape = match out.shapes.get(w.schema.get()) {
+                                    Some(s) => std::sync::Arc::clone(s),
+                                    None => {
+                                        let connect: serde_json::Value =
+                                            serde_json::from_str(w.schema.get()).map_err(bad)?;
+                                        let shape = AvroShape::from_connect(&connect).map_err(
+                                            |source| KafkaSinkError::Avro {
+                                                topic: rec.topic.to_string(),
+                                                source,
+                                            },
+                                        )?;
+                                        if out.shapes.len() >= 1024 {
+                                            out.shapes.clear();
                                         }
-                                    })?;
-                                if out.shapes.len() >= 1024 {
-                                    out.shapes.clear();
-                                }
-                                let shape = std::sync::Arc::new(shape);
-                                out.shapes.insert(
-                                    w.schema.get().to_string(),
-                                    std::sync::Arc::clone(&shape),
+                                        let shape = std::sync::Arc::new(shape);
+                                        out.shapes.insert(
+                                            w.schema.get().to_string(),
+                                            std::sync::Arc::clone(&shape),
+                                        );
+                                        shape
+                                    }
+                                };
+                                let subject = crate::sink::registry::subject(
+                                    out.strategy,
+                                    &rec.topic,
+                                    part,
+                                    &shape.full_name,
                                 );
-                                shape
+                                let id = out.registry.id(&subject, &shape.schema).await?;
+                                if out.recent.len() >= 16 {
+                                    out.recent.remove(0);
+                                }
+                                out.recent.push(Recent {
+                                    topic: std::sync::Arc::clone(&rec.topic),
+                                    part,
+                                    connect: w.schema.get().to_string(),
+                                    shape: std::sync::Arc::clone(&shape),
+                                    id,
+                                });
+                                (shape, id)
                             }
                         };
-                        let subject = crate::sink::registry::subject(
-                            out.strategy,
-                            &rec.topic,
-                            part,
-                            &shape.full_name,
-                        );
-                        let id = out.registry.id(&subject, &shape.schema).await?;
                         let mut encoded = Vec::with_capacity(bytes.len() / 2);
                         shape
                             .encode(&w.payload, id, &mut encoded)
@@ -806,6 +836,7 @@ impl KafkaSink {
                     registry: crate::sink::registry::Registry::new(r)?,
                     strategy: r.subject_name_strategy,
                     shapes: HashMap::new(),
+                    recent: Vec::new(),
                 })
             }
             _ => None,
