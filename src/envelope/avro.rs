@@ -669,8 +669,27 @@ fn write(plan: &Plan, v: &Json, out: &mut Vec<u8>, path: &mut String) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A Debezium `Value` struct (`srv.public.t.Value`) as field `field`: an int key, an
+    /// int16, a Decimal, an Enum with a default, a Date, then `extra` fields.
+    pub(crate) fn value_struct(field: &str, extra: &[Json]) -> Json {
+        let mut fields = vec![
+            json!({"type": "int32", "optional": false, "field": "id"}),
+            json!({"type": "int16", "optional": true, "field": "small"}),
+            json!({"type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
+                   "version": 1, "parameters": {"scale": "2", "connect.decimal.precision": "10"},
+                   "field": "price"}),
+            json!({"type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
+                   "parameters": {"allowed": "a,b"}, "default": "a", "field": "mood"}),
+            json!({"type": "int32", "optional": false, "name": "io.debezium.time.Date",
+                   "version": 1, "field": "day"}),
+        ];
+        fields.extend_from_slice(extra);
+        json!({"type": "struct", "name": "srv.public.t.Value", "optional": true, "field": field,
+               "fields": fields})
+    }
 
     fn shape(connect: Json) -> AvroShape {
         AvroShape::from_connect(&connect).expect("shape")
@@ -685,30 +704,8 @@ mod tests {
         let s = shape(json!({
             "type": "struct", "name": "srv.public.t.Envelope", "version": 2, "optional": false,
             "fields": [
-                {"type": "struct", "name": "srv.public.t.Value", "optional": true, "field": "before",
-                 "fields": [
-                    {"type": "int32", "optional": false, "field": "id"},
-                    {"type": "int16", "optional": true, "field": "small"},
-                    {"type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
-                     "version": 1, "parameters": {"scale": "2", "connect.decimal.precision": "10"},
-                     "field": "price"},
-                    {"type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
-                     "parameters": {"allowed": "a,b"}, "default": "a", "field": "mood"},
-                    {"type": "int32", "optional": false, "name": "io.debezium.time.Date",
-                     "version": 1, "field": "day"},
-                 ]},
-                {"type": "struct", "name": "srv.public.t.Value", "optional": true, "field": "after",
-                 "fields": [
-                    {"type": "int32", "optional": false, "field": "id"},
-                    {"type": "int16", "optional": true, "field": "small"},
-                    {"type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
-                     "version": 1, "parameters": {"scale": "2", "connect.decimal.precision": "10"},
-                     "field": "price"},
-                    {"type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
-                     "parameters": {"allowed": "a,b"}, "default": "a", "field": "mood"},
-                    {"type": "int32", "optional": false, "name": "io.debezium.time.Date",
-                     "version": 1, "field": "day"},
-                 ]},
+                value_struct("before", &[]),
+                value_struct("after", &[]),
                 {"type": "string", "optional": false, "field": "op"},
                 {"type": "int64", "optional": true, "field": "ts_ms"},
             ]

@@ -123,10 +123,6 @@ fn convert(
     let mut out = Map::new();
     let read = match ty {
         "null" => return Ok((Json::Null, Read::Null)),
-        "boolean" => {
-            out.insert("type".into(), json!("boolean"));
-            Read::Boolean
-        }
         "int" => {
             let t = o
                 .and_then(|o| o.get("connect.type"))
@@ -136,25 +132,18 @@ fn convert(
             out.insert("type".into(), json!(t));
             Read::Int
         }
-        "long" => {
-            out.insert("type".into(), json!("int64"));
-            Read::Long
-        }
-        "float" => {
-            out.insert("type".into(), json!("float"));
-            Read::Float
-        }
-        "double" => {
-            out.insert("type".into(), json!("double"));
-            Read::Double
-        }
-        "bytes" => {
-            out.insert("type".into(), json!("bytes"));
-            Read::Bytes
-        }
-        "string" => {
-            out.insert("type".into(), json!("string"));
-            Read::String
+        // The other primitives: (Connect type, reader).
+        "boolean" | "long" | "float" | "double" | "bytes" | "string" => {
+            let (connect, read) = match ty {
+                "boolean" => ("boolean", Read::Boolean),
+                "long" => ("int64", Read::Long),
+                "float" => ("float", Read::Float),
+                "double" => ("double", Read::Double),
+                "bytes" => ("bytes", Read::Bytes),
+                _ => ("string", Read::String),
+            };
+            out.insert("type".into(), json!(connect));
+            read
         }
         "fixed" => {
             out.insert("type".into(), json!("bytes"));
@@ -427,48 +416,49 @@ impl Reader<'_> {
             }
             Read::Array(items) => {
                 let mut out = Vec::new();
-                loop {
-                    let n = self.count()?;
-                    if n == 0 {
-                        break;
-                    }
-                    for _ in 0..n {
-                        out.push(self.nested(items)?);
-                    }
-                }
+                self.blocks(|r| {
+                    out.push(r.nested(items)?);
+                    Ok(())
+                })?;
                 Json::Array(out)
             }
             Read::Map(values) => {
                 let mut m = Map::new();
-                loop {
-                    let n = self.count()?;
-                    if n == 0 {
-                        break;
-                    }
-                    for _ in 0..n {
-                        let kl = self.len()?;
-                        let k = String::from_utf8_lossy(self.take(kl)?).into_owned();
-                        m.insert(k, self.nested(values)?);
-                    }
-                }
+                self.blocks(|r| {
+                    let kl = r.len()?;
+                    let k = String::from_utf8_lossy(r.take(kl)?).into_owned();
+                    m.insert(k, r.nested(values)?);
+                    Ok(())
+                })?;
                 Json::Object(m)
             }
             Read::Entries(k, v) => {
                 let mut out = Vec::new();
-                loop {
-                    let n = self.count()?;
-                    if n == 0 {
-                        break;
-                    }
-                    for _ in 0..n {
-                        let key = self.nested(k)?;
-                        let value = self.nested(v)?;
-                        out.push(json!([key, value]));
-                    }
-                }
+                self.blocks(|r| {
+                    let key = r.nested(k)?;
+                    let value = r.nested(v)?;
+                    out.push(json!([key, value]));
+                    Ok(())
+                })?;
                 Json::Array(out)
             }
         })
+    }
+
+    /// The items of an array or map: blocks of counted items, ended by a zero count.
+    fn blocks(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        loop {
+            let n = self.count()?;
+            if n == 0 {
+                return Ok(());
+            }
+            for _ in 0..n {
+                item(self)?;
+            }
+        }
     }
 
     fn nested(&mut self, r: &Read) -> Result<Json, String> {
@@ -504,6 +494,7 @@ pub(crate) fn framed_id(bytes: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::avro::tests::value_struct;
     use crate::envelope::avro::AvroShape;
 
     /// What the Avro writer writes, the reader reads back into the same Connect schema and
@@ -513,24 +504,19 @@ mod tests {
         let connect = json!({
             "type": "struct", "name": "srv.public.t.Envelope", "version": 1, "optional": false,
             "fields": [
-                {"type": "struct", "name": "srv.public.t.Value", "optional": true, "field": "after",
-                 "fields": [
-                    {"type": "int32", "optional": false, "field": "id"},
-                    {"type": "int16", "optional": true, "field": "small"},
-                    {"type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
-                     "version": 1, "parameters": {"scale": "2", "connect.decimal.precision": "10"},
-                     "field": "price"},
-                    {"type": "array", "optional": true, "field": "tags",
-                     "items": {"type": "string", "optional": true}},
-                    {"type": "map", "optional": true, "field": "attrs",
-                     "keys": {"type": "string", "optional": false},
-                     "values": {"type": "string", "optional": true}},
-                    {"type": "double", "optional": true, "field": "f"},
-                 ]},
+                value_struct("after", &[
+                    json!({"type": "array", "optional": true, "field": "tags",
+                           "items": {"type": "string", "optional": true}}),
+                    json!({"type": "map", "optional": true, "field": "attrs",
+                           "keys": {"type": "string", "optional": false},
+                           "values": {"type": "string", "optional": true}}),
+                    json!({"type": "double", "optional": true, "field": "f"}),
+                ]),
                 {"type": "string", "optional": false, "field": "op"},
             ]
         });
-        let payload = json!({"after": {"id": 7, "small": -3, "price": "AMg=", "tags": ["a", null],
+        let payload = json!({"after": {"id": 7, "small": -3, "price": "AMg=", "mood": "b",
+                                        "day": 19000, "tags": ["a", null],
                                         "attrs": {"k": "v"}, "f": "NaN"}, "op": "c"});
         let w = AvroShape::from_connect(&connect).expect("writer");
         let mut framed = Vec::new();
