@@ -558,8 +558,36 @@ pub(crate) struct RowsAt {
     pub ts_us: i64,
 }
 
+/// Whether column `i` of the table map is a `TIME(1)` or `TIME(2)` (TIME2 with 1 or 2
+/// fractional digits).
+fn short_fraction_time(tme: &TableMapEvent<'_>, i: usize) -> bool {
+    matches!(
+        tme.get_raw_column_type(i),
+        Ok(Some(MyType::MYSQL_TYPE_TIME2))
+    ) && matches!(tme.get_column_metadata(i), Some([1 | 2, ..]))
+}
+
+/// mysql_common 0.37 decodes every negative `TIME(1)`/`TIME(2)` with a nonzero fraction
+/// 2^32 × 10,000 packed units too large (it subtracts 0x100 from the fraction byte as an
+/// unsigned number), which is exactly 625 hours in the packed hour field and leaves the
+/// fraction as it was. Below −625 h the result is therefore still negative, 625 h short,
+/// with its fraction nonzero, and a correctly decoded negative value of these precisions
+/// with a nonzero fraction does not exist: adding the 625 h back is exact. (Above −625 h
+/// the result turns positive with more than a second of microseconds, repaired in
+/// `types.rs`.)
+fn unshift_negative_time(v: MyValue) -> MyValue {
+    match v {
+        MyValue::Time(true, days, h, m, s, us) if us != 0 => {
+            let hours = days * 24 + u32::from(h) + 625;
+            MyValue::Time(true, hours / 24, (hours % 24) as u8, m, s, us)
+        }
+        other => other,
+    }
+}
+
 fn row_values(
     table: &Table,
+    tme: &TableMapEvent<'_>,
     row: Option<mysql_async::binlog::row::BinlogRow>,
     event_bytes: usize,
 ) -> Result<Option<Vec<crate::event::Value>>, DecodeFail> {
@@ -579,6 +607,11 @@ fn row_values(
             None => {
                 out.push(crate::event::Value::Unavailable);
                 continue;
+            }
+            Some(BinlogValue::Value(v @ MyValue::Time(true, ..)))
+                if short_fraction_time(tme, i) =>
+            {
+                unshift_negative_time(v)
             }
             Some(BinlogValue::Value(v)) => v,
             Some(BinlogValue::Jsonb(j)) => {
@@ -705,8 +738,8 @@ fn decode_rows_inner(
             ));
         }
         let (before, after) = item.map_err(bad)?;
-        let before = row_values(table, before, max_rows)?;
-        let after = row_values(table, after, max_rows)?;
+        let before = row_values(table, tme, before, max_rows)?;
+        let after = row_values(table, tme, after, max_rows)?;
         let position = Position::Mysql {
             db: Arc::clone(&at.db),
             server_id: at.server_id,
@@ -990,6 +1023,22 @@ mod fuzz {
             normal = array(&[&normal, &array(&[])]);
         }
         assert_eq!(check(&normal), Ok(()));
+    }
+
+    /// −700:00:00.5 as mysql_common decodes it (75:00:00.5 negative, 625 h short) gets its
+    /// hours back; values without a fraction and positive ones are left alone.
+    #[test]
+    fn negative_short_fraction_times_get_625_hours_back() {
+        assert_eq!(
+            unshift_negative_time(MyValue::Time(true, 3, 3, 0, 0, 500_000)),
+            MyValue::Time(true, 29, 4, 0, 0, 500_000)
+        );
+        for v in [
+            MyValue::Time(true, 3, 3, 0, 0, 0),
+            MyValue::Time(false, 3, 3, 0, 0, 500_000),
+        ] {
+            assert_eq!(unshift_negative_time(v.clone()), v);
+        }
     }
 
     #[test]

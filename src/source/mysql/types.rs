@@ -616,8 +616,8 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
 /// the packed value it builds is 2^32 × 10,000 (625 hours' worth of the packed form) too
 /// large. Down to −625 h that reads as a positive time whose microseconds exceed a second,
 /// which no valid value has, and the fields still hold the packed value exactly: rebuild it,
-/// subtract the excess, decode. Beyond −625 h the result is a valid-looking time 625 h
-/// short, which cannot be told from a real one (documented limit).
+/// subtract the excess, decode. Beyond −625 h the result is negative and 625 h short with
+/// its fraction intact; `binlog::unshift_negative_time` adds the hours back.
 fn repair_negative_time2(days: u32, h: u8, m: u8, s: u8, us: u32) -> i64 {
     let hms = ((i64::from(days) * 24 + i64::from(h)) << 12) | (i64::from(m) << 6) | i64::from(s);
     let packed = (hms << 24) + i64::from(us) - (1i64 << 32) * 10_000;
