@@ -216,6 +216,13 @@ fn mistakes_table() {
         ("  inv:\n", "  inv:\n    queue_batches: 0\n", "queue_batches", &["0 is below the minimum 1"]),
         ("  inv:\n", "  inv:\n    max_batch_events: 0\n", "max_batch_events", &["0 is below the minimum 1"]),
         ("127.0.0.1:9000", "localhost", "service.http_listen_addr", &["`localhost` is not host:port"]),
+        (sink, "bootstrap_servers: b:9092\n      value_format: avro", "sink.schema_registry", &["is missing", "value_format is avro"]),
+        (sink, "bootstrap_servers: b:9092\n      value_format: protobuf", "sink.value_format", &["`protobuf`", "json, avro"]),
+        (sink, "bootstrap_servers: b:9092\n      key_format: avro\n      schema_registry: {url: 'localhost:8081'}", "sink.schema_registry.url", &["`localhost:8081`", "http(s) URL"]),
+        (sink, "bootstrap_servers: b:9092\n      value_format: avro\n      schema_registry: {url: 'http://r:8081', subject_name_strategy: topicname}", "sink.schema_registry.subject_name_strategy", &["`topicname`", "topic, record, topic_record"]),
+        (sink, "bootstrap_servers: b:9092\n      value_format: avro\n      schema_registry: {url: 'http://r:8081', password: x}", "sink.schema_registry.password", &["without a username"]),
+        (sink, "bootstrap_servers: b:9092\n      transactional_id: t1", "sink.transactional_id", &["`t1`", "transactions is false"]),
+        (sink, "bootstrap_servers: b:9092\n      properties: {transactional.id: x}", "sink.properties.transactional.id", &["set by sluice", "transactional_id"]),
     ];
     for (from, to, field, words) in cases {
         assert!(
@@ -238,6 +245,32 @@ fn mistakes_table() {
             assert!(msg.contains(w), "{field}: `{w}` not in: {msg}");
         }
     }
+    // Rules over two fields or two connectors: TRUNCATE records with Avro keys; two
+    // connectors with one transactional id.
+    let both = GOOD
+        .replacen(src, "tables: [public.c]\n      emit_truncate: true", 1)
+        .replacen(sink, "bootstrap_servers: b:9092\n      key_format: avro\n      schema_registry: {url: 'http://r:8081'}", 1);
+    let msg = parse_str(&both)
+        .expect("parses")
+        .validate()
+        .expect_err("truncate")
+        .to_string();
+    assert!(
+        msg.contains("`connectors.inv.source.emit_truncate`")
+            && msg.contains("sink.key_format is avro"),
+        "{msg}"
+    );
+    let twice = GOOD.replacen(sink, "bootstrap_servers: b:9092\n      transactions: true\n      transactional_id: same", 1)
+        + "  inv2:\n    source:\n      type: postgres\n      host: h\n      user: u\n      database: d\n      tables: [public.x]\n    sink:\n      type: kafka\n      bootstrap_servers: b:9092\n      transactions: true\n      transactional_id: same\n";
+    let msg = parse_str(&twice)
+        .expect("parses")
+        .validate()
+        .expect_err("same id")
+        .to_string();
+    assert!(
+        msg.contains("transactional_id") && msg.contains("`same`") && msg.contains("fence"),
+        "{msg}"
+    );
     // Accepted: a host name in the listen address, an unset variable inside a comment.
     let ok = GOOD.replace("127.0.0.1:9000", "localhost:9000") + "# ${NOT_SET_ANYWHERE}\n";
     parse_str(&ok).expect("parses").validate().expect("valid");

@@ -584,7 +584,8 @@ struct Recent {
 struct Wrapped<'a> {
     #[serde(borrow)]
     schema: &'a serde_json::value::RawValue,
-    payload: serde_json::Value,
+    #[serde(borrow)]
+    payload: &'a serde_json::value::RawValue,
 }
 
 impl Formats {
@@ -618,7 +619,7 @@ impl Formats {
                     RecordFormat::Json if self.json_schemas => {}
                     RecordFormat::Json => {
                         let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-                        *slot = Some(w.payload.to_string().into_bytes());
+                        *slot = Some(w.payload.get().as_bytes().to_vec());
                     }
                     RecordFormat::Avro => {
                         let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
@@ -681,7 +682,7 @@ impl Formats {
                         };
                         let mut encoded = Vec::with_capacity(bytes.len() / 2);
                         shape
-                            .encode(&w.payload, id, &mut encoded)
+                            .encode_text(w.payload.get(), id, &mut encoded)
                             .map_err(|source| KafkaSinkError::Avro {
                                 topic: rec.topic.to_string(),
                                 source,
