@@ -523,6 +523,18 @@ impl AvroShape {
     }
 }
 
+/// The payload text of a record the envelope wrote with schemas, when its schema is exactly
+/// `schema` (the envelope writes `{"schema":<schema>,"payload":<payload>}`): found by
+/// comparing bytes, without scanning the schema as JSON.
+pub fn payload_after<'a>(record: &'a [u8], schema: &str) -> Option<&'a str> {
+    const HEAD: &[u8] = b"{\"schema\":";
+    const MID: &[u8] = b",\"payload\":";
+    let rest = record.strip_prefix(HEAD)?;
+    let rest = rest.strip_prefix(schema.as_bytes())?;
+    let payload = rest.strip_prefix(MID)?.strip_suffix(b"}")?;
+    std::str::from_utf8(payload).ok()
+}
+
 /// Writes the Avro form of the JSON value being parsed, as `plan` says.
 struct Seed<'p, 'o> {
     plan: &'p Plan,
@@ -1154,6 +1166,14 @@ pub(crate) mod tests {
             }
         }
         assert!(n > 100, "{n} parts compared");
+    }
+
+    #[test]
+    fn payload_found_after_a_known_schema() {
+        let rec = br#"{"schema":{"a":1},"payload":{"x":"}"}}"#;
+        assert_eq!(payload_after(rec, r#"{"a":1}"#), Some(r#"{"x":"}"}"#));
+        assert_eq!(payload_after(rec, r#"{"a":2}"#), None);
+        assert_eq!(payload_after(b"{\"schema\":{\"a\":1}", r#"{"a":1}"#), None);
     }
 
     /// Names Avro refuses are adjusted; two fields that collide after adjusting are an error.

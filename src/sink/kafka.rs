@@ -571,6 +571,19 @@ struct AvroOut {
     recent: Vec<Recent>,
 }
 
+/// The most recent (shape, id) entry of `topic`'s `part`.
+fn out_recent<'a>(
+    avro: &'a Option<AvroOut>,
+    topic: &str,
+    part: crate::sink::registry::Part,
+) -> Option<&'a Recent> {
+    avro.as_ref()?
+        .recent
+        .iter()
+        .rev()
+        .find(|r| r.part == part && &*r.topic == topic)
+}
+
 struct Recent {
     topic: std::sync::Arc<str>,
     part: crate::sink::registry::Part,
@@ -622,6 +635,22 @@ impl Formats {
                         *slot = Some(w.payload.get().as_bytes().to_vec());
                     }
                     RecordFormat::Avro => {
+                        // Fast path: the previous record's schema again, found by bytes.
+                        let known = out_recent(&self.avro, &rec.topic, part).and_then(|r| {
+                            crate::envelope::avro::payload_after(bytes, &r.connect)
+                                .map(|p| (std::sync::Arc::clone(&r.shape), r.id, p))
+                        });
+                        if let Some((shape, id, payload)) = known {
+                            let mut encoded = Vec::with_capacity(bytes.len() / 4);
+                            shape
+                                .encode_text(payload, id, &mut encoded)
+                                .map_err(|source| KafkaSinkError::Avro {
+                                    topic: rec.topic.to_string(),
+                                    source,
+                                })?;
+                            *slot = Some(encoded);
+                            continue;
+                        }
                         let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
                         if w.schema.get() == "null" {
                             *slot = None;
