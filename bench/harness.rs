@@ -236,6 +236,33 @@ struct Sluice {
     proc: Proc,
     http: u16,
     peak_kb: u64,
+    /// The test Schema Registry with `SLUICE_BENCH_AVRO=1`.
+    _registry: Option<Proc>,
+}
+
+/// `SLUICE_BENCH_AVRO=1`: Avro keys and values through the in-repo test registry
+/// (`tests/services/registry/registry.py`); returns it and the sink's YAML lines.
+fn avro_registry() -> (Option<Proc>, String) {
+    if !std::env::var("SLUICE_BENCH_AVRO").is_ok_and(|v| v == "1") {
+        return (None, String::new());
+    }
+    let port = free_port();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/services/registry/registry.py");
+    let child = Command::new("python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--compatibility", "NONE"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 for the test registry");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (
+        Some(Proc(child)),
+        format!("      key_format: avro\n      value_format: avro\n      schema_registry:\n        url: \"http://127.0.0.1:{port}\"\n"),
+    )
 }
 
 impl Sluice {
@@ -260,11 +287,12 @@ impl Sluice {
 
     fn start(root: &Path, source: &str, bootstrap: &str, table: &str) -> Sluice {
         let http = free_port();
+        let (registry, avro) = avro_registry();
         let cfg = root.join(format!("sluice-{table}.yaml"));
         std::fs::write(
             &cfg,
             format!(
-                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n{source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{txn}{props}",
+                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n{source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{txn}{avro}{props}",
                 // SLUICE_BENCH_TRANSACTIONS=1: the sink writes each batch as a transaction.
                 txn = if std::env::var("SLUICE_BENCH_TRANSACTIONS").is_ok_and(|v| v == "1") {
                     "      transactions: true\n"
@@ -301,6 +329,7 @@ impl Sluice {
             proc: Proc(child),
             http,
             peak_kb: 0,
+            _registry: registry,
         }
     }
 
@@ -1108,6 +1137,7 @@ fn sink_connector(root: &Path, bootstrap: &str, topic: &str, sink: &str) -> Slui
         proc: Proc(child),
         http,
         peak_kb: 0,
+        _registry: None,
     }
 }
 
@@ -1160,6 +1190,7 @@ async fn sink_apply(root: &Path, pg: &Pg, bootstrap: &str, target: &str, n: u64)
         ),
         http,
         peak_kb: 0,
+        _registry: None,
     };
     capture.wait_exit().await;
     let topic = "bench.public.docs";

@@ -2,6 +2,8 @@
 # Run the benchmark harness:
 #   bash bench/run.sh [snapshot|streaming|latency|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|vs-debezium|pg|maria|sinks|all]
 #                     [--rows N] [--changes N] [--seconds S] [--records N] [--broker kafka|noida]
+# Environment: SLUICE_BENCH_AVRO=1 (Avro keys and values through the in-repo test registry),
+# SLUICE_BENCH_TRANSACTIONS=1 (sink.transactions), SLUICE_BENCH_PRODUCER_PROPS, SLUICE_BENCH_WRAP.
 # Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11,
 # Java 17 and Maven (the real Kafka and OpenSearch, tests/services/build.sh)
 # and noida-db (pip install noida-db==0.2.3); prints one result table and writes bench/results/.
