@@ -92,15 +92,6 @@ fn event() -> ChangeEvent {
     .expect("valid event")
 }
 
-/// A record part as the envelope writes it with schemas.
-#[derive(serde::Deserialize)]
-struct Wrapped<'a> {
-    #[serde(borrow)]
-    schema: &'a serde_json::value::RawValue,
-    #[serde(borrow)]
-    payload: &'a serde_json::value::RawValue,
-}
-
 fn benches(c: &mut Criterion) {
     let msg = insert_message();
     let mut g = c.benchmark_group("hot_paths");
@@ -154,7 +145,8 @@ fn benches(c: &mut Criterion) {
         let shape = sluice::envelope::avro::AvroShape::from_connect(&wrapped["schema"])
             .expect("avro shape");
         let schema_text_owned = {
-            let w: Wrapped<'_> = serde_json::from_slice(&json_value).expect("json");
+            let w: sluice::envelope::avro::Wrapped<'_> =
+                serde_json::from_slice(&json_value).expect("json");
             w.schema.get().to_string()
         };
         let schema_text = schema_text_owned.as_str();
@@ -186,7 +178,8 @@ fn benches(c: &mut Criterion) {
                 // As the sink does: the last schema's bytes found again, else a parse.
                 let payload = sluice::envelope::avro::payload_after(bytes, schema_text)
                     .unwrap_or_else(|| {
-                        let w: Wrapped<'_> = serde_json::from_slice(bytes).expect("json");
+                        let w: sluice::envelope::avro::Wrapped<'_> =
+                            serde_json::from_slice(bytes).expect("json");
                         w.payload.get()
                     });
                 buf.clear();

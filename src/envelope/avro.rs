@@ -523,6 +523,17 @@ impl AvroShape {
     }
 }
 
+/// A record part as the envelope writes it with schemas: both halves as raw JSON text.
+#[derive(Debug, serde::Deserialize)]
+pub struct Wrapped<'a> {
+    /// The Connect schema.
+    #[serde(borrow)]
+    pub schema: &'a serde_json::value::RawValue,
+    /// The payload.
+    #[serde(borrow)]
+    pub payload: &'a serde_json::value::RawValue,
+}
+
 /// The payload text of a record the envelope wrote with schemas, when its schema is exactly
 /// `schema` (the envelope writes `{"schema":<schema>,"payload":<payload>}`): found by
 /// comparing bytes, without scanning the schema as JSON.

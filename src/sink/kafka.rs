@@ -23,7 +23,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use secrecy::ExposeSecret;
 
 use crate::config::{KafkaSettings, RecordFormat};
-use crate::envelope::avro::AvroShape;
+use crate::envelope::avro::{AvroShape, Wrapped};
 use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record};
 use crate::event::{ChangeEvent, Marker, TableId};
 use crate::source::TableShape;
@@ -571,34 +571,12 @@ struct AvroOut {
     recent: Vec<Recent>,
 }
 
-/// The most recent (shape, id) entry of `topic`'s `part`.
-fn out_recent<'a>(
-    avro: &'a Option<AvroOut>,
-    topic: &str,
-    part: crate::sink::registry::Part,
-) -> Option<&'a Recent> {
-    avro.as_ref()?
-        .recent
-        .iter()
-        .rev()
-        .find(|r| r.part == part && &*r.topic == topic)
-}
-
 struct Recent {
     topic: std::sync::Arc<str>,
     part: crate::sink::registry::Part,
     connect: String,
     shape: std::sync::Arc<AvroShape>,
     id: u32,
-}
-
-/// A record part as the envelope writes it with schemas.
-#[derive(serde::Deserialize)]
-struct Wrapped<'a> {
-    #[serde(borrow)]
-    schema: &'a serde_json::value::RawValue,
-    #[serde(borrow)]
-    payload: &'a serde_json::value::RawValue,
 }
 
 impl Formats {
@@ -608,120 +586,139 @@ impl Formats {
 
     /// Rewrite each record's key and value into their formats.
     async fn apply(&mut self, records: &mut [Record]) -> Result<(), KafkaSinkError> {
-        if self.avro.is_none() {
+        use crate::sink::registry::Part;
+        let Formats {
+            key,
+            value,
+            json_schemas,
+            avro: Some(out),
+        } = self
+        else {
             return Ok(());
-        }
+        };
         for rec in records {
-            for (part, format) in [
-                (crate::sink::registry::Part::Key, self.key),
-                (crate::sink::registry::Part::Value, self.value),
-            ] {
+            for (part, format) in [(Part::Key, *key), (Part::Value, *value)] {
                 let slot = match part {
-                    crate::sink::registry::Part::Key => &mut rec.key,
-                    crate::sink::registry::Part::Value => &mut rec.value,
+                    Part::Key => &mut rec.key,
+                    Part::Value => &mut rec.value,
                 };
                 let Some(bytes) = slot.as_ref() else { continue };
-                let bad = |e: serde_json::Error| KafkaSinkError::Avro {
+                let avro_error = |source| KafkaSinkError::Avro {
                     topic: rec.topic.to_string(),
-                    source: crate::envelope::avro::AvroError::Schema {
+                    source,
+                };
+                let bad = |e: serde_json::Error| {
+                    avro_error(crate::envelope::avro::AvroError::Schema {
                         path: "(record)".into(),
                         reason: format!("the envelope's JSON does not parse: {e}"),
-                    },
+                    })
                 };
-                match format {
-                    RecordFormat::Json if self.json_schemas => {}
+                let encoded = match format {
+                    RecordFormat::Json if *json_schemas => continue,
                     RecordFormat::Json => {
                         let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-                        *slot = Some(w.payload.get().as_bytes().to_vec());
+                        w.payload.get().as_bytes().to_vec()
                     }
                     RecordFormat::Avro => {
-                        // Fast path: the previous record's schema again, found by bytes.
-                        let known = out_recent(&self.avro, &rec.topic, part).and_then(|r| {
-                            crate::envelope::avro::payload_after(bytes, &r.connect)
-                                .map(|p| (std::sync::Arc::clone(&r.shape), r.id, p))
-                        });
-                        if let Some((shape, id, payload)) = known {
-                            let mut encoded = Vec::with_capacity(bytes.len() / 4);
-                            shape
-                                .encode_text(payload, id, &mut encoded)
-                                .map_err(|source| KafkaSinkError::Avro {
-                                    topic: rec.topic.to_string(),
-                                    source,
-                                })?;
-                            *slot = Some(encoded);
-                            continue;
-                        }
-                        let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-                        if w.schema.get() == "null" {
-                            *slot = None;
-                            continue;
-                        }
-                        let Some(out) = self.avro.as_mut() else {
-                            continue;
-                        };
-                        // Recent (topic, part, Connect schema) → (shape, id): most records
-                        // repeat the previous ones', so no hashing of the schema texts.
-                        let hit = out.recent.iter().find(|r| {
-                            r.part == part && *r.topic == *rec.topic && r.connect == w.schema.get()
-                        });
-                        let (shape, id) = match hit {
-                            Some(r) => (std::sync::Arc::clone(&r.shape), r.id),
+                        let (shape, id, payload) = match out.recent_hit(&rec.topic, part, bytes) {
+                            Some(hit) => hit,
                             None => {
-                                let shape = match out.shapes.get(w.schema.get()) {
-                                    Some(s) => std::sync::Arc::clone(s),
-                                    None => {
-                                        let connect: serde_json::Value =
-                                            serde_json::from_str(w.schema.get()).map_err(bad)?;
-                                        let shape = AvroShape::from_connect(&connect).map_err(
-                                            |source| KafkaSinkError::Avro {
-                                                topic: rec.topic.to_string(),
-                                                source,
-                                            },
-                                        )?;
-                                        if out.shapes.len() >= 1024 {
-                                            out.shapes.clear();
-                                        }
-                                        let shape = std::sync::Arc::new(shape);
-                                        out.shapes.insert(
-                                            w.schema.get().to_string(),
-                                            std::sync::Arc::clone(&shape),
-                                        );
-                                        shape
-                                    }
-                                };
-                                let subject = crate::sink::registry::subject(
-                                    out.strategy,
-                                    &rec.topic,
-                                    part,
-                                    &shape.full_name,
-                                );
-                                let id = out.registry.id(&subject, &shape.schema).await?;
-                                if out.recent.len() >= 16 {
-                                    out.recent.remove(0);
+                                let w: Wrapped<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+                                if w.schema.get() == "null" {
+                                    *slot = None;
+                                    continue;
                                 }
-                                out.recent.push(Recent {
-                                    topic: std::sync::Arc::clone(&rec.topic),
-                                    part,
-                                    connect: w.schema.get().to_string(),
-                                    shape: std::sync::Arc::clone(&shape),
-                                    id,
-                                });
-                                (shape, id)
+                                let (shape, id) = out
+                                    .learn(&rec.topic, part, w.schema.get())
+                                    .await
+                                    .map_err(|e| match e {
+                                        Learn::Json(e) => bad(e),
+                                        Learn::Avro(e) => avro_error(e),
+                                        Learn::Registry(e) => e.into(),
+                                    })?;
+                                (shape, id, w.payload.get())
                             }
                         };
-                        let mut encoded = Vec::with_capacity(bytes.len() / 2);
+                        let mut encoded = Vec::with_capacity(bytes.len() / 4);
                         shape
-                            .encode_text(w.payload.get(), id, &mut encoded)
-                            .map_err(|source| KafkaSinkError::Avro {
-                                topic: rec.topic.to_string(),
-                                source,
-                            })?;
-                        *slot = Some(encoded);
+                            .encode_text(payload, id, &mut encoded)
+                            .map_err(avro_error)?;
+                        encoded
                     }
-                }
+                };
+                *slot = Some(encoded);
             }
         }
         Ok(())
+    }
+}
+
+/// Why a new Connect schema could not be registered as Avro.
+enum Learn {
+    Json(serde_json::Error),
+    Avro(crate::envelope::avro::AvroError),
+    Registry(crate::sink::registry::RegistryError),
+}
+
+impl AvroOut {
+    /// The shape, id and payload of a record whose Connect schema is one of the recent ones
+    /// of its topic and part, found by comparing bytes (no JSON scan of the schema).
+    fn recent_hit<'b>(
+        &self,
+        topic: &str,
+        part: crate::sink::registry::Part,
+        record: &'b [u8],
+    ) -> Option<(std::sync::Arc<AvroShape>, u32, &'b str)> {
+        self.recent
+            .iter()
+            .rev()
+            .filter(|r| r.part == part && &*r.topic == topic)
+            .find_map(|r| {
+                crate::envelope::avro::payload_after(record, &r.connect)
+                    .map(|p| (std::sync::Arc::clone(&r.shape), r.id, p))
+            })
+    }
+
+    /// The shape (cached by Connect schema text) and registered id of a Connect schema not
+    /// among the recent ones, which it then joins.
+    async fn learn(
+        &mut self,
+        topic: &std::sync::Arc<str>,
+        part: crate::sink::registry::Part,
+        connect: &str,
+    ) -> Result<(std::sync::Arc<AvroShape>, u32), Learn> {
+        let shape = match self.shapes.get(connect) {
+            Some(s) => std::sync::Arc::clone(s),
+            None => {
+                let parsed: serde_json::Value =
+                    serde_json::from_str(connect).map_err(Learn::Json)?;
+                let shape =
+                    std::sync::Arc::new(AvroShape::from_connect(&parsed).map_err(Learn::Avro)?);
+                if self.shapes.len() >= 1024 {
+                    self.shapes.clear();
+                }
+                self.shapes
+                    .insert(connect.to_string(), std::sync::Arc::clone(&shape));
+                shape
+            }
+        };
+        let subject = crate::sink::registry::subject(self.strategy, topic, part, &shape.full_name);
+        let id = self
+            .registry
+            .id(&subject, &shape.schema)
+            .await
+            .map_err(Learn::Registry)?;
+        if self.recent.len() >= 16 {
+            self.recent.remove(0);
+        }
+        self.recent.push(Recent {
+            topic: std::sync::Arc::clone(topic),
+            part,
+            connect: connect.to_string(),
+            shape: std::sync::Arc::clone(&shape),
+            id,
+        });
+        Ok((shape, id))
     }
 }
 
