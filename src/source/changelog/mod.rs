@@ -356,28 +356,22 @@ impl ChangelogSource {
         polled
             .offsets
             .insert((topic, m.partition()), m.offset() + 1);
-        let (key, value) = match (self.as_json(m.key()), self.as_json(m.payload())) {
-            (Ok(k), Ok(v)) => (k, v),
-            (Err(reason), _) | (_, Err(reason)) => {
-                polled.poison.push(PoisonRecord {
-                    origin,
-                    key: m.key().map(<[u8]>::to_vec),
-                    value: m.payload().map(<[u8]>::to_vec),
-                    reason,
-                    detail: None,
-                });
-                return;
+        // An Avro record that cannot be read is poison, like a JSON one that cannot.
+        let decoded = match (self.as_json(m.key()), self.as_json(m.payload())) {
+            (Ok(key), Ok(value)) => {
+                // Never held across an await: `take` is synchronous.
+                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                debezium::decode(
+                    origin.clone(),
+                    key.as_deref(),
+                    value.as_deref(),
+                    &self.opts,
+                    &mut cache,
+                )
             }
+            (Err(reason), _) | (_, Err(reason)) => Err(Skip::Poison(reason)),
         };
-        // Never held across an await: `take` is synchronous.
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        match debezium::decode(
-            origin.clone(),
-            key.as_deref(),
-            value.as_deref(),
-            &self.opts,
-            &mut cache,
-        ) {
+        match decoded {
             Ok(c) => {
                 polled.changes.push(c);
                 polled
