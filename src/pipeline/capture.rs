@@ -112,18 +112,20 @@ pub(super) async fn run_once(
     telemetry: &Telemetry,
     (shutdown, txn_slot): (&watch::Receiver<bool>, &TxnSlot),
 ) -> Result<Outcome, PipelineError> {
-    // The transactional producer outlives attempts (see `Txn`); a fenced one is dropped, so
-    // an operator's restart starts a new instance that takes over.
-    let reuse = txn_slot.lock().map(|mut s| s.take()).unwrap_or(None);
-    let sink =
-        match KafkaSink::connect(name, ks, settings.source.output(source.kind()), reuse).await {
-            Ok(s) => s,
-            Err(e) => return Err(PipelineError::Sink(e)),
-        };
-    if let Ok(mut s) = txn_slot.lock() {
-        *s = sink.txn();
-    }
-    let result = run_with(name, settings, sink, source, offsets, telemetry, shutdown).await;
+    // The transactional producer outlives attempts (see `Txn`), failed ones included: a
+    // fenced one is dropped, so an operator's restart starts a new instance that takes over.
+    let reuse = txn_slot.lock().ok().and_then(|s| s.clone());
+    let connected =
+        KafkaSink::connect(name, ks, settings.source.output(source.kind()), reuse).await;
+    let result = match connected {
+        Ok(sink) => {
+            if let Ok(mut s) = txn_slot.lock() {
+                *s = sink.txn();
+            }
+            run_with(name, settings, sink, source, offsets, telemetry, shutdown).await
+        }
+        Err(e) => Err(PipelineError::Sink(e)),
+    };
     if matches!(
         result,
         Err(PipelineError::Sink(
