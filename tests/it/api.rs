@@ -449,25 +449,7 @@ async fn heartbeats_and_idle_slot_advance() {
         );
         assert_eq!(v.as_object().map(|o| o.len()), Some(1), "{v}");
     }
-    let headers = std::process::Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            &s.bootstrap,
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-c",
-            "1",
-            "-f",
-            "%h\n",
-        ])
-        .output()
-        .expect("kcat");
-    let headers = String::from_utf8_lossy(&headers.stdout);
+    let headers = crate::support::kafka::kcat_format(&s.bootstrap, topic, &["-c", "1"], "%h\n");
     assert!(
         headers.contains("sluice.position=") && headers.contains("\"lsn\""),
         "{headers}"

@@ -14,8 +14,9 @@ pub struct KRecord {
     pub value: Option<serde_json::Value>,
 }
 
-/// Read every record of `topic` from the beginning with kcat.
-pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
+/// `topic` from the beginning with kcat, each record as `format` says (`extra`: more kcat
+/// arguments, e.g. `-c 1`).
+pub fn kcat_format(bootstrap: &str, topic: &str, extra: &[&str], format: &str) -> String {
     let out = Command::new("kcat")
         .args([
             "-C",
@@ -27,13 +28,17 @@ pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
             "beginning",
             "-e",
             "-q",
-            "-Z",
-            "-f",
-            "%p\t%K\t%k\t%S\t%s\n",
         ])
+        .args(extra)
+        .args(["-f", format])
         .output()
         .expect("run kcat (apt-get install kcat)");
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Read every record of `topic` from the beginning with kcat.
+pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
+    let text = kcat_format(bootstrap, topic, &["-Z"], "%p\t%K\t%k\t%S\t%s\n");
     let mut records = Vec::new();
     for line in text.lines() {
         let mut f = line.splitn(5, '\t');
