@@ -546,19 +546,26 @@ pub fn payload_after<'a>(record: &'a [u8], schema: &str) -> Option<&'a str> {
     std::str::from_utf8(payload).ok()
 }
 
+/// A seed that is its own visitor: `deserialize` hands it to the deserializer's `$how`.
+macro_rules! seed_through_visitor {
+    ($ty:ty, $value:ty, $how:ident) => {
+        impl<'de> serde::de::DeserializeSeed<'de> for $ty {
+            type Value = $value;
+
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.$how(self)
+            }
+        }
+    };
+}
+
 /// Writes the Avro form of the JSON value being parsed, as `plan` says.
 struct Seed<'p, 'o> {
     plan: &'p Plan,
     out: &'o mut Vec<u8>,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Seed<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_through_visitor!(Seed<'_, '_>, (), deserialize_any);
 
 fn wrong<E: serde::de::Error>(what: &str) -> E {
     E::custom(format!("not {what}"))
@@ -767,13 +774,7 @@ impl<'de> serde::de::Visitor<'de> for Seed<'_, '_> {
 /// Whether the next key is this field's name (no allocation).
 struct KeyIs<'a>(&'a str);
 
-impl<'de> serde::de::DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
+seed_through_visitor!(KeyIs<'_>, bool, deserialize_str);
 
 impl<'de> serde::de::Visitor<'de> for KeyIs<'_> {
     type Value = bool;
@@ -790,13 +791,7 @@ impl<'de> serde::de::Visitor<'de> for KeyIs<'_> {
 /// A map key written as an Avro string.
 struct KeyOut<'o>(&'o mut Vec<u8>);
 
-impl<'de> serde::de::DeserializeSeed<'de> for KeyOut<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_str(self)
-    }
-}
+seed_through_visitor!(KeyOut<'_>, (), deserialize_str);
 
 impl<'de> serde::de::Visitor<'de> for KeyOut<'_> {
     type Value = ();
@@ -819,13 +814,7 @@ struct PairSeed<'p, 'o> {
     out: &'o mut Vec<u8>,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for PairSeed<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
+seed_through_visitor!(PairSeed<'_, '_>, (), deserialize_seq);
 
 impl<'de> serde::de::Visitor<'de> for PairSeed<'_, '_> {
     type Value = ();
