@@ -338,3 +338,30 @@ fn joined(stage: &'static str, e: tokio::task::JoinError) -> PipelineError {
         Err(_) => PipelineError::Stalled,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stage that panics is a definite `Panicked` error carrying the panic's message; a
+    /// cancelled one is a (retried) stall.
+    #[tokio::test]
+    async fn a_panicked_stage_names_itself() {
+        let panicked = tokio::spawn(async { panic!("decoder exploded") })
+            .await
+            .expect_err("panics");
+        match joined("source", panicked) {
+            e @ PipelineError::Panicked {
+                stage: "source", ..
+            } => {
+                assert!(e.to_string().contains("decoder exploded"), "{e}");
+                assert!(!e.is_transient());
+            }
+            other => panic!("{other:?}"),
+        }
+        let task = tokio::spawn(std::future::pending::<()>());
+        task.abort();
+        let cancelled = task.await.expect_err("cancelled");
+        assert!(matches!(joined("sink", cancelled), PipelineError::Stalled));
+    }
+}
