@@ -557,6 +557,14 @@ pub struct EnvelopeEncoder {
     heartbeat_topic: Arc<str>,
 }
 
+/// One scalar of the envelope's own fields (the `source` block, `op`, `ts_*`).
+#[derive(Debug, Clone, Copy)]
+enum Scalar<'a> {
+    Null,
+    Str(&'a str),
+    Int(i64),
+}
+
 /// A written event's place in its transaction: id, `total_order`, `data_collection_order`.
 type TxBlock = (String, i64, i64);
 
@@ -1018,6 +1026,7 @@ impl EnvelopeEncoder {
         out.push(b'}');
     }
 
+    /// The `source` block as JSON (its fields from [`Self::source_fields`]).
     fn write_source(
         &self,
         position: &Position,
@@ -1026,17 +1035,41 @@ impl EnvelopeEncoder {
         table: &TableId,
         out: &mut Vec<u8>,
     ) {
-        out.extend_from_slice(b"{\"version\":");
-        json::string(out, crate::VERSION);
-        out.extend_from_slice(b",\"connector\":");
-        json::string(out, self.opts.source_kind.connector());
-        out.extend_from_slice(b",\"name\":");
-        json::string(out, &self.opts.topic_prefix);
+        out.push(b'{');
+        let mut first = true;
+        self.source_fields(position, commit_ts_us, snapshot, table, |name, v| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            match v {
+                Scalar::Null => out.extend_from_slice(b"null"),
+                Scalar::Str(s) => json::string(out, s),
+                Scalar::Int(i) => json::int(out, i),
+            }
+        });
+        out.push(b'}');
+    }
+
+    /// The fields of Debezium's `source` block for this source kind, in schema order: the
+    /// one description both the JSON and the Avro writers follow.
+    fn source_fields(
+        &self,
+        position: &Position,
+        commit_ts_us: i64,
+        snapshot: Option<SnapshotMarker>,
+        table: &TableId,
+        mut f: impl FnMut(&'static str, Scalar<'_>),
+    ) {
+        use Scalar::{Int, Null, Str};
         let ts_us = commit_ts_us;
-        out.extend_from_slice(b",\"ts_ms\":");
-        json::int(out, ts_us.div_euclid(1000));
-        out.extend_from_slice(b",\"snapshot\":");
-        json::string(out, snapshot.map_or("false", |s| s.as_str()));
+        f("version", Str(crate::VERSION));
+        f("connector", Str(self.opts.source_kind.connector()));
+        f("name", Str(&self.opts.topic_prefix));
+        f("ts_ms", Int(ts_us.div_euclid(1000)));
+        f("snapshot", Str(snapshot.map_or("false", |s| s.as_str())));
         match position {
             Position::Postgres {
                 db,
@@ -1044,9 +1077,7 @@ impl EnvelopeEncoder {
                 tx_id,
                 last_commit_lsn,
             } => {
-                out.extend_from_slice(b",\"db\":");
-                json::string(out, db);
-                out.extend_from_slice(b",\"sequence\":");
+                f("db", Str(db));
                 let mut seq = Vec::with_capacity(32);
                 seq.push(b'[');
                 match last_commit_lsn {
@@ -1056,23 +1087,16 @@ impl EnvelopeEncoder {
                 seq.push(b',');
                 json::string(&mut seq, &lsn.0.to_string());
                 seq.push(b']');
-                json::string(out, std::str::from_utf8(&seq).unwrap_or("[]"));
-                out.extend_from_slice(b",\"ts_us\":");
-                json::int(out, ts_us);
-                out.extend_from_slice(b",\"ts_ns\":");
-                json::int(out, ts_us.saturating_mul(1000));
-                out.extend_from_slice(b",\"schema\":");
-                json::string(out, &table.namespace);
-                out.extend_from_slice(b",\"table\":");
-                json::string(out, &table.name);
-                out.extend_from_slice(b",\"txId\":");
-                match tx_id {
-                    Some(x) => json::int(out, i64::from(*x)),
-                    None => out.extend_from_slice(b"null"),
-                }
-                out.extend_from_slice(b",\"lsn\":");
-                json::int(out, lsn.0 as i64);
-                out.extend_from_slice(b",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}");
+                f("sequence", Str(std::str::from_utf8(&seq).unwrap_or("[]")));
+                f("ts_us", Int(ts_us));
+                f("ts_ns", Int(ts_us.saturating_mul(1000)));
+                f("schema", Str(&table.namespace));
+                f("table", Str(&table.name));
+                f("txId", tx_id.map_or(Null, |x| Int(i64::from(x))));
+                f("lsn", Int(lsn.0 as i64));
+                f("xmin", Null);
+                f("origin", Null);
+                f("origin_lsn", Null);
             }
             Position::Mysql {
                 db,
@@ -1082,45 +1106,38 @@ impl EnvelopeEncoder {
                 row,
                 gtid,
             } => {
-                out.extend_from_slice(b",\"db\":");
-                json::string(out, db);
-                out.extend_from_slice(b",\"sequence\":null,\"ts_us\":");
-                json::int(out, ts_us);
-                out.extend_from_slice(b",\"ts_ns\":");
-                json::int(out, ts_us.saturating_mul(1000));
-                out.extend_from_slice(b",\"table\":");
-                if table.name.is_empty() {
-                    out.extend_from_slice(b"null");
-                } else {
-                    json::string(out, &table.name);
-                }
-                out.extend_from_slice(b",\"server_id\":");
-                json::int(out, i64::from(*server_id));
-                out.extend_from_slice(b",\"gtid\":");
-                match gtid {
-                    Some(g) => json::string(out, g),
-                    None => out.extend_from_slice(b"null"),
-                }
-                out.extend_from_slice(b",\"file\":");
-                json::string(out, file);
-                out.extend_from_slice(b",\"pos\":");
-                json::int(out, *pos as i64);
-                out.extend_from_slice(b",\"row\":");
-                json::int(out, i64::from(*row));
-                out.extend_from_slice(b",\"thread\":null,\"query\":null}");
+                f("db", Str(db));
+                f("sequence", Null);
+                f("ts_us", Int(ts_us));
+                f("ts_ns", Int(ts_us.saturating_mul(1000)));
+                f(
+                    "table",
+                    if table.name.is_empty() {
+                        Null
+                    } else {
+                        Str(&table.name)
+                    },
+                );
+                f("server_id", Int(i64::from(*server_id)));
+                f("gtid", gtid.as_deref().map_or(Null, Str));
+                f("file", Str(file));
+                f("pos", Int(*pos as i64));
+                f("row", Int(i64::from(*row)));
+                f("thread", Null);
+                f("query", Null);
             }
             Position::None => {
-                out.extend_from_slice(b",\"db\":\"\",\"sequence\":null,\"ts_us\":");
-                json::int(out, ts_us);
-                out.extend_from_slice(b",\"ts_ns\":");
-                json::int(out, ts_us.saturating_mul(1000));
-                out.extend_from_slice(b",\"schema\":");
-                json::string(out, &table.namespace);
-                out.extend_from_slice(b",\"table\":");
-                json::string(out, &table.name);
-                out.extend_from_slice(
-                    b",\"txId\":null,\"lsn\":null,\"xmin\":null,\"origin\":null,\"origin_lsn\":null}",
-                );
+                f("db", Str(""));
+                f("sequence", Null);
+                f("ts_us", Int(ts_us));
+                f("ts_ns", Int(ts_us.saturating_mul(1000)));
+                f("schema", Str(&table.namespace));
+                f("table", Str(&table.name));
+                f("txId", Null);
+                f("lsn", Null);
+                f("xmin", Null);
+                f("origin", Null);
+                f("origin_lsn", Null);
             }
         }
     }

@@ -1140,12 +1140,14 @@ pub(crate) mod tests {
     #[test]
     fn text_and_tree_writers_agree_on_recorded_records() {
         let files = [
-            include_str!("../../schemas/golden/debezium-3.6.3/pg_types.schemas-true.jsonl"),
-            include_str!("../../schemas/golden/debezium-3.6.3/maria_types.schemas-true.jsonl"),
-            include_str!("../../schemas/golden/cases/pg_special/debezium.schemas-true.jsonl"),
-            include_str!("../../schemas/golden/cases/pg_hstore_map/debezium.schemas-true.jsonl"),
-            include_str!("../../schemas/golden/cases/pg_arrays/debezium.schemas-true.jsonl"),
-            include_str!("../../schemas/golden/cases/maria_geometry/debezium.schemas-true.jsonl"),
+            include_str!("../../../schemas/golden/debezium-3.6.3/pg_types.schemas-true.jsonl"),
+            include_str!("../../../schemas/golden/debezium-3.6.3/maria_types.schemas-true.jsonl"),
+            include_str!("../../../schemas/golden/cases/pg_special/debezium.schemas-true.jsonl"),
+            include_str!("../../../schemas/golden/cases/pg_hstore_map/debezium.schemas-true.jsonl"),
+            include_str!("../../../schemas/golden/cases/pg_arrays/debezium.schemas-true.jsonl"),
+            include_str!(
+                "../../../schemas/golden/cases/maria_geometry/debezium.schemas-true.jsonl"
+            ),
         ];
         let mut n = 0;
         for line in files.iter().flat_map(|f| f.lines()) {
