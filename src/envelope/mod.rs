@@ -24,6 +24,7 @@ use crate::event::{
     ChangeEvent, ColumnType, LogicalMessage, Marker, Op, Position, SchemaChange, SnapshotMarker,
     TableId, Value,
 };
+use avro::AvroShape;
 use transaction::OpenTx;
 
 pub(crate) use decimal::{
@@ -199,6 +200,15 @@ impl Default for ValueModes {
     }
 }
 
+impl ValueModes {
+    /// Whether every value is written as its own type's JSON (no mode changes a value).
+    fn plain(self) -> bool {
+        self.decimal == DecimalHandling::Precise
+            && self.binary == BinaryHandling::Bytes
+            && self.unsigned == BigintUnsigned::Long
+    }
+}
+
 /// Operations not written at all (Debezium's `skipped.operations`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SkippedOps(u8);
@@ -288,6 +298,27 @@ pub struct EnvelopeOptions {
     /// Debezium's `provide.transaction.metadata`: BEGIN/END records on
     /// `<prefix>.transaction` and a `transaction` block in every streamed event.
     pub transaction_metadata: bool,
+    /// The record parts the sink writes as Avro (none by default).
+    pub avro: AvroParts,
+}
+
+/// The parts of change-event records written as Avro. With any set, the encoder writes
+/// change events in their final form ([`Form::Final`]: Avro parts straight from the event,
+/// JSON parts with or without schemas as `schemas_enable` says), and everything else (markers,
+/// and an event its Avro schema does not fit) as JSON with schemas ([`Form::Envelope`]) for
+/// the sink to rewrite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AvroParts {
+    /// The key is Avro.
+    pub key: bool,
+    /// The value is Avro.
+    pub value: bool,
+}
+
+impl AvroParts {
+    fn any(self) -> bool {
+        self.key || self.value
+    }
 }
 
 /// How a capture source wants its records written (its part of [`EnvelopeOptions`]).
@@ -329,6 +360,7 @@ impl EnvelopeOptions {
             columns: out.columns,
             placeholder: out.placeholder,
             transaction_metadata: out.transaction_metadata,
+            avro: AvroParts::default(),
         }
     }
 }
@@ -514,6 +546,33 @@ pub struct Record {
     pub value: Option<Vec<u8>>,
     /// Kafka record headers (heartbeats carry the acknowledged position).
     pub headers: Vec<(&'static str, Vec<u8>)>,
+    /// How key and value are written.
+    pub form: Form,
+}
+
+/// How a record's parts are written.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Form {
+    /// JSON: with schemas whenever the sink writes some part as Avro (the sink then rewrites
+    /// each part into its format), else final.
+    #[default]
+    Envelope,
+    /// Each part in its final format. An Avro part (wire header, then the datum) carries its
+    /// shape here; its schema id (bytes 1..5, zero as written) is the sink's to fill in.
+    Final {
+        /// The key's Avro shape, when the key is Avro.
+        key: Option<Arc<AvroShape>>,
+        /// The value's Avro shape, when the value is Avro.
+        value: Option<Arc<AvroShape>>,
+    },
+}
+
+/// The Avro shapes of a table's key and value parts (`None` where the part is JSON, the
+/// table has no key, or the schema cannot become Avro: such records take the JSON path).
+#[derive(Debug)]
+struct AvroShapes {
+    key: Option<Arc<AvroShape>>,
+    value: Option<Arc<AvroShape>>,
 }
 
 #[derive(Debug)]
@@ -532,6 +591,34 @@ struct Rendered {
     topic: Arc<str>,
     key_schema: String,
     value_schema: String,
+    /// Set when some part is Avro.
+    avro: Option<AvroShapes>,
+}
+
+impl Rendered {
+    /// The written cells of a row: each kept column's index, type as written and value (a
+    /// required column's missing value replaced by its fallback).
+    fn cells<'a>(
+        &'a self,
+        row: &'a [Value],
+    ) -> impl Iterator<Item = (usize, &'a ColumnType, &'a Value)> + 'a {
+        self.types
+            .iter()
+            .zip(row)
+            .zip(&self.kept)
+            .zip(&self.fallback)
+            .enumerate()
+            .filter_map(|(i, (((ty, v), kept), fallback))| {
+                if !kept {
+                    return None;
+                }
+                let v = match (v, fallback) {
+                    (Value::Null, Some(f)) => f,
+                    _ => v,
+                };
+                Some((i, ty, v))
+            })
+    }
 }
 
 /// Encodes change events into Debezium JSON records. Cheap to keep per connector.
@@ -555,6 +642,22 @@ pub struct EnvelopeEncoder {
     schema_change_topic: Arc<str>,
     /// `__debezium-heartbeat.<prefix>`.
     heartbeat_topic: Arc<str>,
+    /// Whether records in [`Form::Envelope`] carry schemas: as `schemas_enable` says, and
+    /// always when some part is Avro (the sink derives the Avro schema from them).
+    wrap: bool,
+}
+
+/// A `source` field's JSON key, `,"name":` (the Avro writer reads the name back with
+/// [`source_key`]).
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":").as_bytes()
+    };
+}
+
+/// The field name in a key made by `key!`.
+fn source_key(key: &[u8]) -> &[u8] {
+    key.get(2..key.len().saturating_sub(2)).unwrap_or_default()
 }
 
 /// One scalar of the envelope's own fields (the `source` block, `op`, `ts_*`).
@@ -582,6 +685,7 @@ impl EnvelopeEncoder {
                 "__debezium-heartbeat.{}",
                 opts.topic_prefix
             ))),
+            wrap: opts.schemas_enable || opts.avro.any(),
             opts,
             now_ns: None,
             rendered: HashMap::new(),
@@ -622,6 +726,7 @@ impl EnvelopeEncoder {
                 key: Some(key),
                 value: Some(value),
                 headers: Vec::new(),
+                form: Form::Envelope,
             });
         }
         let tx = self.tx.as_mut()?;
@@ -633,7 +738,7 @@ impl EnvelopeEncoder {
     fn wrap_tx(&self, id: &str, payload: impl FnOnce(&str, &mut Vec<u8>)) -> (Vec<u8>, Vec<u8>) {
         let mut key = Vec::with_capacity(64);
         let mut value = Vec::with_capacity(128);
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.extend_from_slice(b"{\"schema\":");
             key.extend_from_slice(transaction::KEY_SCHEMA.as_bytes());
             key.extend_from_slice(b",\"payload\":");
@@ -643,7 +748,7 @@ impl EnvelopeEncoder {
         }
         transaction::key_payload(id, &mut key);
         payload(id, &mut value);
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.push(b'}');
             value.push(b'}');
         }
@@ -669,6 +774,7 @@ impl EnvelopeEncoder {
                     key: Some(key),
                     value: Some(value),
                     headers: Vec::new(),
+                    form: Form::Envelope,
                 });
             }
             Marker::Message(msg) => self.encode_message(msg, out),
@@ -687,7 +793,7 @@ impl EnvelopeEncoder {
     fn encode_heartbeat(&mut self, cp: &crate::event::Checkpoint, out: &mut Vec<Record>) {
         let mut key = Vec::with_capacity(128);
         let mut value = Vec::with_capacity(128);
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"serverName"}],"optional":false,"name":"io.debezium.connector.common.ServerNameKey","version":1},"payload":"#);
             value.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,"name":"io.debezium.connector.common.Heartbeat","version":1},"payload":"#);
         }
@@ -697,7 +803,7 @@ impl EnvelopeEncoder {
         value.extend_from_slice(br#"{"ts_ms":"#);
         json::int(&mut value, self.now_ns() / 1_000_000);
         value.push(b'}');
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.push(b'}');
             value.push(b'}');
         }
@@ -709,6 +815,7 @@ impl EnvelopeEncoder {
                 "sluice.position",
                 serde_json::to_vec(cp).unwrap_or_default(),
             )],
+            form: Form::Envelope,
         });
     }
 
@@ -720,7 +827,7 @@ impl EnvelopeEncoder {
     fn encode_schema_change(&mut self, c: &SchemaChange, out: &mut Vec<Record>) {
         let mut key = Vec::with_capacity(64);
         let mut value = Vec::with_capacity(1024 + c.ddl.len());
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"databaseName"}],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeKey","version":1},"payload":"#);
             value.extend_from_slice(br#"{"schema":"#);
             value.extend_from_slice(schema::schema_change_schema().as_bytes());
@@ -747,7 +854,7 @@ impl EnvelopeEncoder {
             ddl::write_change(&mut value, ch);
         }
         value.extend_from_slice(b"]}");
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.push(b'}');
             value.push(b'}');
         }
@@ -756,6 +863,7 @@ impl EnvelopeEncoder {
             key: Some(key),
             value: Some(value),
             headers: Vec::new(),
+            form: Form::Envelope,
         });
     }
 
@@ -764,7 +872,7 @@ impl EnvelopeEncoder {
         let mut key = Vec::with_capacity(32 + msg.prefix.len());
         let mut value = Vec::with_capacity(512 + msg.content.len() * 4 / 3);
         let content_ty = effective_type(&ColumnType::Bytes, self.opts.modes);
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageKey","version":1},"payload":"#);
             value.extend_from_slice(br#"{"schema":"#);
             value.extend_from_slice(
@@ -797,7 +905,7 @@ impl EnvelopeEncoder {
             self.opts.modes,
         );
         value.extend_from_slice(b"}}");
-        if self.opts.schemas_enable {
+        if self.wrap {
             key.push(b'}');
             value.push(b'}');
         }
@@ -806,6 +914,7 @@ impl EnvelopeEncoder {
             key: Some(key),
             value: Some(value),
             headers: Vec::new(),
+            form: Form::Envelope,
         });
     }
 
@@ -879,6 +988,26 @@ impl EnvelopeEncoder {
         let fallback = shown_fallbacks(&ev.schema, &types, modes);
         // The effective types are already the millisecond ones; only their names differ.
         let connect_time = modes.time == TimePrecision::Connect;
+        let key_schema = schema::key_schema(&self.opts.topic_prefix, &shown, connect_time);
+        let value_schema = schema::envelope_schema(
+            &self.opts.topic_prefix,
+            &shown,
+            self.opts.source_kind,
+            connect_time,
+        );
+        let parts = self.opts.avro;
+        let avro = parts.any().then(|| {
+            let shape = |text: &str| {
+                let connect = serde_json::from_str(text).ok()?;
+                AvroShape::from_connect(&connect).ok().map(Arc::new)
+            };
+            AvroShapes {
+                key: (parts.key && !shown.key_columns.is_empty())
+                    .then(|| shape(&key_schema))
+                    .flatten(),
+                value: parts.value.then(|| shape(&value_schema)).flatten(),
+            }
+        });
         let r = Arc::new(Rendered {
             table: ev.schema.table.clone(),
             types,
@@ -896,13 +1025,9 @@ impl EnvelopeEncoder {
                 })
                 .collect(),
             topic: Arc::from(self.topic_for(&ev.schema.table)),
-            key_schema: schema::key_schema(&self.opts.topic_prefix, &shown, connect_time),
-            value_schema: schema::envelope_schema(
-                &self.opts.topic_prefix,
-                &shown,
-                self.opts.source_kind,
-                connect_time,
-            ),
+            key_schema,
+            value_schema,
+            avro,
         });
         self.rendered.insert(ev.schema.version, Arc::clone(&r));
         r
@@ -920,42 +1045,115 @@ impl EnvelopeEncoder {
         } else {
             None
         };
-        let key = self.encode_key(ev, &r);
-        let mut value = Vec::with_capacity(self.value_capacity);
-        if self.opts.schemas_enable {
-            value.extend_from_slice(b"{\"schema\":");
-            value.extend_from_slice(r.value_schema.as_bytes());
-            value.extend_from_slice(b",\"payload\":");
-        }
-        self.write_payload(ev, &r, tx.as_ref(), &mut value);
-        if self.opts.schemas_enable {
-            value.push(b'}');
-        }
+        let (key, value, form) = match self.encode_final(ev, &r, tx.as_ref()) {
+            Some(done) => done,
+            None => (
+                self.encode_key(ev, &r, self.wrap),
+                self.json_value(ev, &r, tx.as_ref(), self.wrap),
+                Form::Envelope,
+            ),
+        };
         self.value_capacity = (value.len() + 64).clamp(256, 64 * 1024);
-        let tombstone_key =
-            (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete).then(|| key.clone());
+        let tombstone = (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete).then(|| {
+            let form = match &form {
+                Form::Final { key, .. } => Form::Final {
+                    key: key.clone(),
+                    value: None,
+                },
+                Form::Envelope => Form::Envelope,
+            };
+            (key.clone(), form)
+        });
         out.push(Record {
             topic: Arc::clone(&r.topic),
             key,
             value: Some(value),
             headers: Vec::new(),
+            form,
         });
-        if let Some(key) = tombstone_key {
+        if let Some((key, form)) = tombstone {
             out.push(Record {
                 topic: Arc::clone(&r.topic),
                 key,
                 value: None,
                 headers: Vec::new(),
+                form,
             });
         }
     }
 
-    fn encode_key(&self, ev: &ChangeEvent, r: &Rendered) -> Option<Vec<u8>> {
+    /// Key and value in their final formats when some part is Avro (see [`AvroParts`]);
+    /// `None` where the JSON path must write the record: a truncate, or an event its Avro
+    /// schema does not fit (the sink's JSON-through-Avro writer then names the mismatch).
+    #[allow(clippy::type_complexity)]
+    fn encode_final(
+        &self,
+        ev: &ChangeEvent,
+        r: &Rendered,
+        tx: Option<&TxBlock>,
+    ) -> Option<(Option<Vec<u8>>, Vec<u8>, Form)> {
+        let shapes = r.avro.as_ref()?;
+        if ev.op == Op::Truncate {
+            return None;
+        }
+        let parts = self.opts.avro;
+        let (key, key_shape) = if ev.key.is_empty() {
+            (None, None)
+        } else if parts.key {
+            let shape = shapes.key.as_ref()?;
+            let mut k = Vec::with_capacity(32);
+            k.extend_from_slice(&[0; 5]);
+            self.avro_key(ev, r, shape, &mut k).ok()?;
+            (Some(k), Some(Arc::clone(shape)))
+        } else {
+            (self.encode_key(ev, r, self.opts.schemas_enable), None)
+        };
+        let (value, value_shape) = if parts.value {
+            let shape = shapes.value.as_ref()?;
+            let mut v = Vec::with_capacity(self.value_capacity / 2);
+            v.extend_from_slice(&[0; 5]);
+            self.avro_value(ev, r, tx, shape, &mut v).ok()?;
+            (v, Some(Arc::clone(shape)))
+        } else {
+            (self.json_value(ev, r, tx, self.opts.schemas_enable), None)
+        };
+        Some((
+            key,
+            value,
+            Form::Final {
+                key: key_shape,
+                value: value_shape,
+            },
+        ))
+    }
+
+    /// An event's JSON value, with its schema when `schemas` is set.
+    fn json_value(
+        &self,
+        ev: &ChangeEvent,
+        r: &Rendered,
+        tx: Option<&TxBlock>,
+        schemas: bool,
+    ) -> Vec<u8> {
+        let mut value = Vec::with_capacity(self.value_capacity);
+        if schemas {
+            value.extend_from_slice(b"{\"schema\":");
+            value.extend_from_slice(r.value_schema.as_bytes());
+            value.extend_from_slice(b",\"payload\":");
+        }
+        self.write_payload(ev, r, tx, &mut value);
+        if schemas {
+            value.push(b'}');
+        }
+        value
+    }
+
+    fn encode_key(&self, ev: &ChangeEvent, r: &Rendered, schemas: bool) -> Option<Vec<u8>> {
         if ev.op == Op::Truncate && !ev.schema.key_columns.is_empty() {
             // A keyed table's topic is compacted, and a compacted topic refuses a null key.
             // The JSON null (what JsonConverter writes for a null key when it writes one at
             // all) decodes to a null key for Debezium consumers, and the broker accepts it.
-            return Some(if self.opts.schemas_enable {
+            return Some(if schemas {
                 TRUNCATE_KEY_WITH_SCHEMA.to_vec()
             } else {
                 TRUNCATE_KEY.to_vec()
@@ -964,12 +1162,8 @@ impl EnvelopeEncoder {
         if ev.key.is_empty() || ev.op == Op::Truncate {
             return None;
         }
-        let mut out = Vec::with_capacity(if self.opts.schemas_enable {
-            r.key_schema.len() + 64
-        } else {
-            32
-        });
-        if self.opts.schemas_enable {
+        let mut out = Vec::with_capacity(if schemas { r.key_schema.len() + 64 } else { 32 });
+        if schemas {
             out.extend_from_slice(b"{\"schema\":");
             out.extend_from_slice(r.key_schema.as_bytes());
             out.extend_from_slice(b",\"payload\":");
@@ -985,7 +1179,7 @@ impl EnvelopeEncoder {
             write_moded(&mut out, &r.types[ci], v, self.opts.modes);
         }
         out.push(b'}');
-        if self.opts.schemas_enable {
+        if schemas {
             out.push(b'}');
         }
         Some(out)
@@ -1035,41 +1229,43 @@ impl EnvelopeEncoder {
         table: &TableId,
         out: &mut Vec<u8>,
     ) {
-        out.push(b'{');
-        let mut first = true;
-        self.source_fields(position, commit_ts_us, snapshot, table, |name, v| {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
-            }
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
+        let start = out.len();
+        self.source_fields(position, commit_ts_us, snapshot, table, |key, v| {
+            out.extend_from_slice(key);
             match v {
                 Scalar::Null => out.extend_from_slice(b"null"),
                 Scalar::Str(s) => json::string(out, s),
                 Scalar::Int(i) => json::int(out, i),
             }
         });
+        // Every key starts with a comma: the first one opens the object instead.
+        if let Some(b) = out.get_mut(start) {
+            *b = b'{';
+        }
         out.push(b'}');
     }
 
     /// The fields of Debezium's `source` block for this source kind, in schema order: the
-    /// one description both the JSON and the Avro writers follow.
+    /// one description both the JSON and the Avro writers follow. Each field comes as its
+    /// JSON key (`,"name":`, see [`source_key`]) and its value.
     fn source_fields(
         &self,
         position: &Position,
         commit_ts_us: i64,
         snapshot: Option<SnapshotMarker>,
         table: &TableId,
-        mut f: impl FnMut(&'static str, Scalar<'_>),
+        mut f: impl FnMut(&'static [u8], Scalar<'_>),
     ) {
         use Scalar::{Int, Null, Str};
         let ts_us = commit_ts_us;
-        f("version", Str(crate::VERSION));
-        f("connector", Str(self.opts.source_kind.connector()));
-        f("name", Str(&self.opts.topic_prefix));
-        f("ts_ms", Int(ts_us.div_euclid(1000)));
-        f("snapshot", Str(snapshot.map_or("false", |s| s.as_str())));
+        f(key!("version"), Str(crate::VERSION));
+        f(key!("connector"), Str(self.opts.source_kind.connector()));
+        f(key!("name"), Str(&self.opts.topic_prefix));
+        f(key!("ts_ms"), Int(ts_us.div_euclid(1000)));
+        f(
+            key!("snapshot"),
+            Str(snapshot.map_or("false", |s| s.as_str())),
+        );
         match position {
             Position::Postgres {
                 db,
@@ -1077,7 +1273,7 @@ impl EnvelopeEncoder {
                 tx_id,
                 last_commit_lsn,
             } => {
-                f("db", Str(db));
+                f(key!("db"), Str(db));
                 let mut seq = Vec::with_capacity(32);
                 seq.push(b'[');
                 match last_commit_lsn {
@@ -1087,16 +1283,19 @@ impl EnvelopeEncoder {
                 seq.push(b',');
                 json::string(&mut seq, &lsn.0.to_string());
                 seq.push(b']');
-                f("sequence", Str(std::str::from_utf8(&seq).unwrap_or("[]")));
-                f("ts_us", Int(ts_us));
-                f("ts_ns", Int(ts_us.saturating_mul(1000)));
-                f("schema", Str(&table.namespace));
-                f("table", Str(&table.name));
-                f("txId", tx_id.map_or(Null, |x| Int(i64::from(x))));
-                f("lsn", Int(lsn.0 as i64));
-                f("xmin", Null);
-                f("origin", Null);
-                f("origin_lsn", Null);
+                f(
+                    key!("sequence"),
+                    Str(std::str::from_utf8(&seq).unwrap_or("[]")),
+                );
+                f(key!("ts_us"), Int(ts_us));
+                f(key!("ts_ns"), Int(ts_us.saturating_mul(1000)));
+                f(key!("schema"), Str(&table.namespace));
+                f(key!("table"), Str(&table.name));
+                f(key!("txId"), tx_id.map_or(Null, |x| Int(i64::from(x))));
+                f(key!("lsn"), Int(lsn.0 as i64));
+                f(key!("xmin"), Null);
+                f(key!("origin"), Null);
+                f(key!("origin_lsn"), Null);
             }
             Position::Mysql {
                 db,
@@ -1106,38 +1305,38 @@ impl EnvelopeEncoder {
                 row,
                 gtid,
             } => {
-                f("db", Str(db));
-                f("sequence", Null);
-                f("ts_us", Int(ts_us));
-                f("ts_ns", Int(ts_us.saturating_mul(1000)));
+                f(key!("db"), Str(db));
+                f(key!("sequence"), Null);
+                f(key!("ts_us"), Int(ts_us));
+                f(key!("ts_ns"), Int(ts_us.saturating_mul(1000)));
                 f(
-                    "table",
+                    key!("table"),
                     if table.name.is_empty() {
                         Null
                     } else {
                         Str(&table.name)
                     },
                 );
-                f("server_id", Int(i64::from(*server_id)));
-                f("gtid", gtid.as_deref().map_or(Null, Str));
-                f("file", Str(file));
-                f("pos", Int(*pos as i64));
-                f("row", Int(i64::from(*row)));
-                f("thread", Null);
-                f("query", Null);
+                f(key!("server_id"), Int(i64::from(*server_id)));
+                f(key!("gtid"), gtid.as_deref().map_or(Null, Str));
+                f(key!("file"), Str(file));
+                f(key!("pos"), Int(*pos as i64));
+                f(key!("row"), Int(i64::from(*row)));
+                f(key!("thread"), Null);
+                f(key!("query"), Null);
             }
             Position::None => {
-                f("db", Str(""));
-                f("sequence", Null);
-                f("ts_us", Int(ts_us));
-                f("ts_ns", Int(ts_us.saturating_mul(1000)));
-                f("schema", Str(&table.namespace));
-                f("table", Str(&table.name));
-                f("txId", Null);
-                f("lsn", Null);
-                f("xmin", Null);
-                f("origin", Null);
-                f("origin_lsn", Null);
+                f(key!("db"), Str(""));
+                f(key!("sequence"), Null);
+                f(key!("ts_us"), Int(ts_us));
+                f(key!("ts_ns"), Int(ts_us.saturating_mul(1000)));
+                f(key!("schema"), Str(&table.namespace));
+                f(key!("table"), Str(&table.name));
+                f(key!("txId"), Null);
+                f(key!("lsn"), Null);
+                f(key!("xmin"), Null);
+                f(key!("origin"), Null);
+                f(key!("origin_lsn"), Null);
             }
         }
     }
@@ -1188,33 +1387,15 @@ fn write_row(
         return;
     };
     out.push(b'{');
-    let mut first = true;
-    for ((((ty, key), v), kept), fallback) in r
-        .types
-        .iter()
-        .zip(&r.col_keys)
-        .zip(row)
-        .zip(&r.kept)
-        .zip(&r.fallback)
-    {
-        if !kept {
-            continue;
-        }
-        let v = match (v, fallback) {
-            (Value::Null, Some(f)) => f,
-            _ => v,
-        };
-        if !first {
+    let plain = modes.plain();
+    for (n, (i, ty, v)) in r.cells(row).enumerate() {
+        if n > 0 {
             out.push(b',');
         }
-        first = false;
-        out.extend_from_slice(key);
+        out.extend_from_slice(&r.col_keys[i]);
         if matches!(v, Value::Unavailable) {
             write_unavailable(out, ty, placeholder);
-        } else if modes.decimal == DecimalHandling::Precise
-            && modes.binary == BinaryHandling::Bytes
-            && modes.unsigned == BigintUnsigned::Long
-        {
+        } else if plain {
             write_value(out, ty, v);
         } else {
             write_moded(out, ty, v, modes);

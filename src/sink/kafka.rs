@@ -24,7 +24,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::{KafkaSettings, RecordFormat};
 use crate::envelope::avro::{AvroShape, Wrapped};
-use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Record};
+use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Form, Record};
 use crate::event::{ChangeEvent, Marker, TableId};
 use crate::source::TableShape;
 
@@ -551,9 +551,11 @@ pub struct KafkaSink {
     formats: Formats,
 }
 
-/// How records leave the sink: the envelope writes JSON with schemas whenever a part is
-/// Avro (the Connect schema says how to write it), and a JSON part without `schemas_enable`
-/// is unwrapped again.
+/// How records leave the sink. With a part in Avro, the envelope writes change events in
+/// their final form (Avro parts straight from the event), and the sink fills in each Avro
+/// part's registered schema id; other records (markers, and an event its Avro schema does not
+/// fit) come as JSON with schemas, whose Connect schema says how to write each Avro part, and
+/// a JSON part without `schemas_enable` is unwrapped again.
 struct Formats {
     key: RecordFormat,
     value: RecordFormat,
@@ -574,16 +576,13 @@ struct AvroOut {
 struct Recent {
     topic: std::sync::Arc<str>,
     part: crate::sink::registry::Part,
-    connect: String,
+    /// The Connect schema text (`None` for a shape the envelope built itself).
+    connect: Option<String>,
     shape: std::sync::Arc<AvroShape>,
     id: u32,
 }
 
 impl Formats {
-    fn needs_schemas(&self) -> bool {
-        self.json_schemas || self.avro.is_some()
-    }
-
     /// Rewrite each record's key and value into their formats.
     async fn apply(&mut self, records: &mut [Record]) -> Result<(), KafkaSinkError> {
         use crate::sink::registry::Part;
@@ -597,6 +596,24 @@ impl Formats {
             return Ok(());
         };
         for rec in records {
+            if let Form::Final {
+                key: key_shape,
+                value: value_shape,
+            } = &rec.form
+            {
+                for (slot, shape, part) in [
+                    (&mut rec.key, key_shape, Part::Key),
+                    (&mut rec.value, value_shape, Part::Value),
+                ] {
+                    if let (Some(bytes), Some(shape)) = (slot.as_mut(), shape) {
+                        let id = out.id_of(&rec.topic, part, shape).await?;
+                        if let Some(at) = bytes.get_mut(1..5) {
+                            at.copy_from_slice(&id.to_be_bytes());
+                        }
+                    }
+                }
+                continue;
+            }
             for (part, format) in [(Part::Key, *key), (Part::Value, *value)] {
                 let slot = match part {
                     Part::Key => &mut rec.key,
@@ -674,7 +691,8 @@ impl AvroOut {
             .rev()
             .filter(|r| r.part == part && &*r.topic == topic)
             .find_map(|r| {
-                crate::envelope::avro::payload_after(record, &r.connect)
+                let connect = r.connect.as_deref()?;
+                crate::envelope::avro::payload_after(record, connect)
                     .map(|p| (std::sync::Arc::clone(&r.shape), r.id, p))
             })
     }
@@ -702,23 +720,53 @@ impl AvroOut {
                 shape
             }
         };
-        let subject = crate::sink::registry::subject(self.strategy, topic, part, &shape.full_name);
         let id = self
-            .registry
-            .id(&subject, &shape.schema)
+            .register(topic, part, &shape, Some(connect))
             .await
             .map_err(Learn::Registry)?;
+        Ok((shape, id))
+    }
+
+    /// The registered id of a shape the envelope built (the same shape as the last record's
+    /// of its topic and part, almost always).
+    async fn id_of(
+        &mut self,
+        topic: &std::sync::Arc<str>,
+        part: crate::sink::registry::Part,
+        shape: &std::sync::Arc<AvroShape>,
+    ) -> Result<u32, crate::sink::registry::RegistryError> {
+        let known = self.recent.iter().rev().find(|r| {
+            r.part == part
+                && *r.topic == **topic
+                && (std::sync::Arc::ptr_eq(&r.shape, shape) || r.shape.schema == shape.schema)
+        });
+        match known {
+            Some(r) => Ok(r.id),
+            None => self.register(topic, part, shape, None).await,
+        }
+    }
+
+    /// Register (or look up) `shape` under its subject, and remember it among the recent.
+    async fn register(
+        &mut self,
+        topic: &std::sync::Arc<str>,
+        part: crate::sink::registry::Part,
+        shape: &std::sync::Arc<AvroShape>,
+        connect: Option<&str>,
+    ) -> Result<u32, crate::sink::registry::RegistryError> {
+        let subject = crate::sink::registry::subject(self.strategy, topic, part, &shape.full_name);
+        let id = self.registry.id(&subject, &shape.schema).await?;
         if self.recent.len() >= 16 {
             self.recent.remove(0);
         }
         self.recent.push(Recent {
             topic: std::sync::Arc::clone(topic),
             part,
-            connect: connect.to_string(),
-            shape: std::sync::Arc::clone(&shape),
+            connect: connect.map(str::to_string),
+            shape: std::sync::Arc::clone(shape),
             id,
         });
-        Ok((shape, id))
+        Ok(id)
     }
 }
 
@@ -874,16 +922,23 @@ impl KafkaSink {
             json_schemas: s.schemas_enable,
             avro,
         };
+        let mut options = EnvelopeOptions::new(
+            s.topic_prefix
+                .clone()
+                .unwrap_or_else(|| connector.to_string()),
+            s.schemas_enable,
+            output,
+        );
+        if formats.avro.is_some() {
+            options.avro = crate::envelope::AvroParts {
+                key: s.key_format == RecordFormat::Avro,
+                value: s.value_format == RecordFormat::Avro,
+            };
+        }
         Ok(Self {
             producer,
             admin,
-            encoder: EnvelopeEncoder::new(EnvelopeOptions::new(
-                s.topic_prefix
-                    .clone()
-                    .unwrap_or_else(|| connector.to_string()),
-                formats.needs_schemas(),
-                output,
-            )),
+            encoder: EnvelopeEncoder::new(options),
             settings_servers: s.bootstrap_servers.clone(),
             create_topics: s.create_topics,
             partitions: s.topic_partitions,

@@ -31,6 +31,8 @@
 //! Invariant: `encode` accepts exactly the payloads the envelope writes for the schema the
 //! shape was built from; anything else is an [`AvroError`] naming the field path.
 
+mod direct;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -87,7 +89,7 @@ enum Plan {
 }
 
 /// The Avro form of one Connect schema.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AvroShape {
     /// The Avro schema as JSON text (what gets registered).
     pub schema: std::sync::Arc<str>,
