@@ -30,7 +30,7 @@
 //!   harness (`_bulk` of 4,096 `index` actions; a pipeline of 4,096 `SET`s), one request at a
 //!   time as the sink does.
 //!
-//! Peak RSS of sluice (VmHWM) is reported for each; for PostgreSQL latency also sluice's own
+//! Peak RSS of sluice (VmHWM) and, for drains and snapshots, its CPU time per event (user + system, from `/proc`) are reported; for PostgreSQL latency also sluice's own
 //! commit → broker-ack histogram (`sluice_commit_to_ack_seconds`), which excludes the
 //! measuring consumer.
 
@@ -236,6 +236,8 @@ struct Sluice {
     proc: Proc,
     http: u16,
     peak_kb: u64,
+    /// CPU time sluice used so far (user + system), in clock ticks of 10 ms.
+    cpu_ticks: u64,
     /// The test Schema Registry with `SLUICE_BENCH_AVRO=1`.
     _registry: Option<Proc>,
 }
@@ -329,6 +331,7 @@ impl Sluice {
             proc: Proc(child),
             http,
             peak_kb: 0,
+            cpu_ticks: 0,
             _registry: registry,
         }
     }
@@ -344,6 +347,25 @@ impl Sluice {
         {
             self.peak_kb = self.peak_kb.max(kb);
         }
+        // utime and stime: fields 14 and 15 of /proc/<pid>/stat (after the `(comm)` field).
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.proc.0.id())).unwrap_or_default();
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        self.cpu_ticks = self.cpu_ticks.max(ticks);
+    }
+
+    /// CPU time per item so far, in microseconds (`/proc` clock ticks are 10 ms).
+    fn cpu_us_per(&self, items: u64) -> f64 {
+        self.cpu_ticks as f64 * 10_000.0 / items.max(1) as f64
     }
 
     /// Wait for the process to exit on its own (`initial_only`), sampling its RSS.
@@ -446,11 +468,12 @@ fn snapshot_rows(
         (
             format!("{scenario}: sluice → broker"),
             format!(
-                "{:.0} rows/s, {:.1} MB/s ({:.0}% of {short}), peak RSS {} MB",
+                "{:.0} rows/s, {:.1} MB/s ({:.0}% of {short}), peak RSS {} MB, CPU {:.1} µs/row",
                 rows as f64 / sluice_s,
                 mb / sluice_s,
                 100.0 * raw_s / sluice_s,
-                s.peak_kb / 1024
+                s.peak_kb / 1024,
+                s.cpu_us_per(rows)
             ),
         ),
     ]
@@ -474,10 +497,11 @@ fn drain_rows(
         (
             format!("{scenario}: sluice → broker"),
             format!(
-                "{:.0} events/s ({:.0}% of {short}), peak RSS {} MB",
+                "{:.0} events/s ({:.0}% of {short}), peak RSS {} MB, CPU {:.1} µs/event",
                 events as f64 / sluice_s,
                 100.0 * raw_s / sluice_s,
-                s.peak_kb / 1024
+                s.peak_kb / 1024,
+                s.cpu_us_per(events)
             ),
         ),
     ]
@@ -1137,6 +1161,7 @@ fn sink_connector(root: &Path, bootstrap: &str, topic: &str, sink: &str) -> Slui
         proc: Proc(child),
         http,
         peak_kb: 0,
+        cpu_ticks: 0,
         _registry: None,
     }
 }
@@ -1190,6 +1215,7 @@ async fn sink_apply(root: &Path, pg: &Pg, bootstrap: &str, target: &str, n: u64)
         ),
         http,
         peak_kb: 0,
+        cpu_ticks: 0,
         _registry: None,
     };
     capture.wait_exit().await;
