@@ -571,13 +571,22 @@ struct AvroOut {
     shapes: HashMap<String, std::sync::Arc<AvroShape>>,
     /// The last few (topic, part, Connect schema) with their shape and registered id.
     recent: Vec<Recent>,
+    /// Registered ids of the shapes the envelope built, by shape (held here, so an address
+    /// is not reused while it is a key) and part, with the topic they were registered for.
+    ids: HashMap<(usize, crate::sink::registry::Part), Known>,
+}
+
+/// A shape's registered id (see [`AvroOut::ids`]).
+struct Known {
+    _shape: std::sync::Arc<AvroShape>,
+    topic: std::sync::Arc<str>,
+    id: u32,
 }
 
 struct Recent {
     topic: std::sync::Arc<str>,
     part: crate::sink::registry::Part,
-    /// The Connect schema text (`None` for a shape the envelope built itself).
-    connect: Option<String>,
+    connect: String,
     shape: std::sync::Arc<AvroShape>,
     id: u32,
 }
@@ -691,8 +700,7 @@ impl AvroOut {
             .rev()
             .filter(|r| r.part == part && &*r.topic == topic)
             .find_map(|r| {
-                let connect = r.connect.as_deref()?;
-                crate::envelope::avro::payload_after(record, connect)
+                crate::envelope::avro::payload_after(record, &r.connect)
                     .map(|p| (std::sync::Arc::clone(&r.shape), r.id, p))
             })
     }
@@ -721,52 +729,57 @@ impl AvroOut {
             }
         };
         let id = self
-            .register(topic, part, &shape, Some(connect))
+            .register(topic, part, &shape)
             .await
             .map_err(Learn::Registry)?;
-        Ok((shape, id))
-    }
-
-    /// The registered id of a shape the envelope built (the same shape as the last record's
-    /// of its topic and part, almost always).
-    async fn id_of(
-        &mut self,
-        topic: &std::sync::Arc<str>,
-        part: crate::sink::registry::Part,
-        shape: &std::sync::Arc<AvroShape>,
-    ) -> Result<u32, crate::sink::registry::RegistryError> {
-        let known = self.recent.iter().rev().find(|r| {
-            r.part == part
-                && *r.topic == **topic
-                && (std::sync::Arc::ptr_eq(&r.shape, shape) || r.shape.schema == shape.schema)
-        });
-        match known {
-            Some(r) => Ok(r.id),
-            None => self.register(topic, part, shape, None).await,
-        }
-    }
-
-    /// Register (or look up) `shape` under its subject, and remember it among the recent.
-    async fn register(
-        &mut self,
-        topic: &std::sync::Arc<str>,
-        part: crate::sink::registry::Part,
-        shape: &std::sync::Arc<AvroShape>,
-        connect: Option<&str>,
-    ) -> Result<u32, crate::sink::registry::RegistryError> {
-        let subject = crate::sink::registry::subject(self.strategy, topic, part, &shape.full_name);
-        let id = self.registry.id(&subject, &shape.schema).await?;
         if self.recent.len() >= 16 {
             self.recent.remove(0);
         }
         self.recent.push(Recent {
             topic: std::sync::Arc::clone(topic),
             part,
-            connect: connect.map(str::to_string),
-            shape: std::sync::Arc::clone(shape),
+            connect: connect.to_string(),
+            shape: std::sync::Arc::clone(&shape),
             id,
         });
+        Ok((shape, id))
+    }
+
+    /// The registered id of a shape the envelope built (one per table and schema version).
+    async fn id_of(
+        &mut self,
+        topic: &std::sync::Arc<str>,
+        part: crate::sink::registry::Part,
+        shape: &std::sync::Arc<AvroShape>,
+    ) -> Result<u32, crate::sink::registry::RegistryError> {
+        let key = (std::sync::Arc::as_ptr(shape) as usize, part);
+        if let Some(k) = self.ids.get(&key).filter(|k| k.topic == *topic) {
+            return Ok(k.id);
+        }
+        let id = self.register(topic, part, shape).await?;
+        if self.ids.len() >= 4096 {
+            self.ids.clear();
+        }
+        self.ids.insert(
+            key,
+            Known {
+                _shape: std::sync::Arc::clone(shape),
+                topic: std::sync::Arc::clone(topic),
+                id,
+            },
+        );
         Ok(id)
+    }
+
+    /// Register (or look up) `shape` under its subject.
+    async fn register(
+        &mut self,
+        topic: &str,
+        part: crate::sink::registry::Part,
+        shape: &AvroShape,
+    ) -> Result<u32, crate::sink::registry::RegistryError> {
+        let subject = crate::sink::registry::subject(self.strategy, topic, part, &shape.full_name);
+        self.registry.id(&subject, &shape.schema).await
     }
 }
 
@@ -912,6 +925,7 @@ impl KafkaSink {
                     strategy: r.subject_name_strategy,
                     shapes: HashMap::new(),
                     recent: Vec::new(),
+                    ids: HashMap::new(),
                 })
             }
             _ => None,
