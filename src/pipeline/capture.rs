@@ -355,7 +355,7 @@ mod tests {
                 stage: "source", ..
             } => {
                 assert!(e.to_string().contains("decoder exploded"), "{e}");
-                assert!(!e.is_transient());
+                assert!(!super::super::retry::transient(&e));
             }
             other => panic!("{other:?}"),
         }

@@ -11,6 +11,7 @@
 mod apply;
 mod capture;
 pub mod control;
+mod retry;
 
 use std::future::Future;
 use std::path::Path;
@@ -67,19 +68,6 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// Whether a restart may fix it.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            PipelineError::Source(e) => e.is_transient(),
-            PipelineError::Sink(e) => e.is_transient(),
-            PipelineError::Changelog(e) => e.is_transient(),
-            PipelineError::Target(e) => e.is_transient(),
-            PipelineError::Offsets(e) => matches!(e, OffsetError::Io { .. }),
-            PipelineError::Stalled => true,
-            PipelineError::Panicked { .. } | PipelineError::Mismatch => false,
-        }
-    }
-
     /// What the operator should do.
     pub fn hint(&self) -> String {
         match self {
@@ -320,7 +308,7 @@ where
             }
             Err(e) => e,
         };
-        if !err.is_transient() {
+        if !retry::transient(&err) {
             telemetry
                 .errors
                 .with_label_values(&[name, "definite"])

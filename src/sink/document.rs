@@ -65,24 +65,6 @@ pub enum TargetError {
 }
 
 impl TargetError {
-    /// Connection problems, 429 and 5xx are transient.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            TargetError::Http(_) | TargetError::Io(_) => true,
-            TargetError::Status { status, .. } => *status == 429 || *status >= 500,
-            TargetError::Redis(e) => {
-                e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_timeout()
-                    || e.code() == Some("LOADING")
-                    || e.code() == Some("BUSY")
-                    || e.code() == Some("TRYAGAIN")
-            }
-            TargetError::Memcached(_) => true,
-            TargetError::Config(_) | TargetError::Refused { .. } => false,
-        }
-    }
-
     /// What the operator should do.
     pub fn hint(&self) -> String {
         match self {

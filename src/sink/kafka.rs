@@ -141,38 +141,6 @@ pub enum KafkaSinkError {
 }
 
 impl KafkaSinkError {
-    /// Transient errors are retried by restarting the connector from its last checkpoint.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            KafkaSinkError::Config(_) => false,
-            KafkaSinkError::CreateTopic { source, .. } => !matches!(
-                source.rdkafka_error_code(),
-                Some(
-                    RDKafkaErrorCode::TopicAuthorizationFailed
-                        | RDKafkaErrorCode::InvalidConfig
-                        | RDKafkaErrorCode::InvalidReplicationFactor
-                        | RDKafkaErrorCode::InvalidPartitions
-                        | RDKafkaErrorCode::PolicyViolation
-                )
-            ),
-            KafkaSinkError::Delivery { source, .. } => source
-                .rdkafka_error_code()
-                .is_none_or(delivery_is_transient),
-            // A refused login does not fix itself.
-            KafkaSinkError::CompactedWithoutKey { .. }
-            | KafkaSinkError::ProducerFatal { .. }
-            | KafkaSinkError::Fenced { .. }
-            | KafkaSinkError::Authentication { .. } => false,
-            KafkaSinkError::Transaction { source, .. } => match source {
-                KafkaError::Transaction(e) => !e.is_fatal(),
-                _ => true,
-            },
-            KafkaSinkError::Registry(e) => e.is_transient(),
-            KafkaSinkError::Avro { .. } => false,
-            KafkaSinkError::Unreachable { .. } | KafkaSinkError::Canceled => true,
-        }
-    }
-
     /// What an operator should do about a definite error.
     pub fn hint(&self) -> &'static str {
         match self {
@@ -299,31 +267,6 @@ fn broker_code(e: &KafkaError) -> String {
         Some(code) => format!("broker error {code:?} ({}): {code}", code as i32),
         None => e.to_string(),
     }
-}
-
-/// Whether a refused delivery can succeed when retried from the last checkpoint. Refusals
-/// that would repeat for the same record forever are definite.
-fn delivery_is_transient(code: RDKafkaErrorCode) -> bool {
-    use RDKafkaErrorCode as C;
-    !matches!(
-        code,
-        C::TopicAuthorizationFailed
-            | C::ClusterAuthorizationFailed
-            | C::MessageSizeTooLarge
-            | C::MessageBatchTooLarge
-            | C::InvalidRecord
-            | C::InvalidMessage
-            | C::InvalidMessageSize
-            | C::InvalidConfig
-            | C::PolicyViolation
-            | C::UnsupportedForMessageFormat
-            | C::UnsupportedVersion
-            | C::UnsupportedCompressionType
-            | C::InvalidRequiredAcks
-            | C::InvalidTopic
-            | C::SaslAuthenticationFailed
-            | C::Authentication
-    )
 }
 
 /// The real fix for a refused delivery, by broker error.
@@ -1219,8 +1162,8 @@ impl KafkaSink {
 mod tests {
     use super::*;
 
-    /// Refusals that would repeat for the same record forever are definite, with a hint that
-    /// names the real fix; broker outages and leader moves are transient.
+    /// A refused delivery names the topic and broker code, with a hint that names the real
+    /// fix (whether it is retried: `pipeline::retry`).
     #[test]
     fn delivery_classification() {
         let delivery = |code| KafkaSinkError::Delivery {
@@ -1228,7 +1171,6 @@ mod tests {
             source: KafkaError::MessageProduction(code),
         };
         let invalid = delivery(RDKafkaErrorCode::InvalidRecord);
-        assert!(!invalid.is_transient());
         assert!(
             invalid.hint().contains("cleanup.policy"),
             "{}",
@@ -1239,26 +1181,14 @@ mod tests {
             text.contains("topic t") && text.contains("InvalidRecord") && text.contains("87"),
             "{text}"
         );
-        assert!(!delivery(RDKafkaErrorCode::MessageSizeTooLarge).is_transient());
         assert!(delivery(RDKafkaErrorCode::MessageSizeTooLarge)
             .hint()
             .contains("max.message.bytes"));
-        assert!(!delivery(RDKafkaErrorCode::TopicAuthorizationFailed).is_transient());
-        for transient in [
-            RDKafkaErrorCode::NotLeaderForPartition,
-            RDKafkaErrorCode::RequestTimedOut,
-            RDKafkaErrorCode::MessageTimedOut,
-            RDKafkaErrorCode::NotEnoughReplicas,
-            RDKafkaErrorCode::BrokerTransportFailure,
-        ] {
-            assert!(delivery(transient).is_transient(), "{transient:?}");
-        }
         let compacted = KafkaSinkError::CompactedWithoutKey {
             table: "public.t".into(),
             topic: "p.public.t".into(),
             policy: "compact".into(),
         };
-        assert!(!compacted.is_transient());
         assert!(compacted.to_string().contains("public.t"));
     }
 }

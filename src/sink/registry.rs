@@ -50,13 +50,6 @@ pub enum RegistryError {
     Config(String),
 }
 
-impl RegistryError {
-    /// Outages are transient; refusals and configuration errors are not.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, RegistryError::Unavailable { .. })
-    }
-}
-
 /// Which part of a record a schema describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Part {

@@ -123,14 +123,6 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Whether a restart may fix it.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            SourceError::Postgres(e) => e.is_transient(),
-            SourceError::Mysql(e) => e.is_transient(),
-        }
-    }
-
     /// What the operator should do.
     pub fn hint(&self) -> String {
         match self {

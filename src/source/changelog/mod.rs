@@ -49,15 +49,6 @@ pub enum ChangelogError {
 }
 
 impl ChangelogError {
-    /// Configuration errors are definite; consumer errors are retried.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ChangelogError::Consume(_) => true,
-            ChangelogError::Registry(e) => e.is_transient(),
-            _ => false,
-        }
-    }
-
     /// What the operator should do.
     pub fn hint(&self) -> &'static str {
         match self {

@@ -79,15 +79,6 @@ pub enum MySourceError {
     Tls(String),
 }
 
-/// MySQL error codes that no retry fixes.
-const DEFINITE_CODES: &[u16] = &[
-    1044, // ER_DBACCESS_DENIED_ERROR
-    1045, // ER_ACCESS_DENIED_ERROR
-    1142, // ER_TABLEACCESS_DENIED_ERROR
-    1227, // ER_SPECIFIC_ACCESS_DENIED_ERROR
-    1236, // ER_MASTER_FATAL_ERROR_READING_BINLOG (purged or bad position)
-];
-
 fn server_code(e: &mysql_async::Error) -> Option<u16> {
     match e {
         mysql_async::Error::Server(s) => Some(s.code),
@@ -104,22 +95,6 @@ impl MySourceError {
     /// Wrap a binlog error with what sluice was doing.
     pub(crate) fn binlog(context: &'static str) -> impl FnOnce(mysql_async::Error) -> Self {
         move |source| MySourceError::Binlog { context, source }
-    }
-
-    /// Whether a restart may fix it.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            MySourceError::Sql { source, .. } | MySourceError::Binlog { source, .. } => {
-                !server_code(source).is_some_and(|c| DEFINITE_CODES.contains(&c))
-            }
-            MySourceError::Silent { .. } => true,
-            MySourceError::Offsets(e) => matches!(e, crate::offsets::OffsetError::Io { .. }),
-            MySourceError::Precondition { .. }
-            | MySourceError::PositionPurged { .. }
-            | MySourceError::Decode { .. }
-            | MySourceError::Value { .. }
-            | MySourceError::Tls(_) => false,
-        }
     }
 
     /// What the operator should do.

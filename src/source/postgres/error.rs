@@ -110,40 +110,6 @@ impl PgSourceError {
         move |source| PgSourceError::Replication { context, source }
     }
 
-    /// Transient errors are retried with backoff; the rest halt the connector.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            PgSourceError::Sql { source, .. } => match source.code() {
-                // Connection-level failures have no SQLSTATE.
-                None => true,
-                Some(code) => {
-                    let c = code.code();
-                    c.starts_with("08")
-                        || c.starts_with("57")
-                        || c.starts_with("53")
-                        || c == "55006"
-                }
-            },
-            PgSourceError::Replication { source, .. } => {
-                // A slot still held by a session that died with a killed sluice frees itself.
-                // The server's error text carries its SQLSTATE: class 57 (operator
-                // intervention: a fast shutdown or restart, pg_terminate_backend) and 08
-                // (connection) end this connection only.
-                let text = source.to_string();
-                source.is_transient()
-                    || source.is_io()
-                    || text.contains("is active for PID")
-                    || (source.is_server()
-                        && ["(SQLSTATE 57", "(SQLSTATE 08", "(SQLSTATE 53"]
-                            .iter()
-                            .any(|c| text.contains(c)))
-            }
-            PgSourceError::Offsets(crate::offsets::OffsetError::Io { .. }) => true,
-            PgSourceError::SlotBusy { .. } => true,
-            _ => false,
-        }
-    }
-
     /// What an operator should do.
     pub fn hint(&self) -> String {
         match self {
@@ -178,28 +144,5 @@ impl PgSourceError {
             PgSourceError::Tls(_) => "check source.tls (mode and ca_file)".into(),
             PgSourceError::Offsets(e) => e.to_string(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A walsender ended by a fast shutdown, a restart or `pg_terminate_backend` (SQLSTATE
-    /// class 57) is retried; an error about the request itself is not.
-    #[test]
-    fn replication_errors_by_sqlstate() {
-        let server = |text: &str| PgSourceError::Replication {
-            context: "receiving",
-            source: pgwire_replication::PgWireError::Server(text.into()),
-        };
-        for transient in [
-            "terminating connection due to administrator command (SQLSTATE 57P01)",
-            "the database system is shutting down (SQLSTATE 57P03)",
-            "connection failure (SQLSTATE 08006)",
-        ] {
-            assert!(server(transient).is_transient(), "{transient}");
-        }
-        assert!(!server("publication \"x\" does not exist (SQLSTATE 42704)").is_transient());
     }
 }
