@@ -17,8 +17,9 @@ use tokio::sync::watch;
 
 use super::{Outcome, PipelineError};
 use crate::config::{ChangelogSettings, ConnectorSettings, DecimalFormat, SinkSettings};
-use crate::sink::document::{DocTarget, TargetError};
+use crate::sink::document::DocTarget;
 use crate::sink::kafka::KafkaSinkError;
+use crate::sink::target::TargetError;
 use crate::source::changelog::debezium::DecodeOptions;
 use crate::source::changelog::{ChangelogError, ChangelogSource, PoisonRecord};
 use crate::telemetry::{Health, Telemetry};

@@ -23,8 +23,8 @@ use tokio::time::Instant;
 
 use crate::config::{ConnectorSettings, SinkSettings, SourceSettings};
 use crate::offsets::{OffsetError, OffsetStore};
-use crate::sink::document::TargetError;
 use crate::sink::kafka::KafkaSinkError;
+use crate::sink::target::TargetError;
 use crate::source::changelog::ChangelogError;
 use crate::source::mysql::MysqlSource;
 use crate::source::postgres::PostgresSource;

@@ -31,9 +31,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::PipelineError;
 use crate::offsets::OffsetError;
-use crate::sink::document::TargetError;
 use crate::sink::kafka::KafkaSinkError;
 use crate::sink::registry::RegistryError;
+use crate::sink::target::TargetError;
 use crate::source::changelog::ChangelogError;
 use crate::source::mysql::MySourceError;
 use crate::source::postgres::PgSourceError;

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::document::{expand, Rejected, TargetError};
+use super::target::{expand, Rejected, TargetError};
 use crate::config::{MemcachedSettings, RedisSettings, RedisValueFormat};
 use crate::event::{DocAction, DocChange};
 

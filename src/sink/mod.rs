@@ -11,3 +11,4 @@ pub mod document;
 pub mod kafka;
 pub mod registry;
 pub mod search;
+pub mod target;

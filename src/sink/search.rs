@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde_json::Value as Json;
 
-use super::document::{expand, Rejected, TargetError};
+use super::target::{expand, Rejected, TargetError};
 use crate::config::SearchSettings;
 use crate::event::{DocAction, DocChange};
 
