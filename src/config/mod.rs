@@ -10,10 +10,16 @@
 
 mod env;
 mod model;
+mod sink;
+mod source;
+mod validate;
 
 use std::path::Path;
 
 pub use model::*;
+pub use sink::*;
+pub use source::*;
+pub use validate::parse_table_name;
 
 /// Why a configuration could not be loaded or is invalid. All of these are definite.
 #[derive(Debug, thiserror::Error)]

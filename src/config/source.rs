@@ -1,0 +1,421 @@
+//! Source settings: PostgreSQL, MySQL/MariaDB, and Debezium-format change topics (for
+//! sink connectors). Every field is documented here and in README.md.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::model::yes;
+use super::{KafkaSasl, KafkaTls, SchemaRegistrySettings};
+
+/// Sources, by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSettings {
+    /// PostgreSQL logical replication (pgoutput).
+    Postgres(PostgresSettings),
+    /// A MySQL 8.0+ or MariaDB 10.5+ server's ROW binlog.
+    Mysql(MysqlSettings),
+    /// Debezium-format change topics, consumed in a consumer group (for sink connectors).
+    Kafka(ChangelogSettings),
+}
+
+impl SourceSettings {
+    /// The column filter of a capture source (validated at load; an invalid pattern here
+    /// keeps every column).
+    pub fn column_filter(&self) -> crate::envelope::ColumnFilter {
+        let (inc, exc) = match self {
+            SourceSettings::Postgres(p) => (&p.column_include_list, &p.column_exclude_list),
+            SourceSettings::Mysql(m) => (&m.column_include_list, &m.column_exclude_list),
+            SourceSettings::Kafka(_) => return crate::envelope::ColumnFilter::default(),
+        };
+        crate::envelope::ColumnFilter::new(inc, exc).unwrap_or_default()
+    }
+
+    /// The placeholder for values the source did not send.
+    pub fn unavailable_placeholder(&self) -> std::sync::Arc<str> {
+        match self {
+            SourceSettings::Postgres(p) => p.unavailable_value_placeholder.as_str().into(),
+            _ => crate::envelope::UNAVAILABLE_VALUE.into(),
+        }
+    }
+
+    /// How a capture source's records are written, beside the sink's own settings.
+    pub fn output(&self, kind: crate::envelope::SourceKind) -> crate::envelope::SourceOutput {
+        crate::envelope::SourceOutput {
+            kind,
+            modes: self.value_modes(),
+            columns: self.column_filter(),
+            placeholder: self.unavailable_placeholder(),
+            transaction_metadata: match self {
+                SourceSettings::Postgres(p) => p.provide_transaction_metadata,
+                SourceSettings::Mysql(m) => m.provide_transaction_metadata,
+                SourceSettings::Kafka(_) => false,
+            },
+        }
+    }
+
+    /// The value-handling modes a capture source's records are written with.
+    pub fn value_modes(&self) -> crate::envelope::ValueModes {
+        match self {
+            SourceSettings::Postgres(p) => crate::envelope::ValueModes {
+                decimal: p.decimal_handling_mode,
+                binary: p.binary_handling_mode,
+                time: p.time_precision_mode,
+                unsigned: crate::envelope::BigintUnsigned::Long,
+                interval: p.interval_handling_mode,
+                hstore: p.hstore_handling_mode,
+                tombstones_on_delete: p.tombstones_on_delete,
+                skipped: crate::envelope::SkippedOps::from_codes(
+                    p.skipped_operations.iter().map(String::as_str),
+                ),
+            },
+            SourceSettings::Mysql(m) => crate::envelope::ValueModes {
+                decimal: m.decimal_handling_mode,
+                binary: m.binary_handling_mode,
+                time: m.time_precision_mode,
+                unsigned: m.bigint_unsigned_handling_mode,
+                interval: crate::envelope::IntervalHandling::Numeric,
+                hstore: crate::envelope::HstoreHandling::Json,
+                tombstones_on_delete: m.tombstones_on_delete,
+                skipped: crate::envelope::SkippedOps::from_codes(
+                    m.skipped_operations.iter().map(String::as_str),
+                ),
+            },
+            SourceSettings::Kafka(_) => crate::envelope::ValueModes::default(),
+        }
+    }
+}
+
+/// A Kafka consumer of Debezium-format change topics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangelogSettings {
+    /// `host:port[,host:port]` of the brokers.
+    pub bootstrap_servers: String,
+    /// Topics to read.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Regular expression of topics to read (instead of, or besides, `topics`).
+    #[serde(default)]
+    pub topic_pattern: Option<String>,
+    /// Consumer group (default `sluice-<connector>`); processes sharing it share partitions.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    /// Topic for records the target can never accept (default: none, such records halt).
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// Longest wait for more records before a partial batch is applied.
+    #[serde(default = "default_batch_wait_ms")]
+    pub batch_wait_ms: u64,
+    /// TLS to the brokers.
+    #[serde(default)]
+    pub tls: Option<KafkaTls>,
+    /// SASL authentication.
+    #[serde(default)]
+    pub sasl: Option<KafkaSasl>,
+    /// Extra librdkafka consumer properties.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// The Schema Registry to read Avro records' schemas from (records in the Confluent
+    /// wire format are recognized by their magic byte; JSON ones are read as before).
+    #[serde(default)]
+    pub schema_registry: Option<SchemaRegistrySettings>,
+}
+
+fn default_batch_wait_ms() -> u64 {
+    20
+}
+
+/// PostgreSQL source settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSettings {
+    /// Server host name or address (or a Unix socket directory starting with `/`).
+    pub host: String,
+    /// Server port.
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+    /// User with the REPLICATION attribute and SELECT on the tables.
+    pub user: String,
+    /// Password (use `${ENV_VAR}`); never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Database to capture.
+    pub database: String,
+    /// Tables to capture, as `schema.table`.
+    pub tables: Vec<String>,
+    /// Replication slot name (default `sluice_<connector>`).
+    #[serde(default)]
+    pub slot_name: Option<String>,
+    /// Publication name (default `sluice_<connector>`).
+    #[serde(default)]
+    pub publication_name: Option<String>,
+    /// Create the publication when it does not exist.
+    #[serde(default = "yes")]
+    pub create_publication: bool,
+    /// What to do before streaming.
+    #[serde(default)]
+    pub snapshot_mode: SnapshotMode,
+    /// Emit `t` events for TRUNCATE (Debezium skips them by default).
+    #[serde(default)]
+    pub emit_truncate: bool,
+    /// Debezium's `decimal.handling.mode`: `precise` (default), `double` or `string`.
+    #[serde(default)]
+    pub decimal_handling_mode: crate::envelope::DecimalHandling,
+    /// Debezium's `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe` or
+    /// `hex`.
+    #[serde(default)]
+    pub binary_handling_mode: crate::envelope::BinaryHandling,
+    /// Debezium's `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`
+    /// or `connect`.
+    #[serde(default)]
+    pub time_precision_mode: crate::envelope::TimePrecision,
+    /// Debezium's `tombstones.on.delete`: a tombstone after each delete (default `true`).
+    #[serde(default = "yes")]
+    pub tombstones_on_delete: bool,
+    /// Debezium's `provide.transaction.metadata`: BEGIN/END records on
+    /// `<topic_prefix>.transaction` and a `transaction` block in each streamed event
+    /// (default `false`).
+    #[serde(default)]
+    pub provide_transaction_metadata: bool,
+    /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
+    #[serde(default)]
+    pub skipped_operations: Vec<String>,
+    /// Debezium's `column.include.list`: regular expressions of `schema.table.column` names
+    /// (whole, case-insensitive) to write; empty means every column. Key columns always are.
+    #[serde(default)]
+    pub column_include_list: Vec<String>,
+    /// Debezium's `column.exclude.list`: the same, for columns never written (e.g. PII).
+    #[serde(default)]
+    pub column_exclude_list: Vec<String>,
+    /// Debezium's `unavailable.value.placeholder`: written for an unchanged TOASTed value
+    /// the server did not send (default `__debezium_unavailable_value`).
+    #[serde(default = "default_placeholder")]
+    pub unavailable_value_placeholder: String,
+    /// Debezium's `interval.handling.mode`: `numeric` (default; microseconds) or `string`
+    /// (ISO-8601, `P1Y2M3DT4H5M6.78S`).
+    #[serde(default)]
+    pub interval_handling_mode: crate::envelope::IntervalHandling,
+    /// Debezium's `hstore.handling.mode`: `json` (default; a JSON string) or `map` (a
+    /// Connect map of strings).
+    #[serde(default)]
+    pub hstore_handling_mode: crate::envelope::HstoreHandling,
+    /// How often the acknowledged position is reported to the server.
+    #[serde(default = "default_status_interval_ms")]
+    pub status_interval_ms: u64,
+    /// Message key columns per table (`schema.table` → columns), like Debezium's
+    /// `message.key.columns`: they replace the primary key (or the replica-identity index)
+    /// as the record key. Checked against the catalog at start.
+    #[serde(default)]
+    pub key_columns: BTreeMap<String, Vec<String>>,
+    /// Publish changes of a listed partitioned table under the parent's name
+    /// (`publish_via_partition_root`), so the snapshot and the stream share one topic.
+    #[serde(default = "yes")]
+    pub publish_via_partition_root: bool,
+    /// TLS for both the SQL and the replication connection.
+    #[serde(default)]
+    pub tls: PgTls,
+}
+
+fn default_placeholder() -> String {
+    crate::envelope::UNAVAILABLE_VALUE.to_string()
+}
+
+fn default_pg_port() -> u16 {
+    5432
+}
+fn default_status_interval_ms() -> u64 {
+    1000
+}
+
+/// Snapshot behaviour.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum SnapshotMode {
+    /// Snapshot the tables once, then stream.
+    #[default]
+    Initial,
+    /// Stream only, from the slot's position.
+    NoData,
+    /// Snapshot, then stop.
+    InitialOnly,
+}
+
+/// MySQL/MariaDB source settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlSettings {
+    /// Server host name or address.
+    pub host: String,
+    /// Server port.
+    #[serde(default = "default_mysql_port")]
+    pub port: u16,
+    /// User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT on the tables.
+    pub user: String,
+    /// Password (use `${ENV_VAR}`); never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Tables to capture, as `database.table`.
+    pub tables: Vec<String>,
+    /// Replica server id sluice registers with; must differ from the server's and every other
+    /// replica's (default: 5400 + a hash of the connector name, in 5400..=6399).
+    #[serde(default)]
+    pub server_id: Option<u32>,
+    /// What to do before streaming; `when_needed` also re-snapshots when the saved binlog
+    /// position has been purged from the server.
+    #[serde(default)]
+    pub snapshot_mode: MysqlSnapshotMode,
+    /// Resume from the saved GTID position on MariaDB (file+position otherwise).
+    #[serde(default = "yes")]
+    pub use_gtid: bool,
+    /// Interval of the server's heartbeat events while the binlog is idle; a connection silent
+    /// for three intervals is considered dead and reconnected.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// Message key columns per table (`database.table` → columns), like Debezium's
+    /// `message.key.columns`: they replace the primary key (or the first unique index of
+    /// NOT NULL columns) as the record key. Checked against the catalog at start.
+    #[serde(default)]
+    pub key_columns: BTreeMap<String, Vec<String>>,
+    /// Debezium's `decimal.handling.mode`: `precise` (default), `double` or `string`.
+    #[serde(default)]
+    pub decimal_handling_mode: crate::envelope::DecimalHandling,
+    /// Debezium's `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe` or
+    /// `hex`.
+    #[serde(default)]
+    pub binary_handling_mode: crate::envelope::BinaryHandling,
+    /// Debezium's `time.precision.mode`: `adaptive` (default), `adaptive_time_microseconds`
+    /// or `connect`.
+    #[serde(default)]
+    pub time_precision_mode: crate::envelope::TimePrecision,
+    /// Debezium's `tombstones.on.delete`: a tombstone after each delete (default `true`).
+    #[serde(default = "yes")]
+    pub tombstones_on_delete: bool,
+    /// Debezium's `provide.transaction.metadata`: BEGIN/END records on
+    /// `<topic_prefix>.transaction` and a `transaction` block in each streamed event
+    /// (default `false`).
+    #[serde(default)]
+    pub provide_transaction_metadata: bool,
+    /// Debezium's `include.schema.changes`: schema-change records on `<topic_prefix>` for the
+    /// snapshot and each DDL statement on a captured table (default `true`).
+    #[serde(default = "yes")]
+    pub include_schema_changes: bool,
+    /// Debezium's `skipped.operations`: op codes not written (`c`, `u`, `d`, `t`).
+    #[serde(default)]
+    pub skipped_operations: Vec<String>,
+    /// Debezium's `column.include.list`: regular expressions of `schema.table.column` names
+    /// (whole, case-insensitive) to write; empty means every column. Key columns always are.
+    #[serde(default)]
+    pub column_include_list: Vec<String>,
+    /// Debezium's `column.exclude.list`: the same, for columns never written (e.g. PII).
+    #[serde(default)]
+    pub column_exclude_list: Vec<String>,
+    /// Debezium's `bigint.unsigned.handling.mode`: `long` (default; values above
+    /// 2^63 - 1 wrap, as in Debezium) or `precise` (a Decimal of precision 20).
+    #[serde(default)]
+    pub bigint_unsigned_handling_mode: crate::envelope::BigintUnsigned,
+    /// TLS for the SQL and the binlog connection.
+    #[serde(default)]
+    pub tls: PgTls,
+}
+
+fn default_mysql_port() -> u16 {
+    3306
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    5000
+}
+
+/// Snapshot behaviour of the MySQL source.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum MysqlSnapshotMode {
+    /// Snapshot the tables once, then stream.
+    #[default]
+    Initial,
+    /// Stream only, from the server's current position (first start) or the saved one.
+    NoData,
+    /// Snapshot, then stop.
+    InitialOnly,
+    /// Like `initial`, and snapshot again when the saved position is no longer on the server.
+    WhenNeeded,
+}
+
+impl MysqlSettings {
+    /// The replica server id: explicit, or derived from the connector name (stable).
+    pub fn server_id(&self, connector: &str) -> u32 {
+        self.server_id.unwrap_or_else(|| {
+            // FNV-1a: stable across builds and platforms.
+            let h = connector.bytes().fold(0x811c_9dc5u32, |h, b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            });
+            5400 + h % 1000
+        })
+    }
+}
+
+/// TLS settings for PostgreSQL connections.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PgTls {
+    /// `disable`, `require` (encrypt, do not verify), `verify_ca` or `verify_full`.
+    #[serde(default)]
+    pub mode: TlsMode,
+    /// PEM file with the CA certificate(s) to trust.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// TLS modes (libpq's `sslmode` names).
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum TlsMode {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS without certificate verification.
+    Require,
+    /// TLS, certificate chain verified.
+    VerifyCa,
+    /// TLS, chain and host name verified.
+    VerifyFull,
+}
+
+impl PostgresSettings {
+    /// Replication slot name: explicit, or `sluice_<connector>`.
+    pub fn slot_name(&self, connector: &str) -> String {
+        self.slot_name
+            .clone()
+            .unwrap_or_else(|| format!("sluice_{connector}"))
+    }
+
+    /// Publication name: explicit, or `sluice_<connector>`.
+    pub fn publication_name(&self, connector: &str) -> String {
+        self.publication_name
+            .clone()
+            .unwrap_or_else(|| format!("sluice_{connector}"))
+    }
+}
+
+mode_names!(SnapshotMode {
+    "initial" => Initial,
+    "no_data" => NoData,
+    "initial_only" => InitialOnly,
+});
+
+mode_names!(MysqlSnapshotMode {
+    "initial" => Initial,
+    "no_data" => NoData,
+    "initial_only" => InitialOnly,
+    "when_needed" => WhenNeeded,
+});
+
+mode_names!(TlsMode {
+    "disable" => Disable,
+    "require" => Require,
+    "verify_ca" => VerifyCa,
+    "verify_full" => VerifyFull,
+});
