@@ -49,6 +49,8 @@ pub mod pipeline;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 
 /// sluice's version, written into `source.version`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-sluice");

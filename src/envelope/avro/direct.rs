@@ -446,25 +446,17 @@ mod tests {
     };
     use crate::event::{Lsn, Marker, Op, Position, SnapshotMarker, TableId, TableSchema};
 
-    /// A small deterministic generator (xorshift64*), so failures reproduce.
-    struct Gen(u64);
+    use crate::testing::Gen;
 
-    impl Gen {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
+    /// The values this test draws, beyond the shared generator's.
+    trait Draw {
+        fn int(&mut self, min: i64, max: i64) -> i64;
+        fn text(&mut self) -> String;
+        fn bytes(&mut self) -> Vec<u8>;
+        fn digits(&mut self) -> String;
+    }
 
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-
-        fn one_in(&mut self, n: u64) -> bool {
-            self.below(n) == 0
-        }
-
+    impl Draw for Gen {
         /// An integer that is often an extreme or near zero.
         fn int(&mut self, min: i64, max: i64) -> i64 {
             match self.below(6) {

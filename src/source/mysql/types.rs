@@ -842,18 +842,7 @@ mod tests {
     /// valid JSON; integers agree between their binary and text forms.
     #[test]
     fn generated_values_convert() {
-        struct Gen(u64);
-        impl Gen {
-            fn next(&mut self) -> u64 {
-                self.0 ^= self.0 << 13;
-                self.0 ^= self.0 >> 7;
-                self.0 ^= self.0 << 17;
-                self.0
-            }
-            fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-                xs[(self.next() % xs.len() as u64) as usize]
-            }
-        }
+        use crate::testing::Gen;
         let mut g = Gen(0x9E37_79B9_7F4A_7C15);
         let labels: Arc<[String]> = vec!["a".to_string(), "b c".to_string()].into();
         let kinds = vec![
