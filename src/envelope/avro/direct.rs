@@ -14,7 +14,7 @@
 
 use serde_json::Value as Json;
 
-use super::{long, AvroShape, Plan, Seed};
+use super::{long, stream, AvroShape, Plan};
 use crate::envelope::{
     decimal, decimal_plain, iso_duration, source_key, unscaled_bytes, write_moded,
     write_unavailable, write_value, BinaryHandling, EnvelopeEncoder, Rendered, Scalar, TxBlock,
@@ -317,16 +317,7 @@ fn through_json(out: &mut Vec<u8>, plan: &Plan, ty: &ColumnType, v: &Value, c: C
         write_value(&mut json, ty, v);
     }
     let start = out.len();
-    let mut de = serde_json::Deserializer::from_slice(&json);
-    let streamed = serde::de::DeserializeSeed::deserialize(
-        Seed {
-            plan,
-            out: &mut *out,
-        },
-        &mut de,
-    )
-    .and_then(|()| de.end());
-    if streamed.is_ok() {
+    if stream(plan, &json, out) {
         return Ok(());
     }
     out.truncate(start);

@@ -504,16 +504,7 @@ impl AvroShape {
         let start = out.len();
         out.push(0);
         out.extend_from_slice(&id.to_be_bytes());
-        let mut de = serde_json::Deserializer::from_str(payload);
-        let fast = serde::de::DeserializeSeed::deserialize(
-            Seed {
-                plan: &self.plan,
-                out: &mut *out,
-            },
-            &mut de,
-        )
-        .and_then(|()| de.end());
-        if fast.is_ok() {
+        if stream(&self.plan, payload.as_bytes(), out) {
             return Ok(());
         }
         out.truncate(start);
@@ -523,6 +514,15 @@ impl AvroShape {
         })?;
         self.encode(&v, id, out)
     }
+}
+
+/// Write the Avro form of the JSON `text` under `plan` while parsing it; whether it fit
+/// (on `false`, `out` holds a partial datum the caller truncates).
+fn stream(plan: &Plan, text: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde::de::DeserializeSeed::deserialize(Seed { plan, out }, &mut de)
+        .and_then(|()| de.end())
+        .is_ok()
 }
 
 /// A record part as the envelope writes it with schemas: both halves as raw JSON text.
