@@ -483,13 +483,37 @@ fn moded_value(ty: &ColumnType, v: Value, modes: ValueModes) -> Value {
         (ColumnType::String, Value::Decimal { unscaled, scale }) => {
             Value::String(decimal_plain(&unscaled, scale))
         }
-        (ColumnType::String, Value::Bytes(b)) => {
-            let mut out = Vec::new();
-            write_moded(&mut out, ty, &Value::Bytes(b), modes);
-            Value::String(serde_json::from_slice::<String>(&out).unwrap_or_default())
-        }
+        (ColumnType::String, Value::Bytes(b)) => Value::String(binary_text(&b, modes.binary)),
         (_, v) => v,
     }
+}
+
+/// Bytes as the text `binary.handling.mode` writes them (hex, URL-safe base64, else
+/// standard base64).
+fn binary_text(b: &[u8], mode: BinaryHandling) -> String {
+    use base64::Engine as _;
+    match mode {
+        BinaryHandling::Hex => {
+            let mut h = String::with_capacity(b.len() * 2);
+            for byte in b {
+                h.push_str(&format!("{byte:02x}"));
+            }
+            h
+        }
+        BinaryHandling::Base64UrlSafe => base64::engine::general_purpose::URL_SAFE.encode(b),
+        _ => base64::engine::general_purpose::STANDARD.encode(b),
+    }
+}
+
+/// A variable-scale decimal as Debezium writes it: trailing fraction zeros dropped (42.000
+/// is 42 at scale 0).
+fn trimmed_decimal(unscaled: &str, scale: u32) -> (&str, u32) {
+    let (mut digits, mut scale) = (unscaled, scale);
+    while scale > 0 && digits.len() > 1 && digits.ends_with('0') {
+        digits = &digits[..digits.len() - 1];
+        scale -= 1;
+    }
+    (digits, scale)
 }
 
 /// Write `v` as a column of effective type `ty` (see [`effective_type`]).
@@ -508,16 +532,8 @@ fn write_moded(out: &mut Vec<u8>, ty: &ColumnType, v: &Value, modes: ValueModes)
             json::string(out, &decimal_plain(unscaled, *scale))
         }
         (ColumnType::String, Value::Bytes(b)) => match modes.binary {
-            BinaryHandling::Hex => {
-                let mut h = String::with_capacity(b.len() * 2);
-                for byte in b {
-                    h.push_str(&format!("{byte:02x}"));
-                }
-                json::string(out, &h)
-            }
-            BinaryHandling::Base64UrlSafe => {
-                use base64::Engine as _;
-                json::string(out, &base64::engine::general_purpose::URL_SAFE.encode(b))
+            BinaryHandling::Hex | BinaryHandling::Base64UrlSafe => {
+                json::string(out, &binary_text(b, modes.binary))
             }
             _ => json::base64(out, b),
         },
@@ -1439,13 +1455,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             out.push(b'"');
         }
         (ColumnType::VariableDecimal, Value::Decimal { unscaled, scale }) => {
-            // Debezium drops trailing fraction zeros (42.000 is 42 at scale 0).
-            let mut scale = *scale;
-            let mut digits = unscaled.as_str();
-            while scale > 0 && digits.len() > 1 && digits.ends_with('0') {
-                digits = &digits[..digits.len() - 1];
-                scale -= 1;
-            }
+            let (digits, scale) = trimmed_decimal(unscaled, *scale);
             out.extend_from_slice(b"{\"scale\":");
             json::int(out, i64::from(scale));
             out.extend_from_slice(b",\"value\":");

@@ -16,8 +16,8 @@ use serde_json::Value as Json;
 
 use super::{long, stream, AvroShape, Plan};
 use crate::envelope::{
-    decimal, decimal_plain, iso_duration, source_key, unscaled_bytes, write_moded,
-    write_unavailable, write_value, BinaryHandling, EnvelopeEncoder, Rendered, Scalar, TxBlock,
+    binary_text, decimal, decimal_plain, iso_duration, source_key, trimmed_decimal, unscaled_bytes,
+    write_moded, write_unavailable, write_value, EnvelopeEncoder, Rendered, Scalar, TxBlock,
     ValueModes, UNAVAILABLE_VALUE,
 };
 use crate::event::{ChangeEvent, Column, ColumnType, Value};
@@ -194,23 +194,7 @@ fn direct(
         (T::String, V::Decimal { unscaled, scale }) if c.moded => {
             text(out, plan, &decimal_plain(unscaled, *scale))
         }
-        (T::String, V::Bytes(b)) if c.moded => {
-            use base64::Engine as _;
-            let s = match c.modes.binary {
-                BinaryHandling::Hex => {
-                    let mut h = String::with_capacity(b.len() * 2);
-                    for byte in b {
-                        h.push_str(&format!("{byte:02x}"));
-                    }
-                    h
-                }
-                BinaryHandling::Base64UrlSafe => {
-                    base64::engine::general_purpose::URL_SAFE.encode(b)
-                }
-                _ => base64::engine::general_purpose::STANDARD.encode(b),
-            };
-            text(out, plan, &s)
-        }
+        (T::String, V::Bytes(b)) if c.moded => text(out, plan, &binary_text(b, c.modes.binary)),
         (T::Array(inner), V::Array(items)) => {
             let Plan::Array(item_plan) = plan else {
                 return Ok(false);
@@ -262,13 +246,7 @@ fn direct(
             {
                 return Ok(false);
             }
-            // Trailing fraction zeros dropped, as the JSON writer does.
-            let mut scale = *scale;
-            let mut digits = unscaled.as_str();
-            while scale > 0 && digits.len() > 1 && digits.ends_with('0') {
-                digits = &digits[..digits.len() - 1];
-                scale -= 1;
-            }
+            let (digits, scale) = trimmed_decimal(unscaled, *scale);
             long(out, i64::from(scale));
             string(out, &unscaled_bytes(digits).unwrap_or_default());
             true
@@ -432,8 +410,8 @@ mod tests {
 
     use super::*;
     use crate::envelope::{
-        BigintUnsigned, DecimalHandling, EnvelopeOptions, Form, HstoreHandling, IntervalHandling,
-        Record, SourceKind, SourceOutput, TimePrecision,
+        BigintUnsigned, BinaryHandling, DecimalHandling, EnvelopeOptions, Form, HstoreHandling,
+        IntervalHandling, Record, SourceKind, SourceOutput, TimePrecision,
     };
     use crate::event::{Lsn, Marker, Op, Position, SnapshotMarker, TableId, TableSchema};
 
