@@ -1070,16 +1070,9 @@ impl EnvelopeEncoder {
             ),
         };
         self.value_capacity = (value.len() + 64).clamp(256, 64 * 1024);
-        let tombstone = (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete).then(|| {
-            let form = match &form {
-                Form::Final { key, .. } => Form::Final {
-                    key: key.clone(),
-                    value: None,
-                },
-                Form::Envelope => Form::Envelope,
-            };
-            (key.clone(), form)
-        });
+        // The tombstone's null value needs no schema id: its form is the record's.
+        let tombstone = (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete)
+            .then(|| (key.clone(), form.clone()));
         out.push(Record {
             topic: Arc::clone(&r.topic),
             key,
