@@ -55,6 +55,30 @@ sets = bytes([5, len(claim)]) + claim
 write(B, "table-map-2e36-set-labels", HEAD + event(19, table_map(sets)))
 
 
+
+def varlen(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+# Issue 22: a MySQL binary JSON array whose 10,000 entries all point (by offset) at one
+# 100 kB string: a 150 kB rows event that converts to 1 GB of text.
+ENTRIES, LEN = 10000, 100000
+header = 8 + 5 * ENTRIES
+string = varlen(LEN) + b"x" * LEN
+jsonb = b"\x03" + struct.pack("<II", ENTRIES, header + len(string))
+jsonb += (b"\x0c" + struct.pack("<I", header)) * ENTRIES + string
+json_map = struct.pack("<Q", 1)[:6] + b"\x00\x00" + lenenc_str(b"db") + b"\x00" + lenenc_str(b"t") + b"\x00"
+json_map += bytes([1, 245, 1, 4, 1]) + bytes([4, 2, 1]) + b"j"  # one nullable JSON column
+rows = struct.pack("<Q", 1)[:6] + b"\x00\x00" + bytes([1, 1, 0]) + struct.pack("<I", len(jsonb)) + jsonb
+write(B, "json-10000-entries-share-one-string", HEAD + event(19, json_map) + event(23, rows))
+
+
 def record(key, value):
     k = json.dumps(key, separators=(",", ":")).encode()
     v = json.dumps(value, separators=(",", ":")).encode() if value is not None else b""

@@ -78,7 +78,15 @@ fn pgoutput(data: &[u8]) -> bool {
 #[test]
 fn regressions_are_clean_results() {
     for (name, data) in inputs("regressions", "binlog_file") {
+        let started = std::time::Instant::now();
         let r = binlog(&data);
+        // Not a speed measurement: a guard against work that grows with what the input
+        // claims (the shared-string JSON took 1.2-2.8 s and 386 MB before it was bounded).
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{name}: {:?}",
+            started.elapsed()
+        );
         let expect_ok = name.starts_with("previous-gtids");
         match (&r, expect_ok) {
             (Ok(_), true) => {}
@@ -87,6 +95,8 @@ fn regressions_are_clean_results() {
                     "compressed"
                 } else if name.starts_with("table-map") {
                     "68719476736 labels"
+                } else if name.starts_with("json-") {
+                    "expand past the event's"
                 } else {
                     "truncated"
                 };
@@ -199,4 +209,53 @@ fn decoders_stay_within_a_memory_limit() {
         "child under a 1 GiB limit: {:?}\n{stdout}\n{stderr:.2000}",
         out.status
     );
+}
+
+/// A 1 MB record of thirteen maximal decimals (61 kB each: PostgreSQL's largest `numeric`)
+/// decodes, in both decimal formats, with work that grows with the record, not its square
+/// (issue 22: the old conversion took 4.8 s on such a record). Not a speed measurement: the
+/// bound is loose enough for a loaded debug build and far below the quadratic cost.
+#[test]
+fn a_megabyte_of_maximal_decimals_decodes_quickly() {
+    use base64::Engine;
+    let digits = base64::engine::general_purpose::STANDARD.encode(
+        std::iter::once(0x7f_u8)
+            .chain(std::iter::repeat_n(0xff, 61_000))
+            .collect::<Vec<u8>>(),
+    );
+    let fields: Vec<serde_json::Value> = (0..13)
+        .map(|i| {
+            serde_json::json!({"type": "bytes", "optional": true, "field": format!("v{i}"),
+                "name": "org.apache.kafka.connect.data.Decimal", "parameters": {"scale": "16383"}})
+        })
+        .collect();
+    let mut after = serde_json::Map::new();
+    after.insert("id".into(), 1.into());
+    for i in 0..13 {
+        after.insert(format!("v{i}"), digits.clone().into());
+    }
+    let mut schema_fields = vec![serde_json::json!({"type": "int32", "optional": false, "field": "id"})];
+    schema_fields.extend(fields);
+    let value = serde_json::json!({
+        "schema": {"type": "struct", "fields": [
+            {"type": "struct", "optional": true, "field": "after", "fields": schema_fields},
+            {"type": "string", "optional": false, "field": "op"}]},
+        "payload": {"op": "c", "after": after},
+    })
+    .to_string();
+    assert!(value.len() > 1_000_000, "{}", value.len());
+    let key = br#"{"schema":{"type":"struct","fields":[{"type":"int32","field":"id"}]},"payload":{"id":1}}"#;
+    let mut data = (key.len() as u16).to_le_bytes().to_vec();
+    data.extend_from_slice(key);
+    data.extend_from_slice(value.as_bytes());
+    let started = std::time::Instant::now();
+    for r in sink(&data) {
+        match r {
+            Ok(DocAction::Upsert(d)) => assert!(d.as_str().len() > 13 * 146_000),
+            other => panic!("{other:?}"),
+        }
+    }
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    eprintln!("two decodes of a {} byte record: {took:?}", data.len());
 }

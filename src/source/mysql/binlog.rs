@@ -617,8 +617,7 @@ fn row_values(
             Some(BinlogValue::Jsonb(j)) => {
                 // The parser's conversion recurses per level and follows offsets as given:
                 // bound both before it runs.
-                let mut nodes = 0;
-                jsonb_bounded(&j, 0, &mut nodes, event_bytes).map_err(|reason| {
+                jsonb_bounded(&j, 0, &mut JsonBudget::new(event_bytes)).map_err(|reason| {
                     DecodeFail::Malformed(format!(
                         "JSON value of column {}: {reason}",
                         table.schema.columns[i].name
@@ -643,20 +642,54 @@ fn row_values(
 /// MySQL's own limit on a JSON document's nesting.
 const JSON_MAX_DEPTH: usize = 100;
 
+/// What converting one binary JSON value may cost, measured before it is converted.
+///
+/// MySQL writes every node, string and key of a document once, so a well-formed value has
+/// no more nodes, and no more string, key and opaque bytes, than the event has bytes.
+/// Crafted offsets that point many entries at one child (or one long string) would
+/// otherwise multiply the output: 10,000 entries sharing a 100 kB string become 1 GB.
+struct JsonBudget {
+    /// Nodes seen so far.
+    nodes: usize,
+    /// String, key and opaque bytes the converted value will hold so far.
+    bytes: usize,
+    /// The event's size: the bound of both counts.
+    limit: usize,
+}
+
+impl JsonBudget {
+    fn new(event_bytes: usize) -> JsonBudget {
+        JsonBudget {
+            nodes: 0,
+            bytes: 0,
+            limit: event_bytes,
+        }
+    }
+
+    fn take_bytes(&mut self, n: usize) -> Result<(), String> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > self.limit {
+            return Err(format!(
+                "its strings would expand past the event's {} bytes (entries share data)",
+                self.limit
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Check a binary JSON value before it is converted: at most [`JSON_MAX_DEPTH`] levels (the
-/// conversion recurses per level, so deeper input would overflow the stack), and no more
-/// nodes than the event has bytes (each node takes at least one byte of a well-formed
-/// value; crafted offsets that share children would otherwise multiply the output).
+/// conversion recurses per level, so deeper input would overflow the stack), and within its
+/// [`JsonBudget`] of nodes and bytes.
 fn jsonb_bounded(
     v: &mysql_async::binlog::jsonb::Value<'_>,
     depth: usize,
-    nodes: &mut usize,
-    budget: usize,
+    budget: &mut JsonBudget,
 ) -> Result<(), String> {
     use mysql_async::binlog::jsonb::Value as J;
-    *nodes += 1;
-    if *nodes > budget {
-        return Err(format!("more nodes than the event's {budget} bytes"));
+    budget.nodes += 1;
+    if budget.nodes > budget.limit {
+        return Err(format!("more nodes than the event's {} bytes", budget.limit));
     }
     if depth > JSON_MAX_DEPTH {
         return Err(format!("nested deeper than {JSON_MAX_DEPTH} levels"));
@@ -665,24 +698,30 @@ fn jsonb_bounded(
     match v {
         J::SmallArray(a) => {
             for c in a.iter() {
-                jsonb_bounded(&c.map_err(e)?, depth + 1, nodes, budget)?;
+                jsonb_bounded(&c.map_err(e)?, depth + 1, budget)?;
             }
         }
         J::LargeArray(a) => {
             for c in a.iter() {
-                jsonb_bounded(&c.map_err(e)?, depth + 1, nodes, budget)?;
+                jsonb_bounded(&c.map_err(e)?, depth + 1, budget)?;
             }
         }
         J::SmallObject(o) => {
             for c in o.iter() {
-                jsonb_bounded(&c.map_err(e)?.1, depth + 1, nodes, budget)?;
+                let (k, c) = c.map_err(e)?;
+                budget.take_bytes(k.value_raw().len())?;
+                jsonb_bounded(&c, depth + 1, budget)?;
             }
         }
         J::LargeObject(o) => {
             for c in o.iter() {
-                jsonb_bounded(&c.map_err(e)?.1, depth + 1, nodes, budget)?;
+                let (k, c) = c.map_err(e)?;
+                budget.take_bytes(k.value_raw().len())?;
+                jsonb_bounded(&c, depth + 1, budget)?;
             }
         }
+        J::String(s) => budget.take_bytes(s.str_raw().len())?,
+        J::Opaque(o) => budget.take_bytes(o.data_raw().len())?,
         _ => {}
     }
     Ok(())
@@ -993,8 +1032,7 @@ mod fuzz {
             let mut raw = vec![0x02];
             raw.extend_from_slice(body);
             let v: mysql_async::binlog::jsonb::Value<'_> = ParseBuf(&raw).parse(()).expect("jsonb");
-            let mut nodes = 0;
-            jsonb_bounded(&v, 0, &mut nodes, raw.len())
+            jsonb_bounded(&v, 0, &mut JsonBudget::new(raw.len()))
         };
         let mut deep = array(&[]);
         for _ in 0..3000 {
@@ -1023,6 +1061,27 @@ mod fuzz {
             normal = array(&[&normal, &array(&[])]);
         }
         assert_eq!(check(&normal), Ok(()));
+        // A large array whose 1,000 entries all point at one 10 kB string: 10 MB of text
+        // from 15 kB (issue 22; 10,000 entries and 100 kB made 1 GB and aborted).
+        let shared_string = |entries: usize, len: usize| {
+            let header = 8 + 5 * entries;
+            let mut string = vec![(len & 0x7f) as u8 | 0x80, (len >> 7) as u8];
+            string.resize(2 + len, b'x');
+            let mut b = vec![0x03];
+            b.extend_from_slice(&(entries as u32).to_le_bytes());
+            b.extend_from_slice(&((header + string.len()) as u32).to_le_bytes());
+            for _ in 0..entries {
+                b.push(0x0c);
+                b.extend_from_slice(&(header as u32).to_le_bytes());
+            }
+            b.extend_from_slice(&string);
+            let v: mysql_async::binlog::jsonb::Value<'_> = ParseBuf(&b).parse(()).expect("jsonb");
+            jsonb_bounded(&v, 0, &mut JsonBudget::new(b.len()))
+        };
+        let r = shared_string(1000, 10_000);
+        assert!(r.as_ref().is_err_and(|m| m.contains("expand")), "{r:?}");
+        // One entry pointing at its string is the normal case.
+        assert_eq!(shared_string(1, 10_000), Ok(()));
     }
 
     /// −700:00:00.5 as mysql_common decodes it (75:00:00.5 negative, 625 h short) gets its
