@@ -11,8 +11,15 @@
 //!
 //! Invariants: with `service.http_auth_token` set, every endpoint but `/health/live` needs
 //! `Authorization: Bearer <token>` (compared in constant time); a client gets 5 s to send a
-//! request's headers and 60 s per connection; at most [`MAX_CONNECTIONS`] connections are
-//! served at once (more are closed at once); errors are JSON, never a crash.
+//! request's headers and 60 s per connection; errors are JSON, never a crash.
+//!
+//! At most [`MAX_CONNECTIONS`] connections are open at once, and idle ones cannot keep a new
+//! client out: when the table is full, a new connection takes the place of the **oldest
+//! connection that is not serving a request** (one still sending its headers, or idle between
+//! keep-alive requests), which is closed. Only when every open connection is in the middle of
+//! a request is the new one refused. So a client holding many idle connections, however often
+//! it renews them, cannot starve a liveness probe: the probe's fresh connection is the newest
+//! and sends its request at once (issue 22).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,6 +207,90 @@ fn router(api: Api) -> Router {
         .with_state(api)
 }
 
+/// One open connection in the [`Connections`] table.
+#[derive(Debug)]
+struct Entry {
+    /// Serving a request now (headers read, response not yet written).
+    busy: bool,
+    /// Closes the connection when it is evicted.
+    evict: Arc<tokio::sync::Notify>,
+}
+
+/// The open connections, oldest first (ids grow with accept order).
+#[derive(Debug, Default)]
+struct Table {
+    next: u64,
+    open: std::collections::BTreeMap<u64, Entry>,
+}
+
+/// The shared connection table; never locked across an `.await`.
+#[derive(Debug, Clone, Default)]
+struct Connections(Arc<std::sync::Mutex<Table>>);
+
+/// A connection's place in the table, given back when it is dropped.
+#[derive(Debug)]
+struct Slot {
+    id: u64,
+    table: Connections,
+    evict: Arc<tokio::sync::Notify>,
+}
+
+impl Connections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic while holding this lock leaves the table consistent (every update is one
+        // map operation), so a poisoned lock is used as it is.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place for a new connection: free, or taken from the oldest idle connection (which
+    /// is told to close); `None` when all [`MAX_CONNECTIONS`] are serving requests.
+    fn admit(&self) -> Option<Slot> {
+        let mut t = self.lock();
+        if t.open.len() >= MAX_CONNECTIONS {
+            let oldest_idle = t.open.iter().find(|(_, e)| !e.busy).map(|(&id, _)| id)?;
+            if let Some(e) = t.open.remove(&oldest_idle) {
+                e.evict.notify_one();
+            }
+        }
+        let id = t.next;
+        t.next += 1;
+        let evict = Arc::new(tokio::sync::Notify::new());
+        t.open.insert(
+            id,
+            Entry {
+                busy: false,
+                evict: Arc::clone(&evict),
+            },
+        );
+        Some(Slot {
+            id,
+            table: self.clone(),
+            evict,
+        })
+    }
+
+    fn set_busy(&self, id: u64, busy: bool) {
+        if let Some(e) = self.lock().open.get_mut(&id) {
+            e.busy = busy;
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.table.lock().open.remove(&self.id);
+    }
+}
+
+/// Marks its connection idle again when the request's handling ends (or is dropped).
+struct Busy<'a>(&'a Connections, u64);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set_busy(self.1, false);
+    }
+}
+
 /// Serve the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -213,7 +304,7 @@ pub async fn serve(
         controls,
         token: token.map(Arc::new),
     });
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let table = Connections::default();
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -228,18 +319,31 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let Some(slot) = table.admit() else {
             drop(stream);
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let app = app.clone();
+        let evict = Arc::clone(&slot.evict);
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let app = app.clone();
+            let table = slot.table.clone();
+            let id = slot.id;
+            async move {
+                table.set_busy(id, true);
+                let _idle_after = Busy(&table, id);
+                tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await
+            }
+        });
         tokio::spawn(async move {
-            let _slot = slot;
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn).await;
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn) => {}
+                _ = evict.notified() => {}
+            }
         });
     }
 }
@@ -247,6 +351,81 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 22: a client holding more than [`MAX_CONNECTIONS`] idle connections, each
+    /// renewed the moment it is cut, while another polls `/health/live` (and, with the
+    /// token, `/ready`) every 100 ms: every probe is answered within a second. Before, the
+    /// limit was counted before authentication and 0 of 61 probes got in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_cannot_starve_the_probes() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            Telemetry::new(),
+            Controls::default(),
+            Some(SecretString::from("secret")),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        let renewed = Arc::new(AtomicUsize::new(0));
+        let attackers: Vec<_> = (0..MAX_CONNECTIONS + 16)
+            .map(|_| {
+                let (stop, renewed) = (Arc::clone(&stop), Arc::clone(&renewed));
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        // Connect, send nothing, hold it until the server cuts it; renew.
+                        if let Ok(mut c) = tokio::net::TcpStream::connect(addr).await {
+                            let mut b = [0u8; 64];
+                            let _ =
+                                tokio::time::timeout(Duration::from_secs(10), c.read(&mut b))
+                                    .await;
+                            renewed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Let the attackers fill the table first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let probe = |path: &'static str| async move {
+            let mut c = tokio::net::TcpStream::connect(addr).await.ok()?;
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\nConnection: close\r\n\r\n"
+            );
+            c.write_all(req.as_bytes()).await.ok()?;
+            let mut out = Vec::new();
+            c.read_to_end(&mut out).await.ok()?;
+            let text = String::from_utf8_lossy(&out).into_owned();
+            Some(text.lines().next().unwrap_or("").to_string())
+        };
+        let mut answered = 0;
+        for i in 0..40 {
+            let path = if i % 2 == 0 { "/health/live" } else { "/ready" };
+            let r = tokio::time::timeout(Duration::from_secs(1), probe(path)).await;
+            match r {
+                Ok(Some(line)) if line.contains(" 200 ") => answered += 1,
+                other => panic!("probe {i} of {path}: {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(answered, 40);
+        // The attack was real: idle connections were cut and renewed the whole time.
+        assert!(renewed.load(Ordering::Relaxed) >= 40, "{renewed:?}");
+        stop.store(true, Ordering::Relaxed);
+        let _ = stop_tx.send(());
+        for a in attackers {
+            a.abort();
+        }
+        let _ = server.await;
+    }
 
     /// Token comparison: equal only when every byte is.
     #[test]
