@@ -385,8 +385,7 @@ mod tests {
                         if let Ok(mut c) = tokio::net::TcpStream::connect(addr).await {
                             let mut b = [0u8; 64];
                             let _ =
-                                tokio::time::timeout(Duration::from_secs(10), c.read(&mut b))
-                                    .await;
+                                tokio::time::timeout(Duration::from_secs(10), c.read(&mut b)).await;
                             renewed.fetch_add(1, Ordering::Relaxed);
                         }
                     }

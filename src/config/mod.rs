@@ -102,9 +102,12 @@ pub fn parse(
                 .separator("__"),
         )
         .build()
-        .map_err(|e| ConfigError::Syntax {
-            path: shown.to_string(),
-            message: e.to_string(),
+        .map_err(|e| {
+            let message = e.to_string();
+            duplicate_key(&text, &message).unwrap_or(ConfigError::Syntax {
+                path: shown.to_string(),
+                message,
+            })
         })?;
     serde_path_to_error::deserialize::<_, Settings>(built.clone()).map_err(|e| {
         let field = e.path().to_string();
@@ -113,8 +116,9 @@ pub fn parse(
         if let Some(inner) = diagnose_tagged(&built, &field) {
             return inner;
         }
+        let field = field_path("", &field, &message);
         ConfigError::Field {
-            field: if field == "." {
+            field: if field.is_empty() {
                 "(top level)".into()
             } else {
                 field
@@ -124,8 +128,75 @@ pub fn parse(
     })
 }
 
-/// Re-deserialize the tagged sub-tree at `path` into its concrete struct to find the exact
-/// field that failed.
+/// The path of a field from the path of its struct (`prefix`, may be empty) and serde's path
+/// inside it (`.` for the struct itself); a missing field's own name is appended, so the
+/// error names `connectors.inv.source.host`, never `connectors.inv.source..`.
+fn field_path(prefix: &str, inner: &str, message: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in [prefix, inner] {
+        parts.extend(p.split('.').filter(|s| !s.is_empty()));
+    }
+    let missing = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("missing configuration field \""))
+        .and_then(|rest| rest.split(['`', '"']).next());
+    if let Some(name) = missing {
+        parts.push(name);
+    }
+    parts.join(".")
+}
+
+/// The YAML parser's duplicate-key error (`String("inv"): duplicated key in mapping at byte
+/// 340 …`, where the position is the mapping's end) as a field error: the key's full path and
+/// the line of its second occurrence, found from the indentation of the lines above each
+/// occurrence of the key.
+fn duplicate_key(text: &str, message: &str) -> Option<ConfigError> {
+    let (key, _) = message.split_once("): duplicated key in mapping")?;
+    let key = key.split_once('(')?.1.trim_matches('"');
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let name_of = |l: &str| {
+        let t = l.trim_start().trim_start_matches("- ");
+        let (name, _) = t.split_once(':')?;
+        Some(name.trim().trim_matches(['"', '\'']).to_string())
+    };
+    let path_at = |i: usize| {
+        let mut path = vec![name_of(lines[i])?];
+        let mut level = indent(lines[i]);
+        for l in lines[..i].iter().rev() {
+            let t = l.trim_start();
+            if level == 0 {
+                break;
+            }
+            if t.is_empty() || t.starts_with('#') || indent(l) >= level {
+                continue;
+            }
+            level = indent(l);
+            path.push(name_of(l)?);
+        }
+        path.reverse();
+        Some(path.join("."))
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (i, l) in lines.iter().enumerate() {
+        if name_of(l).as_deref() != Some(key) || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some(path) = path_at(i) else { continue };
+        if !seen.insert(path.clone()) {
+            return Some(ConfigError::Invalid {
+                field: path,
+                message: format!(
+                    "`{key}` appears twice in the same mapping (again at line {})",
+                    i + 1
+                ),
+                fix: "each key may appear once: rename one of them (connector names must be unique) or merge the two".into(),
+            });
+        }
+    }
+    None
+}
+
 fn diagnose_tagged(built: &config::Config, path: &str) -> Option<ConfigError> {
     let last = path.rsplit('.').next()?;
     if last != "source" && last != "sink" {
@@ -141,16 +212,20 @@ fn diagnose_tagged(built: &config::Config, path: &str) -> Option<ConfigError> {
     if let Some(e) = diagnose_struct(last, &ty, sub.clone()) {
         return Some(match e {
             ConfigError::Field { field, message } => ConfigError::Field {
-                field: format!("{path}.{field}"),
+                field: field_path(path, &field, &message),
                 message,
             },
             other => other,
         });
     }
     let json: serde_json::Value = sub.try_deserialize().ok()?;
-    let strict = |e: serde_path_to_error::Error<serde_json::Error>| ConfigError::Field {
-        field: format!("{path}.{}", e.path()),
-        message: e.into_inner().to_string(),
+    let strict = |e: serde_path_to_error::Error<serde_json::Error>| {
+        let inner = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ConfigError::Field {
+            field: field_path(path, &inner, &message),
+            message,
+        }
     };
     match (last, ty.as_str()) {
         ("source", "postgres") => serde_path_to_error::deserialize::<_, PostgresSettings>(json)

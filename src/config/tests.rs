@@ -216,6 +216,9 @@ fn mistakes_table() {
         ("  inv:\n", "  inv:\n    queue_batches: 0\n", "queue_batches", &["0 is below the minimum 1"]),
         ("  inv:\n", "  inv:\n    max_batch_events: 0\n", "max_batch_events", &["0 is below the minimum 1"]),
         ("127.0.0.1:9000", "localhost", "service.http_listen_addr", &["`localhost` is not host:port"]),
+        ("127.0.0.1:9000", "127.0.0.1:9000\n  http_auth_token: \"\"", "service.http_auth_token", &["empty or whitespace-only", "remove the field"]),
+        ("127.0.0.1:9000", "127.0.0.1:9000\n  http_auth_token: '   '", "service.http_auth_token", &["empty or whitespace-only"]),
+        ("127.0.0.1:9000", "127.0.0.1:9000\n  http_auth_token: ' ab'", "service.http_auth_token", &["leading or trailing"]),
         (sink, "bootstrap_servers: b:9092\n      value_format: avro", "sink.schema_registry", &["is missing", "value_format is avro"]),
         (sink, "bootstrap_servers: b:9092\n      value_format: protobuf", "sink.value_format", &["`protobuf`", "json, avro"]),
         (sink, "bootstrap_servers: b:9092\n      key_format: avro\n      schema_registry: {url: 'localhost:8081'}", "sink.schema_registry.url", &["`localhost:8081`", "http(s) URL"]),
@@ -320,4 +323,35 @@ fn file_errors_carry_the_cause() {
     assert!(msg.contains("No such file"), "{msg}");
     let msg = load(Path::new("/")).expect_err("directory").to_string();
     assert!(msg.contains("directory"), "{msg}");
+}
+
+/// Issue 22: a missing field inside `source` names its full path (it printed `source..`);
+/// a duplicated connector name or field names its path and line (it printed
+/// `String("inv"): duplicated key` alone).
+#[test]
+fn missing_and_duplicated_fields_name_their_path() {
+    let missing = GOOD.replace("      host: 127.0.0.1\n", "");
+    let msg = parse_str(&missing).expect_err("missing").to_string();
+    assert!(
+        msg.contains("`connectors.inv.source.host`") && !msg.contains(".."),
+        "{msg}"
+    );
+    let dup = format!("{GOOD}  inv:\n    source:\n      type: postgres\n");
+    let msg = parse_str(&dup).expect_err("dup").to_string();
+    assert!(
+        msg.contains("`connectors.inv`")
+            && msg.contains("appears twice")
+            && msg.contains("line 16"),
+        "{msg}"
+    );
+    let dup = GOOD.replace(
+        "      user: sluice\n",
+        "      user: sluice\n      user: other\n",
+    );
+    let msg = parse_str(&dup).expect_err("dup").to_string();
+    assert!(
+        msg.contains("`connectors.inv.source.user`") && msg.contains("line 10"),
+        "{msg}"
+    );
+    assert!(!msg.contains("other"), "values are not repeated: {msg}");
 }

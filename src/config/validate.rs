@@ -46,6 +46,24 @@ impl Settings {
                 "write e.g. 127.0.0.1:8083, localhost:8083 or [::1]:8083",
             ));
         }
+        if let Some(token) = &self.service.http_auth_token {
+            let t = token.expose_secret();
+            if t.trim().is_empty() {
+                // The token itself is never repeated: say only what is wrong with it.
+                return Err(invalid(
+                    "service.http_auth_token".into(),
+                    "an empty or whitespace-only token would refuse every request",
+                    "set a token of at least one visible character (e.g. from ${SLUICE_API_TOKEN}), or remove the field for an API without a token",
+                ));
+            }
+            if t.chars().any(char::is_control) || t.trim() != t {
+                return Err(invalid(
+                    "service.http_auth_token".into(),
+                    "the token starts or ends with white space or holds control characters, which HTTP strips or refuses in `Authorization: Bearer <token>`",
+                    "use a token of visible characters (no leading or trailing spaces)",
+                ));
+            }
+        }
         for (name, c) in &self.connectors {
             let at = |f: &str| format!("connectors.{name}.{f}");
             if !is_slot_name(name) {

@@ -298,12 +298,12 @@ where
             Ok(Outcome::Stopped) if operator => continue,
             Ok(Outcome::Stopped) => PipelineError::Stalled,
             Err(e) if stopping => {
-                tracing::warn!(connector = %name, error = %e, "error during shutdown");
+                tracing::warn!(connector = %name, error = %error_chain(&e), "error during shutdown");
                 telemetry.set_health(name, Health::Stopped);
                 return Ok(());
             }
             Err(e) if operator => {
-                tracing::warn!(connector = %name, error = %e, "error while stopping on an operator's request");
+                tracing::warn!(connector = %name, error = %error_chain(&e), "error while stopping on an operator's request");
                 continue;
             }
             Err(e) => e,

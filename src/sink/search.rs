@@ -124,7 +124,10 @@ impl SearchTarget {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if attempt < ITEM_RETRIES => {
-                    tracing::warn!(error = %e.without_url(), "bulk request failed, retrying");
+                    // The chain names the cause (connection refused, DNS, TLS); reqwest's
+                    // own text is only "error sending request".
+                    let e = TargetError::Http(e.without_url());
+                    tracing::warn!(error = %crate::pipeline::error_chain(&e), "bulk request failed, retrying");
                     attempt += 1;
                     tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
                     continue;
@@ -260,6 +263,27 @@ fn error_text(v: &Json) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A search server with nothing listening: the error's chain names the cause, not only
+    /// reqwest's "error sending request" (issue 22).
+    #[tokio::test]
+    async fn refused_connection_names_its_cause() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let e = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/_bulk"))
+            .send()
+            .await
+            .expect_err("nothing listens");
+        let text = crate::pipeline::error_chain(&TargetError::Http(e.without_url()));
+        assert!(text.contains("Connection refused"), "{text}");
+        assert!(
+            !text.contains(&port.to_string()),
+            "no URL in the text: {text}"
+        );
+    }
 
     /// Index names are made acceptable to Elasticsearch.
     #[test]

@@ -234,7 +234,8 @@ fn a_megabyte_of_maximal_decimals_decodes_quickly() {
     for i in 0..13 {
         after.insert(format!("v{i}"), digits.clone().into());
     }
-    let mut schema_fields = vec![serde_json::json!({"type": "int32", "optional": false, "field": "id"})];
+    let mut schema_fields =
+        vec![serde_json::json!({"type": "int32", "optional": false, "field": "id"})];
     schema_fields.extend(fields);
     let value = serde_json::json!({
         "schema": {"type": "struct", "fields": [

@@ -689,7 +689,10 @@ fn jsonb_bounded(
     use mysql_async::binlog::jsonb::Value as J;
     budget.nodes += 1;
     if budget.nodes > budget.limit {
-        return Err(format!("more nodes than the event's {} bytes", budget.limit));
+        return Err(format!(
+            "more nodes than the event's {} bytes",
+            budget.limit
+        ));
     }
     if depth > JSON_MAX_DEPTH {
         return Err(format!("nested deeper than {JSON_MAX_DEPTH} levels"));
