@@ -3,7 +3,7 @@
 //! | endpoint | answer |
 //! |---|---|
 //! | `GET /health/live` | 200 while the process serves requests (never needs the token) |
-//! | `GET /health` | every connector's state; 200 when none is failing or retrying, else 503 |
+//! | `GET /health` | every connector's state; 200 when none is starting, failing or retrying, else 503 |
 //! | `GET /ready` | 200 when every connector is snapshotting, streaming or finished, else 503 |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /connectors`, `GET /connectors/{name}` | state, acknowledged position, lag, events, last error, snapshot rows |
@@ -75,9 +75,15 @@ async fn live() -> Response {
 
 async fn health(State(a): State<Api>) -> Response {
     let h = a.telemetry.health();
-    let ok = h
-        .values()
-        .all(|s| !matches!(s, Health::Failed { .. } | Health::Retrying { .. }));
+    // A connector that has not yet acknowledged anything is not known to work: `starting`
+    // is 503 too (issue 22: a broker down from the start showed 200 for the whole first
+    // attempt).
+    let ok = h.values().all(|s| {
+        !matches!(
+            s,
+            Health::Failed { .. } | Health::Retrying { .. } | Health::Starting
+        )
+    });
     let body = serde_json::json!({ "status": if ok { "up" } else { "down" }, "connectors": h });
     json(
         if ok {

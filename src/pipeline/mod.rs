@@ -228,6 +228,11 @@ fn shutting_down(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow() || shutdown.has_changed().is_err()
 }
 
+/// How long an attempt may stay `starting` (connecting, waiting for its first acknowledged
+/// batch) before `/health` reports the connector `retrying` (503): a connector whose broker
+/// or database is down from the start must not look healthy while its first attempt waits.
+const START_BOUND: Duration = Duration::from_secs(5);
+
 /// Whether an operator asked the running attempt to stop (a pause, or a restart after
 /// `seen` restarts).
 fn operator_stop(c: control::ControlState, seen: u64) -> bool {
@@ -250,6 +255,9 @@ where
     Fut: Future<Output = Result<Outcome, PipelineError>>,
 {
     let mut attempt = 0u32;
+    // The error that ended the previous attempt: the next attempt is `retrying` with it until
+    // it reaches snapshotting or streaming, so `/health` never says 200 between failures.
+    let mut last_error: Option<String> = None;
     loop {
         if control.borrow_and_update().paused {
             telemetry.set_paused(name, true);
@@ -265,14 +273,31 @@ where
             tracing::info!(connector = %name, "resumed");
         }
         let seen = control.borrow_and_update().restarts;
-        telemetry.set_health(name, Health::Starting);
+        telemetry.set_health(
+            name,
+            match &last_error {
+                Some(error) => Health::Retrying {
+                    error: error.clone(),
+                },
+                None => Health::Starting,
+            },
+        );
         let started = Instant::now();
         let (stop_tx, stop_rx) = watch::channel(shutting_down(&shutdown));
         let run = attempt_fn(stop_rx);
         tokio::pin!(run);
+        let mut slow_start_checked = false;
         let result = loop {
             tokio::select! {
                 r = &mut run => break r,
+                _ = tokio::time::sleep_until((started + START_BOUND).into()), if !slow_start_checked => {
+                    slow_start_checked = true;
+                    if matches!(telemetry.health().get(name), Some(Health::Starting)) {
+                        telemetry.set_health(name, Health::Retrying {
+                            error: format!("not streaming after {} s: waiting for the source or the sink to answer (the log names which)", START_BOUND.as_secs()),
+                        });
+                    }
+                }
                 _ = shutdown_requested(&mut shutdown), if !*stop_tx.borrow() => {
                     let _ = stop_tx.send(true);
                 }
@@ -295,7 +320,10 @@ where
                 telemetry.set_health(name, Health::Stopped);
                 return Ok(());
             }
-            Ok(Outcome::Stopped) if operator => continue,
+            Ok(Outcome::Stopped) if operator => {
+                last_error = None;
+                continue;
+            }
             Ok(Outcome::Stopped) => PipelineError::Stalled,
             Err(e) if stopping => {
                 tracing::warn!(connector = %name, error = %error_chain(&e), "error during shutdown");
@@ -304,6 +332,7 @@ where
             }
             Err(e) if operator => {
                 tracing::warn!(connector = %name, error = %error_chain(&e), "error while stopping on an operator's request");
+                last_error = None;
                 continue;
             }
             Err(e) => e,
@@ -335,6 +364,7 @@ where
                 }
             }
             attempt = 0;
+            last_error = None;
             continue;
         }
         if started.elapsed() > Duration::from_secs(60) {
@@ -348,7 +378,13 @@ where
             .inc();
         let text = error_chain(&err);
         tracing::warn!(connector = %name, error = %text, retry_in_ms = wait.as_millis() as u64, "connector failed, retrying");
-        telemetry.set_health(name, Health::Retrying { error: text });
+        telemetry.set_health(
+            name,
+            Health::Retrying {
+                error: text.clone(),
+            },
+        );
+        last_error = Some(text);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown_requested(&mut shutdown) => {}

@@ -552,3 +552,47 @@ async fn broken_servers_reported_with_their_cause() {
     );
     drop(redis);
 }
+
+/// Issue 22: with the broker (and a sink's search server) down from the start, `/health`
+/// sampled every 250 ms for 30 s never answers 200; after the first seconds each connector
+/// is `retrying` with a reason, never back to `starting` between attempts.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_is_never_200_while_nothing_works() {
+    let pg = Pg::start("logical");
+    let db = pg.create_db("app").await;
+    db.batch_execute("CREATE TABLE items (id int primary key, v text)")
+        .await
+        .expect("setup");
+    let dead_broker = format!("127.0.0.1:{}", free_port());
+    let dead_search = free_port();
+    let tmp = crate::support::test_dir();
+    let http = free_port();
+    let yaml = format!(
+        "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n{}  apply:\n    source:\n      type: kafka\n      bootstrap_servers: \"{dead_broker}\"\n      topics: [down.public.items]\n    sink:\n      type: search\n      url: http://127.0.0.1:{dead_search}\n",
+        connector("down", pg.port, &dead_broker, "public.items"),
+        off = tmp.path().join("offsets").display(),
+    );
+    let cfg = sluice::write_raw(tmp.path(), "down.yaml", &yaml);
+    let _child = sluice::spawn(&cfg, &tmp.path().join("sluice.log"));
+    let started = std::time::Instant::now();
+    let mut answered = 0;
+    let mut retrying_seen = std::collections::BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        let (status, body) = call("GET", http, "/health", None).await;
+        assert_ne!(status, 200, "after {:?}: {body}", started.elapsed());
+        if status != 0 {
+            answered += 1;
+            for (name, st) in body["connectors"].as_object().into_iter().flatten() {
+                if st["state"] == "retrying" {
+                    assert!(st["error"].as_str().is_some_and(|e| !e.is_empty()), "{st}");
+                    retrying_seen.insert(name.clone());
+                } else if started.elapsed() > Duration::from_secs(8) {
+                    panic!("{name} after {:?}: {st}", started.elapsed());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(answered > 100, "{answered}");
+    assert_eq!(retrying_seen.len(), 2, "{retrying_seen:?}");
+}
