@@ -432,6 +432,13 @@ async fn pg_special() {
     run_case("pg_special", false).await;
 }
 
+/// `numeric(p, -s)` (PostgreSQL 15+): Debezium's scale is the 11 bits read unsigned (2048 − s)
+/// with the value exact at that scale; in the key, a NOT NULL default, arrays, a key change.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_negative_scale() {
+    run_case("pg_negative_scale", false).await;
+}
+
 /// MariaDB: no key, the first unique index of NOT NULL columns as the key, key columns.
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_keys() {

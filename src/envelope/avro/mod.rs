@@ -267,7 +267,13 @@ impl Builder {
                             .and_then(|t| t.parse::<i64>().ok())
                             .or(v.as_i64())
                     })
-                    .unwrap_or(64);
+                    .unwrap_or(64)
+                    // Avro requires scale ≤ precision. Only a PostgreSQL `numeric(p, -s)`
+                    // breaks it: Debezium's scale is then 2048 − s. Confluent's converter
+                    // writes the invalid pair, which Python's Avro readers refuse to parse
+                    // (Java's ignore the logical type); sluice raises the precision to the
+                    // scale, so every reader decodes the exact value (README, Avro).
+                    .max(scale);
                 out.insert("scale".into(), json!(scale));
                 out.insert("precision".into(), json!(precision));
                 Some("decimal")

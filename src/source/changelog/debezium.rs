@@ -249,8 +249,9 @@ fn copy_raw(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Largest decimal (unscaled bytes) and scale the sink decodes: beyond PostgreSQL's own
-/// limits (131072 digits, scale 16383), so every value a database can hold fits, and a hostile
+/// Largest decimal (unscaled bytes) and scale (either sign) the sink decodes: beyond
+/// PostgreSQL's own limits (131072 digits, scale −1000..16383), so every value a database can
+/// hold fits, and a hostile
 /// record cannot make the conversion take unbounded time or memory.
 const MAX_DECIMAL_BYTES: usize = 64 * 1024;
 const MAX_DECIMAL_SCALE: u64 = 32_767;
@@ -260,16 +261,16 @@ const MAX_DECIMAL_SCALE: u64 = 32_767;
 /// Karatsuba/Toom-3 products, `ibig`), so even the largest decimal PostgreSQL stores converts
 /// in milliseconds; the limits above bound the cost per value, so a record's cost grows with
 /// its size (n log² n), never with its square.
-fn decimal_text(bytes: &[u8], scale: u64) -> Result<String, String> {
+fn decimal_text(bytes: &[u8], scale: i64) -> Result<String, String> {
     if bytes.len() > MAX_DECIMAL_BYTES {
         return Err(format!(
             "a decimal of {} bytes (the limit is {MAX_DECIMAL_BYTES})",
             bytes.len()
         ));
     }
-    if scale > MAX_DECIMAL_SCALE {
+    if scale.unsigned_abs() > MAX_DECIMAL_SCALE {
         return Err(format!(
-            "a decimal scale of {scale} (the limit is {MAX_DECIMAL_SCALE})"
+            "a decimal scale of {scale} (the limit is ±{MAX_DECIMAL_SCALE})"
         ));
     }
     let neg = bytes.first().is_some_and(|b| b & 0x80 != 0);
@@ -288,6 +289,16 @@ fn decimal_text(bytes: &[u8], scale: u64) -> Result<String, String> {
         bytes.to_vec()
     };
     let mut digits = ibig::UBig::from_be_bytes(&mag).to_string();
+    if scale < 0 {
+        // A negative scale (PostgreSQL `numeric(p, -s)`) multiplies by 10^-scale.
+        if digits != "0" {
+            digits.extend(std::iter::repeat_n('0', scale.unsigned_abs() as usize));
+        }
+        if neg {
+            digits.insert(0, '-');
+        }
+        return Ok(digits);
+    }
     let scale = scale as usize;
     if digits.len() <= scale {
         digits.insert_str(0, &"0".repeat(scale + 1 - digits.len()));
@@ -362,7 +373,7 @@ fn convert_value(
                 .pointer("/parameters/scale")
                 .and_then(Json::as_str)
                 .map(|s| {
-                    s.parse::<u64>()
+                    s.parse::<i64>()
                         .map_err(|_| format!("a decimal scale `{s}`"))
                 })
                 .transpose()?
@@ -378,7 +389,7 @@ fn convert_value(
             let o: Option<Map<String, Json>> = serde_json::from_str(text).ok();
             let scale = match o.as_ref().and_then(|o| o.get("scale")) {
                 None => 0,
-                Some(v) => v.as_u64().ok_or_else(|| format!("a decimal scale `{v}`"))?,
+                Some(v) => v.as_i64().ok_or_else(|| format!("a decimal scale `{v}`"))?,
             };
             match o
                 .as_ref()
@@ -480,7 +491,7 @@ mod tests {
     /// with a big-integer reference on generated values, and hostile sizes are refused fast.
     #[test]
     fn decimals() {
-        let d = |b: &[u8], s: u64| decimal_text(b, s).expect("decimal");
+        let d = |b: &[u8], s: i64| decimal_text(b, s).expect("decimal");
         assert_eq!(d(&[0x11, 0x94], 3), "4.500");
         assert_eq!(d(&[0xff], 2), "-0.01");
         assert_eq!(d(&[0xfd, 0xab, 0xf4, 0x1c, 0x01], 3), "-9999999.999");
@@ -510,6 +521,11 @@ mod tests {
                 assert_eq!(d(&bytes, 0), want, "{len} bytes, top {top:02x}");
             }
         }
+        // Negative scales (PostgreSQL `numeric(p, -s)`): the unscaled value times 10^-s.
+        assert_eq!(d(&[0x7b], -2), "12300");
+        assert_eq!(d(&[0x85], -1), "-1230");
+        assert_eq!(d(&[0x00], -3), "0");
+        assert!(decimal_text(&[1], -32_768).is_err());
         // 100 KB of digits is refused, quickly; so is a scale of 2^32 - 1.
         assert!(decimal_text(&vec![0x7f; 100 * 1024], 0).is_err());
         assert!(decimal_text(&[1], 4_294_967_295).is_err());

@@ -347,19 +347,21 @@ fn hstore_json(text: &str) -> Result<String, TypeError> {
     Ok(out)
 }
 
-/// `(precision, scale)` of a numeric typmod; `None` when unconstrained or negative-scale.
+/// `(precision, scale)` of a numeric typmod; `None` when unconstrained.
+///
+/// PostgreSQL 15+ allows a negative scale (`numeric(5,-2)` rounds to hundreds), stored as an
+/// 11-bit two's complement. Debezium reads the scale through JDBC, which reports those 11
+/// bits unsigned (−1 → 2047, −2 → 2046, −10 → 2038), and writes a `Decimal` at that scale:
+/// the value stays exact (12300 is written as 12300 × 10^2046 at scale 2046), only longer.
+/// sluice writes the same, so Debezium consumers and registered schemas see what they expect
+/// (recorded case `pg_negative_scale`).
 fn numeric_typmod(typmod: i32) -> Option<(u32, u32)> {
     if typmod < 4 {
         return None;
     }
     let t = typmod - 4;
     let precision = ((t >> 16) & 0xffff) as u32;
-    // PG15 allows negative scales (11-bit two's complement); treat those as variable.
-    let raw = t & 0x7ff;
-    if raw & 0x400 != 0 {
-        return None;
-    }
-    Some((precision, raw as u32))
+    Some((precision, (t & 0x7ff) as u32))
 }
 
 fn err(type_name: &str, detail: &'static str) -> TypeError {
