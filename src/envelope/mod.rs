@@ -715,6 +715,12 @@ impl EnvelopeEncoder {
         &self.transaction_topic
     }
 
+    /// Whether transaction BEGIN/END records are written at all
+    /// (`provide_transaction_metadata`).
+    pub fn writes_transactions(&self) -> bool {
+        self.opts.transaction_metadata
+    }
+
     /// The topic of logical decoding messages (`<prefix>.message`).
     pub fn message_topic(&self) -> &str {
         &self.message_topic

@@ -475,7 +475,7 @@ impl Pending {
 /// The sink for one connector.
 pub struct KafkaSink {
     producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    admin: std::sync::Arc<AdminClient<DefaultClientContext>>,
     encoder: EnvelopeEncoder,
     settings_servers: String,
     create_topics: bool,
@@ -829,8 +829,13 @@ impl KafkaSink {
                 pc.set("transaction.timeout.ms", "120000");
             }
         }
-        let admin: AdminClient<DefaultClientContext> =
-            client_config(s).create().map_err(KafkaSinkError::Config)?;
+        // Metadata look-ups of the admin client never create a topic by themselves (a
+        // broker's auto.create.topics.enable would make it with the broker's defaults, not
+        // compacted).
+        let admin: AdminClient<DefaultClientContext> = client_config(s)
+            .set("allow.auto.create.topics", "false")
+            .create()
+            .map_err(KafkaSinkError::Config)?;
         probe_brokers(s).await?;
         let reuse = match reuse {
             Some(t) if t.fenced() => return Err(KafkaSinkError::Fenced { id: t.id }),
@@ -894,7 +899,7 @@ impl KafkaSink {
         }
         Ok(Self {
             producer,
-            admin,
+            admin: std::sync::Arc::new(admin),
             encoder: EnvelopeEncoder::new(options),
             settings_servers: s.bootstrap_servers.clone(),
             create_topics: s.create_topics,
@@ -994,6 +999,8 @@ impl KafkaSink {
     async fn ensure_marker_topic(&mut self, m: &Marker) -> Result<(), KafkaSinkError> {
         let topic = match m {
             Marker::Message(_) => self.encoder.message_topic(),
+            // Without transaction metadata a boundary writes nothing: no topic for it.
+            Marker::End { .. } if !self.encoder.writes_transactions() => return Ok(()),
             Marker::End { .. } => self.encoder.transaction_topic(),
             Marker::SchemaChange(_) => self.encoder.schema_change_topic(),
             Marker::Heartbeat(_) => self.encoder.heartbeat_topic(),
@@ -1021,12 +1028,41 @@ impl KafkaSink {
         Ok(())
     }
 
-    /// Create `topic` with `cfg` unless it exists; whether it was created.
+    /// Whether `topic` exists, from cluster metadata (any live broker answers it, unlike
+    /// CreateTopics, which waits for the controller); `None` when the brokers did not say.
+    async fn topic_exists(&self, topic: &str) -> Option<bool> {
+        let admin = std::sync::Arc::clone(&self.admin);
+        let name = topic.to_string();
+        let md = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(Some(&name), Duration::from_secs(5))
+        })
+        .await
+        .ok()?
+        .ok()?;
+        let t = md.topics().iter().find(|t| t.name() == topic)?;
+        match t.error() {
+            None => Some(!t.partitions().is_empty()),
+            Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
+                Some(false)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Create `topic` with `cfg` unless it exists; whether it was created. The topic is
+    /// looked up in the metadata first, so restarting during a broker failover does not wait
+    /// on a CreateTopics call for a topic that is already there (issue 22: 15 s and a lost
+    /// attempt), and an admin timeout for a topic that turns out to exist is no error.
     async fn create_topic(
         &self,
         topic: &str,
         cfg: &BTreeMap<String, String>,
     ) -> Result<bool, KafkaSinkError> {
+        if self.topic_exists(topic).await == Some(true) {
+            return Ok(false);
+        }
         let opts = AdminOptions::new()
             .operation_timeout(Some(Duration::from_secs(30)))
             .request_timeout(Some(Duration::from_secs(15)));
@@ -1043,7 +1079,14 @@ impl KafkaSink {
             source,
         };
         let mut created = false;
-        let results = self.admin.create_topics([&new], &opts).await.map_err(err)?;
+        let results = match self.admin.create_topics([&new], &opts).await {
+            Ok(r) => r,
+            Err(e) if self.topic_exists(topic).await == Some(true) => {
+                tracing::info!(topic = %topic, error = %e, "topic creation failed but the topic exists; going on");
+                return Ok(false);
+            }
+            Err(e) => return Err(err(e)),
+        };
         for r in results {
             match r {
                 Ok(_) => {
@@ -1052,6 +1095,9 @@ impl KafkaSink {
                     tracing::info!(topic = %topic, cleanup_policy = policy, "topic created");
                 }
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) if self.topic_exists(topic).await == Some(true) => {
+                    tracing::info!(topic = %topic, code = %code, "topic creation failed but the topic exists; going on");
+                }
                 Err((_, code)) => return Err(err(KafkaError::AdminOp(code))),
             }
         }

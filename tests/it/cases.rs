@@ -439,6 +439,14 @@ async fn pg_negative_scale() {
     run_case("pg_negative_scale", false).await;
 }
 
+/// Unchanged TOASTed text, jsonb, bytea and text[] under the default identity: updates that
+/// skip them, key changes (the new key's create record carries the placeholder, never null),
+/// deletes, re-inserts; a REPLICA IDENTITY FULL table beside it (real values throughout).
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_toast_keys() {
+    run_case("pg_toast_keys", false).await;
+}
+
 /// MariaDB: no key, the first unique index of NOT NULL columns as the key, key columns.
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_keys() {

@@ -129,6 +129,28 @@ async fn leader_and_controller_loss_under_writes() {
     );
     let (status, body) = health(c.http).await;
     assert_eq!(status, 200, "{body}");
+
+    // Issue 22: a fresh start right after a partition leader was killed looks its topics up
+    // in the metadata instead of waiting on CreateTopics for them (which waited 15 s for
+    // the controller, then cost the attempt): no create-topic failure, no retried attempt.
+    c.child.terminate();
+    let (_, second) = killed[1];
+    kafka.start_node(second);
+    kafka.wait_ready(3);
+    let leader = kafka.leader_of(TOPIC, 0).expect("a leader");
+    kafka.kill_node(leader);
+    let log2 = c.tmp.path().join("sluice-2.log");
+    let mut child = sluice::spawn(&c.tmp.path().join("cl.yaml"), &log2);
+    update(&c, total + 1, &mut committed).await;
+    let want = final_rows(&c).await;
+    let records = wait_for_final_values(&bootstrap, TOPIC, &want).await;
+    assert_committed_in_order(&records, &committed);
+    let logs = std::fs::read_to_string(&log2).unwrap_or_default();
+    assert!(
+        !logs.contains("cannot create topic") && !logs.contains("connector failed, retrying"),
+        "a start during a failover lost an attempt:\n{logs}"
+    );
+    child.terminate();
     drop(c.tmp);
 }
 

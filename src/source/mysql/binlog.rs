@@ -365,7 +365,11 @@ pub(crate) fn table_from_map(
     catalog_cols: Option<&CatalogTable>,
     keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
-    guard(|| table_from_map_inner(id, tme, catalog_cols, keys))
+    guard(|| {
+        let mut t = table_from_map_inner(id, tme, catalog_cols, keys)?;
+        t.row_map = row_map(tme)?.map(Arc::new);
+        Ok(t)
+    })
 }
 
 /// Run a decoder that calls into mysql_common, whose parsers can panic (or, in debug builds,
@@ -538,6 +542,7 @@ fn table_from_map_inner(
             version: next_schema_version(),
         }),
         kinds,
+        row_map: None,
     })
 }
 
@@ -558,31 +563,122 @@ pub(crate) struct RowsAt {
     pub ts_us: i64,
 }
 
-/// Whether column `i` of the table map is a `TIME(1)` or `TIME(2)` (TIME2 with 1 or 2
-/// fractional digits).
-fn short_fraction_time(tme: &TableMapEvent<'_>, i: usize) -> bool {
-    matches!(
-        tme.get_raw_column_type(i),
-        Ok(Some(MyType::MYSQL_TYPE_TIME2))
-    ) && matches!(tme.get_column_metadata(i), Some([1 | 2, ..]))
+/// Bytes a `TIME2` value of `fsp` fractional digits takes in a row.
+fn time2_len(fsp: u8) -> u8 {
+    3 + fsp.div_ceil(2)
 }
 
-/// mysql_common 0.37 decodes every negative `TIME(1)`/`TIME(2)` with a nonzero fraction
-/// 2^32 × 10,000 packed units too large (it subtracts 0x100 from the fraction byte as an
-/// unsigned number), which is exactly 625 hours in the packed hour field and leaves the
-/// fraction as it was. Below −625 h the result is therefore still negative, 625 h short,
-/// with its fraction nonzero, and a correctly decoded negative value of these precisions
-/// with a nonzero fraction does not exist: adding the 625 h back is exact. (Above −625 h
-/// the result turns positive with more than a second of microseconds, repaired in
-/// `types.rs`.)
-fn unshift_negative_time(v: MyValue) -> MyValue {
-    match v {
-        MyValue::Time(true, days, h, m, s, us) if us != 0 => {
-            let hours = days * 24 + u32::from(h) + 625;
-            MyValue::Time(true, hours / 24, (hours % 24) as u8, m, s, us)
-        }
-        other => other,
+/// Whether column `i` of the table map is a `TIME2` (`TIME` in MySQL 5.6+ and MariaDB's
+/// default format); its fractional digits.
+fn time2_fsp(tme: &TableMapEvent<'_>, i: usize) -> Option<u8> {
+    match tme.get_raw_column_type(i) {
+        Ok(Some(MyType::MYSQL_TYPE_TIME2)) => tme.get_column_metadata(i)?.first().copied(),
+        _ => None,
     }
+}
+
+/// The table map the rows of `tme` are parsed with: every `TIME2` column retyped as a bit
+/// string of the same width, so the row parser hands its bytes over as they are and
+/// [`time2_value`] decodes them. mysql_common 0.37 decodes negative `TIME(1)`/`TIME(2)`
+/// values wrong (an unsigned subtraction that wraps, and panics with overflow checks on), so
+/// sluice does not let it: debug and release builds decode the same way (issue 22). `None`
+/// when the table has no `TIME2` column (the map is used as it is).
+pub(crate) fn row_map(
+    tme: &TableMapEvent<'_>,
+) -> Result<Option<TableMapEvent<'static>>, DecodeFail> {
+    let n = tme.columns_count() as usize;
+    if !(0..n).any(|i| time2_fsp(tme, i).is_some()) {
+        return Ok(None);
+    }
+    let short = || DecodeFail::Malformed("table map shorter than its fields".into());
+    let mut raw = Vec::new();
+    tme.serialize(&mut raw);
+    // Table id (6), flags (2), database and table names (length, bytes, NUL each), column
+    // count, types, metadata (length-prefixed), then the rest as it is.
+    let mut at = 8;
+    for _ in 0..2 {
+        at += 2 + usize::from(*raw.get(at).ok_or_else(short)?);
+    }
+    let (_, rest) = lenenc(raw.get(at..).ok_or_else(short)?)?;
+    let types_at = raw.len() - rest.len();
+    let (meta_len, rest) = lenenc(raw.get(types_at + n..).ok_or_else(short)?)?;
+    let meta_end = (raw.len() - rest.len())
+        .checked_add(usize::try_from(meta_len).map_err(|_| short())?)
+        .filter(|&e| e <= raw.len())
+        .ok_or_else(short)?;
+    let mut out = raw[..types_at].to_vec();
+    let mut meta = Vec::new();
+    for i in 0..n {
+        let m = tme.get_column_metadata(i).ok_or_else(short)?;
+        match time2_fsp(tme, i) {
+            Some(fsp) => {
+                out.push(MyType::MYSQL_TYPE_BIT as u8);
+                meta.extend_from_slice(&[0, time2_len(fsp)]);
+            }
+            None => {
+                out.push(*raw.get(types_at + i).ok_or_else(short)?);
+                meta.extend_from_slice(m);
+            }
+        }
+    }
+    // Metadata is at most 2 bytes a column: a one-byte length below 251, else 0xfc + u16.
+    if meta.len() < 251 {
+        out.push(meta.len() as u8);
+    } else {
+        out.push(0xfc);
+        out.extend_from_slice(&u16::try_from(meta.len()).map_err(bad)?.to_le_bytes());
+    }
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&raw[meta_end..]);
+    let fde = mysql_async::binlog::events::FormatDescriptionEvent::new(
+        mysql_async::binlog::BinlogVersion::Version4,
+    );
+    let ctx = mysql_common::binlog::BinlogCtx::new(
+        out.len(),
+        &fde,
+        mysql_async::binlog::EventType::TABLE_MAP_EVENT as u8,
+    );
+    let parsed: TableMapEvent<'_> = mysql_common::io::ParseBuf(&out).parse(ctx).map_err(bad)?;
+    Ok(Some(parsed.into_owned()))
+}
+
+/// A `TIME2` value from its row bytes, as MySQL's `my_time_packed_from_binary` and
+/// `TIME_from_longlong_time_packed` read it: a 3-byte integer part offset by 2^23, then 0, 1,
+/// 2 or 3 bytes of fraction (negative values keep their fraction in reverse order); 5 and 6
+/// digits store the whole packed value offset by 2^47.
+fn time2_value(b: &[u8], fsp: u8) -> Option<MyValue> {
+    let be = |b: &[u8]| b.iter().fold(0i64, |a, &x| (a << 8) | i64::from(x));
+    let packed = match fsp {
+        1 | 2 => {
+            let (mut int, mut frac) = (be(b.get(..3)?) - 0x80_0000, be(b.get(3..4)?));
+            if int < 0 && frac != 0 {
+                int += 1;
+                frac -= 0x100;
+            }
+            (int << 24) + frac * 10_000
+        }
+        3 | 4 => {
+            let (mut int, mut frac) = (be(b.get(..3)?) - 0x80_0000, be(b.get(3..5)?));
+            if int < 0 && frac != 0 {
+                int += 1;
+                frac -= 0x1_0000;
+            }
+            (int << 24) + frac * 100
+        }
+        5 | 6 => be(b.get(..6)?) - 0x8000_0000_0000,
+        _ => (be(b.get(..3)?) - 0x80_0000) << 24,
+    };
+    let (neg, abs) = (packed < 0, packed.unsigned_abs());
+    let hms = abs >> 24;
+    let hour = ((hms >> 12) % (1 << 10)) as u32;
+    Some(MyValue::Time(
+        neg,
+        hour / 24,
+        (hour % 24) as u8,
+        ((hms >> 6) % (1 << 6)) as u8,
+        (hms % (1 << 6)) as u8,
+        (abs % (1 << 24)) as u32,
+    ))
 }
 
 fn row_values(
@@ -608,10 +704,17 @@ fn row_values(
                 out.push(crate::event::Value::Unavailable);
                 continue;
             }
-            Some(BinlogValue::Value(v @ MyValue::Time(true, ..)))
-                if short_fraction_time(tme, i) =>
-            {
-                unshift_negative_time(v)
+            // A TIME2 column, parsed as raw bytes through `row_map`.
+            Some(BinlogValue::Value(MyValue::Bytes(b))) if time2_fsp(tme, i).is_some() => {
+                let fsp = time2_fsp(tme, i).unwrap_or(0);
+                time2_value(&b, fsp).ok_or_else(|| {
+                    DecodeFail::Malformed(format!(
+                        "TIME value of column {} is {} bytes, {} expected",
+                        table.schema.columns[i].name,
+                        b.len(),
+                        time2_len(fsp)
+                    ))
+                })?
             }
             Some(BinlogValue::Value(v)) => v,
             Some(BinlogValue::Jsonb(j)) => {
@@ -773,7 +876,10 @@ fn decode_rows_inner(
     // Every real row consumes at least one byte; a malformed event whose rows consume none
     // would otherwise repeat forever.
     let max_rows = rows.rows_data().len();
-    for (i, item) in rows.rows(tme).enumerate() {
+    for (i, item) in rows
+        .rows(table.row_map.as_deref().unwrap_or(tme))
+        .enumerate()
+    {
         if i >= max_rows {
             return Err(DecodeFail::Malformed(
                 "rows event does not advance (malformed column bitmap)".into(),
@@ -1087,20 +1193,73 @@ mod fuzz {
         assert_eq!(shared_string(1, 10_000), Ok(()));
     }
 
-    /// −700:00:00.5 as mysql_common decodes it (75:00:00.5 negative, 625 h short) gets its
-    /// hours back; values without a fraction and positive ones are left alone.
+    /// `TIME2` bytes as MySQL writes them (`my_time_packed_to_binary`) for every precision,
+    /// both signs, fractions that borrow and that do not, and the ends of the range, decode
+    /// to the value written (issue 22: decoded by sluice, not by mysql_common, whose
+    /// negative `TIME(1)`/`TIME(2)` were wrong in release builds and a panic in debug ones).
     #[test]
-    fn negative_short_fraction_times_get_625_hours_back() {
-        assert_eq!(
-            unshift_negative_time(MyValue::Time(true, 3, 3, 0, 0, 500_000)),
-            MyValue::Time(true, 29, 4, 0, 0, 500_000)
-        );
-        for v in [
-            MyValue::Time(true, 3, 3, 0, 0, 0),
-            MyValue::Time(false, 3, 3, 0, 0, 500_000),
-        ] {
-            assert_eq!(unshift_negative_time(v.clone()), v);
+    fn time2_bytes_decode_exactly() {
+        fn encode(micros: i64, fsp: u8) -> Vec<u8> {
+            let abs = micros.unsigned_abs() as i64;
+            let (secs, us) = (abs / 1_000_000, abs % 1_000_000);
+            let hms = ((secs / 3600) << 12) | (((secs / 60) % 60) << 6) | (secs % 60);
+            let mut nr = (hms << 24) + us;
+            if micros < 0 {
+                nr = -nr;
+            }
+            // C's `>>` on a signed value floors; `%` takes the dividend's sign.
+            let (int, frac) = (nr >> 24, nr % (1 << 24));
+            let be = |v: i64, n: usize| v.to_be_bytes()[8 - n..].to_vec();
+            let mut out = be(int + 0x80_0000, 3);
+            match fsp {
+                1 | 2 => out.push((frac / 10_000) as i8 as u8),
+                3 | 4 => out.extend(be(i64::from((frac / 100) as i16 as u16), 2)),
+                5 | 6 => out = be(nr + 0x8000_0000_0000, 6),
+                _ => {}
+            }
+            out
         }
+        let col = crate::event::Column {
+            name: "t".into(),
+            ty: crate::event::ColumnType::Time { millis: false },
+            nullable: true,
+            default: None,
+        };
+        let mut gen = crate::testing::Gen(0x7132);
+        let max = 3_020_399_000_000i64; // 838:59:59
+        for fsp in 0..=6u8 {
+            let unit = 10i64.pow(6 - u32::from(fsp));
+            let mut values = vec![
+                0,
+                unit,
+                -unit,
+                max,
+                -max,
+                -500_000,
+                -1_990_000,
+                -2_249_999_990_000,
+            ];
+            values.extend((0..400).map(|_| gen.below(2 * max as u64) as i64 - max));
+            for v in values {
+                // A value of this precision: the fraction truncated to `fsp` digits.
+                let v = v / unit * unit;
+                let bytes = encode(v, fsp);
+                assert_eq!(bytes.len(), usize::from(time2_len(fsp)));
+                let decoded = time2_value(&bytes, fsp).expect("decodes");
+                let got = Kind::Time
+                    .convert_column(decoded.clone(), Origin::Binlog, &col)
+                    .expect("converts");
+                assert_eq!(
+                    got,
+                    crate::event::Value::Time(v),
+                    "{v} µs at TIME({fsp}): {decoded:?}"
+                );
+            }
+        }
+        assert!(
+            time2_value(&[0x80, 0], 0).is_none(),
+            "short bytes are an error"
+        );
     }
 
     #[test]

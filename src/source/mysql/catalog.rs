@@ -24,6 +24,9 @@ pub(crate) struct Table {
     pub schema: Arc<TableSchema>,
     /// Decoding kind per column, in schema order.
     pub kinds: Vec<Kind>,
+    /// The table map its binlog rows are parsed with, when it differs from the server's
+    /// (`binlog::row_map`: `TIME2` columns read as raw bytes).
+    pub row_map: Option<Arc<mysql_async::binlog::events::TableMapEvent<'static>>>,
 }
 
 /// Facts about the server learned by the preflight.
@@ -479,6 +482,7 @@ pub(crate) fn build_table(table: TableId, cols: &[CatalogColumn], key: &[String]
             version: next_schema_version(),
         }),
         kinds: cols.iter().map(|c| c.kind.clone()).collect(),
+        row_map: None,
     }
 }
 

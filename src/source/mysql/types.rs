@@ -282,9 +282,6 @@ impl Kind {
                 _ => return Err(self.err("non-date")),
             },
             Kind::Time => match v {
-                MyValue::Time(false, days, h, m, s, us) if us >= 1_000_000 => {
-                    Value::Time(repair_negative_time2(days, h, m, s, us))
-                }
                 MyValue::Time(neg, days, h, m, s, us) => {
                     let abs = ((i64::from(days) * 24 + i64::from(h)) * 3600
                         + i64::from(m) * 60
@@ -608,27 +605,6 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
             }
         }
         _ => None,
-    }
-}
-
-/// Microseconds of a negative `TIME(1)`/`TIME(2)` value from the binlog, which mysql_common
-/// 0.37 decodes wrong: it subtracts 0x100 from the fraction byte as an unsigned number, so
-/// the packed value it builds is 2^32 × 10,000 (625 hours' worth of the packed form) too
-/// large. Down to −625 h that reads as a positive time whose microseconds exceed a second,
-/// which no valid value has, and the fields still hold the packed value exactly: rebuild it,
-/// subtract the excess, decode. Beyond −625 h the result is negative and 625 h short with
-/// its fraction intact; `binlog::unshift_negative_time` adds the hours back.
-fn repair_negative_time2(days: u32, h: u8, m: u8, s: u8, us: u32) -> i64 {
-    let hms = ((i64::from(days) * 24 + i64::from(h)) << 12) | (i64::from(m) << 6) | i64::from(s);
-    let packed = (hms << 24) + i64::from(us) - (1i64 << 32) * 10_000;
-    let (neg, tmp) = (packed < 0, packed.unsigned_abs() as i64);
-    let hms = tmp >> 24;
-    let secs = ((hms >> 12) % (1 << 10)) * 3600 + ((hms >> 6) % (1 << 6)) * 60 + hms % (1 << 6);
-    let abs = secs * 1_000_000 + tmp % (1 << 24);
-    if neg {
-        -abs
-    } else {
-        abs
     }
 }
 
@@ -965,73 +941,6 @@ mod tests {
                         .ok()
                 );
             }
-        }
-    }
-
-    /// Negative TIME(1)/TIME(2) values as mysql_common 0.37 mis-decodes them from the binlog
-    /// (its own code, replayed on the stored bytes) come out right.
-    #[test]
-    fn negative_time2_repaired() {
-        // What mysql_common does for dec 1|2: u24 intpart, u8 fraction, u32 arithmetic.
-        let misdecode = |micros: i64| -> MyValue {
-            // MySQL's encoding of a TIME2(1|2) value.
-            let neg = micros < 0;
-            let abs = micros.unsigned_abs() as i64;
-            let (secs, frac) = (abs / 1_000_000, (abs % 1_000_000) / 10_000);
-            let hms = ((secs / 3600) << 12) | (((secs / 60) % 60) << 6) | (secs % 60);
-            let mut packed = (hms << 24) + frac * 10_000;
-            if neg {
-                packed = -packed;
-            }
-            // MySQL's my_time_packed_to_binary: the shifted (floored) int part, and the C
-            // remainder (the dividend's sign) of the fraction, stored as a signed byte.
-            let int_part = packed >> 24;
-            let frac_part = packed % (1 << 24);
-            let stored_int = (int_part + 0x80_0000) as u32; // TIMEF_INT_OFS
-            let stored_frac = (frac_part / 10_000) as i8 as u8;
-            // mysql_common's decoding of those bytes.
-            let mut intpart = i64::from(stored_int) - 0x80_0000;
-            let mut f = u32::from(stored_frac);
-            if intpart < 0 && f > 0 {
-                intpart += 1;
-                f = f.wrapping_sub(0x100);
-            }
-            let mut tmp = (intpart << 24) + i64::from(f) * 10_000;
-            let neg = tmp < 0;
-            if neg {
-                tmp = -tmp;
-            }
-            let hms = tmp >> 24;
-            let h = ((hms >> 12) as u32) % (1 << 10);
-            MyValue::Time(
-                neg,
-                h / 24,
-                (h % 24) as u8,
-                ((hms >> 6) % 64) as u8,
-                (hms % 64) as u8,
-                (tmp % (1 << 24)) as u32,
-            )
-        };
-        let col = crate::event::Column {
-            name: "t".into(),
-            ty: crate::event::ColumnType::Time { millis: false },
-            nullable: true,
-            default: None,
-        };
-        for micros in [
-            -500_000i64,
-            -10_000,
-            -1_990_000,
-            -3_599_990_000,
-            -2_249_999_990_000,
-            500_000,
-            3_020_398_990_000,
-        ] {
-            let v = misdecode(micros);
-            let got = Kind::Time
-                .convert_column(v.clone(), Origin::Binlog, &col)
-                .expect("converts");
-            assert_eq!(got, Value::Time(micros), "{micros} read as {v:?}");
         }
     }
 }

@@ -225,8 +225,18 @@ impl StreamDecoder {
                     Some(OldTuple { values, .. }) => Some(Self::row(rel, values, lsn)?),
                     None => None,
                 };
-                if let Some(b) = &before {
-                    // Unchanged TOAST values in the new row are known from a full old row.
+                let full_old = matches!(
+                    old,
+                    Some(OldTuple {
+                        key_only: false,
+                        ..
+                    })
+                );
+                if let (Some(b), true) = (&before, full_old) {
+                    // Unchanged TOAST values in the new row are known from a full old row
+                    // (REPLICA IDENTITY FULL) only. A key-only old row (the default identity,
+                    // on a key change) holds nulls for every other column: those are not the
+                    // values, so the placeholder stays (issue 23: they were emitted as null).
                     for (a, bv) in after.iter_mut().zip(b) {
                         if *a == Value::Unavailable && *bv != Value::Unavailable {
                             *a = bv.clone();
@@ -352,6 +362,41 @@ mod tests {
             ]
         );
         assert!(out[0].needs_tombstone());
+    }
+
+    /// Issue 23: a key change under the default identity (a key-only old row: nulls for the
+    /// other columns) whose new row leaves a TOASTed column unchanged: the create record
+    /// carries the placeholder, never the key-only image's null; a full old row (REPLICA
+    /// IDENTITY FULL) still supplies the real value.
+    #[test]
+    fn key_change_keeps_unchanged_toast_unavailable() {
+        let d = decoder();
+        for (identity, want) in [
+            (b'K', Value::Unavailable),
+            (b'O', Value::String("large".into())),
+        ] {
+            let mut b = vec![b'U'];
+            b.extend_from_slice(&9u32.to_be_bytes());
+            b.push(identity);
+            if identity == b'K' {
+                enc::tuple(&mut b, &[Some("4"), None]);
+            } else {
+                enc::tuple(&mut b, &[Some("4"), Some("large")]);
+            }
+            b.push(b'N');
+            // Column count, the new key, then `u` (unchanged TOAST) for v.
+            b.extend_from_slice(&2u16.to_be_bytes());
+            b.push(b't');
+            b.extend_from_slice(&2u32.to_be_bytes());
+            b.extend_from_slice(b"40");
+            b.push(b'u');
+            let mut out = Vec::new();
+            d.change(decode(Bytes::from(b)).expect("decodes"), Lsn(1), &mut out)
+                .expect("converts");
+            assert_eq!(out[1].op, Op::Create);
+            let after = out[1].after.as_ref().expect("after");
+            assert_eq!(after[1], want, "old tuple {}", identity as char);
+        }
     }
 
     /// Changes for relations never described, and wrong tuple widths, are errors.
