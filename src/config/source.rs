@@ -123,6 +123,11 @@ pub struct ChangelogSettings {
     /// wire format are recognized by their magic byte; JSON ones are read as before).
     #[serde(default)]
     pub schema_registry: Option<SchemaRegistrySettings>,
+    /// The producing connector's `unavailable.value.placeholder` (default Debezium's
+    /// `__debezium_unavailable_value`): a field holding it is a value the source did not
+    /// have, and the target keeps the value it holds for that field.
+    #[serde(default)]
+    pub unavailable_value_placeholder: Option<String>,
 }
 
 fn default_batch_wait_ms() -> u64 {

@@ -109,6 +109,13 @@ impl Settings {
             }
             match &c.source {
                 SourceSettings::Kafka(k) => {
+                    if k.unavailable_value_placeholder.as_deref() == Some("") {
+                        return Err(invalid(
+                            at("source.unavailable_value_placeholder"),
+                            "an empty placeholder would take every empty string for a value the source did not have",
+                            "set the producing connector's placeholder, or remove the field for Debezium's `__debezium_unavailable_value`",
+                        ));
+                    }
                     if k.topics.is_empty() && k.topic_pattern.is_none() {
                         return Err(invalid(
                             at("source.topics"),

@@ -88,6 +88,11 @@ pub struct DocChange {
     pub id: String,
     /// Upsert or delete.
     pub action: DocAction,
+    /// Fields of an upsert whose value the source did not have (an unchanged TOASTed column
+    /// under PostgreSQL's default replica identity: the record holds the
+    /// `unavailable.value.placeholder`). They are left out of the document, and the target
+    /// keeps what it holds for them (merge) instead of writing the placeholder.
+    pub unavailable: Vec<String>,
 }
 
 impl DocChange {

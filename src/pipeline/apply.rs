@@ -24,15 +24,18 @@ use crate::source::changelog::debezium::DecodeOptions;
 use crate::source::changelog::{ChangelogError, ChangelogSource, PoisonRecord};
 use crate::telemetry::{Health, Telemetry};
 
-fn decode_options(sink: &SinkSettings) -> DecodeOptions {
+fn decode_options(src: &ChangelogSettings, sink: &SinkSettings) -> DecodeOptions {
+    let placeholder = src.unavailable_value_placeholder.clone();
     match sink {
         SinkSettings::Search(s) => DecodeOptions {
             decimal_format: s.decimal_format,
             include: s.include_fields.clone(),
             exclude: s.exclude_fields.clone(),
+            placeholder,
         },
         _ => DecodeOptions {
             decimal_format: DecimalFormat::String,
+            placeholder,
             ..DecodeOptions::default()
         },
     }
@@ -96,9 +99,13 @@ pub(super) async fn run_once(
     let mut target = DocTarget::connect(sink)
         .await
         .map_err(PipelineError::Target)?;
-    let source =
-        ChangelogSource::connect(name, src, decode_options(sink), settings.max_batch_events)
-            .map_err(PipelineError::Changelog)?;
+    let source = ChangelogSource::connect(
+        name,
+        src,
+        decode_options(src, sink),
+        settings.max_batch_events,
+    )
+    .map_err(PipelineError::Changelog)?;
     let dlq: Option<FutureProducer> = match &src.dead_letter_topic {
         Some(_) => {
             let mut c = crate::sink::kafka::client_config_parts(
@@ -136,11 +143,22 @@ pub(super) async fn run_once(
                 .inc_by(*n);
         }
         let started = tokio::time::Instant::now();
-        let rejected = target
+        let outcome = target
             .apply(&polled.changes)
             .await
             .map_err(PipelineError::Target)?;
         hist.observe(started.elapsed().as_secs_f64());
+        for &i in &outcome.unfilled {
+            if let Some(c) = polled.changes.get(i) {
+                // The table and the field names only: never the key or a value.
+                tracing::warn!(connector = %name, table = %format!("{}.{}", c.namespace, c.table), fields = ?c.unavailable, "an update left large values out (unchanged TOAST) and the target held none to keep: written without them; REPLICA IDENTITY FULL on the source table avoids it");
+                telemetry
+                    .sink_unavailable_fields
+                    .with_label_values(&[name])
+                    .inc_by(c.unavailable.len() as u64);
+            }
+        }
+        let rejected = outcome.rejected;
         let mut poison = polled.poison;
         for r in &rejected {
             let (key, value) = polled.raw.get(r.index).cloned().unwrap_or_default();

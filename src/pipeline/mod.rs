@@ -290,7 +290,7 @@ where
         let result = loop {
             tokio::select! {
                 r = &mut run => break r,
-                _ = tokio::time::sleep_until((started + START_BOUND).into()), if !slow_start_checked => {
+                _ = tokio::time::sleep_until(started + START_BOUND), if !slow_start_checked => {
                     slow_start_checked = true;
                     if matches!(telemetry.health().get(name), Some(Health::Starting)) {
                         telemetry.set_health(name, Health::Retrying {

@@ -11,14 +11,22 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::target::{expand, Rejected, TargetError};
+use super::target::{expand, kept_members, with_members, Applied, Rejected, TargetError};
 use crate::config::{MemcachedSettings, RedisSettings, RedisValueFormat};
 use crate::event::{DocAction, DocChange};
 
 /// The version guard every Redis write goes through (public for the benchmark, which measures
-/// Redis running it directly). KEYS: data key, version key. ARGV: version (-1 = none), op
-/// (set|hset|del), value, ttl_ms (0 = none), deleted_version_ttl_ms, then field/value pairs
-/// for hset.
+/// Redis running it directly). KEYS: data key, version key. ARGV: version (-1 = none), op,
+/// value, ttl_ms (0 = none), deleted_version_ttl_ms, then per op:
+/// - `del`: nothing; `set`: the JSON text in ARGV[3]; `hset`: field/value pairs (the hash is
+///   replaced);
+/// - `mset` (merge a JSON document): ARGV[6..] the left-out members' names as JSON text: the
+///   stored document's values for them are kept (copied as text, never re-encoded);
+/// - `mhset` (merge a hash): ARGV[6] the count k of left-out fields, ARGV[7..6+k] their names,
+///   then field/value pairs; the hash is updated, not replaced.
+///
+/// Returns 0 for an older version (ignored), 1 when applied, 2 when applied but a left-out
+/// field had no stored value to keep.
 pub const GUARD_SCRIPT: &str = r#"
 local v = tonumber(ARGV[1])
 if v >= 0 then
@@ -27,13 +35,77 @@ if v >= 0 then
 end
 local op = ARGV[2]
 local ttl = tonumber(ARGV[4])
+local result = 1
 if op == 'del' then
   redis.call('DEL', KEYS[1])
   if v >= 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5]) end
   return 1
 end
+local function put(text)
+  if ttl > 0 then redis.call('SET', KEYS[1], text, 'PX', ttl) else redis.call('SET', KEYS[1], text) end
+end
+-- The top-level members of a JSON object's text: raw member name (with its quotes) -> raw value.
+local function members(s)
+  local out, i, n = {}, 2, #s
+  while i <= n do
+    local q = string.find(s, '"', i, true)
+    if not q then return out end
+    local j = q + 1
+    while true do
+      local e = string.find(s, '[\"]', j)
+      if not e then return out end
+      if string.sub(s, e, e) == '\' then j = e + 2 else j = e break end
+    end
+    local name = string.sub(s, q, j)
+    local colon = string.find(s, ':', j + 1, true)
+    if not colon then return out end
+    local p, depth = colon + 1, 0
+    while p <= n do
+      local e = string.find(s, '[{}%[%],"]', p)
+      if not e then p = n + 1 break end
+      local c = string.sub(s, e, e)
+      if c == '"' then
+        local k = e + 1
+        while true do
+          local f = string.find(s, '[\"]', k)
+          if not f then return out end
+          if string.sub(s, f, f) == '\' then k = f + 2 else k = f break end
+        end
+        p = k + 1
+      elseif c == '{' or c == '[' then depth = depth + 1 p = e + 1
+      elseif (c == '}' or c == ']') and depth > 0 then depth = depth - 1 p = e + 1
+      elseif depth == 0 then p = e break
+      else p = e + 1 end
+    end
+    out[name] = string.sub(s, colon + 1, p - 1)
+    i = p + 1
+  end
+  return out
+end
 if op == 'set' then
-  if ttl > 0 then redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[3]) end
+  put(ARGV[3])
+elseif op == 'mset' then
+  local text = ARGV[3]
+  local cur = redis.call('GET', KEYS[1])
+  local kept = {}
+  local have = cur and members(cur) or {}
+  for a = 6, #ARGV do
+    local val = have[ARGV[a]]
+    if val then table.insert(kept, ARGV[a] .. ':' .. val) else result = 2 end
+  end
+  if #kept > 0 then
+    local body = string.sub(text, 1, -2)
+    if string.match(body, '^%s*{%s*$') then text = body .. table.concat(kept, ',') .. '}'
+    else text = body .. ',' .. table.concat(kept, ',') .. '}' end
+  end
+  put(text)
+elseif op == 'mhset' then
+  local k = tonumber(ARGV[6])
+  for a = 7, 6 + k do
+    if redis.call('HEXISTS', KEYS[1], ARGV[a]) == 0 then result = 2 end
+  end
+  if #ARGV >= 7 + k then redis.call('HSET', KEYS[1], unpack(ARGV, 7 + k)) end
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 else
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], unpack(ARGV, 6))
@@ -42,7 +114,7 @@ end
 if v >= 0 then
   if ttl > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[2], ARGV[1]) end
 end
-return 1
+return result
 "#;
 
 /// Redis target.
@@ -108,6 +180,7 @@ impl RedisTarget {
                 .arg(&key)
                 .arg(format!("{key}#v"))
                 .arg(c.version());
+            let merge = !c.unavailable.is_empty();
             match &c.action {
                 DocAction::Delete => {
                     cmd.arg("del")
@@ -117,18 +190,28 @@ impl RedisTarget {
                 }
                 DocAction::Upsert(doc) => match self.format {
                     RedisValueFormat::Json => {
-                        cmd.arg("set")
+                        cmd.arg(if merge { "mset" } else { "set" })
                             .arg(doc.as_str())
                             .arg(self.ttl_ms)
                             .arg(self.deleted_ttl_ms);
+                        for name in &c.unavailable {
+                            let mut quoted = Vec::with_capacity(name.len() + 2);
+                            crate::envelope::json::string(&mut quoted, name);
+                            cmd.arg(quoted);
+                        }
                     }
                     RedisValueFormat::Hash => {
-                        cmd.arg("hset")
+                        cmd.arg(if merge { "mhset" } else { "hset" })
                             .arg("")
                             .arg(self.ttl_ms)
                             .arg(self.deleted_ttl_ms);
                         let fields = doc.fields();
-                        if fields.is_empty() {
+                        if merge {
+                            cmd.arg(c.unavailable.len());
+                            for name in &c.unavailable {
+                                cmd.arg(name);
+                            }
+                        } else if fields.is_empty() {
                             cmd.arg("_").arg("");
                         }
                         for (k, v) in fields {
@@ -137,30 +220,37 @@ impl RedisTarget {
                     }
                 },
             }
-            cmd.ignore();
         }
         pipe
     }
 
     /// Apply in order; see [`super::document`].
-    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Applied, TargetError> {
         if changes.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Applied::default());
         }
         let pipe = self.pipeline(changes);
-        match pipe.query_async::<()>(&mut self.conn).await {
-            Ok(()) => Ok(Vec::new()),
+        let replies = match pipe.query_async::<Vec<i64>>(&mut self.conn).await {
+            Ok(r) => r,
             Err(e) if e.code() == Some("NOSCRIPT") => {
                 // The server restarted and lost the script: load it again and retry.
                 self.sha = load(&mut self.conn).await?;
                 self.pipeline(changes)
-                    .query_async::<()>(&mut self.conn)
+                    .query_async::<Vec<i64>>(&mut self.conn)
                     .await
-                    .map_err(TargetError::Redis)?;
-                Ok(Vec::new())
+                    .map_err(TargetError::Redis)?
             }
-            Err(e) => Err(TargetError::Redis(e)),
-        }
+            Err(e) => return Err(TargetError::Redis(e)),
+        };
+        Ok(Applied {
+            rejected: Vec::new(),
+            unfilled: replies
+                .iter()
+                .enumerate()
+                .filter(|(_, &r)| r == 2)
+                .map(|(i, _)| i)
+                .collect(),
+        })
     }
 }
 
@@ -210,9 +300,9 @@ impl MemcachedTarget {
     }
 
     /// Apply in order; see [`super::document`].
-    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Applied, TargetError> {
         if changes.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Applied::default());
         }
         let r = self.apply_inner(changes).await;
         if r.is_err() {
@@ -221,7 +311,7 @@ impl MemcachedTarget {
         r
     }
 
-    async fn apply_inner(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+    async fn apply_inner(&mut self, changes: &[DocChange]) -> Result<Applied, TargetError> {
         if self.conn.is_none() {
             let s = TcpStream::connect(&self.server)
                 .await
@@ -232,48 +322,178 @@ impl MemcachedTarget {
         let Some(conn) = self.conn.as_mut() else {
             return Err(TargetError::Memcached("no connection".into()));
         };
-        let mut out = Vec::with_capacity(changes.len() * 128);
-        for c in changes {
-            let key = memcached_key(&expand(&self.key, c));
-            match &c.action {
-                DocAction::Delete => out.extend_from_slice(format!("delete {key}\r\n").as_bytes()),
-                DocAction::Upsert(doc) => {
-                    let v = doc.as_str();
-                    out.extend_from_slice(
-                        format!("set {key} 0 {} {}\r\n", self.ttl_s, v.len()).as_bytes(),
-                    );
-                    out.extend_from_slice(v.as_bytes());
-                    out.extend_from_slice(b"\r\n");
+        let mut applied = Applied::default();
+        // Runs of plain changes are pipelined; a change with unavailable fields is merged
+        // on its own (read, merge, compare-and-set), after the run before it.
+        let mut start = 0;
+        while start < changes.len() {
+            let end = changes[start..]
+                .iter()
+                .position(|c| !c.unavailable.is_empty())
+                .map_or(changes.len(), |p| start + p);
+            if end > start {
+                pipelined(
+                    conn,
+                    &self.key,
+                    self.ttl_s,
+                    &changes[start..end],
+                    start,
+                    &mut applied,
+                )
+                .await?;
+            }
+            if let Some(c) = changes.get(end) {
+                if merge(conn, &self.key, self.ttl_s, c, end, &mut applied).await? {
+                    applied.unfilled.push(end);
                 }
             }
+            start = end + 1;
         }
+        Ok(applied)
+    }
+}
+
+/// One reply line; an error when the server closed the connection.
+async fn reply(conn: &mut BufReader<TcpStream>, line: &mut String) -> Result<(), TargetError> {
+    line.clear();
+    if conn.read_line(line).await.map_err(TargetError::Io)? == 0 {
+        return Err(TargetError::Memcached("connection closed".into()));
+    }
+    Ok(())
+}
+
+/// Whether a storage reply means stored (or, for a delete, gone); a rejection is recorded.
+fn stored(line: &str, index: usize, applied: &mut Applied) -> Result<bool, TargetError> {
+    match line.trim_end() {
+        "STORED" | "DELETED" | "NOT_FOUND" => Ok(true),
+        "EXISTS" | "NOT_STORED" => Ok(false),
+        "SERVER_ERROR object too large for cache" => {
+            applied.rejected.push(Rejected {
+                index,
+                reason: "object too large for cache".into(),
+                detail: None,
+            });
+            Ok(true)
+        }
+        other => Err(TargetError::Memcached(format!(
+            "unexpected reply {other:?}"
+        ))),
+    }
+}
+
+/// Plain sets and deletes, pipelined; `base` is the first change's index.
+async fn pipelined(
+    conn: &mut BufReader<TcpStream>,
+    template: &str,
+    ttl_s: u32,
+    changes: &[DocChange],
+    base: usize,
+    applied: &mut Applied,
+) -> Result<(), TargetError> {
+    let mut out = Vec::with_capacity(changes.len() * 128);
+    for c in changes {
+        let key = memcached_key(&expand(template, c));
+        match &c.action {
+            DocAction::Delete => out.extend_from_slice(format!("delete {key}\r\n").as_bytes()),
+            DocAction::Upsert(doc) => {
+                let v = doc.as_str();
+                out.extend_from_slice(format!("set {key} 0 {ttl_s} {}\r\n", v.len()).as_bytes());
+                out.extend_from_slice(v.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    conn.get_mut()
+        .write_all(&out)
+        .await
+        .map_err(TargetError::Io)?;
+    let mut line = String::new();
+    for i in 0..changes.len() {
+        reply(conn, &mut line).await?;
+        if !stored(&line, base + i, applied)? {
+            return Err(TargetError::Memcached(format!(
+                "unexpected reply {:?}",
+                line.trim_end()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An upsert with unavailable fields: the stored document's values for them are kept
+/// (`gets`, merge, `cas`; `add` when nothing is stored), retried when another writer got
+/// between. Whether some field had no stored value.
+async fn merge(
+    conn: &mut BufReader<TcpStream>,
+    template: &str,
+    ttl_s: u32,
+    c: &DocChange,
+    index: usize,
+    applied: &mut Applied,
+) -> Result<bool, TargetError> {
+    let DocAction::Upsert(doc) = &c.action else {
+        return Ok(false);
+    };
+    let key = memcached_key(&expand(template, c));
+    let mut line = String::new();
+    for _ in 0..16 {
+        conn.get_mut()
+            .write_all(format!("gets {key}\r\n").as_bytes())
+            .await
+            .map_err(TargetError::Io)?;
+        reply(conn, &mut line).await?;
+        // `VALUE <key> <flags> <bytes> <cas>` then the data, or `END` alone.
+        let parts: Vec<String> = line.trim_end().split(' ').map(str::to_string).collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let current = match parts[..] {
+            ["VALUE", _, _, len, cas] => {
+                let len: usize = len
+                    .parse()
+                    .map_err(|_| TargetError::Memcached("bad VALUE line".into()))?;
+                let mut data = vec![0u8; len + 2];
+                tokio::io::AsyncReadExt::read_exact(conn, &mut data)
+                    .await
+                    .map_err(TargetError::Io)?;
+                data.truncate(len);
+                reply(conn, &mut line).await?; // END
+                Some((String::from_utf8_lossy(&data).into_owned(), cas.to_string()))
+            }
+            ["END"] => None,
+            _ => {
+                return Err(TargetError::Memcached(format!(
+                    "unexpected reply {:?}",
+                    line.trim_end()
+                )))
+            }
+        };
+        let (text, unfilled, cmd) = match &current {
+            Some((cur, cas)) => {
+                let (extra, unfilled) = kept_members(c, cur);
+                let text = with_members(doc.as_str(), &extra);
+                let cmd = format!("cas {key} 0 {ttl_s} {} {cas}\r\n", text.len());
+                (text, unfilled, cmd)
+            }
+            None => {
+                let text = doc.as_str().to_string();
+                let cmd = format!("add {key} 0 {ttl_s} {}\r\n", text.len());
+                (text, true, cmd)
+            }
+        };
+        let mut out = cmd.into_bytes();
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b"\r\n");
         conn.get_mut()
             .write_all(&out)
             .await
             .map_err(TargetError::Io)?;
-        let mut rejected = Vec::new();
-        let mut line = String::new();
-        for (i, _) in changes.iter().enumerate() {
-            line.clear();
-            if conn.read_line(&mut line).await.map_err(TargetError::Io)? == 0 {
-                return Err(TargetError::Memcached("connection closed".into()));
-            }
-            match line.trim_end() {
-                "STORED" | "DELETED" | "NOT_FOUND" => {}
-                "SERVER_ERROR object too large for cache" => rejected.push(Rejected {
-                    index: i,
-                    reason: "object too large for cache".into(),
-                    detail: None,
-                }),
-                other => {
-                    return Err(TargetError::Memcached(format!(
-                        "unexpected reply {other:?}"
-                    )))
-                }
-            }
+        reply(conn, &mut line).await?;
+        if stored(&line, index, applied)? {
+            return Ok(unfilled);
         }
-        Ok(rejected)
     }
+    Err(TargetError::Memcached(
+        "a merged write lost 16 compare-and-set races in a row".into(),
+    ))
 }
 
 #[cfg(test)]

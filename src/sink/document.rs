@@ -17,7 +17,7 @@ use crate::event::DocChange;
 
 use super::cache::{MemcachedTarget, RedisTarget};
 use super::search::SearchTarget;
-use super::target::{Rejected, TargetError};
+use super::target::{Applied, TargetError};
 
 /// The closed set of targets.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl DocTarget {
     }
 
     /// Apply changes in order; see the module contract.
-    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Applied, TargetError> {
         match self {
             DocTarget::Search(t) => t.apply(changes).await,
             DocTarget::Redis(t) => t.apply(changes).await,

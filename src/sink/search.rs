@@ -13,18 +13,25 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde_json::Value as Json;
 
-use super::target::{expand, Rejected, TargetError};
+use std::collections::HashMap;
+
+use super::target::{expand, kept_members, with_members, Applied, Rejected, TargetError};
 use crate::config::SearchSettings;
 use crate::event::{DocAction, DocChange};
 
 /// Retries of transient item failures inside one apply before giving up to the supervisor.
 const ITEM_RETRIES: u32 = 8;
 
+/// Per change index: the stored members kept for its unavailable fields, and whether some
+/// had none.
+type Stored = HashMap<usize, (Vec<(String, String)>, bool)>;
+
 /// The `_bulk` client.
 #[derive(Debug)]
 pub struct SearchTarget {
     client: reqwest::Client,
     bulk_url: String,
+    mget_url: String,
     index: String,
     auth: Option<String>,
 }
@@ -72,14 +79,87 @@ impl SearchTarget {
         Ok(Self {
             client,
             bulk_url: format!("{}/_bulk", s.url.trim_end_matches('/')),
+            mget_url: format!("{}/_mget", s.url.trim_end_matches('/')),
             index: s.index.clone(),
             auth,
         })
     }
 
-    fn body(&self, changes: &[&DocChange]) -> Vec<u8> {
+    /// For each upsert with unavailable fields (by index), the stored document's members
+    /// for them, and whether some had none: one `_mget` for the batch.
+    async fn stored_members(&self, changes: &[DocChange]) -> Result<Stored, TargetError> {
+        let wanted: Vec<usize> = changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.unavailable.is_empty() && matches!(c.action, DocAction::Upsert(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let mut out = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let docs: Vec<Json> = wanted
+            .iter()
+            .map(|&i| {
+                let c = &changes[i];
+                serde_json::json!({
+                    "_index": index_name(&expand(&self.index, c)),
+                    "_id": c.id,
+                    "_source": c.unavailable,
+                })
+            })
+            .collect();
+        let mut req = self
+            .client
+            .post(&self.mget_url)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "docs": docs }).to_string());
+        if let Some(a) = &self.auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| TargetError::Http(e.without_url()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| TargetError::Http(e.without_url()))?;
+        #[derive(serde::Deserialize)]
+        struct Found<'a> {
+            #[serde(default)]
+            found: bool,
+            #[serde(borrow, rename = "_source")]
+            source: Option<&'a serde_json::value::RawValue>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Mget<'a> {
+            #[serde(borrow)]
+            docs: Vec<Found<'a>>,
+        }
+        let parsed: Option<Mget<'_>> = serde_json::from_slice(&bytes).ok();
+        let Some(parsed) =
+            parsed.filter(|m| (200..300).contains(&status) && m.docs.len() == wanted.len())
+        else {
+            return Err(TargetError::Status {
+                status,
+                detail: "the _mget of documents to merge into failed".into(),
+            });
+        };
+        for (&i, d) in wanted.iter().zip(&parsed.docs) {
+            let merged = match (d.found, d.source) {
+                (true, Some(src)) => kept_members(&changes[i], src.get()),
+                _ => (Vec::new(), true),
+            };
+            out.insert(i, merged);
+        }
+        Ok(out)
+    }
+
+    fn body(&self, changes: &[(usize, &DocChange)], stored: &Stored) -> Vec<u8> {
         let mut out = Vec::with_capacity(changes.len() * 256);
-        for c in changes {
+        for &(i, c) in changes {
             let mut meta = serde_json::Map::new();
             meta.insert(
                 "_index".into(),
@@ -98,8 +178,14 @@ impl SearchTarget {
             out.extend_from_slice(line.to_string().as_bytes());
             out.push(b'\n');
             if let DocAction::Upsert(doc) = &c.action {
-                // The document's exact text (one line: the decoder writes no line breaks).
-                out.extend_from_slice(doc.as_str().as_bytes());
+                // The document's exact text (one line: the decoder writes no line breaks),
+                // with the stored values of its unavailable fields.
+                match stored.get(&i) {
+                    Some((extra, _)) => {
+                        out.extend_from_slice(with_members(doc.as_str(), extra).as_bytes())
+                    }
+                    None => out.extend_from_slice(doc.as_str().as_bytes()),
+                }
                 out.push(b'\n');
             }
         }
@@ -107,17 +193,23 @@ impl SearchTarget {
     }
 
     /// Apply in order; see [`super::document`].
-    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Vec<Rejected>, TargetError> {
+    /// An upsert with unavailable fields is merged: the stored document's values for them
+    /// are read first (`_mget`) and written back with the change, under the same external
+    /// version, so an older record still never overwrites a newer one. Only this sink
+    /// connector writes a key's document, from its one partition, so nothing gets between.
+    pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Applied, TargetError> {
+        let stored = self.stored_members(changes).await?;
         let mut pending: Vec<usize> = (0..changes.len()).collect();
         let mut rejected = Vec::new();
         let mut attempt = 0u32;
         while !pending.is_empty() {
-            let batch: Vec<&DocChange> = pending.iter().map(|&i| &changes[i]).collect();
+            let batch: Vec<(usize, &DocChange)> =
+                pending.iter().map(|&i| (i, &changes[i])).collect();
             let mut req = self
                 .client
                 .post(&self.bulk_url)
                 .header("content-type", "application/x-ndjson")
-                .body(self.body(&batch));
+                .body(self.body(&batch, &stored));
             if let Some(a) = &self.auth {
                 req = req.header("authorization", a);
             }
@@ -196,7 +288,13 @@ impl SearchTarget {
             }
             pending = retry;
         }
-        Ok(rejected)
+        let mut unfilled: Vec<usize> = stored
+            .iter()
+            .filter(|(_, (_, missing))| *missing)
+            .map(|(&i, _)| i)
+            .collect();
+        unfilled.sort_unstable();
+        Ok(Applied { rejected, unfilled })
     }
 }
 

@@ -16,6 +16,70 @@ pub struct Rejected {
     pub detail: Option<String>,
 }
 
+/// What a target's `apply` did besides applying: the changes it refused, and the changes
+/// whose unavailable fields (see [`crate::event::DocChange::unavailable`]) it had no current
+/// value for (the first sight of a key is an update with a placeholder, e.g. after a key
+/// change): those were written without the fields.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Changes the target can never accept (dead-letter topic).
+    pub rejected: Vec<Rejected>,
+    /// Indexes of changes written without some of their unavailable fields.
+    pub unfilled: Vec<usize>,
+}
+
+/// A document's text with `extra` (member name as JSON text, value as JSON text) appended.
+pub(crate) fn with_members(doc: &str, extra: &[(String, String)]) -> String {
+    if extra.is_empty() {
+        return doc.to_string();
+    }
+    let body = doc.trim_end().strip_suffix('}').unwrap_or("{");
+    let mut out = String::with_capacity(
+        doc.len()
+            + extra
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>(),
+    );
+    out.push_str(body);
+    for (i, (k, v)) in extra.iter().enumerate() {
+        if i > 0 || body.trim_end() != "{" {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+    out
+}
+
+/// The members of the stored document `current` that `c` left out as unavailable, as
+/// (name as JSON text, value as JSON text), and whether any had no stored value.
+pub(crate) fn kept_members(
+    c: &crate::event::DocChange,
+    current: &str,
+) -> (Vec<(String, String)>, bool) {
+    let stored = crate::event::Document::from_object_text(current.to_string());
+    let fields = stored.fields();
+    let mut extra = Vec::new();
+    let mut unfilled = false;
+    for name in &c.unavailable {
+        match fields.iter().find(|(k, _)| k == name) {
+            Some((k, v)) => {
+                let mut key = Vec::new();
+                crate::envelope::json::string(&mut key, k);
+                extra.push((
+                    String::from_utf8(key).unwrap_or_default(),
+                    v.get().to_string(),
+                ));
+            }
+            None => unfilled = true,
+        }
+    }
+    (extra, unfilled)
+}
+
 /// Target failures.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -81,4 +145,48 @@ pub(crate) fn expand(template: &str, c: &DocChange) -> String {
         .replace("{schema}", &c.namespace)
         .replace("{table}", &c.table)
         .replace("{key}", &c.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{DocAction, DocChange, Document, Origin};
+
+    fn change(doc: &str, unavailable: &[&str]) -> DocChange {
+        DocChange {
+            origin: Origin {
+                topic: "t".into(),
+                partition: 0,
+                offset: 1,
+            },
+            namespace: "public".into(),
+            table: "docs".into(),
+            id: "1".into(),
+            action: DocAction::Upsert(Document::from_object_text(doc.into())),
+            unavailable: unavailable.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The stored values of left-out fields are kept as their exact text (nested objects,
+    /// escaped names, long decimals); a field the store lacks is reported.
+    #[test]
+    fn kept_members_merge_exact_text() {
+        let stored = r#"{"id":1,"body":"x\"y","meta":{"a":[1,{"b":"}"}]},"n":0.14285714285714285714,"q\"k":true}"#;
+        let c = change(r#"{"id":1,"n":2}"#, &["body", "meta", "q\"k", "gone"]);
+        let (extra, unfilled) = kept_members(&c, stored);
+        assert!(unfilled);
+        let DocAction::Upsert(doc) = &c.action else {
+            unreachable!()
+        };
+        let merged = with_members(doc.as_str(), &extra);
+        assert_eq!(
+            merged,
+            r#"{"id":1,"n":2,"body":"x\"y","meta":{"a":[1,{"b":"}"}]},"q\"k":true}"#
+        );
+        let back: serde_json::Value = serde_json::from_str(&merged).expect("valid JSON");
+        assert_eq!(back["meta"]["a"][1]["b"], "}");
+        // Into an empty document, and with nothing to add.
+        assert_eq!(with_members("{}", &extra[..1]), r#"{"body":"x\"y"}"#);
+        assert_eq!(with_members(r#"{"a":1}"#, &[]), r#"{"a":1}"#);
+    }
 }

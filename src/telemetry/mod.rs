@@ -38,6 +38,9 @@ pub const SINK_APPLIED_TOTAL: &str = "sluice_sink_records_applied_total";
 pub const SINK_IGNORED_TOTAL: &str = "sluice_sink_records_ignored_total";
 /// Records sent to the dead-letter topic.
 pub const DEAD_LETTERS_TOTAL: &str = "sluice_dead_letter_records_total";
+/// Fields a sink connector wrote without a value: the record held the unavailable-value
+/// placeholder (an unchanged TOASTed column) and the target had no stored value to keep.
+pub const SINK_UNAVAILABLE_FIELDS_TOTAL: &str = "sluice_sink_unavailable_fields_total";
 /// DDL statements seen in the MySQL binlog, by outcome (`applied`: a captured table's schema
 /// was re-read; `ignored`: not about a captured table or not understood).
 pub const SCHEMA_CHANGES_TOTAL: &str = "sluice_schema_changes_total";
@@ -71,6 +74,7 @@ pub const METRICS: &[&str] = &[
     SINK_APPLIED_TOTAL,
     SINK_IGNORED_TOTAL,
     DEAD_LETTERS_TOTAL,
+    SINK_UNAVAILABLE_FIELDS_TOTAL,
     SCHEMA_CHANGES_TOTAL,
     CONNECTOR_UP,
     DELIVERY_STALLS_TOTAL,
@@ -153,6 +157,8 @@ pub struct Telemetry {
     pub sink_ignored: IntCounterVec,
     /// See [`DEAD_LETTERS_TOTAL`].
     pub dead_letters: IntCounterVec,
+    /// See [`SINK_UNAVAILABLE_FIELDS_TOTAL`].
+    pub sink_unavailable_fields: IntCounterVec,
     /// See [`SCHEMA_CHANGES_TOTAL`].
     pub schema_changes: IntCounterVec,
     /// See [`DELIVERY_STALLS_TOTAL`].
@@ -237,6 +243,11 @@ impl Telemetry {
         let dead_letters = counter(
             DEAD_LETTERS_TOTAL,
             "Records sent to the dead-letter topic",
+            &["connector"],
+        );
+        let sink_unavailable_fields = counter(
+            SINK_UNAVAILABLE_FIELDS_TOTAL,
+            "Fields written without a value: unavailable in the record, none stored in the target",
             &["connector"],
         );
         let schema_changes = counter(
@@ -338,6 +349,7 @@ impl Telemetry {
             sink_applied,
             sink_ignored,
             dead_letters,
+            sink_unavailable_fields,
             schema_changes,
             delivery_stalls,
             producer_fatal,

@@ -39,6 +39,50 @@ pub struct DecodeOptions {
     pub include: Vec<String>,
     /// Drop these fields.
     pub exclude: Vec<String>,
+    /// The producing connector's `unavailable.value.placeholder` (`None`: Debezium's
+    /// default, `__debezium_unavailable_value`).
+    pub placeholder: Option<String>,
+}
+
+/// The forms a placeholder takes in a record, as JSON text: a string column's value, a
+/// bytes column's (base64 of the placeholder's bytes), a string array's (one element).
+#[derive(Debug)]
+struct PlaceholderForms {
+    string: String,
+    bytes: String,
+    array: String,
+}
+
+impl PlaceholderForms {
+    fn new(placeholder: &str) -> Self {
+        let mut string = Vec::new();
+        write_json_string(&mut string, placeholder);
+        let string = String::from_utf8(string).unwrap_or_default();
+        let bytes = format!(
+            "\"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(placeholder)
+        );
+        let array = format!("[{string}]");
+        Self {
+            string,
+            bytes,
+            array,
+        }
+    }
+
+    /// Whether `raw` is the placeholder, in the form the field's Connect schema (if any)
+    /// gives it.
+    fn matches(&self, raw: &str, schema: Option<&Json>) -> bool {
+        let ty = schema.and_then(|f| f.get("type")).and_then(Json::as_str);
+        let named = schema.and_then(|f| f.get("name")).is_some();
+        match ty {
+            Some("string") => raw == self.string,
+            Some("bytes") if !named => raw == self.bytes,
+            Some("array") => raw == self.array,
+            Some(_) => false,
+            None => raw == self.string || raw == self.bytes || raw == self.array,
+        }
+    }
 }
 
 /// Parsed `after` field schemas by their raw schema text: a topic's schema repeats in every
@@ -46,12 +90,25 @@ pub struct DecodeOptions {
 #[derive(Debug, Default)]
 pub struct SchemaCache {
     fields: HashMap<String, Option<Arc<FieldSchemas>>>,
+    /// The placeholder's forms, for the placeholder they were made from.
+    forms: Option<(String, Arc<PlaceholderForms>)>,
 }
 
 /// Field schemas of a row, by field name.
 type FieldSchemas = HashMap<String, Json>;
 
 impl SchemaCache {
+    fn forms(&mut self, placeholder: &str) -> Arc<PlaceholderForms> {
+        match &self.forms {
+            Some((p, f)) if p == placeholder => Arc::clone(f),
+            _ => {
+                let f = Arc::new(PlaceholderForms::new(placeholder));
+                self.forms = Some((placeholder.to_string(), Arc::clone(&f)));
+                f
+            }
+        }
+    }
+
     fn after_fields(&mut self, raw: &str) -> Option<Arc<FieldSchemas>> {
         if let Some(f) = self.fields.get(raw) {
             return f.clone();
@@ -134,6 +191,7 @@ pub fn decode(
             table,
             id,
             action: DocAction::Delete,
+            unavailable: Vec::new(),
         });
     };
     // Parse only the top level; the schema text is looked up in the cache, and of the payload
@@ -167,6 +225,7 @@ pub fn decode(
         None => text("db"),
     };
     let table = text("table");
+    let mut unavailable = Vec::new();
     let action = match op.as_str() {
         "c" | "r" | "u" => {
             let after: Option<Fields> = fields
@@ -176,7 +235,18 @@ pub fn decode(
                 return Err(Skip::Poison(format!("op {op} without an after image")));
             };
             DocAction::Upsert(
-                convert_row(after, after_schema.as_deref(), opts).map_err(Skip::Poison)?,
+                convert_row(
+                    after,
+                    after_schema.as_deref(),
+                    opts,
+                    &cache.forms(
+                        opts.placeholder
+                            .as_deref()
+                            .unwrap_or(crate::envelope::UNAVAILABLE_VALUE),
+                    ),
+                    &mut unavailable,
+                )
+                .map_err(Skip::Poison)?,
             )
         }
         "d" => DocAction::Delete,
@@ -190,6 +260,7 @@ pub fn decode(
         table,
         id,
         action,
+        unavailable,
     })
 }
 
@@ -204,10 +275,14 @@ fn row_schema<'a>(schema: &'a Json, field: &str) -> Option<&'a Vec<Json>> {
         .as_array()
 }
 
+/// The row as a document; fields holding the placeholder are left out and named in
+/// `unavailable`.
 fn convert_row(
     row: Fields<'_>,
     fields: Option<&FieldSchemas>,
     opts: &DecodeOptions,
+    forms: &PlaceholderForms,
+    unavailable: &mut Vec<String>,
 ) -> Result<Document, String> {
     let mut out = Vec::with_capacity(256);
     out.push(b'{');
@@ -217,12 +292,17 @@ fn convert_row(
         {
             continue;
         }
+        let schema = fields.and_then(|fs| fs.get(&name));
+        if forms.matches(v.get(), schema) {
+            unavailable.push(name);
+            continue;
+        }
         if out.len() > 1 {
             out.push(b',');
         }
         write_json_string(&mut out, &name);
         out.push(b':');
-        match fields.and_then(|fs| fs.get(&name)) {
+        match schema {
             Some(f) => convert_value(v, f, opts, &mut out).map_err(|what| {
                 format!("column `{name}` holds {what}, which no database stores")
             })?,
@@ -574,6 +654,58 @@ mod tests {
                 s
             }
         }
+    }
+
+    /// Issue 23: a field holding the unavailable-value placeholder (a string column's
+    /// string, a bytes column's base64, a string array's one element; Debezium's or a
+    /// configured one) is left out of the document and named; with schemas only the form
+    /// of the field's type counts, so a real string equal to the base64 form stays.
+    #[test]
+    fn placeholders_are_named_not_written() {
+        use base64::Engine as _;
+        let b64 =
+            base64::engine::general_purpose::STANDARD.encode(crate::envelope::UNAVAILABLE_VALUE);
+        let ph = crate::envelope::UNAVAILABLE_VALUE;
+        let key = br#"{"id":1}"#;
+        let run = |value: String, placeholder: Option<&str>| {
+            let opts = DecodeOptions {
+                placeholder: placeholder.map(str::to_string),
+                ..DecodeOptions::default()
+            };
+            let origin = Origin {
+                topic: "p.public.docs".into(),
+                partition: 0,
+                offset: 3,
+            };
+            decode(
+                origin,
+                Some(key),
+                Some(value.as_bytes()),
+                &opts,
+                &mut SchemaCache::default(),
+            )
+            .expect("decodes")
+        };
+        let plain = format!(
+            r#"{{"op":"u","after":{{"id":1,"body":"{ph}","blob":"{b64}","tags":["{ph}"],"n":2,"s":"text"}}}}"#
+        );
+        let c = run(plain, None);
+        assert_eq!(c.unavailable, ["body", "blob", "tags"]);
+        let DocAction::Upsert(doc) = &c.action else {
+            panic!("upsert")
+        };
+        assert_eq!(doc.as_str(), r#"{"id":1,"n":2,"s":"text"}"#);
+        // With schemas: a string column holding the base64 form is a real value.
+        let schema = r#"{"type":"struct","fields":[{"type":"struct","optional":true,"field":"after","fields":[{"type":"int32","field":"id"},{"type":"string","optional":true,"field":"body"},{"type":"bytes","optional":true,"field":"blob"},{"type":"string","optional":true,"field":"s"}]}]}"#;
+        let with = format!(
+            r#"{{"schema":{schema},"payload":{{"op":"u","after":{{"id":1,"body":"{ph}","blob":"{b64}","s":"{b64}"}}}}}}"#
+        );
+        let c = run(with, None);
+        assert_eq!(c.unavailable, ["body", "blob"]);
+        // A configured placeholder replaces Debezium's.
+        let custom = r#"{"op":"u","after":{"id":1,"body":"__unchanged__","s":"__debezium_unavailable_value"}}"#;
+        let c = run(custom.into(), Some("__unchanged__"));
+        assert_eq!(c.unavailable, ["body"]);
     }
 
     /// Durations below zero keep one sign; out-of-range dates and times are per-record
