@@ -52,9 +52,9 @@ local function members(s)
     if not q then return out end
     local j = q + 1
     while true do
-      local e = string.find(s, '[\"]', j)
+      local e = string.find(s, '[\\"]', j)
       if not e then return out end
-      if string.sub(s, e, e) == '\' then j = e + 2 else j = e break end
+      if string.sub(s, e, e) == '\\' then j = e + 2 else j = e break end
     end
     local name = string.sub(s, q, j)
     local colon = string.find(s, ':', j + 1, true)
@@ -67,9 +67,9 @@ local function members(s)
       if c == '"' then
         local k = e + 1
         while true do
-          local f = string.find(s, '[\"]', k)
+          local f = string.find(s, '[\\"]', k)
           if not f then return out end
-          if string.sub(s, f, f) == '\' then k = f + 2 else k = f break end
+          if string.sub(s, f, f) == '\\' then k = f + 2 else k = f break end
         end
         p = k + 1
       elseif c == '{' or c == '[' then depth = depth + 1 p = e + 1

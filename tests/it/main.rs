@@ -18,3 +18,4 @@ mod mysql;
 mod readme;
 mod shapes;
 mod sinks;
+mod toast;
