@@ -34,6 +34,11 @@ pub(crate) use decimal::{
 /// The value Debezium writes for a column whose value the source did not send.
 pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 
+/// Header of the delete half of a primary-key change: the new key (Debezium's name).
+pub const NEW_KEY_HEADER: &str = "__debezium.newkey";
+/// Header of the create half of a primary-key change: the old key (Debezium's name).
+pub const OLD_KEY_HEADER: &str = "__debezium.oldkey";
+
 /// The Kafka key of a truncate event of a keyed table: JSON `null`.
 const TRUNCATE_KEY: &[u8] = b"null";
 /// The same with `schemas.enable`.
@@ -1079,11 +1084,24 @@ impl EnvelopeEncoder {
         // The tombstone's null value needs no schema id: its form is the record's.
         let tombstone = (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete)
             .then(|| (key.clone(), form.clone()));
+        // A primary-key change: Debezium's headers name the other half's key (as JSON, with
+        // its schema when schemas are on, whatever the key format).
+        let headers = match (&ev.moved_key, ev.op) {
+            (Some(k), Op::Delete) => self
+                .key_json(ev, k, &r, self.wrap)
+                .map(|v| vec![(NEW_KEY_HEADER, v)])
+                .unwrap_or_default(),
+            (Some(k), Op::Create) => self
+                .key_json(ev, k, &r, self.wrap)
+                .map(|v| vec![(OLD_KEY_HEADER, v)])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         out.push(Record {
             topic: Arc::clone(&r.topic),
             key,
             value: Some(value),
-            headers: Vec::new(),
+            headers,
             form,
         });
         if let Some((key, form)) = tombstone {
@@ -1174,7 +1192,21 @@ impl EnvelopeEncoder {
                 TRUNCATE_KEY.to_vec()
             });
         }
-        if ev.key.is_empty() || ev.op == Op::Truncate {
+        if ev.op == Op::Truncate {
+            return None;
+        }
+        self.key_json(ev, &ev.key, r, schemas)
+    }
+
+    /// The JSON key of `ev`'s table for the key values `key`; `None` for a key-less table.
+    fn key_json(
+        &self,
+        ev: &ChangeEvent,
+        key: &[Value],
+        r: &Rendered,
+        schemas: bool,
+    ) -> Option<Vec<u8>> {
+        if key.is_empty() {
             return None;
         }
         let mut out = Vec::with_capacity(if schemas { r.key_schema.len() + 64 } else { 32 });
@@ -1184,7 +1216,7 @@ impl EnvelopeEncoder {
             out.extend_from_slice(b",\"payload\":");
         }
         out.push(b'{');
-        for (n, (&ci, v)) in ev.schema.key_columns.iter().zip(&ev.key).enumerate() {
+        for (n, (&ci, v)) in ev.schema.key_columns.iter().zip(key).enumerate() {
             if n > 0 {
                 out.push(b',');
             }

@@ -93,16 +93,23 @@ pub struct DocChange {
     /// `unavailable.value.placeholder`). They are left out of the document, and the target
     /// keeps what it holds for them (merge) instead of writing the placeholder.
     pub unavailable: Vec<String>,
+    /// On the delete half of a primary-key change (Debezium's `__debezium.newkey` header):
+    /// the new key's document id. Before the old document goes, the target gives the new
+    /// one the old one's values for fields it lacks (the create of the new key carries the
+    /// placeholder for unchanged TOASTed columns).
+    pub moved_to: Option<String>,
 }
 
 impl DocChange {
-    /// The version targets guard with: the record's offset in its partition. One key is
-    /// always in one partition, in source order, so offsets grow per key; deletes and
-    /// tombstones have one like every record, and compaction keeps offsets. (Source
-    /// positions do not do this: a PostgreSQL change's LSN can be lower than the snapshot's
-    /// consistent point when its transaction began before it, and tombstones carry none.)
+    /// The version targets guard with: the record's offset in its partition, plus one (so
+    /// every record's version is above 0, which a key change's seed of a document not yet
+    /// written uses). One key is always in one partition, in source order, so offsets grow
+    /// per key; deletes and tombstones have one like every record, and compaction keeps
+    /// offsets. (Source positions do not do this: a PostgreSQL change's LSN can be lower
+    /// than the snapshot's consistent point when its transaction began before it, and
+    /// tombstones carry none.)
     pub fn version(&self) -> i64 {
-        self.origin.offset
+        self.origin.offset.saturating_add(1)
     }
 }
 

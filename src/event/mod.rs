@@ -131,6 +131,10 @@ pub struct ChangeEvent {
     pub commit_ts_us: i64,
     /// Snapshot marker for `r` events (Debezium's `source.snapshot`); `None` while streaming.
     pub snapshot: Option<SnapshotMarker>,
+    /// For the two halves of a primary-key change (a delete of the old key, then a create
+    /// of the new one): the other half's key. Written as Debezium's `__debezium.newkey` /
+    /// `__debezium.oldkey` headers; sinks use it to carry values the create lacks.
+    pub moved_key: Option<Vec<Value>>,
 }
 
 /// Debezium's `source.snapshot` values for snapshot reads.
@@ -227,6 +231,7 @@ impl ChangeEvent {
             position,
             commit_ts_us,
             snapshot: None,
+            moved_key: None,
         })
     }
 

@@ -11,7 +11,9 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::target::{expand, kept_members, with_members, Applied, Rejected, TargetError};
+use super::target::{
+    expand, kept_members, missing_members, with_members, Applied, Rejected, TargetError,
+};
 use crate::config::{MemcachedSettings, RedisSettings, RedisValueFormat};
 use crate::event::{DocAction, DocChange};
 
@@ -24,6 +26,9 @@ use crate::event::{DocAction, DocChange};
 ///   stored document's values for them are kept (copied as text, never re-encoded);
 /// - `mhset` (merge a hash): ARGV[6] the count k of left-out fields, ARGV[7..6+k] their names,
 ///   then field/value pairs; the hash is updated, not replaced.
+///
+/// - `seed` / `hseed` (before the delete half of a primary-key change; version -1, a third
+///   key: the old document's): the new key's document gets the old one's members it lacks.
 ///
 /// Returns 0 for an older version (ignored), 1 when applied, 2 when applied but a left-out
 /// field had no stored value to keep.
@@ -82,6 +87,41 @@ local function members(s)
   end
   return out
 end
+local function append(text, kept)
+  if #kept == 0 then return text end
+  local body = string.sub(text, 1, -2)
+  if string.match(body, '^%s*{%s*$') then return body .. table.concat(kept, ',') .. '}' end
+  return body .. ',' .. table.concat(kept, ',') .. '}'
+end
+if op == 'seed' then
+  -- The delete half of a key change: the new key (KEYS[1], KEYS[2]) gets the old document's
+  -- (KEYS[3]) members it lacks; a new key not written yet gets the old document; one
+  -- deleted since (a version but no value) gets nothing.
+  local old = redis.call('GET', KEYS[3])
+  if not old then return 1 end
+  local cur = redis.call('GET', KEYS[1])
+  if cur then
+    local have, kept = members(cur), {}
+    for name, val in pairs(members(old)) do
+      if not have[name] then table.insert(kept, name .. ':' .. val) end
+    end
+    if #kept > 0 then redis.call('SET', KEYS[1], append(cur, kept), 'KEEPTTL') end
+  elseif redis.call('EXISTS', KEYS[2]) == 0 then
+    put(old)
+  end
+  return 1
+end
+if op == 'hseed' then
+  local old = redis.call('HGETALL', KEYS[3])
+  if #old == 0 then return 1 end
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    for i = 1, #old, 2 do redis.call('HSETNX', KEYS[1], old[i], old[i + 1]) end
+  elseif redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('HSET', KEYS[1], unpack(old))
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+  end
+  return 1
+end
 if op == 'set' then
   put(ARGV[3])
 elseif op == 'mset' then
@@ -93,12 +133,7 @@ elseif op == 'mset' then
     local val = have[ARGV[a]]
     if val then table.insert(kept, ARGV[a] .. ':' .. val) else result = 2 end
   end
-  if #kept > 0 then
-    local body = string.sub(text, 1, -2)
-    if string.match(body, '^%s*{%s*$') then text = body .. table.concat(kept, ',') .. '}'
-    else text = body .. ',' .. table.concat(kept, ',') .. '}' end
-  end
-  put(text)
+  put(append(text, kept))
 elseif op == 'mhset' then
   local k = tonumber(ARGV[6])
   for a = 7, 6 + k do
@@ -169,10 +204,34 @@ impl RedisTarget {
         })
     }
 
-    fn pipeline(&self, changes: &[DocChange]) -> redis::Pipeline {
+    /// The pipeline for `changes`, and for each reply the index of the change it is for
+    /// (`None`: a key change's seed).
+    fn pipeline(&self, changes: &[DocChange]) -> (redis::Pipeline, Vec<Option<usize>>) {
         let mut pipe = redis::pipe();
-        for c in changes {
+        let mut owners = Vec::with_capacity(changes.len());
+        for (i, c) in changes.iter().enumerate() {
             let key = expand(&self.key, c);
+            if let (DocAction::Delete, Some(to)) = (&c.action, &c.moved_to) {
+                let mut moved = c.clone();
+                moved.id.clone_from(to);
+                let new_key = expand(&self.key, &moved);
+                pipe.cmd("EVALSHA")
+                    .arg(&self.sha)
+                    .arg(3)
+                    .arg(&new_key)
+                    .arg(format!("{new_key}#v"))
+                    .arg(&key)
+                    .arg(-1)
+                    .arg(match self.format {
+                        RedisValueFormat::Json => "seed",
+                        RedisValueFormat::Hash => "hseed",
+                    })
+                    .arg("")
+                    .arg(self.ttl_ms)
+                    .arg(self.deleted_ttl_ms);
+                owners.push(None);
+            }
+            owners.push(Some(i));
             let cmd = pipe
                 .cmd("EVALSHA")
                 .arg(&self.sha)
@@ -221,7 +280,7 @@ impl RedisTarget {
                 },
             }
         }
-        pipe
+        (pipe, owners)
     }
 
     /// Apply in order; see [`super::document`].
@@ -229,13 +288,14 @@ impl RedisTarget {
         if changes.is_empty() {
             return Ok(Applied::default());
         }
-        let pipe = self.pipeline(changes);
+        let (pipe, owners) = self.pipeline(changes);
         let replies = match pipe.query_async::<Vec<i64>>(&mut self.conn).await {
             Ok(r) => r,
             Err(e) if e.code() == Some("NOSCRIPT") => {
                 // The server restarted and lost the script: load it again and retry.
                 self.sha = load(&mut self.conn).await?;
                 self.pipeline(changes)
+                    .0
                     .query_async::<Vec<i64>>(&mut self.conn)
                     .await
                     .map_err(TargetError::Redis)?
@@ -246,9 +306,8 @@ impl RedisTarget {
             rejected: Vec::new(),
             unfilled: replies
                 .iter()
-                .enumerate()
-                .filter(|(_, &r)| r == 2)
-                .map(|(i, _)| i)
+                .zip(&owners)
+                .filter_map(|(&r, owner)| owner.filter(|_| r == 2))
                 .collect(),
         })
     }
@@ -329,7 +388,7 @@ impl MemcachedTarget {
         while start < changes.len() {
             let end = changes[start..]
                 .iter()
-                .position(|c| !c.unavailable.is_empty())
+                .position(|c| !c.unavailable.is_empty() || c.moved_to.is_some())
                 .map_or(changes.len(), |p| start + p);
             if end > start {
                 pipelined(
@@ -343,7 +402,19 @@ impl MemcachedTarget {
                 .await?;
             }
             if let Some(c) = changes.get(end) {
-                if merge(conn, &self.key, self.ttl_s, c, end, &mut applied).await? {
+                if c.moved_to.is_some() {
+                    // The delete half of a key change: seed the new key, then delete.
+                    seed(conn, &self.key, self.ttl_s, c, end, &mut applied).await?;
+                    pipelined(
+                        conn,
+                        &self.key,
+                        self.ttl_s,
+                        &changes[end..=end],
+                        end,
+                        &mut applied,
+                    )
+                    .await?;
+                } else if merge(conn, &self.key, self.ttl_s, c, end, &mut applied).await? {
                     applied.unfilled.push(end);
                 }
             }
@@ -420,6 +491,67 @@ async fn pipelined(
     Ok(())
 }
 
+/// `gets <key>`: the stored text and its CAS token, or `None`.
+async fn gets(
+    conn: &mut BufReader<TcpStream>,
+    key: &str,
+) -> Result<Option<(String, String)>, TargetError> {
+    let mut line = String::new();
+    conn.get_mut()
+        .write_all(format!("gets {key}\r\n").as_bytes())
+        .await
+        .map_err(TargetError::Io)?;
+    reply(conn, &mut line).await?;
+    // `VALUE <key> <flags> <bytes> <cas>` then the data, or `END` alone.
+    let parts: Vec<String> = line.trim_end().split(' ').map(str::to_string).collect();
+    match parts.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["VALUE", _, _, len, cas] => {
+            let len: usize = len
+                .parse()
+                .map_err(|_| TargetError::Memcached("bad VALUE line".into()))?;
+            let mut data = vec![0u8; len + 2];
+            tokio::io::AsyncReadExt::read_exact(conn, &mut data)
+                .await
+                .map_err(TargetError::Io)?;
+            data.truncate(len);
+            let cas = cas.to_string();
+            reply(conn, &mut line).await?; // END
+            Ok(Some((String::from_utf8_lossy(&data).into_owned(), cas)))
+        }
+        ["END"] => Ok(None),
+        _ => Err(TargetError::Memcached(format!(
+            "unexpected reply {:?}",
+            line.trim_end()
+        ))),
+    }
+}
+
+/// Write `text` under `key`: `cas` against `token`, or `add` when nothing was stored;
+/// whether it was stored (false: another writer got in between).
+async fn store(
+    conn: &mut BufReader<TcpStream>,
+    key: &str,
+    ttl_s: u32,
+    text: &str,
+    token: Option<&str>,
+    at: (usize, &mut Applied),
+) -> Result<bool, TargetError> {
+    let cmd = match token {
+        Some(cas) => format!("cas {key} 0 {ttl_s} {} {cas}\r\n", text.len()),
+        None => format!("add {key} 0 {ttl_s} {}\r\n", text.len()),
+    };
+    let mut out = cmd.into_bytes();
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    conn.get_mut()
+        .write_all(&out)
+        .await
+        .map_err(TargetError::Io)?;
+    let mut line = String::new();
+    reply(conn, &mut line).await?;
+    stored(&line, at.0, at.1)
+}
+
 /// An upsert with unavailable fields: the stored document's values for them are kept
 /// (`gets`, merge, `cas`; `add` when nothing is stored), retried when another writer got
 /// between. Whether some field had no stored value.
@@ -435,64 +567,78 @@ async fn merge(
         return Ok(false);
     };
     let key = memcached_key(&expand(template, c));
-    let mut line = String::new();
     for _ in 0..16 {
-        conn.get_mut()
-            .write_all(format!("gets {key}\r\n").as_bytes())
-            .await
-            .map_err(TargetError::Io)?;
-        reply(conn, &mut line).await?;
-        // `VALUE <key> <flags> <bytes> <cas>` then the data, or `END` alone.
-        let parts: Vec<String> = line.trim_end().split(' ').map(str::to_string).collect();
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let current = match parts[..] {
-            ["VALUE", _, _, len, cas] => {
-                let len: usize = len
-                    .parse()
-                    .map_err(|_| TargetError::Memcached("bad VALUE line".into()))?;
-                let mut data = vec![0u8; len + 2];
-                tokio::io::AsyncReadExt::read_exact(conn, &mut data)
-                    .await
-                    .map_err(TargetError::Io)?;
-                data.truncate(len);
-                reply(conn, &mut line).await?; // END
-                Some((String::from_utf8_lossy(&data).into_owned(), cas.to_string()))
-            }
-            ["END"] => None,
-            _ => {
-                return Err(TargetError::Memcached(format!(
-                    "unexpected reply {:?}",
-                    line.trim_end()
-                )))
-            }
-        };
-        let (text, unfilled, cmd) = match &current {
+        let (text, unfilled, token) = match gets(conn, &key).await? {
             Some((cur, cas)) => {
-                let (extra, unfilled) = kept_members(c, cur);
-                let text = with_members(doc.as_str(), &extra);
-                let cmd = format!("cas {key} 0 {ttl_s} {} {cas}\r\n", text.len());
-                (text, unfilled, cmd)
+                let (extra, unfilled) = kept_members(c, &cur);
+                (with_members(doc.as_str(), &extra), unfilled, Some(cas))
             }
-            None => {
-                let text = doc.as_str().to_string();
-                let cmd = format!("add {key} 0 {ttl_s} {}\r\n", text.len());
-                (text, true, cmd)
-            }
+            None => (doc.as_str().to_string(), true, None),
         };
-        let mut out = cmd.into_bytes();
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        conn.get_mut()
-            .write_all(&out)
-            .await
-            .map_err(TargetError::Io)?;
-        reply(conn, &mut line).await?;
-        if stored(&line, index, applied)? {
+        if store(
+            conn,
+            &key,
+            ttl_s,
+            &text,
+            token.as_deref(),
+            (index, &mut *applied),
+        )
+        .await?
+        {
             return Ok(unfilled);
         }
     }
     Err(TargetError::Memcached(
         "a merged write lost 16 compare-and-set races in a row".into(),
+    ))
+}
+
+/// Before the delete half of a key change: the new key's document gets the old one's
+/// members it lacks (the create of the new key left unchanged TOASTed values out), or the
+/// old document when the new key holds nothing yet.
+async fn seed(
+    conn: &mut BufReader<TcpStream>,
+    template: &str,
+    ttl_s: u32,
+    c: &DocChange,
+    index: usize,
+    applied: &mut Applied,
+) -> Result<(), TargetError> {
+    let Some(to) = &c.moved_to else {
+        return Ok(());
+    };
+    let Some((old, _)) = gets(conn, &memcached_key(&expand(template, c))).await? else {
+        return Ok(());
+    };
+    let mut moved = c.clone();
+    moved.id.clone_from(to);
+    let new_key = memcached_key(&expand(template, &moved));
+    for _ in 0..16 {
+        let (text, token) = match gets(conn, &new_key).await? {
+            Some((cur, cas)) => {
+                let extra = missing_members(&cur, &old);
+                if extra.is_empty() {
+                    return Ok(());
+                }
+                (with_members(&cur, &extra), Some(cas))
+            }
+            None => (old.clone(), None),
+        };
+        if store(
+            conn,
+            &new_key,
+            ttl_s,
+            &text,
+            token.as_deref(),
+            (index, &mut *applied),
+        )
+        .await?
+        {
+            return Ok(());
+        }
+    }
+    Err(TargetError::Memcached(
+        "a key change's seed lost 16 compare-and-set races in a row".into(),
     ))
 }
 

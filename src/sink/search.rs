@@ -15,7 +15,9 @@ use serde_json::Value as Json;
 
 use std::collections::HashMap;
 
-use super::target::{expand, kept_members, with_members, Applied, Rejected, TargetError};
+use super::target::{
+    expand, kept_members, missing_members, with_members, Applied, Rejected, TargetError,
+};
 use crate::config::SearchSettings;
 use crate::event::{DocAction, DocChange};
 
@@ -85,35 +87,35 @@ impl SearchTarget {
         })
     }
 
-    /// For each upsert with unavailable fields (by index), the stored document's members
-    /// for them, and whether some had none: one `_mget` for the batch.
-    async fn stored_members(&self, changes: &[DocChange]) -> Result<Stored, TargetError> {
-        let wanted: Vec<usize> = changes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.unavailable.is_empty() && matches!(c.action, DocAction::Upsert(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let mut out = HashMap::new();
-        if wanted.is_empty() {
-            return Ok(out);
+    /// The index a change's document is in, and the document id `id` there.
+    fn index_of(&self, c: &DocChange) -> String {
+        index_name(&expand(&self.index, c))
+    }
+
+    /// One `_mget`: for each (index, id, fields to read or `None` for all), the stored
+    /// source's text and version, or `None` when there is no such document.
+    async fn mget(
+        &self,
+        docs: &[(String, String, Option<&[String]>)],
+    ) -> Result<Vec<Option<(String, i64)>>, TargetError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
         }
-        let docs: Vec<Json> = wanted
+        let body: Vec<Json> = docs
             .iter()
-            .map(|&i| {
-                let c = &changes[i];
-                serde_json::json!({
-                    "_index": index_name(&expand(&self.index, c)),
-                    "_id": c.id,
-                    "_source": c.unavailable,
-                })
+            .map(|(index, id, fields)| {
+                let mut d = serde_json::json!({ "_index": index, "_id": id });
+                if let Some(f) = fields {
+                    d["_source"] = serde_json::json!(f);
+                }
+                d
             })
             .collect();
         let mut req = self
             .client
             .post(&self.mget_url)
             .header("content-type", "application/json")
-            .body(serde_json::json!({ "docs": docs }).to_string());
+            .body(serde_json::json!({ "docs": body }).to_string());
         if let Some(a) = &self.auth {
             req = req.header("authorization", a);
         }
@@ -132,6 +134,8 @@ impl SearchTarget {
             found: bool,
             #[serde(borrow, rename = "_source")]
             source: Option<&'a serde_json::value::RawValue>,
+            #[serde(default, rename = "_version")]
+            version: i64,
         }
         #[derive(serde::Deserialize)]
         struct Mget<'a> {
@@ -140,21 +144,156 @@ impl SearchTarget {
         }
         let parsed: Option<Mget<'_>> = serde_json::from_slice(&bytes).ok();
         let Some(parsed) =
-            parsed.filter(|m| (200..300).contains(&status) && m.docs.len() == wanted.len())
+            parsed.filter(|m| (200..300).contains(&status) && m.docs.len() == docs.len())
         else {
             return Err(TargetError::Status {
                 status,
                 detail: "the _mget of documents to merge into failed".into(),
             });
         };
-        for (&i, d) in wanted.iter().zip(&parsed.docs) {
-            let merged = match (d.found, d.source) {
-                (true, Some(src)) => kept_members(&changes[i], src.get()),
-                _ => (Vec::new(), true),
+        Ok(parsed
+            .docs
+            .iter()
+            .map(|d| match (d.found, d.source) {
+                (true, Some(src)) => Some((src.get().to_string(), d.version)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// For each upsert with unavailable fields in `range` (by index), the stored document's
+    /// members for them, and whether some had none.
+    async fn stored_members(
+        &self,
+        changes: &[DocChange],
+        range: std::ops::Range<usize>,
+    ) -> Result<Stored, TargetError> {
+        let wanted: Vec<usize> = range
+            .filter(|&i| {
+                let c = &changes[i];
+                !c.unavailable.is_empty() && matches!(c.action, DocAction::Upsert(_))
+            })
+            .collect();
+        let docs: Vec<_> = wanted
+            .iter()
+            .map(|&i| {
+                let c = &changes[i];
+                (
+                    self.index_of(c),
+                    c.id.clone(),
+                    Some(c.unavailable.as_slice()),
+                )
+            })
+            .collect();
+        let found = self.mget(&docs).await?;
+        Ok(wanted
+            .iter()
+            .zip(found)
+            .map(|(&i, f)| {
+                let merged = match f {
+                    Some((src, _)) => kept_members(&changes[i], &src),
+                    None => (Vec::new(), true),
+                };
+                (i, merged)
+            })
+            .collect())
+    }
+
+    /// Before the delete half of a key change (`c`): the new key's document gets the old
+    /// document's members it lacks, written back at its own version (`external_gte`), or,
+    /// when the new key holds nothing yet, the old document at version 0 (every record's
+    /// version is above 0, so the new key's own records still win).
+    async fn seed(&self, c: &DocChange) -> Result<(), TargetError> {
+        let Some(to) = &c.moved_to else {
+            return Ok(());
+        };
+        let mut moved = c.clone();
+        moved.id.clone_from(to);
+        let (old_index, new_index) = (self.index_of(c), self.index_of(&moved));
+        for _ in 0..4 {
+            let found = self
+                .mget(&[
+                    (old_index.clone(), c.id.clone(), None),
+                    (new_index.clone(), to.clone(), None),
+                ])
+                .await?;
+            let Some((old, _)) = found.first().cloned().flatten() else {
+                return Ok(());
             };
-            out.insert(i, merged);
+            let (text, version) = match found.get(1).cloned().flatten() {
+                Some((cur, v)) => {
+                    let extra = missing_members(&cur, &old);
+                    if extra.is_empty() {
+                        return Ok(());
+                    }
+                    (with_members(&cur, &extra), v)
+                }
+                None => (old, 0),
+            };
+            let mut url = reqwest::Url::parse(&self.mget_url)
+                .map_err(|_| TargetError::Config("sink.url is not a URL".into()))?;
+            url.set_query(Some(&format!(
+                "version={version}&version_type=external_gte"
+            )));
+            if let Ok(mut p) = url.path_segments_mut() {
+                p.pop().push(&new_index).push("_doc").push(to);
+            }
+            let mut req = self
+                .client
+                .put(url)
+                .header("content-type", "application/json")
+                .body(text);
+            if let Some(a) = &self.auth {
+                req = req.header("authorization", a);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| TargetError::Http(e.without_url()))?;
+            match resp.status().as_u16() {
+                200..=299 => return Ok(()),
+                // Written or deleted in between: read again.
+                409 => continue,
+                status => {
+                    let body: Json = resp.json_or_null().await;
+                    return Err(TargetError::Status {
+                        status,
+                        detail: error_class(&body),
+                    });
+                }
+            }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Where the next segment of `changes` from `start` ends: before a change that reads a
+    /// document (a merge, or a key change's seed) an earlier change of the segment writes,
+    /// so every read sees the writes before it.
+    fn segment_end(&self, changes: &[DocChange], start: usize) -> usize {
+        let mut written = std::collections::HashSet::new();
+        for (i, c) in changes.iter().enumerate().skip(start) {
+            let index = self.index_of(c);
+            let mut reads = Vec::new();
+            if !c.unavailable.is_empty() {
+                reads.push(c.id.as_str());
+            }
+            if let Some(to) = &c.moved_to {
+                reads.push(c.id.as_str());
+                reads.push(to.as_str());
+            }
+            if i > start
+                && reads
+                    .iter()
+                    .any(|id| written.contains(&(index.clone(), id.to_string())))
+            {
+                return i;
+            }
+            written.insert((index.clone(), c.id.clone()));
+            if let Some(to) = &c.moved_to {
+                written.insert((index, to.clone()));
+            }
+        }
+        changes.len()
     }
 
     fn body(&self, changes: &[(usize, &DocChange)], stored: &Stored) -> Vec<u8> {
@@ -197,9 +336,30 @@ impl SearchTarget {
     /// are read first (`_mget`) and written back with the change, under the same external
     /// version, so an older record still never overwrites a newer one. Only this sink
     /// connector writes a key's document, from its one partition, so nothing gets between.
+    /// A batch is applied in segments, so that such reads see the segment's earlier writes.
     pub async fn apply(&mut self, changes: &[DocChange]) -> Result<Applied, TargetError> {
-        let stored = self.stored_members(changes).await?;
-        let mut pending: Vec<usize> = (0..changes.len()).collect();
+        let mut applied = Applied::default();
+        let mut start = 0;
+        while start < changes.len() {
+            let end = self.segment_end(changes, start);
+            self.apply_segment(changes, start..end, &mut applied)
+                .await?;
+            start = end;
+        }
+        Ok(applied)
+    }
+
+    async fn apply_segment(
+        &self,
+        changes: &[DocChange],
+        range: std::ops::Range<usize>,
+        applied: &mut Applied,
+    ) -> Result<(), TargetError> {
+        let stored = self.stored_members(changes, range.clone()).await?;
+        for c in &changes[range.clone()] {
+            self.seed(c).await?;
+        }
+        let mut pending: Vec<usize> = range.collect();
         let mut rejected = Vec::new();
         let mut attempt = 0u32;
         while !pending.is_empty() {
@@ -294,7 +454,9 @@ impl SearchTarget {
             .map(|(&i, _)| i)
             .collect();
         unfilled.sort_unstable();
-        Ok(Applied { rejected, unfilled })
+        applied.rejected.extend(rejected);
+        applied.unfilled.extend(unfilled);
+        Ok(())
     }
 }
 

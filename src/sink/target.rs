@@ -80,6 +80,26 @@ pub(crate) fn kept_members(
     (extra, unfilled)
 }
 
+/// The members of `old` (a document's text) that `current` lacks, as (name as JSON text,
+/// value as JSON text): what the delete half of a key change gives the new key.
+pub(crate) fn missing_members(current: &str, old: &str) -> Vec<(String, String)> {
+    let have = crate::event::Document::from_object_text(current.to_string());
+    let names: Vec<String> = have.fields().into_iter().map(|(k, _)| k).collect();
+    crate::event::Document::from_object_text(old.to_string())
+        .fields()
+        .into_iter()
+        .filter(|(k, _)| !names.contains(k))
+        .map(|(k, v)| {
+            let mut q = Vec::new();
+            crate::envelope::json::string(&mut q, &k);
+            (
+                String::from_utf8(q).unwrap_or_default(),
+                v.get().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Target failures.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -164,6 +184,7 @@ mod tests {
             id: "1".into(),
             action: DocAction::Upsert(Document::from_object_text(doc.into())),
             unavailable: unavailable.iter().map(|s| s.to_string()).collect(),
+            moved_to: None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Unchanged TOASTed values (issue 23): under PostgreSQL's default replica identity an update
-//! that does not touch a large column carries Debezium's placeholder for it. The topic keeps
-//! that (it is Debezium's format); the sinks must keep the real value they hold: Redis (JSON
-//! and hash), memcached and a search index end equal to the table, and no sample taken while
-//! the changes stream ever shows the placeholder.
+//! that does not touch a large column carries Debezium's placeholder for it, and so does the
+//! create record of a row whose primary key changed. The topic keeps that (it is Debezium's
+//! format); the sinks must keep the real value they hold, and move it from the old key to
+//! the new one: Redis (JSON and hash), memcached and a search index end equal to the table,
+//! and no sample taken while the changes stream ever shows the placeholder.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -180,7 +181,10 @@ async fn toast_run(search: Server) {
     );
     let _capture = sluice::spawn(&capture, &tmp.path().join("capture.log"));
     let _sinks = sluice::spawn(&sinks, &tmp.path().join("sinks.log"));
-    let ids: Vec<String> = (1..=60).map(|i| i.to_string()).collect();
+    let ids: Vec<String> = (1..=60)
+        .chain([102, 103, 1004])
+        .map(|i| i.to_string())
+        .collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
         let docs = t.all(&ids).await;
@@ -213,6 +217,18 @@ async fn toast_run(search: Server) {
             )
             .await
             .expect("update body");
+        }
+        // Primary-key changes that leave the large columns alone: the new key's create
+        // carries the placeholder; the targets move the values from the old key.
+        if round == 3 {
+            db.execute("UPDATE docs SET id = id + 100 WHERE id IN (2, 3)", &[])
+                .await
+                .expect("key change");
+        }
+        if round == 9 {
+            db.execute("UPDATE docs SET id = 1004, n = n + 1 WHERE id = 4", &[])
+                .await
+                .expect("key change");
         }
         if round == 6 {
             db.batch_execute(

@@ -819,6 +819,7 @@ mod tests {
                     position: position(&mut g, kind),
                     commit_ts_us: g.int(-62_000_000_000_000_000, 250_000_000_000_000_000),
                     snapshot: (op == Op::Read).then_some(SnapshotMarker::True),
+                    moved_key: None,
                 };
                 a.clear();
                 b.clear();

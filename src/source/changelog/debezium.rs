@@ -192,6 +192,7 @@ pub fn decode(
             id,
             action: DocAction::Delete,
             unavailable: Vec::new(),
+            moved_to: None,
         });
     };
     // Parse only the top level; the schema text is looked up in the cache, and of the payload
@@ -261,7 +262,18 @@ pub fn decode(
         id,
         action,
         unavailable,
+        moved_to: None,
     })
+}
+
+/// The document id a `__debezium.newkey` header names (the key as JSON, with or without
+/// its schema); `None` when it is not a JSON key object.
+pub fn header_doc_id(header: &[u8]) -> Option<String> {
+    let key: Json = serde_json::from_slice(header).ok()?;
+    match unwrap_payload(key).0 {
+        Json::Object(m) => Some(doc_id(&m)),
+        _ => None,
+    }
 }
 
 /// The field schemas of the `after`/`before` struct in an envelope schema.

@@ -363,7 +363,15 @@ impl ChangelogSource {
             (Err(reason), _) | (_, Err(reason)) => Err(Skip::Poison(reason)),
         };
         match decoded {
-            Ok(c) => {
+            Ok(mut c) => {
+                if matches!(c.action, crate::event::DocAction::Delete) {
+                    use rdkafka::message::Headers;
+                    c.moved_to = m.headers().and_then(|h| {
+                        h.iter()
+                            .find(|h| h.key == crate::envelope::NEW_KEY_HEADER)
+                            .and_then(|h| debezium::header_doc_id(h.value?))
+                    });
+                }
                 polled.changes.push(c);
                 polled
                     .raw

@@ -563,6 +563,36 @@ pub(crate) struct RowsAt {
     pub ts_us: i64,
 }
 
+/// `name` (the tail of `ev`'s data) without its last 4 bytes when they are the event's CRC32
+/// checksum (computed over the header and the data before them), else as it is.
+pub(crate) fn without_checksum<'a>(
+    ev: &mysql_async::binlog::events::Event,
+    name: &'a [u8],
+) -> &'a [u8] {
+    let mut header = Vec::with_capacity(19);
+    ev.header().serialize(&mut header);
+    let data = ev.data();
+    checksummed_tail(&header, data, name)
+}
+
+/// [`without_checksum`] on raw parts.
+fn checksummed_tail<'a>(header: &[u8], data: &[u8], name: &'a [u8]) -> &'a [u8] {
+    let (Some(body), Some(tail)) = (
+        data.len().checked_sub(4).map(|n| &data[..n]),
+        data.last_chunk::<4>(),
+    ) else {
+        return name;
+    };
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(header);
+    crc.update(body);
+    if name.len() > 4 && name.ends_with(tail) && crc.finalize() == u32::from_le_bytes(*tail) {
+        &name[..name.len() - 4]
+    } else {
+        name
+    }
+}
+
 /// Bytes a `TIME2` value of `fsp` fractional digits takes in a row.
 fn time2_len(fsp: u8) -> u8 {
     3 + fsp.div_ceil(2)
@@ -909,8 +939,12 @@ fn decode_rows_inner(
                     _ => false,
                 };
                 if key_changed {
-                    out.push(new(Op::Delete, before, None)?);
-                    out.push(new(Op::Create, None, after)?);
+                    let mut delete = new(Op::Delete, before, None)?;
+                    let mut create = new(Op::Create, None, after)?;
+                    delete.moved_key = Some(create.key.clone());
+                    create.moved_key = Some(delete.key.clone());
+                    out.push(delete);
+                    out.push(create);
                 } else {
                     out.push(new(Op::Update, before, after)?);
                 }
@@ -1191,6 +1225,24 @@ mod fuzz {
         assert!(r.as_ref().is_err_and(|m| m.contains("expand")), "{r:?}");
         // One entry pointing at its string is the normal case.
         assert_eq!(shared_string(1, 10_000), Ok(()));
+    }
+
+    /// Issue 28: the rotate event a server sends before its format description ends with a
+    /// CRC32 on MariaDB and not on MySQL 8: only a real checksum is trimmed off the file name.
+    #[test]
+    fn rotate_checksum_trimmed_only_when_real() {
+        let header = [0u8; 19];
+        let name = b"mysql-bin.000001";
+        let mut data = 4u64.to_le_bytes().to_vec();
+        data.extend_from_slice(name);
+        // MySQL 8: no checksum; the name's last four bytes stay.
+        assert_eq!(checksummed_tail(&header, &data, &data[8..]), name);
+        // MariaDB: the CRC32 of header and data follows the name.
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
+        crc.update(&data);
+        data.extend_from_slice(&crc.finalize().to_le_bytes());
+        assert_eq!(checksummed_tail(&header, &data, &data[8..]), name);
     }
 
     /// `TIME2` bytes as MySQL writes them (`my_time_packed_to_binary`) for every precision,

@@ -458,11 +458,14 @@ impl MysqlSource {
                     .map_err(|e| fail("header", log_pos, e.to_string()))?;
                 match data {
                     Some(EventData::RotateEvent(r)) => {
-                        // The rotate sent before the format description still carries its
-                        // checksum (the reader cannot know about checksums yet).
+                        // A rotate sent before the format description may still carry its
+                        // checksum (the reader cannot know about checksums yet): MariaDB's
+                        // does, MySQL 8's does not (trimming it anyway made `mysql-bin.000001`
+                        // `mysql-bin.00`, and every restart halted, issue 28). Trim only a
+                        // trailer that is the event's CRC32.
                         let raw = r.name_raw();
-                        let raw = if !fde_seen && info.checksums && raw.len() > 4 {
-                            &raw[..raw.len() - 4]
+                        let raw = if !fde_seen && info.checksums {
+                            binlog::without_checksum(&ev, raw)
                         } else {
                             raw
                         };

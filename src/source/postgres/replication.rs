@@ -251,8 +251,12 @@ impl StreamDecoder {
                     None => false,
                 };
                 if key_changed {
-                    out.push(self.event(Op::Delete, rel, before, None, lsn)?);
-                    out.push(self.event(Op::Create, rel, None, Some(after), lsn)?);
+                    let mut delete = self.event(Op::Delete, rel, before, None, lsn)?;
+                    let mut create = self.event(Op::Create, rel, None, Some(after), lsn)?;
+                    delete.moved_key = Some(create.key.clone());
+                    create.moved_key = Some(delete.key.clone());
+                    out.push(delete);
+                    out.push(create);
                 } else {
                     // With REPLICA IDENTITY DEFAULT the old key image alone is not a before image.
                     let before = match old {
