@@ -16,8 +16,10 @@
 //! At most [`MAX_CONNECTIONS`] connections are open at once, and idle ones cannot keep a new
 //! client out: when the table is full, a new connection takes the place of the **oldest
 //! connection that is not serving a request** (one still sending its headers, or idle between
-//! keep-alive requests), which is closed. Only when every open connection is in the middle of
-//! a request is the new one refused. So a client holding many idle connections, however often
+//! keep-alive requests), which is closed. A connection younger than [`EVICTION_GRACE`] is
+//! never evicted (its client may be about to send its request); during a burst of new
+//! connections up to twice the limit are open. Only then, or when every open one is serving a request, is a new
+//! connection refused. So a client holding many idle connections, however often
 //! it renews them, cannot starve a liveness probe: the probe's fresh connection is the newest
 //! and sends its request at once (issue 22).
 
@@ -39,6 +41,8 @@ use crate::telemetry::{Health, Telemetry};
 pub const MAX_CONNECTIONS: usize = 64;
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a new connection is safe from eviction: time for its client to send a request.
+pub const EVICTION_GRACE: Duration = Duration::from_millis(500);
 /// Longest life of one connection (keep-alive included).
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -216,6 +220,9 @@ fn router(api: Api) -> Router {
 /// One open connection in the [`Connections`] table.
 #[derive(Debug)]
 struct Entry {
+    /// When it was accepted: a connection younger than [`EVICTION_GRACE`] is never evicted
+    /// (its client may not have sent its request yet).
+    accepted: std::time::Instant,
     /// Serving a request now (headers read, response not yet written).
     busy: bool,
     /// Closes the connection when it is evicted.
@@ -249,13 +256,25 @@ impl Connections {
     }
 
     /// A place for a new connection: free, or taken from the oldest idle connection (which
-    /// is told to close); `None` when all [`MAX_CONNECTIONS`] are serving requests.
+    /// is told to close). Connections younger than [`EVICTION_GRACE`] are never evicted (one
+    /// may be a client about to send its request), so during a burst of new ones up to
+    /// [`MAX_CONNECTIONS`] more are let in; `None` beyond that.
     fn admit(&self) -> Option<Slot> {
         let mut t = self.lock();
         if t.open.len() >= MAX_CONNECTIONS {
-            let oldest_idle = t.open.iter().find(|(_, e)| !e.busy).map(|(&id, _)| id)?;
-            if let Some(e) = t.open.remove(&oldest_idle) {
-                e.evict.notify_one();
+            let oldest_idle = t
+                .open
+                .iter()
+                .find(|(_, e)| !e.busy && e.accepted.elapsed() >= EVICTION_GRACE)
+                .map(|(&id, _)| id);
+            match oldest_idle {
+                Some(id) => {
+                    if let Some(e) = t.open.remove(&id) {
+                        e.evict.notify_one();
+                    }
+                }
+                None if t.open.len() < 2 * MAX_CONNECTIONS => {}
+                None => return None,
             }
         }
         let id = t.next;
@@ -264,6 +283,7 @@ impl Connections {
         t.open.insert(
             id,
             Entry {
+                accepted: std::time::Instant::now(),
                 busy: false,
                 evict: Arc::clone(&evict),
             },
@@ -335,8 +355,10 @@ pub async fn serve(
             let app = app.clone();
             let table = slot.table.clone();
             let id = slot.id;
+            // Busy from the moment the request's headers are read (synchronously, inside
+            // the poll that read them), not from the handler's first poll.
+            table.set_busy(id, true);
             async move {
-                table.set_busy(id, true);
                 let _idle_after = Busy(&table, id);
                 tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await
             }
@@ -351,6 +373,8 @@ pub async fn serve(
                 _ = evict.notified() => {}
             }
         });
+        // Give the new connection's task a turn to read before the next accept.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -382,22 +406,42 @@ mod tests {
         ));
         let stop = Arc::new(AtomicBool::new(false));
         let renewed = Arc::new(AtomicUsize::new(0));
-        let attackers: Vec<_> = (0..MAX_CONNECTIONS + 16)
-            .map(|_| {
-                let (stop, renewed) = (Arc::clone(&stop), Arc::clone(&renewed));
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        // Connect, send nothing, hold it until the server cuts it; renew.
-                        if let Ok(mut c) = tokio::net::TcpStream::connect(addr).await {
-                            let mut b = [0u8; 64];
-                            let _ =
-                                tokio::time::timeout(Duration::from_secs(10), c.read(&mut b)).await;
-                            renewed.fetch_add(1, Ordering::Relaxed);
-                        }
+        // The attacker is another client: its own thread and runtime, as another process
+        // would be, so its reconnect loop does not compete with the server for this one.
+        let attacker = {
+            let (stop, renewed) = (Arc::clone(&stop), Arc::clone(&renewed));
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("attacker runtime");
+                rt.block_on(async move {
+                    let tasks: Vec<_> = (0..MAX_CONNECTIONS + 16)
+                        .map(|_| {
+                            let (stop, renewed) = (Arc::clone(&stop), Arc::clone(&renewed));
+                            tokio::spawn(async move {
+                                while !stop.load(Ordering::Relaxed) {
+                                    // Connect, send nothing, hold it until the server cuts
+                                    // it; renew at once.
+                                    if let Ok(mut c) = tokio::net::TcpStream::connect(addr).await {
+                                        let mut b = [0u8; 64];
+                                        let _ = tokio::time::timeout(
+                                            Duration::from_secs(10),
+                                            c.read(&mut b),
+                                        )
+                                        .await;
+                                        renewed.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        let _ = t.await;
                     }
-                })
+                });
             })
-            .collect();
+        };
         // Let the attackers fill the table first.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let probe = |path: &'static str| async move {
@@ -426,9 +470,7 @@ mod tests {
         assert!(renewed.load(Ordering::Relaxed) >= 40, "{renewed:?}");
         stop.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(());
-        for a in attackers {
-            a.abort();
-        }
+        let _ = tokio::task::spawn_blocking(move || attacker.join()).await;
         let _ = server.await;
     }
 

@@ -765,7 +765,7 @@ mod tests {
     }
 
     /// Records from the Debezium reference (schemas on) convert to search-friendly values;
-    /// tombstones delete; the record's offset is the version.
+    /// tombstones delete; the record's offset plus one is the version.
     #[test]
     fn reference_records() {
         let text =
@@ -784,7 +784,8 @@ mod tests {
         assert_eq!(c.id, "2");
         assert_eq!(c.table, "golden_types");
         assert_eq!(c.namespace, "public");
-        assert_eq!(c.version(), 0);
+        // The version is the offset plus one (every version above 0).
+        assert_eq!(c.version(), 1);
         let DocAction::Upsert(doc) = c.action else {
             panic!("upsert expected");
         };
