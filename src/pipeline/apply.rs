@@ -122,7 +122,14 @@ pub(super) async fn run_once(
         }
         None => None,
     };
-    telemetry.set_health(name, Health::Streaming);
+    // `streaming` once the group has assigned partitions (the brokers answer), not before:
+    // with the brokers down the connector stays `starting`, then `retrying`.
+    let joined = source.joined();
+    let (health, conn_name) = (telemetry.clone(), name.to_string());
+    let _mark_streaming = AbortOnDrop(tokio::spawn(async move {
+        joined.await;
+        health.set_health(&conn_name, Health::Streaming);
+    }));
     let applied = telemetry.sink_applied.with_label_values(&[name]);
     let dead = telemetry.dead_letters.with_label_values(&[name]);
     let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
@@ -197,5 +204,14 @@ pub(super) async fn run_once(
         }
         applied.inc_by((polled.changes.len() - rejected.len()) as u64);
         source.commit(&polled.offsets);
+    }
+}
+
+/// A task that is aborted when its handle goes (the attempt that owns it ended).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

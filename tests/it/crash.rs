@@ -12,7 +12,31 @@ use crate::support::{sluice, wait_for};
 /// committed values appear in commit order.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_and_restart_loses_nothing() {
-    let pg = Pg::start("logical");
+    sigkill_and_restart(15).await;
+}
+
+/// The same on PostgreSQL 16.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg16_sigkill_and_restart_loses_nothing() {
+    sigkill_and_restart(16).await;
+}
+
+/// The same on PostgreSQL 17.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg17_sigkill_and_restart_loses_nothing() {
+    sigkill_and_restart(17).await;
+}
+
+/// The same on PostgreSQL 18.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg18_sigkill_and_restart_loses_nothing() {
+    sigkill_and_restart(18).await;
+}
+
+/// Snapshot, stream (single-row and multi-row transactions), SIGKILL mid-stream, restart
+/// from the offsets on PostgreSQL `version`.
+async fn sigkill_and_restart(version: u32) {
+    let pg = Pg::start_version("logical", version);
     let c = pg.create_db("app").await;
     c.batch_execute(
         "CREATE TABLE items (id int primary key, v bigint not null); \

@@ -81,6 +81,8 @@ pub struct GroupContext {
     connector: String,
     /// librdkafka's last refused login, reported through the error callback only.
     refused: std::sync::Mutex<Option<String>>,
+    /// Set once the group assigned this consumer its partitions (the brokers answer).
+    assigned: watch::Sender<bool>,
 }
 
 impl ClientContext for GroupContext {
@@ -99,7 +101,8 @@ impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
-                tracing::info!(connector = %self.connector, partitions = tpl.count(), "partitions assigned")
+                tracing::info!(connector = %self.connector, partitions = tpl.count(), "partitions assigned");
+                self.assigned.send_replace(true);
             }
             Rebalance::Revoke(tpl) => {
                 tracing::info!(connector = %self.connector, partitions = tpl.count(), "partitions revoked")
@@ -199,6 +202,7 @@ impl ChangelogSource {
             .create_with_context(GroupContext {
                 connector: connector.to_string(),
                 refused: std::sync::Mutex::new(None),
+                assigned: watch::channel(false).0,
             })
             .map_err(ChangelogError::Config)?;
         let mut topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
@@ -222,6 +226,15 @@ impl ChangelogSource {
             registry,
             avro: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Resolves once the consumer group assigned this consumer its partitions: the brokers
+    /// answer and the connector can be called streaming.
+    pub fn joined(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.consumer.context().assigned.subscribe();
+        async move {
+            let _ = rx.wait_for(|a| *a).await;
+        }
     }
 
     /// Wait for records and return a batch; `None` when shutdown was requested first.

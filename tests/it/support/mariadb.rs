@@ -1,4 +1,5 @@
-//! A throwaway MariaDB 10.11 server (`mariadb-install-db` + `mariadbd`), configured for CDC:
+//! A throwaway MariaDB 10.11 server (`mariadb-install-db` + `mariadbd`), or a real MySQL
+//! 8.0.31 (laid out by `tests/services/databases.sh`, with GTIDs on), configured for CDC:
 //! `log_bin`, `binlog_format=ROW`, `binlog_row_image=FULL`, `binlog_row_metadata=FULL`.
 
 use std::io::Write;
@@ -14,14 +15,38 @@ pub const PASSWORD: &str = "sluice-pw";
 /// A running server; killed and deleted on drop.
 pub struct Maria {
     pub port: u16,
+    /// MySQL 8.0 rather than MariaDB.
+    pub mysql8: bool,
     dir: PathBuf,
     child: Option<Child>,
     _tmp: tempfile::TempDir,
 }
 
+/// Where `tests/services/databases.sh` laid out MySQL 8.0.
+fn mysql8_base() -> String {
+    let root =
+        std::env::var("SLUICE_DATABASES").unwrap_or_else(|_| "/var/tmp/sluice-databases".into());
+    let base = format!("{root}/mysql-8.0");
+    assert!(
+        std::path::Path::new(&base).join("bin/mysqld").exists(),
+        "MySQL 8.0 is not laid out in {base}: run tests/services/databases.sh"
+    );
+    base
+}
+
 impl Maria {
-    /// Initialise a data dir and start the server.
+    /// Initialise a data dir and start MariaDB.
     pub fn start() -> Maria {
+        Maria::start_flavor(false)
+    }
+
+    /// Initialise a data dir and start a real MySQL 8.0.31 (GTIDs on; sluice's user
+    /// authenticates with MySQL 8's default, `caching_sha2_password`).
+    pub fn start_mysql8() -> Maria {
+        Maria::start_flavor(true)
+    }
+
+    fn start_flavor(mysql8: bool) -> Maria {
         let tmp = tempfile::Builder::new()
             .prefix("sluice-maria-")
             .tempdir()
@@ -38,23 +63,40 @@ impl Maria {
             .args(["-R", "mysql:mysql", &d])
             .status()
             .expect("chown");
-        let out = Command::new("mariadb-install-db")
-            .args([
-                "--no-defaults",
-                &format!("--datadir={d}/data"),
-                &format!("--tmpdir={d}/tmp"),
-                "--user=mysql",
-                "--skip-test-db",
-            ])
-            .output()
-            .expect("run mariadb-install-db");
+        let out = if mysql8 {
+            let base = mysql8_base();
+            Command::new(format!("{base}/bin/mysqld"))
+                .env("LD_LIBRARY_PATH", format!("{base}/bin:{base}/lib/private"))
+                .args([
+                    "--no-defaults",
+                    "--initialize-insecure",
+                    "--user=mysql",
+                    &format!("--basedir={base}"),
+                    &format!("--datadir={d}/data"),
+                    &format!("--tmpdir={d}/tmp"),
+                ])
+                .output()
+                .expect("run mysqld --initialize-insecure")
+        } else {
+            Command::new("mariadb-install-db")
+                .args([
+                    "--no-defaults",
+                    &format!("--datadir={d}/data"),
+                    &format!("--tmpdir={d}/tmp"),
+                    "--user=mysql",
+                    "--skip-test-db",
+                ])
+                .output()
+                .expect("run mariadb-install-db")
+        };
         assert!(
             out.status.success(),
-            "mariadb-install-db: {}",
+            "initialising the data dir: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let mut m = Maria {
             port: super::free_port(),
+            mysql8,
             dir,
             child: None,
             _tmp: tmp,
@@ -69,9 +111,26 @@ impl Maria {
 
     fn launch(&mut self) {
         let d = self.dir.display().to_string();
-        let child = Command::new("/usr/sbin/mariadbd")
+        let mut cmd = if self.mysql8 {
+            let base = mysql8_base();
+            let mut c = Command::new(format!("{base}/bin/mysqld"));
+            c.env("LD_LIBRARY_PATH", format!("{base}/bin:{base}/lib/private"));
+            c
+        } else {
+            Command::new("/usr/sbin/mariadbd")
+        };
+        // `--no-defaults` must come first.
+        cmd.arg("--no-defaults");
+        if self.mysql8 {
+            cmd.args([
+                format!("--basedir={}", mysql8_base()),
+                "--gtid-mode=ON".into(),
+                "--enforce-gtid-consistency=ON".into(),
+                "--mysqlx=OFF".into(),
+            ]);
+        }
+        let child = cmd
             .args([
-                "--no-defaults",
                 "--user=mysql",
                 &format!("--datadir={d}/data"),
                 &format!("--tmpdir={d}/tmp"),

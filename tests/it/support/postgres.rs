@@ -1,15 +1,31 @@
-//! A throwaway PostgreSQL 15 cluster (initdb as user `postgres`), configured for CDC.
+//! A throwaway PostgreSQL cluster (initdb as user `postgres`), configured for CDC: Debian's
+//! PostgreSQL 15 by default, or 16, 17 or 18 (zonky's binaries, laid out by
+//! `tests/services/databases.sh`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use tokio_postgres::{Client, NoTls};
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The server binaries of PostgreSQL `version`.
+fn bin(version: u32) -> String {
+    if version == 15 {
+        return "/usr/lib/postgresql/15/bin".into();
+    }
+    let root =
+        std::env::var("SLUICE_DATABASES").unwrap_or_else(|_| "/var/tmp/sluice-databases".into());
+    let dir = format!("{root}/postgresql-{version}/bin");
+    assert!(
+        std::path::Path::new(&dir).join("initdb").exists(),
+        "PostgreSQL {version} is not laid out in {dir}: run tests/services/databases.sh"
+    );
+    dir
+}
 
 /// A running cluster; stopped and deleted on drop.
 pub struct Pg {
     pub port: u16,
+    bin: String,
     dir: PathBuf,
     _tmp: tempfile::TempDir,
 }
@@ -29,8 +45,14 @@ fn as_postgres(cmd: &str) -> std::process::Output {
 }
 
 impl Pg {
-    /// Start a cluster with `wal_level` (`logical` for CDC).
+    /// Start a PostgreSQL 15 cluster with `wal_level` (`logical` for CDC).
     pub fn start(wal_level: &str) -> Pg {
+        Pg::start_version(wal_level, 15)
+    }
+
+    /// Start a cluster of PostgreSQL `version` (15 to 18) with `wal_level`.
+    pub fn start_version(wal_level: &str, version: u32) -> Pg {
+        let bin = bin(version);
         let tmp = tempfile::Builder::new()
             .prefix("sluice-pg-")
             .tempdir()
@@ -43,7 +65,7 @@ impl Pg {
             .expect("chown");
         let d = dir.display();
         as_postgres(&format!(
-            "{BIN}/initdb -D {d} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null"
+            "{bin}/initdb -D {d} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null"
         ));
         let port = super::free_port();
         let conf = format!(
@@ -64,13 +86,18 @@ impl Pg {
             })
             .expect("write pg_hba.conf");
         as_postgres(&format!(
-            "{BIN}/pg_ctl -D {d} -l {d}/server.log -w start >/dev/null"
+            "{bin}/pg_ctl -D {d} -l {d}/server.log -w start >/dev/null"
         ));
         Pg {
             port,
+            bin,
             dir,
             _tmp: tmp,
         }
+    }
+
+    fn bin_pg_ctl(&self) -> String {
+        format!("{}/pg_ctl", self.bin)
     }
 
     /// Connect to `db` as the superuser.
@@ -108,7 +135,10 @@ impl Drop for Pg {
                 "-s",
                 "/bin/bash",
                 "-c",
-                &format!("{BIN}/pg_ctl -D {d} -m immediate stop >/dev/null 2>&1"),
+                &format!(
+                    "{} -D {d} -m immediate stop >/dev/null 2>&1",
+                    self.bin_pg_ctl()
+                ),
             ])
             .status();
     }
