@@ -41,6 +41,7 @@ macro_rules! mode_names {
 }
 
 pub mod api;
+mod clock;
 pub mod config;
 pub mod envelope;
 pub mod event;

@@ -13,7 +13,8 @@
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::{now_us, Outcome, PipelineError};
+use super::{Outcome, PipelineError};
+use crate::clock::now_us;
 use crate::config::{ConnectorSettings, KafkaSettings};
 use crate::offsets::OffsetStore;
 use crate::sink::kafka::{KafkaSink, Pending};

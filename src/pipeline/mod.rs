@@ -16,11 +16,12 @@ mod retry;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::clock::backoff;
 use crate::config::{ConnectorSettings, SinkSettings, SourceSettings};
 use crate::offsets::{OffsetError, OffsetStore};
 use crate::sink::kafka::KafkaSinkError;
@@ -95,24 +96,6 @@ pub(crate) enum Outcome {
     Finished,
     /// Shutdown was requested (or the source stopped on its own).
     Stopped,
-}
-
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
-/// Capped exponential backoff with jitter: 1 s, 2 s, 4 s … 60 s, ±20 %.
-pub fn backoff(attempt: u32) -> Duration {
-    let base = 1000u64.saturating_mul(1 << attempt.min(6)).min(60_000);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let jitter = (u64::from(nanos) % 400) as i64 - 200; // ±20 % of 1000
-    Duration::from_millis((base as i64 + base as i64 * jitter / 1000).max(100) as u64)
 }
 
 /// Run one connector until shutdown or completion. A definite error leaves it `failed`
@@ -415,15 +398,5 @@ mod tests {
             error_chain(&e),
             "outer while connecting: Connection refused"
         );
-    }
-
-    /// Backoff grows exponentially, is capped at a minute, and is never zero.
-    #[test]
-    fn backoff_is_capped() {
-        let b0 = backoff(0).as_millis();
-        assert!((800..=1200).contains(&b0), "{b0}");
-        let b3 = backoff(3).as_millis();
-        assert!((6400..=9600).contains(&b3), "{b3}");
-        assert!(backoff(30).as_millis() <= 72_000);
     }
 }

@@ -381,7 +381,7 @@ impl SearchTarget {
                     let e = TargetError::Http(e.without_url());
                     tracing::warn!(error = %crate::pipeline::error_chain(&e), "bulk request failed, retrying");
                     attempt += 1;
-                    tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
+                    tokio::time::sleep(crate::clock::backoff(attempt.min(4))).await;
                     continue;
                 }
                 Err(e) => return Err(TargetError::Http(e.without_url())),
@@ -396,7 +396,7 @@ impl SearchTarget {
                     });
                 }
                 attempt += 1;
-                tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
+                tokio::time::sleep(crate::clock::backoff(attempt.min(4))).await;
                 continue;
             }
             if !(200..300).contains(&status) {
@@ -444,7 +444,7 @@ impl SearchTarget {
                     });
                 }
                 attempt += 1;
-                tokio::time::sleep(crate::pipeline::backoff(attempt.min(4))).await;
+                tokio::time::sleep(crate::clock::backoff(attempt.min(4))).await;
             }
             pending = retry;
         }

@@ -151,7 +151,7 @@ pub(crate) async fn run(
     }
     let gtid = gtid_at(conn, info, &file, pos).await?;
     tracing::info!(connector, file = %file, pos, "snapshot started");
-    let ts_us = crate::pipeline::now_us();
+    let ts_us = crate::clock::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
     if let Some(shapes) = history {
         let position = |db: &str| Position::Mysql {

@@ -97,7 +97,7 @@ impl StreamDecoder {
             if let Position::Postgres { tx_id, .. } = &mut position {
                 *tx_id = None;
             }
-            crate::pipeline::now_us()
+            crate::clock::now_us()
         };
         Marker::Message(LogicalMessage {
             prefix,
