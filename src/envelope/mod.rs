@@ -433,10 +433,11 @@ fn shown_fallbacks(
                 ColumnType::Bytes | ColumnType::Bits { .. } => Value::Bytes(Vec::new()),
                 ColumnType::Date => Value::Date(0),
                 ColumnType::Time { .. } => Value::Time(0),
-                ColumnType::ZonedTime => Value::ZonedTime(0),
-                ColumnType::Timestamp { .. } | ColumnType::ZonedTimestamp { .. } => {
-                    Value::Timestamp(0)
-                }
+                // Debezium writes the zoned zeros as fixed texts, without fraction digits
+                // whatever the column's precision (recorded case `pg_markers_zero`).
+                ColumnType::ZonedTime => Value::String("00:00:00Z".into()),
+                ColumnType::ZonedTimestamp { .. } => Value::String("1970-01-01T00:00:00Z".into()),
+                ColumnType::Timestamp { .. } => Value::Timestamp(0),
                 ColumnType::Interval => Value::Interval {
                     micros: 0,
                     parts: [0; 6],

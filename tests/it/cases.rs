@@ -453,6 +453,14 @@ async fn pg_toast_keys() {
     run_case("pg_toast_keys", false).await;
 }
 
+/// Snapshot markers of one-row and two-row tables (first and last table); the zero-ish values
+/// Debezium writes for NOT NULL columns of a key-only delete image, across types and
+/// temporal precisions.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_markers_zero() {
+    run_case("pg_markers_zero", false).await;
+}
+
 /// MariaDB: no key, the first unique index of NOT NULL columns as the key, key columns.
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_keys() {
