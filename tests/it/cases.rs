@@ -461,6 +461,14 @@ async fn pg_markers_zero() {
     run_case("pg_markers_zero", false).await;
 }
 
+/// Schema defaults of serial, bigserial and identity columns, `now()`/`CURRENT_TIMESTAMP`,
+/// an empty array, constants and casts; domains over numeric(p,s), text, int and
+/// timestamp(3); a STORED generated column (in the snapshot, not in the stream on 15).
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_defaults_domains() {
+    run_case("pg_defaults_domains", false).await;
+}
+
 /// MariaDB: no key, the first unique index of NOT NULL columns as the key, key columns.
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_keys() {

@@ -122,6 +122,7 @@ pub(crate) async fn check_free_slot(client: &impl GenericClient) -> Result<(), P
 pub(crate) struct CatalogColumn {
     pub name: String,
     pub type_oid: u32,
+    /// The column's typmod, or its domain's when the column has none of its own.
     pub typmod: i32,
     pub not_null: bool,
     pub default: Option<String>,
@@ -138,12 +139,16 @@ pub(crate) async fn table_columns(
 ) -> Result<Vec<CatalogColumn>, PgSourceError> {
     let rows = client
         .query(
-            "SELECT a.attname::text, a.atttypid, a.atttypmod, a.attnotnull, \
+            "SELECT a.attname::text, a.atttypid, \
+                    CASE WHEN a.atttypmod < 0 AND t.typtype = 'd' THEN t.typtypmod \
+                         ELSE a.atttypmod END, \
+                    a.attnotnull OR (t.typtype = 'd' AND t.typnotnull), \
                     pg_get_expr(d.adbin, d.adrelid), \
                     array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) + 1 \
              FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              LEFT JOIN LATERAL ( \
                  SELECT ix.indkey FROM pg_index ix WHERE ix.indrelid = c.oid \
@@ -253,10 +258,40 @@ pub(crate) async fn learn_types(
     Ok(())
 }
 
+/// The default Debezium reports for a NOT NULL column whose default is computed (recorded
+/// case `pg_defaults_domains`): a sequence (`serial`, `bigserial`) as 0, the current time
+/// (`now()`, `CURRENT_TIMESTAMP`, …) of a timestamp as the epoch (written in the column's
+/// own form: `0`, or `1970-01-01T00:00:00.000000Z` with the column's digits). Other computed
+/// defaults are not reported.
+fn computed_default(expr: &str, kind: &PgKind) -> Option<crate::event::Value> {
+    let e = expr.trim().to_ascii_lowercase();
+    let now = matches!(
+        e.as_str(),
+        "now()"
+            | "current_timestamp"
+            | "localtimestamp"
+            | "transaction_timestamp()"
+            | "statement_timestamp()"
+            | "clock_timestamp()"
+    ) || e.starts_with("current_timestamp(")
+        || e.starts_with("localtimestamp(");
+    match kind {
+        PgKind::Int16 | PgKind::Int32 | PgKind::Int64 if e.starts_with("nextval(") => {
+            Some(crate::event::Value::Int(0))
+        }
+        PgKind::Timestamp | PgKind::TimestampTz if now => Some(crate::event::Value::Timestamp(0)),
+        _ => None,
+    }
+}
+
 /// A literal default (`7`, `'x'::text`, `true`) converted to a value; anything computed
-/// (`now()`, `nextval(...)`) is not reported.
+/// (`now()`, `nextval(...)`) is not reported (see [`computed_default`]).
 fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::event::Value> {
     let e = expr.trim();
+    // An array default (`'{}'`) is not reported, as Debezium reports none.
+    if matches!(kind, PgKind::Array(_)) {
+        return None;
+    }
     let text = if let Some(rest) = e.strip_prefix('\'') {
         let end = rest.rfind('\'')?;
         let tail = &rest[end + 1..];
@@ -303,6 +338,13 @@ pub(crate) fn build_schema(
     for (i, (name, oid, typmod)) in cols.iter().enumerate() {
         let kind = registry.kind(*oid);
         let cat = by_name.get(name.as_str());
+        // pgoutput sends a domain column's typmod as -1; the catalog has the domain's own
+        // (`numeric(10,2)` under a domain is a Decimal of scale 2, as Debezium writes it).
+        let typmod = &if *typmod < 0 {
+            cat.map_or(*typmod, |c| c.typmod)
+        } else {
+            *typmod
+        };
         if let Some(pos) = cat.and_then(|c| c.in_pk) {
             pk.push((pos, i));
         }
@@ -310,9 +352,11 @@ pub(crate) fn build_schema(
             name: name.clone(),
             ty: column_type(&kind, *typmod),
             nullable: !cat.is_some_and(|c| c.not_null),
-            default: cat
-                .and_then(|c| c.default.as_deref())
-                .and_then(|d| literal_default(d, &kind, *typmod)),
+            default: cat.and_then(|c| {
+                let d = c.default.as_deref()?;
+                literal_default(d, &kind, *typmod)
+                    .or_else(|| c.not_null.then(|| computed_default(d, &kind)).flatten())
+            }),
         });
         kinds.push((kind, *typmod));
     }
@@ -349,6 +393,25 @@ mod tests {
             Some(Value::Bool(true))
         );
         assert_eq!(literal_default("now()", &PgKind::TimestampTz, -1), None);
+        // Computed defaults Debezium reports (NOT NULL columns only, see the call site).
+        assert_eq!(
+            computed_default("nextval('d_id_seq'::regclass)", &PgKind::Int32),
+            Some(Value::Int(0))
+        );
+        assert_eq!(
+            computed_default("CURRENT_TIMESTAMP", &PgKind::Timestamp),
+            Some(Value::Timestamp(0))
+        );
+        assert_eq!(
+            computed_default("now()", &PgKind::TimestampTz),
+            Some(Value::Timestamp(0))
+        );
+        assert_eq!(computed_default("now()", &PgKind::Text), None);
+        assert_eq!(computed_default("gen_random_uuid()", &PgKind::Uuid), None);
+        assert_eq!(
+            literal_default("'{}'::text[]", &PgKind::Array(Box::new(PgKind::Text)), -1),
+            None
+        );
         assert_eq!(
             literal_default("nextval('s'::regclass)", &PgKind::Int64, -1),
             None
