@@ -46,6 +46,11 @@ use rdkafka::message::Message as _;
 use rdkafka::ClientConfig;
 use tokio_postgres::{Client, NoTls};
 
+// Where the tests' other server versions are laid out (used by the MariaDB helper's MySQL 8).
+#[path = "../tests/it/support/databases.rs"]
+mod databases;
+use databases::database_dir;
+
 // The MariaDB server of the integration tests (same settings); `source_yaml` is unused here.
 #[allow(dead_code)]
 #[path = "../tests/it/support/mariadb.rs"]

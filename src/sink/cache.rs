@@ -452,6 +452,14 @@ fn stored(line: &str, index: usize, applied: &mut Applied) -> Result<bool, Targe
     }
 }
 
+/// A text-protocol storage command (`set`, `add`, `cas` with its token in `tail`) with its
+/// data block, appended to `out`.
+fn storage_command(out: &mut Vec<u8>, verb: &str, key: &str, ttl_s: u32, text: &str, tail: &str) {
+    out.extend_from_slice(format!("{verb} {key} 0 {ttl_s} {}{tail}\r\n", text.len()).as_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Plain sets and deletes, pipelined; `base` is the first change's index.
 async fn pipelined(
     conn: &mut BufReader<TcpStream>,
@@ -467,10 +475,7 @@ async fn pipelined(
         match &c.action {
             DocAction::Delete => out.extend_from_slice(format!("delete {key}\r\n").as_bytes()),
             DocAction::Upsert(doc) => {
-                let v = doc.as_str();
-                out.extend_from_slice(format!("set {key} 0 {ttl_s} {}\r\n", v.len()).as_bytes());
-                out.extend_from_slice(v.as_bytes());
-                out.extend_from_slice(b"\r\n");
+                storage_command(&mut out, "set", &key, ttl_s, doc.as_str(), "")
             }
         }
     }
@@ -536,13 +541,11 @@ async fn store(
     token: Option<&str>,
     at: (usize, &mut Applied),
 ) -> Result<bool, TargetError> {
-    let cmd = match token {
-        Some(cas) => format!("cas {key} 0 {ttl_s} {} {cas}\r\n", text.len()),
-        None => format!("add {key} 0 {ttl_s} {}\r\n", text.len()),
-    };
-    let mut out = cmd.into_bytes();
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    let mut out = Vec::with_capacity(text.len() + 64);
+    match token {
+        Some(cas) => storage_command(&mut out, "cas", key, ttl_s, text, &format!(" {cas}")),
+        None => storage_command(&mut out, "add", key, ttl_s, text, ""),
+    }
     conn.get_mut()
         .write_all(&out)
         .await

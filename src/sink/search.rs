@@ -87,7 +87,22 @@ impl SearchTarget {
         })
     }
 
-    /// The index a change's document is in, and the document id `id` there.
+    /// Send a JSON body with the credentials; a transport error without its URL.
+    async fn send_json(
+        &self,
+        req: reqwest::RequestBuilder,
+        body: String,
+    ) -> Result<reqwest::Response, TargetError> {
+        let mut req = req.header("content-type", "application/json").body(body);
+        if let Some(a) = &self.auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+            .await
+            .map_err(|e| TargetError::Http(e.without_url()))
+    }
+
+    /// The index a change's document is in.
     fn index_of(&self, c: &DocChange) -> String {
         index_name(&expand(&self.index, c))
     }
@@ -111,18 +126,12 @@ impl SearchTarget {
                 d
             })
             .collect();
-        let mut req = self
-            .client
-            .post(&self.mget_url)
-            .header("content-type", "application/json")
-            .body(serde_json::json!({ "docs": body }).to_string());
-        if let Some(a) = &self.auth {
-            req = req.header("authorization", a);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| TargetError::Http(e.without_url()))?;
+        let resp = self
+            .send_json(
+                self.client.post(&self.mget_url),
+                serde_json::json!({ "docs": body }).to_string(),
+            )
+            .await?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
@@ -238,18 +247,7 @@ impl SearchTarget {
             if let Ok(mut p) = url.path_segments_mut() {
                 p.pop().push(&new_index).push("_doc").push(to);
             }
-            let mut req = self
-                .client
-                .put(url)
-                .header("content-type", "application/json")
-                .body(text);
-            if let Some(a) = &self.auth {
-                req = req.header("authorization", a);
-            }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| TargetError::Http(e.without_url()))?;
+            let resp = self.send_json(self.client.put(url), text).await?;
             match resp.status().as_u16() {
                 200..=299 => return Ok(()),
                 // Written or deleted in between: read again.

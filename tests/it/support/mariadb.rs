@@ -24,14 +24,7 @@ pub struct Maria {
 
 /// Where `tests/services/databases.sh` laid out MySQL 8.0.
 fn mysql8_base() -> String {
-    let root =
-        std::env::var("SLUICE_DATABASES").unwrap_or_else(|_| "/var/tmp/sluice-databases".into());
-    let base = format!("{root}/mysql-8.0");
-    assert!(
-        std::path::Path::new(&base).join("bin/mysqld").exists(),
-        "MySQL 8.0 is not laid out in {base}: run tests/services/databases.sh"
-    );
-    base
+    super::database_dir("mysql-8.0", "bin/mysqld")
 }
 
 impl Maria {

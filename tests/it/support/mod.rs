@@ -1,11 +1,14 @@
 //! Test harness: real servers on free ports in temp dirs, stopped when dropped.
 //! Waits are conditions with deadlines, never fixed sleeps.
 
+mod databases;
 pub mod kafka;
 pub mod mariadb;
 pub mod postgres;
 pub mod sluice;
 pub mod targets;
+
+pub use databases::database_dir;
 
 use std::time::{Duration, Instant};
 

@@ -12,14 +12,10 @@ fn bin(version: u32) -> String {
     if version == 15 {
         return "/usr/lib/postgresql/15/bin".into();
     }
-    let root =
-        std::env::var("SLUICE_DATABASES").unwrap_or_else(|_| "/var/tmp/sluice-databases".into());
-    let dir = format!("{root}/postgresql-{version}/bin");
-    assert!(
-        std::path::Path::new(&dir).join("initdb").exists(),
-        "PostgreSQL {version} is not laid out in {dir}: run tests/services/databases.sh"
-    );
-    dir
+    format!(
+        "{}/bin",
+        super::database_dir(&format!("postgresql-{version}"), "bin/initdb")
+    )
 }
 
 /// A running cluster; stopped and deleted on drop.
