@@ -555,9 +555,45 @@ async fn store(
     stored(&line, at.0, at.1)
 }
 
+/// Read `key`, let `update` compute its new text from the stored one (`None`: nothing to
+/// write), and write it back with `cas` (`add` when nothing was stored), again from the read
+/// when another writer got in between. What `update` returned with the text.
+async fn read_modify_write<T>(
+    conn: &mut BufReader<TcpStream>,
+    key: &str,
+    ttl_s: u32,
+    at: (usize, &mut Applied),
+    what: &str,
+    mut update: impl FnMut(Option<&str>) -> Option<(String, T)>,
+) -> Result<Option<T>, TargetError> {
+    let (index, applied) = at;
+    for _ in 0..16 {
+        let stored = gets(conn, key).await?;
+        let Some((text, out)) = update(stored.as_ref().map(|(cur, _)| cur.as_str())) else {
+            return Ok(None);
+        };
+        let token = stored.map(|(_, cas)| cas);
+        if store(
+            conn,
+            key,
+            ttl_s,
+            &text,
+            token.as_deref(),
+            (index, &mut *applied),
+        )
+        .await?
+        {
+            return Ok(Some(out));
+        }
+    }
+    Err(TargetError::Memcached(format!(
+        "{what} lost 16 compare-and-set races in a row"
+    )))
+}
+
 /// An upsert with unavailable fields: the stored document's values for them are kept
-/// (`gets`, merge, `cas`; `add` when nothing is stored), retried when another writer got
-/// between. Whether some field had no stored value.
+/// (`gets`, merge, `cas`; `add` when nothing is stored). Whether some field had no stored
+/// value.
 async fn merge(
     conn: &mut BufReader<TcpStream>,
     template: &str,
@@ -570,30 +606,24 @@ async fn merge(
         return Ok(false);
     };
     let key = memcached_key(&expand(template, c));
-    for _ in 0..16 {
-        let (text, unfilled, token) = match gets(conn, &key).await? {
-            Some((cur, cas)) => {
-                let (extra, unfilled) = kept_members(c, &cur);
-                (with_members(doc.as_str(), &extra), unfilled, Some(cas))
-            }
-            None => (doc.as_str().to_string(), true, None),
-        };
-        if store(
-            conn,
-            &key,
-            ttl_s,
-            &text,
-            token.as_deref(),
-            (index, &mut *applied),
-        )
-        .await?
-        {
-            return Ok(unfilled);
-        }
-    }
-    Err(TargetError::Memcached(
-        "a merged write lost 16 compare-and-set races in a row".into(),
-    ))
+    let unfilled = read_modify_write(
+        conn,
+        &key,
+        ttl_s,
+        (index, applied),
+        "a merged write",
+        |cur| {
+            Some(match cur {
+                Some(cur) => {
+                    let (extra, unfilled) = kept_members(c, cur);
+                    (with_members(doc.as_str(), &extra), unfilled)
+                }
+                None => (doc.as_str().to_string(), true),
+            })
+        },
+    )
+    .await?;
+    Ok(unfilled.unwrap_or(false))
 }
 
 /// Before the delete half of a key change: the new key's document gets the old one's
@@ -616,33 +646,22 @@ async fn seed(
     let mut moved = c.clone();
     moved.id.clone_from(to);
     let new_key = memcached_key(&expand(template, &moved));
-    for _ in 0..16 {
-        let (text, token) = match gets(conn, &new_key).await? {
-            Some((cur, cas)) => {
-                let extra = missing_members(&cur, &old);
-                if extra.is_empty() {
-                    return Ok(());
-                }
-                (with_members(&cur, &extra), Some(cas))
+    read_modify_write(
+        conn,
+        &new_key,
+        ttl_s,
+        (index, applied),
+        "a key change's seed",
+        |cur| match cur {
+            Some(cur) => {
+                let extra = missing_members(cur, &old);
+                (!extra.is_empty()).then(|| (with_members(cur, &extra), ()))
             }
-            None => (old.clone(), None),
-        };
-        if store(
-            conn,
-            &new_key,
-            ttl_s,
-            &text,
-            token.as_deref(),
-            (index, &mut *applied),
-        )
-        .await?
-        {
-            return Ok(());
-        }
-    }
-    Err(TargetError::Memcached(
-        "a key change's seed lost 16 compare-and-set races in a row".into(),
-    ))
+            None => Some((old.clone(), ())),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
