@@ -5,15 +5,17 @@
 //!        ▲                                                                     │ (durable)
 //!        └──────────── commit offsets ◄──────────────────────────────────────────┘
 //! ```
-//! Offsets are committed only after the target (and the dead-letter topic) acknowledged the
+//! The next batch is polled and decoded (a task, one batch ahead) while the target applies
+//! the current one. Offsets are committed only after the target (and the dead-letter topic) acknowledged the
 //! batch: a crash replays, never skips. Without a dead-letter topic a rejected record halts
 //! the connector (nothing is dropped silently).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::{Outcome, PipelineError};
 use crate::config::{ChangelogSettings, ConnectorSettings, DecimalFormat, SinkSettings};
@@ -99,13 +101,17 @@ pub(super) async fn run_once(
     let mut target = DocTarget::connect(sink)
         .await
         .map_err(PipelineError::Target)?;
-    let source = ChangelogSource::connect(
-        name,
-        src,
-        decode_options(src, sink),
-        settings.max_batch_events,
-    )
-    .map_err(PipelineError::Changelog)?;
+    let source = Arc::new(
+        ChangelogSource::connect(
+            name,
+            src,
+            decode_options(src, sink),
+            settings.max_batch_events,
+            // Two batches are held (one applied, one decoded ahead): each gets half the bound.
+            (settings.max_batch_bytes / 2).max(1),
+        )
+        .map_err(PipelineError::Changelog)?,
+    );
     let dlq: Option<FutureProducer> = match &src.dead_letter_topic {
         Some(_) => {
             let mut c = crate::sink::kafka::client_config_parts(
@@ -133,15 +139,33 @@ pub(super) async fn run_once(
     let applied = telemetry.sink_applied.with_label_values(&[name]);
     let dead = telemetry.dead_letters.with_label_values(&[name]);
     let hist = telemetry.sink_write_seconds.with_label_values(&[name]);
-    let mut shutdown = shutdown.clone();
+    // The next batch is fetched and decoded while the target applies this one: one batch
+    // ahead, no more (the poller starts a batch only once the previous one was taken, so at
+    // most two batches are held).
+    let (tx, mut batches) = mpsc::channel(1);
+    let _poller = {
+        let (source, mut shutdown) = (Arc::clone(&source), shutdown.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            // A slot is free only once the loop took the previous batch.
+            while let Ok(slot) = tx.reserve().await {
+                let polled = source.poll(&mut shutdown).await;
+                let last = !matches!(polled, Ok(Some(_)));
+                slot.send(polled);
+                if last {
+                    return;
+                }
+            }
+        }))
+    };
     loop {
-        let Some(polled) = source
-            .poll(&mut shutdown)
-            .await
-            .map_err(PipelineError::Changelog)?
-        else {
-            source.flush_commits();
-            return Ok(Outcome::Stopped);
+        let polled = match batches.recv().await {
+            Some(Ok(Some(polled))) if !*shutdown.borrow() => polled,
+            Some(Err(e)) => return Err(PipelineError::Changelog(e)),
+            // Shutdown: a batch fetched ahead is not applied (its offsets are not committed).
+            _ => {
+                source.flush_commits();
+                return Ok(Outcome::Stopped);
+            }
         };
         for (why, n) in &polled.ignored {
             telemetry
@@ -168,7 +192,10 @@ pub(super) async fn run_once(
         let rejected = outcome.rejected;
         let mut poison = polled.poison;
         for r in &rejected {
-            let (key, value) = polled.raw.get(r.index).cloned().unwrap_or_default();
+            let (key, value) = polled.raw.get(r.index).map_or((None, None), |m| {
+                use rdkafka::Message as _;
+                (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec))
+            });
             if let Some(c) = polled.changes.get(r.index) {
                 poison.push(PoisonRecord {
                     origin: c.origin.clone(),

@@ -87,12 +87,21 @@ impl PlaceholderForms {
 
 /// Parsed `after` field schemas by their raw schema text: a topic's schema repeats in every
 /// record, so it is parsed once, not per record. Bounded: cleared past 256 distinct schemas.
+///
+/// The few schemas seen last are also matched against the record bytes directly (the
+/// envelope's `schema` text compared byte for byte), so a record of a known shape skips
+/// both the scan of its schema text and its hashing.
 #[derive(Debug, Default)]
 pub struct SchemaCache {
     fields: HashMap<String, Option<Arc<FieldSchemas>>>,
+    /// The last schema texts seen (most recent first, at most [`RECENT_SCHEMAS`]).
+    recent: Vec<(Arc<str>, Option<Arc<FieldSchemas>>)>,
     /// The placeholder's forms, for the placeholder they were made from.
     forms: Option<(String, Arc<PlaceholderForms>)>,
 }
+
+/// How many schema texts are matched byte for byte before a record is parsed in full.
+const RECENT_SCHEMAS: usize = 8;
 
 /// Field schemas of a row, by field name.
 type FieldSchemas = HashMap<String, Json>;
@@ -109,7 +118,34 @@ impl SchemaCache {
         }
     }
 
+    /// The payload text and field schemas of a record `{"schema":S,"payload":P}` whose S is
+    /// one of the recent schema texts; `None` when it is not (then it is parsed in full).
+    fn known<'v>(&mut self, value: &'v [u8]) -> Option<(&'v [u8], Option<Arc<FieldSchemas>>)> {
+        let rest = value.strip_prefix(br#"{"schema":"#)?;
+        let (at, payload) = self.recent.iter().enumerate().find_map(|(i, (text, _))| {
+            let payload = rest
+                .strip_prefix(text.as_bytes())?
+                .strip_prefix(br#","payload":"#)?
+                .trim_ascii_end()
+                .strip_suffix(b"}")?;
+            Some((i, payload))
+        })?;
+        if at > 0 {
+            let hit = self.recent.remove(at);
+            self.recent.insert(0, hit);
+        }
+        Some((payload, self.recent.first()?.1.clone()))
+    }
+
     fn after_fields(&mut self, raw: &str) -> Option<Arc<FieldSchemas>> {
+        let f = self.parse_after_fields(raw);
+        self.recent.retain(|(text, _)| &**text != raw);
+        self.recent.truncate(RECENT_SCHEMAS - 1);
+        self.recent.insert(0, (Arc::from(raw), f.clone()));
+        f
+    }
+
+    fn parse_after_fields(&mut self, raw: &str) -> Option<Arc<FieldSchemas>> {
         if let Some(f) = self.fields.get(raw) {
             return f.clone();
         }
@@ -131,6 +167,17 @@ impl SchemaCache {
         self.fields.insert(raw.to_string(), f.clone());
         f
     }
+}
+
+/// The names in a record's `source` block (the rest of it is skipped, not parsed).
+#[derive(Debug, Default, serde::Deserialize)]
+struct SourceNames<'a> {
+    #[serde(borrow, default)]
+    schema: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    db: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    table: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Top-level fields of a record, borrowed from the record bytes (envelope keys never need
@@ -198,34 +245,32 @@ pub fn decode(
     // Parse only the top level; the schema text is looked up in the cache, and of the payload
     // only `op`, `source` and `after` are parsed.
     let poison = |e: serde_json::Error| Skip::Poison(json_error("value is not a JSON object", &e));
-    let top: RawFields = serde_json::from_slice(value).map_err(poison)?;
-    let (fields, after_schema) = match (top.get("schema"), top.get("payload")) {
-        (Some(schema), Some(payload)) => {
-            let inner: RawFields = serde_json::from_str(payload.get()).map_err(poison)?;
-            (inner, cache.after_fields(schema.get()))
+    let known = cache
+        .known(value)
+        .and_then(|(payload, f)| Some((serde_json::from_slice::<RawFields>(payload).ok()?, f)));
+    let (fields, after_schema) = match known {
+        Some(hit) => hit,
+        None => {
+            let top: RawFields = serde_json::from_slice(value).map_err(poison)?;
+            match (top.get("schema"), top.get("payload")) {
+                (Some(schema), Some(payload)) => {
+                    let inner: RawFields = serde_json::from_str(payload.get()).map_err(poison)?;
+                    (inner, cache.after_fields(schema.get()))
+                }
+                _ => (top, None),
+            }
         }
-        _ => (top, None),
     };
     let op: String = fields
         .get("op")
         .and_then(|r| serde_json::from_str(r.get()).ok())
         .ok_or(Skip::Ignored("record without op"))?;
-    let source: Map<String, Json> = fields
+    let source: SourceNames = fields
         .get("source")
         .and_then(|r| serde_json::from_str(r.get()).ok())
         .unwrap_or_default();
-    let text = |k: &str| {
-        source
-            .get(k)
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let namespace = match source.get("schema").and_then(Json::as_str) {
-        Some(s) => s.to_string(),
-        None => text("db"),
-    };
-    let table = text("table");
+    let namespace = source.schema.or(source.db).unwrap_or_default().into_owned();
+    let table = source.table.unwrap_or_default().into_owned();
     let mut unavailable = Vec::new();
     let action = match op.as_str() {
         "c" | "r" | "u" => {
@@ -577,6 +622,54 @@ mod tests {
             partition: 0,
             offset: 0,
         }
+    }
+
+    /// A record whose schema text was seen before decodes (through the byte-for-byte match)
+    /// exactly as one parsed in full, and a record that only starts like a known one (an
+    /// extra member after the payload, another schema) is parsed in full.
+    #[test]
+    fn known_schema_text_decodes_like_a_full_parse() {
+        let schema = r#"{"type":"struct","fields":[{"type":"struct","optional":true,"field":"after","fields":[{"type":"int32","field":"id"},{"type":"int32","optional":true,"name":"io.debezium.time.Date","field":"b"}]}]}"#;
+        let other = schema.replace(r#","name":"io.debezium.time.Date""#, "");
+        let record = |schema: &str, tail: &str| {
+            format!(
+                r#"{{"schema":{schema},"payload":{{"op":"c","source":{{"db":"d","schema":"s","table":"t","x":[1]}},"after":{{"id":1,"b":1}}}}{tail}}} "#
+            )
+        };
+        let decode_with = |cache: &mut SchemaCache, v: &str| {
+            let c = decode(
+                origin(),
+                Some(br#"{"id":1}"#),
+                Some(v.as_bytes()),
+                &DecodeOptions::default(),
+                cache,
+            )
+            .expect("decodes");
+            let DocAction::Upsert(doc) = c.action else {
+                panic!("upsert")
+            };
+            (c.namespace, c.table, doc.as_str().to_string())
+        };
+        let fresh = decode_with(&mut SchemaCache::default(), &record(schema, ""));
+        assert_eq!(fresh.0, "s");
+        assert_eq!(fresh.1, "t");
+        let mut cache = SchemaCache::default();
+        for v in [
+            record(schema, ""),
+            record(schema, ""),
+            record(&other, ""),
+            record(schema, r#","extra":{"payload":1}"#),
+            record(schema, ""),
+        ] {
+            let full = decode_with(&mut SchemaCache::default(), &v);
+            assert_eq!(decode_with(&mut cache, &v), full, "{v}");
+            assert!(cache.known(v.as_bytes()).is_some() || v.contains("extra"));
+        }
+        // A date under the first schema, a number under the other.
+        assert_ne!(
+            decode_with(&mut cache, &record(schema, "")).2,
+            decode_with(&mut cache, &record(&other, "")).2
+        );
     }
 
     /// Decimal bytes decode to exact text, negative values included; the conversion agrees

@@ -129,8 +129,8 @@ pub struct PoisonRecord {
     pub detail: Option<String>,
 }
 
-/// A record's original key and value bytes.
-pub type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>);
+/// A record as it was read (its key and value bytes, for the dead-letter topic).
+pub type RawRecord = rdkafka::message::OwnedMessage;
 
 /// One polled batch.
 #[derive(Debug, Default)]
@@ -154,6 +154,7 @@ pub struct ChangelogSource {
     cache: std::sync::Mutex<SchemaCache>,
     wait: Duration,
     max: usize,
+    max_bytes: usize,
     /// For Avro records: the registry, and schemas by id (`Err`: the registry refused the
     /// id, so its records are poison).
     registry: Option<crate::sink::registry::Registry>,
@@ -173,6 +174,7 @@ impl ChangelogSource {
         s: &ChangelogSettings,
         opts: DecodeOptions,
         max: usize,
+        max_bytes: usize,
     ) -> Result<Self, ChangelogError> {
         let mut c = crate::sink::kafka::client_config_parts(
             &s.bootstrap_servers,
@@ -191,8 +193,15 @@ impl ChangelogSource {
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         // librdkafka prefetches up to 64 MiB per partition by default; a sink applies one
-        // batch at a time, so a few MiB per partition keep it busy at a fraction of the memory.
-        .set("queued.max.messages.kbytes", "4096")
+        // batch at a time, so a little prefetch keeps it busy at a fraction of the memory.
+        // The bounds count compressed bytes, and Debezium JSON with schemas compresses about
+        // 15:1 (lz4), so they are kept small: 128 kB per partition per fetch, 1 MB queued.
+        .set("queued.max.messages.kbytes", "1024")
+        .set("max.partition.fetch.bytes", "131072")
+        .set("fetch.max.bytes", "1048576")
+        // Past that bound librdkafka postpones the next fetch by 1 s by default, which stalled
+        // the sink about once in ten batches; the bound is reached every batch here.
+        .set("fetch.queue.backoff.ms", "10")
         .set("client.id", format!("sluice-{connector}"));
         for (k, v) in &s.properties {
             c.set(k, v);
@@ -223,6 +232,7 @@ impl ChangelogSource {
             cache: std::sync::Mutex::new(SchemaCache::default()),
             wait: Duration::from_millis(s.batch_wait_ms),
             max,
+            max_bytes,
             registry,
             avro: std::sync::Mutex::new(HashMap::new()),
         })
@@ -248,11 +258,21 @@ impl ChangelogSource {
             _ = shutdown.wait_for(|s| *s) => return Ok(None),
             reason = self.refused() => return Err(ChangelogError::Refused { reason }),
         };
+        // Bounded by count and by bytes (key + value), so the memory a batch holds does not
+        // grow with the records' size.
+        let size = |m: &rdkafka::message::OwnedMessage| {
+            m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len)
+        };
+        let mut bytes = size(&first);
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + self.wait;
-        while batch.len() < self.max {
+        while batch.len() < self.max && bytes < self.max_bytes {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(m) => batch.push(m.map_err(consume_error)?.detach()),
+                Ok(m) => {
+                    let m = m.map_err(consume_error)?.detach();
+                    bytes += size(&m);
+                    batch.push(m);
+                }
                 Err(_) => break,
             }
         }
@@ -386,9 +406,8 @@ impl ChangelogSource {
                     });
                 }
                 polled.changes.push(c);
-                polled
-                    .raw
-                    .push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+                // Kept as it is (no copy): only a rejected record's bytes are copied.
+                polled.raw.push(m);
             }
             Err(Skip::Ignored(why)) => *polled.ignored.entry(why).or_default() += 1,
             Err(Skip::Poison(reason)) => polled.poison.push(PoisonRecord {
