@@ -200,6 +200,11 @@ pub struct PostgresSettings {
     /// the server did not send (default `__debezium_unavailable_value`).
     #[serde(default = "default_placeholder")]
     pub unavailable_value_placeholder: String,
+    /// Like Debezium's `reselect` post-processor: a change whose row has unchanged TOASTed
+    /// values (the placeholder) has them read back by key from the table, so the record
+    /// carries the current values. One query per such change; see the README for the race.
+    #[serde(default)]
+    pub reselect_unavailable: bool,
     /// Debezium's `interval.handling.mode`: `numeric` (default; microseconds) or `string`
     /// (ISO-8601, `P1Y2M3DT4H5M6.78S`).
     #[serde(default)]

@@ -41,6 +41,10 @@ pub const DEAD_LETTERS_TOTAL: &str = "sluice_dead_letter_records_total";
 /// Fields a sink connector wrote without a value: the record held the unavailable-value
 /// placeholder (an unchanged TOASTed column) and the target had no stored value to keep.
 pub const SINK_UNAVAILABLE_FIELDS_TOTAL: &str = "sluice_sink_unavailable_fields_total";
+/// Rows read back by key for changes with unchanged TOAST values (`reselect_unavailable`),
+/// by outcome: `found`, `missing` (the row was deleted since: the placeholder stays) or
+/// `ambiguous` (configured `key_columns` matched several rows: the placeholder stays).
+pub const SOURCE_RESELECTS_TOTAL: &str = "sluice_source_reselects_total";
 /// DDL statements seen in the MySQL binlog, by outcome (`applied`: a captured table's schema
 /// was re-read; `ignored`: not about a captured table or not understood).
 pub const SCHEMA_CHANGES_TOTAL: &str = "sluice_schema_changes_total";
@@ -159,6 +163,8 @@ pub struct Telemetry {
     pub dead_letters: IntCounterVec,
     /// See [`SINK_UNAVAILABLE_FIELDS_TOTAL`].
     pub sink_unavailable_fields: IntCounterVec,
+    /// See [`SOURCE_RESELECTS_TOTAL`].
+    pub source_reselects: IntCounterVec,
     /// See [`SCHEMA_CHANGES_TOTAL`].
     pub schema_changes: IntCounterVec,
     /// See [`DELIVERY_STALLS_TOTAL`].
@@ -249,6 +255,11 @@ impl Telemetry {
             SINK_UNAVAILABLE_FIELDS_TOTAL,
             "Fields written without a value: unavailable in the record, none stored in the target",
             &["connector"],
+        );
+        let source_reselects = counter(
+            SOURCE_RESELECTS_TOTAL,
+            "Rows read back by key for unchanged TOAST values, by outcome",
+            &["connector", "outcome"],
         );
         let schema_changes = counter(
             SCHEMA_CHANGES_TOTAL,
@@ -350,6 +361,7 @@ impl Telemetry {
             sink_ignored,
             dead_letters,
             sink_unavailable_fields,
+            source_reselects,
             schema_changes,
             delivery_stalls,
             producer_fatal,

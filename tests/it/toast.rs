@@ -128,7 +128,55 @@ fn placeholder_seen(docs: &BTreeMap<&str, BTreeMap<String, Json>>) -> Option<Str
     None
 }
 
-async fn toast_run(search: Server) {
+/// Every target against the table: a description of the first few differences, if any.
+fn differences(
+    docs: &BTreeMap<&str, BTreeMap<String, Json>>,
+    want: &BTreeMap<String, Row>,
+) -> Vec<String> {
+    let mut diff = Vec::new();
+    for (target, docs) in docs {
+        let got: BTreeMap<&String, Option<Row>> =
+            docs.iter().map(|(id, d)| (id, row_of(d))).collect();
+        let w: BTreeMap<&String, Option<Row>> =
+            want.iter().map(|(id, r)| (id, Some(r.clone()))).collect();
+        if got != w {
+            let bad: Vec<_> = w
+                .keys()
+                .chain(got.keys())
+                .filter(|id| got.get(*id) != w.get(*id))
+                .take(3)
+                .map(|id| {
+                    (
+                        id.to_string(),
+                        got.get(id).map(|r| r.as_ref().map(|r| (r.0.len(), r.2))),
+                    )
+                })
+                .collect();
+            diff.push(format!("{target}: {bad:?}"));
+        }
+    }
+    diff
+}
+
+/// A sink connector's applied-records counter (0 before it applied any).
+async fn applied(http: u16, connector: &str) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{http}/metrics"))
+        .await
+        .ok();
+    let text = match text {
+        Some(r) => r.text().await.unwrap_or_default(),
+        None => String::new(),
+    };
+    let prefix = format!("sluice_sink_records_applied_total{{connector=\"{connector}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `reselect`: the capture reads unchanged TOAST values back by key
+/// (`reselect_unavailable`), so records carry them and a compacted copy of the topic alone
+/// rebuilds every value in a fresh target.
+async fn toast_run(search: Server, reselect: bool) {
     let pg = Pg::start("logical");
     let db = pg.create_db("app").await;
     db.batch_execute(
@@ -153,7 +201,7 @@ async fn toast_run(search: Server) {
         tmp.path(),
         "capture.yaml",
         &format!(
-            "service:\n  http_listen_addr: 127.0.0.1:{}\n  offsets_dir: {}\nconnectors:\n  tc:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: app\n      tables: [public.docs]\n      status_interval_ms: 200\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      schemas_enable: true\n      topic_partitions: 2\n",
+            "service:\n  http_listen_addr: 127.0.0.1:{}\n  offsets_dir: {}\nconnectors:\n  tc:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: app\n      tables: [public.docs]\n      status_interval_ms: 200\n      reselect_unavailable: {reselect}\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      schemas_enable: true\n      topic_partitions: 2\n",
             free_port(),
             tmp.path().join("offsets").display(),
             pg.port,
@@ -251,28 +299,7 @@ async fn toast_run(search: Server) {
         if let Some(at) = placeholder_seen(&docs) {
             panic!("the placeholder landed in {at}");
         }
-        let mut diff = Vec::new();
-        for (target, docs) in &docs {
-            let got: BTreeMap<&String, Option<Row>> =
-                docs.iter().map(|(id, d)| (id, row_of(d))).collect();
-            let w: BTreeMap<&String, Option<Row>> =
-                want.iter().map(|(id, r)| (id, Some(r.clone()))).collect();
-            if got != w {
-                let bad: Vec<_> = w
-                    .keys()
-                    .chain(got.keys())
-                    .filter(|id| got.get(*id) != w.get(*id))
-                    .take(3)
-                    .map(|id| {
-                        (
-                            id.to_string(),
-                            got.get(id).map(|r| r.as_ref().map(|r| (r.0.len(), r.2))),
-                        )
-                    })
-                    .collect();
-                diff.push(format!("{target}: {bad:?}"));
-            }
-        }
+        let diff = differences(&docs, &want);
         if diff.is_empty() {
             break;
         }
@@ -283,18 +310,112 @@ async fn toast_run(search: Server) {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // A replay from offset 0 and a compacted copy of the topic, by new groups, into the same
+    // version-guarded targets (memcached is last-write-wins, see the README): sampled while
+    // they run, every target still equals the table (nothing moves backwards).
+    let copied = crate::support::kafka::compact_copy(
+        &bootstrap,
+        "tc.public.docs",
+        "tcc.public.docs",
+        i64::MAX,
+    )
+    .await;
+    assert!(copied >= 30, "compacted copy of {copied} records");
+    let replay_http = free_port();
+    let src = |name: &str| {
+        format!(
+            "    source:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topics: [tc.public.docs, tcc.public.docs]\n      group_id: replay-{name}\n"
+        )
+    };
+    let mut replay_yaml = format!(
+        "service:\n  http_listen_addr: 127.0.0.1:{replay_http}\nconnectors:\n  rj:\n{}    sink:\n      type: redis\n      url: redis://127.0.0.1:{rp}/0\n      key: \"docs:{{key}}\"\n  rh:\n{}    sink:\n      type: redis\n      url: redis://127.0.0.1:{rp}/0\n      key: \"h:{{key}}\"\n      value_format: hash\n  se:\n{}    sink:\n      type: search\n      url: {}\n      index: docs\n",
+        src("rj"),
+        src("rh"),
+        src("se"),
+        t.search.url(),
+        rp = t.redis.port,
+    );
+    if reselect {
+        // The compacted copy alone into a fresh Redis prefix: with the values reselected,
+        // the latest record of every key carries them all.
+        replay_yaml.push_str(&format!(
+            "  fresh:\n    source:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topics: [tcc.public.docs]\n      group_id: fresh\n    sink:\n      type: redis\n      url: redis://127.0.0.1:{}/0\n      key: \"fresh:{{key}}\"\n",
+            t.redis.port
+        ));
+    }
+    let replay = sluice::write_raw(tmp.path(), "replay.yaml", &replay_yaml);
+    let _replay = sluice::spawn(&replay, &tmp.path().join("replay.log"));
+    let total = crate::support::kafka::kcat_read(&bootstrap, "tc.public.docs").len() + copied;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut docs = t.all(&ids).await;
+        docs.remove("memcached");
+        let diff = differences(&docs, &want);
+        assert!(
+            diff.is_empty(),
+            "a replay moved a target backwards: {}",
+            diff.join("; ")
+        );
+        let mut done = true;
+        for c in ["rj", "rh", "se"] {
+            done &= applied(replay_http, c).await >= total as f64;
+        }
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replay did not finish: {}",
+            std::fs::read_to_string(tmp.path().join("replay.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if reselect {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let fresh = BTreeMap::from([("fresh", t.redis_docs("fresh:", false).await)]);
+            let diff = differences(&fresh, &want);
+            if diff.is_empty() && placeholder_seen(&fresh).is_none() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the compacted copy did not rebuild the table: {}",
+                diff.join("; ")
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // The latest record of every key that still exists carries real values.
+        let mut latest: BTreeMap<String, Option<Json>> = BTreeMap::new();
+        for r in crate::support::kafka::kcat_read(&bootstrap, "tc.public.docs") {
+            latest.insert(r.key.unwrap_or_default().to_string(), r.value);
+        }
+        for value in latest.values().flatten() {
+            assert!(
+                !value.to_string().contains(PLACEHOLDER),
+                "a key's latest record holds the placeholder with reselect_unavailable on"
+            );
+        }
+    }
 }
 
 /// Redis, memcached and osmem-server (OpenSearch API).
 #[tokio::test(flavor = "multi_thread")]
 async fn toast_values_stay_real_in_every_target() {
-    toast_run(targets::osmem()).await;
+    toast_run(targets::osmem(), false).await;
+}
+
+/// The same with `reselect_unavailable`: records carry the values, and a compacted copy of
+/// the topic alone rebuilds them in a fresh target.
+#[tokio::test(flavor = "multi_thread")]
+async fn reselected_values_make_a_compacted_copy_complete() {
+    toast_run(targets::osmem(), true).await;
 }
 
 /// The same with a real OpenSearch 2.19 as the search target.
 #[tokio::test(flavor = "multi_thread")]
 async fn toast_values_stay_real_on_opensearch() {
-    toast_run(targets::opensearch(None)).await;
+    toast_run(targets::opensearch(None), false).await;
 }
 
 /// The guard script's merge on a real Redis: the stored document's members for the left-out

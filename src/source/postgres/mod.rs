@@ -210,6 +210,7 @@ impl PostgresSource {
             return Ok(SourceEnd::Stopped);
         }
         let mut decoder = replication::StreamDecoder::new(&s.database, s.emit_truncate);
+        decoder.reselect = s.reselect_unavailable;
 
         if s.snapshot_mode == SnapshotMode::InitialOnly {
             self.telemetry
@@ -410,6 +411,46 @@ impl PostgresSource {
         result
     }
 
+    /// Read an event's unchanged TOAST values back by its key (`reselect_unavailable`). The
+    /// row read is at least as new as the change (pgoutput sends committed transactions);
+    /// when it is gone (deleted since), the placeholder stays.
+    async fn reselect(
+        &self,
+        sql: &tokio_postgres::Client,
+        dec: &replication::StreamDecoder,
+        r: &replication::Reselect,
+        events: &mut [crate::event::ChangeEvent],
+    ) -> Result<(), PgSourceError> {
+        let Some(query) = dec.reselect_sql(r) else {
+            return Ok(());
+        };
+        let replies = sql.simple_query(&query).await.map_err(PgSourceError::sql(
+            "reading unchanged TOAST values back by key",
+        ))?;
+        let rows: Vec<&tokio_postgres::SimpleQueryRow> = replies
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .collect();
+        let outcome = match (rows.as_slice(), events.get_mut(r.index)) {
+            ([row], Some(ev)) => {
+                let texts: Vec<Option<&str>> = (0..row.len()).map(|i| row.get(i)).collect();
+                dec.apply_reselect(r, &texts, ev)?;
+                "found"
+            }
+            ([], _) => "missing",
+            // More than one row: the configured key_columns are not unique.
+            _ => "ambiguous",
+        };
+        self.telemetry
+            .source_reselects
+            .with_label_values(&[&self.connector, outcome])
+            .inc();
+        Ok(())
+    }
+
     async fn stream(
         &self,
         repl: &mut ReplicationClient,
@@ -495,6 +536,9 @@ impl PostgresSource {
                             } else {
                                 let n0 = b.len();
                                 dec.change(msg, lsn, b.events())?;
+                                for r in dec.take_reselects() {
+                                    self.reselect(sql, dec, &r, b.events()).await?;
+                                }
                                 b.counted(n0);
                                 if b.full() {
                                     // Mid-transaction flush: no checkpoint until the commit.

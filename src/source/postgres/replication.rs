@@ -44,6 +44,23 @@ pub(crate) struct StreamDecoder {
     xid: Option<u32>,
     commit_ts_us: i64,
     last_commit_lsn: Option<Lsn>,
+    /// `reselect_unavailable`: note which events need their unchanged TOAST values read.
+    pub(crate) reselect: bool,
+    pending: Vec<Reselect>,
+}
+
+/// An event whose unchanged TOAST values are to be read back by its key
+/// (`reselect_unavailable`), and how.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reselect {
+    /// The event's index in the `out` vector it was appended to.
+    pub(crate) index: usize,
+    oid: u32,
+    /// The columns to read (indexes into the row).
+    columns: Vec<usize>,
+    /// The key columns' values as the server wrote them (text), in key order.
+    key: Vec<(usize, String)>,
+    lsn: Lsn,
 }
 
 impl StreamDecoder {
@@ -56,6 +73,107 @@ impl StreamDecoder {
             xid: None,
             commit_ts_us: 0,
             last_commit_lsn: None,
+            reselect: false,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The reselects noted since the last call (empty unless `reselect` is set).
+    pub(crate) fn take_reselects(&mut self) -> Vec<Reselect> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// The query reading a reselect's columns by key, as text (the simple protocol: the
+    /// server's output format, as pgoutput sends values); `None` for an unknown relation.
+    pub(crate) fn reselect_sql(&self, r: &Reselect) -> Option<String> {
+        let rel = self.relations.get(&r.oid)?;
+        let col = |i: usize| Some(catalog::quote_ident(&rel.schema.columns.get(i)?.name));
+        let columns: Option<Vec<String>> = r.columns.iter().map(|&i| col(i)).collect();
+        let filter: Option<Vec<String>> = r
+            .key
+            .iter()
+            .map(|(i, text)| {
+                // An E'' literal (its type comes from the column it is compared with), with
+                // backslashes and quotes escaped: the same under any standard_conforming_strings.
+                let lit = text.replace('\\', "\\\\").replace('\'', "''");
+                Some(format!("{} = E'{lit}'", col(*i)?))
+            })
+            .collect();
+        Some(format!(
+            "SELECT {} FROM {}.{} WHERE {}",
+            columns?.join(", "),
+            catalog::quote_ident(&rel.schema.table.namespace),
+            catalog::quote_ident(&rel.schema.table.name),
+            filter?.join(" AND ")
+        ))
+    }
+
+    /// Put the values a reselect read (one row, as text; `None` = NULL) into its event.
+    pub(crate) fn apply_reselect(
+        &self,
+        r: &Reselect,
+        row: &[Option<&str>],
+        ev: &mut ChangeEvent,
+    ) -> Result<(), PgSourceError> {
+        let Some(rel) = self.relations.get(&r.oid) else {
+            return Ok(());
+        };
+        let Some(after) = ev.after.as_mut() else {
+            return Ok(());
+        };
+        for (&i, text) in r.columns.iter().zip(row) {
+            let value = match text {
+                None => Value::Null,
+                Some(text) => {
+                    let (kind, typmod) = &rel.kinds[i];
+                    parse_text(kind, *typmod, text).map_err(|source| PgSourceError::Value {
+                        table: rel.schema.table.to_string(),
+                        column: rel.schema.columns[i].name.clone(),
+                        position: format!("LSN {} (reselected)", r.lsn),
+                        source,
+                    })?
+                }
+            };
+            if let Some(slot) = after.get_mut(i) {
+                *slot = value;
+            }
+        }
+        Ok(())
+    }
+
+    /// Note a reselect for the event just appended to `out` when its row has unchanged TOAST
+    /// values and every key column's text is known.
+    fn note_reselect(&mut self, oid: u32, new: &[TupleValue], lsn: Lsn, out: &[ChangeEvent]) {
+        let (Some(ev), Some(rel)) = (out.last(), self.relations.get(&oid)) else {
+            return;
+        };
+        let Some(after) = &ev.after else { return };
+        let columns: Vec<usize> = after
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v == Value::Unavailable)
+            .map(|(i, _)| i)
+            .collect();
+        if columns.is_empty() || rel.schema.key_columns.is_empty() {
+            return;
+        }
+        let key: Option<Vec<(usize, String)>> = rel
+            .schema
+            .key_columns
+            .iter()
+            .map(|&i| match new.get(i)? {
+                TupleValue::Text(b) => Some((i, std::str::from_utf8(b).ok()?.to_string())),
+                _ => None,
+            })
+            .collect();
+        if let Some(key) = key {
+            self.pending.push(Reselect {
+                index: out.len() - 1,
+                oid,
+                columns,
+                key,
+                lsn,
+            });
         }
     }
 
@@ -207,7 +325,7 @@ impl StreamDecoder {
 
     /// Convert a data message at `lsn` into events appended to `out`.
     pub(crate) fn change(
-        &self,
+        &mut self,
         msg: Message,
         lsn: Lsn,
         out: &mut Vec<ChangeEvent>,
@@ -257,6 +375,9 @@ impl StreamDecoder {
                     create.moved_key = Some(delete.key.clone());
                     out.push(delete);
                     out.push(create);
+                    if self.reselect {
+                        self.note_reselect(oid, &new, lsn, out);
+                    }
                 } else {
                     // With REPLICA IDENTITY DEFAULT the old key image alone is not a before image.
                     let before = match old {
@@ -266,6 +387,9 @@ impl StreamDecoder {
                         _ => None,
                     };
                     out.push(self.event(Op::Update, rel, before, Some(after), lsn)?);
+                    if self.reselect {
+                        self.note_reselect(oid, &new, lsn, out);
+                    }
                 }
             }
             Message::Delete { oid, old } => {
@@ -326,7 +450,7 @@ mod tests {
     /// Inserts become `c` events keyed by the primary key, with commit time and xid.
     #[test]
     fn insert_event() {
-        let d = decoder();
+        let mut d = decoder();
         let mut out = Vec::new();
         let msg = decode(enc::insert(9, &[Some("1"), Some("x")])).expect("decodes");
         d.change(msg, Lsn(100), &mut out).expect("converts");
@@ -347,7 +471,7 @@ mod tests {
     /// A primary-key change becomes delete (+ tombstone downstream) then create.
     #[test]
     fn key_change_is_delete_create() {
-        let d = decoder();
+        let mut d = decoder();
         let mut b = vec![b'U'];
         b.extend_from_slice(&9u32.to_be_bytes());
         b.push(b'K');
@@ -374,7 +498,7 @@ mod tests {
     /// IDENTITY FULL) still supplies the real value.
     #[test]
     fn key_change_keeps_unchanged_toast_unavailable() {
-        let d = decoder();
+        let mut d = decoder();
         for (identity, want) in [
             (b'K', Value::Unavailable),
             (b'O', Value::String("large".into())),
@@ -403,10 +527,64 @@ mod tests {
         }
     }
 
+    /// With `reselect` on, an update with an unchanged TOAST value (and a key change's
+    /// create) notes a read-back by its key; the query quotes identifiers and the key's text,
+    /// and the values read replace the placeholder.
+    #[test]
+    fn reselect_reads_unchanged_values_by_key() {
+        let mut d = decoder();
+        d.reselect = true;
+        let mut b = vec![b'U'];
+        b.extend_from_slice(&9u32.to_be_bytes());
+        b.push(b'N');
+        b.extend_from_slice(&2u16.to_be_bytes());
+        b.push(b't');
+        b.extend_from_slice(&1u32.to_be_bytes());
+        b.extend_from_slice(b"4");
+        b.push(b'u');
+        let mut out = vec![];
+        d.change(decode(Bytes::from(b)).expect("decodes"), Lsn(7), &mut out)
+            .expect("converts");
+        let pending = d.take_reselects();
+        assert_eq!(pending.len(), 1);
+        let r = &pending[0];
+        assert_eq!((r.index, r.columns.as_slice()), (0, &[1][..]));
+        assert_eq!(
+            d.reselect_sql(r).as_deref(),
+            Some(r#"SELECT "v" FROM "public"."t" WHERE "id" = E'4'"#)
+        );
+        let quoted = Reselect {
+            key: vec![(0, r"a'b\c".into())],
+            ..pending[0].clone()
+        };
+        assert_eq!(
+            d.reselect_sql(&quoted).as_deref(),
+            Some(r#"SELECT "v" FROM "public"."t" WHERE "id" = E'a''b\\c'"#)
+        );
+        let ev = &mut out[0];
+        d.apply_reselect(r, &[Some("large")], ev).expect("applies");
+        assert_eq!(
+            ev.after.as_ref().expect("after")[1],
+            Value::String("large".into())
+        );
+        d.apply_reselect(r, &[None], ev).expect("applies");
+        assert_eq!(ev.after.as_ref().expect("after")[1], Value::Null);
+        // Off: nothing noted.
+        d.reselect = false;
+        let mut out = vec![];
+        let mut b = vec![b'U'];
+        b.extend_from_slice(&9u32.to_be_bytes());
+        b.push(b'N');
+        enc::tuple(&mut b, &[Some("5"), Some("x")]);
+        d.change(decode(Bytes::from(b)).expect("decodes"), Lsn(8), &mut out)
+            .expect("converts");
+        assert!(d.take_reselects().is_empty());
+    }
+
     /// Changes for relations never described, and wrong tuple widths, are errors.
     #[test]
     fn unknown_relation_and_shape() {
-        let d = decoder();
+        let mut d = decoder();
         let mut out = Vec::new();
         let msg = decode(enc::insert(10, &[Some("1")])).expect("decodes");
         assert!(matches!(

@@ -230,6 +230,22 @@ pub async fn compact_copy(bootstrap: &str, from: &str, to: &str, cut: i64) -> us
         keep.sort_unstable();
         kept.extend(keep.into_iter().map(|i| (p, records[i].clone())));
     }
+    // The copy has the same partitions (records keep theirs).
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .expect("admin");
+    let _ = admin
+        .create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                to,
+                partitions,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        )
+        .await;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
