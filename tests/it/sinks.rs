@@ -294,6 +294,12 @@ async fn replay_changes_nothing_on_opensearch() {
     replay_changes_nothing(world_on(1, targets::opensearch(None)).await).await;
 }
 
+/// The same on a real Elasticsearch 8.19.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_changes_nothing_on_elasticsearch() {
+    replay_changes_nothing(world_on(1, targets::elasticsearch()).await).await;
+}
+
 async fn replay_changes_nothing(w: World) {
     // The snapshot first, so that the churn is streamed (records to compact).
     wait_for(
@@ -816,6 +822,16 @@ async fn opensearch_back_pressure_is_retried() {
 /// back as raw text from a real OpenSearch's `_source` and from Redis.
 #[tokio::test(flavor = "multi_thread")]
 async fn numbers_arrive_exactly() {
+    numbers_exact(targets::opensearch(None)).await;
+}
+
+/// The same into a real Elasticsearch 8.19.
+#[tokio::test(flavor = "multi_thread")]
+async fn numbers_arrive_exactly_on_elasticsearch() {
+    numbers_exact(targets::elasticsearch()).await;
+}
+
+async fn numbers_exact(search: Server) {
     let pg = Pg::start("logical");
     let db = pg.create_db("shop").await;
     db.batch_execute(
@@ -826,7 +842,6 @@ async fn numbers_arrive_exactly() {
     .await
     .expect("setup");
     let kafka = Kafka::start();
-    let search = targets::opensearch(None);
     let redis = targets::redis();
     let tmp = crate::support::test_dir();
     let yaml = format!(

@@ -418,6 +418,12 @@ async fn toast_values_stay_real_on_opensearch() {
     toast_run(targets::opensearch(None), false).await;
 }
 
+/// The same with a real Elasticsearch 8.19 as the search target.
+#[tokio::test(flavor = "multi_thread")]
+async fn toast_values_stay_real_on_elasticsearch() {
+    toast_run(targets::elasticsearch(), false).await;
+}
+
 /// The guard script's merge on a real Redis: the stored document's members for the left-out
 /// names are copied as their exact text, whatever they hold (quotes, braces and commas inside
 /// strings, nested arrays, escaped names, long decimals); a name the store lacks returns 2;

@@ -1,4 +1,5 @@
 //! Sink targets for tests: a real OpenSearch 2.19 (embedded node, `tests/services/opensearch`),
+//! a real Elasticsearch 8.19 (the same, `tests/services/elasticsearch`),
 //! osmem-server (OpenSearch API), redis-server, memcached.
 
 use std::path::PathBuf;
@@ -143,6 +144,87 @@ pub fn opensearch(write_queue: Option<u32>) -> Server {
         assert!(
             Instant::now() < deadline && !text.contains("Exception in thread \"main\""),
             "OpenSearch did not start:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+/// A real single-node Elasticsearch 8.19 (`tests/services/elasticsearch`). Elasticsearch
+/// refuses to run as root: as root it runs as `nobody` (setpriv), from the copy of its
+/// classpath that `build.sh` lays out where any user can read it.
+pub fn elasticsearch() -> Server {
+    services_dir();
+    let laid_out = PathBuf::from(
+        std::env::var("SLUICE_SERVICES").unwrap_or_else(|_| "/var/tmp/sluice-services".into()),
+    )
+    .join("elasticsearch");
+    let mut cp = vec![laid_out.join("classes").display().to_string()];
+    let mut jars: Vec<_> = std::fs::read_dir(laid_out.join("deps"))
+        .expect("Elasticsearch classpath (tests/services/build.sh)")
+        .filter_map(|e| Some(e.ok()?.path().display().to_string()))
+        .filter(|p| p.ends_with(".jar"))
+        .collect();
+    jars.sort();
+    cp.extend(jars);
+    let dir = super::test_dir();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = |p: &std::path::Path, mode| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        open(dir.path(), 0o755);
+        open(&home, 0o777);
+    }
+    let port = super::free_port();
+    let transport = super::free_port();
+    let log_path = dir.path().join("elasticsearch.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--reset-env",
+            "java",
+        ]);
+        c
+    } else {
+        Command::new("java")
+    };
+    let child = cmd
+        .args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
+        .arg(cp.join(":"))
+        .arg("sluice.testing.EmbeddedElasticsearch")
+        .arg(&home)
+        .arg(port.to_string())
+        .arg(transport.to_string())
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start java");
+    let server = Server {
+        port,
+        child,
+        _dir: Some(dir),
+    };
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains("READY") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !text.contains("Exception in thread \"main\""),
+            "Elasticsearch did not start:\n{text}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
