@@ -128,7 +128,7 @@ fn kafka_sink(bootstrap: &str) -> String {
 /// committed values appear in commit order, and the restart resumes (no second snapshot).
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_sigkill_and_restart_loses_nothing() {
-    sigkill_and_restart(Maria::start()).await;
+    sigkill_and_restart(Maria::start(), false).await;
 }
 
 /// The same on a real MySQL 8.0.31 (issue 28: there every restart halted, the binlog file
@@ -136,10 +136,18 @@ async fn maria_sigkill_and_restart_loses_nothing() {
 /// `caching_sha2_password`.
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql8_sigkill_and_restart_loses_nothing() {
-    sigkill_and_restart(Maria::start_mysql8()).await;
+    sigkill_and_restart(Maria::start_mysql8(), false).await;
 }
 
-async fn sigkill_and_restart(maria: Maria) {
+/// The same with every write in a compressed transaction (MySQL 8's
+/// `binlog_transaction_compression`: one zstd TRANSACTION_PAYLOAD event per transaction,
+/// which used to stop the connector): every change arrives, in order, across a SIGKILL.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_compressed_transactions_lose_nothing() {
+    sigkill_and_restart(Maria::start_mysql8(), true).await;
+}
+
+async fn sigkill_and_restart(maria: Maria, compressed: bool) {
     use mysql_async::prelude::Queryable;
     let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 0)")).collect();
     maria.sql(&format!(
@@ -165,6 +173,11 @@ async fn sigkill_and_restart(maria: Maria) {
     })
     .await;
     let mut c = conn(&maria, "app").await;
+    if compressed {
+        c.query_drop("SET SESSION binlog_transaction_compression = ON")
+            .await
+            .expect("compression on");
+    }
     let mut committed: HashMap<i64, Vec<i64>> = HashMap::new();
     let total = 1500i64;
     for n in 1..=total {
@@ -197,6 +210,19 @@ async fn sigkill_and_restart(maria: Maria) {
         .expect("final state")
         .into_iter()
         .collect();
+    if compressed {
+        let n: Option<i64> = c
+            .query_first(
+                "SELECT SUM(TRANSACTION_COUNTER) FROM performance_schema.binary_log_transaction_compression_stats \
+                 WHERE LOG_TYPE = 'BINARY' AND COMPRESSION_TYPE = 'ZSTD'",
+            )
+            .await
+            .expect("compression stats");
+        assert!(
+            n.unwrap_or(0) >= total,
+            "the writes were not compressed transactions: {n:?}"
+        );
+    }
     let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
     child.kill();
     let logs = std::fs::read_to_string(&log).unwrap_or_default();

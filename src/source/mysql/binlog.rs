@@ -86,6 +86,118 @@ pub(crate) fn needed(event_type: u8) -> bool {
     matches!(event_type, 2 | 4 | 15 | 16 | 19 | 23..=25 | 30..=33 | 39)
 }
 
+/// The events inside a compressed transaction (MySQL 8.0.20+ `binlog_transaction_compression`:
+/// a TRANSACTION_PAYLOAD event holding the whole transaction, zstd-compressed), read one at
+/// a time: memory holds the compressed payload and one inner event, never the transaction.
+/// Every inner event's size is checked against the payload's declared uncompressed size and
+/// [`MAX_INNER_EVENT`] before anything is allocated; the third-party parser runs under a
+/// panic guard.
+pub(crate) struct PayloadEvents {
+    reader: Box<dyn std::io::Read + Send>,
+    /// Declared uncompressed bytes not read yet.
+    remaining: u64,
+    /// Parses inner events (no checksums, as MySQL writes them) and keeps their table maps.
+    events: mysql_common::binlog::EventStreamReader,
+}
+
+impl std::fmt::Debug for PayloadEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayloadEvents")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The largest inner event of a compressed transaction: MySQL's largest event (1 GiB,
+/// `max_allowed_packet`'s ceiling).
+const MAX_INNER_EVENT: u64 = 1 << 30;
+
+impl PayloadEvents {
+    /// Open a TRANSACTION_PAYLOAD event.
+    pub(crate) fn open(ev: &mysql_common::binlog::events::Event) -> Result<Self, String> {
+        use mysql_common::binlog::consts::TransactionPayloadCompressionType as Compression;
+        use mysql_common::binlog::events::TransactionPayloadEvent;
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ev.read_event::<TransactionPayloadEvent<'_>>()
+                .map(|p| (p.algorithm(), p.uncompressed_size(), p.payload_raw().to_vec()))
+        }));
+        let (algorithm, declared, raw) = match parsed {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Err(format!("malformed compressed transaction: {e}")),
+            Err(_) => {
+                return Err(
+                    "malformed compressed transaction (unknown compression or fields)".into(),
+                )
+            }
+        };
+        let reader: Box<dyn std::io::Read + Send> = match algorithm {
+            Compression::ZSTD => Box::new(
+                zstd::stream::read::Decoder::new(std::io::Cursor::new(raw))
+                    .map_err(|e| format!("zstd: {e}"))?,
+            ),
+            Compression::NONE => Box::new(std::io::Cursor::new(raw)),
+        };
+        Ok(Self {
+            reader,
+            remaining: declared,
+            events: mysql_common::binlog::EventStreamReader::new(
+                mysql_common::binlog::consts::BinlogVersion::Version4,
+            ),
+        })
+    }
+
+    /// The next inner event; `None` after the last.
+    pub(crate) fn next_event(
+        &mut self,
+    ) -> Result<Option<mysql_common::binlog::events::Event>, String> {
+        use std::io::Read;
+        let mut head = [0u8; 19];
+        let mut got = 0;
+        while got < head.len() {
+            match self.reader.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("decompressing: {e}")),
+            }
+        }
+        if got == 0 {
+            return Ok(None);
+        }
+        if got < head.len() {
+            return Err("a compressed transaction ends inside an event header".into());
+        }
+        let size = u64::from(u32::from_le_bytes([head[9], head[10], head[11], head[12]]));
+        if size < 19 || size > self.remaining || size > MAX_INNER_EVENT {
+            return Err(format!(
+                "an inner event of {size} bytes in a compressed transaction with {} bytes left",
+                self.remaining
+            ));
+        }
+        self.remaining -= size;
+        let mut buf = Vec::with_capacity(size as usize);
+        buf.extend_from_slice(&head);
+        (&mut self.reader)
+            .take(size - 19)
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("decompressing: {e}"))?;
+        if buf.len() as u64 != size {
+            return Err("a compressed transaction ends inside an event".into());
+        }
+        let events = &mut self.events;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            events.read_decompressed(&buf[..])
+        }))
+        .map_err(|_| "the binlog parser rejected an inner event's bytes".to_string())?
+        .map_err(|e| format!("inner event: {e}"))
+    }
+
+    /// The table map an inner rows event refers to.
+    pub(crate) fn tme(&self, table_id: u64) -> Option<&TableMapEvent<'static>> {
+        self.events.get_tme(table_id)
+    }
+}
+
 /// Parse a MariaDB GTID event body: seq_no u64 LE, domain_id u32 LE, flags u8, ….
 pub(crate) fn mariadb_gtid(data: &[u8]) -> Option<MariaGtid> {
     let seq = u64::from_le_bytes(data.get(0..8)?.try_into().ok()?);

@@ -386,9 +386,32 @@ impl MysqlSource {
         let mut marked: Option<i64> = None;
         let mut pipeline_gone = false;
         let silent_after = heartbeat * 3 + Duration::from_secs(1);
+        // A compressed transaction being read (its inner events come before the stream's
+        // next event), and where its TRANSACTION_PAYLOAD event starts and ends: every inner
+        // event is at that place in the binlog.
+        let mut payload: Option<binlog::PayloadEvents> = None;
+        let mut payload_at = (0u64, 0u64);
 
         loop {
-            let ev = tokio::select! {
+            let inner = payload.is_some();
+            let ev = if let Some(p) = payload.as_mut() {
+                match p.next_event() {
+                    Ok(Some(ev)) => ev,
+                    Ok(None) => {
+                        payload = None;
+                        continue;
+                    }
+                    Err(reason) => {
+                        return Err(MySourceError::Decode {
+                            event: "TRANSACTION_PAYLOAD".into(),
+                            file: file.to_string(),
+                            pos: payload_at.1,
+                            reason,
+                        })
+                    }
+                }
+            } else {
+                tokio::select! {
                 biased;
                 r = shutdown.changed() => {
                     if r.is_err() || *shutdown.borrow() {
@@ -418,10 +441,14 @@ impl MysqlSource {
                     }),
                     Ok(Some(ev)) => ev.map_err(b("reading the binlog"))?,
                 },
+                }
             };
             let header = ev.header();
-            let event_start = next_pos;
-            let log_pos = u64::from(header.log_pos());
+            let (event_start, log_pos) = if inner {
+                payload_at
+            } else {
+                (next_pos, u64::from(header.log_pos()))
+            };
             let ts_us = i64::from(header.timestamp()) * 1_000_000;
             let fail = |event: &str, pos: u64, reason: String| MySourceError::Decode {
                 event: event.to_string(),
@@ -445,11 +472,19 @@ impl MysqlSource {
                     });
                 }
             } else if header.event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
-                return Err(fail(
-                    "TRANSACTION_PAYLOAD",
-                    log_pos,
-                    "a compressed transaction: sluice does not read binlog_transaction_compression=ON; turn it off on the server (SET GLOBAL binlog_transaction_compression = OFF) and take a new snapshot".into(),
-                ));
+                if inner {
+                    return Err(fail(
+                        "TRANSACTION_PAYLOAD",
+                        log_pos,
+                        "a compressed transaction inside a compressed transaction".into(),
+                    ));
+                }
+                // Its events are read next, one at a time, before the stream's next event.
+                payload = Some(
+                    binlog::PayloadEvents::open(&ev)
+                        .map_err(|reason| fail("TRANSACTION_PAYLOAD", log_pos, reason))?,
+                );
+                payload_at = (event_start, log_pos);
             } else if !binlog::needed(header.event_type_raw()) {
                 // Not needed: skipped unparsed (its position still counts below).
             } else {
@@ -584,7 +619,11 @@ impl MysqlSource {
                     Some(EventData::RowsEvent(rows)) => {
                         let tid = rows.table_id();
                         if let Some(Some(t)) = tables.get(&tid) {
-                            let Some(tme) = stream.get_tme(tid) else {
+                            let tme = match &payload {
+                                Some(p) if inner => p.tme(tid),
+                                _ => stream.get_tme(tid),
+                            };
+                            let Some(tme) = tme else {
                                 return Err(fail(
                                     "ROWS",
                                     log_pos,
