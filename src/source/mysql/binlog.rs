@@ -118,10 +118,16 @@ impl PayloadEvents {
         use mysql_common::binlog::consts::TransactionPayloadCompressionType as Compression;
         use mysql_common::binlog::events::TransactionPayloadEvent;
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ev.read_event::<TransactionPayloadEvent<'_>>()
-                .map(|p| (p.algorithm(), p.uncompressed_size(), p.payload_raw().to_vec()))
+            ev.read_event::<TransactionPayloadEvent<'_>>().map(|p| {
+                (
+                    p.algorithm(),
+                    p.uncompressed_size(),
+                    p.payload_size(),
+                    p.payload_raw().to_vec(),
+                )
+            })
         }));
-        let (algorithm, declared, raw) = match parsed {
+        let (algorithm, declared, size, raw) = match parsed {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => return Err(format!("malformed compressed transaction: {e}")),
             Err(_) => {
@@ -130,6 +136,12 @@ impl PayloadEvents {
                 )
             }
         };
+        if raw.is_empty() || size != raw.len() as u64 {
+            return Err(format!(
+                "malformed compressed transaction: its payload claims {size} bytes and holds {}",
+                raw.len()
+            ));
+        }
         let reader: Box<dyn std::io::Read + Send> = match algorithm {
             Compression::ZSTD => Box::new(
                 zstd::stream::read::Decoder::new(std::io::Cursor::new(raw))

@@ -41,6 +41,65 @@ pub struct RecordedBinlog {
     rows: Vec<RecordedRows>,
 }
 
+/// Record one needed event (`at`: file name, shared file name, transaction start, event end).
+fn record(
+    ev: &Event,
+    (file, file_name, tx_start, end): (&str, &Arc<str>, u64, u64),
+    fde: &mut FormatDescriptionEvent<'static>,
+    tables: &mut HashMap<u64, (TableMapEvent<'static>, Arc<Table>)>,
+    rows: &mut Vec<RecordedRows>,
+) -> Result<(), MySourceError> {
+    let fail = |event: &str, pos: u64, reason: String| MySourceError::Decode {
+        event: event.to_string(),
+        file: file.to_string(),
+        pos,
+        reason,
+    };
+    let header = ev.header();
+    let ts_us = i64::from(header.timestamp()) * 1_000_000;
+    match ev.read_data() {
+        Ok(Some(EventData::FormatDescriptionEvent(f))) => {
+            *fde = f.into_owned().with_footer(ev.footer());
+        }
+        Ok(Some(EventData::TableMapEvent(tme))) => {
+            let id = TableId::new(tme.database_name(), tme.table_name());
+            let table = binlog::table_from_map(
+                id.clone(),
+                &tme,
+                None,
+                &crate::source::keys::KeyOverrides::default(),
+            )
+            .map_err(|e| fail("TABLE_MAP", end, format!("{id}: {e:?}")))?;
+            tables.insert(tme.table_id(), (tme.into_owned(), Arc::new(table)));
+        }
+        Ok(Some(EventData::RowsEvent(r))) => {
+            let table_id = r.table_id();
+            let db = tables
+                .get(&table_id)
+                .map(|(_, t)| Arc::from(t.schema.table.namespace.as_str()))
+                .ok_or_else(|| {
+                    fail("ROWS", end, format!("no table map for table id {table_id}"))
+                })?;
+            rows.push(RecordedRows {
+                table_id,
+                rows: r.into_owned(),
+                at: RowsAt {
+                    db,
+                    server_id: header.server_id(),
+                    file: Arc::clone(file_name),
+                    pos: tx_start,
+                    gtid: None,
+                    ts_us,
+                },
+                end,
+            });
+        }
+        Ok(_) => {}
+        Err(e) => return Err(fail("event body", end, e.to_string())),
+    }
+    Ok(())
+}
+
 impl RecordedBinlog {
     /// Parse `bytes`, the contents of the binlog file called `file`.
     pub fn parse(file: &str, bytes: &[u8]) -> Result<RecordedBinlog, MySourceError> {
@@ -77,61 +136,42 @@ impl RecordedBinlog {
             let end = start + size as u64;
             let ev = Event::read(&fde, raw).map_err(|e| fail("header", end, e.to_string()))?;
             let header = ev.header();
-            let ts_us = i64::from(header.timestamp()) * 1_000_000;
             if header.event_type_raw() == binlog::MARIADB_GTID_EVENT {
                 tx_start = start;
                 continue;
             }
             if header.event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
-                return Err(fail(
-                    "TRANSACTION_PAYLOAD",
-                    end,
-                    "a compressed transaction, which sluice does not read".into(),
-                ));
+                // A compressed transaction: its events, one at a time, at its place.
+                let mut inner = binlog::PayloadEvents::open(&ev)
+                    .map_err(|reason| fail("TRANSACTION_PAYLOAD", end, reason))?;
+                while let Some(iev) = inner
+                    .next_event()
+                    .map_err(|reason| fail("TRANSACTION_PAYLOAD", end, reason))?
+                {
+                    if iev.header().event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
+                        return Err(fail(
+                            "TRANSACTION_PAYLOAD",
+                            end,
+                            "a compressed transaction inside a compressed transaction".into(),
+                        ));
+                    }
+                    if binlog::needed(iev.header().event_type_raw()) {
+                        let at = (file, &file_name, tx_start, end);
+                        record(&iev, at, &mut fde, &mut tables, &mut rows)?;
+                    }
+                }
+                continue;
             }
             if !binlog::needed(header.event_type_raw()) {
                 continue;
             }
-            match ev.read_data() {
-                Ok(Some(EventData::FormatDescriptionEvent(f))) => {
-                    fde = f.into_owned().with_footer(ev.footer());
-                }
-                Ok(Some(EventData::TableMapEvent(tme))) => {
-                    let id = TableId::new(tme.database_name(), tme.table_name());
-                    let table = binlog::table_from_map(
-                        id.clone(),
-                        &tme,
-                        None,
-                        &crate::source::keys::KeyOverrides::default(),
-                    )
-                    .map_err(|e| fail("TABLE_MAP", end, format!("{id}: {e:?}")))?;
-                    tables.insert(tme.table_id(), (tme.into_owned(), Arc::new(table)));
-                }
-                Ok(Some(EventData::RowsEvent(r))) => {
-                    let table_id = r.table_id();
-                    let db = tables
-                        .get(&table_id)
-                        .map(|(_, t)| Arc::from(t.schema.table.namespace.as_str()))
-                        .ok_or_else(|| {
-                            fail("ROWS", end, format!("no table map for table id {table_id}"))
-                        })?;
-                    rows.push(RecordedRows {
-                        table_id,
-                        rows: r.into_owned(),
-                        at: RowsAt {
-                            db,
-                            server_id: header.server_id(),
-                            file: Arc::clone(&file_name),
-                            pos: tx_start,
-                            gtid: None,
-                            ts_us,
-                        },
-                        end,
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => return Err(fail("event body", end, e.to_string())),
-            }
+            record(
+                &ev,
+                (file, &file_name, tx_start, end),
+                &mut fde,
+                &mut tables,
+                &mut rows,
+            )?;
         }
         Ok(RecordedBinlog { tables, rows })
     }
@@ -232,8 +272,7 @@ mod tests {
 
     /// Crafted events that made the third-party parser panic or abort: a short event after
     /// a checksummed format description, PREVIOUS_GTIDS claiming 2^56 - 1 entries (skipped
-    /// unparsed: sluice does not need it), a compressed TRANSACTION_PAYLOAD (refused by
-    /// type). Each is a clean result, never a panic or an allocation of the claimed size.
+    /// unparsed: sluice does not need it), a malformed compressed TRANSACTION_PAYLOAD. Each is a clean result, never a panic or an allocation of the claimed size.
     #[test]
     fn hostile_events_are_clean_errors() {
         let fde_len =
@@ -268,7 +307,7 @@ mod tests {
         body.extend_from_slice(&[0; 16]);
         let gtids = file(event(0x23, &body, true));
         assert!(RecordedBinlog::parse("f", &gtids).is_ok());
-        // A compressed transaction: refused by its type.
+        // A malformed compressed transaction: a clean error.
         let payload = file(event(0x28, &[0xff; 8], true));
         match RecordedBinlog::parse("f", &payload) {
             Err(MySourceError::Decode { reason, .. }) => {
