@@ -385,7 +385,7 @@ impl SearchTarget {
                 Err(e) => return Err(TargetError::Http(e.without_url())),
             };
             let status = resp.status().as_u16();
-            let body: Json = resp.json_or_null().await;
+            let mut body: Json = resp.json_or_null().await;
             if status == 429 || status >= 500 {
                 if attempt >= ITEM_RETRIES {
                     return Err(TargetError::Status {
@@ -403,11 +403,11 @@ impl SearchTarget {
                     detail: error_class(&body),
                 });
             }
-            let items = body
-                .get("items")
-                .and_then(Json::as_array)
-                .cloned()
-                .unwrap_or_default();
+            // Taken out of the answer, not copied (it holds one object per document).
+            let items = match body.get_mut("items").map(Json::take) {
+                Some(Json::Array(items)) => items,
+                _ => Vec::new(),
+            };
             if items.len() != pending.len() {
                 return Err(TargetError::Status {
                     status,
@@ -415,12 +415,11 @@ impl SearchTarget {
                 });
             }
             let mut retry = Vec::new();
-            for (item, &idx) in items.iter().zip(&pending) {
-                let inner = item
-                    .as_object()
-                    .and_then(|o| o.values().next())
-                    .cloned()
-                    .unwrap_or(Json::Null);
+            for (item, &idx) in items.into_iter().zip(&pending) {
+                let inner = match item {
+                    Json::Object(o) => o.into_iter().next().map_or(Json::Null, |(_, v)| v),
+                    _ => Json::Null,
+                };
                 let st = inner.get("status").and_then(Json::as_u64).unwrap_or(0);
                 let is_delete = matches!(changes[idx].action, DocAction::Delete);
                 match st {
