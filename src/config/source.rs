@@ -278,7 +278,8 @@ pub struct MysqlSettings {
     /// position has been purged from the server.
     #[serde(default)]
     pub snapshot_mode: MysqlSnapshotMode,
-    /// Resume from the saved GTID position on MariaDB (file+position otherwise).
+    /// Resume by GTID: MariaDB's saved GTID position, MySQL's saved executed GTID set
+    /// (file + position when `false`, or when none was saved).
     #[serde(default = "yes")]
     pub use_gtid: bool,
     /// Interval of the server's heartbeat events while the binlog is idle; a connection silent

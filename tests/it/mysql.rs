@@ -231,6 +231,15 @@ async fn sigkill_and_restart(maria: Maria, compressed: bool) {
         1,
         "the restart must resume from offsets, not snapshot again:\n{logs}"
     );
+    if maria.mysql8 {
+        // MySQL (GTIDs on) resumes by its executed GTID set, not by file and position.
+        let resumed = logs
+            .lines()
+            .filter(|l| l.contains("binlog streaming started"))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(resumed.contains("by_gtid=true"), "{resumed}");
+    }
     assert_committed_in_order(&records, &committed);
 }
 

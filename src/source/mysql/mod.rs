@@ -15,6 +15,7 @@
 mod binlog;
 mod catalog;
 mod error;
+mod gtid;
 mod history;
 mod recorded;
 mod snapshot;
@@ -322,13 +323,29 @@ impl MysqlSource {
         ))
         .await
         .map_err(b("setting the heartbeat period"))?;
-        let use_gtid = info.mariadb && self.settings.use_gtid && start.gtid.is_some();
+        // MySQL: the executed set saved with the position (none when GTIDs are off, or for
+        // offsets written before sluice kept it: then file + position).
+        let mut executed = if info.mariadb {
+            None
+        } else {
+            start
+                .gtid
+                .as_deref()
+                .and_then(gtid::GtidSet::parse)
+                .filter(|s| !s.is_empty())
+        };
+        let use_gtid = self.settings.use_gtid
+            && if info.mariadb {
+                start.gtid.is_some()
+            } else {
+                executed.is_some()
+            };
         if info.mariadb {
             conn.query_drop("SET @mariadb_slave_capability = 4")
                 .await
                 .map_err(b("announcing MariaDB capabilities"))?;
         }
-        if use_gtid {
+        if use_gtid && info.mariadb {
             let g = start.gtid.clone().unwrap_or_default();
             conn.exec_drop("SET @slave_connect_state = ?", (g,))
                 .await
@@ -341,6 +358,9 @@ impl MysqlSource {
         let mut req = BinlogStreamRequest::new(self.server_id).with_hostname(host.as_bytes());
         if !use_gtid {
             req = req.with_filename(start.file.as_bytes()).with_pos(start.pos);
+        } else if let Some(set) = &executed {
+            // MySQL: the server sends every transaction not in the set.
+            req = req.with_gtid().with_gtid_set(set.sids());
         }
         tracing::info!(connector = %self.connector, file = %start.file, pos = start.pos, gtid = ?start.gtid, by_gtid = use_gtid, "binlog streaming started");
         let mut stream = conn
@@ -374,7 +394,12 @@ impl MysqlSource {
         let mut tx_start = start.pos;
         let mut gtid: Option<Arc<str>> = None;
         let mut gtid_state: BTreeMap<u32, String> = BTreeMap::new();
-        for g in start.gtid.iter().flat_map(|s| s.split(',')) {
+        for g in start
+            .gtid
+            .iter()
+            .filter(|_| info.mariadb)
+            .flat_map(|s| s.split(','))
+        {
             if let Some(domain) = g.trim().split('-').next().and_then(|d| d.parse().ok()) {
                 gtid_state.insert(domain, g.trim().to_string());
             }
@@ -586,6 +611,9 @@ impl MysqlSource {
                             &h[20..32],
                             g.gno()
                         );
+                        if let Some(set) = executed.as_mut() {
+                            set.add(&text[..36], g.gno());
+                        }
                         gtid = Some(Arc::from(text.as_str()));
                         tx_start = event_start;
                     }
@@ -682,8 +710,11 @@ impl MysqlSource {
                     });
                 }
                 gtid = None;
-                let g = (!gtid_state.is_empty())
-                    .then(|| gtid_state.values().cloned().collect::<Vec<_>>().join(","));
+                let g = match &executed {
+                    Some(set) => Some(set.to_string()),
+                    None => (!gtid_state.is_empty())
+                        .then(|| gtid_state.values().cloned().collect::<Vec<_>>().join(",")),
+                };
                 let full = batcher.commit(Checkpoint::Mysql {
                     file: file.to_string(),
                     pos: next_pos,

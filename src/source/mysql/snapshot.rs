@@ -31,7 +31,8 @@ pub(crate) struct BinlogPos {
     pub file: String,
     /// Offset in the file.
     pub pos: u64,
-    /// MariaDB GTID position (`domain-server-seq,…`), when known.
+    /// The GTID position, when known: MariaDB's (`domain-server-seq,…`) or MySQL's executed
+    /// set (`uuid:1-5,…`).
     pub gtid: Option<String>,
 }
 
@@ -57,7 +58,17 @@ pub(crate) async fn current_position(
     };
     let file: String = row.get(0).unwrap_or_default();
     let pos: u64 = row.get(1).unwrap_or(4);
-    let gtid = gtid_at(conn, info, &file, pos).await?;
+    let gtid = if info.mariadb {
+        gtid_at(conn, info, &file, pos).await?
+    } else {
+        // MySQL: the executed GTID set of the same answer (`Executed_Gtid_Set`), so it
+        // belongs to exactly this position; none when GTIDs are off or it cannot be read.
+        row.get::<Option<String>, _>(4)
+            .flatten()
+            .and_then(|t| super::gtid::GtidSet::parse(&t))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string())
+    };
     Ok(BinlogPos { file, pos, gtid })
 }
 
@@ -105,7 +116,7 @@ pub(crate) async fn run(
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .await
         .map_err(q("starting the snapshot"))?;
-    let (file, pos) = if info.mariadb {
+    let (file, pos, mysql_gtid) = if info.mariadb {
         conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             .await
             .map_err(q("starting the snapshot transaction"))?;
@@ -122,7 +133,7 @@ pub(crate) async fn run(
         let pos = get("binlog_snapshot_position")
             .and_then(|p| p.parse().ok())
             .unwrap_or(4);
-        (file, pos)
+        (file, pos, None)
     } else {
         conn.query_drop("FLUSH TABLES WITH READ LOCK")
             .await
@@ -141,7 +152,7 @@ pub(crate) async fn run(
             .await
             .map_err(q("unlocking tables"))?;
         let p = p?;
-        (p.file, p.pos)
+        (p.file, p.pos, p.gtid)
     };
     if file.is_empty() {
         return Err(MySourceError::Precondition {
@@ -149,7 +160,10 @@ pub(crate) async fn run(
             hint: "enable the binary log (log_bin) and restart the server".into(),
         });
     }
-    let gtid = gtid_at(conn, info, &file, pos).await?;
+    let gtid = match mysql_gtid {
+        Some(g) => Some(g),
+        None => gtid_at(conn, info, &file, pos).await?,
+    };
     tracing::info!(connector, file = %file, pos, "snapshot started");
     let ts_us = crate::clock::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
