@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(GtidSet::parse(""), Some(GtidSet::default()));
         for bad in [
             "x:1",
-            &format!("{A}"),
+            A,
             &format!("{A}:0"),
             &format!("{A}:5-3"),
             &format!("{A}:a"),
