@@ -109,16 +109,23 @@ pub fn classpath(service: &str) -> String {
 pub fn opensearch(write_queue: Option<u32>) -> Server {
     let dir = super::test_dir();
     let port = super::free_port();
-    let transport = super::free_port();
-    let log = std::fs::File::create(dir.path().join("opensearch.log")).expect("log file");
-    let child = Command::new("java")
-        .args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
+    let mut cmd = Command::new("java");
+    cmd.args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
         .arg(classpath("opensearch"))
         .arg("sluice.testing.EmbeddedOpenSearch")
         .arg(dir.path().join("home"))
         .arg(port.to_string())
-        .arg(transport.to_string())
-        .arg(write_queue.map_or(-1, i64::from).to_string())
+        .arg(super::free_port().to_string())
+        .arg(write_queue.map_or(-1, i64::from).to_string());
+    java_node("OpenSearch", cmd, dir, port)
+}
+
+/// Start an embedded search node (`cmd`: java with its arguments), its log in `dir`, and wait
+/// for its `READY` line.
+fn java_node(name: &str, mut cmd: Command, dir: tempfile::TempDir, port: u16) -> Server {
+    let log_path = dir.path().join("node.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let child = cmd
         .stdin(Stdio::piped())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -129,21 +136,15 @@ pub fn opensearch(write_queue: Option<u32>) -> Server {
         child,
         _dir: Some(dir),
     };
-    let log = server
-        ._dir
-        .as_ref()
-        .expect("dir")
-        .path()
-        .join("opensearch.log");
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(150);
     loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         if text.contains("READY") {
             break;
         }
         assert!(
             Instant::now() < deadline && !text.contains("Exception in thread \"main\""),
-            "OpenSearch did not start:\n{text}"
+            "{name} did not start:\n{text}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -179,9 +180,6 @@ pub fn elasticsearch() -> Server {
         open(&home, 0o777);
     }
     let port = super::free_port();
-    let transport = super::free_port();
-    let log_path = dir.path().join("elasticsearch.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
     let root = std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
@@ -199,36 +197,13 @@ pub fn elasticsearch() -> Server {
     } else {
         Command::new("java")
     };
-    let child = cmd
-        .args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
+    cmd.args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
         .arg(cp.join(":"))
         .arg("sluice.testing.EmbeddedElasticsearch")
         .arg(&home)
         .arg(port.to_string())
-        .arg(transport.to_string())
-        .stdin(Stdio::piped())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start java");
-    let server = Server {
-        port,
-        child,
-        _dir: Some(dir),
-    };
-    let deadline = Instant::now() + Duration::from_secs(150);
-    loop {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if text.contains("READY") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline && !text.contains("Exception in thread \"main\""),
-            "Elasticsearch did not start:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
+        .arg(super::free_port().to_string());
+    java_node("Elasticsearch", cmd, dir, port)
 }
 
 /// redis-server without persistence.
