@@ -129,7 +129,10 @@ pub(crate) struct CatalogColumn {
     pub in_pk: Option<usize>,
 }
 
-/// Current columns of a table in attribute order. `in_pk` marks the key columns as
+/// Current columns of a table in attribute order, STORED generated ones included (a snapshot
+/// reads them, as Debezium does; pgoutput's Relation leaves them out, so streamed rows lack
+/// them, as Debezium's do; their generation expression is read as a default, as Debezium reads
+/// it). `in_pk` marks the key columns as
 /// [`KeyOverrides::choose`] picks them: configured, primary key, else the replica-identity
 /// index (`REPLICA IDENTITY USING INDEX`), as Debezium keys such tables.
 pub(crate) async fn table_columns(
@@ -155,7 +158,6 @@ pub(crate) async fn table_columns(
                    AND (ix.indisprimary OR (ix.indisreplident AND c.relreplident = 'i')) \
                  ORDER BY ix.indisprimary DESC LIMIT 1) i ON true \
              WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
-               AND a.attgenerated = '' \
              ORDER BY a.attnum",
             &[&t.namespace, &t.name],
         )
@@ -299,6 +301,16 @@ fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::even
             return None;
         }
         rest[..end].replace("''", "'")
+    } else if matches!(kind, PgKind::Text)
+        && !e.starts_with("NULL")
+        && e.contains('\'')
+        && !is_call(e)
+    {
+        // An expression holding a string literal (a generated column's `('item-'::text ||
+        // (id)::text)`): Debezium reports the text between its first two quotes (recorded case
+        // `pg_generated`).
+        let (_, rest) = e.split_once('\'')?;
+        rest.split_once('\'')?.0.to_string()
     } else {
         let core = e
             .split("::")
@@ -317,6 +329,16 @@ fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::even
         _ => text,
     };
     parse_text(kind, typmod, &text).ok()
+}
+
+/// Whether a default expression is a function call (`upper('x')`, `(now())`): Debezium
+/// reports a placeholder for those, not their arguments.
+fn is_call(e: &str) -> bool {
+    let f = e.strip_prefix('(').unwrap_or(e);
+    let name_len = f
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(f.len());
+    name_len > 0 && f[name_len..].starts_with('(')
 }
 
 /// The kinds and typmods of a schema's columns, aligned with `TableSchema::columns`.
@@ -376,6 +398,19 @@ pub(crate) fn build_schema(
 mod tests {
     use super::*;
     use crate::event::Value;
+
+    /// A string literal inside an expression (a generated column's) is reported as Debezium
+    /// does: the text between the first two quotes; a function call's argument is not.
+    #[test]
+    fn literal_inside_an_expression() {
+        let text = |e: &str| literal_default(e, &PgKind::Text, -1);
+        assert_eq!(
+            text("('item-'::text || (id)::text)"),
+            Some(Value::String("item-".into()))
+        );
+        assert_eq!(text("upper('x'::text)"), None);
+        assert_eq!(text("(a * b)"), None);
+    }
 
     /// Only literal defaults are reported, typed like the column.
     #[test]

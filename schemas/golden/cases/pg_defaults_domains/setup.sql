@@ -1,5 +1,5 @@
 -- Schema defaults of every kind of default expression and domains over several base types, in
--- the snapshot and streamed. (STORED generated columns: not yet, see the issue.)
+-- the snapshot and streamed (STORED generated columns: case pg_generated).
 CREATE DOMAIN public.money2 AS numeric(10,2);
 CREATE DOMAIN public.label AS text NOT NULL DEFAULT 'none';
 CREATE DOMAIN public.posint AS int CHECK (VALUE > 0);
