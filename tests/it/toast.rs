@@ -310,6 +310,13 @@ async fn toast_run(search: Server, reselect: bool) {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Transactions were committed, but transaction metadata is off: no `<prefix>.transaction`
+    // topic (issue 23: an empty one used to be created).
+    let topics = crate::support::kafka::topic_names(&bootstrap);
+    assert!(
+        !topics.iter().any(|t| t.ends_with(".transaction")),
+        "{topics:?}"
+    );
     // A replay from offset 0 and a compacted copy of the topic, by new groups, into the same
     // version-guarded targets (memcached is last-write-wins, see the README): sampled while
     // they run, every target still equals the table (nothing moves backwards).

@@ -181,6 +181,19 @@ impl Drop for Noida {
     }
 }
 
+/// The names of the topics the brokers at `bootstrap` hold.
+pub fn topic_names(bootstrap: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("consumer");
+    let meta = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("metadata");
+    meta.topics().iter().map(|t| t.name().to_string()).collect()
+}
+
 /// Copy `from` (every partition) to `to` as a log cleaner would leave it after cleaning the
 /// offsets below `cut`: there only the last record of each key, the rest (the dirty head) as
 /// it is; in offset order, headers kept (sluice's tombstone version survives compaction).
