@@ -496,3 +496,70 @@ async fn maria_uuid_and_inet6() {
     assert_eq!(after[&4]["ip"], "::");
     assert_eq!(after[&4]["b"], "AAAAAA==");
 }
+
+/// A listed table that does not exist at start does not stop the connector (issue 26 item 5):
+/// the others are snapshotted and streamed, and the missing one is captured from its CREATE
+/// TABLE on, keyed, with every row written after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_table_created_later_is_captured() {
+    let maria = Maria::start();
+    maria.sql(
+        "CREATE DATABASE app; CREATE TABLE app.items (id int primary key, v int); \
+         INSERT INTO app.items VALUES (1, 1);",
+    );
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(
+        tmp.path(),
+        &maria,
+        &["app.items", "app.later"],
+        "",
+        &kafka_sink(&bootstrap),
+    );
+    let log = tmp.path().join("sluice.log");
+    let _child = sluice::spawn(&cfg, &log);
+    let started = std::time::Instant::now();
+    while kcat_read(&bootstrap, "anchor.app.items").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no snapshot of the existing table:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    maria.sql(
+        "CREATE TABLE app.later (id int primary key, s varchar(10)); \
+         INSERT INTO app.later VALUES (1, 'a'), (2, 'b'); \
+         UPDATE app.later SET s = 'c' WHERE id = 2; \
+         INSERT INTO app.items VALUES (2, 2);",
+    );
+    let later = wait_for("the new table's rows", Duration::from_secs(60), || async {
+        let r = kcat_read(&bootstrap, "anchor.app.later");
+        (r.len() >= 3).then_some(r)
+    })
+    .await;
+    let after: Vec<(Json, Json)> = later
+        .iter()
+        .filter_map(|r| {
+            let v = r.value.as_ref()?;
+            Some((r.key.clone()?, v["after"]["s"].clone()))
+        })
+        .collect();
+    assert_eq!(
+        after,
+        [
+            (serde_json::json!({"id": 1}), Json::from("a")),
+            (serde_json::json!({"id": 2}), Json::from("b")),
+            (serde_json::json!({"id": 2}), Json::from("c")),
+        ]
+    );
+    wait_for(
+        "the existing table's new row",
+        Duration::from_secs(30),
+        || async { (kcat_read(&bootstrap, "anchor.app.items").len() >= 2).then_some(()) },
+    )
+    .await;
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logs.contains("does not exist"), "no warning:\n{logs}");
+}

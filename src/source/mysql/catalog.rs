@@ -232,13 +232,20 @@ pub(crate) async fn preflight(
             .query_drop(format!("SELECT 1 FROM {} LIMIT 0", qualified(t)))
             .await
         {
-            return Err(match &e {
-                mysql_async::Error::Server(s) if s.code == 1146 || s.code == 1049 => precondition(
-                    format!("table {t} does not exist"),
-                    "create it, or fix source.tables",
-                ),
-                _ => privilege_error(e, &format!("SELECT ON {}", qualified(t)), mariadb),
-            });
+            match &e {
+                // Not a reason to stop: the binlog will show its CREATE TABLE, and every row
+                // written after it is streamed (issue 26 item 5).
+                mysql_async::Error::Server(s) if s.code == 1146 || s.code == 1049 => {
+                    tracing::warn!(table = %t, "a listed table does not exist (yet): it is captured from its CREATE TABLE on");
+                }
+                _ => {
+                    return Err(privilege_error(
+                        e,
+                        &format!("SELECT ON {}", qualified(t)),
+                        mariadb,
+                    ))
+                }
+            }
         }
     }
     let checksums = variable(conn, "binlog_checksum")

@@ -341,10 +341,15 @@ pub(crate) async fn snapshot_records(
         ));
         out.push(record(db, format!("USE {q}"), None, Vec::new()));
         for t in tables.iter().filter(|t| t.namespace == db) {
-            let create: Option<(String, String)> = conn
+            let create: Option<(String, String)> = match conn
                 .query_first(format!("SHOW CREATE TABLE {}", qualified(t)))
                 .await
-                .map_err(sql("reading a table's CREATE statement"))?;
+            {
+                Ok(c) => c,
+                // Not created yet: its CREATE TABLE will come through the binlog.
+                Err(mysql_async::Error::Server(e)) if e.code == 1146 => continue,
+                Err(e) => return Err(sql("reading a table's CREATE statement")(e)),
+            };
             let Some(shape) = describe(conn, t, mariadb).await? else {
                 continue;
             };

@@ -102,13 +102,14 @@ impl MysqlSource {
         // this also checks the configured key columns against the catalog.
         let mut shapes = Vec::with_capacity(self.tables.len());
         for t in &self.tables {
-            let keyed = catalog::table_columns(&mut sql, t, &self.keys)
-                .await?
-                .is_some_and(|(_, key)| !key.is_empty());
-            shapes.push(TableShape {
-                table: t.clone(),
-                keyed,
-            });
+            // A table that does not exist yet is announced by its first event instead (its
+            // topic then gets the cleanup policy its key allows).
+            if let Some((_, key)) = catalog::table_columns(&mut sql, t, &self.keys).await? {
+                shapes.push(TableShape {
+                    table: t.clone(),
+                    keyed: !key.is_empty(),
+                });
+            }
         }
         if !crate::source::announce_tables(&io.tx, shapes).await {
             return Ok(SourceEnd::Stopped);

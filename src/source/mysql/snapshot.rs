@@ -185,15 +185,22 @@ pub(crate) async fn run(
         }
         *shapes = found;
     }
+    // A listed table that does not exist yet has no rows to read: it is streamed from its
+    // CREATE TABLE on (the first and last markers go to the tables that exist).
+    let mut present = Vec::with_capacity(tables.len());
+    for table in tables {
+        match catalog::table_columns(conn, table, keys).await? {
+            Some(found) => present.push((table, found)),
+            None => {
+                tracing::warn!(connector, table = %table, "a listed table does not exist: nothing to snapshot, it is streamed from its CREATE TABLE on")
+            }
+        }
+    }
+    let tables = &present;
     let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
     remaining.set(tables.len() as i64);
-    for (ti, table) in tables.iter().enumerate() {
-        let Some((cols, key)) = catalog::table_columns(conn, table, keys).await? else {
-            return Err(MySourceError::Precondition {
-                problem: format!("table {table} does not exist"),
-                hint: "create it, or fix source.tables".into(),
-            });
-        };
+    for (ti, (table, (cols, key))) in tables.iter().enumerate() {
+        let (table, cols, key) = (*table, cols.clone(), key.clone());
         let t = catalog::build_table(table.clone(), &cols, &key);
         // Debezium prints snapshot TIMESTAMPs with the shortest fraction (streamed ones with
         // the column's precision): a snapshot-only copy of the schema says so.
