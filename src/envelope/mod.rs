@@ -1527,7 +1527,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             }
             out.push(b'}');
         }
-        (_, Value::Point { x, y }) => {
+        (_, Value::Point { x, y, srid }) => {
             out.extend_from_slice(b"{\"x\":");
             json::float64(out, *x);
             out.extend_from_slice(b",\"y\":");
@@ -1540,7 +1540,12 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
             wkb.extend_from_slice(&y.to_le_bytes());
             out.extend_from_slice(b",\"wkb\":");
             json::base64(out, &wkb);
-            out.extend_from_slice(b",\"srid\":null}");
+            out.extend_from_slice(b",\"srid\":");
+            match srid {
+                Some(s) => json::int(out, i64::from(*s)),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.push(b'}');
         }
         (_, Value::Date(d)) => json::int(out, i64::from(*d)),
         (_, Value::Time(us) | Value::Timestamp(us)) => json::int(out, *us),

@@ -157,6 +157,8 @@ pub enum Value {
         x: f64,
         /// Y coordinate.
         y: f64,
+        /// Spatial reference id (MySQL's `POINT SRID n`); `None` for 0 or none.
+        srid: Option<i32>,
     },
     /// The source did not send this value (e.g. an unchanged TOASTed PostgreSQL column).
     Unavailable,

@@ -331,7 +331,12 @@ async fn run_case_on(name: &str, mysql: bool, pg_version: u32) {
     let child;
     let _server: Box<dyn std::any::Any>;
     if mysql {
-        let maria = Maria::start();
+        // `mysql8_` cases are recorded on, and run against, the real MySQL 8.0.31.
+        let maria = if name.starts_with("mysql8_") {
+            Maria::start_mysql8()
+        } else {
+            Maria::start()
+        };
         maria.sql(&format!("CREATE DATABASE oracle; USE oracle;\n{setup}"));
         let http = crate::support::free_port();
         let cfg = config(
@@ -541,6 +546,19 @@ async fn pg_generated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_keys() {
     run_case("maria_keys", true).await;
+}
+
+/// The same on the real MySQL 8.0.31 (issue 28), recorded there.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_keys() {
+    run_case("mysql8_keys", true).await;
+}
+
+/// MySQL 8.0 types through snapshot and stream: YEAR, BIT, JSON, fractional temporal types,
+/// unsigned integers, ENUM/SET, utf8mb4_0900 text, binary, a POINT with an SRID.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_types() {
+    run_case("mysql8_types", true).await;
 }
 
 /// MariaDB values non-strict SQL modes let in, and extremes.

@@ -4,7 +4,7 @@
 #   ORACLE=../shared/debezium-oracle/record bash schemas/golden/cases/record.sh pg_keys
 # Each case folder holds setup.sql, dml.sql, tables (Debezium's table.include.list) and
 # props (extra Debezium properties, one NAME=VALUE a line); the engine is the name's prefix
-# (pg_ or maria_). The output is <case>/debezium.schemas-{false,true}.jsonl.
+# (pg_, maria_, or mysql8_ for MySQL 8.0 through mysql8-shim/). The output is <case>/debezium.schemas-{false,true}.jsonl.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 oracle="${ORACLE:-$here/../../../../shared/debezium-oracle/record}"
@@ -12,10 +12,17 @@ cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=($(cd "$here" && ls -d */ | tr -d /))
 for c in "${cases[@]}"; do
   d="$here/$c"
-  case "$c" in pg_*) engine=postgres ;; maria_*) engine=mariadb ;; *) echo "skip $c"; continue ;; esac
+  path="$PATH"
+  case "$c" in
+    pg_*) engine=postgres ;;
+    maria_*) engine=mariadb ;;
+    # The real MySQL 8.0.31 of tests/services/databases.sh, through the shims in mysql8-shim/.
+    mysql8_*) engine=mariadb; path="$here/mysql8-shim:$PATH" ;;
+    *) echo "skip $c"; continue ;;
+  esac
   props=()
   while IFS= read -r p; do [ -n "$p" ] && props+=(--prop "$p"); done < "$d/props"
-  "$oracle" --engine "$engine" --setup "$d/setup.sql" --dml "$d/dml.sql" \
+  PATH="$path" "$oracle" --engine "$engine" --setup "$d/setup.sql" --dml "$d/dml.sql" \
     --tables "$(cat "$d/tables")" --out "$d/debezium" "${props[@]}"
   mv "$d/debezium.log" "${TMPDIR:-/tmp}/sluice-case-$c.log"; rm -f "$d"/debezium.*.norm.jsonl
 done

@@ -619,6 +619,7 @@ mod tests {
             T::Point => Value::Point {
                 x: f64::from_bits(g.next()),
                 y: (g.int(-100, 100) as f64) / 3.0,
+                srid: (!g.one_in(2)).then(|| g.int(1, 100_000) as i32),
             },
             T::Geometry => Value::Geometry {
                 wkb: g.bytes(),

@@ -120,7 +120,9 @@ pub(crate) fn type_attrs(text: &str) -> TypeAttrs {
         "text" => (12, "TEXT", false),
         "mediumtext" => (12, "MEDIUMTEXT", false),
         "longtext" => (12, "LONGTEXT", false),
-        "json" => (12, "JSON", false),
+        // OTHER, as Debezium reports MySQL 8's JSON (recorded case mysql8_types); MariaDB's
+        // JSON is a LONGTEXT and reads as one.
+        "json" => (1111, "JSON", false),
         "enum" => (1, "ENUM", false),
         "set" => (1, "SET", false),
         "binary" => (-2, "BINARY", false),
@@ -649,7 +651,10 @@ fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, P
     }
     let (name, text, mut i) = name_and_type(t)?;
     let attrs = type_attrs(&text);
-    if attrs.jdbc_type == 1111 && !GEOMETRY.contains(&attrs.type_name.as_str()) {
+    if attrs.jdbc_type == 1111
+        && attrs.type_name != "JSON"
+        && !GEOMETRY.contains(&attrs.type_name.as_str())
+    {
         return None;
     }
     let mut c = DdlColumn {

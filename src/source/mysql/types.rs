@@ -518,6 +518,7 @@ fn geometry(b: &[u8], point: bool) -> Option<Value> {
         return Some(Value::Point {
             x: f(5)?,
             y: f(13)?,
+            srid: (srid != 0).then_some(srid),
         });
     }
     Some(Value::Geometry {

@@ -279,7 +279,11 @@ fn parse_point(text: &str) -> Result<Value, TypeError> {
             .parse::<f64>()
             .map_err(|_| err("point", "coordinate is not a number"))
     };
-    Ok(Value::Point { x: f(x)?, y: f(y)? })
+    Ok(Value::Point {
+        x: f(x)?,
+        y: f(y)?,
+        srid: None,
+    })
 }
 
 /// hstore text (`"k"=>"v", "n"=>NULL`) as a compact JSON object, in the server's order.
@@ -1096,7 +1100,11 @@ mod tests {
         assert!(bits_le("102").is_err());
         assert_eq!(
             parse_point("(1.5,-2.25)").expect("point"),
-            Value::Point { x: 1.5, y: -2.25 }
+            Value::Point {
+                x: 1.5,
+                y: -2.25,
+                srid: None
+            }
         );
         assert!(parse_point("1,2").is_err());
         assert_eq!(

@@ -175,7 +175,16 @@ impl Maria {
     pub fn sql(&self, script: &str) -> String {
         let sock = format!("{}/mysqld.sock", self.dir.display());
         let mut child = Command::new("mariadb")
-            .args(["--protocol=socket", "-S", &sock, "-uroot", "-N", "-B"])
+            // utf8mb4, as the Debezium oracle's client runs the same SQL.
+            .args([
+                "--protocol=socket",
+                "-S",
+                &sock,
+                "-uroot",
+                "-N",
+                "-B",
+                "--default-character-set=utf8mb4",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

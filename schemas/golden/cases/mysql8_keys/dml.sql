@@ -1,0 +1,12 @@
+INSERT INTO nokey VALUES (3, 'y'), (3, 'y');
+UPDATE nokey SET b = 'z' WHERE a = 1;
+DELETE FROM nokey WHERE a = 3;
+INSERT INTO uniq VALUES ('c', 3, 'three');
+UPDATE uniq SET v = 'uno' WHERE code = 'a';
+UPDATE uniq SET code = 'bb' WHERE code = 'b';
+DELETE FROM uniq WHERE code = 'c';
+UPDATE uniq2 SET y = 21 WHERE y = 20;
+DELETE FROM uniq2 WHERE y = 10;
+UPDATE keyed_cols SET v = 'uno' WHERE id = 1;
+UPDATE keyed_cols SET sku = 'S-20' WHERE id = 2;
+DELETE FROM keyed_cols WHERE id = 1;
