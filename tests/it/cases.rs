@@ -554,6 +554,19 @@ async fn mysql8_keys() {
     run_case("mysql8_keys", true).await;
 }
 
+/// maria_columns' SQL on the real MySQL 8.0.31, recorded there.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_columns() {
+    run_case("mysql8_columns", true).await;
+}
+
+/// maria_special's SQL (zero dates and other values non-strict modes let in) on the real
+/// MySQL 8.0.31, recorded there.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_special() {
+    run_case("mysql8_special", true).await;
+}
+
 /// MySQL 8.0 types through snapshot and stream: YEAR, BIT, JSON, fractional temporal types,
 /// unsigned integers, ENUM/SET, utf8mb4_0900 text, binary, a POINT with an SRID.
 #[tokio::test(flavor = "multi_thread")]
