@@ -12,7 +12,7 @@ use crate::support::kafka::{Kafka, Noida};
 use crate::support::postgres::Pg;
 use crate::support::sluice::{self, Sluice};
 use crate::support::targets::{self, Server};
-use crate::support::{free_port, wait_for};
+use crate::support::{free_port, metric, wait_for};
 
 const TOPIC: &str = "shop.public.customers";
 
@@ -256,18 +256,6 @@ async fn end_to_end_targets_match_source() {
     assert_eq!(docs["3"]["seen"], json!("2024-01-04"), "{:?}", docs["3"]);
     assert!(docs["3"]["balance"].is_number(), "{:?}", docs["3"]);
     drop(w.capture);
-}
-
-/// Sum of a counter over all label sets in a sluice process's /metrics.
-async fn metric(http: u16, name: &str) -> f64 {
-    let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{http}/metrics")).await else {
-        return 0.0;
-    };
-    let text = resp.text().await.unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 async fn redis_versions(w: &World) -> BTreeMap<String, i64> {

@@ -158,21 +158,6 @@ fn differences(
     diff
 }
 
-/// A sink connector's applied-records counter (0 before it applied any).
-async fn applied(http: u16, connector: &str) -> f64 {
-    let text = reqwest::get(format!("http://127.0.0.1:{http}/metrics"))
-        .await
-        .ok();
-    let text = match text {
-        Some(r) => r.text().await.unwrap_or_default(),
-        None => String::new(),
-    };
-    let prefix = format!("sluice_sink_records_applied_total{{connector=\"{connector}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// `reselect`: the capture reads unchanged TOAST values back by key
 /// (`reselect_unavailable`), so records carry them and a compacted copy of the topic alone
 /// rebuilds every value in a fresh target.
@@ -365,7 +350,8 @@ async fn toast_run(search: Server, reselect: bool) {
         );
         let mut done = true;
         for c in ["rj", "rh", "se"] {
-            done &= applied(replay_http, c).await >= total as f64;
+            let applied = format!("sluice_sink_records_applied_total{{connector=\"{c}\"}} ");
+            done &= crate::support::metric(replay_http, &applied).await >= total as f64;
         }
         if done {
             break;

@@ -158,7 +158,8 @@ impl PayloadEvents {
         })
     }
 
-    /// The next inner event; `None` after the last.
+    /// The next inner event; `None` after the last. A compressed transaction inside one is
+    /// an error (MySQL never writes one).
     pub(crate) fn next_event(
         &mut self,
     ) -> Result<Option<mysql_common::binlog::events::Event>, String> {
@@ -178,6 +179,9 @@ impl PayloadEvents {
         }
         if got < head.len() {
             return Err("a compressed transaction ends inside an event header".into());
+        }
+        if head[4] == TRANSACTION_PAYLOAD_EVENT {
+            return Err("a compressed transaction inside a compressed transaction".into());
         }
         let size = u64::from(u32::from_le_bytes([head[9], head[10], head[11], head[12]]));
         if size < 19 || size > self.remaining || size > MAX_INNER_EVENT {
@@ -1083,6 +1087,34 @@ fn decode_rows_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The inner events of a compressed transaction: a nested compressed transaction, an
+    /// event claiming more bytes than the payload declared, and a cut header are clean
+    /// errors, checked before the body is read; an empty payload has no events.
+    #[test]
+    fn payload_inner_events_are_checked() {
+        let payload = |bytes: Vec<u8>, declared: u64| PayloadEvents {
+            reader: Box::new(std::io::Cursor::new(bytes)),
+            remaining: declared,
+            events: mysql_common::binlog::EventStreamReader::new(
+                mysql_common::binlog::consts::BinlogVersion::Version4,
+            ),
+        };
+        let header = |ty: u8, size: u32| {
+            let mut h = vec![0u8; 19];
+            h[4] = ty;
+            h[9..13].copy_from_slice(&size.to_le_bytes());
+            h
+        };
+        let err = |mut p: PayloadEvents| p.next_event().expect_err("refused");
+        assert!(err(payload(header(TRANSACTION_PAYLOAD_EVENT, 19), 19)).contains("inside"));
+        assert!(err(payload(header(2, 4_000_000), 100)).contains("4000000 bytes"));
+        assert!(err(payload(header(2, 19)[..10].to_vec(), 100)).contains("header"));
+        assert!(payload(Vec::new(), 0)
+            .next_event()
+            .expect("empty")
+            .is_none());
+    }
 
     /// MariaDB GTID bodies parse; short ones are rejected, never panic.
     #[test]

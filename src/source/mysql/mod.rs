@@ -498,14 +498,7 @@ impl MysqlSource {
                     });
                 }
             } else if header.event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
-                if inner {
-                    return Err(fail(
-                        "TRANSACTION_PAYLOAD",
-                        log_pos,
-                        "a compressed transaction inside a compressed transaction".into(),
-                    ));
-                }
-                // Its events are read next, one at a time, before the stream's next event.
+                // (Never an inner event: `PayloadEvents` refuses a nested one.) Its events are read next, one at a time, before the stream's next event.
                 payload = Some(
                     binlog::PayloadEvents::open(&ev)
                         .map_err(|reason| fail("TRANSACTION_PAYLOAD", log_pos, reason))?,

@@ -148,13 +148,6 @@ impl RecordedBinlog {
                     .next_event()
                     .map_err(|reason| fail("TRANSACTION_PAYLOAD", end, reason))?
                 {
-                    if iev.header().event_type_raw() == binlog::TRANSACTION_PAYLOAD_EVENT {
-                        return Err(fail(
-                            "TRANSACTION_PAYLOAD",
-                            end,
-                            "a compressed transaction inside a compressed transaction".into(),
-                        ));
-                    }
                     if binlog::needed(iev.header().event_type_raw()) {
                         let at = (file, &file_name, tx_start, end);
                         record(&iev, at, &mut fde, &mut tables, &mut rows)?;
@@ -272,7 +265,8 @@ mod tests {
 
     /// Crafted events that made the third-party parser panic or abort: a short event after
     /// a checksummed format description, PREVIOUS_GTIDS claiming 2^56 - 1 entries (skipped
-    /// unparsed: sluice does not need it), a malformed compressed TRANSACTION_PAYLOAD. Each is a clean result, never a panic or an allocation of the claimed size.
+    /// unparsed: sluice does not need it), a malformed compressed TRANSACTION_PAYLOAD. Each
+    /// is a clean result, never a panic or an allocation of the claimed size.
     #[test]
     fn hostile_events_are_clean_errors() {
         let fde_len =

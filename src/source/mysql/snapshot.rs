@@ -196,11 +196,10 @@ pub(crate) async fn run(
             }
         }
     }
-    let tables = &present;
+    let count = present.len();
     let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
-    remaining.set(tables.len() as i64);
-    for (ti, (table, (cols, key))) in tables.iter().enumerate() {
-        let (table, cols, key) = (*table, cols.clone(), key.clone());
+    remaining.set(count as i64);
+    for (ti, (table, (cols, key))) in present.into_iter().enumerate() {
         let t = catalog::build_table(table.clone(), &cols, &key);
         // Debezium prints snapshot TIMESTAMPs with the shortest fraction (streamed ones with
         // the column's precision): a snapshot-only copy of the schema says so.
@@ -297,12 +296,12 @@ pub(crate) async fn run(
                 }
             }
         }
-        if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
+        if emitter.end_table(ti + 1 == count).await.is_err() {
             return Ok(None);
         }
         let n = emitter.rows - before;
         progress.inc_by(emitter.rows - counted);
-        remaining.set((tables.len() - ti - 1) as i64);
+        remaining.set((count - ti - 1) as i64);
         tracing::info!(connector, table = %table, rows = n, "snapshot of table finished");
     }
     conn.query_drop("COMMIT")

@@ -132,8 +132,7 @@ pub(crate) struct CatalogColumn {
 /// Current columns of a table in attribute order, STORED generated ones included (a snapshot
 /// reads them, as Debezium does; pgoutput's Relation leaves them out, so streamed rows lack
 /// them, as Debezium's do; their generation expression is read as a default, as Debezium reads
-/// it). `in_pk` marks the key columns as
-/// [`KeyOverrides::choose`] picks them: configured, primary key, else the replica-identity
+/// it). `in_pk` marks the key columns as [`KeyOverrides::choose`] picks them: configured, primary key, else the replica-identity
 /// index (`REPLICA IDENTITY USING INDEX`), as Debezium keys such tables.
 pub(crate) async fn table_columns(
     client: &impl GenericClient,

@@ -100,10 +100,9 @@ impl StreamDecoder {
             })
             .collect();
         Some(format!(
-            "SELECT {} FROM {}.{} WHERE {}",
+            "SELECT {} FROM {} WHERE {}",
             columns?.join(", "),
-            catalog::quote_ident(&rel.schema.table.namespace),
-            catalog::quote_ident(&rel.schema.table.name),
+            catalog::qualified(&rel.schema.table),
             filter?.join(" AND ")
         ))
     }

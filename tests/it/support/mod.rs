@@ -56,3 +56,16 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Sum of a counter over all label sets in a sluice process's /metrics whose line starts with
+/// `name` (a name, or a name with its label set); 0 when the process does not answer.
+pub async fn metric(http: u16, name: &str) -> f64 {
+    let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{http}/metrics")).await else {
+        return 0.0;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

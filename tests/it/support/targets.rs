@@ -92,10 +92,14 @@ pub fn services_dir() -> PathBuf {
 
 /// `target/classes` (when built) and every jar of a service, as a Java classpath.
 pub fn classpath(service: &str) -> String {
-    let target = services_dir().join(service).join("target");
-    let mut parts = vec![target.join("classes").display().to_string()];
-    let mut jars: Vec<_> = std::fs::read_dir(target.join("deps"))
-        .expect("service classpath")
+    classpath_in(&services_dir().join(service).join("target"))
+}
+
+/// `classes` and every jar of `deps` below `dir`, as a Java classpath.
+fn classpath_in(dir: &std::path::Path) -> String {
+    let mut parts = vec![dir.join("classes").display().to_string()];
+    let mut jars: Vec<_> = std::fs::read_dir(dir.join("deps"))
+        .expect("service classpath (tests/services/build.sh)")
         .filter_map(|e| Some(e.ok()?.path().display().to_string()))
         .filter(|p| p.ends_with(".jar"))
         .collect();
@@ -160,14 +164,6 @@ pub fn elasticsearch() -> Server {
         std::env::var("SLUICE_SERVICES").unwrap_or_else(|_| "/var/tmp/sluice-services".into()),
     )
     .join("elasticsearch");
-    let mut cp = vec![laid_out.join("classes").display().to_string()];
-    let mut jars: Vec<_> = std::fs::read_dir(laid_out.join("deps"))
-        .expect("Elasticsearch classpath (tests/services/build.sh)")
-        .filter_map(|e| Some(e.ok()?.path().display().to_string()))
-        .filter(|p| p.ends_with(".jar"))
-        .collect();
-    jars.sort();
-    cp.extend(jars);
     let dir = super::test_dir();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
@@ -198,7 +194,7 @@ pub fn elasticsearch() -> Server {
         Command::new("java")
     };
     cmd.args(["-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-cp"])
-        .arg(cp.join(":"))
+        .arg(classpath_in(&laid_out))
         .arg("sluice.testing.EmbeddedElasticsearch")
         .arg(&home)
         .arg(port.to_string())
