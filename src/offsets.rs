@@ -152,10 +152,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = OffsetStore::new(dir.path(), "c1");
         assert_eq!(store.load().expect("empty load"), None);
-        let cp = Checkpoint::Postgres {
-            lsn: Lsn(0x1_0000_0010),
-            snapshot_done: true,
-        };
+        let cp = Checkpoint::postgres(Lsn(0x1_0000_0010), true);
         store.save(&cp).expect("save");
         assert_eq!(store.load().expect("load"), Some(cp));
         let text = std::fs::read_to_string(store.path()).expect("read");
@@ -175,10 +172,7 @@ mod tests {
         let sub = dir.path().join("offsets").join("deeper");
         let store = OffsetStore::new(&sub, "c1");
         store
-            .save(&Checkpoint::Postgres {
-                lsn: Lsn(1),
-                snapshot_done: false,
-            })
+            .save(&Checkpoint::postgres(Lsn(1), false))
             .expect("save");
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode(&sub), 0o700);

@@ -228,6 +228,20 @@ pub struct PostgresSettings {
     /// TLS for both the SQL and the replication connection.
     #[serde(default)]
     pub tls: PgTls,
+    /// Rows per chunk of an incremental snapshot (Debezium's
+    /// `incremental.snapshot.chunk.size`, default 1024). Memory holds one chunk.
+    #[serde(default = "default_chunk_size")]
+    pub snapshot_chunk_size: usize,
+    /// Debezium's `signal.data.collection`: a table (`schema.table`; columns `id`, `type`,
+    /// `data`) whose inserted rows are signals (`execute-snapshot`, `stop-snapshot`,
+    /// `pause-snapshot`, `resume-snapshot`). It is added to the publication; its rows are
+    /// not emitted unless it is also in `tables`.
+    #[serde(default)]
+    pub signal_data_collection: Option<String>,
+}
+
+fn default_chunk_size() -> usize {
+    1024
 }
 
 fn default_placeholder() -> String {

@@ -192,6 +192,22 @@ impl Settings {
                             "use e.g. 1000",
                         ));
                     }
+                    if !(1..=1_000_000).contains(&pg.snapshot_chunk_size) {
+                        return Err(invalid(
+                            at("source.snapshot_chunk_size"),
+                            format!("{} rows is out of range", pg.snapshot_chunk_size),
+                            "use 1 to 1000000 rows (default 1024)",
+                        ));
+                    }
+                    if let Some(sig) = &pg.signal_data_collection {
+                        if parse_table_name(sig).is_none() {
+                            return Err(invalid(
+                                at("source.signal_data_collection"),
+                                format!("`{sig}` is not of the form schema.table"),
+                                "name the signal table, e.g. public.debezium_signal",
+                            ));
+                        }
+                    }
                 }
                 SourceSettings::Mysql(my) => {
                     if my.port == 0 {

@@ -1322,6 +1322,15 @@ impl EnvelopeEncoder {
                 last_commit_lsn,
             } => {
                 f(key!("db"), Str(db));
+                // An incremental snapshot's read belongs to no transaction: Debezium writes
+                // no txId and no lsn, and the stream position it was emitted at, twice, as
+                // the sequence.
+                let incremental = snapshot == Some(SnapshotMarker::Incremental);
+                let last_commit_lsn = if incremental {
+                    &Some(*lsn)
+                } else {
+                    last_commit_lsn
+                };
                 let mut seq = Vec::with_capacity(32);
                 seq.push(b'[');
                 match last_commit_lsn {
@@ -1339,8 +1348,13 @@ impl EnvelopeEncoder {
                 f(key!("ts_ns"), Int(ts_us.saturating_mul(1000)));
                 f(key!("schema"), Str(&table.namespace));
                 f(key!("table"), Str(&table.name));
-                f(key!("txId"), tx_id.map_or(Null, |x| Int(i64::from(x))));
-                f(key!("lsn"), Int(lsn.0 as i64));
+                if incremental {
+                    f(key!("txId"), Null);
+                    f(key!("lsn"), Null);
+                } else {
+                    f(key!("txId"), tx_id.map_or(Null, |x| Int(i64::from(x))));
+                    f(key!("lsn"), Int(lsn.0 as i64));
+                }
                 f(key!("xmin"), Null);
                 f(key!("origin"), Null);
                 f(key!("origin_lsn"), Null);

@@ -19,7 +19,7 @@ pub use ddl::{DdlColumn, SchemaChange, TableChange, TableChangeKind, TableDdl};
 pub(crate) use document::Fields;
 pub use document::{doc_id, DocAction, DocChange, Document, Origin};
 pub use marker::{LogicalMessage, Marker};
-pub use position::{Checkpoint, Lsn, Position};
+pub use position::{Checkpoint, IncrementalTable, Lsn, Position, SnapshotProgress};
 pub use value::{ColumnType, Value};
 
 /// The kind of change, with Debezium's one-letter codes.
@@ -150,6 +150,8 @@ pub enum SnapshotMarker {
     LastInDataCollection,
     /// The very last record of the snapshot.
     Last,
+    /// A row read by an incremental snapshot while streaming went on.
+    Incremental,
 }
 
 impl SnapshotMarker {
@@ -161,6 +163,7 @@ impl SnapshotMarker {
             SnapshotMarker::True => "true",
             SnapshotMarker::LastInDataCollection => "last_in_data_collection",
             SnapshotMarker::Last => "last",
+            SnapshotMarker::Incremental => "incremental",
         }
     }
 }

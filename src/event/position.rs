@@ -74,6 +74,11 @@ pub enum Checkpoint {
         lsn: Lsn,
         /// Whether the initial snapshot is complete.
         snapshot_done: bool,
+        /// Captured tables and the incremental snapshots under way (absent in offsets
+        /// written before incremental snapshots existed: then every configured table counts
+        /// as captured).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshots: Option<std::sync::Arc<SnapshotProgress>>,
     },
     /// MySQL/MariaDB: everything before `pos` in `file` (a transaction boundary) is durable.
     Mysql {
@@ -87,6 +92,51 @@ pub enum Checkpoint {
         /// Whether the initial snapshot is complete.
         snapshot_done: bool,
     },
+}
+
+/// What a connector remembers about its tables' snapshots: which tables it captures (a
+/// table configured later is new and gets an incremental snapshot) and the incremental
+/// snapshots not finished yet, with the key of the last row delivered of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotProgress {
+    /// The captured tables (`namespace.name`) as of this checkpoint.
+    pub tables: Vec<String>,
+    /// Incremental snapshots requested and not finished, in the order they run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<IncrementalTable>,
+    /// Whether an operator paused the incremental snapshots.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+}
+
+/// One table of an incremental snapshot and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IncrementalTable {
+    /// The request's id (the signal's id, the API's answer, or `auto-…`).
+    pub id: String,
+    /// The table (`namespace.name`).
+    pub table: String,
+    /// An SQL condition rows must meet (Debezium's `additional-conditions` filter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// The key of the last row delivered, as the database's text forms (none: from the
+    /// start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<String>>,
+    /// Rows delivered so far.
+    #[serde(default)]
+    pub rows: u64,
+}
+
+impl Checkpoint {
+    /// A PostgreSQL checkpoint without snapshot progress.
+    pub fn postgres(lsn: Lsn, snapshot_done: bool) -> Self {
+        Checkpoint::Postgres {
+            lsn,
+            snapshot_done,
+            snapshots: None,
+        }
+    }
 }
 
 impl serde::Serialize for Lsn {

@@ -122,10 +122,7 @@ mod tests {
     use super::*;
 
     fn cp(lsn: u64) -> Checkpoint {
-        Checkpoint::Postgres {
-            lsn: crate::event::Lsn(lsn),
-            snapshot_done: true,
-        }
+        Checkpoint::postgres(crate::event::Lsn(lsn), true)
     }
 
     /// Markers keep their place; the checkpoint waits for the end of a transaction; a full

@@ -10,6 +10,7 @@
 
 pub(crate) mod batcher;
 pub mod changelog;
+pub(crate) mod incremental;
 pub(crate) mod keys;
 pub mod mysql;
 pub mod postgres;

@@ -17,6 +17,7 @@ mod catalog;
 mod error;
 #[cfg(test)]
 mod golden_tests;
+mod incremental;
 mod pgoutput;
 mod replication;
 mod slot;
@@ -34,7 +35,7 @@ pub use error::PgSourceError;
 pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMessage};
 
 use crate::config::{PostgresSettings, SnapshotMode, TlsMode};
-use crate::event::{Lsn, TableId};
+use crate::event::{Lsn, SnapshotProgress, TableId};
 use crate::offsets::OffsetStore;
 use crate::source::batcher::Batcher;
 use crate::source::keys::KeyOverrides;
@@ -241,10 +242,7 @@ impl PostgresSource {
             txn.commit()
                 .await
                 .map_err(PgSourceError::sql("ending the snapshot transaction"))?;
-            let cp = Checkpoint::Postgres {
-                lsn,
-                snapshot_done: true,
-            };
+            let cp = Checkpoint::postgres(lsn, true);
             if emitter.flush(Some(cp)).await.is_err() {
                 return Ok(SourceEnd::Stopped);
             }
@@ -256,10 +254,20 @@ impl PostgresSource {
             return Ok(SourceEnd::Finished);
         }
 
+        let signal = s
+            .signal_data_collection
+            .as_deref()
+            .and_then(crate::source::incremental::table_id);
+        let mut published = self.tables.clone();
+        if let Some(t) = &signal {
+            if !published.contains(t) {
+                published.push(t.clone());
+            }
+        }
         slot::ensure_publication(
             &sql,
             &self.publication,
-            &self.tables,
+            &published,
             s.create_publication,
             s.publish_via_partition_root,
         )
@@ -278,7 +286,9 @@ impl PostgresSource {
             }
         }
         let (stored_lsn, stored_done) = match &stored {
-            Some(Checkpoint::Postgres { lsn, snapshot_done }) => (Some(*lsn), *snapshot_done),
+            Some(Checkpoint::Postgres {
+                lsn, snapshot_done, ..
+            }) => (Some(*lsn), *snapshot_done),
             Some(other) => {
                 return Err(PgSourceError::Precondition {
                     problem: format!("the offsets file holds a non-PostgreSQL position ({other:?})"),
@@ -290,6 +300,25 @@ impl PostgresSource {
         let slot_usable = info.as_ref().is_some_and(|i| !i.lost);
         let need_snapshot =
             s.snapshot_mode == SnapshotMode::Initial && !(stored_done && slot_usable);
+        // The captured tables as saved: a table configured since is new, and gets an
+        // incremental snapshot (unless the mode takes no data); unfinished ones go on.
+        let names: Vec<String> = self
+            .tables
+            .iter()
+            .map(crate::source::incremental::table_name)
+            .collect();
+        let saved = match &stored {
+            Some(Checkpoint::Postgres {
+                snapshots: Some(p), ..
+            }) if !need_snapshot => Some((**p).clone()),
+            _ => None,
+        };
+        let progress = crate::source::incremental::plan(
+            &self.connector,
+            &names,
+            saved,
+            s.snapshot_mode != SnapshotMode::NoData,
+        );
 
         let (mut repl, last_cp) = if need_snapshot {
             if let Some(i) = &info {
@@ -353,6 +382,10 @@ impl PostgresSource {
             let cp = Checkpoint::Postgres {
                 lsn: created.consistent_point,
                 snapshot_done: true,
+                snapshots: Some(Arc::new(SnapshotProgress {
+                    tables: names.clone(),
+                    ..SnapshotProgress::default()
+                })),
             };
             if emitter.flush(Some(cp)).await.is_err() {
                 repl.abort();
@@ -394,6 +427,7 @@ impl PostgresSource {
                 Some(Checkpoint::Postgres {
                     lsn: last_cp,
                     snapshot_done: true,
+                    snapshots: Some(Arc::new(progress.clone())),
                 }),
             ))
             .await
@@ -403,7 +437,7 @@ impl PostgresSource {
             return Ok(SourceEnd::Stopped);
         }
         let result = self
-            .stream(&mut repl, &sql, &mut decoder, io, last_cp)
+            .stream(&mut repl, &sql, &mut decoder, io, last_cp, progress)
             .await;
         if result.is_err() {
             repl.abort();
@@ -458,6 +492,7 @@ impl PostgresSource {
         dec: &mut replication::StreamDecoder,
         io: SourceIo,
         mut last_cp: Lsn,
+        progress: SnapshotProgress,
     ) -> Result<SourceEnd, PgSourceError> {
         let SourceIo {
             tx,
@@ -467,12 +502,31 @@ impl PostgresSource {
         let status_interval = Duration::from_millis(self.settings.status_interval_ms);
         let mut b = Batcher::new(self.limits);
         let mut in_tx = false;
+        let mut xid: Option<u32> = None;
         let mut last_idle = Instant::now();
         let mut acked: Option<Lsn> = None;
-        let cp = |lsn| Checkpoint::Postgres {
+        // Incremental snapshots read on a connection of their own.
+        let mut inc = incremental::Runner::new(
+            &self.connector,
+            self.sql_connect().await?,
+            Arc::from(self.settings.database.as_str()),
+            self.stream_keys.clone(),
+            progress,
+            self.settings.snapshot_chunk_size,
+            self.telemetry.clone(),
+        );
+        let signal = self
+            .settings
+            .signal_data_collection
+            .as_deref()
+            .and_then(crate::source::incremental::table_id);
+        let mut signals: Vec<crate::source::incremental::Request> = Vec::new();
+        let cp = |lsn, inc: &incremental::Runner| Checkpoint::Postgres {
             lsn,
             snapshot_done: true,
+            snapshots: Some(inc.progress()),
         };
+        inc.kick().await;
         let mut pipeline_gone = false;
         let slot_lag = self
             .telemetry
@@ -496,6 +550,19 @@ impl PostgresSource {
                         acked = Some(lsn);
                     }
                 }
+                answer = inc.answer() => {
+                    let rows = inc.answered(answer, in_tx)?;
+                    if let Some(rows) = rows {
+                        let n0 = b.len();
+                        b.events().extend(rows);
+                        b.counted(n0);
+                        if b.commit(cp(last_cp, &inc)) && tx.send(b.take(false)).await.is_err() {
+                            pipeline_gone = true;
+                            break;
+                        }
+                    }
+                    inc.kick().await;
+                }
                 _ = tokio::time::sleep_until(b.linger().unwrap_or_else(Instant::now)), if b.linger().is_some() => {
                     if tx.send(b.take(false)).await.is_err() {
                         pipeline_gone = true;
@@ -514,9 +581,10 @@ impl PostgresSource {
                     };
                     let mut send = None;
                     match ev {
-                        ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
-                            b.mark(dec.begin(xid, commit_time_micros));
+                        ReplicationEvent::Begin { xid: x, commit_time_micros, .. } => {
+                            b.mark(dec.begin(x, commit_time_micros));
                             in_tx = true;
+                            xid = Some(x);
                         }
                         ReplicationEvent::XLogData { wal_start, data, .. } => {
                             let lsn = from_wire(wal_start);
@@ -539,6 +607,10 @@ impl PostgresSource {
                                 for r in dec.take_reselects() {
                                     self.reselect(sql, dec, &r, b.events()).await?;
                                 }
+                                if let Some(sig) = &signal {
+                                    take_signals(b.events(), n0, sig, &mut signals, &self.connector);
+                                }
+                                inc.changes(&b.events()[n0..]);
                                 b.counted(n0);
                                 if b.full() {
                                     // Mid-transaction flush: no checkpoint until the commit.
@@ -550,9 +622,18 @@ impl PostgresSource {
                             b.mark(dec.commit(from_wire(lsn), from_wire(end_lsn)));
                             in_tx = false;
                             last_cp = last_cp.max(from_wire(end_lsn));
-                            if b.commit(cp(from_wire(end_lsn))) {
+                            for r in signals.drain(..) {
+                                inc.request(r);
+                            }
+                            if let Some(rows) = inc.commit(xid.take(), from_wire(end_lsn)) {
+                                let n0 = b.len();
+                                b.events().extend(rows);
+                                b.counted(n0);
+                            }
+                            if b.commit(cp(from_wire(end_lsn), &inc)) {
                                 send = Some(b.take(false));
                             }
+                            inc.kick().await;
                         }
                         ReplicationEvent::Message { transactional, lsn, prefix, content } => {
                             b.mark(dec.message(transactional, from_wire(lsn), prefix, content.to_vec()));
@@ -567,12 +648,23 @@ impl PostgresSource {
                             if let Some(a) = acked {
                                 slot_lag.set(wal_end.0.saturating_sub(a.0) as i64);
                             }
+                            if !in_tx {
+                                if let Some(rows) = inc.position(wal_end) {
+                                    let n0 = b.len();
+                                    b.events().extend(rows);
+                                    b.counted(n0);
+                                    if b.commit(cp(last_cp, &inc)) {
+                                        send = Some(b.take(false));
+                                    }
+                                    inc.kick().await;
+                                }
+                            }
                             if !in_tx && b.is_empty()
                                 && wal_end > last_cp && last_idle.elapsed() >= status_interval
                             {
                                 last_cp = wal_end;
                                 last_idle = Instant::now();
-                                send = Some(Batch::new(Vec::new(), Some(cp(wal_end))));
+                                send = Some(Batch::new(Vec::new(), Some(cp(wal_end, &inc))));
                             }
                         }
                         ReplicationEvent::StoppedAt { .. } => break,
@@ -616,5 +708,51 @@ impl PostgresSource {
         repl.stop();
         let _ = tokio::time::timeout(Duration::from_secs(5), repl.shutdown()).await;
         Ok(SourceEnd::Stopped)
+    }
+}
+
+/// Take the rows of the signal table out of the events decoded since `from` (they are not
+/// emitted) and read inserted ones as Debezium signals (columns id, type, data). A signal
+/// that cannot be read is logged (by id, not content) and skipped.
+fn take_signals(
+    events: &mut Vec<crate::event::ChangeEvent>,
+    from: usize,
+    signal: &TableId,
+    out: &mut Vec<crate::source::incremental::Request>,
+    connector: &str,
+) {
+    if !events[from..].iter().any(|e| &e.schema.table == signal) {
+        return;
+    }
+    let tail = events.split_off(from);
+    for ev in tail {
+        if &ev.schema.table != signal {
+            events.push(ev);
+            continue;
+        }
+        if ev.op != crate::event::Op::Create {
+            continue;
+        }
+        let text = |i: usize| match ev.after.as_ref().and_then(|r| r.get(i)) {
+            Some(crate::event::Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let (Some(id), Some(kind)) = (text(0), text(1)) else {
+            tracing::warn!(
+                connector,
+                "a signal row without text id and type columns; skipped"
+            );
+            continue;
+        };
+        match crate::source::incremental::parse_signal(&id, &kind, text(2).as_deref()) {
+            Ok(Some(r)) => {
+                tracing::info!(connector, id = %id, kind = %kind, "signal received");
+                out.push(r);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                tracing::warn!(connector, id = %id, kind = %kind, problem = %why, "signal ignored")
+            }
+        }
     }
 }

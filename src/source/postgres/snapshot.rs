@@ -179,7 +179,7 @@ pub(crate) async fn copy_tables(
 }
 
 /// Split one COPY text-format line into converted values.
-fn parse_copy_row(
+pub(super) fn parse_copy_row(
     line: &Bytes,
     schema: &TableSchema,
     kinds: &ColumnKinds,
@@ -219,7 +219,7 @@ fn memchr_count(haystack: &[u8], needle: u8) -> usize {
 }
 
 /// Undo COPY text-format escaping (borrowing when there is nothing to undo).
-fn unescape(field: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+pub(super) fn unescape(field: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     if !field.contains(&b'\\') {
         return std::str::from_utf8(field)
             .ok()

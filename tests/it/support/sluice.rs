@@ -86,7 +86,11 @@ pub fn spawn(config: &Path, log: &Path) -> Sluice {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["run", "--config"])
         .arg(config)
-        .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("SLUICE_TEST_LOG")
+                .unwrap_or_else(|_| "info,librdkafka=warn,rdkafka=warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
