@@ -8,6 +8,8 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /connectors`, `GET /connectors/{name}` | state, acknowledged position, lag, events, last error, snapshot rows |
 //! | `POST /connectors/{name}/pause` \| `resume` \| `restart` | 202; the connector drains and stops, runs again, or restarts (also after a definite error) |
+//! | `POST /connectors/{name}/snapshot` | 202 with an id: an incremental snapshot of `{"tables": [...], "filter": {"table": "SQL condition"}, "type": "incremental"}` (PostgreSQL) |
+//! | `DELETE /connectors/{name}/snapshot`, `POST …/snapshot/stop` \| `pause` \| `resume` | 202; stop (`{"tables": [...]}` or all), pause or resume the incremental snapshots |
 //!
 //! Invariants: with `service.http_auth_token` set, every endpoint but `/health/live` needs
 //! `Authorization: Bearer <token>` (compared in constant time); a client gets 5 s to send a
@@ -127,9 +129,41 @@ async fn connectors(State(a): State<Api>) -> Response {
     json(StatusCode::OK, serde_json::json!({ "connectors": list }))
 }
 
+/// A connector's incremental snapshots as the API shows them (no key values: the position
+/// inside a table is a row's key).
+fn snapshots_json(p: &crate::event::SnapshotProgress) -> serde_json::Value {
+    let tables: Vec<serde_json::Value> = p
+        .queue
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({
+                "id": t.id,
+                "table": t.table,
+                "filter": t.filter,
+                "rows": t.rows,
+                "state": match (i, p.paused) {
+                    (0, false) => "running",
+                    (_, true) => "paused",
+                    _ => "queued",
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({ "paused": p.paused, "tables": tables })
+}
+
 async fn connector(State(a): State<Api>, Path(name): Path<String>) -> Response {
     match a.telemetry.status(&name) {
-        Some(s) => json(StatusCode::OK, s),
+        Some(mut s) => {
+            if let (Some(p), Some(obj)) = (
+                a.controls.snapshots(&name).and_then(|i| i.progress()),
+                s.as_object_mut(),
+            ) {
+                obj.insert("incremental_snapshots".into(), snapshots_json(&p));
+            }
+            json(StatusCode::OK, s)
+        }
         None => error(
             StatusCode::NOT_FOUND,
             format!("no connector named `{name}`"),
@@ -159,6 +193,145 @@ async fn act(State(a): State<Api>, Path((name, action)): Path<(String, String)>)
     json(
         StatusCode::ACCEPTED,
         serde_json::json!({ "connector": name, "action": action }),
+    )
+}
+
+/// The body of a snapshot request (Debezium's `execute-snapshot` data, in sluice's words).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotBody {
+    #[serde(default)]
+    tables: Vec<String>,
+    /// Table → SQL condition its rows must meet.
+    #[serde(default)]
+    filter: std::collections::BTreeMap<String, String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+fn snapshot_inbox(
+    a: &Api,
+    name: &str,
+) -> Result<crate::pipeline::control::SnapshotInbox, Box<Response>> {
+    let Some(inbox) = a.controls.snapshots(name) else {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            format!("no connector named `{name}`"),
+        )));
+    };
+    if !inbox.accepts() {
+        return Err(Box::new(error(
+            StatusCode::CONFLICT,
+            format!("connector `{name}` takes no snapshot request now: it is not streaming, or its source has no incremental snapshots (PostgreSQL only so far)"),
+        )));
+    }
+    Ok(inbox)
+}
+
+async fn snapshot(
+    State(a): State<Api>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let inbox = match snapshot_inbox(&a, &name) {
+        Ok(i) => i,
+        Err(r) => return *r,
+    };
+    let req: SnapshotBody = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a snapshot request ({e}); send {{\"tables\": [\"schema.table\"], \"filter\": {{\"schema.table\": \"condition\"}}, \"type\": \"incremental\"}}"),
+            )
+        }
+    };
+    let blocking = match req.kind.as_deref() {
+        None | Some("incremental") => false,
+        Some("blocking") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("type `{other}` is not one of incremental, blocking"),
+            )
+        }
+    };
+    if req.tables.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "`tables` names no table");
+    }
+    if let Some(t) = req.filter.keys().find(|t| !req.tables.contains(t)) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("`filter` names `{t}`, which is not in `tables`"),
+        );
+    }
+    let tables = req
+        .tables
+        .iter()
+        .map(|t| (t.clone(), req.filter.get(t).cloned()))
+        .collect();
+    let id = inbox.execute(tables, blocking);
+    tracing::info!(connector = %name, id = %id, tables = req.tables.len(), "incremental snapshot requested");
+    json(
+        StatusCode::ACCEPTED,
+        serde_json::json!({ "connector": name, "id": id, "tables": req.tables }),
+    )
+}
+
+async fn snapshot_stop(
+    State(a): State<Api>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    snapshot_command(a, name, "stop".into(), body)
+}
+
+async fn snapshot_act(
+    State(a): State<Api>,
+    Path((name, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    snapshot_command(a, name, action, body)
+}
+
+fn snapshot_command(a: Api, name: String, action: String, body: axum::body::Bytes) -> Response {
+    use crate::pipeline::control::SnapshotCommand;
+    let inbox = match snapshot_inbox(&a, &name) {
+        Ok(i) => i,
+        Err(r) => return *r,
+    };
+    let cmd = match action.as_str() {
+        "stop" => {
+            let tables = if body.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else {
+                match serde_json::from_slice::<SnapshotBody>(&body) {
+                    Ok(b) if !b.tables.is_empty() => Some(b.tables),
+                    Ok(_) => None,
+                    Err(e) => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            format!("the body is not a stop request ({e}); send {{\"tables\": [\"schema.table\"]}} or nothing (all)"),
+                        )
+                    }
+                }
+            };
+            SnapshotCommand::Stop(tables)
+        }
+        "pause" => SnapshotCommand::Pause,
+        "resume" => SnapshotCommand::Resume,
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no snapshot action `{action}`: use stop, pause or resume"),
+            )
+        }
+    };
+    inbox.command(cmd);
+    tracing::info!(connector = %name, action = %action, "incremental snapshot request");
+    json(
+        StatusCode::ACCEPTED,
+        serde_json::json!({ "connector": name, "snapshot": action }),
     )
 }
 
@@ -208,6 +381,11 @@ fn router(api: Api) -> Router {
         .route("/ready", get(ready))
         .route("/connectors", get(connectors))
         .route("/connectors/{name}", get(connector))
+        .route(
+            "/connectors/{name}/snapshot",
+            post(snapshot).delete(snapshot_stop),
+        )
+        .route("/connectors/{name}/snapshot/{action}", post(snapshot_act))
         .route("/connectors/{name}/{action}", post(act))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+pub use crate::source::incremental::{SnapshotCommand, SnapshotInbox};
+
 /// What the operator asked of one connector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ControlState {
@@ -23,6 +25,16 @@ pub struct ControlState {
 #[derive(Debug, Clone, Default)]
 pub struct Controls {
     inner: Arc<Mutex<BTreeMap<String, watch::Sender<ControlState>>>>,
+    inboxes: Arc<Mutex<BTreeMap<String, SnapshotInbox>>>,
+}
+
+/// What a connector's supervisor and source receive from the operator.
+#[derive(Debug)]
+pub struct Control {
+    /// Pause, resume and restart.
+    pub state: watch::Receiver<ControlState>,
+    /// Snapshot requests (and where the source shows their progress).
+    pub snapshots: SnapshotInbox,
 }
 
 /// An operator's request.
@@ -38,12 +50,24 @@ pub enum Action {
 
 impl Controls {
     /// Register a connector; its supervisor watches the receiver.
-    pub fn register(&self, name: &str) -> watch::Receiver<ControlState> {
+    pub fn register(&self, name: &str) -> Control {
         let (tx, rx) = watch::channel(ControlState::default());
         if let Ok(mut m) = self.inner.lock() {
             m.insert(name.to_string(), tx);
         }
-        rx
+        let snapshots = SnapshotInbox::default();
+        if let Ok(mut m) = self.inboxes.lock() {
+            m.insert(name.to_string(), snapshots.clone());
+        }
+        Control {
+            state: rx,
+            snapshots,
+        }
+    }
+
+    /// The snapshot inbox of `name`, if registered.
+    pub fn snapshots(&self, name: &str) -> Option<SnapshotInbox> {
+        self.inboxes.lock().ok().and_then(|m| m.get(name).cloned())
     }
 
     /// Apply `action` to `name`; `false` when no such connector is registered.
@@ -91,7 +115,7 @@ mod tests {
     #[test]
     fn apply_requests() {
         let c = Controls::default();
-        let rx = c.register("a");
+        let rx = c.register("a").state;
         assert!(c.apply("a", Action::Pause));
         assert!(rx.borrow().paused);
         assert!(c.apply("a", Action::Restart));

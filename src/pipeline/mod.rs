@@ -107,8 +107,12 @@ pub async fn run_connector(
     offsets_dir: &Path,
     telemetry: Telemetry,
     shutdown: watch::Receiver<bool>,
-    control: watch::Receiver<control::ControlState>,
+    control: control::Control,
 ) -> Result<(), PipelineError> {
+    let control::Control {
+        state: control,
+        snapshots,
+    } = control;
     let offsets = OffsetStore::new(offsets_dir, &name);
     let limits = BatchLimits {
         max_events: settings.max_batch_events,
@@ -120,13 +124,21 @@ pub async fn run_connector(
             supervise(&name, &telemetry, shutdown.clone(), control, |stop| {
                 let (name, settings, offsets, telemetry) = (&name, &settings, &offsets, &telemetry);
                 let txn_slot = &txn_slot;
+                let snapshots = snapshots.clone();
                 async move {
                     capture::run_once(
                         name,
                         settings,
                         ks,
                         // A fresh source per attempt; it resumes from the offsets file.
-                        capture_source(name, &settings.source, limits, offsets, telemetry),
+                        capture_source(
+                            name,
+                            &settings.source,
+                            limits,
+                            offsets,
+                            telemetry,
+                            snapshots,
+                        ),
                         offsets,
                         telemetry,
                         (&stop, txn_slot),
@@ -154,6 +166,7 @@ fn capture_source(
     limits: BatchLimits,
     offsets: &OffsetStore,
     telemetry: &Telemetry,
+    snapshots: control::SnapshotInbox,
 ) -> CaptureSource {
     let (offsets, telemetry) = (offsets.clone(), telemetry.clone());
     match source {
@@ -164,13 +177,10 @@ fn capture_source(
             offsets,
             telemetry,
         )),
-        SourceSettings::Postgres(pg) => CaptureSource::Postgres(PostgresSource::new(
-            name,
-            Arc::new(pg.clone()),
-            limits,
-            offsets,
-            telemetry,
-        )),
+        SourceSettings::Postgres(pg) => CaptureSource::Postgres(
+            PostgresSource::new(name, Arc::new(pg.clone()), limits, offsets, telemetry)
+                .with_snapshot_inbox(snapshots),
+        ),
         SourceSettings::Kafka(_) => unreachable!("a kafka source is an apply connector"),
     }
 }

@@ -11,6 +11,10 @@
 //! cannot be read is dropped from the queue with a warning, never a halt.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
 
 use crate::event::{ChangeEvent, IncrementalTable, SnapshotProgress, TableId, Value};
 
@@ -79,6 +83,105 @@ impl Chunk {
     /// The rows left, in key order.
     pub(crate) fn into_rows(self) -> Vec<ChangeEvent> {
         self.rows.into_iter().flatten().collect()
+    }
+}
+
+/// Where the management API leaves snapshot requests for a running connector, and where the
+/// connector shows how its snapshots are going. Cheap to clone; no lock is held across an
+/// await.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotInbox {
+    inner: Arc<Inbox>,
+}
+
+#[derive(Debug, Default)]
+struct Inbox {
+    requests: Mutex<Vec<Request>>,
+    notify: Notify,
+    /// Whether a source that runs incremental snapshots is streaming and takes requests.
+    accepts: AtomicBool,
+    next_id: AtomicU64,
+    progress: Mutex<Option<Arc<SnapshotProgress>>>,
+}
+
+/// What the API asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotCommand {
+    /// Stop the snapshots of these tables (all when `None`).
+    Stop(Option<Vec<String>>),
+    /// Pause the incremental snapshots.
+    Pause,
+    /// Resume them.
+    Resume,
+}
+
+impl SnapshotInbox {
+    /// Whether the connector takes requests now (a PostgreSQL source that streams).
+    pub fn accepts(&self) -> bool {
+        self.inner.accepts.load(Ordering::Relaxed)
+    }
+
+    /// Ask for an incremental snapshot of `tables` (each with an optional SQL filter);
+    /// returns the request's id. `blocking` is Debezium's `type: blocking`.
+    pub fn execute(&self, tables: Vec<(String, Option<String>)>, blocking: bool) -> String {
+        let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("api-{}-{n}", crate::clock::now_us() / 1000);
+        self.push(Request::Execute {
+            id: id.clone(),
+            tables: tables
+                .into_iter()
+                .map(|(table, filter)| TableRequest { table, filter })
+                .collect(),
+            blocking,
+        });
+        id
+    }
+
+    /// Stop, pause or resume.
+    pub fn command(&self, c: SnapshotCommand) {
+        self.push(match c {
+            SnapshotCommand::Stop(tables) => Request::Stop { tables },
+            SnapshotCommand::Pause => Request::Pause,
+            SnapshotCommand::Resume => Request::Resume,
+        });
+    }
+
+    fn push(&self, r: Request) {
+        if let Ok(mut q) = self.inner.requests.lock() {
+            q.push(r);
+        }
+        self.inner.notify.notify_one();
+    }
+
+    /// The snapshot progress the connector last showed.
+    pub fn progress(&self) -> Option<Arc<SnapshotProgress>> {
+        self.inner.progress.lock().ok().and_then(|p| p.clone())
+    }
+
+    pub(crate) fn set_accepts(&self, on: bool) {
+        self.inner.accepts.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn show(&self, p: Arc<SnapshotProgress>) {
+        if let Ok(mut slot) = self.inner.progress.lock() {
+            *slot = Some(p);
+        }
+    }
+
+    /// Wait for requests, then take them all.
+    pub(crate) async fn next(&self) -> Vec<Request> {
+        loop {
+            let taken = self
+                .inner
+                .requests
+                .lock()
+                .map(|mut q| std::mem::take(&mut *q))
+                .unwrap_or_default();
+            if !taken.is_empty() {
+                return taken;
+            }
+            self.inner.notify.notified().await;
+        }
     }
 }
 

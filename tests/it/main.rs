@@ -13,6 +13,7 @@ mod crash;
 mod errors;
 mod golden;
 mod hostile;
+mod incremental;
 mod modes;
 mod mysql;
 mod readme;

@@ -423,6 +423,8 @@ pub(super) struct Runner {
     /// A chunk request was abandoned (its table stopped): its answer is read and dropped.
     drain_answer: bool,
     telemetry: crate::telemetry::Telemetry,
+    /// Where the progress is shown to the management API.
+    pub(super) show: Option<crate::source::incremental::SnapshotInbox>,
 }
 
 impl Runner {
@@ -454,6 +456,7 @@ impl Runner {
             stream_at: Lsn(0),
             drain_answer: false,
             telemetry,
+            show: None,
         }
     }
 
@@ -487,7 +490,10 @@ impl Runner {
         self.report();
     }
 
-    fn report(&self) {
+    pub(super) fn report(&self) {
+        if let Some(inbox) = &self.show {
+            inbox.show(Arc::clone(&self.progress));
+        }
         self.telemetry
             .snapshot_remaining
             .with_label_values(&[&self.connector])

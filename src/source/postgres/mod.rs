@@ -58,6 +58,8 @@ pub struct PostgresSource {
     limits: BatchLimits,
     offsets: OffsetStore,
     telemetry: Telemetry,
+    /// Snapshot requests from the management API.
+    inbox: crate::source::incremental::SnapshotInbox,
 }
 
 fn session_options() -> String {
@@ -97,7 +99,14 @@ impl PostgresSource {
             limits,
             offsets,
             telemetry,
+            inbox: Default::default(),
         }
+    }
+
+    /// Take snapshot requests from the management API through `inbox`.
+    pub fn with_snapshot_inbox(mut self, inbox: crate::source::incremental::SnapshotInbox) -> Self {
+        self.inbox = inbox;
+        self
     }
 
     async fn sql_connect(&self) -> Result<tokio_postgres::Client, PgSourceError> {
@@ -439,6 +448,7 @@ impl PostgresSource {
         let result = self
             .stream(&mut repl, &sql, &mut decoder, io, last_cp, progress)
             .await;
+        self.inbox.set_accepts(false);
         if result.is_err() {
             repl.abort();
         }
@@ -521,6 +531,9 @@ impl PostgresSource {
             .as_deref()
             .and_then(crate::source::incremental::table_id);
         let mut signals: Vec<crate::source::incremental::Request> = Vec::new();
+        self.inbox.set_accepts(true);
+        inc.show = Some(self.inbox.clone());
+        inc.report();
         let cp = |lsn, inc: &incremental::Runner| Checkpoint::Postgres {
             lsn,
             snapshot_done: true,
@@ -549,6 +562,12 @@ impl PostgresSource {
                         repl.update_applied_lsn(to_wire(lsn));
                         acked = Some(lsn);
                     }
+                }
+                requests = self.inbox.next() => {
+                    for r in requests {
+                        inc.request(r);
+                    }
+                    inc.kick().await;
                 }
                 answer = inc.answer() => {
                     let rows = inc.answered(answer, in_tx)?;

@@ -1,0 +1,298 @@
+//! Incremental snapshots on a real PostgreSQL and Kafka: a table added to the configuration
+//! is read in small chunks while a writer updates, deletes and re-inserts its rows; no
+//! `r` record is ever older than a change of its key emitted before it, and the topic ends
+//! equal to the table. An API request with a filter reads just those rows. A SIGKILL in the
+//! middle resumes from the last acknowledged chunk.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::kafka::{kcat_read, KRecord, Kafka};
+use crate::support::postgres::Pg;
+use crate::support::{sluice, wait_for};
+
+fn http_port(config: &Path) -> u16 {
+    let text = std::fs::read_to_string(config).expect("config");
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("http_listen_addr: 127.0.0.1:"))
+        .and_then(|p| p.parse().ok())
+        .expect("http port")
+}
+
+/// Per key, in topic order: every record's version (`after.version`; a delete's
+/// `before.version`, counted as one more so a later read of the deleted row shows) never
+/// goes below one already seen. A stale incremental read breaks this.
+fn assert_versions_never_go_back(records: &[KRecord]) -> usize {
+    let mut last: HashMap<i64, (i64, String)> = HashMap::new();
+    let mut reads = 0;
+    for rec in records {
+        let (Some(k), Some(v)) = (&rec.key, &rec.value) else {
+            continue;
+        };
+        let id = k["id"].as_i64().expect("id");
+        let op = v["op"].as_str().expect("op").to_string();
+        let version = match op.as_str() {
+            "d" => v["before"]["version"].as_i64().expect("before.version") + 1,
+            _ => v["after"]["version"].as_i64().expect("after.version"),
+        };
+        if op == "r" {
+            reads += 1;
+        }
+        if let Some((seen, by)) = last.get(&id) {
+            assert!(
+                version >= *seen,
+                "key {id}: a `{op}` with version {version} after a `{by}` with {seen}: an incremental read older than a change emitted before it"
+            );
+        }
+        last.insert(id, (version, op));
+    }
+    reads
+}
+
+/// The latest record per key equals the table (deleted keys end deleted).
+async fn wait_equal(bootstrap: &str, topic: &str, c: &tokio_postgres::Client) -> Vec<KRecord> {
+    let table: HashMap<i64, i64> = c
+        .query("SELECT id, version FROM items", &[])
+        .await
+        .expect("table")
+        .iter()
+        .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
+        .collect();
+    wait_for(
+        "the topic to equal the table",
+        Duration::from_secs(120),
+        || async {
+            let r = kcat_read(bootstrap, topic);
+            let mut last: HashMap<i64, Option<i64>> = HashMap::new();
+            for rec in &r {
+                let id = rec.key.as_ref()?["id"].as_i64()?;
+                let v = rec
+                    .value
+                    .as_ref()
+                    .and_then(|v| v["after"]["version"].as_i64());
+                last.insert(id, v);
+            }
+            let now: HashMap<i64, i64> = last
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect();
+            (now == table).then_some(r)
+        },
+    )
+    .await
+}
+
+async fn setup(pg: &Pg, rows: i32) -> tokio_postgres::Client {
+    let c = pg.create_db("app").await;
+    c.batch_execute(&format!(
+        "CREATE TABLE other (id int primary key); INSERT INTO other VALUES (1); \
+         CREATE TABLE items (id int primary key, version int not null, pad text); \
+         ALTER TABLE items REPLICA IDENTITY FULL; \
+         INSERT INTO items SELECT g, 1, repeat('x', 50) FROM generate_series(1, {rows}) g;"
+    ))
+    .await
+    .expect("setup");
+    c
+}
+
+/// Run with `other` only until it streams, then stop: `items` is added afterwards.
+async fn first_run(dir: &Path, port: u16, bootstrap: &str, extra: &str) {
+    let config = sluice::write_config(
+        dir,
+        "inc",
+        port,
+        "app",
+        &["public.other"],
+        bootstrap,
+        extra,
+        "",
+    );
+    let log = dir.join("sluice-first.log");
+    let mut child = sluice::spawn(&config, &log);
+    wait_for(
+        "the first run's snapshot",
+        Duration::from_secs(60),
+        || async { (!kcat_read(bootstrap, "inc.public.other").is_empty()).then_some(()) },
+    )
+    .await;
+    assert!(child.terminate().success(), "clean stop");
+}
+
+/// A table added to `tables` is snapshotted incrementally, in chunks of 10 rows, while a
+/// writer updates, deletes and re-inserts its rows: every read is at least as new as the
+/// changes of its key before it, and the topic ends equal to the table. Then an API request
+/// with a filter reads only the rows it names.
+#[tokio::test(flavor = "multi_thread")]
+async fn added_table_is_snapshotted_incrementally_under_writes() {
+    let pg = Pg::start("logical");
+    let c = setup(&pg, 1500).await;
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let extra = "      snapshot_chunk_size: 10\n";
+    first_run(tmp.path(), pg.port, &bootstrap, extra).await;
+
+    let config = sluice::write_config(
+        tmp.path(),
+        "inc",
+        pg.port,
+        "app",
+        &["public.other", "public.items"],
+        &bootstrap,
+        extra,
+        "",
+    );
+    let http = http_port(&config);
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&config, &log);
+    // The writer: versions only grow, per key (a re-inserted row continues its count).
+    let mut version: HashMap<i32, i32> = (1..=1500).map(|i| (i, 1)).collect();
+    let mut deleted: Vec<i32> = Vec::new();
+    let mut n: u64 = 0;
+    let started = std::time::Instant::now();
+    loop {
+        n += 1;
+        let id = ((n * 7919) % 1500) as i32 + 1;
+        let v = version.get(&id).copied().unwrap_or(1) + 1;
+        version.insert(id, v);
+        if n % 13 == 0 && !deleted.contains(&id) {
+            c.execute("DELETE FROM items WHERE id = $1", &[&id])
+                .await
+                .expect("delete");
+            deleted.push(id);
+        } else if deleted.contains(&id) {
+            c.execute("INSERT INTO items VALUES ($1, $2, 'back')", &[&id, &v])
+                .await
+                .expect("re-insert");
+            deleted.retain(|d| *d != id);
+        } else {
+            c.execute("UPDATE items SET version = $2 WHERE id = $1", &[&id, &v])
+                .await
+                .expect("update");
+        }
+        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        if n % 50 == 0 && logs.contains("incremental snapshot of table finished") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the incremental snapshot did not finish:\n{logs}"
+        );
+    }
+    let records = wait_equal(&bootstrap, "inc.public.items", &c).await;
+    let reads = assert_versions_never_go_back(&records);
+    assert!(reads > 0, "no incremental read");
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !logs.contains("snapshot of table started"),
+        "the restart must not take an initial snapshot:\n{logs}"
+    );
+    eprintln!("{n} writes during the snapshot; {reads} incremental reads kept");
+
+    // An API request with a filter: the rows with id <= 40 that exist, read again.
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{http}/connectors/inc/snapshot");
+    let resp = client
+        .post(&url)
+        .body(r#"{"tables": ["public.items"], "filter": {"public.items": "id <= 40"}}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 202, "{:?}", resp.text().await);
+    let bad = client
+        .post(&url)
+        .body(r#"{"tables": ["public.items"], "type": "full"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 400);
+    let existing: i64 = c
+        .query_one("SELECT count(*) FROM items WHERE id <= 40", &[])
+        .await
+        .expect("count")
+        .get(0);
+    let before = records.len();
+    let new_reads = wait_for("the filtered snapshot", Duration::from_secs(60), || async {
+        let r = kcat_read(&bootstrap, "inc.public.items");
+        let new: Vec<i64> = r[before.min(r.len())..]
+            .iter()
+            .filter(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
+            .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+            .collect();
+        (new.len() as i64 >= existing).then_some(new)
+    })
+    .await;
+    assert!(new_reads.iter().all(|id| *id <= 40), "{new_reads:?}");
+    let text = reqwest::get(format!("http://127.0.0.1:{http}/connectors/inc"))
+        .await
+        .expect("status")
+        .text()
+        .await
+        .expect("text");
+    let status: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert!(
+        status["incremental_snapshots"].is_object(),
+        "progress shown: {status}"
+    );
+    child.kill();
+}
+
+/// SIGKILL in the middle of an incremental snapshot: the restart resumes after the last
+/// acknowledged chunk; every row arrives, and few are read twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_incremental_snapshot_resumes() {
+    let rows = 60_000;
+    let chunk = 100;
+    let pg = Pg::start("logical");
+    let _c = setup(&pg, rows).await;
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let extra = format!("      snapshot_chunk_size: {chunk}\n");
+    first_run(tmp.path(), pg.port, &bootstrap, &extra).await;
+    let config = sluice::write_config(
+        tmp.path(),
+        "inc",
+        pg.port,
+        "app",
+        &["public.other", "public.items"],
+        &bootstrap,
+        &extra,
+        "",
+    );
+    let log = tmp.path().join("sluice.log");
+    let topic = "inc.public.items";
+    let http = http_port(&config);
+    let mut child = sluice::spawn(&config, &log);
+    wait_for("a third of the rows", Duration::from_secs(120), || async {
+        let read = crate::support::metric(http, "sluice_snapshot_rows_total").await;
+        (read >= f64::from(rows) / 3.0).then_some(())
+    })
+    .await;
+    child.kill();
+    let at_kill = kcat_read(&bootstrap, topic).len();
+    let mut child = sluice::spawn(&config, &log);
+    let records = wait_for("every row", Duration::from_secs(120), || async {
+        let r = kcat_read(&bootstrap, topic);
+        let ids: std::collections::HashSet<i64> = r
+            .iter()
+            .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+            .collect();
+        (ids.len() == rows as usize).then_some(r)
+    })
+    .await;
+    child.kill();
+    let again = records.len() - rows as usize;
+    eprintln!("{at_kill} rows delivered at the kill; {again} read twice");
+    // What was emitted but not yet acknowledged at the kill is read again: a few chunks
+    // (the pipeline holds a few batches in flight), never the table.
+    assert!(
+        again <= 10 * chunk,
+        "{again} rows read twice: the restart did not resume from the last chunk"
+    );
+    assert!(records.iter().all(|r| r
+        .value
+        .as_ref()
+        .is_some_and(|v| v["source"]["snapshot"] == "incremental")));
+}
