@@ -232,6 +232,12 @@ pub struct PostgresSettings {
     /// `incremental.snapshot.chunk.size`, default 1024). Memory holds one chunk.
     #[serde(default = "default_chunk_size")]
     pub snapshot_chunk_size: usize,
+    /// How the initial snapshot reads: `transaction` (default: one consistent point for
+    /// every table, Debezium's markers; an interrupted snapshot starts over) or `chunked`
+    /// (through the incremental snapshotter while streaming: resumable after a crash, each
+    /// row as new as its read, `source.snapshot: "incremental"`).
+    #[serde(default)]
+    pub snapshot_consistency: SnapshotConsistency,
     /// Debezium's `signal.data.collection`: a table (`schema.table`; columns `id`, `type`,
     /// `data`) whose inserted rows are signals (`execute-snapshot`, `stop-snapshot`,
     /// `pause-snapshot`, `resume-snapshot`). It is added to the publication; its rows are
@@ -266,6 +272,17 @@ pub enum SnapshotMode {
     NoData,
     /// Snapshot, then stop.
     InitialOnly,
+}
+
+/// How the initial snapshot reads the tables.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum SnapshotConsistency {
+    /// One REPEATABLE READ transaction on the slot's exported snapshot.
+    #[default]
+    Transaction,
+    /// Key-ordered chunks through the incremental snapshotter, streaming meanwhile.
+    Chunked,
 }
 
 /// MySQL/MariaDB source settings.
@@ -429,6 +446,11 @@ mode_names!(SnapshotMode {
     "initial" => Initial,
     "no_data" => NoData,
     "initial_only" => InitialOnly,
+});
+
+mode_names!(SnapshotConsistency {
+    "transaction" => Transaction,
+    "chunked" => Chunked,
 });
 
 mode_names!(MysqlSnapshotMode {

@@ -199,6 +199,15 @@ impl Settings {
                             "use 1 to 1000000 rows (default 1024)",
                         ));
                     }
+                    if pg.snapshot_consistency == super::SnapshotConsistency::Chunked
+                        && pg.snapshot_mode == super::SnapshotMode::InitialOnly
+                    {
+                        return Err(invalid(
+                            at("source.snapshot_consistency"),
+                            "`chunked` reads while streaming, and `initial_only` does not stream",
+                            "use snapshot_consistency: transaction with initial_only, or snapshot_mode: initial",
+                        ));
+                    }
                     if let Some(sig) = &pg.signal_data_collection {
                         if parse_table_name(sig).is_none() {
                             return Err(invalid(

@@ -242,6 +242,17 @@ async fn added_table_is_snapshotted_incrementally_under_writes() {
 /// acknowledged chunk; every row arrives, and few are read twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupted_incremental_snapshot_resumes() {
+    interrupted(false).await;
+}
+
+/// The same for the initial snapshot with `snapshot_consistency: chunked`: it resumes
+/// instead of starting over.
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_chunked_initial_snapshot_resumes() {
+    interrupted(true).await;
+}
+
+async fn interrupted(initial: bool) {
     let rows = 60_000;
     let chunk = 100;
     let pg = Pg::start("logical");
@@ -249,8 +260,12 @@ async fn interrupted_incremental_snapshot_resumes() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let extra = format!("      snapshot_chunk_size: {chunk}\n");
-    first_run(tmp.path(), pg.port, &bootstrap, &extra).await;
+    let mut extra = format!("      snapshot_chunk_size: {chunk}\n");
+    if initial {
+        extra.push_str("      snapshot_consistency: chunked\n");
+    } else {
+        first_run(tmp.path(), pg.port, &bootstrap, &extra).await;
+    }
     let config = sluice::write_config(
         tmp.path(),
         "inc",
@@ -295,4 +310,10 @@ async fn interrupted_incremental_snapshot_resumes() {
         .value
         .as_ref()
         .is_some_and(|v| v["source"]["snapshot"] == "incremental")));
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        logs.matches("chunked initial snapshot").count(),
+        usize::from(initial),
+        "the restart resumes, it does not start over:\n{logs}"
+    );
 }

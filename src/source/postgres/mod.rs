@@ -322,7 +322,7 @@ impl PostgresSource {
             }) if !need_snapshot => Some((**p).clone()),
             _ => None,
         };
-        let progress = crate::source::incremental::plan(
+        let mut progress = crate::source::incremental::plan(
             &self.connector,
             &names,
             saved,
@@ -357,51 +357,74 @@ impl PostgresSource {
             let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
                 .await
                 .map_err(PgSourceError::repl("connecting for replication"))?;
-            let created = slot::create_slot(&mut repl, &self.slot, true).await?;
-            self.telemetry
-                .set_health(&self.connector, Health::Snapshotting);
-            let txn = snapshot::begin(&mut sql, created.snapshot_name.as_deref()).await?;
-            repl.start()
-                .await
-                .map_err(PgSourceError::repl("starting replication"))?;
-            repl.wait_started()
-                .await
-                .map_err(PgSourceError::repl("starting replication"))?;
-            let mut emitter = crate::source::snapshot::SnapshotEmitter::new(&io.tx, self.limits);
-            let done = snapshot::copy_tables(
-                &txn,
-                &s.database,
-                &self.tables,
-                &self.stream_keys,
-                created.consistent_point,
-                &mut decoder.registry,
-                &mut emitter,
-                &io.shutdown,
-                &self.telemetry,
-                &self.connector,
-            )
-            .await?;
-            if !done {
-                repl.abort();
-                return Ok(SourceEnd::Stopped);
+            if s.snapshot_consistency == crate::config::SnapshotConsistency::Chunked {
+                // The initial snapshot goes through the incremental snapshotter: streaming
+                // starts at once from the new slot, every table is queued, and the queue
+                // with each table's last key is in every checkpoint (resumable).
+                let created = slot::create_slot(&mut repl, &self.slot, false).await?;
+                repl.start()
+                    .await
+                    .map_err(PgSourceError::repl("starting replication"))?;
+                progress.queue = names
+                    .iter()
+                    .map(|t| crate::event::IncrementalTable {
+                        id: "initial".into(),
+                        table: t.clone(),
+                        filter: None,
+                        after: None,
+                        rows: 0,
+                    })
+                    .collect();
+                tracing::info!(connector = %self.connector, tables = names.len(), "chunked initial snapshot: streaming, tables read in key-ordered chunks");
+                (repl, created.consistent_point)
+            } else {
+                let created = slot::create_slot(&mut repl, &self.slot, true).await?;
+                self.telemetry
+                    .set_health(&self.connector, Health::Snapshotting);
+                let txn = snapshot::begin(&mut sql, created.snapshot_name.as_deref()).await?;
+                repl.start()
+                    .await
+                    .map_err(PgSourceError::repl("starting replication"))?;
+                repl.wait_started()
+                    .await
+                    .map_err(PgSourceError::repl("starting replication"))?;
+                let mut emitter =
+                    crate::source::snapshot::SnapshotEmitter::new(&io.tx, self.limits);
+                let done = snapshot::copy_tables(
+                    &txn,
+                    &s.database,
+                    &self.tables,
+                    &self.stream_keys,
+                    created.consistent_point,
+                    &mut decoder.registry,
+                    &mut emitter,
+                    &io.shutdown,
+                    &self.telemetry,
+                    &self.connector,
+                )
+                .await?;
+                if !done {
+                    repl.abort();
+                    return Ok(SourceEnd::Stopped);
+                }
+                txn.commit()
+                    .await
+                    .map_err(PgSourceError::sql("ending the snapshot transaction"))?;
+                let cp = Checkpoint::Postgres {
+                    lsn: created.consistent_point,
+                    snapshot_done: true,
+                    snapshots: Some(Arc::new(SnapshotProgress {
+                        tables: names.clone(),
+                        ..SnapshotProgress::default()
+                    })),
+                };
+                if emitter.flush(Some(cp)).await.is_err() {
+                    repl.abort();
+                    return Ok(SourceEnd::Stopped);
+                }
+                tracing::info!(connector = %self.connector, "snapshot complete; streaming");
+                (repl, created.consistent_point)
             }
-            txn.commit()
-                .await
-                .map_err(PgSourceError::sql("ending the snapshot transaction"))?;
-            let cp = Checkpoint::Postgres {
-                lsn: created.consistent_point,
-                snapshot_done: true,
-                snapshots: Some(Arc::new(SnapshotProgress {
-                    tables: names.clone(),
-                    ..SnapshotProgress::default()
-                })),
-            };
-            if emitter.flush(Some(cp)).await.is_err() {
-                repl.abort();
-                return Ok(SourceEnd::Stopped);
-            }
-            tracing::info!(connector = %self.connector, "snapshot complete; streaming");
-            (repl, created.consistent_point)
         } else if info.is_none() {
             catalog::check_free_slot(&sql).await?;
             let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
