@@ -45,6 +45,7 @@ mod clock;
 pub mod config;
 pub mod envelope;
 pub mod event;
+pub mod kafka;
 pub mod offsets;
 pub mod pipeline;
 pub mod sink;

@@ -75,6 +75,16 @@ impl std::fmt::Display for TableId {
     }
 }
 
+/// What a sink needs to know about a captured table before its first event (sources
+/// announce it; the Kafka sink sets up topics from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableShape {
+    /// The table.
+    pub table: TableId,
+    /// Whether its records carry a key (primary key, configured or fallback key columns).
+    pub keyed: bool,
+}
+
 /// One column of a table as the envelope needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {

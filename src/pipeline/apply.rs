@@ -114,7 +114,7 @@ pub(super) async fn run_once(
     );
     let dlq: Option<FutureProducer> = match &src.dead_letter_topic {
         Some(_) => {
-            let mut c = crate::sink::kafka::client_config_parts(
+            let mut c = crate::kafka::client_config_parts(
                 &src.bootstrap_servers,
                 src.tls.as_ref(),
                 src.sasl.as_ref(),

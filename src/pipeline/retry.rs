@@ -30,9 +30,9 @@
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::PipelineError;
+use crate::kafka::registry::RegistryError;
 use crate::offsets::OffsetError;
 use crate::sink::kafka::KafkaSinkError;
-use crate::sink::registry::RegistryError;
 use crate::sink::target::TargetError;
 use crate::source::changelog::ChangelogError;
 use crate::source::mysql::MySourceError;

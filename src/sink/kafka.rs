@@ -17,16 +17,14 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use secrecy::ExposeSecret;
 
 use crate::config::{KafkaSettings, RecordFormat};
 use crate::envelope::avro::{AvroShape, Wrapped};
 use crate::envelope::{EnvelopeEncoder, EnvelopeOptions, Form, Record};
-use crate::event::{ChangeEvent, Marker, TableId};
-use crate::source::TableShape;
+use crate::event::{ChangeEvent, Marker, TableId, TableShape};
+use crate::kafka::{client_config, is_auth_failure};
 
 /// How to give a table a key, for the hints about key-less records on compacted topics
 /// (a macro so that `concat!` can build the hints at compile time).
@@ -125,7 +123,7 @@ pub enum KafkaSinkError {
     },
     /// The Schema Registry refused a schema or stayed unavailable.
     #[error(transparent)]
-    Registry(#[from] crate::sink::registry::RegistryError),
+    Registry(#[from] crate::kafka::registry::RegistryError),
     /// A record could not become Avro (a Connect shape Avro cannot express).
     #[error("cannot write a record for topic {topic} as Avro: {source}")]
     Avro {
@@ -158,7 +156,7 @@ impl KafkaSinkError {
             KafkaSinkError::ProducerFatal { .. } => {
                 "the broker lost or refused records it had acknowledged (look for an unclean broker restart or failover in its log); restarting sluice resends from its last checkpoint but cannot restore what the broker lost: re-snapshot the table (snapshot_mode: always, once) if its topic must be complete"
             }
-            KafkaSinkError::Registry(crate::sink::registry::RegistryError::Refused { .. }) => {
+            KafkaSinkError::Registry(crate::kafka::registry::RegistryError::Refused { .. }) => {
                 "the registry refused the schema: check the subject's compatibility level (a column change the level forbids needs a new subject or compatibility NONE) and sink.schema_registry credentials"
             }
             KafkaSinkError::Registry(_) => {
@@ -240,25 +238,6 @@ async fn probe_brokers(s: &KafkaSettings) -> Result<(), KafkaSinkError> {
         (Err(source), None) => Err(KafkaSinkError::Unreachable { servers, source }),
         (Ok(()), None) => Ok(()),
     }
-}
-
-/// Whether librdkafka reports a failed SASL login or a denied authorization.
-pub(crate) fn is_auth_failure(e: &KafkaError) -> bool {
-    let code = match e {
-        KafkaError::MetadataFetch(c) | KafkaError::Global(c) => Some(*c),
-        other => other.rdkafka_error_code(),
-    };
-    matches!(
-        code,
-        Some(
-            RDKafkaErrorCode::Authentication
-                | RDKafkaErrorCode::SaslAuthenticationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::UnsupportedSASLMechanism
-                | RDKafkaErrorCode::IllegalSASLState
-        )
-    )
 }
 
 /// `code NAME (number)` of the broker's error, for messages.
@@ -508,7 +487,7 @@ struct Formats {
 }
 
 struct AvroOut {
-    registry: crate::sink::registry::Registry,
+    registry: crate::kafka::registry::Registry,
     strategy: crate::config::SubjectNameStrategy,
     /// Avro shapes by their Connect schema text (a topic's schema repeats in every record).
     shapes: HashMap<String, std::sync::Arc<AvroShape>>,
@@ -516,7 +495,7 @@ struct AvroOut {
     recent: Vec<Recent>,
     /// Registered ids of the shapes the envelope built, by shape (held here, so an address
     /// is not reused while it is a key) and part, with the topic they were registered for.
-    ids: HashMap<(usize, crate::sink::registry::Part), Known>,
+    ids: HashMap<(usize, crate::kafka::registry::Part), Known>,
 }
 
 /// A shape's registered id (see [`AvroOut::ids`]).
@@ -528,7 +507,7 @@ struct Known {
 
 struct Recent {
     topic: std::sync::Arc<str>,
-    part: crate::sink::registry::Part,
+    part: crate::kafka::registry::Part,
     connect: String,
     shape: std::sync::Arc<AvroShape>,
     id: u32,
@@ -537,7 +516,7 @@ struct Recent {
 impl Formats {
     /// Rewrite each record's key and value into their formats.
     async fn apply(&mut self, records: &mut [Record]) -> Result<(), KafkaSinkError> {
-        use crate::sink::registry::Part;
+        use crate::kafka::registry::Part;
         let Formats {
             key,
             value,
@@ -626,7 +605,7 @@ impl Formats {
 enum Learn {
     Json(serde_json::Error),
     Avro(crate::envelope::avro::AvroError),
-    Registry(crate::sink::registry::RegistryError),
+    Registry(crate::kafka::registry::RegistryError),
 }
 
 impl AvroOut {
@@ -635,7 +614,7 @@ impl AvroOut {
     fn recent_hit<'b>(
         &self,
         topic: &str,
-        part: crate::sink::registry::Part,
+        part: crate::kafka::registry::Part,
         record: &'b [u8],
     ) -> Option<(std::sync::Arc<AvroShape>, u32, &'b str)> {
         self.recent
@@ -653,7 +632,7 @@ impl AvroOut {
     async fn learn(
         &mut self,
         topic: &std::sync::Arc<str>,
-        part: crate::sink::registry::Part,
+        part: crate::kafka::registry::Part,
         connect: &str,
     ) -> Result<(std::sync::Arc<AvroShape>, u32), Learn> {
         let shape = match self.shapes.get(connect) {
@@ -692,9 +671,9 @@ impl AvroOut {
     async fn id_of(
         &mut self,
         topic: &std::sync::Arc<str>,
-        part: crate::sink::registry::Part,
+        part: crate::kafka::registry::Part,
         shape: &std::sync::Arc<AvroShape>,
-    ) -> Result<u32, crate::sink::registry::RegistryError> {
+    ) -> Result<u32, crate::kafka::registry::RegistryError> {
         let key = (std::sync::Arc::as_ptr(shape) as usize, part);
         if let Some(k) = self.ids.get(&key).filter(|k| k.topic == *topic) {
             return Ok(k.id);
@@ -718,10 +697,10 @@ impl AvroOut {
     async fn register(
         &mut self,
         topic: &str,
-        part: crate::sink::registry::Part,
+        part: crate::kafka::registry::Part,
         shape: &AvroShape,
-    ) -> Result<u32, crate::sink::registry::RegistryError> {
-        let subject = crate::sink::registry::subject(self.strategy, topic, part, &shape.full_name);
+    ) -> Result<u32, crate::kafka::registry::RegistryError> {
+        let subject = crate::kafka::registry::subject(self.strategy, topic, part, &shape.full_name);
         self.registry.id(&subject, &shape.schema).await
     }
 }
@@ -732,58 +711,6 @@ impl std::fmt::Debug for KafkaSink {
             .field("bootstrap_servers", &self.settings_servers)
             .finish_non_exhaustive()
     }
-}
-
-/// The librdkafka configuration for `s` (secrets included; never log it).
-pub fn client_config(s: &KafkaSettings) -> ClientConfig {
-    client_config_parts(
-        &s.bootstrap_servers,
-        s.tls.as_ref(),
-        s.sasl.as_ref(),
-        &s.properties,
-    )
-}
-
-/// Client configuration from its parts (shared by producers and consumers).
-pub fn client_config_parts(
-    servers: &str,
-    tls: Option<&crate::config::KafkaTls>,
-    sasl: Option<&crate::config::KafkaSasl>,
-    properties: &std::collections::BTreeMap<String, String>,
-) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", servers);
-    let protocol = match (&tls, &sasl) {
-        (None, None) => "plaintext",
-        (Some(_), None) => "ssl",
-        (None, Some(_)) => "sasl_plaintext",
-        (Some(_), Some(_)) => "sasl_ssl",
-    };
-    c.set("security.protocol", protocol);
-    if let Some(tls) = tls {
-        if let Some(ca) = &tls.ca_file {
-            c.set("ssl.ca.location", ca.display().to_string());
-        }
-        if let Some(cert) = &tls.cert_file {
-            c.set("ssl.certificate.location", cert.display().to_string());
-        }
-        if let Some(key) = &tls.key_file {
-            c.set("ssl.key.location", key.display().to_string());
-        }
-        c.set(
-            "ssl.endpoint.identification.algorithm",
-            if tls.verify_hostname { "https" } else { "none" },
-        );
-    }
-    if let Some(sasl) = sasl {
-        c.set("sasl.mechanism", &sasl.mechanism);
-        c.set("sasl.username", &sasl.username);
-        c.set("sasl.password", sasl.password.expose_secret());
-    }
-    for (k, v) in properties {
-        c.set(k, v);
-    }
-    c
 }
 
 impl KafkaSink {
@@ -869,7 +796,7 @@ impl KafkaSink {
         let avro = match &s.schema_registry {
             Some(r) if [s.key_format, s.value_format].contains(&RecordFormat::Avro) => {
                 Some(AvroOut {
-                    registry: crate::sink::registry::Registry::new(r)?,
+                    registry: crate::kafka::registry::Registry::new(r)?,
                     strategy: r.subject_name_strategy,
                     shapes: HashMap::new(),
                     recent: Vec::new(),

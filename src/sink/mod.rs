@@ -9,6 +9,5 @@
 pub mod cache;
 pub mod document;
 pub mod kafka;
-pub mod registry;
 pub mod search;
 pub mod target;

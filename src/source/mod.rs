@@ -18,8 +18,8 @@ pub(crate) mod snapshot;
 
 use tokio::sync::{mpsc, watch};
 
-pub use crate::event::Checkpoint;
 use crate::event::{ChangeEvent, Marker, TableId};
+pub use crate::event::{Checkpoint, TableShape};
 
 /// Batch size limits.
 #[derive(Debug, Clone, Copy)]
@@ -74,15 +74,6 @@ impl Batch {
             tables: Vec::new(),
         }
     }
-}
-
-/// What a sink needs to know about a captured table before its first event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableShape {
-    /// The table.
-    pub table: TableId,
-    /// Whether its records carry a key (primary key, configured or fallback key columns).
-    pub keyed: bool,
 }
 
 /// A database source feeding the Kafka capture pipeline.

@@ -45,7 +45,7 @@ pub enum ChangelogError {
     },
     /// The Schema Registry (for Avro records) is unavailable or misconfigured.
     #[error(transparent)]
-    Registry(#[from] crate::sink::registry::RegistryError),
+    Registry(#[from] crate::kafka::registry::RegistryError),
 }
 
 impl ChangelogError {
@@ -66,7 +66,7 @@ impl ChangelogError {
 
 /// A consumer error: a refused login is its own (definite) error, the rest are retried.
 fn consume_error(e: KafkaError) -> ChangelogError {
-    if crate::sink::kafka::is_auth_failure(&e) {
+    if crate::kafka::is_auth_failure(&e) {
         ChangelogError::Refused {
             reason: e.to_string(),
         }
@@ -87,7 +87,7 @@ pub struct GroupContext {
 
 impl ClientContext for GroupContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if crate::sink::kafka::is_auth_failure(&error) {
+        if crate::kafka::is_auth_failure(&error) {
             if let Ok(mut r) = self.refused.lock() {
                 *r = Some(reason.to_string());
             }
@@ -157,7 +157,7 @@ pub struct ChangelogSource {
     max_bytes: usize,
     /// For Avro records: the registry, and schemas by id (`Err`: the registry refused the
     /// id, so its records are poison).
-    registry: Option<crate::sink::registry::Registry>,
+    registry: Option<crate::kafka::registry::Registry>,
     avro: std::sync::Mutex<HashMap<u32, Result<Arc<avro::ReadShape>, String>>>,
 }
 
@@ -176,7 +176,7 @@ impl ChangelogSource {
         max: usize,
         max_bytes: usize,
     ) -> Result<Self, ChangelogError> {
-        let mut c = crate::sink::kafka::client_config_parts(
+        let mut c = crate::kafka::client_config_parts(
             &s.bootstrap_servers,
             s.tls.as_ref(),
             s.sasl.as_ref(),
@@ -224,7 +224,7 @@ impl ChangelogSource {
         let registry = s
             .schema_registry
             .as_ref()
-            .map(crate::sink::registry::Registry::new)
+            .map(crate::kafka::registry::Registry::new)
             .transpose()?;
         Ok(Self {
             consumer,
@@ -307,7 +307,7 @@ impl ChangelogSource {
         for id in missing {
             let shape = match registry.schema(id).await {
                 Ok(text) => avro::ReadShape::parse(&text).map(Arc::new),
-                Err(crate::sink::registry::RegistryError::Refused {
+                Err(crate::kafka::registry::RegistryError::Refused {
                     status, message, ..
                 }) => Err(format!(
                     "the schema registry refused schema id {id} (HTTP {status}): {message}"
