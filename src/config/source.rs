@@ -244,6 +244,12 @@ pub struct PostgresSettings {
     /// not emitted unless it is also in `tables`.
     #[serde(default)]
     pub signal_data_collection: Option<String>,
+    /// Debezium's `signal.kafka.topic`: a one-partition topic on the sink's brokers whose
+    /// records keyed by the topic prefix are signals (value `{"type": …, "data": {…}}`). The
+    /// offset of the last one taken is saved with the checkpoint; on a first start reading
+    /// begins at the topic's end.
+    #[serde(default)]
+    pub signal_kafka_topic: Option<String>,
 }
 
 fn default_chunk_size() -> usize {

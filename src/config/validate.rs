@@ -208,6 +208,19 @@ impl Settings {
                             "use snapshot_consistency: transaction with initial_only, or snapshot_mode: initial",
                         ));
                     }
+                    if let Some(t) = &pg.signal_kafka_topic {
+                        let ok = !t.is_empty()
+                            && t.len() <= 249
+                            && t.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+                        if !ok {
+                            return Err(invalid(
+                                at("source.signal_kafka_topic"),
+                                format!("`{t}` is not a Kafka topic name"),
+                                "use 1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-`",
+                            ));
+                        }
+                    }
                     if let Some(sig) = &pg.signal_data_collection {
                         if parse_table_name(sig).is_none() {
                             return Err(invalid(

@@ -107,6 +107,10 @@ pub struct SnapshotProgress {
     /// Whether an operator paused the incremental snapshots.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+    /// The Kafka signal topic's offset of the last signal taken (the next read starts after
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_offset: Option<i64>,
 }
 
 /// One table of an incremental snapshot and how far it got.

@@ -134,6 +134,7 @@ pub async fn run_connector(
                         capture_source(
                             name,
                             &settings.source,
+                            ks,
                             limits,
                             offsets,
                             telemetry,
@@ -160,9 +161,11 @@ pub async fn run_connector(
 }
 
 /// The database source of a capture connector (validation guarantees the source is one).
+#[allow(clippy::too_many_arguments)]
 fn capture_source(
     name: &str,
     source: &SourceSettings,
+    sink: &crate::config::KafkaSettings,
     limits: BatchLimits,
     offsets: &OffsetStore,
     telemetry: &Telemetry,
@@ -179,7 +182,17 @@ fn capture_source(
         )),
         SourceSettings::Postgres(pg) => CaptureSource::Postgres(
             PostgresSource::new(name, Arc::new(pg.clone()), limits, offsets, telemetry)
-                .with_snapshot_inbox(snapshots),
+                .with_snapshot_inbox(snapshots)
+                .with_kafka_signals(pg.signal_kafka_topic.as_ref().map(|topic| {
+                    crate::source::incremental::KafkaSignalSettings {
+                        client: crate::kafka::client_config(sink),
+                        topic: topic.clone(),
+                        key: sink
+                            .topic_prefix
+                            .clone()
+                            .unwrap_or_else(|| name.to_string()),
+                    }
+                })),
         ),
         SourceSettings::Kafka(_) => unreachable!("a kafka source is an apply connector"),
     }

@@ -338,6 +338,107 @@ pub(crate) fn plan(
     p
 }
 
+/// Debezium's Kafka signal channel: records on a one-partition topic, keyed by the
+/// connector's topic prefix, valued `{"type": "execute-snapshot", "data": {…}}`. A task
+/// reads them from `start` and hands `(offset, request)` pairs over; records with another
+/// key, and signal kinds sluice does not act on, are passed by.
+pub(crate) struct KafkaSignals {
+    rx: tokio::sync::mpsc::Receiver<(i64, Request)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for KafkaSignals {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where the Kafka signal channel reads (the sink's client settings, the topic, the key).
+#[derive(Debug, Clone)]
+pub struct KafkaSignalSettings {
+    /// librdkafka settings of the sink's brokers (secrets included: never logged).
+    pub client: rdkafka::config::ClientConfig,
+    /// The signal topic.
+    pub topic: String,
+    /// The key a signal for this connector carries (Debezium: `topic.prefix`).
+    pub key: String,
+}
+
+impl KafkaSignals {
+    /// Start reading after `after` (the last offset taken), or at the topic's end.
+    pub(crate) fn start(
+        s: &KafkaSignalSettings,
+        after: Option<i64>,
+        connector: &str,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        use rdkafka::consumer::{Consumer, StreamConsumer};
+        let mut c = s.client.clone();
+        c.set("group.id", format!("sluice-signals-{connector}"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false");
+        let consumer: StreamConsumer = c.create()?;
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        let offset = match after {
+            Some(o) => rdkafka::Offset::Offset(o + 1),
+            None => rdkafka::Offset::End,
+        };
+        tpl.add_partition_offset(&s.topic, 0, offset)?;
+        consumer.assign(&tpl)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (key, connector) = (s.key.clone(), connector.to_string());
+        let task = tokio::spawn(async move {
+            use rdkafka::Message;
+            loop {
+                let msg = match consumer.recv().await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(connector = %connector, error = %e, "reading the signal topic failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if msg.key() != Some(key.as_bytes()) {
+                    continue;
+                }
+                let offset = msg.offset();
+                let id = format!("kafka-{offset}");
+                let parsed: Result<serde_json::Value, _> =
+                    serde_json::from_slice(msg.payload().unwrap_or_default());
+                let (kind, data) = match &parsed {
+                    Ok(v) => (
+                        v["type"].as_str().unwrap_or_default().to_string(),
+                        v.get("data").map(|d| d.to_string()),
+                    ),
+                    Err(_) => (String::new(), None),
+                };
+                match parse_signal(&id, &kind, data.as_deref()) {
+                    Ok(Some(r)) => {
+                        tracing::info!(connector = %connector, id = %id, kind = %kind, "signal received from Kafka");
+                        if tx.send((offset, r)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => {
+                        tracing::warn!(connector = %connector, id = %id, "a Kafka signal of no kind sluice acts on; skipped")
+                    }
+                    Err(why) => {
+                        tracing::warn!(connector = %connector, id = %id, problem = %why, "Kafka signal ignored")
+                    }
+                }
+            }
+        });
+        Ok(Self { rx, task })
+    }
+
+    /// The next signal (pending forever once the reader ended).
+    pub(crate) async fn next(&mut self) -> (i64, Request) {
+        match self.rx.recv().await {
+            Some(x) => x,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Apply a request to the queue. `captured` is the connector's table list: a table outside
 /// it cannot be snapshotted (its topic is not set up) and is skipped with a warning.
 pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &str) {

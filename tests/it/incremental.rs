@@ -12,6 +12,22 @@ use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
 
+/// Produce one keyed record with kcat (`key\tvalue`).
+fn produce(bootstrap: &str, topic: &str, key: &str, value: &str) {
+    let mut p = std::process::Command::new("kcat")
+        .args(["-P", "-b", bootstrap, "-t", topic, "-K", "\t"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat producer");
+    std::io::Write::write_all(
+        p.stdin.as_mut().expect("stdin"),
+        format!("{key}\t{value}\n").as_bytes(),
+    )
+    .expect("write");
+    drop(p.stdin.take());
+    assert!(p.wait().expect("kcat").success());
+}
+
 fn http_port(config: &Path) -> u16 {
     let text = std::fs::read_to_string(config).expect("config");
     text.lines()
@@ -130,7 +146,9 @@ async fn added_table_is_snapshotted_incrementally_under_writes() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let extra = "      snapshot_chunk_size: 10\n";
+    let extra = "      snapshot_chunk_size: 10\n      signal_kafka_topic: inc-signals\n";
+    // The signal topic exists before sluice reads it (from its end).
+    produce(&bootstrap, "inc-signals", "another-connector", "{}");
     first_run(tmp.path(), pg.port, &bootstrap, extra).await;
 
     let config = sluice::write_config(
@@ -235,6 +253,35 @@ async fn added_table_is_snapshotted_incrementally_under_writes() {
         status["incremental_snapshots"].is_object(),
         "progress shown: {status}"
     );
+
+    // Debezium's Kafka signal channel: keyed by the topic prefix, with a filter.
+    let before = kcat_read(&bootstrap, "inc.public.items").len();
+    produce(
+        &bootstrap,
+        "inc-signals",
+        "inc",
+        r#"{"type": "execute-snapshot", "data": {"data-collections": ["public.items"], "type": "INCREMENTAL", "additional-conditions": [{"data-collection": "public.items", "filter": "id > 1490"}]}}"#,
+    );
+    let existing: i64 = c
+        .query_one("SELECT count(*) FROM items WHERE id > 1490", &[])
+        .await
+        .expect("count")
+        .get(0);
+    let new_reads = wait_for(
+        "the Kafka-signalled snapshot",
+        Duration::from_secs(60),
+        || async {
+            let r = kcat_read(&bootstrap, "inc.public.items");
+            let new: Vec<i64> = r[before.min(r.len())..]
+                .iter()
+                .filter(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
+                .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+                .collect();
+            (new.len() as i64 >= existing).then_some(new)
+        },
+    )
+    .await;
+    assert!(new_reads.iter().all(|id| *id > 1490), "{new_reads:?}");
     child.kill();
 }
 

@@ -490,6 +490,14 @@ impl Runner {
         self.report();
     }
 
+    /// The Kafka signal at `offset` was taken: the next checkpoint saves it.
+    pub(super) fn signal_taken(&mut self, offset: i64) {
+        let mut p = (*self.progress).clone();
+        p.signal_offset = Some(offset);
+        self.progress = Arc::new(p);
+        self.report();
+    }
+
     pub(super) fn report(&self) {
         if let Some(inbox) = &self.show {
             inbox.show(Arc::clone(&self.progress));

@@ -60,6 +60,8 @@ pub struct PostgresSource {
     telemetry: Telemetry,
     /// Snapshot requests from the management API.
     inbox: crate::source::incremental::SnapshotInbox,
+    /// Debezium's Kafka signal channel, when configured.
+    kafka_signals: Option<crate::source::incremental::KafkaSignalSettings>,
 }
 
 fn session_options() -> String {
@@ -100,7 +102,17 @@ impl PostgresSource {
             offsets,
             telemetry,
             inbox: Default::default(),
+            kafka_signals: None,
         }
+    }
+
+    /// Read Debezium signals from a Kafka topic too.
+    pub fn with_kafka_signals(
+        mut self,
+        s: Option<crate::source::incremental::KafkaSignalSettings>,
+    ) -> Self {
+        self.kafka_signals = s;
+        self
     }
 
     /// Take snapshot requests from the management API through `inbox`.
@@ -554,6 +566,20 @@ impl PostgresSource {
             .as_deref()
             .and_then(crate::source::incremental::table_id);
         let mut signals: Vec<crate::source::incremental::Request> = Vec::new();
+        let mut kafka_signals = match &self.kafka_signals {
+            Some(k) => Some(
+                crate::source::incremental::KafkaSignals::start(
+                    k,
+                    inc.progress().signal_offset,
+                    &self.connector,
+                )
+                .map_err(|e| PgSourceError::Precondition {
+                    problem: format!("cannot read the signal topic {}: {e}", k.topic),
+                    hint: "check source.signal_kafka_topic and the sink's Kafka settings".into(),
+                })?,
+            ),
+            None => None,
+        };
         self.inbox.set_accepts(true);
         inc.show = Some(self.inbox.clone());
         inc.report();
@@ -585,6 +611,16 @@ impl PostgresSource {
                         repl.update_applied_lsn(to_wire(lsn));
                         acked = Some(lsn);
                     }
+                }
+                (offset, r) = async {
+                    match kafka_signals.as_mut() {
+                        Some(k) => k.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    inc.request(r);
+                    inc.signal_taken(offset);
+                    inc.kick().await;
                 }
                 requests = self.inbox.next() => {
                     for r in requests {
