@@ -568,6 +568,112 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
     )
 }
 
+/// The initial snapshot with `snapshot_consistency: chunked` (issue 24): chunk sizes beside
+/// raw COPY, and one run killed (SIGKILL) at half and restarted, its total time beside an
+/// uninterrupted run.
+async fn chunked_snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!("CREATE TABLE snap {SHAPE}"))
+        .await
+        .expect("create snapshot table");
+    c.batch_execute(&format!(
+        "INSERT INTO snap SELECT {ROW} FROM generate_series(1, {rows}) g"
+    ))
+    .await
+    .expect("load snapshot table");
+    c.batch_execute("VACUUM ANALYZE snap")
+        .await
+        .expect("vacuum");
+    let t = Instant::now();
+    let stream = c
+        .copy_out("COPY (SELECT id, a, b, c, d, e FROM public.snap) TO STDOUT")
+        .await
+        .expect("copy");
+    use futures_util::StreamExt;
+    futures_util::pin_mut!(stream);
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        bytes += chunk.expect("chunk").len() as u64;
+    }
+    let copy_s = t.elapsed().as_secs_f64();
+    let topic = "bench.public.snap";
+    let source = |run: &str, chunk: u64| {
+        format!(
+            "      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: bench\n      tables: [public.snap]\n      snapshot_consistency: chunked\n      snapshot_chunk_size: {chunk}\n      slot_name: sluice_{run}\n      publication_name: pub_{run}\n",
+            pg.port
+        )
+    };
+    let mut out = Vec::new();
+    let mut plain_s = 0.0;
+    for chunk in [1024u64, 8192] {
+        let run = format!("chunk{chunk}");
+        let dir = root.join(&run);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let base = topic_records(bootstrap, topic);
+        let t = Instant::now();
+        let mut s = Sluice::start(&dir, &source(&run, chunk), bootstrap, &run);
+        while topic_records(bootstrap, topic) < base + rows {
+            s.sample_rss();
+            assert!(!s.exited(), "sluice exited during the snapshot");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let sluice_s = t.elapsed().as_secs_f64();
+        plain_s = sluice_s;
+        out.extend(snapshot_rows(
+            &format!("chunked snapshot, {chunk}-row chunks"),
+            ("raw COPY", "COPY"),
+            rows,
+            bytes,
+            copy_s,
+            sluice_s,
+            &s,
+        ));
+    }
+    // Interrupted at half (8192-row chunks), restarted from the same offsets.
+    let run = "killed";
+    let dir = root.join(run);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let base = topic_records(bootstrap, topic);
+    let t = Instant::now();
+    let mut s = Sluice::start(&dir, &source(run, 8192), bootstrap, run);
+    while topic_records(bootstrap, topic) < base + rows / 2 {
+        assert!(!s.exited(), "sluice exited during the snapshot");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = s.proc.0.kill();
+    let _ = s.proc.0.wait();
+    let at_kill = topic_records(bootstrap, topic) - base;
+    let mut s = Sluice::start(&dir, &source(run, 8192), bootstrap, run);
+    // Done when the queue is empty again after the restart's first report.
+    let mut seen_queue = false;
+    loop {
+        let remaining = s.metric("sluice_snapshot_tables_remaining").await;
+        if remaining.is_some_and(|r| r >= 1.0) {
+            seen_queue = true;
+        }
+        if seen_queue && remaining == Some(0.0) {
+            break;
+        }
+        assert!(!s.exited(), "sluice exited during the resumed snapshot");
+        assert!(t.elapsed() < Duration::from_secs(1800), "never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while topic_records(bootstrap, topic) < base + rows {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total_s = t.elapsed().as_secs_f64();
+    let delivered = topic_records(bootstrap, topic) - base;
+    out.push((
+        "chunked snapshot, SIGKILL at half and restart".to_string(),
+        format!(
+            "{total_s:.1} s in all ({:.2}× the uninterrupted 8192-row run), {at_kill} rows delivered at the kill, {} read twice",
+            total_s / plain_s.max(1e-3),
+            delivered.saturating_sub(rows)
+        ),
+    ));
+    out
+}
+
 async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<Row> {
     let c = pg.connect("bench").await;
     c.batch_execute(&format!("CREATE TABLE stream {SHAPE}; INSERT INTO stream SELECT {ROW} FROM generate_series(1, 100000) g;"))
@@ -1780,6 +1886,7 @@ async fn main() {
     let mut results: Vec<Row> = Vec::new();
     for scenario in [
         "snapshot",
+        "chunked-snapshot",
         "streaming",
         "latency",
         "maria-snapshot",
@@ -1831,6 +1938,9 @@ async fn main() {
             .expect("db");
         match scenario {
             "snapshot" => results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await),
+            "chunked-snapshot" => {
+                results.extend(chunked_snapshot(root.path(), &pg, &bootstrap, rows).await)
+            }
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
             "vs-debezium" => results.extend(
                 vs_debezium(

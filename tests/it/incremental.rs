@@ -169,9 +169,25 @@ async fn added_table_is_snapshotted_incrementally_under_writes() {
     let mut deleted: Vec<i32> = Vec::new();
     let mut n: u64 = 0;
     let started = std::time::Instant::now();
+    // The writer aims at the rows being read (the progress the API shows), so windows and
+    // changes really collide.
+    let mut hot: i64 = 0;
     loop {
         n += 1;
-        let id = ((n * 7919) % 1500) as i32 + 1;
+        if n % 20 == 0 {
+            if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{http}/connectors/inc")).await {
+                let text = r.text().await.unwrap_or_default();
+                let st: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                if let Some(rows) = st["incremental_snapshots"]["tables"][0]["rows"].as_i64() {
+                    hot = rows;
+                }
+            }
+        }
+        let id = if n % 4 == 0 {
+            ((n * 7919) % 1500) as i32 + 1
+        } else {
+            (hot + (n * 7919 % 40) as i64).clamp(1, 1500) as i32
+        };
         let v = version.get(&id).copied().unwrap_or(1) + 1;
         version.insert(id, v);
         if n % 13 == 0 && !deleted.contains(&id) {

@@ -385,35 +385,37 @@ async fn read_chunk(
     })
 }
 
-/// What the runner is doing.
-enum State {
-    /// Nothing asked, or paused.
-    Idle,
-    /// A chunk is being read; changes of its table since the request, by transaction.
-    Reading {
-        log: Vec<(u32, Option<Vec<Value>>)>,
-        /// Transactions the stream emitted before the request.
-        before: Vec<u32>,
-    },
-    /// A chunk is read and waits for the stream to pass its high watermark.
-    Waiting { chunk: Chunk, read: ChunkMeta },
+/// A chunk being read: changes of its table since the request, by transaction.
+struct Reading {
+    log: Vec<(u32, Option<Vec<Value>>)>,
+    /// Transactions the stream emitted before the request.
+    before: Vec<u32>,
 }
 
-struct ChunkMeta {
+/// A chunk read, waiting for the stream to pass its high watermark.
+struct Waiting {
+    chunk: Chunk,
     last: Option<Vec<String>>,
     complete: bool,
     seen: XidSnapshot,
     high: Lsn,
 }
 
+/// Chunks read ahead of the window that closes next: the reader reads the next chunk while
+/// earlier ones wait for the stream.
+const READ_AHEAD: usize = 2;
+
 /// The incremental snapshotter of one PostgreSQL stream. The stream calls its hooks in
-/// stream order; it never blocks the stream.
+/// stream order; it never blocks the stream. Chunks of the table at the head of the queue
+/// are read one after another (each starts after the last key of the one before) while the
+/// read ones wait, in order, for their windows to close.
 pub(super) struct Runner {
     connector: String,
     progress: Arc<SnapshotProgress>,
     chunk_size: usize,
     reader: Reader,
-    state: State,
+    reading: Option<Reading>,
+    waiting: VecDeque<Waiting>,
     /// Transaction ids the stream committed lately, newest last.
     recent: VecDeque<u32>,
     /// Keys of the reading table changed by the open transaction (`None`: a truncate).
@@ -450,7 +452,8 @@ impl Runner {
                 answers: ans_rx,
                 task,
             },
-            state: State::Idle,
+            reading: None,
+            waiting: VecDeque::new(),
             recent: VecDeque::with_capacity(RECENT_XIDS),
             open: Vec::new(),
             stream_at: Lsn(0),
@@ -473,6 +476,18 @@ impl Runner {
         crate::source::incremental::table_id(&self.current()?.table)
     }
 
+    fn busy(&self) -> bool {
+        self.reading.is_some() || !self.waiting.is_empty()
+    }
+
+    /// Forget every chunk in flight (its table stopped or was dropped).
+    fn forget(&mut self) {
+        if self.reading.take().is_some() {
+            self.drain_answer = true;
+        }
+        self.waiting.clear();
+    }
+
     /// Apply an operator's or a signal's request.
     pub(super) fn request(&mut self, req: crate::source::incremental::Request) {
         let mut p = (*self.progress).clone();
@@ -481,11 +496,7 @@ impl Runner {
         let head_changed = p.queue.first() != head.as_ref();
         self.progress = Arc::new(p);
         if head_changed {
-            // The chunk in flight is for a table no longer first (stopped): forget it.
-            match std::mem::replace(&mut self.state, State::Idle) {
-                State::Reading { .. } => self.drain_answer = true,
-                State::Waiting { .. } | State::Idle => {}
-            }
+            self.forget();
         }
         self.report();
     }
@@ -508,31 +519,42 @@ impl Runner {
             .set(self.progress.queue.len() as i64);
     }
 
-    /// Ask for the next chunk when idle and there is work.
+    /// Ask for the next chunk when the reader is free, fewer than [`READ_AHEAD`] chunks wait,
+    /// and the head table has rows left to read.
     pub(super) async fn kick(&mut self) {
-        if !matches!(self.state, State::Idle) || self.progress.paused || self.drain_answer {
+        if self.reading.is_some()
+            || self.waiting.len() >= READ_AHEAD
+            || self.progress.paused
+            || self.drain_answer
+        {
             return;
         }
         let (Some(cur), Some(table)) = (self.current().cloned(), self.current_table()) else {
             return;
         };
+        let after = match self.waiting.back() {
+            // The table's last chunk is read: the next table waits for its window.
+            Some(w) if w.complete => return,
+            Some(w) => w.last.clone(),
+            None => cur.after.clone(),
+        };
         let req = ChunkRequest {
             table,
             filter: cur.filter.clone(),
-            after: cur.after.clone(),
+            after,
             size: self.chunk_size,
         };
         if self.reader.requests.send(req).await.is_ok() {
-            self.state = State::Reading {
+            self.reading = Some(Reading {
                 log: Vec::new(),
                 before: self.recent.iter().copied().collect(),
-            };
+            });
         }
     }
 
     /// Changes decoded in the open transaction (`events` are the new ones).
     pub(super) fn changes(&mut self, events: &[ChangeEvent]) {
-        if matches!(self.state, State::Idle) {
+        if !self.busy() {
             return;
         }
         let Some(table) = self.current_table() else {
@@ -548,7 +570,7 @@ impl Runner {
     }
 
     /// A transaction committed, its commit record ending at `end`. Returns the rows to
-    /// emit after it, when its commit closed a chunk's window.
+    /// emit after it, when its commit closed windows.
     pub(super) fn commit(&mut self, xid: Option<u32>, end: Lsn) -> Option<Vec<ChangeEvent>> {
         let keys = std::mem::take(&mut self.open);
         if let Some(x) = xid {
@@ -556,21 +578,16 @@ impl Runner {
                 self.recent.pop_front();
             }
             self.recent.push_back(x);
-            match &mut self.state {
-                State::Reading { log, .. } => {
-                    log.extend(keys.into_iter().map(|k| (x, k)));
-                }
-                State::Waiting { chunk, read } => {
-                    if !read.seen.sees(x) {
-                        for k in keys {
-                            match k {
-                                Some(k) => chunk.drop_key(&k),
-                                None => chunk.clear(),
-                            }
-                        }
+            for w in self.waiting.iter_mut().filter(|w| !w.seen.sees(x)) {
+                for k in &keys {
+                    match k {
+                        Some(k) => w.chunk.drop_key(k),
+                        None => w.chunk.clear(),
                     }
                 }
-                State::Idle => {}
+            }
+            if let Some(r) = &mut self.reading {
+                r.log.extend(keys.into_iter().map(|k| (x, k)));
             }
         }
         self.advance(end)
@@ -581,17 +598,30 @@ impl Runner {
         self.advance(at)
     }
 
+    /// Close every window the stream has passed, in order.
     fn advance(&mut self, at: Lsn) -> Option<Vec<ChangeEvent>> {
         self.stream_at = self.stream_at.max(at);
-        match &self.state {
-            State::Waiting { read, .. } if self.stream_at >= read.high => self.close(),
-            _ => None,
+        let mut out: Option<Vec<ChangeEvent>> = None;
+        while self
+            .waiting
+            .front()
+            .is_some_and(|w| self.stream_at >= w.high)
+        {
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            let rows = self.close(w);
+            match &mut out {
+                Some(o) => o.extend(rows),
+                None => out = Some(rows),
+            }
         }
+        out
     }
 
     /// Wait for the reader's answer (pending forever when no chunk is being read).
     pub(super) async fn answer(&mut self) -> Option<Answer> {
-        if matches!(self.state, State::Reading { .. }) || self.drain_answer {
+        if self.reading.is_some() || self.drain_answer {
             self.reader.answers.recv().await
         } else {
             std::future::pending().await
@@ -609,12 +639,13 @@ impl Runner {
             // The answer to a request that was stopped meanwhile.
             return Ok(None);
         }
-        let State::Reading { log, before } = std::mem::replace(&mut self.state, State::Idle) else {
+        let Some(Reading { log, before }) = self.reading.take() else {
             return Ok(None);
         };
         let read = match answer {
             Some(Answer::Read(r)) => r,
             Some(Answer::Skip(reason)) => {
+                self.forget();
                 let mut p = (*self.progress).clone();
                 if !p.queue.is_empty() {
                     let t = p.queue.remove(0);
@@ -659,15 +690,13 @@ impl Runner {
                 }
             }
         }
-        self.state = State::Waiting {
+        self.waiting.push_back(Waiting {
             chunk,
-            read: ChunkMeta {
-                last: read.last,
-                complete: read.complete,
-                seen: read.seen,
-                high: read.high,
-            },
-        };
+            last: read.last,
+            complete: read.complete,
+            seen: read.seen,
+            high: read.high,
+        });
         // Inside a transaction the rows wait for its commit (which closes the window).
         if in_tx {
             return Ok(None);
@@ -675,12 +704,9 @@ impl Runner {
         Ok(self.advance(Lsn(0)))
     }
 
-    /// The window closed: the chunk's rows go out, the queue advances past them.
-    fn close(&mut self) -> Option<Vec<ChangeEvent>> {
-        let State::Waiting { chunk, read } = std::mem::replace(&mut self.state, State::Idle) else {
-            return None;
-        };
-        let mut rows = chunk.into_rows();
+    /// A window closed: the chunk's rows go out, the queue advances past them.
+    fn close(&mut self, w: Waiting) -> Vec<ChangeEvent> {
+        let mut rows = w.chunk.into_rows();
         let now = crate::clock::now_us();
         for ev in &mut rows {
             if let Position::Postgres { lsn, .. } = &mut ev.position {
@@ -692,15 +718,15 @@ impl Runner {
         let table = p.queue.first().map(|t| t.table.clone()).unwrap_or_default();
         if let Some(cur) = p.queue.first_mut() {
             cur.rows += rows.len() as u64;
-            if read.last.is_some() {
-                cur.after = read.last;
+            if w.last.is_some() {
+                cur.after = w.last;
             }
         }
         self.telemetry
             .snapshot_rows
             .with_label_values(&[&self.connector, &table])
             .inc_by(rows.len() as u64);
-        if read.complete && !p.queue.is_empty() {
+        if w.complete && !p.queue.is_empty() {
             let done = p.queue.remove(0);
             tracing::info!(
                 connector = %self.connector,
@@ -711,7 +737,7 @@ impl Runner {
         }
         self.progress = Arc::new(p);
         self.report();
-        Some(rows)
+        rows
     }
 }
 
