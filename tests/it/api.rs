@@ -259,9 +259,9 @@ async fn management_api_with_token() {
     assert_eq!(call("GET", http, "/health/live", None).await.0, 200);
 }
 
-/// Two connectors in one process: one fails definitively (its table does not exist), the
+/// Two connectors in one process: one fails definitively (its listed table is a view), the
 /// other keeps streaming; the failed one is `failed` with its hint until an operator
-/// restarts it (after the table was created). With `--fail-fast` the same failure stops
+/// restarts it (after the view was replaced by a table). With `--fail-fast` the same failure stops
 /// the process with a non-zero status.
 #[tokio::test(flavor = "multi_thread")]
 async fn one_connector_fails_alone() {
@@ -272,6 +272,9 @@ async fn one_connector_fails_alone() {
         "",
     )
     .await;
+    s.db.batch_execute("CREATE VIEW later AS SELECT 1 AS id; CREATE VIEW never AS SELECT 1 AS id;")
+        .await
+        .expect("views");
     let mut child = start(&s);
     let http = s.http;
     let bad = wait_state(http, "bad", "failed").await;
@@ -301,9 +304,11 @@ async fn one_connector_fails_alone() {
         "the process exited"
     );
     // Fixed by the operator: create the table, restart the connector.
-    s.db.batch_execute("CREATE TABLE later (id int primary key); INSERT INTO later VALUES (7);")
-        .await
-        .expect("create");
+    s.db.batch_execute(
+        "DROP VIEW later; CREATE TABLE later (id int primary key); INSERT INTO later VALUES (7);",
+    )
+    .await
+    .expect("create");
     assert_eq!(
         call("POST", http, "/connectors/bad/restart", None).await.0,
         202

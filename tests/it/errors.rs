@@ -67,11 +67,15 @@ async fn wal_level_replica() {
     assert!(err.contains("wal_level = logical"), "hint missing: {err}");
 }
 
-/// A table that does not exist is reported by name, with a non-zero exit.
+/// A listed relation that is not a table (a view) is reported by name, with a non-zero exit.
+/// (A table that does not exist yet is not an error: see `tests/it/incremental.rs`.)
 #[tokio::test(flavor = "multi_thread")]
-async fn missing_table() {
+async fn listed_view_is_refused() {
     let pg = Pg::start("logical");
-    let _c = pg.create_db("app").await;
+    let c = pg.create_db("app").await;
+    c.batch_execute("CREATE VIEW nope AS SELECT 1 AS id")
+        .await
+        .expect("view");
     let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
     let tmp = crate::support::test_dir();
     let path = sluice::write_config(
@@ -89,7 +93,10 @@ async fn missing_table() {
         .await
         .expect("join");
     assert_ne!(code, 0, "{err}");
-    assert!(err.contains("public.nope does not exist"), "{err}");
+    assert!(
+        err.contains("public.nope is not an ordinary table"),
+        "{err}"
+    );
 }
 
 /// Every config file shipped in `connectors/` and `docker/` parses and validates.

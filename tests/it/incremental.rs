@@ -380,3 +380,70 @@ async fn interrupted(initial: bool) {
         "the restart resumes, it does not start over:\n{logs}"
     );
 }
+
+/// A listed table that does not exist at the start does not stop the connector (issue 26
+/// item 5): a warning names it, the others stream, and once it is created it joins the
+/// publication and its rows (written before and after) reach its topic without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn table_created_later_is_captured() {
+    let pg = Pg::start("logical");
+    let c = setup(&pg, 10).await;
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let config = sluice::write_config(
+        tmp.path(),
+        "inc",
+        pg.port,
+        "app",
+        &["public.other", "public.later"],
+        &bootstrap,
+        "",
+        "",
+    );
+    let http = http_port(&config);
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&config, &log);
+    wait_for("streaming", Duration::from_secs(60), || async {
+        let url = format!("http://127.0.0.1:{http}/health");
+        (reqwest::get(&url).await.ok()?.status() == 200).then_some(())
+    })
+    .await;
+    c.batch_execute(
+        "CREATE TABLE later (id int primary key, version int not null); \
+         INSERT INTO later SELECT g, 1 FROM generate_series(1, 50) g;",
+    )
+    .await
+    .expect("create later");
+    for i in 51..=80 {
+        c.execute("INSERT INTO later VALUES ($1, 1)", &[&i])
+            .await
+            .expect("insert");
+        c.execute("UPDATE later SET version = 2 WHERE id = $1", &[&(i - 50)])
+            .await
+            .expect("update");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let want: HashMap<i64, i64> = c
+        .query("SELECT id, version FROM later", &[])
+        .await
+        .expect("table")
+        .iter()
+        .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
+        .collect();
+    wait_for("the new table's rows", Duration::from_secs(60), || async {
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for rec in kcat_read(&bootstrap, "inc.public.later") {
+            let (Some(k), Some(v)) = (rec.key, rec.value) else {
+                continue;
+            };
+            last.insert(k["id"].as_i64()?, v["after"]["version"].as_i64()?);
+        }
+        (last == want).then_some(())
+    })
+    .await;
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logs.contains("does not exist (yet)"), "no warning:\n{logs}");
+    assert!(logs.contains("a listed table was created"), "{logs}");
+    child.kill();
+}

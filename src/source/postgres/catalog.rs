@@ -28,12 +28,14 @@ pub(crate) fn qualified(t: &TableId) -> String {
     format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.name))
 }
 
-/// Verify `wal_level`, the replication privilege and table access.
+/// Verify `wal_level`, the replication privilege and table access. Returns the listed
+/// tables that do not exist (yet): the caller captures them once they are created.
 pub(crate) async fn preflight(
     client: &impl GenericClient,
     user: &str,
     tables: &[TableId],
-) -> Result<(), PgSourceError> {
+) -> Result<Vec<TableId>, PgSourceError> {
+    let mut missing = Vec::new();
     let row = client
         .query_one("SELECT current_setting('wal_level')", &[])
         .await
@@ -70,11 +72,8 @@ pub(crate) async fn preflight(
             .await
             .map_err(PgSourceError::sql("looking up tables"))?;
         let Some(row) = rows.first() else {
-            return Err(PgSourceError::Precondition {
-                problem: format!("table {t} does not exist"),
-                hint: "create it, or fix source.tables (names are case-sensitive: schema.table)"
-                    .into(),
-            });
+            missing.push(t.clone());
+            continue;
         };
         let kind: String = row.get(0);
         let readable: bool = row.get(1);
@@ -95,7 +94,29 @@ pub(crate) async fn preflight(
             });
         }
     }
-    Ok(())
+    Ok(missing)
+}
+
+/// Which of `tables` exist now.
+pub(crate) async fn existing(
+    client: &impl GenericClient,
+    tables: &[TableId],
+) -> Result<Vec<TableId>, PgSourceError> {
+    let mut out = Vec::new();
+    for t in tables {
+        let found = client
+            .query_opt(
+                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
+                &[&t.namespace, &t.name],
+            )
+            .await
+            .map_err(PgSourceError::sql("looking up tables"))?;
+        if found.is_some() {
+            out.push(t.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Verify that a replication slot is free (before creating one).

@@ -217,11 +217,24 @@ impl PostgresSource {
     pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, PgSourceError> {
         let s = Arc::clone(&self.settings);
         let mut sql = self.sql_connect().await?;
-        catalog::preflight(&sql, &s.user, &self.tables).await?;
+        let missing = catalog::preflight(&sql, &s.user, &self.tables).await?;
+        for t in &missing {
+            tracing::warn!(
+                connector = %self.connector,
+                table = %t,
+                "a listed table does not exist (yet): the others are captured, and it is captured once it is created"
+            );
+        }
+        let present: Vec<TableId> = self
+            .tables
+            .iter()
+            .filter(|t| !missing.contains(t))
+            .cloned()
+            .collect();
         // Tell the sink which tables are keyed before any event (topics, cleanup policies);
         // this also checks the configured key columns against the catalog.
-        let mut shapes = Vec::with_capacity(self.tables.len());
-        for t in &self.tables {
+        let mut shapes = Vec::with_capacity(present.len());
+        for t in &present {
             let cols = catalog::table_columns(&sql, t, &self.keys).await?;
             shapes.push(TableShape {
                 table: t.clone(),
@@ -247,7 +260,7 @@ impl PostgresSource {
             let done = snapshot::copy_tables(
                 &txn,
                 &s.database,
-                &self.tables,
+                &present,
                 &self.stream_keys,
                 lsn,
                 &mut decoder.registry,
@@ -279,7 +292,7 @@ impl PostgresSource {
             .signal_data_collection
             .as_deref()
             .and_then(crate::source::incremental::table_id);
-        let mut published = self.tables.clone();
+        let mut published = present.clone();
         if let Some(t) = &signal {
             if !published.contains(t) {
                 published.push(t.clone());
@@ -377,11 +390,12 @@ impl PostgresSource {
                 repl.start()
                     .await
                     .map_err(PgSourceError::repl("starting replication"))?;
-                progress.queue = names
+                progress.queue = present
                     .iter()
+                    .map(crate::source::incremental::table_name)
                     .map(|t| crate::event::IncrementalTable {
                         id: "initial".into(),
-                        table: t.clone(),
+                        table: t,
                         filter: None,
                         after: None,
                         rows: 0,
@@ -405,7 +419,7 @@ impl PostgresSource {
                 let done = snapshot::copy_tables(
                     &txn,
                     &s.database,
-                    &self.tables,
+                    &present,
                     &self.stream_keys,
                     created.consistent_point,
                     &mut decoder.registry,
@@ -481,7 +495,14 @@ impl PostgresSource {
             return Ok(SourceEnd::Stopped);
         }
         let result = self
-            .stream(&mut repl, &sql, &mut decoder, io, last_cp, progress)
+            .stream(
+                &mut repl,
+                &sql,
+                &mut decoder,
+                io,
+                last_cp,
+                (progress, missing),
+            )
             .await;
         self.inbox.set_accepts(false);
         if result.is_err() {
@@ -537,7 +558,8 @@ impl PostgresSource {
         dec: &mut replication::StreamDecoder,
         io: SourceIo,
         mut last_cp: Lsn,
-        progress: SnapshotProgress,
+        // The snapshot progress to go on with, and the listed tables that do not exist yet.
+        (progress, mut missing): (SnapshotProgress, Vec<TableId>),
     ) -> Result<SourceEnd, PgSourceError> {
         let SourceIo {
             tx,
@@ -589,6 +611,11 @@ impl PostgresSource {
             snapshots: Some(inc.progress()),
         };
         inc.kick().await;
+        // Listed tables that did not exist at the start are looked for every few seconds;
+        // one that appears joins the publication and gets an incremental snapshot (the rows
+        // written before it joined), so it is captured without a restart.
+        let mut look = tokio::time::interval(Duration::from_secs(2));
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pipeline_gone = false;
         let slot_lag = self
             .telemetry
@@ -620,6 +647,34 @@ impl PostgresSource {
                 } => {
                     inc.request(r);
                     inc.signal_taken(offset);
+                    inc.kick().await;
+                }
+                _ = look.tick(), if !missing.is_empty() => {
+                    let appeared = catalog::existing(sql, &missing).await?;
+                    for t in appeared {
+                        missing.retain(|m| m != &t);
+                        if let Err(e) = slot::ensure_publication(
+                            sql,
+                            &self.publication,
+                            std::slice::from_ref(&t),
+                            self.settings.create_publication,
+                            self.settings.publish_via_partition_root,
+                        )
+                        .await
+                        {
+                            tracing::warn!(connector = %self.connector, table = %t, error = %e, hint = %e.hint(), "a listed table was created but cannot join the publication; it is not captured");
+                            continue;
+                        }
+                        tracing::info!(connector = %self.connector, table = %t, "a listed table was created: captured from now on, its rows read by an incremental snapshot");
+                        inc.request(crate::source::incremental::Request::Execute {
+                            id: format!("created-{}", crate::clock::now_us() / 1000),
+                            tables: vec![crate::source::incremental::TableRequest {
+                                table: crate::source::incremental::table_name(&t),
+                                filter: None,
+                            }],
+                            blocking: false,
+                        });
+                    }
                     inc.kick().await;
                 }
                 requests = self.inbox.next() => {
