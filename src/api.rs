@@ -142,6 +142,7 @@ fn snapshots_json(p: &crate::event::SnapshotProgress) -> serde_json::Value {
                 "table": t.table,
                 "filter": t.filter,
                 "rows": t.rows,
+                "estimated_rows": t.estimate,
                 "state": match (i, p.paused) {
                     (0, false) => "running",
                     (_, true) => "paused",

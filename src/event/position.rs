@@ -130,6 +130,9 @@ pub struct IncrementalTable {
     /// Rows delivered so far.
     #[serde(default)]
     pub rows: u64,
+    /// The catalog's estimate of the table's rows when its first chunk was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<u64>,
 }
 
 impl Checkpoint {

@@ -331,6 +331,7 @@ pub(crate) fn plan(
                 filter: None,
                 after: None,
                 rows: 0,
+                estimate: None,
             });
         }
     }
@@ -487,6 +488,7 @@ pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &s
                     filter: t.filter,
                     after: None,
                     rows: 0,
+                    estimate: None,
                 });
             }
         }

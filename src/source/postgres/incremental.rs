@@ -96,6 +96,8 @@ pub(super) struct ChunkRead {
     complete: bool,
     seen: XidSnapshot,
     high: Lsn,
+    /// The catalog's row estimate (first chunk of a table only).
+    estimate: Option<u64>,
 }
 
 /// What the reader answers.
@@ -299,6 +301,18 @@ async fn read_chunk(
         req.size
     );
     let table_name = req.table.to_string();
+    let estimate = if req.after.is_none() {
+        txn.query_opt(
+            "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)",
+            &[&qualified(&req.table)],
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.get::<_, f64>(0).max(0.0) as u64)
+    } else {
+        None
+    };
     let stream = txn
         .copy_out(sql.as_str())
         .await
@@ -369,9 +383,14 @@ async fn read_chunk(
         .map_err(PgSourceError::sql("ending an incremental snapshot chunk"))?;
     let last = match &last_line {
         Some(l) => Some(
-            key_texts(l, &shape.key, by_ctid).ok_or_else(|| PgSourceError::Copy {
-                table: table_name.clone(),
-                detail: "the last row's key cannot be read back",
+            // A NULL in a configured key column: the chunk cannot say where the next one
+            // starts, so the table's snapshot is dropped (with this reason) rather than
+            // retried forever.
+            key_texts(l, &shape.key, by_ctid).ok_or_else(|| PgSourceError::Precondition {
+                problem: format!(
+                    "a row of {table_name} has a NULL in a key column; chunks cannot continue after it"
+                ),
+                hint: "give the table key_columns that are NOT NULL, or a primary key".into(),
             })?,
         ),
         None => None,
@@ -382,6 +401,7 @@ async fn read_chunk(
         last,
         seen,
         high: Lsn::parse(&high).unwrap_or_default(),
+        estimate,
     })
 }
 
@@ -681,6 +701,17 @@ impl Runner {
             stream_at = %self.stream_at,
             "chunk read; waiting for the stream to pass its high watermark"
         );
+        if let Some(e) = read.estimate {
+            let mut p = (*self.progress).clone();
+            if let Some(cur) = p.queue.first_mut() {
+                cur.estimate = Some(e);
+                self.telemetry
+                    .snapshot_estimated
+                    .with_label_values(&[&self.connector, &cur.table])
+                    .set(e as i64);
+            }
+            self.progress = Arc::new(p);
+        }
         let mut chunk = Chunk::new(read.rows);
         for (x, k) in log {
             if !read.seen.sees(x) {

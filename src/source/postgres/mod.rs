@@ -399,6 +399,7 @@ impl PostgresSource {
                         filter: None,
                         after: None,
                         rows: 0,
+                        estimate: None,
                     })
                     .collect();
                 tracing::info!(connector = %self.connector, tables = names.len(), "chunked initial snapshot: streaming, tables read in key-ordered chunks");
