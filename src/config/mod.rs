@@ -9,6 +9,7 @@
 //! [`secrecy::SecretString`] and never reach `Debug` output or logs.
 
 mod env;
+mod filter;
 mod model;
 mod sink;
 mod source;
@@ -16,6 +17,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use filter::TableFilter;
 pub use model::*;
 pub use sink::*;
 pub use source::*;

@@ -150,8 +150,20 @@ pub struct PostgresSettings {
     pub password: Option<SecretString>,
     /// Database to capture.
     pub database: String,
-    /// Tables to capture, as `schema.table`.
+    /// Tables to capture, as `schema.table` (may be empty when `table_include_list` is
+    /// set).
+    #[serde(default)]
     pub tables: Vec<String>,
+    /// Debezium's `table.include.list`: regular expressions of `schema.table` names (whole
+    /// name, case-insensitive). Every ordinary or partitioned table matching one is captured
+    /// besides `tables`, also one created while sluice runs (it joins the publication and
+    /// gets an incremental snapshot).
+    #[serde(default)]
+    pub table_include_list: Vec<String>,
+    /// Debezium's `table.exclude.list`: tables matching one of these are not captured
+    /// through `table_include_list` (tables named in `tables` always are).
+    #[serde(default)]
+    pub table_exclude_list: Vec<String>,
     /// Replication slot name (default `sluice_<connector>`).
     #[serde(default)]
     pub slot_name: Option<String>,

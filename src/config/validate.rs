@@ -152,12 +152,28 @@ impl Settings {
                             "use the server's port, 1 to 65535 (PostgreSQL's default is 5432)",
                         ));
                     }
-                    if pg.tables.is_empty() {
+                    if pg.tables.is_empty() && pg.table_include_list.is_empty() {
                         return Err(invalid(
                             at("source.tables"),
                             "no table is listed",
-                            "list tables as `schema.table`, e.g. [\"public.customers\"]",
+                            "list tables as `schema.table`, e.g. [\"public.customers\"], or patterns in source.table_include_list",
                         ));
+                    }
+                    for (list, name) in [
+                        (&pg.table_include_list, "table_include_list"),
+                        (&pg.table_exclude_list, "table_exclude_list"),
+                    ] {
+                        for (i, p) in list.iter().enumerate() {
+                            if let Err((_, e)) =
+                                super::TableFilter::new(std::slice::from_ref(p), &[])
+                            {
+                                return Err(invalid(
+                                    at(&format!("source.{name}[{i}]")),
+                                    format!("`{p}` is not a regular expression ({e})"),
+                                    "write a regular expression of schema.table names, e.g. `public\\.orders_.*`",
+                                ));
+                            }
+                        }
                     }
                     for (i, t) in pg.tables.iter().enumerate() {
                         if parse_table_name(t).is_none() {
@@ -182,7 +198,32 @@ impl Settings {
                             }
                         }
                     }
-                    validate_key_columns(&at, &pg.key_columns, &pg.tables)?;
+                    let patterns =
+                        super::TableFilter::new(&pg.table_include_list, &pg.table_exclude_list)
+                            .unwrap_or_default();
+                    let unlisted: BTreeMap<String, Vec<String>> = pg
+                        .key_columns
+                        .iter()
+                        .filter(|(t, _)| {
+                            !parse_table_name(t)
+                                .is_some_and(|(ns, n)| patterns.matches(&format!("{ns}.{n}")))
+                        })
+                        .map(|(t, c)| (t.clone(), c.clone()))
+                        .collect();
+                    validate_key_columns(&at, &unlisted, &pg.tables)?;
+                    for (t, cols) in pg
+                        .key_columns
+                        .iter()
+                        .filter(|(t, _)| !unlisted.contains_key(*t))
+                    {
+                        if cols.is_empty() || cols.iter().any(|c| c.is_empty()) {
+                            return Err(invalid(
+                                at(&format!("source.key_columns.{t}")),
+                                "needs at least one column name, none of them empty",
+                                "write e.g. `public.items: [sku]`",
+                            ));
+                        }
+                    }
                     validate_skipped(&at, &pg.skipped_operations)?;
                     validate_column_lists(&at, &pg.column_include_list, &pg.column_exclude_list)?;
                     if pg.status_interval_ms == 0 {

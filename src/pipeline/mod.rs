@@ -173,14 +173,14 @@ fn capture_source(
 ) -> CaptureSource {
     let (offsets, telemetry) = (offsets.clone(), telemetry.clone());
     match source {
-        SourceSettings::Mysql(my) => CaptureSource::Mysql(MysqlSource::new(
+        SourceSettings::Mysql(my) => CaptureSource::Mysql(Box::new(MysqlSource::new(
             name,
             Arc::new(my.clone()),
             limits,
             offsets,
             telemetry,
-        )),
-        SourceSettings::Postgres(pg) => CaptureSource::Postgres(
+        ))),
+        SourceSettings::Postgres(pg) => CaptureSource::Postgres(Box::new(
             PostgresSource::new(name, Arc::new(pg.clone()), limits, offsets, telemetry)
                 .with_snapshot_inbox(snapshots)
                 .with_kafka_signals(pg.signal_kafka_topic.as_ref().map(|topic| {
@@ -193,7 +193,7 @@ fn capture_source(
                             .unwrap_or_else(|| name.to_string()),
                     }
                 })),
-        ),
+        )),
         SourceSettings::Kafka(_) => unreachable!("a kafka source is an apply connector"),
     }
 }

@@ -80,9 +80,9 @@ impl Batch {
 #[derive(Debug)]
 pub enum CaptureSource {
     /// PostgreSQL logical replication.
-    Postgres(postgres::PostgresSource),
+    Postgres(Box<postgres::PostgresSource>),
     /// MySQL/MariaDB binlog.
-    Mysql(mysql::MysqlSource),
+    Mysql(Box<mysql::MysqlSource>),
 }
 
 impl CaptureSource {

@@ -447,3 +447,73 @@ async fn table_created_later_is_captured() {
     assert!(logs.contains("a listed table was created"), "{logs}");
     child.kill();
 }
+
+/// `table_include_list` / `table_exclude_list` (issue 26 item 6): matching tables are
+/// snapshotted and streamed, excluded ones are not, and a matching table created while
+/// sluice runs joins the publication and is read by an incremental snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn table_patterns_capture_matching_tables_also_created_later() {
+    let pg = Pg::start("logical");
+    let c = pg.create_db("app").await;
+    c.batch_execute(
+        "CREATE TABLE p_a (id int primary key); INSERT INTO p_a VALUES (1), (2); \
+         CREATE TABLE p_skip (id int primary key); INSERT INTO p_skip VALUES (1); \
+         CREATE TABLE other (id int primary key); INSERT INTO other VALUES (1);",
+    )
+    .await
+    .expect("setup");
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let config = sluice::write_config(
+        tmp.path(),
+        "pat",
+        pg.port,
+        "app",
+        &["public.other"],
+        &bootstrap,
+        "      table_include_list: ['public\\.p_.*']\n      table_exclude_list: ['public\\.p_skip']\n",
+        "",
+    );
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&config, &log);
+    let ids = |topic: &str| -> Vec<i64> {
+        let mut v: Vec<i64> = kcat_read(&bootstrap, topic)
+            .iter()
+            .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    wait_for(
+        "the matching table's snapshot",
+        Duration::from_secs(60),
+        || async { (ids("pat.public.p_a") == vec![1, 2]).then_some(()) },
+    )
+    .await;
+    c.batch_execute(
+        "CREATE TABLE p_new (id int primary key); INSERT INTO p_new VALUES (10), (11); \
+         INSERT INTO p_a VALUES (3);",
+    )
+    .await
+    .expect("create later");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    c.batch_execute("INSERT INTO p_new VALUES (12)")
+        .await
+        .expect("insert");
+    wait_for(
+        "the new matching table",
+        Duration::from_secs(60),
+        || async {
+            (ids("pat.public.p_new") == vec![10, 11, 12] && ids("pat.public.p_a") == vec![1, 2, 3])
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !crate::support::kafka::topic_names(&bootstrap).contains(&"pat.public.p_skip".to_string()),
+        "the excluded table was captured"
+    );
+    child.kill();
+}

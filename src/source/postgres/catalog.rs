@@ -97,6 +97,34 @@ pub(crate) async fn preflight(
     Ok(missing)
 }
 
+/// The ordinary and partitioned tables (not partitions, not system ones) whose
+/// `schema.table` name the patterns capture, sorted by name.
+pub(crate) async fn matching_tables(
+    client: &impl GenericClient,
+    filter: &crate::config::TableFilter,
+) -> Result<Vec<TableId>, PgSourceError> {
+    if !filter.is_active() {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname NOT LIKE 'pg\\_%' \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(PgSourceError::sql("listing tables for table_include_list"))?;
+    Ok(rows
+        .iter()
+        .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|t| filter.matches(&t.to_string()))
+        .collect())
+}
+
 /// Which of `tables` exist now.
 pub(crate) async fn existing(
     client: &impl GenericClient,

@@ -521,6 +521,15 @@ impl Runner {
         self.report();
     }
 
+    /// A table is captured from now on (it appeared): it may be snapshotted.
+    pub(super) fn capture(&mut self, name: String) {
+        if !self.progress.tables.contains(&name) {
+            let mut p = (*self.progress).clone();
+            p.tables.push(name);
+            self.progress = Arc::new(p);
+        }
+    }
+
     /// The Kafka signal at `offset` was taken: the next checkpoint saves it.
     pub(super) fn signal_taken(&mut self, offset: i64) {
         let mut p = (*self.progress).clone();

@@ -47,6 +47,11 @@ use crate::telemetry::{Health, Telemetry};
 pub struct PostgresSource {
     connector: String,
     settings: Arc<PostgresSettings>,
+    /// The tables named in `tables`.
+    named: Vec<TableId>,
+    /// `table_include_list` / `table_exclude_list`.
+    patterns: crate::config::TableFilter,
+    /// The captured tables of this run: the named ones and those the patterns match.
     tables: Vec<TableId>,
     slot: String,
     publication: String,
@@ -90,7 +95,15 @@ impl PostgresSource {
         telemetry: Telemetry,
     ) -> Self {
         let tables = crate::source::table_ids(&settings.tables);
+        // Validated at load; an invalid pattern cannot reach here.
+        let patterns = crate::config::TableFilter::new(
+            &settings.table_include_list,
+            &settings.table_exclude_list,
+        )
+        .unwrap_or_default();
         Self {
+            named: tables.clone(),
+            patterns,
             slot: settings.slot_name(connector),
             publication: settings.publication_name(connector),
             keys: KeyOverrides::new(&settings.key_columns),
@@ -217,6 +230,14 @@ impl PostgresSource {
     pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, PgSourceError> {
         let s = Arc::clone(&self.settings);
         let mut sql = self.sql_connect().await?;
+        // The captured tables: the named ones, then those the patterns match.
+        let mut tables = self.named.clone();
+        for t in catalog::matching_tables(&sql, &self.patterns).await? {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+        self.tables = tables;
         let missing = catalog::preflight(&sql, &s.user, &self.tables).await?;
         for t in &missing {
             tracing::warn!(
@@ -615,6 +636,8 @@ impl PostgresSource {
         // Listed tables that did not exist at the start are looked for every few seconds;
         // one that appears joins the publication and gets an incremental snapshot (the rows
         // written before it joined), so it is captured without a restart.
+        let mut captured: std::collections::HashSet<TableId> =
+            self.tables.iter().cloned().collect();
         let mut look = tokio::time::interval(Duration::from_secs(2));
         look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pipeline_gone = false;
@@ -650,10 +673,17 @@ impl PostgresSource {
                     inc.signal_taken(offset);
                     inc.kick().await;
                 }
-                _ = look.tick(), if !missing.is_empty() => {
-                    let appeared = catalog::existing(sql, &missing).await?;
+                _ = look.tick(), if !missing.is_empty() || self.patterns.is_active() => {
+                    let mut appeared = catalog::existing(sql, &missing).await?;
+                    for t in catalog::matching_tables(sql, &self.patterns).await? {
+                        if !captured.contains(&t) && !appeared.contains(&t) {
+                            appeared.push(t);
+                        }
+                    }
                     for t in appeared {
                         missing.retain(|m| m != &t);
+                        captured.insert(t.clone());
+                        inc.capture(crate::source::incremental::table_name(&t));
                         if let Err(e) = slot::ensure_publication(
                             sql,
                             &self.publication,
