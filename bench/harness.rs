@@ -920,12 +920,42 @@ fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: &[(&str, f64, 
 }
 
 async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64) -> Vec<Row> {
+    latency_beside(root, pg, bootstrap, rate, seconds, 0).await
+}
+
+/// Streaming latency at `rate` changes/s; with `snapshot_rows` > 0, while an incremental
+/// snapshot (asked for through the API when the load starts) reads a table of that many
+/// rows on the same connector.
+async fn latency_beside(
+    root: &Path,
+    pg: &Pg,
+    bootstrap: &str,
+    rate: u64,
+    seconds: u64,
+    snapshot_rows: u64,
+) -> Vec<Row> {
     let table = format!("lat{rate}");
     let c = pg.connect("bench").await;
     c.batch_execute(&format!("CREATE TABLE {table} {SHAPE}"))
         .await
         .expect("table");
-    let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", &table);
+    let mut s = if snapshot_rows > 0 {
+        c.batch_execute(&format!(
+            "CREATE TABLE snapbig {SHAPE}; INSERT INTO snapbig SELECT {ROW} FROM generate_series(1, {snapshot_rows}) g"
+        ))
+        .await
+        .expect("snapshot table");
+        c.batch_execute("VACUUM ANALYZE snapbig")
+            .await
+            .expect("vacuum");
+        let source = format!(
+            "      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: bench\n      tables: [public.{table}, public.snapbig]\n      snapshot_mode: no_data\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n",
+            pg.port
+        );
+        Sluice::start(root, &source, bootstrap, &table)
+    } else {
+        Sluice::postgres(root, pg.port, bootstrap, "no_data", &table)
+    };
     loop {
         let r = c.query(&format!("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_{table}' AND active"), &[]).await.expect("slots");
         if !r.is_empty() {
@@ -957,6 +987,19 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
     let per_tick = (rate / 100).max(1) as i64; // a transaction every 10 ms
     let ticks = seconds * 100;
     let total = per_tick as u64 * ticks;
+    let snapshot_started = Instant::now();
+    if snapshot_rows > 0 {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/connectors/bench/snapshot",
+                s.http
+            ))
+            .body(r#"{"tables": ["public.snapbig"]}"#)
+            .send()
+            .await
+            .expect("snapshot request");
+        assert_eq!(resp.status(), 202, "snapshot request refused");
+    }
     let load = tokio::spawn(async move {
         let mut iv = tokio::time::interval(Duration::from_millis(10));
         for t in 0..ticks as i64 {
@@ -982,6 +1025,15 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
         }
     };
     let _ = load.await;
+    let snapshot_note = if snapshot_rows > 0 {
+        let read = s.metric("sluice_snapshot_rows_total").await.unwrap_or(0.0);
+        let rows_s = read / snapshot_started.elapsed().as_secs_f64().max(1e-3);
+        format!(
+            ", while an incremental snapshot read {read:.0} of {snapshot_rows} rows ({rows_s:.0} rows/s)"
+        )
+    } else {
+        String::new()
+    };
     let mut ack = Vec::new();
     for (what, metric) in [
         ("sink", "sluice_commit_to_sink_seconds"),
@@ -993,7 +1045,7 @@ async fn latency(root: &Path, pg: &Pg, bootstrap: &str, rate: u64, seconds: u64)
     }
     s.stop();
     vec![latency_row(
-        format!("latency at {rate}/s for {seconds}s"),
+        format!("latency at {rate}/s for {seconds}s{snapshot_note}"),
         lat,
         &s,
         &ack,
@@ -1887,6 +1939,7 @@ async fn main() {
     for scenario in [
         "snapshot",
         "chunked-snapshot",
+        "incremental-latency",
         "streaming",
         "latency",
         "maria-snapshot",
@@ -1938,6 +1991,8 @@ async fn main() {
             .expect("db");
         match scenario {
             "snapshot" => results.extend(snapshot(root.path(), &pg, &bootstrap, rows).await),
+            "incremental-latency" => results
+                .extend(latency_beside(root.path(), &pg, &bootstrap, 1000, seconds, rows).await),
             "chunked-snapshot" => {
                 results.extend(chunked_snapshot(root.path(), &pg, &bootstrap, rows).await)
             }

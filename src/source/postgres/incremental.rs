@@ -425,6 +425,10 @@ struct Waiting {
 /// earlier ones wait for the stream.
 const READ_AHEAD: usize = 2;
 
+/// Chunks written but not yet acknowledged by the sink before the next one is read: the
+/// snapshot's rows never queue up in front of streamed changes by more than this.
+const UNACKED_CHUNKS: usize = 2;
+
 /// The incremental snapshotter of one PostgreSQL stream. The stream calls its hooks in
 /// stream order; it never blocks the stream. Chunks of the table at the head of the queue
 /// are read one after another (each starts after the last key of the one before) while the
@@ -444,6 +448,8 @@ pub(super) struct Runner {
     stream_at: Lsn,
     /// A chunk request was abandoned (its table stopped): its answer is read and dropped.
     drain_answer: bool,
+    /// The progress written with each chunk not yet acknowledged, oldest first.
+    unacked: VecDeque<Arc<SnapshotProgress>>,
     telemetry: crate::telemetry::Telemetry,
     /// Where the progress is shown to the management API.
     pub(super) show: Option<crate::source::incremental::SnapshotInbox>,
@@ -478,6 +484,7 @@ impl Runner {
             open: Vec::new(),
             stream_at: Lsn(0),
             drain_answer: false,
+            unacked: VecDeque::new(),
             telemetry,
             show: None,
         }
@@ -494,10 +501,6 @@ impl Runner {
 
     fn current_table(&self) -> Option<TableId> {
         crate::source::incremental::table_id(&self.current()?.table)
-    }
-
-    fn busy(&self) -> bool {
-        self.reading.is_some() || !self.waiting.is_empty()
     }
 
     /// Forget every chunk in flight (its table stopped or was dropped).
@@ -530,6 +533,14 @@ impl Runner {
         }
     }
 
+    /// The sink acknowledged a checkpoint carrying `p`: the chunks written up to it are
+    /// durable.
+    pub(super) fn acknowledged(&mut self, p: &Arc<SnapshotProgress>) {
+        if let Some(i) = self.unacked.iter().position(|u| Arc::ptr_eq(u, p)) {
+            self.unacked.drain(..=i);
+        }
+    }
+
     /// The Kafka signal at `offset` was taken: the next checkpoint saves it.
     pub(super) fn signal_taken(&mut self, offset: i64) {
         let mut p = (*self.progress).clone();
@@ -553,6 +564,7 @@ impl Runner {
     pub(super) async fn kick(&mut self) {
         if self.reading.is_some()
             || self.waiting.len() >= READ_AHEAD
+            || self.unacked.len() >= UNACKED_CHUNKS
             || self.progress.paused
             || self.drain_answer
         {
@@ -581,9 +593,12 @@ impl Runner {
         }
     }
 
-    /// Changes decoded in the open transaction (`events` are the new ones).
+    /// Changes decoded in the open transaction (`events` are the new ones). Kept whenever a
+    /// table is queued, not only while a chunk is in flight: a chunk may be asked for before
+    /// this transaction's commit arrives, and the read may not see the transaction (it was
+    /// still committing), so its keys must reach the chunk's log at the commit.
     pub(super) fn changes(&mut self, events: &[ChangeEvent]) {
-        if !self.busy() {
+        if self.progress.queue.is_empty() {
             return;
         }
         let Some(table) = self.current_table() else {
@@ -776,6 +791,7 @@ impl Runner {
             );
         }
         self.progress = Arc::new(p);
+        self.unacked.push_back(Arc::clone(&self.progress));
         self.report();
         rows
     }

@@ -658,9 +658,14 @@ impl PostgresSource {
                         pipeline_gone = true;
                         break;
                     }
-                    if let Some(Checkpoint::Postgres { lsn, .. }) = acks.borrow_and_update().clone() {
+                    let ack = acks.borrow_and_update().clone();
+                    if let Some(Checkpoint::Postgres { lsn, snapshots, .. }) = ack {
                         repl.update_applied_lsn(to_wire(lsn));
                         acked = Some(lsn);
+                        if let Some(p) = &snapshots {
+                            inc.acknowledged(p);
+                            inc.kick().await;
+                        }
                     }
                 }
                 (offset, r) = async {
