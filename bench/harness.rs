@@ -527,7 +527,9 @@ fn drain_rows(
     ]
 }
 
-async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
+/// Create and fill `public.snap` with `rows` rows, then time a raw COPY of it (the physical
+/// limit): its bytes and seconds.
+async fn load_snap(pg: &Pg, rows: u64) -> (u64, f64) {
     let c = pg.connect("bench").await;
     c.batch_execute(&format!("CREATE TABLE snap {SHAPE}"))
         .await
@@ -540,7 +542,6 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
     c.batch_execute("VACUUM ANALYZE snap")
         .await
         .expect("vacuum");
-    // Physical limit: raw COPY of the same SELECT.
     let t = Instant::now();
     let stream = c
         .copy_out("COPY (SELECT id, a, b, c, d, e FROM public.snap) TO STDOUT")
@@ -552,7 +553,11 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
     while let Some(chunk) = stream.next().await {
         bytes += chunk.expect("chunk").len() as u64;
     }
-    let copy_s = t.elapsed().as_secs_f64();
+    (bytes, t.elapsed().as_secs_f64())
+}
+
+async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
+    let (bytes, copy_s) = load_snap(pg, rows).await;
     let t = Instant::now();
     let mut s = Sluice::postgres(root, pg.port, bootstrap, "initial_only", "snap");
     s.wait_exit().await;
@@ -572,30 +577,7 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
 /// raw COPY, and one run killed (SIGKILL) at half and restarted, its total time beside an
 /// uninterrupted run.
 async fn chunked_snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
-    let c = pg.connect("bench").await;
-    c.batch_execute(&format!("CREATE TABLE snap {SHAPE}"))
-        .await
-        .expect("create snapshot table");
-    c.batch_execute(&format!(
-        "INSERT INTO snap SELECT {ROW} FROM generate_series(1, {rows}) g"
-    ))
-    .await
-    .expect("load snapshot table");
-    c.batch_execute("VACUUM ANALYZE snap")
-        .await
-        .expect("vacuum");
-    let t = Instant::now();
-    let stream = c
-        .copy_out("COPY (SELECT id, a, b, c, d, e FROM public.snap) TO STDOUT")
-        .await
-        .expect("copy");
-    use futures_util::StreamExt;
-    futures_util::pin_mut!(stream);
-    let mut bytes = 0u64;
-    while let Some(chunk) = stream.next().await {
-        bytes += chunk.expect("chunk").len() as u64;
-    }
-    let copy_s = t.elapsed().as_secs_f64();
+    let (bytes, copy_s) = load_snap(pg, rows).await;
     let topic = "bench.public.snap";
     let source = |run: &str, chunk: u64| {
         format!(

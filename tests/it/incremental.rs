@@ -66,6 +66,25 @@ fn assert_versions_never_go_back(records: &[KRecord]) -> usize {
     reads
 }
 
+/// The keys of the `r` records after the first `before` records of the items topic, once
+/// there are at least `n`.
+async fn reads_after(bootstrap: &str, before: usize, n: i64) -> Vec<i64> {
+    wait_for(
+        "the requested snapshot",
+        Duration::from_secs(60),
+        || async {
+            let r = kcat_read(bootstrap, "inc.public.items");
+            let new: Vec<i64> = r[before.min(r.len())..]
+                .iter()
+                .filter(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
+                .filter_map(|r| r.key.as_ref()?["id"].as_i64())
+                .collect();
+            (new.len() as i64 >= n).then_some(new)
+        },
+    )
+    .await
+}
+
 /// The latest record per key equals the table (deleted keys end deleted).
 async fn wait_equal(bootstrap: &str, topic: &str, c: &tokio_postgres::Client) -> Vec<KRecord> {
     let table: HashMap<i64, i64> = c
@@ -246,17 +265,7 @@ async fn added_table_is_snapshotted_incrementally_under_writes() {
         .await
         .expect("count")
         .get(0);
-    let before = records.len();
-    let new_reads = wait_for("the filtered snapshot", Duration::from_secs(60), || async {
-        let r = kcat_read(&bootstrap, "inc.public.items");
-        let new: Vec<i64> = r[before.min(r.len())..]
-            .iter()
-            .filter(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
-            .filter_map(|r| r.key.as_ref()?["id"].as_i64())
-            .collect();
-        (new.len() as i64 >= existing).then_some(new)
-    })
-    .await;
+    let new_reads = reads_after(&bootstrap, records.len(), existing).await;
     assert!(new_reads.iter().all(|id| *id <= 40), "{new_reads:?}");
     let text = reqwest::get(format!("http://127.0.0.1:{http}/connectors/inc"))
         .await
@@ -283,20 +292,7 @@ async fn added_table_is_snapshotted_incrementally_under_writes() {
         .await
         .expect("count")
         .get(0);
-    let new_reads = wait_for(
-        "the Kafka-signalled snapshot",
-        Duration::from_secs(60),
-        || async {
-            let r = kcat_read(&bootstrap, "inc.public.items");
-            let new: Vec<i64> = r[before.min(r.len())..]
-                .iter()
-                .filter(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
-                .filter_map(|r| r.key.as_ref()?["id"].as_i64())
-                .collect();
-            (new.len() as i64 >= existing).then_some(new)
-        },
-    )
-    .await;
+    let new_reads = reads_after(&bootstrap, before, existing).await;
     assert!(new_reads.iter().all(|id| *id > 1490), "{new_reads:?}");
     child.kill();
 }

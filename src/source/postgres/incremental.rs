@@ -207,13 +207,7 @@ async fn read_chunk(
     cached: &mut Option<Shape>,
     req: &ChunkRequest,
 ) -> Result<ChunkRead, PgSourceError> {
-    let txn = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(PgSourceError::sql("starting an incremental snapshot chunk"))?;
+    let txn = super::snapshot::begin(client, None).await?;
     // The first statement takes the transaction's snapshot: the chunk reads through it.
     let snap: String = txn
         .query_one("SELECT pg_current_snapshot()::text", &[])
