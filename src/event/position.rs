@@ -111,6 +111,11 @@ pub struct SnapshotProgress {
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_offset: Option<i64>,
+    /// In memory only: which version of the progress this is within one run (each change
+    /// makes a higher one), so an acknowledged checkpoint tells which written chunks are
+    /// durable. Not saved (0 when loaded).
+    #[serde(skip)]
+    pub generation: u64,
 }
 
 /// One table of an incremental snapshot and how far it got.

@@ -484,6 +484,12 @@ impl Runner {
         }
     }
 
+    /// Replace the progress with a newer version.
+    fn set(&mut self, mut p: SnapshotProgress) {
+        p.generation = self.progress.generation + 1;
+        self.progress = Arc::new(p);
+    }
+
     /// The progress to save with the next checkpoint.
     pub(super) fn progress(&self) -> Arc<SnapshotProgress> {
         Arc::clone(&self.progress)
@@ -511,7 +517,7 @@ impl Runner {
         let head = p.queue.first().cloned();
         crate::source::incremental::apply(&mut p, req, &self.connector);
         let head_changed = p.queue.first() != head.as_ref();
-        self.progress = Arc::new(p);
+        self.set(p);
         if head_changed {
             self.forget();
         }
@@ -523,23 +529,23 @@ impl Runner {
         if !self.progress.tables.contains(&name) {
             let mut p = (*self.progress).clone();
             p.tables.push(name);
-            self.progress = Arc::new(p);
+            self.set(p);
         }
     }
 
     /// The sink acknowledged a checkpoint carrying `p`: the chunks written up to it are
     /// durable.
-    pub(super) fn acknowledged(&mut self, p: &Arc<SnapshotProgress>) {
-        if let Some(i) = self.unacked.iter().position(|u| Arc::ptr_eq(u, p)) {
-            self.unacked.drain(..=i);
-        }
+    pub(super) fn acknowledged(&mut self, p: &SnapshotProgress) {
+        // A checkpoint carries the progress as it was when it was made: every chunk written
+        // with that version or an older one is in its batch or an earlier one.
+        self.unacked.retain(|u| u.generation > p.generation);
     }
 
     /// The Kafka signal at `offset` was taken: the next checkpoint saves it.
     pub(super) fn signal_taken(&mut self, offset: i64) {
         let mut p = (*self.progress).clone();
         p.signal_offset = Some(offset);
-        self.progress = Arc::new(p);
+        self.set(p);
         self.report();
     }
 
@@ -694,7 +700,7 @@ impl Runner {
                         "incremental snapshot of the table dropped"
                     );
                 }
-                self.progress = Arc::new(p);
+                self.set(p);
                 self.report();
                 return Ok(None);
             }
@@ -728,7 +734,7 @@ impl Runner {
                     .with_label_values(&[&self.connector, &cur.table])
                     .set(e as i64);
             }
-            self.progress = Arc::new(p);
+            self.set(p);
         }
         let mut chunk = Chunk::new(read.rows);
         for (x, k) in log {
@@ -784,7 +790,7 @@ impl Runner {
                 "incremental snapshot of table finished"
             );
         }
-        self.progress = Arc::new(p);
+        self.set(p);
         self.unacked.push_back(Arc::clone(&self.progress));
         self.report();
         rows
