@@ -98,6 +98,22 @@ fn test_dir() -> tempfile::TempDir {
 
 const PGBIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// The PostgreSQL server version the scenarios run (`--pg-version`, default 15).
+static PG_VERSION: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// The server binaries of the chosen version: Debian's 15, or 16–18 as
+/// tests/services/databases.sh lays them out. (`pg_recvlogical` stays Debian's 15 client,
+/// which reads newer servers; the 16–18 builds have no client tools.)
+fn pg_server_bin() -> String {
+    match PG_VERSION.get().copied().unwrap_or(15) {
+        15 => PGBIN.to_string(),
+        v => format!(
+            "{}/bin",
+            database_dir(&format!("postgresql-{v}"), "bin/initdb")
+        ),
+    }
+}
+
 /// A free port, never one handed out before in this process (see the tests' `free_port`).
 fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
@@ -138,7 +154,8 @@ impl Pg {
             .expect("chown");
         let d = dir.display();
         as_postgres(&format!(
-            "{PGBIN}/initdb -D {d} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null"
+            "{}/initdb -D {d} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null",
+            pg_server_bin()
         ));
         let port = free_port();
         let conf = format!(
@@ -158,7 +175,8 @@ impl Pg {
         )
         .expect("hba");
         as_postgres(&format!(
-            "{PGBIN}/pg_ctl -D {d} -l {d}/server.log -w start >/dev/null"
+            "{}/pg_ctl -D {d} -l {d}/server.log -w start >/dev/null",
+            pg_server_bin()
         ));
         Pg { port, dir }
     }
@@ -187,7 +205,10 @@ impl Drop for Pg {
                 "-s",
                 "/bin/bash",
                 "-c",
-                &format!("{PGBIN}/pg_ctl -D {d} -m immediate stop >/dev/null 2>&1"),
+                &format!(
+                    "{}/pg_ctl -D {d} -m immediate stop >/dev/null 2>&1",
+                    pg_server_bin()
+                ),
             ])
             .status();
     }
@@ -1909,6 +1930,7 @@ async fn main() {
             .unwrap_or(default)
     };
     let rows = opt("--rows", 1_000_000);
+    let _ = PG_VERSION.set(opt("--pg-version", 15) as u32);
     let changes = opt("--changes", 200_000);
     let seconds = opt("--seconds", 60);
     let broker = args

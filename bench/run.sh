@@ -2,6 +2,7 @@
 # Run the benchmark harness:
 #   bash bench/run.sh [snapshot|chunked-snapshot|incremental-latency|streaming|latency|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|vs-debezium|pg|maria|sinks|all]
 #                     [--rows N] [--changes N] [--seconds S] [--records N] [--broker kafka|noida]
+#                     [--pg-version 15|16|17|18]  (16-18: tests/services/databases.sh lays them out)
 # Environment: SLUICE_BENCH_AVRO=1 (Avro keys and values through the in-repo test registry),
 # SLUICE_BENCH_TRANSACTIONS=1 (sink.transactions), SLUICE_BENCH_PRODUCER_PROPS, SLUICE_BENCH_WRAP.
 # Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11,
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import noida_db' 2>/dev/null || python3 -m pip install -q 'noida-db==0.2.3'
 bash tests/services/build.sh
+bash tests/services/databases.sh
 if [ "${1:-}" = vs-debezium ]; then
   [ -f bench/debezium/target/.built ] || { mvn -B -q -f bench/debezium/pom.xml dependency:copy-dependencies && touch bench/debezium/target/.built; }
 fi
