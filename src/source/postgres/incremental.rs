@@ -6,7 +6,7 @@
 //!   BEGIN REPEATABLE READ READ ONLY
 //!   pg_current_snapshot()                    ─► which transactions the read sees
 //!   COPY (SELECT … WHERE key > last ORDER BY key LIMIT n) TO STDOUT
-//!   pg_current_wal_lsn()                     ─► high watermark H
+//!   pg_current_wal_insert_lsn()              ─► high watermark H
 //! stream task:
 //!   every committed transaction not seen by the read ─► its keys leave the chunk
 //!   stream passed H (a commit ending at or after H, or the server's keepalive position)
@@ -167,6 +167,10 @@ fn skip_reason(e: &PgSourceError) -> Option<String> {
     let PgSourceError::Sql { source, .. } = e else {
         return match e {
             PgSourceError::Precondition { problem, .. } => Some(problem.clone()),
+            // A value that does not convert, or a COPY line that does not parse: the same
+            // rows would fail again, so the table's snapshot is dropped instead of the
+            // stream (the message names table and column, never the value).
+            PgSourceError::Value { .. } | PgSourceError::Copy { .. } => Some(e.to_string()),
             _ => None,
         };
     };
@@ -365,8 +369,11 @@ async fn read_chunk(
     }
     let high: String = txn
         .query_one(
+            // The insert position, not pg_current_wal_lsn() (the write position): with
+            // synchronous_commit off, a commit the read saw can still sit in the WAL
+            // buffers, beyond the write position.
             "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
-             ELSE pg_current_wal_lsn() END)::text",
+             ELSE pg_current_wal_insert_lsn() END)::text",
             &[],
         )
         .await
