@@ -567,6 +567,12 @@ async fn pg_incremental() {
     run_case("pg_incremental", false).await;
 }
 
+/// The same recording on PostgreSQL 17.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg17_incremental() {
+    run_case_on("pg_incremental", false, 17).await;
+}
+
 /// MariaDB: no key, the first unique index of NOT NULL columns as the key, key columns.
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_keys() {
