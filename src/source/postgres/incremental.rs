@@ -454,6 +454,14 @@ pub(super) struct Runner {
     telemetry: crate::telemetry::Telemetry,
     /// Where the progress is shown to the management API.
     pub(super) show: Option<crate::source::incremental::SnapshotInbox>,
+    /// The table at the head of the queue (parsed once per progress version, not per
+    /// change).
+    head: Option<TableId>,
+}
+
+/// The table at the head of `p`'s queue.
+fn head_of(p: &SnapshotProgress) -> Option<TableId> {
+    crate::source::incremental::table_id(&p.queue.first()?.table)
 }
 
 impl Runner {
@@ -472,6 +480,7 @@ impl Runner {
         let task = tokio::spawn(serve(client, db, keys, req_rx, ans_tx));
         Self {
             connector: connector.to_string(),
+            head: head_of(&progress),
             progress: Arc::new(progress),
             chunk_size: chunk_size.max(1),
             reader: Reader {
@@ -494,6 +503,7 @@ impl Runner {
     /// Replace the progress with a newer version.
     fn set(&mut self, mut p: SnapshotProgress) {
         p.generation = self.progress.generation + 1;
+        self.head = head_of(&p);
         self.progress = Arc::new(p);
     }
 
@@ -504,10 +514,6 @@ impl Runner {
 
     fn current(&self) -> Option<&IncrementalTable> {
         self.progress.queue.first()
-    }
-
-    fn current_table(&self) -> Option<TableId> {
-        crate::source::incremental::table_id(&self.current()?.table)
     }
 
     /// Forget every chunk in flight (its table stopped or was dropped).
@@ -577,7 +583,7 @@ impl Runner {
         {
             return;
         }
-        let (Some(cur), Some(table)) = (self.current().cloned(), self.current_table()) else {
+        let (Some(cur), Some(table)) = (self.current().cloned(), self.head.clone()) else {
             return;
         };
         let after = match self.waiting.back() {
@@ -608,10 +614,10 @@ impl Runner {
         if self.progress.queue.is_empty() {
             return;
         }
-        let Some(table) = self.current_table() else {
+        let Some(table) = &self.head else {
             return;
         };
-        for ev in events.iter().filter(|e| e.schema.table == table) {
+        for ev in events.iter().filter(|e| &e.schema.table == table) {
             match ev.op {
                 Op::Truncate => self.open.push(None),
                 _ if !ev.key.is_empty() => self.open.push(Some(ev.key.clone())),
