@@ -380,6 +380,22 @@ pub struct MysqlSettings {
     /// TLS for the SQL and the binlog connection.
     #[serde(default)]
     pub tls: PgTls,
+    /// Rows per chunk of an incremental snapshot (Debezium's
+    /// `incremental.snapshot.chunk.size`, default 1024). Memory holds one chunk.
+    #[serde(default = "default_chunk_size")]
+    pub snapshot_chunk_size: usize,
+    /// Debezium's `signal.data.collection`: a table (`database.table`; columns `id`, `type`,
+    /// `data`) whose inserted rows are signals (`execute-snapshot`, `stop-snapshot`,
+    /// `pause-snapshot`, `resume-snapshot`). Its rows are not emitted unless it is also in
+    /// `tables`.
+    #[serde(default)]
+    pub signal_data_collection: Option<String>,
+    /// Debezium's `signal.kafka.topic`: a one-partition topic on the sink's brokers whose
+    /// records keyed by the topic prefix are signals (value `{"type": …, "data": {…}}`). The
+    /// offset of the last one taken is saved with the checkpoint; on a first start reading
+    /// begins at the topic's end.
+    #[serde(default)]
+    pub signal_kafka_topic: Option<String>,
 }
 
 fn default_mysql_port() -> u16 {

@@ -233,13 +233,13 @@ impl Settings {
                             "use e.g. 1000",
                         ));
                     }
-                    if !(1..=1_000_000).contains(&pg.snapshot_chunk_size) {
-                        return Err(invalid(
-                            at("source.snapshot_chunk_size"),
-                            format!("{} rows is out of range", pg.snapshot_chunk_size),
-                            "use 1 to 1000000 rows (default 1024)",
-                        ));
-                    }
+                    validate_incremental(
+                        &at,
+                        pg.snapshot_chunk_size,
+                        pg.signal_kafka_topic.as_deref(),
+                        pg.signal_data_collection.as_deref(),
+                        "schema.table",
+                    )?;
                     if pg.snapshot_consistency == super::SnapshotConsistency::Chunked
                         && pg.snapshot_mode == super::SnapshotMode::InitialOnly
                     {
@@ -248,28 +248,6 @@ impl Settings {
                             "`chunked` reads while streaming, and `initial_only` does not stream",
                             "use snapshot_consistency: transaction with initial_only, or snapshot_mode: initial",
                         ));
-                    }
-                    if let Some(t) = &pg.signal_kafka_topic {
-                        let ok = !t.is_empty()
-                            && t.len() <= 249
-                            && t.chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-                        if !ok {
-                            return Err(invalid(
-                                at("source.signal_kafka_topic"),
-                                format!("`{t}` is not a Kafka topic name"),
-                                "use 1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-`",
-                            ));
-                        }
-                    }
-                    if let Some(sig) = &pg.signal_data_collection {
-                        if parse_table_name(sig).is_none() {
-                            return Err(invalid(
-                                at("source.signal_data_collection"),
-                                format!("`{sig}` is not of the form schema.table"),
-                                "name the signal table, e.g. public.debezium_signal",
-                            ));
-                        }
                     }
                 }
                 SourceSettings::Mysql(my) => {
@@ -313,6 +291,13 @@ impl Settings {
                             "use e.g. 5000",
                         ));
                     }
+                    validate_incremental(
+                        &at,
+                        my.snapshot_chunk_size,
+                        my.signal_kafka_topic.as_deref(),
+                        my.signal_data_collection.as_deref(),
+                        "database.table",
+                    )?;
                 }
             }
             match &c.sink {
@@ -551,6 +536,46 @@ fn validate_column_lists(
                     "write a regular expression of schema.table.column names, e.g. `public\\.users\\.email`",
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The incremental-snapshot settings every source has: chunk size, signal topic and table.
+fn validate_incremental(
+    at: &dyn Fn(&str) -> String,
+    chunk_size: usize,
+    kafka_topic: Option<&str>,
+    signal_table: Option<&str>,
+    form: &str,
+) -> Result<(), ConfigError> {
+    if !(1..=1_000_000).contains(&chunk_size) {
+        return Err(invalid(
+            at("source.snapshot_chunk_size"),
+            format!("{chunk_size} rows is out of range"),
+            "use 1 to 1000000 rows (default 1024)",
+        ));
+    }
+    if let Some(t) = kafka_topic {
+        let ok = !t.is_empty()
+            && t.len() <= 249
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !ok {
+            return Err(invalid(
+                at("source.signal_kafka_topic"),
+                format!("`{t}` is not a Kafka topic name"),
+                "use 1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-`",
+            ));
+        }
+    }
+    if let Some(sig) = signal_table {
+        if parse_table_name(sig).is_none() {
+            return Err(invalid(
+                at("source.signal_data_collection"),
+                format!("`{sig}` is not of the form {form}"),
+                format!("name the signal table as {form}, e.g. inventory.debezium_signal"),
+            ));
         }
     }
     Ok(())

@@ -91,6 +91,9 @@ pub enum Checkpoint {
         gtid: Option<String>,
         /// Whether the initial snapshot is complete.
         snapshot_done: bool,
+        /// Captured tables and the incremental snapshots under way (as for PostgreSQL).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshots: Option<std::sync::Arc<SnapshotProgress>>,
     },
 }
 
@@ -145,6 +148,17 @@ impl Checkpoint {
     pub fn postgres(lsn: Lsn, snapshot_done: bool) -> Self {
         Checkpoint::Postgres {
             lsn,
+            snapshot_done,
+            snapshots: None,
+        }
+    }
+
+    /// A MySQL/MariaDB checkpoint without snapshot progress.
+    pub fn mysql(file: String, pos: u64, gtid: Option<String>, snapshot_done: bool) -> Self {
+        Checkpoint::Mysql {
+            file,
+            pos,
+            gtid,
             snapshot_done,
             snapshots: None,
         }

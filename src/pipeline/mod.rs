@@ -172,27 +172,29 @@ fn capture_source(
     snapshots: control::SnapshotInbox,
 ) -> CaptureSource {
     let (offsets, telemetry) = (offsets.clone(), telemetry.clone());
+    // Debezium's Kafka signal channel reads from the sink's brokers, keyed by the prefix.
+    let signals = |topic: &Option<String>| {
+        topic
+            .as_ref()
+            .map(|topic| crate::source::incremental::KafkaSignalSettings {
+                client: crate::kafka::client_config(sink),
+                topic: topic.clone(),
+                key: sink
+                    .topic_prefix
+                    .clone()
+                    .unwrap_or_else(|| name.to_string()),
+            })
+    };
     match source {
-        SourceSettings::Mysql(my) => CaptureSource::Mysql(Box::new(MysqlSource::new(
-            name,
-            Arc::new(my.clone()),
-            limits,
-            offsets,
-            telemetry,
-        ))),
+        SourceSettings::Mysql(my) => CaptureSource::Mysql(Box::new(
+            MysqlSource::new(name, Arc::new(my.clone()), limits, offsets, telemetry)
+                .with_snapshot_inbox(snapshots)
+                .with_kafka_signals(signals(&my.signal_kafka_topic)),
+        )),
         SourceSettings::Postgres(pg) => CaptureSource::Postgres(Box::new(
             PostgresSource::new(name, Arc::new(pg.clone()), limits, offsets, telemetry)
                 .with_snapshot_inbox(snapshots)
-                .with_kafka_signals(pg.signal_kafka_topic.as_ref().map(|topic| {
-                    crate::source::incremental::KafkaSignalSettings {
-                        client: crate::kafka::client_config(sink),
-                        topic: topic.clone(),
-                        key: sink
-                            .topic_prefix
-                            .clone()
-                            .unwrap_or_else(|| name.to_string()),
-                    }
-                })),
+                .with_kafka_signals(signals(&pg.signal_kafka_topic)),
         )),
         SourceSettings::Kafka(_) => unreachable!("a kafka source is an apply connector"),
     }

@@ -66,6 +66,20 @@ impl GtidSet {
         *intervals = merged;
     }
 
+    /// Whether the set holds the transaction written `uuid:gno` (as the stream names it).
+    pub(crate) fn contains(&self, gtid: &str) -> bool {
+        let Some((uuid, gno)) = gtid.rsplit_once(':') else {
+            return false;
+        };
+        let Ok(gno) = gno.parse::<u64>() else {
+            return false;
+        };
+        let uuid = uuid.to_ascii_lowercase();
+        self.0
+            .get(&uuid)
+            .is_some_and(|iv| iv.iter().any(|&(a, b)| a <= gno && gno <= b))
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -122,6 +136,10 @@ mod tests {
             format!("{A}:7-8:10,{}:1-5", B.to_ascii_lowercase())
         );
         assert_eq!(s.sids().len(), 2);
+        assert!(s.contains(&format!("{A}:8")) && s.contains(&format!("{B}:5")));
+        assert!(
+            !s.contains(&format!("{A}:9")) && !s.contains("x") && !s.contains(&format!("{A}:x"))
+        );
         assert_eq!(GtidSet::parse(""), Some(GtidSet::default()));
         for bad in [
             "x:1",

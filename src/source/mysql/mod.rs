@@ -17,6 +17,7 @@ mod catalog;
 mod error;
 mod gtid;
 mod history;
+mod incremental;
 mod recorded;
 mod snapshot;
 mod types;
@@ -39,7 +40,9 @@ use self::binlog::Statement;
 use self::catalog::{CatalogTable, ServerInfo, Table};
 use self::snapshot::BinlogPos;
 use crate::config::{MysqlSettings, MysqlSnapshotMode};
-use crate::event::{Marker, Position, SchemaChange, TableChange, TableChangeKind, TableId};
+use crate::event::{
+    Marker, Position, SchemaChange, SnapshotProgress, TableChange, TableChangeKind, TableId,
+};
 use crate::offsets::OffsetStore;
 use crate::source::batcher::Batcher;
 use crate::source::keys::KeyOverrides;
@@ -62,6 +65,10 @@ pub struct MysqlSource {
     limits: BatchLimits,
     offsets: OffsetStore,
     telemetry: Telemetry,
+    /// Snapshot requests from the management API, and their progress shown back.
+    inbox: crate::source::incremental::SnapshotInbox,
+    /// Debezium's Kafka signal channel, when configured.
+    kafka_signals: Option<crate::source::incremental::KafkaSignalSettings>,
 }
 
 impl MysqlSource {
@@ -84,7 +91,24 @@ impl MysqlSource {
             limits,
             offsets,
             telemetry,
+            inbox: Default::default(),
+            kafka_signals: None,
         }
+    }
+
+    /// Read Debezium signals from a Kafka topic too.
+    pub fn with_kafka_signals(
+        mut self,
+        s: Option<crate::source::incremental::KafkaSignalSettings>,
+    ) -> Self {
+        self.kafka_signals = s;
+        self
+    }
+
+    /// Take snapshot requests from the management API through `inbox`.
+    pub fn with_snapshot_inbox(mut self, inbox: crate::source::incremental::SnapshotInbox) -> Self {
+        self.inbox = inbox;
+        self
     }
 
     fn replica_host(&self) -> String {
@@ -122,9 +146,11 @@ impl MysqlSource {
                 pos,
                 gtid,
                 snapshot_done,
+                snapshots,
             }) => Some((
                 BinlogPos { file, pos, gtid },
                 snapshot_done,
+                snapshots,
             )),
             Some(other) => {
                 return Err(MySourceError::Precondition {
@@ -144,10 +170,10 @@ impl MysqlSource {
         );
         let mut need_snapshot = match &stored {
             _ if mode == MysqlSnapshotMode::InitialOnly => true,
-            Some((_, done)) => snapshots && !done,
+            Some((_, done, _)) => snapshots && !done,
             None => snapshots,
         };
-        if let (Some((p, _)), false) = (&stored, need_snapshot) {
+        if let (Some((p, _, _)), false) = (&stored, need_snapshot) {
             if !snapshot::file_exists(&mut sql, &p.file).await? {
                 if mode == MysqlSnapshotMode::WhenNeeded {
                     tracing::warn!(connector = %self.connector, file = %p.file, "saved binlog position was purged; taking a new snapshot (snapshot_mode when_needed)");
@@ -161,6 +187,23 @@ impl MysqlSource {
             }
         }
 
+        // The captured tables as saved: a table configured since is new, and gets an
+        // incremental snapshot (unless the mode takes no data); unfinished ones go on.
+        let names: Vec<String> = self
+            .tables
+            .iter()
+            .map(crate::source::incremental::table_name)
+            .collect();
+        let saved = match &stored {
+            Some((_, _, Some(p))) if !need_snapshot => Some((**p).clone()),
+            _ => None,
+        };
+        let progress = crate::source::incremental::plan(
+            &self.connector,
+            &names,
+            saved,
+            mode != MysqlSnapshotMode::NoData,
+        );
         let mut shapes = history::Shapes::new();
         let start = if need_snapshot {
             self.offsets.clear()?;
@@ -182,12 +225,7 @@ impl MysqlSource {
             else {
                 return Ok(SourceEnd::Stopped);
             };
-            let cp = Checkpoint::Mysql {
-                file: p.file.clone(),
-                pos: p.pos,
-                gtid: p.gtid.clone(),
-                snapshot_done: true,
-            };
+            let cp = Checkpoint::mysql(p.file.clone(), p.pos, p.gtid.clone(), true);
             if emitter.flush(Some(cp)).await.is_err() {
                 return Ok(SourceEnd::Stopped);
             }
@@ -201,7 +239,7 @@ impl MysqlSource {
             }
             tracing::info!(connector = %self.connector, "snapshot complete; streaming");
             p
-        } else if let Some((p, _)) = stored {
+        } else if let Some((p, _, _)) = stored {
             p
         } else {
             let p = snapshot::current_position(&mut sql, &info).await?;
@@ -210,12 +248,12 @@ impl MysqlSource {
                 .tx
                 .send(Batch::new(
                     Vec::new(),
-                    Some(Checkpoint::Mysql {
-                        file: p.file.clone(),
-                        pos: p.pos,
-                        gtid: p.gtid.clone(),
-                        snapshot_done: true,
-                    }),
+                    Some(Checkpoint::mysql(
+                        p.file.clone(),
+                        p.pos,
+                        p.gtid.clone(),
+                        true,
+                    )),
                 ))
                 .await
                 .is_err()
@@ -224,7 +262,8 @@ impl MysqlSource {
             }
             p
         };
-        self.stream(opts, sql, &info, start, io, shapes).await
+        self.stream(opts, sql, &info, start, io, shapes, progress)
+            .await
     }
 
     /// The schema-change record of a streamed DDL statement on captured tables (none for
@@ -301,7 +340,26 @@ impl MysqlSource {
         })))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn stream(
+        &self,
+        opts: mysql_async::Opts,
+        sql: mysql_async::Conn,
+        info: &ServerInfo,
+        start: BinlogPos,
+        io: SourceIo,
+        shapes: history::Shapes,
+        progress: SnapshotProgress,
+    ) -> Result<SourceEnd, MySourceError> {
+        let r = self
+            .stream_binlog(opts, sql, info, start, io, shapes, progress)
+            .await;
+        self.inbox.set_accepts(false);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_binlog(
         &self,
         opts: mysql_async::Opts,
         mut sql: mysql_async::Conn,
@@ -309,6 +367,7 @@ impl MysqlSource {
         start: BinlogPos,
         io: SourceIo,
         mut shapes: history::Shapes,
+        progress: SnapshotProgress,
     ) -> Result<SourceEnd, MySourceError> {
         let SourceIo {
             tx,
@@ -363,6 +422,39 @@ impl MysqlSource {
             // MySQL: the server sends every transaction not in the set.
             req = req.with_gtid().with_gtid_set(set.sids());
         }
+        // Incremental snapshots read on a connection of their own.
+        let mut inc = incremental::runner(
+            &self.connector,
+            catalog::connect(&opts).await?,
+            info.clone(),
+            self.stream_keys.clone(),
+            progress,
+            self.settings.snapshot_chunk_size,
+            self.telemetry.clone(),
+        );
+        let signal = self
+            .settings
+            .signal_data_collection
+            .as_deref()
+            .and_then(crate::source::incremental::table_id);
+        let mut signals: Vec<crate::source::incremental::Request> = Vec::new();
+        let mut kafka_signals = match &self.kafka_signals {
+            Some(k) => Some(
+                crate::source::incremental::KafkaSignals::start(
+                    k,
+                    inc.progress().signal_offset,
+                    &self.connector,
+                )
+                .map_err(|e| MySourceError::Precondition {
+                    problem: format!("cannot read the signal topic {}: {e}", k.topic),
+                    hint: "check source.signal_kafka_topic and the sink's Kafka settings".into(),
+                })?,
+            ),
+            None => None,
+        };
+        self.inbox.set_accepts(true);
+        inc.show = Some(self.inbox.clone());
+        inc.report();
         tracing::info!(connector = %self.connector, file = %start.file, pos = start.pos, gtid = ?start.gtid, by_gtid = use_gtid, "binlog streaming started");
         let mut stream = conn
             .get_binlog_stream(req)
@@ -370,23 +462,30 @@ impl MysqlSource {
             .map_err(b("requesting the binlog"))?;
         // The position streaming resumes from is safe to acknowledge: once the pipeline has
         // saved it, the connector reports `streaming` (even when nothing is written).
+        // The last commit: where a checkpoint written between transactions points.
+        let mut resume = (start.file.clone(), start.pos, start.gtid.clone());
+        let cp =
+            |resume: &(String, u64, Option<String>), inc: &incremental::Runner| Checkpoint::Mysql {
+                file: resume.0.clone(),
+                pos: resume.1,
+                gtid: resume.2.clone(),
+                snapshot_done: true,
+                snapshots: Some(inc.progress()),
+            };
         if tx
-            .send(Batch::new(
-                Vec::new(),
-                Some(Checkpoint::Mysql {
-                    file: start.file.clone(),
-                    pos: start.pos,
-                    gtid: start.gtid.clone(),
-                    snapshot_done: true,
-                }),
-            ))
+            .send(Batch::new(Vec::new(), Some(cp(&resume, &inc))))
             .await
             .is_err()
         {
             return Ok(SourceEnd::Stopped);
         }
+        inc.kick().await;
 
-        let captured: HashSet<&TableId> = self.tables.iter().collect();
+        // The signal table's rows are decoded (then taken out as signals, never emitted).
+        let mut captured: HashSet<&TableId> = self.tables.iter().collect();
+        if let Some(sig) = &signal {
+            captured.insert(sig);
+        }
         let mut tables: HashMap<u64, Option<Arc<Table>>> = HashMap::new();
         let mut catalog_cache: HashMap<TableId, Option<Arc<CatalogTable>>> = HashMap::new();
         let mut dbs: HashMap<String, Arc<str>> = HashMap::new();
@@ -450,6 +549,44 @@ impl MysqlSource {
                         pipeline_gone = true;
                         break;
                     }
+                    let ack = acks.borrow_and_update().clone();
+                    if let Some(Checkpoint::Mysql { snapshots: Some(p), .. }) = ack {
+                        inc.acknowledged(&p);
+                        inc.kick().await;
+                    }
+                    continue;
+                }
+                (offset, r) = async {
+                    match kafka_signals.as_mut() {
+                        Some(k) => k.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    inc.request(r);
+                    inc.signal_taken(offset);
+                    inc.kick().await;
+                    continue;
+                }
+                requests = self.inbox.next() => {
+                    for r in requests {
+                        inc.request(r);
+                    }
+                    inc.kick().await;
+                    continue;
+                }
+                answer = inc.answer() => {
+                    // Between transactions (a MySQL GTID event opens one before its BEGIN).
+                    let mid = in_tx || gtid.is_some();
+                    if let Some(rows) = inc.answered(answer, mid, incremental::reader_stopped)? {
+                        let n0 = batcher.len();
+                        batcher.events().extend(rows);
+                        batcher.counted(n0);
+                        if batcher.commit(cp(&resume, &inc)) && tx.send(batcher.take(false)).await.is_err() {
+                            pipeline_gone = true;
+                            break;
+                        }
+                    }
+                    inc.kick().await;
                     continue;
                 }
                 _ = tokio::time::sleep_until(batcher.linger().unwrap_or_else(Instant::now)), if batcher.linger().is_some() => {
@@ -554,6 +691,9 @@ impl MysqlSource {
                                 // older rows on their older shape.
                                 tables.clear();
                                 catalog_cache.clear();
+                                // A chunk read before a DDL on its table (TRUNCATE, ALTER)
+                                // is read again after it.
+                                inc.ddl(|t| binlog::mentions(&stmt, t));
                                 if self.settings.include_schema_changes {
                                     let at = |db: &str| Position::Mysql {
                                         db: Arc::from(db),
@@ -672,6 +812,16 @@ impl MysqlSource {
                             let n0 = batcher.len();
                             binlog::decode_rows(t, &rows, tme, &at, batcher.events())
                                 .map_err(|e| e.into_source_error(t, &file, log_pos))?;
+                            if let Some(sig) = &signal {
+                                crate::source::incremental::take_signals(
+                                    batcher.events(),
+                                    n0,
+                                    sig,
+                                    &mut signals,
+                                    &self.connector,
+                                );
+                            }
+                            inc.changes(&batcher.events()[n0..]);
                             batcher.counted(n0);
                             if batcher.full() {
                                 // Mid-transaction flush: no checkpoint until the commit.
@@ -703,22 +853,54 @@ impl MysqlSource {
                         commit_ts_us,
                     });
                 }
-                gtid = None;
+                let txn_gtid = gtid.take().filter(|_| !info.mariadb);
                 let g = match &executed {
                     Some(set) => Some(set.to_string()),
                     None => (!gtid_state.is_empty())
                         .then(|| gtid_state.values().cloned().collect::<Vec<_>>().join(",")),
                 };
-                let full = batcher.commit(Checkpoint::Mysql {
-                    file: file.to_string(),
+                for r in signals.drain(..) {
+                    inc.request(r);
+                }
+                let end = incremental::Coord {
+                    file: Arc::clone(&file),
                     pos: next_pos,
-                    gtid: g,
-                    snapshot_done: true,
-                });
+                };
+                let txn = incremental::MyTxn {
+                    end: end.clone(),
+                    gtid: txn_gtid,
+                };
+                if let Some(rows) = inc.commit(Some(txn), end) {
+                    let n0 = batcher.len();
+                    batcher.events().extend(rows);
+                    batcher.counted(n0);
+                }
+                resume = (file.to_string(), next_pos, g);
+                let full = batcher.commit(cp(&resume, &inc));
                 tx_start = next_pos;
                 if full && tx.send(batcher.take(false)).await.is_err() {
                     pipeline_gone = true;
                     break;
+                }
+                inc.kick().await;
+            } else if !in_tx && gtid.is_none() && !inner && inc.waits() {
+                // Between transactions (a heartbeat, a rotation, another table's DDL): the
+                // stream is here, which may close a chunk's window.
+                let at = incremental::Coord {
+                    file: Arc::clone(&file),
+                    pos: next_pos,
+                };
+                if let Some(rows) = inc.position(at) {
+                    let n0 = batcher.len();
+                    batcher.events().extend(rows);
+                    batcher.counted(n0);
+                    if batcher.commit(cp(&resume, &inc))
+                        && tx.send(batcher.take(false)).await.is_err()
+                    {
+                        pipeline_gone = true;
+                        break;
+                    }
+                    inc.kick().await;
                 }
             }
         }

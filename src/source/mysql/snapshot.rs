@@ -19,7 +19,9 @@ use mysql_async::{Conn, Row};
 use super::catalog::{self, qualified, quote_ident, ServerInfo};
 use super::error::MySourceError;
 use super::types::Origin;
-use crate::event::{next_schema_version, ChangeEvent, ColumnType, Op, Position, TableId};
+use crate::event::{
+    next_schema_version, ChangeEvent, ColumnType, Op, Position, TableId, TableSchema, Value,
+};
 use crate::source::keys::KeyOverrides;
 use crate::source::snapshot::SnapshotEmitter;
 use crate::telemetry::Telemetry;
@@ -97,6 +99,42 @@ pub(crate) async fn file_exists(conn: &mut Conn, file: &str) -> Result<bool, MyS
     Ok(rows
         .iter()
         .any(|r| r.get::<String, _>(0).as_deref() == Some(file)))
+}
+
+/// The schema rows read by a query carry: Debezium prints read TIMESTAMPs with the shortest
+/// fraction (streamed ones with the column's precision), so a read-only copy says so.
+pub(super) fn read_schema(t: &catalog::Table) -> Arc<TableSchema> {
+    let mut schema = (*t.schema).clone();
+    for c in &mut schema.columns {
+        if let ColumnType::ZonedTimestamp { fraction_digits } = &mut c.ty {
+            *fraction_digits = ColumnType::SHORTEST_FRACTION;
+        }
+    }
+    schema.version = next_schema_version();
+    Arc::new(schema)
+}
+
+/// Convert a row read by a query (binary protocol) into the table's values.
+pub(super) fn convert_row(
+    t: &catalog::Table,
+    schema: &TableSchema,
+    row: &mut Row,
+    table_name: &str,
+) -> Result<Vec<Value>, MySourceError> {
+    let mut values = Vec::with_capacity(t.kinds.len());
+    for (i, kind) in t.kinds.iter().enumerate() {
+        let raw: mysql_async::Value = row.take(i).unwrap_or(mysql_async::Value::NULL);
+        values.push(
+            kind.convert_column(raw, Origin::Snapshot, &schema.columns[i])
+                .map_err(|source| MySourceError::Value {
+                    table: table_name.to_string(),
+                    column: schema.columns[i].name.clone(),
+                    position: "snapshot".into(),
+                    source,
+                })?,
+        );
+    }
+    Ok(values)
 }
 
 /// Take the snapshot; `Ok(None)` when the pipeline closed (shutdown) before the end.
@@ -201,16 +239,7 @@ pub(crate) async fn run(
     remaining.set(count as i64);
     for (ti, (table, (cols, key))) in present.into_iter().enumerate() {
         let t = catalog::build_table(table.clone(), &cols, &key);
-        // Debezium prints snapshot TIMESTAMPs with the shortest fraction (streamed ones with
-        // the column's precision): a snapshot-only copy of the schema says so.
-        let mut schema = (*t.schema).clone();
-        for c in &mut schema.columns {
-            if let ColumnType::ZonedTimestamp { fraction_digits } = &mut c.ty {
-                *fraction_digits = ColumnType::SHORTEST_FRACTION;
-            }
-        }
-        schema.version = next_schema_version();
-        let schema = Arc::new(schema);
+        let schema = read_schema(&t);
         let select: Vec<String> = schema
             .columns
             .iter()
@@ -260,19 +289,7 @@ pub(crate) async fn run(
                 else {
                     break;
                 };
-                let mut values = Vec::with_capacity(t.kinds.len());
-                for (i, kind) in t.kinds.iter().enumerate() {
-                    let raw: mysql_async::Value = row.take(i).unwrap_or(mysql_async::Value::NULL);
-                    values.push(
-                        kind.convert_column(raw, Origin::Snapshot, &schema.columns[i])
-                            .map_err(|source| MySourceError::Value {
-                                table: table_name.clone(),
-                                column: schema.columns[i].name.clone(),
-                                position: "snapshot".into(),
-                                source,
-                            })?,
-                    );
-                }
+                let values = convert_row(&t, &schema, &mut row, &table_name)?;
                 let ev = ChangeEvent::new(
                     Op::Read,
                     Arc::clone(&schema),

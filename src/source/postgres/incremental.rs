@@ -19,7 +19,6 @@
 //! read still did not see (it was between writing its commit record and becoming visible)
 //! would make the chunk stale: the chunk is then read again.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -30,15 +29,61 @@ use super::catalog::{self, qualified, quote_ident, ColumnKinds};
 use super::error::PgSourceError;
 use super::types::TypeRegistry;
 use crate::event::{
-    next_schema_version, ChangeEvent, IncrementalTable, Lsn, Op, Position, SnapshotMarker,
-    SnapshotProgress, TableId, TableSchema, Value,
+    next_schema_version, ChangeEvent, Lsn, Op, Position, SnapshotMarker, SnapshotProgress, TableId,
+    TableSchema,
 };
-use crate::source::incremental::Chunk;
+use crate::source::incremental::{ChunkRequest, Fence, Reader};
 use crate::source::keys::KeyOverrides;
 
-/// How many committed transaction ids the stream remembers, to find one the stream emitted
-/// before a chunk's read but the read did not see yet.
-const RECENT_XIDS: usize = 4096;
+/// What a PostgreSQL chunk's read saw: its snapshot and the WAL insert position after it.
+#[derive(Debug)]
+pub(super) struct PgFence {
+    seen: XidSnapshot,
+    high: Lsn,
+}
+
+impl Fence for PgFence {
+    type Txn = u32;
+    type At = Lsn;
+    fn sees(&self, xid: &u32) -> bool {
+        self.seen.sees(*xid)
+    }
+    fn high(&self) -> &Lsn {
+        &self.high
+    }
+    fn stamp(at: &Lsn, ev: &mut ChangeEvent) {
+        if let Position::Postgres { lsn, .. } = &mut ev.position {
+            *lsn = *at;
+        }
+    }
+}
+
+type ChunkRead = crate::source::incremental::ChunkRead<PgFence>;
+pub(super) type Answer = crate::source::incremental::Answer<PgFence, PgSourceError>;
+/// The PostgreSQL incremental snapshotter of one stream.
+pub(super) type Runner = crate::source::incremental::Runner<PgFence, PgSourceError>;
+
+/// A runner reading through `client` (a connection of its own).
+pub(super) fn runner(
+    connector: &str,
+    client: tokio_postgres::Client,
+    db: Arc<str>,
+    keys: KeyOverrides,
+    progress: SnapshotProgress,
+    chunk_size: usize,
+    telemetry: crate::telemetry::Telemetry,
+) -> Runner {
+    let reader = Reader::spawn(move |requests, answers| serve(client, db, keys, requests, answers));
+    Runner::new(connector, reader, progress, chunk_size, telemetry)
+}
+
+/// The error for a reader task that ended.
+pub(super) fn reader_stopped() -> PgSourceError {
+    PgSourceError::Precondition {
+        problem: "the incremental snapshot reader stopped".into(),
+        hint: "restart sluice".into(),
+    }
+}
 
 /// The transactions a read saw: PostgreSQL's `pg_current_snapshot()` (`xmin:xmax:xip,…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,53 +119,6 @@ impl XidSnapshot {
     /// Whether a committed transaction was visible to the read.
     pub(super) fn sees(&self, xid: u32) -> bool {
         precedes(xid, self.xmax) && !self.xip.contains(&xid)
-    }
-}
-
-/// One chunk to read.
-#[derive(Debug, Clone)]
-struct ChunkRequest {
-    table: TableId,
-    filter: Option<String>,
-    after: Option<Vec<String>>,
-    size: usize,
-}
-
-/// A chunk read, waiting for its window to close.
-#[derive(Debug)]
-pub(super) struct ChunkRead {
-    rows: Vec<ChangeEvent>,
-    /// The key (as text) of the last row read: where the next chunk starts.
-    last: Option<Vec<String>>,
-    /// Fewer rows than asked: the table is done after this chunk.
-    complete: bool,
-    seen: XidSnapshot,
-    high: Lsn,
-    /// The catalog's row estimate (first chunk of a table only).
-    estimate: Option<u64>,
-}
-
-/// What the reader answers.
-#[derive(Debug)]
-pub(super) enum Answer {
-    Read(ChunkRead),
-    /// The table cannot be snapshotted (gone, bad filter, no privilege): drop it from the
-    /// queue with this reason.
-    Skip(String),
-    /// A failure a retry of the connector may fix.
-    Failed(PgSourceError),
-}
-
-/// The reader task: its own connection, one chunk at a time.
-struct Reader {
-    requests: mpsc::Sender<ChunkRequest>,
-    answers: mpsc::Receiver<Answer>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -400,414 +398,12 @@ async fn read_chunk(
         complete: rows.len() < req.size,
         rows,
         last,
-        seen,
-        high: Lsn::parse(&high).unwrap_or_default(),
+        fence: PgFence {
+            seen,
+            high: Lsn::parse(&high).unwrap_or_default(),
+        },
         estimate,
     })
-}
-
-/// A chunk being read: changes of its table since the request, by transaction.
-struct Reading {
-    log: Vec<(u32, Option<Vec<Value>>)>,
-    /// Transactions the stream emitted before the request.
-    before: Vec<u32>,
-}
-
-/// A chunk read, waiting for the stream to pass its high watermark.
-struct Waiting {
-    chunk: Chunk,
-    last: Option<Vec<String>>,
-    complete: bool,
-    seen: XidSnapshot,
-    high: Lsn,
-}
-
-/// Chunks read ahead of the window that closes next: the reader reads the next chunk while
-/// earlier ones wait for the stream.
-const READ_AHEAD: usize = 2;
-
-/// Chunks written but not yet acknowledged by the sink before the next one is read: the
-/// snapshot's rows never queue up in front of streamed changes by more than this.
-const UNACKED_CHUNKS: usize = 2;
-
-/// The incremental snapshotter of one PostgreSQL stream. The stream calls its hooks in
-/// stream order; it never blocks the stream. Chunks of the table at the head of the queue
-/// are read one after another (each starts after the last key of the one before) while the
-/// read ones wait, in order, for their windows to close.
-pub(super) struct Runner {
-    connector: String,
-    progress: Arc<SnapshotProgress>,
-    chunk_size: usize,
-    reader: Reader,
-    reading: Option<Reading>,
-    waiting: VecDeque<Waiting>,
-    /// Transaction ids the stream committed lately, newest last.
-    recent: VecDeque<u32>,
-    /// Keys of the reading table changed by the open transaction (`None`: a truncate).
-    open: Vec<Option<Vec<Value>>>,
-    /// How far the stream is: the end of the last commit, or the server's position.
-    stream_at: Lsn,
-    /// A chunk request was abandoned (its table stopped): its answer is read and dropped.
-    drain_answer: bool,
-    /// The progress written with each chunk not yet acknowledged, oldest first.
-    unacked: VecDeque<Arc<SnapshotProgress>>,
-    telemetry: crate::telemetry::Telemetry,
-    /// Where the progress is shown to the management API.
-    pub(super) show: Option<crate::source::incremental::SnapshotInbox>,
-    /// The table at the head of the queue (parsed once per progress version, not per
-    /// change).
-    head: Option<TableId>,
-}
-
-/// The table at the head of `p`'s queue.
-fn head_of(p: &SnapshotProgress) -> Option<TableId> {
-    crate::source::incremental::table_id(&p.queue.first()?.table)
-}
-
-impl Runner {
-    /// A runner reading through `client` (a connection of its own).
-    pub(super) fn new(
-        connector: &str,
-        client: tokio_postgres::Client,
-        db: Arc<str>,
-        keys: KeyOverrides,
-        progress: SnapshotProgress,
-        chunk_size: usize,
-        telemetry: crate::telemetry::Telemetry,
-    ) -> Self {
-        let (req_tx, req_rx) = mpsc::channel(1);
-        let (ans_tx, ans_rx) = mpsc::channel(1);
-        let task = tokio::spawn(serve(client, db, keys, req_rx, ans_tx));
-        Self {
-            connector: connector.to_string(),
-            head: head_of(&progress),
-            progress: Arc::new(progress),
-            chunk_size: chunk_size.max(1),
-            reader: Reader {
-                requests: req_tx,
-                answers: ans_rx,
-                task,
-            },
-            reading: None,
-            waiting: VecDeque::new(),
-            recent: VecDeque::with_capacity(RECENT_XIDS),
-            open: Vec::new(),
-            stream_at: Lsn(0),
-            drain_answer: false,
-            unacked: VecDeque::new(),
-            telemetry,
-            show: None,
-        }
-    }
-
-    /// Replace the progress with a newer version.
-    fn set(&mut self, mut p: SnapshotProgress) {
-        p.generation = self.progress.generation + 1;
-        self.head = head_of(&p);
-        self.progress = Arc::new(p);
-    }
-
-    /// The progress to save with the next checkpoint.
-    pub(super) fn progress(&self) -> Arc<SnapshotProgress> {
-        Arc::clone(&self.progress)
-    }
-
-    fn current(&self) -> Option<&IncrementalTable> {
-        self.progress.queue.first()
-    }
-
-    /// Forget every chunk in flight (its table stopped or was dropped).
-    fn forget(&mut self) {
-        if self.reading.take().is_some() {
-            self.drain_answer = true;
-        }
-        self.waiting.clear();
-    }
-
-    /// Apply an operator's or a signal's request.
-    pub(super) fn request(&mut self, req: crate::source::incremental::Request) {
-        let mut p = (*self.progress).clone();
-        let head = p.queue.first().cloned();
-        crate::source::incremental::apply(&mut p, req, &self.connector);
-        let head_changed = p.queue.first() != head.as_ref();
-        self.set(p);
-        if head_changed {
-            self.forget();
-        }
-        self.report();
-    }
-
-    /// A table is captured from now on (it appeared): it may be snapshotted.
-    pub(super) fn capture(&mut self, name: String) {
-        if !self.progress.tables.contains(&name) {
-            let mut p = (*self.progress).clone();
-            p.tables.push(name);
-            self.set(p);
-        }
-    }
-
-    /// The sink acknowledged a checkpoint carrying `p`: the chunks written up to it are
-    /// durable.
-    pub(super) fn acknowledged(&mut self, p: &SnapshotProgress) {
-        // A checkpoint carries the progress as it was when it was made: every chunk written
-        // with that version or an older one is in its batch or an earlier one.
-        self.unacked.retain(|u| u.generation > p.generation);
-    }
-
-    /// The Kafka signal at `offset` was taken: the next checkpoint saves it.
-    pub(super) fn signal_taken(&mut self, offset: i64) {
-        let mut p = (*self.progress).clone();
-        p.signal_offset = Some(offset);
-        self.set(p);
-        self.report();
-    }
-
-    pub(super) fn report(&self) {
-        if let Some(inbox) = &self.show {
-            inbox.show(Arc::clone(&self.progress));
-        }
-        self.telemetry
-            .snapshot_remaining
-            .with_label_values(&[&self.connector])
-            .set(self.progress.queue.len() as i64);
-    }
-
-    /// Ask for the next chunk when the reader is free, fewer than [`READ_AHEAD`] chunks wait,
-    /// and the head table has rows left to read.
-    pub(super) async fn kick(&mut self) {
-        if self.reading.is_some()
-            || self.waiting.len() >= READ_AHEAD
-            || self.unacked.len() >= UNACKED_CHUNKS
-            || self.progress.paused
-            || self.drain_answer
-        {
-            return;
-        }
-        let (Some(cur), Some(table)) = (self.current().cloned(), self.head.clone()) else {
-            return;
-        };
-        let after = match self.waiting.back() {
-            // The table's last chunk is read: the next table waits for its window.
-            Some(w) if w.complete => return,
-            Some(w) => w.last.clone(),
-            None => cur.after.clone(),
-        };
-        let req = ChunkRequest {
-            table,
-            filter: cur.filter.clone(),
-            after,
-            size: self.chunk_size,
-        };
-        if self.reader.requests.send(req).await.is_ok() {
-            self.reading = Some(Reading {
-                log: Vec::new(),
-                before: self.recent.iter().copied().collect(),
-            });
-        }
-    }
-
-    /// Changes decoded in the open transaction (`events` are the new ones). Kept whenever a
-    /// table is queued, not only while a chunk is in flight: a chunk may be asked for before
-    /// this transaction's commit arrives, and the read may not see the transaction (it was
-    /// still committing), so its keys must reach the chunk's log at the commit.
-    pub(super) fn changes(&mut self, events: &[ChangeEvent]) {
-        if self.progress.queue.is_empty() {
-            return;
-        }
-        let Some(table) = &self.head else {
-            return;
-        };
-        for ev in events.iter().filter(|e| &e.schema.table == table) {
-            match ev.op {
-                Op::Truncate => self.open.push(None),
-                _ if !ev.key.is_empty() => self.open.push(Some(ev.key.clone())),
-                _ => {}
-            }
-        }
-    }
-
-    /// A transaction committed, its commit record ending at `end`. Returns the rows to
-    /// emit after it, when its commit closed windows.
-    pub(super) fn commit(&mut self, xid: Option<u32>, end: Lsn) -> Option<Vec<ChangeEvent>> {
-        let keys = std::mem::take(&mut self.open);
-        if let Some(x) = xid {
-            if self.recent.len() == RECENT_XIDS {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(x);
-            for w in self.waiting.iter_mut().filter(|w| !w.seen.sees(x)) {
-                for k in &keys {
-                    match k {
-                        Some(k) => w.chunk.drop_key(k),
-                        None => w.chunk.clear(),
-                    }
-                }
-            }
-            if let Some(r) = &mut self.reading {
-                r.log.extend(keys.into_iter().map(|k| (x, k)));
-            }
-        }
-        self.advance(end)
-    }
-
-    /// The server says everything before `at` was sent (outside any transaction).
-    pub(super) fn position(&mut self, at: Lsn) -> Option<Vec<ChangeEvent>> {
-        self.advance(at)
-    }
-
-    /// Close every window the stream has passed, in order.
-    fn advance(&mut self, at: Lsn) -> Option<Vec<ChangeEvent>> {
-        self.stream_at = self.stream_at.max(at);
-        let mut out: Option<Vec<ChangeEvent>> = None;
-        while self
-            .waiting
-            .front()
-            .is_some_and(|w| self.stream_at >= w.high)
-        {
-            let Some(w) = self.waiting.pop_front() else {
-                break;
-            };
-            let rows = self.close(w);
-            match &mut out {
-                Some(o) => o.extend(rows),
-                None => out = Some(rows),
-            }
-        }
-        out
-    }
-
-    /// Wait for the reader's answer (pending forever when no chunk is being read).
-    pub(super) async fn answer(&mut self) -> Option<Answer> {
-        if self.reading.is_some() || self.drain_answer {
-            self.reader.answers.recv().await
-        } else {
-            std::future::pending().await
-        }
-    }
-
-    /// The reader answered. `Err` for a failure the connector's retry may fix; rows to emit
-    /// when the stream is already past the chunk's high watermark.
-    pub(super) fn answered(
-        &mut self,
-        answer: Option<Answer>,
-        in_tx: bool,
-    ) -> Result<Option<Vec<ChangeEvent>>, PgSourceError> {
-        if std::mem::take(&mut self.drain_answer) {
-            // The answer to a request that was stopped meanwhile.
-            return Ok(None);
-        }
-        let Some(Reading { log, before }) = self.reading.take() else {
-            return Ok(None);
-        };
-        let read = match answer {
-            Some(Answer::Read(r)) => r,
-            Some(Answer::Skip(reason)) => {
-                self.forget();
-                let mut p = (*self.progress).clone();
-                if !p.queue.is_empty() {
-                    let t = p.queue.remove(0);
-                    tracing::warn!(
-                        connector = %self.connector,
-                        table = %t.table,
-                        reason = %reason,
-                        "incremental snapshot of the table dropped"
-                    );
-                }
-                self.set(p);
-                self.report();
-                return Ok(None);
-            }
-            Some(Answer::Failed(e)) => return Err(e),
-            None => {
-                return Err(PgSourceError::Precondition {
-                    problem: "the incremental snapshot reader stopped".into(),
-                    hint: "restart sluice".into(),
-                })
-            }
-        };
-        // A transaction emitted before the request that the read did not see: the chunk may
-        // be older than what was emitted. Read it again (rare: a commit in flight).
-        if before.iter().any(|&x| !read.seen.sees(x)) {
-            tracing::debug!(connector = %self.connector, "chunk raced a commit; reading it again");
-            return Ok(None);
-        }
-        tracing::debug!(
-            connector = %self.connector,
-            rows = read.rows.len(),
-            high = %read.high,
-            stream_at = %self.stream_at,
-            "chunk read; waiting for the stream to pass its high watermark"
-        );
-        if let Some(e) = read.estimate {
-            let mut p = (*self.progress).clone();
-            if let Some(cur) = p.queue.first_mut() {
-                cur.estimate = Some(e);
-                self.telemetry
-                    .snapshot_estimated
-                    .with_label_values(&[&self.connector, &cur.table])
-                    .set(e as i64);
-            }
-            self.set(p);
-        }
-        let mut chunk = Chunk::new(read.rows);
-        for (x, k) in log {
-            if !read.seen.sees(x) {
-                match k {
-                    Some(k) => chunk.drop_key(&k),
-                    None => chunk.clear(),
-                }
-            }
-        }
-        self.waiting.push_back(Waiting {
-            chunk,
-            last: read.last,
-            complete: read.complete,
-            seen: read.seen,
-            high: read.high,
-        });
-        // Inside a transaction the rows wait for its commit (which closes the window).
-        if in_tx {
-            return Ok(None);
-        }
-        Ok(self.advance(Lsn(0)))
-    }
-
-    /// A window closed: the chunk's rows go out, the queue advances past them.
-    fn close(&mut self, w: Waiting) -> Vec<ChangeEvent> {
-        let mut rows = w.chunk.into_rows();
-        let now = crate::clock::now_us();
-        for ev in &mut rows {
-            if let Position::Postgres { lsn, .. } = &mut ev.position {
-                *lsn = self.stream_at;
-            }
-            ev.commit_ts_us = now;
-        }
-        let mut p = (*self.progress).clone();
-        let table = p.queue.first().map(|t| t.table.clone()).unwrap_or_default();
-        if let Some(cur) = p.queue.first_mut() {
-            cur.rows += rows.len() as u64;
-            if w.last.is_some() {
-                cur.after = w.last;
-            }
-        }
-        self.telemetry
-            .snapshot_rows
-            .with_label_values(&[&self.connector, &table])
-            .inc_by(rows.len() as u64);
-        if w.complete && !p.queue.is_empty() {
-            let done = p.queue.remove(0);
-            tracing::info!(
-                connector = %self.connector,
-                table = %done.table,
-                rows = done.rows,
-                "incremental snapshot of table finished"
-            );
-        }
-        self.set(p);
-        self.unacked.push_back(Arc::clone(&self.progress));
-        self.report();
-        rows
-    }
 }
 
 #[cfg(test)]

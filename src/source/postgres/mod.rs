@@ -595,7 +595,7 @@ impl PostgresSource {
         let mut last_idle = Instant::now();
         let mut acked: Option<Lsn> = None;
         // Incremental snapshots read on a connection of their own.
-        let mut inc = incremental::Runner::new(
+        let mut inc = incremental::runner(
             &self.connector,
             self.sql_connect().await?,
             Arc::from(self.settings.database.as_str()),
@@ -720,7 +720,7 @@ impl PostgresSource {
                     inc.kick().await;
                 }
                 answer = inc.answer() => {
-                    let rows = inc.answered(answer, in_tx)?;
+                    let rows = inc.answered(answer, in_tx, incremental::reader_stopped)?;
                     if let Some(rows) = rows {
                         let n0 = b.len();
                         b.events().extend(rows);
@@ -777,7 +777,7 @@ impl PostgresSource {
                                     self.reselect(sql, dec, &r, b.events()).await?;
                                 }
                                 if let Some(sig) = &signal {
-                                    take_signals(b.events(), n0, sig, &mut signals, &self.connector);
+                                    crate::source::incremental::take_signals(b.events(), n0, sig, &mut signals, &self.connector);
                                 }
                                 inc.changes(&b.events()[n0..]);
                                 b.counted(n0);
@@ -877,51 +877,5 @@ impl PostgresSource {
         repl.stop();
         let _ = tokio::time::timeout(Duration::from_secs(5), repl.shutdown()).await;
         Ok(SourceEnd::Stopped)
-    }
-}
-
-/// Take the rows of the signal table out of the events decoded since `from` (they are not
-/// emitted) and read inserted ones as Debezium signals (columns id, type, data). A signal
-/// that cannot be read is logged (by id, not content) and skipped.
-fn take_signals(
-    events: &mut Vec<crate::event::ChangeEvent>,
-    from: usize,
-    signal: &TableId,
-    out: &mut Vec<crate::source::incremental::Request>,
-    connector: &str,
-) {
-    if !events[from..].iter().any(|e| &e.schema.table == signal) {
-        return;
-    }
-    let tail = events.split_off(from);
-    for ev in tail {
-        if &ev.schema.table != signal {
-            events.push(ev);
-            continue;
-        }
-        if ev.op != crate::event::Op::Create {
-            continue;
-        }
-        let text = |i: usize| match ev.after.as_ref().and_then(|r| r.get(i)) {
-            Some(crate::event::Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let (Some(id), Some(kind)) = (text(0), text(1)) else {
-            tracing::warn!(
-                connector,
-                "a signal row without text id and type columns; skipped"
-            );
-            continue;
-        };
-        match crate::source::incremental::parse_signal(&id, &kind, text(2).as_deref()) {
-            Ok(Some(r)) => {
-                tracing::info!(connector, id = %id, kind = %kind, "signal received");
-                out.push(r);
-            }
-            Ok(None) => {}
-            Err(why) => {
-                tracing::warn!(connector, id = %id, kind = %kind, problem = %why, "signal ignored")
-            }
-        }
     }
 }

@@ -10,6 +10,10 @@
 //! covers (a restart re-reads at most the chunk that was not acknowledged); a table that
 //! cannot be read is dropped from the queue with a warning, never a halt.
 
+mod runner;
+
+pub(crate) use runner::{Answer, ChunkRead, ChunkRequest, Fence, Reader, Runner};
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -513,6 +517,52 @@ pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &s
         }
         Request::Pause => progress.paused = true,
         Request::Resume => progress.paused = false,
+    }
+}
+
+/// Take the rows of the signal table out of the events decoded since `from` (they are not
+/// emitted) and read inserted ones as Debezium signals (columns id, type, data). A signal
+/// that cannot be read is logged (by id, not content) and skipped.
+pub(crate) fn take_signals(
+    events: &mut Vec<crate::event::ChangeEvent>,
+    from: usize,
+    signal: &TableId,
+    out: &mut Vec<Request>,
+    connector: &str,
+) {
+    if !events[from..].iter().any(|e| &e.schema.table == signal) {
+        return;
+    }
+    let tail = events.split_off(from);
+    for ev in tail {
+        if &ev.schema.table != signal {
+            events.push(ev);
+            continue;
+        }
+        if ev.op != crate::event::Op::Create {
+            continue;
+        }
+        let text = |i: usize| match ev.after.as_ref().and_then(|r| r.get(i)) {
+            Some(crate::event::Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let (Some(id), Some(kind)) = (text(0), text(1)) else {
+            tracing::warn!(
+                connector,
+                "a signal row without text id and type columns; skipped"
+            );
+            continue;
+        };
+        match parse_signal(&id, &kind, text(2).as_deref()) {
+            Ok(Some(r)) => {
+                tracing::info!(connector, id = %id, kind = %kind, "signal received");
+                out.push(r);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                tracing::warn!(connector, id = %id, kind = %kind, problem = %why, "signal ignored")
+            }
+        }
     }
 }
 
