@@ -39,7 +39,7 @@ fn http_port(config: &Path) -> u16 {
 /// Per key, in topic order: every record's version (`after.version`; a delete's
 /// `before.version`, counted as one more so a later read of the deleted row shows) never
 /// goes below one already seen. A stale incremental read breaks this.
-fn assert_versions_never_go_back(records: &[KRecord]) -> usize {
+pub(crate) fn assert_versions_never_go_back(records: &[KRecord]) -> usize {
     let mut last: HashMap<i64, (i64, String)> = HashMap::new();
     let mut reads = 0;
     for rec in records {

@@ -16,6 +16,7 @@ mod hostile;
 mod incremental;
 mod modes;
 mod mysql;
+mod mysql_incremental;
 mod readme;
 mod shapes;
 mod sinks;
