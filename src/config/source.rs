@@ -384,6 +384,12 @@ pub struct MysqlSettings {
     /// `incremental.snapshot.chunk.size`, default 1024). Memory holds one chunk.
     #[serde(default = "default_chunk_size")]
     pub snapshot_chunk_size: usize,
+    /// How the initial snapshot reads: `transaction` (default: one consistent snapshot of
+    /// every table, Debezium's markers; an interrupted snapshot starts over) or `chunked`
+    /// (through the incremental snapshotter while streaming: resumable after a crash, no
+    /// `FLUSH TABLES WITH READ LOCK` on MySQL, `source.snapshot: "incremental"`).
+    #[serde(default)]
+    pub snapshot_consistency: SnapshotConsistency,
     /// Debezium's `signal.data.collection`: a table (`database.table`; columns `id`, `type`,
     /// `data`) whose inserted rows are signals (`execute-snapshot`, `stop-snapshot`,
     /// `pause-snapshot`, `resume-snapshot`). Its rows are not emitted unless it is also in

@@ -291,6 +291,15 @@ impl Settings {
                             "use e.g. 5000",
                         ));
                     }
+                    if my.snapshot_consistency == super::SnapshotConsistency::Chunked
+                        && my.snapshot_mode == super::MysqlSnapshotMode::InitialOnly
+                    {
+                        return Err(invalid(
+                            at("source.snapshot_consistency"),
+                            "`chunked` reads while streaming, and `initial_only` does not stream",
+                            "use snapshot_consistency: transaction with initial_only, or snapshot_mode: initial",
+                        ));
+                    }
                     validate_incremental(
                         &at,
                         my.snapshot_chunk_size,

@@ -20,10 +20,21 @@ use crate::support::{sluice, wait_for};
 const TOPIC: &str = "inc.app.items";
 
 fn config(dir: &Path, maria: &Maria, http: u16, tables: &[&str], bootstrap: &str) -> PathBuf {
+    config_with(dir, maria, http, tables, bootstrap, "")
+}
+
+fn config_with(
+    dir: &Path,
+    maria: &Maria,
+    http: u16,
+    tables: &[&str],
+    bootstrap: &str,
+    extra: &str,
+) -> PathBuf {
     let off = dir.join("offsets").display().to_string();
     let yaml = format!(
         "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  inc:\n{}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n",
-        maria.source_yaml(tables, "      snapshot_chunk_size: 10\n")
+        maria.source_yaml(tables, &format!("      snapshot_chunk_size: 10\n{extra}"))
     );
     sluice::write_raw(dir, "inc.yaml", &yaml)
 }
@@ -73,9 +84,26 @@ async fn wait_equal(bootstrap: &str, c: &mut mysql_async::Conn) -> Vec<KRecord> 
     .await
 }
 
-/// A server with `app.other` (one row) and `app.items` (`rows` rows at version 1), and a
-/// first sluice run that captured `other` only, so `items` is added afterwards.
+/// The server of [`create`] and a first sluice run that captured `other` only, so `items`
+/// is added afterwards.
 async fn prepare(mysql8: bool, rows: i64, dir: &Path, bootstrap: &str) -> Maria {
+    let maria = create(mysql8, rows);
+    let http = crate::support::free_port();
+    let cfg = config(dir, &maria, http, &["app.other"], bootstrap);
+    let log = dir.join("sluice-first.log");
+    let mut child = sluice::spawn(&cfg, &log);
+    wait_for(
+        "the first run's snapshot",
+        Duration::from_secs(90),
+        || async { (!kcat_read(bootstrap, "inc.app.other").is_empty()).then_some(()) },
+    )
+    .await;
+    assert!(child.terminate().success(), "clean stop");
+    maria
+}
+
+/// A server with `app.other` (one row) and `app.items` (`rows` rows at version 1).
+fn create(mysql8: bool, rows: i64) -> Maria {
     let maria = if mysql8 {
         Maria::start_mysql8()
     } else {
@@ -94,17 +122,6 @@ async fn prepare(mysql8: bool, rows: i64, dir: &Path, bootstrap: &str) -> Maria 
          INSERT INTO items WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) \
          SELECT n, 1, REPEAT('x', 50) FROM g;"
     ));
-    let http = crate::support::free_port();
-    let cfg = config(dir, &maria, http, &["app.other"], bootstrap);
-    let log = dir.join("sluice-first.log");
-    let mut child = sluice::spawn(&cfg, &log);
-    wait_for(
-        "the first run's snapshot",
-        Duration::from_secs(90),
-        || async { (!kcat_read(bootstrap, "inc.app.other").is_empty()).then_some(()) },
-    )
-    .await;
-    assert!(child.terminate().success(), "clean stop");
     maria
 }
 
@@ -226,18 +243,38 @@ async fn under_writes(mysql8: bool) {
 /// last acknowledged chunk; every row arrives, and few are read twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn maria_interrupted_incremental_snapshot_resumes() {
+    interrupted(false, false).await;
+}
+
+/// The same for a chunked initial snapshot (`snapshot_consistency: chunked`) on MySQL 8.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_interrupted_chunked_initial_snapshot_resumes() {
+    interrupted(true, true).await;
+}
+
+async fn interrupted(mysql8: bool, initial: bool) {
     const ROWS: i64 = 40_000;
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let maria = prepare(false, ROWS, tmp.path(), &bootstrap).await;
+    let maria = if initial {
+        create(mysql8, ROWS)
+    } else {
+        prepare(mysql8, ROWS, tmp.path(), &bootstrap).await
+    };
     let http = crate::support::free_port();
-    let cfg = config(
+    let extra = if initial {
+        "      snapshot_consistency: chunked\n"
+    } else {
+        ""
+    };
+    let cfg = config_with(
         tmp.path(),
         &maria,
         http,
         &["app.other", "app.items"],
         &bootstrap,
+        extra,
     );
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&cfg, &log);

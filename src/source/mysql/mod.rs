@@ -135,6 +135,7 @@ impl MysqlSource {
                 });
             }
         }
+        let present: Vec<TableId> = shapes.iter().map(|s| s.table.clone()).collect();
         if !crate::source::announce_tables(&io.tx, shapes).await {
             return Ok(SourceEnd::Stopped);
         }
@@ -198,14 +199,65 @@ impl MysqlSource {
             Some((_, _, Some(p))) if !need_snapshot => Some((**p).clone()),
             _ => None,
         };
-        let progress = crate::source::incremental::plan(
+        let mut progress = crate::source::incremental::plan(
             &self.connector,
             &names,
             saved,
             mode != MysqlSnapshotMode::NoData,
         );
         let mut shapes = history::Shapes::new();
-        let start = if need_snapshot {
+        let chunked =
+            self.settings.snapshot_consistency == crate::config::SnapshotConsistency::Chunked;
+        let start = if need_snapshot && chunked {
+            // The initial snapshot goes through the incremental snapshotter: streaming starts
+            // at once from the current position, every existing table is queued, and the
+            // queue with each table's last key is in every checkpoint (resumable).
+            self.offsets.clear()?;
+            let p = snapshot::current_position(&mut sql, &info).await?;
+            if self.settings.include_schema_changes {
+                let file: Arc<str> = Arc::from(p.file.as_str());
+                let position = |db: &str| Position::Mysql {
+                    db: Arc::from(db),
+                    server_id: 0,
+                    file: Arc::clone(&file),
+                    pos: p.pos,
+                    row: 0,
+                    gtid: None,
+                };
+                let (records, found) = history::snapshot_records(
+                    &mut sql,
+                    &present,
+                    info.mariadb,
+                    &position,
+                    crate::clock::now_us(),
+                )
+                .await?;
+                shapes = found;
+                let mut emitter = SnapshotEmitter::new(&io.tx, self.limits);
+                for r in records {
+                    if emitter.mark(r).await.is_err() {
+                        return Ok(SourceEnd::Stopped);
+                    }
+                }
+                if emitter.flush(None).await.is_err() {
+                    return Ok(SourceEnd::Stopped);
+                }
+            }
+            progress.queue = present
+                .iter()
+                .map(crate::source::incremental::table_name)
+                .map(|t| crate::event::IncrementalTable {
+                    id: "initial".into(),
+                    table: t,
+                    filter: None,
+                    after: None,
+                    rows: 0,
+                    estimate: None,
+                })
+                .collect();
+            tracing::info!(connector = %self.connector, tables = present.len(), file = %p.file, pos = p.pos, "chunked initial snapshot: streaming, tables read in key-ordered chunks");
+            p
+        } else if need_snapshot {
             self.offsets.clear()?;
             self.telemetry
                 .set_health(&self.connector, Health::Snapshotting);
