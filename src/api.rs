@@ -143,6 +143,13 @@ fn snapshots_json(p: &crate::event::SnapshotProgress) -> serde_json::Value {
                 "filter": t.filter,
                 "rows": t.rows,
                 "estimated_rows": t.estimate,
+                "rows_per_s": if i == 0 { p.rate } else { None },
+                // The running table's time left at the rate this process reads it (none
+                // until two chunks were written, or without an estimate).
+                "eta_s": match (i, t.estimate, p.rate) {
+                    (0, Some(e), Some(r)) if r > 0 => Some(e.saturating_sub(t.rows).div_ceil(r)),
+                    _ => None,
+                },
                 "state": match (i, p.paused) {
                     (0, false) => "running",
                     (_, true) => "paused",

@@ -119,6 +119,10 @@ pub struct SnapshotProgress {
     /// durable. Not saved (0 when loaded).
     #[serde(skip)]
     pub generation: u64,
+    /// Rows per second written of the table at the head of the queue since this process
+    /// began it (for the progress display's estimate of the time left). Not saved.
+    #[serde(skip)]
+    pub rate: Option<u64>,
 }
 
 /// One table of an incremental snapshot and how far it got.

@@ -279,7 +279,7 @@ async fn interrupted(mysql8: bool, initial: bool) {
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&cfg, &log);
     // The progress the API shows (cheaper to poll than the topic).
-    wait_for(
+    let shown = wait_for(
         "a quarter of the rows",
         Duration::from_secs(120),
         || async {
@@ -288,11 +288,19 @@ async fn interrupted(mysql8: bool, initial: bool) {
                 .ok()?;
             let st: serde_json::Value = serde_json::from_str(&r.text().await.ok()?).ok()?;
             let rows = st["incremental_snapshots"]["tables"][0]["rows"].as_i64()?;
-            (rows >= ROWS / 4).then_some(())
+            (rows >= ROWS / 4).then_some(st)
         },
     )
     .await;
     child.kill();
+    // Rows, the catalog's estimate, the rate and the time left.
+    let running = &shown["incremental_snapshots"]["tables"][0];
+    assert!(
+        running["estimated_rows"].is_u64()
+            && running["rows_per_s"].is_u64()
+            && running["eta_s"].is_u64(),
+        "{shown}"
+    );
     let at_kill = kcat_read(&bootstrap, TOPIC).len() as i64;
     assert!(at_kill < ROWS, "the snapshot ended before the kill");
     let mut child = sluice::spawn(&cfg, &log);

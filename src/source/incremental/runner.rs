@@ -158,6 +158,9 @@ pub(crate) struct Runner<F: Fence, E> {
     /// The table at the head of the queue (parsed once per progress version, not per
     /// change).
     head: Option<TableId>,
+    /// When this process wrote the head table's first chunk (request id and table), and its
+    /// rows then: the rate shown with the progress.
+    timing: Option<((String, String), std::time::Instant, u64)>,
 }
 
 /// The table at the head of `p`'s queue.
@@ -189,6 +192,7 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
             unacked: VecDeque::new(),
             telemetry,
             show: None,
+            timing: None,
         }
     }
 
@@ -489,6 +493,18 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
         let mut p = (*self.progress).clone();
         let table = p.queue.first().map(|t| t.table.clone()).unwrap_or_default();
         if let Some(cur) = p.queue.first_mut() {
+            let who = (cur.id.clone(), cur.table.clone());
+            match &self.timing {
+                Some((w0, t0, r0)) if *w0 == who => {
+                    let secs = t0.elapsed().as_secs_f64();
+                    let done = (cur.rows + rows.len() as u64).saturating_sub(*r0);
+                    p.rate = (secs > 0.0).then(|| ((done as f64 / secs).round() as u64).max(1));
+                }
+                _ => {
+                    self.timing = Some((who, std::time::Instant::now(), cur.rows));
+                    p.rate = None;
+                }
+            }
             cur.rows += rows.len() as u64;
             if w.last.is_some() {
                 cur.after = w.last;

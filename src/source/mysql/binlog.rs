@@ -491,10 +491,11 @@ pub(crate) fn table_from_map(
     id: TableId,
     tme: &TableMapEvent<'_>,
     catalog_cols: Option<&CatalogTable>,
+    history: Option<&crate::event::TableDdl>,
     keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
     guard(|| {
-        let mut t = table_from_map_inner(id, tme, catalog_cols, keys)?;
+        let mut t = table_from_map_inner(id, tme, catalog_cols, history, keys)?;
         t.row_map = row_map(tme)?.map(Arc::new);
         Ok(t)
     })
@@ -514,6 +515,7 @@ fn table_from_map_inner(
     id: TableId,
     tme: &TableMapEvent<'_>,
     catalog_cols: Option<&CatalogTable>,
+    history: Option<&crate::event::TableDdl>,
     keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
     let meta = map_meta(tme)?;
@@ -633,15 +635,25 @@ fn table_from_map_inner(
         };
         kinds.push(kind);
     }
+    // The catalog already shows a later DDL: nullability comes from the table map itself,
+    // and defaults (and nullability) from the schema history, which is the shape as of the
+    // last DDL streamed, i.e. the shape these rows were written with.
+    let nulls = tme.null_bitmask();
     let columns = meta
         .names
         .iter()
         .zip(&kinds)
-        .map(|(name, k)| Column {
-            name: name.clone(),
-            ty: k.column_type(),
-            nullable: true,
-            default: None,
+        .enumerate()
+        .map(|(i, (name, k))| {
+            let stated = history.and_then(|h| h.columns.iter().find(|c| &c.name == name));
+            Column {
+                name: name.clone(),
+                ty: k.column_type(),
+                nullable: stated.map_or_else(|| nulls.get(i).is_none_or(|b| *b), |c| c.optional),
+                default: stated
+                    .and_then(|c| c.default.as_deref())
+                    .and_then(|d| history_default(k, d)),
+            }
         })
         .collect();
     // The binlog knows the primary key only; configured key columns still apply.
@@ -672,6 +684,20 @@ fn table_from_map_inner(
         kinds,
         row_map: None,
     })
+}
+
+/// A default as the schema history writes it (Debezium's `defaultValueExpression`: string
+/// literals unquoted), typed for the column like a catalog default.
+fn history_default(kind: &Kind, text: &str) -> Option<crate::event::Value> {
+    let numeric = matches!(
+        kind,
+        Kind::Int { .. } | Kind::Year | Kind::Decimal { .. } | Kind::Float | Kind::FloatAsDouble | Kind::Double
+    );
+    if numeric {
+        super::types::literal_default(kind, text)
+    } else {
+        super::types::literal_default(kind, &format!("'{}'", text.replace('\'', "''")))
+    }
 }
 
 /// Where the rows of one rows event sit.
@@ -1282,6 +1308,7 @@ mod fuzz {
                 TableId::new("db", "t"),
                 &tme,
                 None,
+                None,
                 &KeyOverrides::default(),
             )
             .map(|t| t.kinds.clone())
@@ -1494,6 +1521,7 @@ mod fuzz {
             let Ok(table) = table_from_map(
                 TableId::new("db", "t"),
                 &tme,
+                None,
                 None,
                 &KeyOverrides::default(),
             ) else {

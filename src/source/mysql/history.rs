@@ -217,6 +217,7 @@ pub(crate) async fn describe(
         let extra = s(5).unwrap_or_default().to_ascii_lowercase();
         let attrs = type_attrs(&column_type);
         let string_like = matches!(attrs.jdbc_type, 1 | 12);
+        let auto = extra.contains("auto_increment") || extra.contains("on update");
         columns.push(DdlColumn {
             name: s(0).unwrap_or_default(),
             jdbc_type: attrs.jdbc_type,
@@ -226,9 +227,12 @@ pub(crate) async fn describe(
             scale: attrs.scale,
             position: i as i32 + 1,
             optional: s(2).as_deref() == Some("YES"),
-            auto_incremented: extra.contains("auto_increment"),
-            generated: extra.contains("generated") || extra.contains("virtual"),
-            default: default_expression(s(3), mariadb),
+            // Debezium marks AUTO_INCREMENT and ON UPDATE CURRENT_TIMESTAMP both
+            // auto-incremented and generated, and a generated (virtual or stored) column
+            // neither.
+            auto_incremented: auto,
+            generated: auto,
+            default: default_expression(s(3), mariadb).map(time_default),
             enum_values: attrs.enum_values,
             column_type,
         });
@@ -379,6 +383,9 @@ pub(crate) struct Statement {
     /// Database as written (`None`: the session's default database).
     pub(crate) database: Option<String>,
     pub(crate) tables: Vec<String>,
+    /// `RENAME TABLE`: the old name of each of `tables` (an `ALTER` of the new name, as
+    /// Debezium records it, with the old table's shape).
+    pub(crate) renamed_from: Vec<String>,
 }
 
 /// Strip backquotes from an identifier.
@@ -453,11 +460,14 @@ fn is(t: &[String], i: usize, word: &str) -> bool {
     t.get(i).is_some_and(|w| w.eq_ignore_ascii_case(word))
 }
 
-/// What a DDL statement does to tables: `ALTER TABLE`, `CREATE TABLE`, `DROP TABLE`; other
-/// statements (indexes, views, routines, `TRUNCATE`, `RENAME`) write no record, as in
-/// Debezium's recordings.
+/// What a DDL statement does to tables: `ALTER TABLE`, `CREATE TABLE`, `DROP TABLE`,
+/// `RENAME TABLE` (an `ALTER` of the new name); other statements (indexes, views, routines,
+/// `TRUNCATE`) write no record, as in Debezium's recordings.
 pub(crate) fn statement(sql: &str) -> Option<Statement> {
     let t = tokens(sql);
+    if is(&t, 0, "RENAME") && is(&t, 1, "TABLE") {
+        return rename(&t);
+    }
     let mut i = 0;
     let kind = if is(&t, 0, "ALTER") {
         TableChangeKind::Alter
@@ -501,7 +511,59 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         kind,
         database,
         tables,
+        renamed_from: Vec::new(),
     })
+}
+
+/// `RENAME TABLE a TO b[, c TO d]` (only renames within one database are described; the
+/// database is the first new name's).
+fn rename(t: &[String]) -> Option<Statement> {
+    let mut i = 2;
+    let mut database = None;
+    let (mut tables, mut renamed_from) = (Vec::new(), Vec::new());
+    loop {
+        let (_, old, used) = table_name(t, i)?;
+        i += used;
+        if !is(t, i, "TO") {
+            return None;
+        }
+        let (db, new, used) = table_name(t, i + 1)?;
+        i += used + 1;
+        if database.is_none() {
+            database = db;
+        }
+        tables.push(new);
+        renamed_from.push(old);
+        if t.get(i).map(String::as_str) != Some(",") {
+            break;
+        }
+        i += 1;
+    }
+    Some(Statement {
+        kind: TableChangeKind::Alter,
+        database,
+        tables,
+        renamed_from,
+    })
+}
+
+/// A default that is the current time (`CURRENT_TIMESTAMP`, `NOW()`, with or without a
+/// precision) is written as the epoch, as Debezium writes it; others as they are.
+fn time_default(expr: String) -> String {
+    let head = expr
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    if matches!(
+        head.as_str(),
+        "CURRENT_TIMESTAMP" | "NOW" | "LOCALTIME" | "LOCALTIMESTAMP"
+    ) {
+        "1970-01-01 00:00:00".to_string()
+    } else {
+        expr
+    }
 }
 
 /// The column type texts a statement states, by column name (lower case): the definitions
@@ -734,10 +796,13 @@ fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, P
                         expr.push_str(t.get(i + 1)?);
                         i += 2;
                     }
-                    Some(expr)
+                    Some(time_default(expr))
                 };
             }
-            "AUTO_INCREMENT" => c.auto_incremented = true,
+            "AUTO_INCREMENT" => {
+                c.auto_incremented = true;
+                c.generated = true;
+            }
             "CHARACTER" if is(t, i, "SET") => {
                 charset = Some(ident(t.get(i + 1)?));
                 i += 2;
@@ -766,12 +831,13 @@ fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, P
             }
             "COMMENT" => i += 1,
             "GENERATED" if is(t, i, "ALWAYS") => i += 1,
-            "AS" => {
-                c.generated = true;
-                i = skip_group(i)?;
-            }
+            // A generated column: Debezium does not mark it `generated`.
+            "AS" => i = skip_group(i)?,
             "CHECK" => i = skip_group(i)?,
             "ON" if is(t, i, "UPDATE") => {
+                // ON UPDATE CURRENT_TIMESTAMP[(n)]: Debezium marks the column both.
+                c.auto_incremented = true;
+                c.generated = true;
                 i += 2;
                 i = skip_group(i)?;
             }
@@ -990,21 +1056,25 @@ pub(crate) fn apply_alter(sql: &str, old: &TableDdl) -> Option<TableDdl> {
             }
             "ENGINE" | "COMMENT" | "ALGORITHM" | "LOCK" | "FORCE" | "ROW_FORMAT"
             | "AUTO_INCREMENT" | "KEY_BLOCK_SIZE" => {}
-            "DEFAULT" | "CHARACTER" | "CHARSET" => {
-                let cs = cl
-                    .iter()
-                    .position(|x| {
-                        x.eq_ignore_ascii_case("SET") || x.eq_ignore_ascii_case("CHARSET")
-                    })
-                    .and_then(|p| cl.get(p + 1))
-                    .map(|x| if x == "=" { None } else { Some(x) })?;
-                let cs = match cs {
-                    Some(x) => ident(x),
-                    None => {
-                        let p = cl.iter().position(|x| x == "=")?;
-                        ident(cl.get(p + 1)?)
-                    }
-                };
+            // A table option changing the default character set: Debezium's record keeps
+            // the table's charset as it was (recorded on MariaDB and MySQL 8).
+            "DEFAULT" | "CHARACTER" | "CHARSET" | "COLLATE" => {}
+            // CONVERT TO CHARACTER SET x: the table and every character column take x.
+            "CONVERT" if w(1) == "TO" => {
+                let p = cl.iter().position(|x| {
+                    x.eq_ignore_ascii_case("SET") || x.eq_ignore_ascii_case("CHARSET")
+                })?;
+                let mut cs = cl.get(p + 1)?;
+                if cs == "=" {
+                    cs = cl.get(p + 2)?;
+                }
+                let cs = ident(cs);
+                if cs.eq_ignore_ascii_case("DEFAULT") {
+                    return None;
+                }
+                for c in new.columns.iter_mut().filter(|c| c.charset.is_some()) {
+                    c.charset = Some(cs.clone());
+                }
                 new.default_charset = Some(cs);
             }
             _ => return None,
@@ -1215,5 +1285,44 @@ mod tests {
         assert_eq!(e.columns[2].name, "t2");
         assert!(e.primary_key.is_empty());
         assert_eq!(apply_alter("ALTER TABLE items RENAME TO other", &d), None);
+        // CONVERT TO CHARACTER SET changes the table and its character columns; a table
+        // option's default character set does not change the record (as recorded).
+        let f = apply_alter("ALTER TABLE items CONVERT TO CHARACTER SET utf8mb4", &e)
+            .expect("convert");
+        assert_eq!(f.default_charset.as_deref(), Some("utf8mb4"));
+        assert_eq!(f.columns[2].charset.as_deref(), Some("utf8mb4"));
+        assert_eq!(f.columns[0].charset, None);
+        let g = apply_alter("ALTER TABLE items DEFAULT CHARSET = latin1", &f).expect("option");
+        assert_eq!(g.default_charset.as_deref(), Some("utf8mb4"));
+    }
+
+    /// RENAME TABLE is an ALTER of the new names; current-time defaults are the epoch;
+    /// AUTO_INCREMENT and ON UPDATE mark a column auto-incremented and generated, a
+    /// generated column is neither.
+    #[test]
+    fn renames_defaults_and_flags() {
+        let s = statement("RENAME TABLE oracle.a TO oracle.b, c TO d").expect("rename");
+        assert_eq!(s.kind, TableChangeKind::Alter);
+        assert_eq!(s.database.as_deref(), Some("oracle"));
+        assert_eq!(s.tables, vec!["b".to_string(), "d".to_string()]);
+        assert_eq!(s.renamed_from, vec!["a".to_string(), "c".to_string()]);
+        assert_eq!(statement("RENAME TABLE a"), None);
+        assert_eq!(time_default("CURRENT_TIMESTAMP(6)".into()), "1970-01-01 00:00:00");
+        assert_eq!(time_default("now()".into()), "1970-01-01 00:00:00");
+        assert_eq!(time_default("5".into()), "5");
+        let t = parse_create(
+            "CREATE TABLE t (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, q int, \
+             g int AS (q * 2) VIRTUAL, \
+             ts timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))",
+            Some("latin1"),
+        )
+        .expect("create");
+        let flags: Vec<(bool, bool)> = t
+            .columns
+            .iter()
+            .map(|c| (c.auto_incremented, c.generated))
+            .collect();
+        assert_eq!(flags, vec![(true, true), (false, false), (false, false), (true, true)]);
+        assert_eq!(t.columns[3].default.as_deref(), Some("1970-01-01 00:00:00"));
     }
 }

@@ -214,7 +214,9 @@ impl MysqlSource {
             // queue with each table's last key is in every checkpoint (resumable).
             self.offsets.clear()?;
             let p = snapshot::current_position(&mut sql, &info).await?;
-            if self.settings.include_schema_changes {
+            {
+                // The schema history starts here (kept also without schema-change records:
+                // rows streamed before a later DDL take their shape from it).
                 let file: Arc<str> = Arc::from(p.file.as_str());
                 let position = |db: &str| Position::Mysql {
                     db: Arc::from(db),
@@ -234,6 +236,11 @@ impl MysqlSource {
                 .await?;
                 shapes = found;
                 let mut emitter = SnapshotEmitter::new(&io.tx, self.limits);
+                let records = if self.settings.include_schema_changes {
+                    records
+                } else {
+                    Vec::new()
+                };
                 for r in records {
                     if emitter.mark(r).await.is_err() {
                         return Ok(SourceEnd::Stopped);
@@ -271,7 +278,8 @@ impl MysqlSource {
                 &io.shutdown,
                 &self.telemetry,
                 &self.connector,
-                self.settings.include_schema_changes.then_some(&mut shapes),
+                &mut shapes,
+                self.settings.include_schema_changes,
             )
             .await?
             else {
@@ -339,9 +347,27 @@ impl MysqlSource {
             .clone()
             .unwrap_or_else(|| default_db.to_string());
         let mut changes = Vec::new();
-        for name in &st.tables {
+        for (i, name) in st.tables.iter().enumerate() {
             let id = TableId::new(db.clone(), name.clone());
             if !self.tables.contains(&id) {
+                continue;
+            }
+            // RENAME TABLE: the new name takes the old table's shape.
+            if let Some(old) = st.renamed_from.get(i) {
+                let old_id = TableId::new(db.clone(), old.clone());
+                let shape = match shapes.remove(&old_id) {
+                    Some(s) => s,
+                    None => match history::describe(sql, &id, mariadb).await? {
+                        Some(s) => Arc::new(s),
+                        None => continue,
+                    },
+                };
+                shapes.insert(id.clone(), Arc::clone(&shape));
+                changes.push(TableChange {
+                    kind: st.kind,
+                    table: id,
+                    shape: Some(shape),
+                });
                 continue;
             }
             let shape = if st.kind == TableChangeKind::Drop {
@@ -746,7 +772,10 @@ impl MysqlSource {
                                 // A chunk read before a DDL on its table (TRUNCATE, ALTER)
                                 // is read again after it.
                                 inc.ddl(|t| binlog::mentions(&stmt, t));
-                                if self.settings.include_schema_changes {
+                                // The schema history follows every DDL (rows before a later
+                                // DDL take their shape from it); its record is written when
+                                // schema changes are included.
+                                {
                                     let at = |db: &str| Position::Mysql {
                                         db: Arc::from(db),
                                         server_id: header.server_id(),
@@ -768,8 +797,10 @@ impl MysqlSource {
                                         )
                                         .await?
                                     {
-                                        batcher.mark(m);
-                                        batcher.linger_soon();
+                                        if self.settings.include_schema_changes {
+                                            batcher.mark(m);
+                                            batcher.linger_soon();
+                                        }
                                     }
                                 }
                                 let outcome = if ours { "applied" } else { "ignored" };
@@ -824,6 +855,7 @@ impl MysqlSource {
                                 id.clone(),
                                 &tme,
                                 cat.as_deref(),
+                                None,
                                 &self.stream_keys,
                             )
                             .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;

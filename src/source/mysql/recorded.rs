@@ -67,6 +67,7 @@ fn record(
                 id.clone(),
                 &tme,
                 None,
+                None,
                 &crate::source::keys::KeyOverrides::default(),
             )
             .map_err(|e| fail("TABLE_MAP", end, format!("{id}: {e:?}")))?;

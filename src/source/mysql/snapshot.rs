@@ -148,7 +148,8 @@ pub(crate) async fn run(
     shutdown: &tokio::sync::watch::Receiver<bool>,
     telemetry: &Telemetry,
     connector: &str,
-    history: Option<&mut super::history::Shapes>,
+    history: &mut super::history::Shapes,
+    emit_schema: bool,
 ) -> Result<Option<BinlogPos>, MySourceError> {
     let q = |c: &'static str| MySourceError::sql(c);
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -205,24 +206,6 @@ pub(crate) async fn run(
     tracing::info!(connector, file = %file, pos, "snapshot started");
     let ts_us = crate::clock::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
-    if let Some(shapes) = history {
-        let position = |db: &str| Position::Mysql {
-            db: Arc::from(db),
-            server_id: 0,
-            file: Arc::clone(&file_arc),
-            pos,
-            row: 0,
-            gtid: None,
-        };
-        let (records, found) =
-            super::history::snapshot_records(conn, tables, info.mariadb, &position, ts_us).await?;
-        for r in records {
-            if emitter.mark(r).await.is_err() {
-                return Ok(None);
-            }
-        }
-        *shapes = found;
-    }
     // A listed table that does not exist yet has no rows to read: it is streamed from its
     // CREATE TABLE on (the first and last markers go to the tables that exist).
     let mut present = Vec::with_capacity(tables.len());
@@ -233,6 +216,28 @@ pub(crate) async fn run(
                 tracing::warn!(connector, table = %table, "a listed table does not exist: nothing to snapshot, it is streamed from its CREATE TABLE on")
             }
         }
+    }
+    // Only the tables that exist have records (Debezium's snapshot lists what it finds).
+    let ids: Vec<TableId> = present.iter().map(|(t, _)| (*t).clone()).collect();
+    {
+        // The schema history starts with the snapshot; its records are written when schema
+        // changes are included.
+        let position = |db: &str| Position::Mysql {
+            db: Arc::from(db),
+            server_id: 0,
+            file: Arc::clone(&file_arc),
+            pos,
+            row: 0,
+            gtid: None,
+        };
+        let (records, found) =
+            super::history::snapshot_records(conn, &ids, info.mariadb, &position, ts_us).await?;
+        for r in records.into_iter().filter(|_| emit_schema) {
+            if emitter.mark(r).await.is_err() {
+                return Ok(None);
+            }
+        }
+        *history = found;
     }
     let count = present.len();
     let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);

@@ -566,6 +566,8 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
         .strip_prefix('\'')
         .and_then(|r| r.strip_suffix('\''))
         .map(|s| s.replace("''", "'"));
+    // MySQL 8 writes temporal literal defaults unquoted (MariaDB quotes them).
+    let temporal = unquoted.as_deref().unwrap_or(raw);
     // `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` → (days, micros of the day).
     let date_time = |t: &str| -> Option<(i64, i64)> {
         let (date, time) = t.split_once(' ').unwrap_or((t, "00:00:00"));
@@ -580,16 +582,32 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
     match kind {
         Kind::Int { .. } | Kind::Year => raw.trim().parse::<i64>().ok().map(Value::Int),
         Kind::Decimal { scale, .. } => decimal(raw.trim().as_bytes(), *scale),
-        Kind::Date => date_time(unquoted.as_deref()?).map(|(d, _)| Value::Date(d as i32)),
-        Kind::DateTime { .. } => {
-            date_time(unquoted.as_deref()?).map(|(d, us)| Value::Timestamp(d * 86_400_000_000 + us))
-        }
-        // TIMESTAMP ... DEFAULT CURRENT_TIMESTAMP: Debezium's schema says the epoch.
-        Kind::Timestamp { .. } if raw.to_ascii_lowercase().starts_with("current_timestamp") => {
+        Kind::Date => date_time(temporal).map(|(d, _)| Value::Date(d as i32)),
+        // DATETIME ... DEFAULT CURRENT_TIMESTAMP: the epoch too (recorded on MariaDB and
+        // MySQL 8, nullable or not).
+        Kind::DateTime { .. } if raw.to_ascii_lowercase().starts_with("current_timestamp") => {
             Some(Value::Timestamp(0))
         }
+        Kind::DateTime { .. } => {
+            date_time(temporal).map(|(d, us)| Value::Timestamp(d * 86_400_000_000 + us))
+        }
+        // TIMESTAMP defaults: Debezium's schema writes them with the shortest fraction
+        // whatever the column's precision (`1970-01-01T00:00:00Z` for a TIMESTAMP(6)), so
+        // the default is that text; CURRENT_TIMESTAMP is the epoch. The server's time zone
+        // is UTC, as for every TIMESTAMP value.
+        Kind::Timestamp { .. } if raw.to_ascii_lowercase().starts_with("current_timestamp") => {
+            Some(Value::String("1970-01-01T00:00:00Z".into()))
+        }
         Kind::Timestamp { .. } => {
-            date_time(unquoted.as_deref()?).map(|(d, us)| Value::Timestamp(d * 86_400_000_000 + us))
+            let text = temporal;
+            date_time(text)?;
+            let (date, time) = text.split_once(' ').unwrap_or((text, "00:00:00"));
+            let time = match time.split_once('.') {
+                Some((hms, frac)) if frac.trim_end_matches('0').is_empty() => hms.to_string(),
+                Some((hms, frac)) => format!("{hms}.{}", frac.trim_end_matches('0')),
+                None => time.to_string(),
+            };
+            Some(Value::String(format!("{date}T{time}Z")))
         }
         Kind::Float => raw.trim().parse::<f32>().ok().map(Value::Float32),
         Kind::FloatAsDouble => raw
