@@ -91,9 +91,10 @@ pub struct DdlColumn {
     pub position: i32,
     /// Accepts NULL.
     pub optional: bool,
-    /// `AUTO_INCREMENT`.
+    /// Debezium's `autoIncremented`: `AUTO_INCREMENT`, or `ON UPDATE CURRENT_TIMESTAMP`.
     pub auto_incremented: bool,
-    /// A generated (virtual or stored) column.
+    /// Debezium's `generated`: set with `autoIncremented` (a generated column, virtual or
+    /// stored, is not marked).
     pub generated: bool,
     /// The default as Debezium writes it (string literals unquoted), none for `NULL`.
     pub default: Option<String>,

@@ -491,7 +491,7 @@ pub(crate) fn table_from_map(
     id: TableId,
     tme: &TableMapEvent<'_>,
     catalog_cols: Option<&CatalogTable>,
-    history: Option<&crate::event::TableDdl>,
+    history: Option<(&crate::event::TableDdl, bool)>,
     keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
     guard(|| {
@@ -515,7 +515,7 @@ fn table_from_map_inner(
     id: TableId,
     tme: &TableMapEvent<'_>,
     catalog_cols: Option<&CatalogTable>,
-    history: Option<&crate::event::TableDdl>,
+    history: Option<(&crate::event::TableDdl, bool)>,
     keys: &KeyOverrides,
 ) -> Result<Table, DecodeFail> {
     let meta = map_meta(tme)?;
@@ -548,8 +548,35 @@ fn table_from_map_inner(
     if let Some((cols, key)) = catalog_cols {
         let same = catalog::names(cols).eq(meta.names.iter().map(String::as_str))
             && catalog::kinds(cols).zip(&types).all(|(k, t)| fits(k, *t));
+        // The schema history (the shape as of the last DDL streamed) agrees with the
+        // catalog on nullability and defaults: otherwise a later DDL changed only those
+        // (`MODIFY a int NULL DEFAULT 11`), and the rows here were written before it.
+        let agrees = history.is_none_or(|(h, mariadb)| {
+            catalog::names(cols)
+                .zip(catalog::facts(cols))
+                .all(|(name, (nullable, default))| {
+                    h.columns.iter().find(|c| c.name == name).is_none_or(|c| {
+                        c.optional == nullable
+                            && c.default == super::history::history_form(default, mariadb)
+                    })
+                })
+        });
         if same {
-            return Ok(catalog::build_table(id, cols, key));
+            let mut t = catalog::build_table(id, cols, key);
+            if let (false, Some((h, _))) = (agrees, history) {
+                let mut schema = (*t.schema).clone();
+                for (c, k) in schema.columns.iter_mut().zip(&t.kinds) {
+                    if let Some(stated) = h.columns.iter().find(|s| s.name == c.name) {
+                        c.nullable = stated.optional;
+                        c.default = stated
+                            .default
+                            .as_deref()
+                            .and_then(|d| history_default(k, d));
+                    }
+                }
+                t.schema = Arc::new(schema);
+            }
+            return Ok(t);
         }
         tracing::info!(table = %id, "catalog no longer matches the binlog table map (a later DDL); using the binlog's metadata");
     }
@@ -645,7 +672,7 @@ fn table_from_map_inner(
         .zip(&kinds)
         .enumerate()
         .map(|(i, (name, k))| {
-            let stated = history.and_then(|h| h.columns.iter().find(|c| &c.name == name));
+            let stated = history.and_then(|(h, _)| h.columns.iter().find(|c| &c.name == name));
             Column {
                 name: name.clone(),
                 ty: k.column_type(),
@@ -691,7 +718,12 @@ fn table_from_map_inner(
 fn history_default(kind: &Kind, text: &str) -> Option<crate::event::Value> {
     let numeric = matches!(
         kind,
-        Kind::Int { .. } | Kind::Year | Kind::Decimal { .. } | Kind::Float | Kind::FloatAsDouble | Kind::Double
+        Kind::Int { .. }
+            | Kind::Year
+            | Kind::Decimal { .. }
+            | Kind::Float
+            | Kind::FloatAsDouble
+            | Kind::Double
     );
     if numeric {
         super::types::literal_default(kind, text)

@@ -498,6 +498,11 @@ pub(crate) fn names(cols: &[CatalogColumn]) -> impl Iterator<Item = &str> {
     cols.iter().map(|c| c.name.as_str())
 }
 
+/// Nullability and raw default (`information_schema` text) of catalog columns.
+pub(crate) fn facts(cols: &[CatalogColumn]) -> impl Iterator<Item = (bool, Option<&str>)> {
+    cols.iter().map(|c| (c.nullable, c.default.as_deref()))
+}
+
 /// Kinds of catalog columns.
 pub(crate) fn kinds(cols: &[CatalogColumn]) -> impl Iterator<Item = &Kind> {
     cols.iter().map(|c| &c.kind)

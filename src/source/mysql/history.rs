@@ -191,6 +191,12 @@ fn default_expression(raw: Option<String>, mariadb: bool) -> Option<String> {
     }
 }
 
+/// A catalog default (`information_schema` text) as the schema history writes it, to tell
+/// whether the catalog still describes the history's shape.
+pub(crate) fn history_form(raw: Option<&str>, mariadb: bool) -> Option<String> {
+    default_expression(raw.map(str::to_string), mariadb).map(time_default)
+}
+
 /// The shape of `table` from `information_schema`; `None` when it does not exist.
 pub(crate) async fn describe(
     conn: &mut Conn,
@@ -1287,8 +1293,8 @@ mod tests {
         assert_eq!(apply_alter("ALTER TABLE items RENAME TO other", &d), None);
         // CONVERT TO CHARACTER SET changes the table and its character columns; a table
         // option's default character set does not change the record (as recorded).
-        let f = apply_alter("ALTER TABLE items CONVERT TO CHARACTER SET utf8mb4", &e)
-            .expect("convert");
+        let f =
+            apply_alter("ALTER TABLE items CONVERT TO CHARACTER SET utf8mb4", &e).expect("convert");
         assert_eq!(f.default_charset.as_deref(), Some("utf8mb4"));
         assert_eq!(f.columns[2].charset.as_deref(), Some("utf8mb4"));
         assert_eq!(f.columns[0].charset, None);
@@ -1307,7 +1313,10 @@ mod tests {
         assert_eq!(s.tables, vec!["b".to_string(), "d".to_string()]);
         assert_eq!(s.renamed_from, vec!["a".to_string(), "c".to_string()]);
         assert_eq!(statement("RENAME TABLE a"), None);
-        assert_eq!(time_default("CURRENT_TIMESTAMP(6)".into()), "1970-01-01 00:00:00");
+        assert_eq!(
+            time_default("CURRENT_TIMESTAMP(6)".into()),
+            "1970-01-01 00:00:00"
+        );
         assert_eq!(time_default("now()".into()), "1970-01-01 00:00:00");
         assert_eq!(time_default("5".into()), "5");
         let t = parse_create(
@@ -1322,7 +1331,10 @@ mod tests {
             .iter()
             .map(|c| (c.auto_incremented, c.generated))
             .collect();
-        assert_eq!(flags, vec![(true, true), (false, false), (false, false), (true, true)]);
+        assert_eq!(
+            flags,
+            vec![(true, true), (false, false), (false, false), (true, true)]
+        );
         assert_eq!(t.columns[3].default.as_deref(), Some("1970-01-01 00:00:00"));
     }
 }

@@ -855,7 +855,7 @@ impl MysqlSource {
                                 id.clone(),
                                 &tme,
                                 cat.as_deref(),
-                                None,
+                                shapes.get(&id).map(|h| (&**h, info.mariadb)),
                                 &self.stream_keys,
                             )
                             .map_err(|e| fail("TABLE_MAP", log_pos, format!("{id}: {e:?}")))?;

@@ -1,0 +1,15 @@
+INSERT INTO oracle.acc (name, qty, ts, dt, d0) VALUES ('second', 6, '2024-02-02 03:04:05.5', '2024-02-02 03:04:05', '2024-02-02 03:04:05');
+ALTER TABLE oracle.acc MODIFY COLUMN e enum('c','a','b') NOT NULL DEFAULT 'c';
+INSERT INTO oracle.acc (name, e, qty, ts, dt, d0) VALUES ('third', 'c', 7, '2024-03-02 03:04:05', '2024-03-02 03:04:05', '2024-03-02 03:04:05');
+ALTER TABLE oracle.acc ADD COLUMN note varchar(30) DEFAULT 'n/a' AFTER name, ADD COLUMN first_col int FIRST;
+INSERT INTO oracle.acc (name, note, qty, ts, dt, d0) VALUES ('fourth', 'hello', 8, '2024-04-02 03:04:05', '2024-04-02 03:04:05', '2024-04-02 03:04:05');
+ALTER TABLE oracle.acc CONVERT TO CHARACTER SET latin1;
+UPDATE oracle.acc SET qty = 9, ts = '2024-05-02 03:04:05' WHERE name = 'first';
+ALTER TABLE oracle.acc CHANGE COLUMN name title varchar(40) NOT NULL DEFAULT 'untitled';
+INSERT INTO oracle.acc (title, qty, ts, dt, d0) VALUES ('fifth', 10, '2024-06-02 03:04:05', '2024-06-02 03:04:05', '2024-06-02 03:04:05');
+ALTER TABLE oracle.acc DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+RENAME TABLE oracle.old_name TO oracle.new_name;
+INSERT INTO oracle.new_name VALUES (2, 'two');
+CREATE TABLE oracle.old_name (id int PRIMARY KEY, w int);
+INSERT INTO oracle.old_name VALUES (3, 33);
+DELETE FROM oracle.acc WHERE title = 'second';
