@@ -78,14 +78,19 @@ impl<'a> SnapshotEmitter<'a> {
         Ok(())
     }
 
-    /// A table is done: its last row (still held) is `last_in_data_collection` unless it
-    /// is also the table's first. After the last table, the snapshot's very last row (of
+    /// A table is done: its last row (still held) is `last_in_data_collection`, also when
+    /// it is the table's only row, unless it is the snapshot's very first row (Debezium's
+    /// order: `last` over `first` over `last_in_data_collection` over
+    /// `first_in_data_collection`). After the last table, the snapshot's very last row (of
     /// whichever table, later tables may be empty) becomes `last`, as Debezium's buffering
     /// of the last snapshot record does.
     pub(crate) async fn end_table(&mut self, last_table: bool) -> Result<(), Closed> {
         if !self.table_start {
             if let Some(held) = &mut self.held {
-                if held.snapshot == Some(SnapshotMarker::True) {
+                if matches!(
+                    held.snapshot,
+                    Some(SnapshotMarker::True | SnapshotMarker::FirstInDataCollection)
+                ) {
                     held.snapshot = Some(SnapshotMarker::LastInDataCollection);
                 }
             }

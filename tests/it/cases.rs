@@ -820,6 +820,14 @@ async fn mysql8_ddl_more() {
     run_case("mysql8_ddl_more", true).await;
 }
 
+/// Snapshot markers of one-row tables: the first table's row is `first`, a later one-row
+/// table's `last_in_data_collection`, the last table's `last` (Debezium's order: last, first,
+/// last in the table, first in the table).
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_markers_one() {
+    run_case("maria_markers_one", true).await;
+}
+
 /// Rows streamed before a later DDL keep the shape before it (NOT NULL, defaults, the
 /// dropped column), although the DML runs in one go and sluice reads those rows after the
 /// DDL ran: their shape comes from the schema history, not the catalog (issue 26, item 7).

@@ -1,0 +1,1 @@
+INSERT INTO oracle.m_b VALUES (2, 'bb');
