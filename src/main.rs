@@ -154,12 +154,12 @@ async fn run(settings: config::Settings, fail_fast: bool) -> anyhow::Result<()> 
     let names: Vec<String> = settings.connectors.keys().cloned().collect();
     for (name, c) in settings.connectors {
         let t = telemetry.clone();
-        let dir = settings.service.offsets_dir.clone();
+        let service = settings.service.clone();
         let stop = stop_rx.clone();
         let control = controls.register(&name);
         let c = Arc::new(c);
         tasks.spawn(async move {
-            let r = run_connector(name.clone(), c, &dir, t, stop, control).await;
+            let r = run_connector(name.clone(), c, &service, t, stop, control).await;
             (name, r)
         });
     }

@@ -23,7 +23,7 @@ pub struct Settings {
 }
 
 /// Process-wide settings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSettings {
     /// Address of the HTTP API (`/metrics`, `/health`). Localhost unless you say otherwise.
@@ -32,6 +32,10 @@ pub struct ServiceSettings {
     /// Directory for connector offset files.
     #[serde(default = "default_offsets_dir")]
     pub offsets_dir: PathBuf,
+    /// Where capture connectors keep their offsets: files in `offsets_dir` (the default) or a
+    /// compacted topic on each connector's sink brokers.
+    #[serde(default)]
+    pub offsets: OffsetsSettings,
     /// `text` or `json` logs.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -46,6 +50,7 @@ impl Default for ServiceSettings {
         Self {
             http_listen_addr: default_http_addr(),
             offsets_dir: default_offsets_dir(),
+            offsets: OffsetsSettings::default(),
             log_format: LogFormat::default(),
             http_auth_token: None,
         }
@@ -57,6 +62,44 @@ fn default_http_addr() -> String {
 }
 fn default_offsets_dir() -> PathBuf {
     PathBuf::from("./sluice-offsets")
+}
+
+/// Where capture connectors keep their offsets (`service.offsets`).
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetsSettings {
+    /// `file` (default: one file per connector in `offsets_dir`) or `kafka` (one record per
+    /// connector in `topic`, on the connector's sink brokers).
+    #[serde(default)]
+    pub store: OffsetsStoreKind,
+    /// The compacted topic of the Kafka store (created when missing; one that is not
+    /// compacted is refused).
+    #[serde(default = "default_offsets_topic")]
+    pub topic: String,
+}
+
+impl Default for OffsetsSettings {
+    fn default() -> Self {
+        Self {
+            store: OffsetsStoreKind::default(),
+            topic: default_offsets_topic(),
+        }
+    }
+}
+
+fn default_offsets_topic() -> String {
+    "sluice-offsets".into()
+}
+
+/// The offset store kind.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum OffsetsStoreKind {
+    /// A file per connector in `offsets_dir`.
+    #[default]
+    File,
+    /// A record per connector in a compacted Kafka topic.
+    Kafka,
 }
 
 /// Log output format.
@@ -109,6 +152,11 @@ fn default_queue_batches() -> usize {
 pub(super) fn yes() -> bool {
     true
 }
+
+mode_names!(OffsetsStoreKind {
+    "file" => File,
+    "kafka" => Kafka,
+});
 
 mode_names!(LogFormat {
     "text" => Text,

@@ -46,6 +46,14 @@ impl Settings {
                 "write e.g. 127.0.0.1:8083, localhost:8083 or [::1]:8083",
             ));
         }
+        let topic = &self.service.offsets.topic;
+        if !is_topic_name(topic) {
+            return Err(invalid(
+                "service.offsets.topic".into(),
+                format!("`{topic}` is not a Kafka topic name"),
+                "use 1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-` (default sluice-offsets)",
+            ));
+        }
         if let Some(token) = &self.service.http_auth_token {
             let t = token.expose_secret();
             if t.trim().is_empty() {
@@ -550,6 +558,16 @@ fn validate_column_lists(
     Ok(())
 }
 
+/// A name Kafka accepts for a topic.
+fn is_topic_name(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 249
+        && t != "."
+        && t != ".."
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
 /// The incremental-snapshot settings every source has: chunk size, signal topic and table.
 fn validate_incremental(
     at: &dyn Fn(&str) -> String,
@@ -566,11 +584,7 @@ fn validate_incremental(
         ));
     }
     if let Some(t) = kafka_topic {
-        let ok = !t.is_empty()
-            && t.len() <= 249
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !ok {
+        if !is_topic_name(t) {
             return Err(invalid(
                 at("source.signal_kafka_topic"),
                 format!("`{t}` is not a Kafka topic name"),

@@ -14,7 +14,6 @@ pub mod control;
 mod retry;
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,10 +75,7 @@ impl PipelineError {
             PipelineError::Sink(e) => e.hint().to_string(),
             PipelineError::Changelog(e) => e.hint().to_string(),
             PipelineError::Target(e) => e.hint(),
-            PipelineError::Offsets(e) => match e {
-                OffsetError::Io { .. } => "check that service.offsets_dir is writable".into(),
-                OffsetError::Corrupt { .. } => e.to_string(),
-            },
+            PipelineError::Offsets(e) => e.hint(),
             PipelineError::Stalled => "see earlier log lines".into(),
             PipelineError::Panicked { .. } => {
                 "please report it with the log lines before it; restart the connector (POST /connectors/<name>/restart) after checking the source".into()
@@ -104,7 +100,7 @@ pub(crate) enum Outcome {
 pub async fn run_connector(
     name: String,
     settings: Arc<ConnectorSettings>,
-    offsets_dir: &Path,
+    service: &crate::config::ServiceSettings,
     telemetry: Telemetry,
     shutdown: watch::Receiver<bool>,
     control: control::Control,
@@ -113,7 +109,12 @@ pub async fn run_connector(
         state: control,
         snapshots,
     } = control;
-    let offsets = OffsetStore::new(offsets_dir, &name);
+    let file_offsets = OffsetStore::new(&service.offsets_dir, &name);
+    // The Kafka store is prepared by the first attempt that reaches the brokers (a broker
+    // that is down at the start is retried like any transient failure).
+    let kafka_topic = (service.offsets.store == crate::config::OffsetsStoreKind::Kafka)
+        .then(|| service.offsets.topic.clone());
+    let kafka_offsets: tokio::sync::OnceCell<OffsetStore> = tokio::sync::OnceCell::new();
     let limits = BatchLimits {
         max_events: settings.max_batch_events,
         max_bytes: settings.max_batch_bytes,
@@ -122,10 +123,21 @@ pub async fn run_connector(
         (SourceSettings::Postgres(_) | SourceSettings::Mysql(_), SinkSettings::Kafka(ks)) => {
             let txn_slot = capture::TxnSlot::new(None);
             supervise(&name, &telemetry, shutdown.clone(), control, |stop| {
-                let (name, settings, offsets, telemetry) = (&name, &settings, &offsets, &telemetry);
+                let (name, settings, telemetry) = (&name, &settings, &telemetry);
+                let (file_offsets, kafka_offsets, kafka_topic) =
+                    (&file_offsets, &kafka_offsets, &kafka_topic);
                 let txn_slot = &txn_slot;
                 let snapshots = snapshots.clone();
                 async move {
+                    let offsets = match kafka_topic {
+                        None => file_offsets,
+                        Some(topic) => kafka_offsets
+                            .get_or_try_init(|| {
+                                OffsetStore::kafka(crate::kafka::client_config(ks), topic, name)
+                            })
+                            .await
+                            .map_err(PipelineError::Offsets)?,
+                    };
                     capture::run_once(
                         name,
                         settings,

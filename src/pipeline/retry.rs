@@ -14,6 +14,7 @@
 //! | MySQL/MariaDB SQL, binlog | unless the server's code is in [`MYSQL_DEFINITE_CODES`] (access refused, position cannot be served) |
 //! | MySQL/MariaDB silent server | always |
 //! | offsets file | I/O; a corrupt file never |
+//! | offsets topic | reading and writing it; a topic that is not compacted never |
 //! | Kafka sink: topic creation | unless the broker's code is in [`CREATE_TOPIC_DEFINITE`] |
 //! | Kafka sink: delivery | unless the broker's code is in [`DELIVERY_DEFINITE`] (a refusal that would repeat for the same record) |
 //! | Kafka sink: transaction | unless librdkafka calls the error fatal |
@@ -101,8 +102,8 @@ pub(crate) fn transient(e: &PipelineError) -> bool {
 
 fn offsets(e: &OffsetError) -> bool {
     match e {
-        OffsetError::Io { .. } => true,
-        OffsetError::Corrupt { .. } => false,
+        OffsetError::Io { .. } | OffsetError::Kafka { .. } => true,
+        OffsetError::Corrupt { .. } | OffsetError::NotCompacted { .. } => false,
     }
 }
 

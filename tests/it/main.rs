@@ -17,6 +17,7 @@ mod incremental;
 mod modes;
 mod mysql;
 mod mysql_incremental;
+mod offsets;
 mod readme;
 mod shapes;
 mod sinks;

@@ -56,7 +56,10 @@ async fn initial_only_snapshots_then_stops() {
         sluice::pipeline::run_connector(
             name,
             Arc::new(conn),
-            dir.path(),
+            &sluice::config::ServiceSettings {
+                offsets_dir: dir.path().to_path_buf(),
+                ..Default::default()
+            },
             Telemetry::new(),
             stop_rx,
             sluice::pipeline::control::Controls::default().register("m"),
@@ -100,12 +103,15 @@ async fn no_data_streams_only() {
     let dir = tempfile::tempdir().expect("tmp");
     let (stop_tx, stop_rx) = watch::channel(false);
     let (name, conn) = s.connectors.into_iter().next().expect("one connector");
-    let offsets = dir.path().to_path_buf();
+    let service = sluice::config::ServiceSettings {
+        offsets_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     let telemetry = Telemetry::new();
     let t = telemetry.clone();
     let task = tokio::spawn(async move {
         let control = sluice::pipeline::control::Controls::default().register("m");
-        sluice::pipeline::run_connector(name, Arc::new(conn), &offsets, t, stop_rx, control).await
+        sluice::pipeline::run_connector(name, Arc::new(conn), &service, t, stop_rx, control).await
     });
     wait_for("the slot", Duration::from_secs(30), || async {
         let r = c

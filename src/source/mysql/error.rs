@@ -127,7 +127,7 @@ impl MySourceError {
             MySourceError::Silent { .. } => {
                 "check the network path to the server; sluice reconnects".into()
             }
-            MySourceError::Offsets(e) => e.to_string(),
+            MySourceError::Offsets(e) => e.hint(),
             MySourceError::Tls(_) => "check source.tls (mode and ca_file)".into(),
         }
     }

@@ -142,7 +142,7 @@ impl PgSourceError {
                 "stop the other consumer of the slot, or SELECT pg_terminate_backend({pid})"
             ),
             PgSourceError::Tls(_) => "check source.tls (mode and ca_file)".into(),
-            PgSourceError::Offsets(e) => e.to_string(),
+            PgSourceError::Offsets(e) => e.hint(),
         }
     }
 }

@@ -1,10 +1,15 @@
-//! Durable connector progress: one JSON file per connector, replaced atomically.
+//! Durable connector progress: one JSON file per connector, replaced atomically, or one
+//! record per connector in a compacted Kafka topic (`kafka.rs`).
 //!
 //! Write order (the pipeline guarantees it): sink durable → [`OffsetStore::save`] → source ack.
-//! A save writes `<name>.json.tmp`, fsyncs it, renames it over `<name>.json` and fsyncs the
-//! directory, so a crash leaves either the old or the new file, never a torn one.
+//! A file save writes `<name>.json.tmp`, fsyncs it, renames it over `<name>.json` and fsyncs
+//! the directory, so a crash leaves either the old or the new file, never a torn one. A Kafka
+//! save returns once the broker acknowledged the record (`acks=all`).
+
+mod kafka;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +36,39 @@ pub enum OffsetError {
         #[source]
         source: serde_json::Error,
     },
+    /// The offsets topic could not be read or written (brokers unreachable, a timeout).
+    #[error("offsets topic {topic}: {detail}")]
+    Kafka {
+        /// The topic.
+        topic: String,
+        /// What failed, in librdkafka's words (no values).
+        detail: String,
+    },
+    /// The offsets topic exists but is not compacted: old checkpoints would be deleted by
+    /// retention, and with them the connector's position.
+    #[error("offsets topic {topic} has cleanup.policy={policy}, not compact")]
+    NotCompacted {
+        /// The topic.
+        topic: String,
+        /// Its cleanup policy.
+        policy: String,
+    },
+}
+
+impl OffsetError {
+    /// What the operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            OffsetError::Io { .. } => "check that service.offsets_dir is writable".into(),
+            OffsetError::Corrupt { .. } => self.to_string(),
+            OffsetError::Kafka { .. } => {
+                "check that the sink's brokers are reachable and the principal may read, write and describe the offsets topic; sluice retries".into()
+            }
+            OffsetError::NotCompacted { topic, .. } => format!(
+                "make the topic compacted (kafka-configs --alter --entity-type topics --entity-name {topic} --add-config cleanup.policy=compact) or name another service.offsets.topic"
+            ),
+        }
+    }
 }
 
 /// What is stored for one connector.
@@ -42,12 +80,13 @@ pub struct StoredOffsets {
     pub checkpoint: Checkpoint,
 }
 
-/// File-backed offset store for one connector.
+/// The offset store of one connector: a file, or a record in a compacted Kafka topic.
 #[derive(Debug, Clone)]
 pub struct OffsetStore {
     dir: PathBuf,
     path: PathBuf,
     connector: String,
+    kafka: Option<Arc<kafka::KafkaOffsets>>,
 }
 
 impl OffsetStore {
@@ -57,7 +96,48 @@ impl OffsetStore {
             dir: dir.to_path_buf(),
             path: dir.join(format!("{connector}.json")),
             connector: connector.to_string(),
+            kafka: None,
         }
+    }
+
+    /// A store for `connector` in the compacted topic `topic` of the brokers `client`
+    /// reaches: the topic is created when missing, and refused when not compacted.
+    pub async fn kafka(
+        client: rdkafka::ClientConfig,
+        topic: &str,
+        connector: &str,
+    ) -> Result<Self, OffsetError> {
+        let k = kafka::KafkaOffsets::prepare(client, topic).await?;
+        Ok(Self {
+            dir: PathBuf::new(),
+            path: PathBuf::from(format!("kafka:{topic}/{connector}")),
+            connector: connector.to_string(),
+            kafka: Some(k),
+        })
+    }
+
+    /// Run blocking Kafka I/O without stalling the async runtime's other tasks.
+    fn blocking<T>(f: impl FnOnce() -> T) -> T {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(f)
+            }
+            _ => f(),
+        }
+    }
+
+    /// The connector's key in the offsets topic: its name as a JSON string.
+    fn key(&self) -> String {
+        serde_json::Value::from(self.connector.as_str()).to_string()
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Checkpoint, OffsetError> {
+        let stored: StoredOffsets =
+            serde_json::from_slice(bytes).map_err(|source| OffsetError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(stored.checkpoint)
     }
 
     /// The offsets file path.
@@ -67,6 +147,12 @@ impl OffsetStore {
 
     /// The stored checkpoint, if any.
     pub fn load(&self) -> Result<Option<Checkpoint>, OffsetError> {
+        if let Some(k) = &self.kafka {
+            return match Self::blocking(|| k.get(&self.key()))? {
+                Some(b) => self.decode(&b).map(Some),
+                None => Ok(None),
+            };
+        }
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -77,12 +163,7 @@ impl OffsetStore {
                 })
             }
         };
-        let stored: StoredOffsets =
-            serde_json::from_slice(&bytes).map_err(|source| OffsetError::Corrupt {
-                path: self.path.clone(),
-                source,
-            })?;
-        Ok(Some(stored.checkpoint))
+        self.decode(&bytes).map(Some)
     }
 
     /// Atomically replace the stored checkpoint.
@@ -92,6 +173,14 @@ impl OffsetStore {
             path: self.path.clone(),
             source,
         };
+        if let Some(k) = &self.kafka {
+            let body = serde_json::to_vec(&StoredOffsets {
+                connector: self.connector.clone(),
+                checkpoint: checkpoint.clone(),
+            })
+            .map_err(|e| io(std::io::Error::other(e)))?;
+            return Self::blocking(|| k.put(&self.key(), Some(&body)));
+        }
         if !self.dir.exists() {
             // Offsets reveal positions and table names: only the owner may read them.
             let mut b = std::fs::DirBuilder::new();
@@ -130,6 +219,9 @@ impl OffsetStore {
 
     /// Remove the stored offsets (used when a snapshot must start over).
     pub fn clear(&self) -> Result<(), OffsetError> {
+        if let Some(k) = &self.kafka {
+            return Self::blocking(|| k.put(&self.key(), None));
+        }
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
