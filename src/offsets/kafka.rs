@@ -130,6 +130,11 @@ impl KafkaOffsets {
         }))
     }
 
+    /// The offsets topic.
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// Write `value` (none: a tombstone) under `key` and wait for the acknowledgement.
     pub(crate) fn put(&self, key: &str, value: Option<&[u8]>) -> Result<(), OffsetError> {
         let _one = self
@@ -174,7 +179,10 @@ impl KafkaOffsets {
         // No group: the partitions are assigned, nothing is committed.
         cc.set("group.id", "sluice-offsets-reader")
             .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false");
+            // The end of a partition (after any transaction markers) is signalled.
+            .set("enable.partition.eof", "true")
+            // Checkpoints written in a sink's transaction count once it committed.
+            .set("isolation.level", "read_committed");
         let consumer: BaseConsumer = cc
             .create()
             .map_err(|e| err("creating the offsets reader", &e))?;
@@ -214,16 +222,18 @@ impl KafkaOffsets {
                     &"timed out before its end",
                 ));
             }
-            let Some(m) = consumer.poll(Duration::from_millis(200)) else {
-                continue;
-            };
-            let m = m.map_err(|e| err("reading the offsets topic", &e))?;
-            if m.key() == Some(key.as_bytes()) {
-                last = Some(m.payload().map(<[u8]>::to_vec));
-            }
-            if let Some(end) = ends.get(&m.partition()) {
-                if m.offset() + 1 >= *end {
-                    ends.remove(&m.partition());
+            match consumer.poll(Duration::from_millis(200)) {
+                None => {}
+                // Done with a partition at its end (transaction markers and aborted records
+                // take offsets but are never delivered, so offsets cannot tell).
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    ends.remove(&p);
+                }
+                Some(Err(e)) => return Err(err("reading the offsets topic", &e)),
+                Some(Ok(m)) => {
+                    if m.key() == Some(key.as_bytes()) {
+                        last = Some(m.payload().map(<[u8]>::to_vec));
+                    }
                 }
             }
         }

@@ -116,6 +116,27 @@ impl OffsetStore {
         })
     }
 
+    /// The record that stores `checkpoint` in the offsets topic (Kafka store only): a
+    /// transactional sink writes it in the batch's transaction (exactly-once).
+    pub fn record(&self, checkpoint: &Checkpoint) -> Option<crate::envelope::Record> {
+        let k = self.kafka.as_ref()?;
+        let body = serde_json::to_vec(&StoredOffsets {
+            connector: self.connector.clone(),
+            checkpoint: checkpoint.clone(),
+        })
+        .ok()?;
+        Some(crate::envelope::Record {
+            topic: std::sync::Arc::from(k.topic()),
+            key: Some(self.key().into_bytes()),
+            value: Some(body),
+            headers: Vec::new(),
+            form: crate::envelope::Form::Final {
+                key: None,
+                value: None,
+            },
+        })
+    }
+
     /// Run blocking Kafka I/O without stalling the async runtime's other tasks.
     fn blocking<T>(f: impl FnOnce() -> T) -> T {
         match tokio::runtime::Handle::try_current() {

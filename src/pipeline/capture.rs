@@ -24,6 +24,9 @@ use crate::telemetry::Telemetry;
 struct InFlight {
     pending: Pending,
     checkpoint: Option<Checkpoint>,
+    /// The checkpoint was written in the batch's transaction (Kafka offsets store and a
+    /// transactional sink): durable once the transaction commits, not saved again.
+    committed_with_batch: bool,
     last_commit_us: Option<i64>,
     started: Instant,
 }
@@ -165,6 +168,7 @@ async fn run_with(
     let source_task = AbortOnDrop(tokio::spawn(async move { source.run(io).await }));
 
     let (name_owned, telemetry_owned) = (name.to_string(), telemetry.clone());
+    let txn_offsets = offsets.clone();
     let heartbeat_ms = settings.heartbeat_interval_ms;
     let sink_task = AbortOnDrop(tokio::spawn(async move {
         let (name, telemetry) = (name_owned.as_str(), &telemetry_owned);
@@ -183,10 +187,10 @@ async fn run_with(
                     let Some(cp) = acknowledged.borrow().clone() else { continue };
                     let started = Instant::now();
                     let pending = sink
-                        .enqueue(&[], &[(0, crate::event::Marker::Heartbeat(cp))])
+                        .enqueue(&[], &[(0, crate::event::Marker::Heartbeat(cp))], None)
                         .await
                         .map_err(PipelineError::Sink)?;
-                    let f = InFlight { pending, checkpoint: None, last_commit_us: None, started };
+                    let f = InFlight { pending, checkpoint: None, committed_with_batch: false, last_commit_us: None, started };
                     if pend_tx.send(f).await.is_err() {
                         break;
                     }
@@ -225,13 +229,21 @@ async fn run_with(
                 commit_to_sink.observe((now_us() - us).max(0) as f64 / 1e6);
             }
             let started = Instant::now();
+            // Exactly-once: the checkpoint commits with the batch's records.
+            let with_batch = batch
+                .checkpoint
+                .as_ref()
+                .filter(|_| sink.transactional())
+                .and_then(|cp| txn_offsets.record(cp));
+            let committed_with_batch = with_batch.is_some();
             let pending = sink
-                .enqueue(&batch.events, &batch.marks)
+                .enqueue(&batch.events, &batch.marks, with_batch)
                 .await
                 .map_err(PipelineError::Sink)?;
             let f = InFlight {
                 pending,
                 checkpoint: batch.checkpoint,
+                committed_with_batch,
                 last_commit_us,
                 started,
             };
@@ -252,6 +264,7 @@ async fn run_with(
         let mut streaming = false;
         while let Some(first) = pend_rx.recv().await {
             let mut latest: Option<Checkpoint> = None;
+            let mut latest_committed = false;
             let mut lag_from: Option<i64> = None;
             let mut next = Some(first);
             // Coalesce everything already delivered into one offsets write.
@@ -263,6 +276,7 @@ async fn run_with(
                 }
                 if f.checkpoint.is_some() {
                     latest = f.checkpoint;
+                    latest_committed = f.committed_with_batch;
                 }
                 if f.last_commit_us.is_some() {
                     lag_from = f.last_commit_us;
@@ -276,12 +290,14 @@ async fn run_with(
                     .set((now_us() - us) / 1000);
             }
             if let Some(cp) = latest {
-                // The fsync runs on the blocking pool, never on a runtime worker.
-                let (store, saved) = (offsets.clone(), cp.clone());
-                tokio::task::spawn_blocking(move || store.save(&saved))
-                    .await
-                    .map_err(|_| PipelineError::Stalled)?
-                    .map_err(PipelineError::Offsets)?;
+                if !latest_committed {
+                    // The fsync runs on the blocking pool, never on a runtime worker.
+                    let (store, saved) = (offsets.clone(), cp.clone());
+                    tokio::task::spawn_blocking(move || store.save(&saved))
+                        .await
+                        .map_err(|_| PipelineError::Stalled)?
+                        .map_err(PipelineError::Offsets)?;
+                }
                 let acked = match &cp {
                     Checkpoint::Postgres { lsn, .. } => lsn.0 as i64,
                     Checkpoint::Mysql { pos, .. } => *pos as i64,

@@ -1031,12 +1031,20 @@ impl KafkaSink {
         Ok(created)
     }
 
+    /// Whether each batch is one Kafka transaction (`sink.transactions: true`).
+    pub fn transactional(&self) -> bool {
+        self.txn.is_some()
+    }
+
     /// Encode and hand events and markers (each before the event at its index) to the
-    /// producer; the result resolves when all are durable.
+    /// producer; the result resolves when all are durable. `checkpoint`, a record written
+    /// as it is (the connector's checkpoint for the offsets topic), joins the batch's
+    /// transaction, so records and checkpoint commit together (transactional sinks only).
     pub async fn enqueue(
         &mut self,
         events: &[ChangeEvent],
         marks: &[(usize, Marker)],
+        checkpoint: Option<Record>,
     ) -> Result<Pending, KafkaSinkError> {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
@@ -1064,6 +1072,9 @@ impl KafkaSink {
             self.encoder.encode_marker(m, &mut records);
         }
         self.formats.apply(&mut records).await?;
+        if let Some(cp) = checkpoint.filter(|_| self.txn.is_some()) {
+            records.push(cp);
+        }
         let mut futures = Vec::with_capacity(records.len());
         let mut commit = None;
         if let Some(txn) = self.txn.as_ref().filter(|_| !records.is_empty()) {
