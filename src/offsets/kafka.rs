@@ -230,11 +230,10 @@ impl KafkaOffsets {
                     ends.remove(&p);
                 }
                 Some(Err(e)) => return Err(err("reading the offsets topic", &e)),
-                Some(Ok(m)) => {
-                    if m.key() == Some(key.as_bytes()) {
-                        last = Some(m.payload().map(<[u8]>::to_vec));
-                    }
+                Some(Ok(m)) if m.key() == Some(key.as_bytes()) => {
+                    last = Some(m.payload().map(<[u8]>::to_vec));
                 }
+                Some(Ok(_)) => {}
             }
         }
         Ok(last.flatten())
