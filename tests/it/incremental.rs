@@ -96,11 +96,21 @@ async fn wait_equal(bootstrap: &str, table: &str, c: &tokio_postgres::Client) ->
         .iter()
         .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
         .collect();
+    wait_topic_equals(bootstrap, &topic, &table).await
+}
+
+/// Wait until the latest record per key `id` of `topic` has `after.version` equal to
+/// `want` (keys missing from `want` end deleted); the topic's records.
+pub(crate) async fn wait_topic_equals(
+    bootstrap: &str,
+    topic: &str,
+    want: &HashMap<i64, i64>,
+) -> Vec<KRecord> {
     wait_for(
         "the topic to equal the table",
         Duration::from_secs(120),
         || async {
-            let r = kcat_read(bootstrap, &topic);
+            let r = kcat_read(bootstrap, topic);
             let mut last: HashMap<i64, Option<i64>> = HashMap::new();
             for rec in &r {
                 let id = rec.key.as_ref()?["id"].as_i64()?;
@@ -114,7 +124,7 @@ async fn wait_equal(bootstrap: &str, table: &str, c: &tokio_postgres::Client) ->
                 .into_iter()
                 .filter_map(|(k, v)| Some((k, v?)))
                 .collect();
-            (now == table).then_some(r)
+            (now == *want).then_some(r)
         },
     )
     .await

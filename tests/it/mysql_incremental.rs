@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use crate::incremental::assert_versions_never_go_back;
+use crate::incremental::{assert_versions_never_go_back, wait_topic_equals};
 use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::mariadb::{Maria, PASSWORD, USER};
 use crate::support::{sluice, wait_for};
@@ -60,28 +60,7 @@ async fn table(c: &mut mysql_async::Conn) -> HashMap<i64, i64> {
 /// The latest record per key equals the table's `id → version` (deleted keys end deleted).
 async fn wait_equal(bootstrap: &str, c: &mut mysql_async::Conn) -> Vec<KRecord> {
     let want = table(c).await;
-    wait_for(
-        "the topic to equal the table",
-        Duration::from_secs(120),
-        || async {
-            let r = kcat_read(bootstrap, TOPIC);
-            let mut last: HashMap<i64, Option<i64>> = HashMap::new();
-            for rec in &r {
-                let id = rec.key.as_ref()?["id"].as_i64()?;
-                let v = rec
-                    .value
-                    .as_ref()
-                    .and_then(|v| v["after"]["version"].as_i64());
-                last.insert(id, v);
-            }
-            let now: HashMap<i64, i64> = last
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v?)))
-                .collect();
-            (now == want).then_some(r)
-        },
-    )
-    .await
+    wait_topic_equals(bootstrap, TOPIC, &want).await
 }
 
 /// The server of [`create`] and a first sluice run that captured `other` only, so `items`

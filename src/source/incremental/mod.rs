@@ -520,6 +520,26 @@ pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &s
     }
 }
 
+/// The Kafka signal channel of a stream, started after the offset the checkpoint saved
+/// (`None` without `signal_kafka_topic`). `Err` holds the problem, naming the topic and the
+/// cause (an engine's source wraps it as a precondition).
+pub(crate) fn kafka_signals(
+    settings: Option<&KafkaSignalSettings>,
+    saved: Option<i64>,
+    connector: &str,
+) -> Result<Option<KafkaSignals>, String> {
+    let Some(k) = settings else {
+        return Ok(None);
+    };
+    KafkaSignals::start(k, saved, connector)
+        .map(Some)
+        .map_err(|e| format!("cannot read the signal topic {}: {e}", k.topic))
+}
+
+/// The hint for a signal topic that cannot be read.
+pub(crate) const SIGNAL_TOPIC_HINT: &str =
+    "check source.signal_kafka_topic and the sink's Kafka settings";
+
 /// Take the rows of the signal table out of the events decoded since `from` (they are not
 /// emitted) and read inserted ones as Debezium signals (columns id, type, data). A signal
 /// that cannot be read is logged (by id, not content) and skipped.

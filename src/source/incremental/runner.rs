@@ -272,6 +272,13 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
         self.report();
     }
 
+    /// Take API requests through `inbox` from now on, and show it the progress.
+    pub(crate) fn attach(&mut self, inbox: &super::SnapshotInbox) {
+        inbox.set_accepts(true);
+        self.show = Some(inbox.clone());
+        self.report();
+    }
+
     pub(crate) fn report(&self) {
         if let Some(inbox) = &self.show {
             inbox.show(Arc::clone(&self.progress));

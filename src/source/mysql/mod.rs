@@ -516,23 +516,16 @@ impl MysqlSource {
             .as_deref()
             .and_then(crate::source::incremental::table_id);
         let mut signals: Vec<crate::source::incremental::Request> = Vec::new();
-        let mut kafka_signals = match &self.kafka_signals {
-            Some(k) => Some(
-                crate::source::incremental::KafkaSignals::start(
-                    k,
-                    inc.progress().signal_offset,
-                    &self.connector,
-                )
-                .map_err(|e| MySourceError::Precondition {
-                    problem: format!("cannot read the signal topic {}: {e}", k.topic),
-                    hint: "check source.signal_kafka_topic and the sink's Kafka settings".into(),
-                })?,
-            ),
-            None => None,
-        };
-        self.inbox.set_accepts(true);
-        inc.show = Some(self.inbox.clone());
-        inc.report();
+        let mut kafka_signals = crate::source::incremental::kafka_signals(
+            self.kafka_signals.as_ref(),
+            inc.progress().signal_offset,
+            &self.connector,
+        )
+        .map_err(|problem| MySourceError::Precondition {
+            problem,
+            hint: crate::source::incremental::SIGNAL_TOPIC_HINT.into(),
+        })?;
+        inc.attach(&self.inbox);
         tracing::info!(connector = %self.connector, file = %start.file, pos = start.pos, gtid = ?start.gtid, by_gtid = use_gtid, "binlog streaming started");
         let mut stream = conn
             .get_binlog_stream(req)
