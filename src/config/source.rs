@@ -317,8 +317,19 @@ pub struct MysqlSettings {
     /// Password (use `${ENV_VAR}`); never logged.
     #[serde(default)]
     pub password: Option<SecretString>,
-    /// Tables to capture, as `database.table`.
+    /// Tables to capture, as `database.table` (may be empty when `table_include_list` is
+    /// set).
+    #[serde(default)]
     pub tables: Vec<String>,
+    /// Debezium's `table.include.list`: regular expressions of `database.table` names (whole
+    /// name, case-insensitive). Every base table matching one is captured besides `tables`,
+    /// also one created (or renamed to a matching name) while sluice runs.
+    #[serde(default)]
+    pub table_include_list: Vec<String>,
+    /// Debezium's `table.exclude.list`: tables matching one of these are not captured
+    /// through `table_include_list` (tables named in `tables` always are).
+    #[serde(default)]
+    pub table_exclude_list: Vec<String>,
     /// Replica server id sluice registers with; must differ from the server's and every other
     /// replica's (default: 5400 + a hash of the connector name, in 5400..=6399).
     #[serde(default)]

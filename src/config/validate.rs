@@ -160,29 +160,13 @@ impl Settings {
                             "use the server's port, 1 to 65535 (PostgreSQL's default is 5432)",
                         ));
                     }
-                    if pg.tables.is_empty() && pg.table_include_list.is_empty() {
-                        return Err(invalid(
-                            at("source.tables"),
-                            "no table is listed",
-                            "list tables as `schema.table`, e.g. [\"public.customers\"], or patterns in source.table_include_list",
-                        ));
-                    }
-                    for (list, name) in [
-                        (&pg.table_include_list, "table_include_list"),
-                        (&pg.table_exclude_list, "table_exclude_list"),
-                    ] {
-                        for (i, p) in list.iter().enumerate() {
-                            if let Err((_, e)) =
-                                super::TableFilter::new(std::slice::from_ref(p), &[])
-                            {
-                                return Err(invalid(
-                                    at(&format!("source.{name}[{i}]")),
-                                    format!("`{p}` is not a regular expression ({e})"),
-                                    "write a regular expression of schema.table names, e.g. `public\\.orders_.*`",
-                                ));
-                            }
-                        }
-                    }
+                    validate_patterns(
+                        &at,
+                        pg.tables.is_empty(),
+                        &pg.table_include_list,
+                        &pg.table_exclude_list,
+                        ("schema.table", "public.customers", "public\\.orders_.*"),
+                    )?;
                     for (i, t) in pg.tables.iter().enumerate() {
                         if parse_table_name(t).is_none() {
                             return Err(invalid(
@@ -266,13 +250,17 @@ impl Settings {
                             "use the server's port, 1 to 65535 (MySQL's default is 3306)",
                         ));
                     }
-                    if my.tables.is_empty() {
-                        return Err(invalid(
-                            at("source.tables"),
-                            "no table is listed",
-                            "list tables as `database.table`, e.g. [\"inventory.customers\"]",
-                        ));
-                    }
+                    validate_patterns(
+                        &at,
+                        my.tables.is_empty(),
+                        &my.table_include_list,
+                        &my.table_exclude_list,
+                        (
+                            "database.table",
+                            "inventory.customers",
+                            "inventory\\.orders_.*",
+                        ),
+                    )?;
                     for (i, t) in my.tables.iter().enumerate() {
                         if parse_table_name(t).is_none() {
                             return Err(invalid(
@@ -551,6 +539,41 @@ fn validate_column_lists(
                     at(&format!("source.{name}[{i}]")),
                     format!("`{p}` is not a regular expression ({e})"),
                     "write a regular expression of schema.table.column names, e.g. `public\\.users\\.email`",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `tables` or `table_include_list` names something, and every pattern compiles. `form` is
+/// the name form, an example name and an example pattern.
+fn validate_patterns(
+    at: &dyn Fn(&str) -> String,
+    no_tables: bool,
+    include: &[String],
+    exclude: &[String],
+    (form, example, pattern): (&str, &str, &str),
+) -> Result<(), ConfigError> {
+    if no_tables && include.is_empty() {
+        return Err(invalid(
+            at("source.tables"),
+            "no table is listed",
+            format!(
+                "list tables as `{form}`, e.g. [\"{example}\"], or patterns in source.table_include_list"
+            ),
+        ));
+    }
+    for (list, name) in [
+        (include, "table_include_list"),
+        (exclude, "table_exclude_list"),
+    ] {
+        for (i, p) in list.iter().enumerate() {
+            if let Err((_, e)) = super::TableFilter::new(std::slice::from_ref(p), &[]) {
+                return Err(invalid(
+                    at(&format!("source.{name}[{i}]")),
+                    format!("`{p}` is not a regular expression ({e})"),
+                    format!("write a regular expression of {form} names, e.g. `{pattern}`"),
                 ));
             }
         }

@@ -290,6 +290,31 @@ fn privilege_error(e: mysql_async::Error, privilege: &str, mariadb: bool) -> MyS
     }
 }
 
+/// The base tables (not views, not system databases') whose `database.table` name the
+/// patterns capture, sorted by name.
+pub(crate) async fn matching_tables(
+    conn: &mut Conn,
+    filter: &crate::config::TableFilter,
+) -> Result<Vec<TableId>, MySourceError> {
+    if !filter.is_active() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String)> = conn
+        .query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' \
+               AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
+             ORDER BY 1, 2",
+        )
+        .await
+        .map_err(MySourceError::sql("listing tables for table_include_list"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(d, t)| TableId::new(d, t))
+        .filter(|t| filter.matches(&t.to_string()))
+        .collect())
+}
+
 /// One column as `information_schema` describes it.
 #[derive(Debug, Clone)]
 pub(crate) struct CatalogColumn {

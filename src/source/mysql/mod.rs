@@ -55,7 +55,12 @@ use crate::telemetry::{Health, Telemetry};
 pub struct MysqlSource {
     connector: String,
     settings: Arc<MysqlSettings>,
+    /// The captured tables of this run: the named ones and those the patterns match.
     tables: Vec<TableId>,
+    /// The tables named in `tables`.
+    named: Vec<TableId>,
+    /// `table_include_list` / `table_exclude_list`.
+    patterns: crate::config::TableFilter,
     server_id: u32,
     /// Key overrides checked strictly against the catalog at start.
     keys: KeyOverrides,
@@ -81,7 +86,15 @@ impl MysqlSource {
         telemetry: Telemetry,
     ) -> Self {
         let tables = crate::source::table_ids(&settings.tables);
+        // Validation compiled the patterns already.
+        let patterns = crate::config::TableFilter::new(
+            &settings.table_include_list,
+            &settings.table_exclude_list,
+        )
+        .unwrap_or_default();
         Self {
+            named: tables.clone(),
+            patterns,
             server_id: settings.server_id(connector),
             keys: KeyOverrides::new(&settings.key_columns),
             stream_keys: KeyOverrides::new(&settings.key_columns).lenient(),
@@ -120,6 +133,14 @@ impl MysqlSource {
     pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, MySourceError> {
         let opts = catalog::opts(&self.settings, &self.connector)?;
         let mut sql = catalog::connect(&opts).await?;
+        // The captured tables: the named ones, then those the patterns match now.
+        let mut tables = self.named.clone();
+        for t in catalog::matching_tables(&mut sql, &self.patterns).await? {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+        self.tables = tables;
         let info = catalog::preflight(&mut sql, &self.tables, self.server_id, &self.replica_host())
             .await?;
         // Tell the sink which tables are keyed before any event (topics, cleanup policies);
@@ -338,6 +359,7 @@ impl MysqlSource {
         at: &(dyn Fn(&str) -> Position + Sync),
         ts_us: i64,
         shapes: &mut history::Shapes,
+        captured: &HashSet<TableId>,
     ) -> Result<Option<Marker>, MySourceError> {
         let Some(st) = history::statement(stmt) else {
             return Ok(None);
@@ -349,7 +371,7 @@ impl MysqlSource {
         let mut changes = Vec::new();
         for (i, name) in st.tables.iter().enumerate() {
             let id = TableId::new(db.clone(), name.clone());
-            if !self.tables.contains(&id) {
+            if !captured.contains(&id) {
                 continue;
             }
             // RENAME TABLE: the new name takes the old table's shape.
@@ -553,9 +575,11 @@ impl MysqlSource {
         inc.kick().await;
 
         // The signal table's rows are decoded (then taken out as signals, never emitted).
-        let mut captured: HashSet<&TableId> = self.tables.iter().collect();
+        let mut captured: HashSet<TableId> = self.tables.iter().cloned().collect();
+        // The signal table's rows are decoded to be read as signals, never emitted.
+        let mut decoded: HashSet<TableId> = captured.clone();
         if let Some(sig) = &signal {
-            captured.insert(sig);
+            decoded.insert(sig.clone());
         }
         let mut tables: HashMap<u64, Option<Arc<Table>>> = HashMap::new();
         let mut catalog_cache: HashMap<TableId, Option<Arc<CatalogTable>>> = HashMap::new();
@@ -752,7 +776,24 @@ impl MysqlSource {
                             Statement::Commit => commit = true,
                             Statement::Other => {}
                             Statement::Ddl => {
-                                let ours = self.tables.iter().any(|t| {
+                                // A table the patterns match, created or renamed to a matching
+                                // name: captured from this statement on (every row of it
+                                // follows in the binlog, so there is nothing to snapshot).
+                                if self.patterns.is_active() {
+                                    for id in created_tables(&stmt, q.schema().as_ref()) {
+                                        if !captured.contains(&id)
+                                            && self.patterns.matches(&id.to_string())
+                                        {
+                                            tracing::info!(connector = %self.connector, table = %id, "a table matching table_include_list appeared: captured from its DDL on");
+                                            inc.capture(crate::source::incremental::table_name(
+                                                &id,
+                                            ));
+                                            captured.insert(id.clone());
+                                            decoded.insert(id);
+                                        }
+                                    }
+                                }
+                                let ours = captured.iter().any(|t| {
                                     (q.schema().is_empty()
                                         || *q.schema() == t.namespace
                                         || stmt.contains(&t.namespace))
@@ -787,6 +828,7 @@ impl MysqlSource {
                                             &at,
                                             ts_us,
                                             &mut shapes,
+                                            &captured,
                                         )
                                         .await?
                                     {
@@ -830,7 +872,7 @@ impl MysqlSource {
                     Some(EventData::XidEvent(_)) => commit = true,
                     Some(EventData::TableMapEvent(tme)) => {
                         let id = TableId::new(tme.database_name(), tme.table_name());
-                        if !captured.contains(&id) {
+                        if !decoded.contains(&id) {
                             tables.insert(tme.table_id(), None);
                         } else if !tables.get(&tme.table_id()).is_some_and(Option::is_some) {
                             let cat = match catalog_cache.get(&id) {
@@ -991,4 +1033,20 @@ impl MysqlSource {
         let _ = tokio::time::timeout(Duration::from_secs(5), sql.disconnect()).await;
         Ok(SourceEnd::Stopped)
     }
+}
+
+/// The tables a DDL statement brings into being: a `CREATE TABLE` and the new names of a
+/// `RENAME TABLE` (unqualified names are in `default_db`).
+fn created_tables(stmt: &str, default_db: &str) -> Vec<TableId> {
+    let Some(st) = history::statement(stmt) else {
+        return Vec::new();
+    };
+    if st.kind != TableChangeKind::Create && st.renamed_from.is_empty() {
+        return Vec::new();
+    }
+    let db = st.database.unwrap_or_else(|| default_db.to_string());
+    st.tables
+        .into_iter()
+        .map(|t| TableId::new(db.clone(), t))
+        .collect()
 }
