@@ -145,6 +145,13 @@ pub struct IncrementalTable {
     /// The catalog's estimate of the table's rows when its first chunk was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<u64>,
+    /// Debezium's `type: blocking`: streaming pauses while the table is read (in physical
+    /// order, with Debezium's snapshot markers).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocking: bool,
+    /// The first table of its blocking request (its first row is `first`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub request_first: bool,
 }
 
 impl Checkpoint {

@@ -336,6 +336,8 @@ pub(crate) fn plan(
                 after: None,
                 rows: 0,
                 estimate: None,
+                blocking: false,
+                request_first: false,
             });
         }
     }
@@ -453,13 +455,7 @@ pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &s
             tables,
             blocking,
         } => {
-            if blocking {
-                tracing::warn!(
-                    connector,
-                    id = %id,
-                    "a blocking snapshot was asked for; sluice runs it incrementally (streaming goes on)"
-                );
-            }
+            let mut first = true;
             for t in tables {
                 let Some(name) = table_id(&t.table).map(|id| table_name(&id)) else {
                     tracing::warn!(connector, id = %id, "snapshot requested for a name that is not schema.table; skipped");
@@ -485,7 +481,7 @@ pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &s
                 if queued {
                     continue;
                 }
-                tracing::info!(connector, id = %id, table = %t.table, "incremental snapshot queued");
+                tracing::info!(connector, id = %id, table = %t.table, "snapshot queued");
                 progress.queue.push(IncrementalTable {
                     id: id.clone(),
                     table: t.table,
@@ -493,6 +489,8 @@ pub(crate) fn apply(progress: &mut SnapshotProgress, req: Request, connector: &s
                     after: None,
                     rows: 0,
                     estimate: None,
+                    blocking,
+                    request_first: blocking && std::mem::take(&mut first),
                 });
             }
         }

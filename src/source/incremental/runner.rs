@@ -58,6 +58,9 @@ pub(crate) struct ChunkRequest {
     /// The key (engine's text form) of the last row delivered: the chunk starts after it.
     pub after: Option<Vec<String>>,
     pub size: usize,
+    /// A blocking snapshot: read in the table's physical order where the engine has one
+    /// (PostgreSQL `ctid`, as Debezium's plain `SELECT` returns rows), without a window.
+    pub blocking: bool,
 }
 
 /// A chunk read, waiting for its window to close.
@@ -208,10 +211,39 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
         Arc::clone(&self.progress)
     }
 
+    /// Whether a blocking snapshot runs: the stream reads no further event between
+    /// transactions until it is done (chunks go out as they are read).
+    pub(crate) fn blocking(&self) -> bool {
+        !self.progress.paused && self.current().is_some_and(|t| t.blocking)
+    }
+
     /// Whether chunks wait for the stream to pass their high watermark (the stream then
     /// reports its position between transactions).
     pub(crate) fn waits(&self) -> bool {
         !self.waiting.is_empty()
+    }
+
+    /// Debezium's snapshot markers on a blocking snapshot's rows: `first` for the first row
+    /// of the request's first table, `first_in_data_collection` for the first row of a later
+    /// one, `last` / `last_in_data_collection` for a table's last row (the request's last
+    /// table, another one), `true` otherwise; a table's only row takes its last marker unless
+    /// it is the request's very first row.
+    fn mark_blocking(&self, rows: &mut [ChangeEvent], cur: IncrementalTable, complete: bool) {
+        use crate::event::SnapshotMarker as M;
+        let starts = cur.rows == 0 && cur.after.is_none();
+        let last_table = !self.progress.queue[1..].iter().any(|t| t.id == cur.id);
+        let n = rows.len();
+        for (i, ev) in rows.iter_mut().enumerate() {
+            let first = starts && i == 0;
+            let last = complete && i + 1 == n;
+            ev.snapshot = Some(match (first, last) {
+                (true, _) if cur.request_first && !(last && last_table) => M::First,
+                (_, true) if last_table => M::Last,
+                (_, true) => M::LastInDataCollection,
+                (true, false) => M::FirstInDataCollection,
+                _ => M::True,
+            });
+        }
     }
 
     /// A DDL statement ran; `touches` says whether it names a table. Chunks of the table
@@ -314,6 +346,7 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
             filter: cur.filter.clone(),
             after,
             size: self.chunk_size,
+            blocking: cur.blocking,
         };
         if self.reader.requests.send(req).await.is_ok() {
             self.reading = Some(Reading {
@@ -365,6 +398,13 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
             if let Some(r) = &mut self.reading {
                 r.log.extend(keys.into_iter().map(|k| (x.clone(), k)));
             }
+        }
+        if self.blocking() {
+            // A transaction the stream finished before pausing: the waiting rows go out.
+            if end > self.stream_at {
+                self.stream_at = end;
+            }
+            return self.close_all();
         }
         self.advance(end)
     }
@@ -482,11 +522,29 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
             complete: read.complete,
             fence: read.fence,
         });
+        // Blocking: the stream is paused between transactions, so nothing it emits later
+        // is older than the read: the rows go out now.
+        if self.blocking() && !in_tx {
+            return Ok(self.close_all());
+        }
         // Inside a transaction the rows wait for its commit (which closes the window).
         if in_tx {
             return Ok(None);
         }
         Ok(self.advance(F::At::default()))
+    }
+
+    /// Close every waiting chunk now (a blocking snapshot's).
+    fn close_all(&mut self) -> Option<Vec<ChangeEvent>> {
+        let mut out: Option<Vec<ChangeEvent>> = None;
+        while let Some(w) = self.waiting.pop_front() {
+            let rows = self.close(w);
+            match &mut out {
+                Some(o) => o.extend(rows),
+                None => out = Some(rows),
+            }
+        }
+        out
     }
 
     /// A window closed: the chunk's rows go out, the queue advances past them.
@@ -496,6 +554,9 @@ impl<F: Fence, E: Send + 'static> Runner<F, E> {
         for ev in &mut rows {
             F::stamp(&self.stream_at, ev);
             ev.commit_ts_us = now;
+        }
+        if let Some(cur) = self.progress.queue.first().filter(|c| c.blocking) {
+            self.mark_blocking(&mut rows, cur.clone(), w.complete);
         }
         let mut p = (*self.progress).clone();
         let table = p.queue.first().map(|t| t.table.clone()).unwrap_or_default();

@@ -281,6 +281,8 @@ impl MysqlSource {
                     after: None,
                     rows: 0,
                     estimate: None,
+                    blocking: false,
+                    request_first: false,
                 })
                 .collect();
             tracing::info!(connector = %self.connector, tables = present.len(), file = %p.file, pos = p.pos, "chunked initial snapshot: streaming, tables read in key-ordered chunks");
@@ -691,7 +693,10 @@ impl MysqlSource {
                     }
                     continue;
                 }
-                r = tokio::time::timeout(silent_after, stream.next()) => match r {
+                // A blocking snapshot pauses the stream between transactions (a pause
+                // longer than the server's net_write_timeout drops the connection, and the
+                // connector resumes from its checkpoint).
+                r = tokio::time::timeout(silent_after, stream.next()), if in_tx || gtid.is_some() || !inc.blocking() => match r {
                     Err(_) => return Err(MySourceError::Silent { silent_ms: silent_after.as_millis() as u64 }),
                     Ok(None) => return Err(MySourceError::Binlog {
                         context: "reading the binlog",

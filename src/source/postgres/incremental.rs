@@ -259,7 +259,9 @@ async fn read_chunk(
     };
     // Keyless tables go in ctid order (a TID range scan): bounded chunks, no window filter
     // (their changes carry no key to match).
-    let by_ctid = shape.key.is_empty();
+    // (A blocking snapshot reads in ctid order too: the physical order Debezium's plain
+    // SELECT returns, and no window filter is needed while the stream waits.)
+    let by_ctid = shape.key.is_empty() || req.blocking;
     let order: Vec<String> = if by_ctid {
         vec!["ctid".into()]
     } else {

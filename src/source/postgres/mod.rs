@@ -421,6 +421,8 @@ impl PostgresSource {
                         after: None,
                         rows: 0,
                         estimate: None,
+                        blocking: false,
+                        request_first: false,
                     })
                     .collect();
                 tracing::info!(connector = %self.connector, tables = names.len(), "chunked initial snapshot: streaming, tables read in key-ordered chunks");
@@ -731,7 +733,9 @@ impl PostgresSource {
                         break;
                     }
                 }
-                ev = repl.recv() => {
+                // A blocking snapshot pauses the stream between transactions (the server
+                // keeps the WAL; the client answers its keepalives meanwhile).
+                ev = repl.recv(), if in_tx || !inc.blocking() => {
                     let ev = ev.map_err(PgSourceError::repl("receiving"))?;
                     let Some(ev) = ev else {
                         return Err(PgSourceError::Replication {
