@@ -1,16 +1,23 @@
-//! MySQL/MariaDB source: preflight, consistent snapshot, binlog streaming.
+//! MySQL/MariaDB source: preflight, consistent snapshot, binlog streaming, incremental
+//! snapshots.
 //!
 //! ```text
-//! start ─► preflight (log_bin, ROW/FULL/FULL, privileges, server ids, tables) ─► offsets
-//!   ├─ snapshot needed: consistent snapshot (snapshot.rs) ─► checkpoint {file, pos, gtid, done}
+//! start ─► captured tables (named + table_include_list matches) ─► preflight (log_bin,
+//!          ROW/FULL/FULL, privileges, server ids) ─► offsets
+//!   ├─ snapshot needed: consistent snapshot (snapshot.rs), or with snapshot_consistency
+//!   │    chunked every table queued for the incremental snapshotter
 //!   ├─ saved position purged: when_needed ─► snapshot again; otherwise a definite error
 //!   └─ otherwise: resume from the saved position (MariaDB GTID, else file + position)
 //! stream ─► binlog.rs (table maps, rows, GTIDs, DDL) ─► Batch{events, checkpoint at commit}
+//!   ├─ DDL ─► schema history (history.rs: each captured table's shape as of the last DDL,
+//!   │         the shape of rows read after a later DDL already changed the catalog)
+//!   └─ incremental.rs: chunk reads fenced by the snapshot's binlog position (MariaDB) or
+//!        gtid_executed (MySQL), closed by the shared window runner
 //! ```
 //! Invariants: a checkpoint is only ever a transaction boundary (XID, COMMIT, or a DDL's
 //! end), and it is saved by the pipeline only after every earlier event is durable; the
 //! binlog itself is never acknowledged to the server (the server keeps it until purged), so
-//! the offsets file is the one source of truth for the resume position.
+//! the offsets store is the one source of truth for the resume position.
 
 mod binlog;
 mod catalog;
