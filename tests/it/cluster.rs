@@ -26,13 +26,7 @@ struct Capture {
 /// PostgreSQL with `items` (50 rows) and a sluice capture into `bootstrap`, snapshot done.
 async fn capture(bootstrap: &str, sink_extra: &str) -> Capture {
     let pg = Pg::start("logical");
-    let db = pg.create_db("app").await;
-    db.batch_execute(
-        "CREATE TABLE items (id int primary key, v bigint not null); \
-         INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g;",
-    )
-    .await
-    .expect("setup");
+    let db = crate::crash::items_table(&pg, 50).await;
     let tmp = crate::support::test_dir();
     let http = free_port();
     let cfg = sluice::write_raw(
@@ -70,12 +64,7 @@ async fn update(c: &Capture, n: i64, committed: &mut HashMap<i64, Vec<i64>>) {
 }
 
 async fn final_rows(c: &Capture) -> HashMap<i64, i64> {
-    c.db.query("SELECT id, v FROM items", &[])
-        .await
-        .expect("final state")
-        .iter()
-        .map(|r| (i64::from(r.get::<_, i32>(0)), r.get::<_, i64>(1)))
-        .collect()
+    crate::crash::items_values(&c.db).await
 }
 
 /// `/health`: (HTTP status, body).

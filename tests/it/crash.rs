@@ -37,13 +37,7 @@ async fn pg18_sigkill_and_restart_loses_nothing() {
 /// from the offsets on PostgreSQL `version`.
 async fn sigkill_and_restart(version: u32) {
     let pg = Pg::start_version("logical", version);
-    let c = pg.create_db("app").await;
-    c.batch_execute(
-        "CREATE TABLE items (id int primary key, v bigint not null); \
-         INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g;",
-    )
-    .await
-    .expect("setup");
+    let c = items_table(&pg, 50).await;
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
@@ -89,13 +83,7 @@ async fn sigkill_and_restart(version: u32) {
             child = sluice::spawn(&config, &log);
         }
     }
-    let final_rows: HashMap<i64, i64> = c
-        .query("SELECT id, v FROM items", &[])
-        .await
-        .expect("final state")
-        .iter()
-        .map(|r| (i64::from(r.get::<_, i32>(0)), r.get::<_, i64>(1)))
-        .collect();
+    let final_rows = items_values(&c).await;
     // Wait until the topic's last value per key equals the table's final state.
     let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
     child.kill();
@@ -108,6 +96,29 @@ async fn sigkill_and_restart(version: u32) {
     assert!(logs.contains("resuming replication"), "{logs}");
 
     assert_committed_in_order(&records, &committed);
+}
+
+/// Database `app` with `items (id int primary key, v bigint not null)` holding `rows` rows
+/// (ids 1..=rows, v 0).
+pub(crate) async fn items_table(pg: &Pg, rows: i32) -> tokio_postgres::Client {
+    let c = pg.create_db("app").await;
+    c.batch_execute(&format!(
+        "CREATE TABLE items (id int primary key, v bigint not null); \
+         INSERT INTO items SELECT g, 0 FROM generate_series(1, {rows}) g;"
+    ))
+    .await
+    .expect("setup");
+    c
+}
+
+/// `items` as `id → v`.
+pub(crate) async fn items_values(c: &tokio_postgres::Client) -> HashMap<i64, i64> {
+    c.query("SELECT id, v FROM items", &[])
+        .await
+        .expect("final state")
+        .iter()
+        .map(|r| (i64::from(r.get::<_, i32>(0)), r.get::<_, i64>(1)))
+        .collect()
 }
 
 /// Wait until the last value of `v` per key `id` in `topic` equals `final_rows`; return the

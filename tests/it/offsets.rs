@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::crash::{assert_committed_in_order, wait_for_final_values};
+use crate::crash::{assert_committed_in_order, items_table, items_values, wait_for_final_values};
 use crate::support::kafka::{kcat_format, kcat_read, Kafka};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
@@ -36,13 +36,7 @@ async fn kafka_offsets_resume_after_sigkill_without_files() {
     use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
     use rdkafka::client::DefaultClientContext;
     let pg = Pg::start("logical");
-    let c = pg.create_db("app").await;
-    c.batch_execute(
-        "CREATE TABLE items (id int primary key, v bigint not null); \
-         INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g;",
-    )
-    .await
-    .expect("setup");
+    let c = items_table(&pg, 50).await;
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
@@ -71,13 +65,7 @@ async fn kafka_offsets_resume_after_sigkill_without_files() {
             child = sluice::spawn(&cfg, &log);
         }
     }
-    let final_rows: HashMap<i64, i64> = c
-        .query("SELECT id, v FROM items", &[])
-        .await
-        .expect("final state")
-        .iter()
-        .map(|r| (i64::from(r.get::<_, i32>(0)), r.get::<_, i64>(1)))
-        .collect();
+    let final_rows = items_values(&c).await;
     let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
     child.kill();
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
@@ -125,10 +113,7 @@ async fn kafka_offsets_refuse_a_topic_that_is_not_compacted() {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     use rdkafka::client::DefaultClientContext;
     let pg = Pg::start("logical");
-    let c = pg.create_db("app").await;
-    c.batch_execute("CREATE TABLE items (id int primary key, v bigint not null);")
-        .await
-        .expect("setup");
+    let _c = items_table(&pg, 0).await;
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
@@ -168,13 +153,7 @@ async fn kafka_offsets_refuse_a_topic_that_is_not_compacted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn transactions_with_kafka_offsets_are_exactly_once_across_sigkill() {
     let pg = Pg::start("logical");
-    let c = pg.create_db("app").await;
-    c.batch_execute(
-        "CREATE TABLE items (id int primary key, v bigint not null); \
-         INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g;",
-    )
-    .await
-    .expect("setup");
+    let c = items_table(&pg, 50).await;
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
