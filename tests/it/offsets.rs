@@ -151,7 +151,7 @@ async fn kafka_offsets_refuse_a_topic_that_is_not_compacted() {
 /// restart: a `read_committed` reader sees every committed change exactly once, in order
 /// (no duplicate of the batches after the last checkpoint, as the file store would give).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "not yet exactly-once: a batch without a checkpoint (a source transaction split over batches) commits its own Kafka transaction, so a kill before the next checkpoint repeats it (seen once in CI: 969 records for 968 changes); run with --ignored once transactions span batches up to a checkpoint"]
+#[ignore = "not yet exactly-once: CI once saw one duplicate (969 records for 968 changes); the likely cause is a batch without a checkpoint committing its own Kafka transaction; run with --ignored once that is found and fixed"]
 async fn transactions_with_kafka_offsets_are_exactly_once_across_sigkill() {
     let pg = Pg::start("logical");
     let c = items_table(&pg, 50).await;
