@@ -230,6 +230,7 @@ fn mistakes_table() {
         (sink, "bootstrap_servers: b:9092\n      value_format: avro\n      schema_registry: {url: 'http://r:8081', password: x}", "sink.schema_registry.password", &["without a username"]),
         (sink, "bootstrap_servers: b:9092\n      transactional_id: t1", "sink.transactional_id", &["`t1`", "transactions is false"]),
         (sink, "bootstrap_servers: b:9092\n      properties: {transactional.id: x}", "sink.properties.transactional.id", &["set by sluice", "transactional_id"]),
+        (sink, "bootstrap_servers: b:9092\n      transaction_interval_ms: 0", "sink.transaction_interval_ms", &["0 is out of range", "1 to 60000"]),
     ];
     for (from, to, field, words) in cases {
         assert!(

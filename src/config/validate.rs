@@ -388,6 +388,13 @@ impl Settings {
                             ));
                         }
                     }
+                    if !(1..=60_000).contains(&k.transaction_interval_ms) {
+                        return Err(invalid(
+                            at("sink.transaction_interval_ms"),
+                            format!("{} is out of range", k.transaction_interval_ms),
+                            "use 1 to 60000 (milliseconds)",
+                        ));
+                    }
                     if let Some(id) = &k.transactional_id {
                         if !k.transactions {
                             return Err(invalid(

@@ -48,6 +48,20 @@ impl ProducerContext for Outcome {
     }
 }
 
+/// The offsets reader's context: the end of a partition is how a load knows it is done,
+/// not an error to log (librdkafka reports it as a "global error").
+struct Reader;
+
+impl ClientContext for Reader {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+            tracing::error!(error = %error, reason, "offsets reader: kafka client error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Reader {}
+
 /// The Kafka side of one connector's offsets.
 pub(crate) struct KafkaOffsets {
     client: ClientConfig,
@@ -183,8 +197,8 @@ impl KafkaOffsets {
             .set("enable.partition.eof", "true")
             // Checkpoints written in a sink's transaction count once it committed.
             .set("isolation.level", "read_committed");
-        let consumer: BaseConsumer = cc
-            .create()
+        let consumer: BaseConsumer<Reader> = cc
+            .create_with_context(Reader)
             .map_err(|e| err("creating the offsets reader", &e))?;
         let md = consumer
             .fetch_metadata(Some(&self.topic), WAIT)

@@ -17,7 +17,7 @@ use super::{Outcome, PipelineError};
 use crate::clock::now_us;
 use crate::config::{ConnectorSettings, KafkaSettings};
 use crate::offsets::OffsetStore;
-use crate::sink::kafka::{KafkaSink, Pending};
+use crate::sink::kafka::{KafkaSink, Pending, TxnStep};
 use crate::source::{Batch, CaptureSource, Checkpoint, SourceEnd, SourceIo};
 use crate::telemetry::Telemetry;
 
@@ -27,6 +27,8 @@ struct InFlight {
     /// The checkpoint was written in the batch's transaction (Kafka offsets store and a
     /// transactional sink): durable once the transaction commits, not saved again.
     committed_with_batch: bool,
+    /// The batch ends a Kafka transaction (transactional sinks).
+    commits: bool,
     last_commit_us: Option<i64>,
     started: Instant,
 }
@@ -103,6 +105,60 @@ async fn delivered(
     r.map_err(PipelineError::Sink)
 }
 
+/// When a transactional sink commits (see [`txn_step`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TxnBounds {
+    /// `sink.transaction_interval_ms`.
+    pub(super) interval: std::time::Duration,
+    /// Half the Kafka transaction timeout: a source transaction streaming longer than this
+    /// is committed in parts rather than aborted by the broker.
+    pub(super) max_open: std::time::Duration,
+}
+
+/// Where a batch leaves the open Kafka transaction of a transactional sink, and the
+/// checkpoint that becomes durable with it.
+///
+/// A Kafka transaction commits only at a checkpoint, with that checkpoint: never inside a
+/// source transaction (a restart would repeat the part already committed), and while more
+/// batches are queued it takes them in for up to `interval` (fewer commits). The only
+/// exception is a source transaction still open after `max_open`: it is committed in parts
+/// (counted and logged), because the broker would abort a longer Kafka transaction.
+fn txn_step(
+    batch: &mut Batch,
+    carried: &mut Option<Checkpoint>,
+    open_for: Option<std::time::Duration>,
+    queue_empty: bool,
+    bounds: TxnBounds,
+    name: &str,
+    telemetry: &Telemetry,
+) -> (TxnStep, Option<Checkpoint>) {
+    let age = open_for.unwrap_or_default();
+    let newest = batch.checkpoint.take().or_else(|| carried.take());
+    let commit = if batch.open_transaction {
+        let split = age >= bounds.max_open;
+        if split {
+            telemetry
+                .split_transactions
+                .with_label_values(&[name])
+                .inc();
+            tracing::warn!(
+                connector = %name,
+                open_s = age.as_secs(),
+                "a source transaction has streamed for longer than half the kafka transaction timeout: its records so far are committed now, so a crash before its end would repeat them (at-least-once for this transaction)"
+            );
+        }
+        split
+    } else {
+        queue_empty || age >= bounds.interval
+    };
+    if commit {
+        (TxnStep::Commit(None), newest)
+    } else {
+        *carried = newest;
+        (TxnStep::Keep, None)
+    }
+}
+
 /// A connector's transactional producer between attempts.
 pub(super) type TxnSlot = std::sync::Mutex<Option<crate::sink::kafka::Txn>>;
 
@@ -126,7 +182,12 @@ pub(super) async fn run_once(
             if let Ok(mut s) = txn_slot.lock() {
                 *s = sink.txn();
             }
-            run_with(name, settings, sink, source, offsets, telemetry, shutdown).await
+            let bounds = TxnBounds {
+                interval: std::time::Duration::from_millis(ks.transaction_interval_ms),
+                max_open: std::time::Duration::from_millis(ks.transaction_timeout_ms() / 2),
+            };
+            let parts = (settings, bounds);
+            run_with(name, parts, sink, source, offsets, telemetry, shutdown).await
         }
         Err(e) => Err(PipelineError::Sink(e)),
     };
@@ -145,7 +206,7 @@ pub(super) async fn run_once(
 
 async fn run_with(
     name: &str,
-    settings: &ConnectorSettings,
+    (settings, bounds): (&ConnectorSettings, TxnBounds),
     mut sink: KafkaSink,
     mut source: CaptureSource,
     offsets: &OffsetStore,
@@ -175,9 +236,11 @@ async fn run_with(
         let commit_to_sink = telemetry.commit_to_sink_seconds.with_label_values(&[name]);
         let every = std::time::Duration::from_millis(heartbeat_ms.max(1));
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // The newest checkpoint of a batch in the open Kafka transaction, not yet committed.
+        let mut carried: Option<Checkpoint> = None;
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let batch = tokio::select! {
+            let mut batch = tokio::select! {
                 b = rx.recv() => match b {
                     Some(b) => b,
                     None => break,
@@ -186,11 +249,17 @@ async fn run_with(
                     // Debezium's heartbeat, with the position acknowledged so far.
                     let Some(cp) = acknowledged.borrow().clone() else { continue };
                     let started = Instant::now();
+                    // A heartbeat joins an open Kafka transaction (never ends one early).
+                    let step = match sink.open_for() {
+                        Some(_) => TxnStep::Keep,
+                        None => TxnStep::Commit(None),
+                    };
+                    let commits = sink.transactional() && matches!(step, TxnStep::Commit(_));
                     let pending = sink
-                        .enqueue(&[], &[(0, crate::event::Marker::Heartbeat(cp))], None)
+                        .enqueue(&[], &[(0, crate::event::Marker::Heartbeat(cp))], step)
                         .await
                         .map_err(PipelineError::Sink)?;
-                    let f = InFlight { pending, checkpoint: None, committed_with_batch: false, last_commit_us: None, started };
+                    let f = InFlight { pending, checkpoint: None, committed_with_batch: false, commits, last_commit_us: None, started };
                     if pend_tx.send(f).await.is_err() {
                         break;
                     }
@@ -229,21 +298,37 @@ async fn run_with(
                 commit_to_sink.observe((now_us() - us).max(0) as f64 / 1e6);
             }
             let started = Instant::now();
-            // Exactly-once: the checkpoint commits with the batch's records.
-            let with_batch = batch
-                .checkpoint
-                .as_ref()
-                .filter(|_| sink.transactional())
-                .and_then(|cp| txn_offsets.record(cp));
-            let committed_with_batch = with_batch.is_some();
+            let (step, checkpoint) = if sink.transactional() {
+                txn_step(
+                    &mut batch,
+                    &mut carried,
+                    sink.open_for(),
+                    rx.is_empty(),
+                    bounds,
+                    name,
+                    telemetry,
+                )
+            } else {
+                (TxnStep::Commit(None), batch.checkpoint.take())
+            };
+            let commits = sink.transactional() && matches!(step, TxnStep::Commit(_));
+            // Exactly-once: the checkpoint commits in the transaction with the records.
+            let step = match step {
+                TxnStep::Commit(None) if commits => {
+                    TxnStep::Commit(checkpoint.as_ref().and_then(|cp| txn_offsets.record(cp)))
+                }
+                other => other,
+            };
+            let committed_with_batch = matches!(step, TxnStep::Commit(Some(_)));
             let pending = sink
-                .enqueue(&batch.events, &batch.marks, with_batch)
+                .enqueue(&batch.events, &batch.marks, step)
                 .await
                 .map_err(PipelineError::Sink)?;
             let f = InFlight {
                 pending,
-                checkpoint: batch.checkpoint,
+                checkpoint,
                 committed_with_batch,
+                commits,
                 last_commit_us,
                 started,
             };
@@ -270,6 +355,12 @@ async fn run_with(
             // Coalesce everything already delivered into one offsets write.
             while let Some(f) = next.take() {
                 delivered(f.pending, name, telemetry).await?;
+                if f.commits {
+                    telemetry
+                        .kafka_transactions
+                        .with_label_values(&[name])
+                        .inc();
+                }
                 hist.observe(f.started.elapsed().as_secs_f64());
                 if let Some(us) = f.last_commit_us {
                     commit_to_ack.observe((now_us() - us).max(0) as f64 / 1e6);

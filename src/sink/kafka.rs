@@ -12,7 +12,7 @@
 //! followed by a tombstone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
@@ -296,6 +296,19 @@ fn txn_error(step: &'static str, id: &str, source: KafkaError) -> KafkaSinkError
     }
 }
 
+/// Where a batch leaves a transactional sink's Kafka transaction (a sink without
+/// transactions ignores it).
+#[derive(Debug)]
+pub enum TxnStep {
+    /// The transaction stays open for the next batch: the batch ends inside a source
+    /// transaction, or more batches are about to join it.
+    Keep,
+    /// The batch ends the transaction: it commits once every record is acknowledged. The
+    /// record given (the connector's checkpoint for the offsets topic) is written last in it,
+    /// so records and checkpoint commit together.
+    Commit(Option<Record>),
+}
+
 /// Deliveries of one batch in flight.
 pub struct Pending {
     futures: Vec<(std::sync::Arc<str>, DeliveryFuture)>,
@@ -467,8 +480,11 @@ pub struct KafkaSink {
     /// `sink.topic_config`: `"*"` under `None`, tables under their id.
     topic_config: HashMap<Option<TableId>, BTreeMap<String, String>>,
     records: Vec<Record>,
-    /// With `sink.transactions: true`: each enqueued batch is one transaction.
+    /// With `sink.transactions: true`: the connector's transactional producer.
     txn: Option<Txn>,
+    /// The Kafka transaction open across batches: the permit that keeps any other from
+    /// beginning, and when it began.
+    open: Option<(tokio::sync::OwnedSemaphorePermit, Instant)>,
     /// Key and value formats.
     formats: Formats,
 }
@@ -753,7 +769,10 @@ impl KafkaSink {
             pc.set("transactional.id", id);
             if !s.properties.contains_key("transaction.timeout.ms") {
                 // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
-                pc.set("transaction.timeout.ms", "120000");
+                pc.set(
+                    "transaction.timeout.ms",
+                    crate::config::DEFAULT_TRANSACTION_TIMEOUT_MS.to_string(),
+                );
             }
         }
         // Metadata look-ups of the admin client never create a topic by themselves (a
@@ -844,6 +863,7 @@ impl KafkaSink {
                 .collect(),
             records: Vec::new(),
             txn,
+            open: None,
             formats,
         })
     }
@@ -1031,20 +1051,24 @@ impl KafkaSink {
         Ok(created)
     }
 
-    /// Whether each batch is one Kafka transaction (`sink.transactions: true`).
+    /// Whether records are written in Kafka transactions (`sink.transactions: true`).
     pub fn transactional(&self) -> bool {
         self.txn.is_some()
     }
 
+    /// How long the open Kafka transaction has been open (none is open: `None`).
+    pub fn open_for(&self) -> Option<Duration> {
+        self.open.as_ref().map(|(_, since)| since.elapsed())
+    }
+
     /// Encode and hand events and markers (each before the event at its index) to the
-    /// producer; the result resolves when all are durable. `checkpoint`, a record written
-    /// as it is (the connector's checkpoint for the offsets topic), joins the batch's
-    /// transaction, so records and checkpoint commit together (transactional sinks only).
+    /// producer; the result resolves when all are durable (see [`TxnStep`] for a
+    /// transactional sink: then also committed, if the step commits).
     pub async fn enqueue(
         &mut self,
         events: &[ChangeEvent],
         marks: &[(usize, Marker)],
-        checkpoint: Option<Record>,
+        step: TxnStep,
     ) -> Result<Pending, KafkaSinkError> {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
@@ -1072,23 +1096,32 @@ impl KafkaSink {
             self.encoder.encode_marker(m, &mut records);
         }
         self.formats.apply(&mut records).await?;
-        if let Some(cp) = checkpoint.filter(|_| self.txn.is_some()) {
-            records.push(cp);
-        }
         let mut futures = Vec::with_capacity(records.len());
         let mut commit = None;
-        if let Some(txn) = self.txn.as_ref().filter(|_| !records.is_empty()) {
-            let permit = txn
-                .gate
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| KafkaSinkError::Canceled)?;
-            txn.producer
-                .begin_transaction()
-                .map_err(|e| txn.failure("begin", e))?;
-            txn.open.store(true, std::sync::atomic::Ordering::SeqCst);
-            commit = Some((txn.clone(), permit));
+        if let Some(txn) = &self.txn {
+            let ends = match step {
+                TxnStep::Keep => false,
+                TxnStep::Commit(checkpoint) => {
+                    records.extend(checkpoint);
+                    true
+                }
+            };
+            if self.open.is_none() && !records.is_empty() {
+                let permit = txn
+                    .gate
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| KafkaSinkError::Canceled)?;
+                txn.producer
+                    .begin_transaction()
+                    .map_err(|e| txn.failure("begin", e))?;
+                txn.open.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.open = Some((permit, Instant::now()));
+            }
+            if ends {
+                commit = self.open.take().map(|(permit, _)| (txn.clone(), permit));
+            }
         }
         for rec in records.drain(..) {
             let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);

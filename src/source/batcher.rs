@@ -113,6 +113,7 @@ impl Batcher {
         };
         let mut batch = Batch::new(std::mem::take(&mut self.events), checkpoint);
         batch.marks = std::mem::take(&mut self.marks);
+        batch.open_transaction = mid_transaction;
         batch
     }
 }

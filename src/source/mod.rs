@@ -62,6 +62,10 @@ pub struct Batch {
     pub checkpoint: Option<Checkpoint>,
     /// Captured tables the sink should prepare for before any event (sent once at start).
     pub tables: Vec<TableShape>,
+    /// The batch ends inside a source transaction: its last events belong to a transaction
+    /// whose commit (and checkpoint) comes in a later batch. An exactly-once sink keeps its
+    /// Kafka transaction open across such a batch, or a restart would repeat those events.
+    pub open_transaction: bool,
 }
 
 impl Batch {
@@ -72,6 +76,7 @@ impl Batch {
             marks: Vec::new(),
             checkpoint,
             tables: Vec::new(),
+            open_transaction: false,
         }
     }
 }

@@ -62,6 +62,12 @@ pub const SNAPSHOT_TABLES_REMAINING: &str = "sluice_snapshot_tables_remaining";
 pub const SLOT_LAG_BYTES: &str = "sluice_replication_slot_lag_bytes";
 /// Gauge: 1 for the connector's current state (`state` label), 0 for the others.
 pub const CONNECTOR_STATE: &str = "sluice_connector_state";
+/// Counter: Kafka transactions committed (`sink.transactions: true`).
+pub const KAFKA_TRANSACTIONS_TOTAL: &str = "sluice_kafka_transactions_total";
+/// Counter: source transactions whose records were committed to Kafka in parts, because
+/// the source transaction stayed open longer than half the Kafka transaction timeout (a
+/// crash before its end repeats the committed parts: at-least-once for that transaction).
+pub const SPLIT_TRANSACTIONS_TOTAL: &str = "sluice_split_source_transactions_total";
 
 /// Every metric name above.
 pub const METRICS: &[&str] = &[
@@ -87,6 +93,8 @@ pub const METRICS: &[&str] = &[
     SNAPSHOT_TABLES_REMAINING,
     SLOT_LAG_BYTES,
     CONNECTOR_STATE,
+    KAFKA_TRANSACTIONS_TOTAL,
+    SPLIT_TRANSACTIONS_TOTAL,
 ];
 
 /// Every state [`CONNECTOR_STATE`] reports.
@@ -179,6 +187,10 @@ pub struct Telemetry {
     pub slot_lag_bytes: IntGaugeVec,
     /// See [`CONNECTOR_STATE`].
     pub state: IntGaugeVec,
+    /// See [`KAFKA_TRANSACTIONS_TOTAL`].
+    pub kafka_transactions: IntCounterVec,
+    /// See [`SPLIT_TRANSACTIONS_TOTAL`].
+    pub split_transactions: IntCounterVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
     details: Arc<Mutex<BTreeMap<String, Details>>>,
 }
@@ -269,6 +281,16 @@ impl Telemetry {
         let delivery_stalls = counter(
             DELIVERY_STALLS_TOTAL,
             "Batches the brokers did not acknowledge within 5 s",
+            &["connector"],
+        );
+        let kafka_transactions = counter(
+            KAFKA_TRANSACTIONS_TOTAL,
+            "Kafka transactions committed",
+            &["connector"],
+        );
+        let split_transactions = counter(
+            SPLIT_TRANSACTIONS_TOTAL,
+            "Source transactions committed to Kafka in parts (open too long)",
             &["connector"],
         );
         let snapshot_estimated = gauge(
@@ -369,6 +391,8 @@ impl Telemetry {
             snapshot_remaining,
             slot_lag_bytes,
             state,
+            kafka_transactions,
+            split_transactions,
             health: Arc::new(Mutex::new(BTreeMap::new())),
             details: Arc::new(Mutex::new(BTreeMap::new())),
         }

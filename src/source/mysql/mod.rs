@@ -694,7 +694,9 @@ impl MysqlSource {
                     continue;
                 }
                 _ = tokio::time::sleep_until(batcher.linger().unwrap_or_else(Instant::now)), if batcher.linger().is_some() => {
-                    if tx.send(batcher.take(false)).await.is_err() {
+                    // Inside a transaction the batch holds its first rows: the checkpoint
+                    // waits for its commit (it would otherwise cover rows after it).
+                    if tx.send(batcher.take(in_tx || gtid.is_some())).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -1037,7 +1039,7 @@ impl MysqlSource {
         }
         // Hand over what was read, then wait until the pipeline has saved every checkpoint.
         if !pipeline_gone && !batcher.is_empty() {
-            let _ = tx.send(batcher.take(false)).await;
+            let _ = tx.send(batcher.take(in_tx || gtid.is_some())).await;
         }
         drop(tx);
         while acks.changed().await.is_ok() {}

@@ -728,7 +728,9 @@ impl PostgresSource {
                     inc.kick().await;
                 }
                 _ = tokio::time::sleep_until(b.linger().unwrap_or_else(Instant::now)), if b.linger().is_some() => {
-                    if tx.send(b.take(false)).await.is_err() {
+                    // Inside a transaction the batch holds its first rows: the checkpoint
+                    // waits for its commit (it would otherwise cover rows after it).
+                    if tx.send(b.take(in_tx)).await.is_err() {
                         pipeline_gone = true;
                         break;
                     }
@@ -846,7 +848,7 @@ impl PostgresSource {
         }
         // Hand over what was read, then wait for the pipeline to acknowledge everything.
         if !pipeline_gone && !b.is_empty() {
-            let _ = tx.send(b.take(false)).await;
+            let _ = tx.send(b.take(in_tx)).await;
         }
         drop(tx);
         loop {
