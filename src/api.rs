@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `GET /health/live` | 200 while the process serves requests (never needs the token) |
 //! | `GET /health` | every connector's state; 200 when none is starting, failing or retrying, else 503 |
-//! | `GET /ready` | 200 when every connector is snapshotting, streaming or finished, else 503 |
+//! | `GET /ready` | 200 when every connector is snapshotting, streaming, finished or (cluster mode) run elsewhere, else 503 |
+//! | `GET /cluster` | cluster mode: this worker, its connectors, and every worker of the group with its connectors |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /connectors`, `GET /connectors/{name}` | state, acknowledged position, lag, events, last error, snapshot rows |
 //! | `POST /connectors/{name}/pause` \| `resume` \| `restart` | 202; the connector drains and stops, runs again, or restarts (also after a definite error) |
@@ -53,6 +54,34 @@ struct Api {
     telemetry: Telemetry,
     controls: Controls,
     token: Option<Arc<SecretString>>,
+    /// Cluster mode: this worker's view, once it joined.
+    cluster: Cluster,
+}
+
+/// Where `GET /cluster` finds this worker's view (set once the worker joined its group).
+pub type Cluster = Arc<tokio::sync::OnceCell<crate::cluster::ClusterView>>;
+
+/// In cluster mode, a request for a connector another worker runs: 409 with where to look.
+fn elsewhere(a: &Api, name: &str) -> Option<Response> {
+    let view = a.cluster.get()?;
+    let known = a.controls.snapshots(name).is_some() || a.telemetry.health().contains_key(name);
+    if view.owns(name) || !known {
+        return None;
+    }
+    Some(error(
+        StatusCode::CONFLICT,
+        format!("connector `{name}` runs on another worker of this cluster (or on none yet): send the request to the worker that GET /cluster names"),
+    ))
+}
+
+async fn cluster(State(a): State<Api>) -> Response {
+    match a.cluster.get() {
+        Some(view) => json(StatusCode::OK, view.describe().await),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "this process is not a cluster worker (service.cluster is not set), or it has not joined its group yet",
+        ),
+    }
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response {
@@ -106,7 +135,7 @@ async fn ready(State(a): State<Api>) -> Response {
     let ready = h.values().all(|s| {
         matches!(
             s,
-            Health::Snapshotting | Health::Streaming | Health::Stopped
+            Health::Snapshotting | Health::Streaming | Health::Stopped | Health::Elsewhere
         )
     });
     json(
@@ -191,6 +220,9 @@ async fn act(State(a): State<Api>, Path((name, action)): Path<(String, String)>)
             )
         }
     };
+    if let Some(r) = elsewhere(&a, &name) {
+        return r;
+    }
     if !a.controls.apply(&name, act) {
         return error(
             StatusCode::NOT_FOUND,
@@ -241,6 +273,9 @@ async fn snapshot(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Some(r) = elsewhere(&a, &name) {
+        return r;
+    }
     let inbox = match snapshot_inbox(&a, &name) {
         Ok(i) => i,
         Err(r) => return *r,
@@ -304,6 +339,9 @@ async fn snapshot_act(
 
 fn snapshot_command(a: Api, name: String, action: String, body: axum::body::Bytes) -> Response {
     use crate::pipeline::control::SnapshotCommand;
+    if let Some(r) = elsewhere(&a, &name) {
+        return r;
+    }
     let inbox = match snapshot_inbox(&a, &name) {
         Ok(i) => i,
         Err(r) => return *r,
@@ -387,6 +425,7 @@ fn router(api: Api) -> Router {
         .route("/health", get(health))
         .route("/health/live", get(live))
         .route("/ready", get(ready))
+        .route("/cluster", get(cluster))
         .route("/connectors", get(connectors))
         .route("/connectors/{name}", get(connector))
         .route(
@@ -508,13 +547,14 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     telemetry: Telemetry,
     controls: Controls,
-    token: Option<SecretString>,
+    (token, cluster): (Option<SecretString>, Cluster),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(Api {
         telemetry,
         controls,
         token: token.map(Arc::new),
+        cluster,
     });
     let table = Connections::default();
     tokio::pin!(shutdown);
@@ -585,7 +625,7 @@ mod tests {
             listener,
             Telemetry::new(),
             Controls::default(),
-            Some(SecretString::from("secret")),
+            (Some(SecretString::from("secret")), Cluster::default()),
             async move {
                 let _ = stop_rx.await;
             },

@@ -42,6 +42,7 @@ macro_rules! mode_names {
 
 pub mod api;
 mod clock;
+pub mod cluster;
 pub mod config;
 pub mod envelope;
 pub mod event;

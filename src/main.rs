@@ -139,16 +139,46 @@ async fn run(settings: config::Settings, fail_fast: bool) -> anyhow::Result<()> 
         tracing::warn!(addr = %addr, "the HTTP API listens beyond loopback without service.http_auth_token: anyone who reaches it can read metrics and pause, resume or restart connectors");
     }
     tracing::info!(addr = %addr, auth = settings.service.http_auth_token.is_some(), "http api listening (/metrics, /health, /ready, /connectors)");
+    let cluster_view = sluice::api::Cluster::default();
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(sluice::api::serve(
         listener,
         telemetry.clone(),
         controls.clone(),
-        settings.service.http_auth_token.clone(),
+        (
+            settings.service.http_auth_token.clone(),
+            cluster_view.clone(),
+        ),
         async move {
             let _ = http_stop.wait_for(|s| *s).await;
         },
     ));
+
+    if settings.service.cluster.is_some() {
+        // A cluster worker: the group decides which connectors run here.
+        let worker = sluice::cluster::run(
+            settings,
+            telemetry.clone(),
+            controls.clone(),
+            cluster_view,
+            stop_rx.clone(),
+        );
+        tokio::pin!(worker);
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let r = loop {
+            tokio::select! {
+                _ = &mut signal, if !*stop_tx.borrow() => {
+                    tracing::info!("shutdown requested; draining in-flight events, then leaving the cluster");
+                    let _ = stop_tx.send(true);
+                }
+                r = &mut worker => break r,
+            }
+        };
+        let _ = stop_tx.send(true);
+        let _ = http.await;
+        return r.context("cluster worker");
+    }
 
     let mut tasks = tokio::task::JoinSet::new();
     let names: Vec<String> = settings.connectors.keys().cloned().collect();

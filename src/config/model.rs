@@ -43,6 +43,57 @@ pub struct ServiceSettings {
     /// use `${ENV_VAR}`). Without it the API is open to whoever reaches its address.
     #[serde(default)]
     pub http_auth_token: Option<SecretString>,
+    /// Run as one worker of a cluster: the workers share the connector definitions and
+    /// Kafka's group protocol gives each connector to one of them (see `cluster`).
+    #[serde(default)]
+    pub cluster: Option<ClusterSettings>,
+}
+
+/// `service.cluster`: membership in a cluster of sluice workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The Kafka consumer group of the workers (every worker of one cluster gives the same).
+    pub group_id: String,
+    /// `host:port[,host:port]` of the brokers that hold the group and its lease topic.
+    pub bootstrap_servers: String,
+    /// The lease topic: one partition per connector (by the sorted connector names), never
+    /// written; the worker assigned a partition runs that connector. Created when missing,
+    /// and given more partitions when connectors are added.
+    #[serde(default = "default_lease_topic")]
+    pub lease_topic: String,
+    /// How long the group waits for a silent worker before its connectors move (Kafka's
+    /// `session.timeout.ms`; the brokers' `group.min.session.timeout.ms`, 6000 by default,
+    /// is the lowest they accept). Failover takes about this plus a connector's start.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// How long a worker waits for a connector it lost to drain and stop before the group
+    /// may give it to another worker.
+    #[serde(default = "default_drain_timeout_ms")]
+    pub drain_timeout_ms: u64,
+    /// This worker's name in `/cluster` (Kafka's `client.id`; default: host name and
+    /// process id).
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    /// TLS to the brokers.
+    #[serde(default)]
+    pub tls: Option<crate::config::KafkaTls>,
+    /// SASL authentication.
+    #[serde(default)]
+    pub sasl: Option<crate::config::KafkaSasl>,
+    /// Extra librdkafka consumer properties, passed through as they are.
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+fn default_lease_topic() -> String {
+    "sluice-leases".into()
+}
+fn default_session_timeout_ms() -> u64 {
+    6_000
+}
+fn default_drain_timeout_ms() -> u64 {
+    30_000
 }
 
 impl Default for ServiceSettings {
@@ -53,6 +104,7 @@ impl Default for ServiceSettings {
             offsets: OffsetsSettings::default(),
             log_format: LogFormat::default(),
             http_auth_token: None,
+            cluster: None,
         }
     }
 }

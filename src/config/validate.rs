@@ -54,6 +54,50 @@ impl Settings {
                 "use 1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-` (default sluice-offsets)",
             ));
         }
+        if let Some(c) = &self.service.cluster {
+            if self.service.offsets.store != crate::config::OffsetsStoreKind::Kafka {
+                return Err(invalid(
+                    "service.cluster".into(),
+                    "is set, but service.offsets.store is file: a connector that moves to another worker would not find its offsets",
+                    "set service.offsets: {store: kafka}",
+                ));
+            }
+            if c.group_id.trim().is_empty() {
+                return Err(invalid(
+                    "service.cluster.group_id".into(),
+                    "is empty",
+                    "give the workers' Kafka consumer group, the same on every worker",
+                ));
+            }
+            if c.bootstrap_servers.trim().is_empty() {
+                return Err(invalid(
+                    "service.cluster.bootstrap_servers".into(),
+                    "is empty",
+                    "give host:port[,host:port] of the brokers",
+                ));
+            }
+            if !is_topic_name(&c.lease_topic) {
+                return Err(invalid(
+                    "service.cluster.lease_topic".into(),
+                    format!("`{}` is not a Kafka topic name", c.lease_topic),
+                    "use 1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-` (default sluice-leases)",
+                ));
+            }
+            if !(1_000..=300_000).contains(&c.session_timeout_ms) {
+                return Err(invalid(
+                    "service.cluster.session_timeout_ms".into(),
+                    format!("{} is out of range", c.session_timeout_ms),
+                    "use 1000 to 300000 (milliseconds; brokers refuse less than their group.min.session.timeout.ms, 6000 by default)",
+                ));
+            }
+            if !(1_000..=600_000).contains(&c.drain_timeout_ms) {
+                return Err(invalid(
+                    "service.cluster.drain_timeout_ms".into(),
+                    format!("{} is out of range", c.drain_timeout_ms),
+                    "use 1000 to 600000 (milliseconds)",
+                ));
+            }
+        }
         if let Some(token) = &self.service.http_auth_token {
             let t = token.expose_secret();
             if t.trim().is_empty() {

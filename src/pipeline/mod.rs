@@ -115,6 +115,7 @@ pub async fn run_connector(
     let kafka_topic = (service.offsets.store == crate::config::OffsetsStoreKind::Kafka)
         .then(|| service.offsets.topic.clone());
     let kafka_offsets: tokio::sync::OnceCell<OffsetStore> = tokio::sync::OnceCell::new();
+    let in_cluster = service.cluster.is_some();
     let limits = BatchLimits {
         max_events: settings.max_batch_events,
         max_bytes: settings.max_batch_bytes,
@@ -150,7 +151,7 @@ pub async fn run_connector(
                             limits,
                             offsets,
                             telemetry,
-                            snapshots,
+                            (snapshots, in_cluster),
                         ),
                         offsets,
                         telemetry,
@@ -181,7 +182,7 @@ fn capture_source(
     limits: BatchLimits,
     offsets: &OffsetStore,
     telemetry: &Telemetry,
-    snapshots: control::SnapshotInbox,
+    (snapshots, in_cluster): (control::SnapshotInbox, bool),
 ) -> CaptureSource {
     let (offsets, telemetry) = (offsets.clone(), telemetry.clone());
     // Debezium's Kafka signal channel reads from the sink's brokers, keyed by the prefix.
@@ -206,7 +207,8 @@ fn capture_source(
         SourceSettings::Postgres(pg) => CaptureSource::Postgres(Box::new(
             PostgresSource::new(name, Arc::new(pg.clone()), limits, offsets, telemetry)
                 .with_snapshot_inbox(snapshots)
-                .with_kafka_signals(signals(&pg.signal_kafka_topic)),
+                .with_kafka_signals(signals(&pg.signal_kafka_topic))
+                .taking_over_slot(in_cluster),
         )),
         SourceSettings::Kafka(_) => unreachable!("a kafka source is an apply connector"),
     }

@@ -105,6 +105,7 @@ pub const STATES: &[&str] = &[
     "retrying",
     "failed",
     "stopped",
+    "elsewhere",
 ];
 
 /// Counter: fatal producer errors (the broker lost or refused acknowledged records).
@@ -134,6 +135,9 @@ pub enum Health {
     },
     /// Finished (e.g. `initial_only`) or shut down.
     Stopped,
+    /// Cluster mode: another worker runs it (or the group has not given it to one yet);
+    /// `GET /cluster` says which.
+    Elsewhere,
 }
 
 /// All metrics plus health; cheap to clone.
@@ -486,6 +490,7 @@ impl Telemetry {
             Health::Retrying { .. } => "retrying",
             Health::Failed { .. } => "failed",
             Health::Stopped => "stopped",
+            Health::Elsewhere => "elsewhere",
         };
         for st in STATES {
             self.state

@@ -22,3 +22,4 @@ mod readme;
 mod shapes;
 mod sinks;
 mod toast;
+mod workers;

@@ -67,6 +67,9 @@ pub struct PostgresSource {
     inbox: crate::source::incremental::SnapshotInbox,
     /// Debezium's Kafka signal channel, when configured.
     kafka_signals: Option<crate::source::incremental::KafkaSignalSettings>,
+    /// Cluster mode: the group gave this connector to this worker, so a session that still
+    /// holds the slot is a stale owner's (paused, cut off) and is ended.
+    take_over_slot: bool,
 }
 
 fn session_options() -> String {
@@ -116,6 +119,7 @@ impl PostgresSource {
             telemetry,
             inbox: Default::default(),
             kafka_signals: None,
+            take_over_slot: false,
         }
     }
 
@@ -125,6 +129,13 @@ impl PostgresSource {
         s: Option<crate::source::incremental::KafkaSignalSettings>,
     ) -> Self {
         self.kafka_signals = s;
+        self
+    }
+
+    /// In a cluster (see [`PostgresSource::take_over_slot`]): end a stale owner's session
+    /// on the slot instead of waiting for the server's `wal_sender_timeout`.
+    pub fn taking_over_slot(mut self, yes: bool) -> Self {
+        self.take_over_slot = yes;
         self
     }
 
@@ -328,7 +339,21 @@ impl PostgresSource {
         )
         .await?;
         let stored = self.offsets.load()?;
-        let info = slot::slot_info(&sql, &self.slot).await?;
+        let mut info = slot::slot_info(&sql, &self.slot).await?;
+        if let Some(pid) = info
+            .as_ref()
+            .and_then(|i| i.active_pid)
+            .filter(|_| self.take_over_slot)
+        {
+            tracing::warn!(
+                connector = %self.connector,
+                slot = %self.slot,
+                pid,
+                "the replication slot is held by another session (a stale owner of this connector in the cluster?): ending it"
+            );
+            slot::take_over(&sql, &self.slot, pid).await?;
+            info = slot::slot_info(&sql, &self.slot).await?;
+        }
         if let Some(i) = &info {
             if i.plugin.as_deref() != Some("pgoutput") {
                 return Err(PgSourceError::Precondition {

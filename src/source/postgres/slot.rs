@@ -41,6 +41,31 @@ pub(crate) async fn slot_info(
     }))
 }
 
+/// End the server session `pid` that holds `slot` (a stale owner's, in a cluster) and wait
+/// up to 10 s until the slot is free. Returns whether it is free.
+pub(crate) async fn take_over(
+    client: &Client,
+    slot: &str,
+    pid: i32,
+) -> Result<bool, PgSourceError> {
+    client
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .map_err(PgSourceError::sql(
+            "ending the session that holds the replication slot",
+        ))?;
+    for _ in 0..100 {
+        if slot_info(client, slot)
+            .await?
+            .is_none_or(|i| i.active_pid.is_none())
+        {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(false)
+}
+
 /// Drop a slot (it must not be in use).
 pub(crate) async fn drop_slot(client: &Client, slot: &str) -> Result<(), PgSourceError> {
     client

@@ -1,0 +1,333 @@
+//! sluice as a cluster of workers (`service.cluster`) on a real broker: three workers share
+//! three PostgreSQL capture connectors through Kafka's group protocol. The worker running
+//! the most connectors is SIGKILLed under writes and its connectors move to the others;
+//! then another is paused (SIGSTOP) past its session and woken (it is fenced and stops its
+//! connectors), then one is stopped with SIGTERM and hands its connectors over. With
+//! transactions and the Kafka offsets store, a `read_committed` reader sees every committed
+//! change exactly once, in order per key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::kafka::{kcat_format, Kafka};
+use crate::support::postgres::Pg;
+use crate::support::{free_port, sluice, wait_for};
+
+const CONNECTORS: [&str; 3] = ["c1", "c2", "c3"];
+
+/// Committed values per (database index, key), in commit order.
+type Committed = HashMap<(usize, i64), Vec<i64>>;
+
+/// One worker's config: the same connectors on every worker, its own API port and id.
+fn worker_config(dir: &Path, worker: &str, http: u16, pg: u16, bootstrap: &str) -> PathBuf {
+    let mut y = format!(
+        "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {dir}/offsets-{worker}\n  \
+         offsets: {{store: kafka, topic: w-offsets}}\n  \
+         cluster: {{group_id: sluice-workers, bootstrap_servers: \"{bootstrap}\", worker_id: {worker}}}\n\
+         connectors:\n",
+        dir = dir.display()
+    );
+    for c in CONNECTORS {
+        y.push_str(&format!(
+            "  {c}:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg}\n      \
+             user: postgres\n      database: {c}\n      tables: [public.items]\n      status_interval_ms: 200\n    \
+             sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
+        ));
+    }
+    sluice::write_raw(dir, &format!("{worker}.yaml"), &y)
+}
+
+/// `GET /cluster` of the worker at `http`: connector → worker id, as the group says.
+async fn owners(http: u16) -> Option<BTreeMap<String, String>> {
+    let text = reqwest::get(format!("http://127.0.0.1:{http}/cluster"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let mut out = BTreeMap::new();
+    for w in body["workers"].as_array()? {
+        for c in w["connectors"].as_array()? {
+            let prev = out.insert(
+                c.as_str()?.to_string(),
+                w["worker_id"].as_str()?.to_string(),
+            );
+            if prev.is_some() {
+                return None; // mid-rebalance: a connector listed twice
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `topic` read with `read_committed`: (id, op, v) in partition order.
+fn committed(bootstrap: &str, topic: &str) -> Vec<(i64, String, i64)> {
+    kcat_format(
+        bootstrap,
+        topic,
+        &["-X", "isolation.level=read_committed"],
+        "%k\t%s\n",
+    )
+    .lines()
+    .filter_map(|l| {
+        let (k, v) = l.split_once('\t')?;
+        let k: serde_json::Value = serde_json::from_str(k).ok()?;
+        let v: serde_json::Value = serde_json::from_str(v).ok()?;
+        Some((
+            k["id"].as_i64()?,
+            v["op"].as_str()?.to_string(),
+            v["after"]["v"].as_i64()?,
+        ))
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connectors_move_to_surviving_workers_exactly_once() {
+    let pg = Pg::start("logical");
+    let mut clients = Vec::new();
+    for c in CONNECTORS {
+        let client = pg.create_db(c).await;
+        client
+            .batch_execute(
+                "CREATE TABLE items (id int primary key, v bigint not null); \
+                 INSERT INTO items SELECT g, 0 FROM generate_series(1, 20) g;",
+            )
+            .await
+            .expect("setup");
+        clients.push(client);
+    }
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let log = tmp.path().join("sluice.log");
+    let mut workers: BTreeMap<String, (u16, Option<sluice::Sluice>)> = BTreeMap::new();
+    let start = |w: &str, workers: &mut BTreeMap<String, (u16, Option<sluice::Sluice>)>| {
+        let http = free_port();
+        let cfg = worker_config(tmp.path(), w, http, pg.port, &bootstrap);
+        workers.insert(w.to_string(), (http, Some(sluice::spawn(&cfg, &log))));
+    };
+    let http_of = |w: &str, workers: &BTreeMap<String, (u16, Option<sluice::Sluice>)>| workers[w].0;
+    // The first worker runs every connector and takes the snapshots; two more join (a
+    // scale-out): the connectors spread, each on exactly one worker.
+    start("w1", &mut workers);
+    for c in CONNECTORS {
+        let topic = format!("{c}.public.items");
+        wait_for("the snapshots", Duration::from_secs(90), || async {
+            (committed(&bootstrap, &topic).len() >= 20).then_some(())
+        })
+        .await;
+    }
+    start("w2", &mut workers);
+    start("w3", &mut workers);
+    let first = wait_for(
+        "three workers sharing the connectors",
+        Duration::from_secs(90),
+        || async {
+            let o = owners(http_of("w1", &workers)).await?;
+            let three =
+                o.len() == 3 && o.values().collect::<std::collections::BTreeSet<_>>().len() == 3;
+            three.then_some(o)
+        },
+    )
+    .await;
+
+    // Writers: one update after another on every database, until told to stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let log_of: Arc<Mutex<Committed>> = Arc::default();
+    let mut writers = Vec::new();
+    for (i, client) in clients.into_iter().enumerate() {
+        let (stop, log_of) = (stop.clone(), log_of.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let id = n % 20 + 1;
+                client
+                    .execute("UPDATE items SET v = $1 WHERE id = $2", &[&n, &(id as i32)])
+                    .await
+                    .expect("update");
+                log_of
+                    .lock()
+                    .expect("log")
+                    .entry((i, id))
+                    .or_default()
+                    .push(n);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // SIGKILL the worker that runs the most connectors: they move within the session
+    // timeout (6 s) plus a start.
+    let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
+    for w in first.values() {
+        *counts.entry(w).or_default() += 1;
+    }
+    let victim = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(w, _)| (*w).clone())
+        .expect("a worker");
+    let moved: Vec<String> = first
+        .iter()
+        .filter(|(_, w)| **w == victim)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let killed_at = Instant::now();
+    if let Some(mut p) = workers.get_mut(&victim).and_then(|w| w.1.take()) {
+        p.kill();
+    }
+    let survivor = workers
+        .keys()
+        .find(|w| **w != victim)
+        .cloned()
+        .expect("survivor");
+    let after_kill = wait_for(
+        "the killed worker's connectors on the others",
+        Duration::from_secs(60),
+        || async {
+            let o = owners(http_of(&survivor, &workers)).await?;
+            (o.len() == 3 && o.values().all(|w| *w != victim)).then_some(o)
+        },
+    )
+    .await;
+    eprintln!(
+        "failover of {moved:?} from {victim}: {:?}",
+        killed_at.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // SIGSTOP a worker past its session: the other takes its connectors (ending the stale
+    // session on each slot); SIGCONT: the woken worker is fenced, writes nothing, stops
+    // them, and rejoins.
+    let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
+    for w in after_kill.values() {
+        *counts.entry(w).or_default() += 1;
+    }
+    let paused = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(w, _)| (*w).clone())
+        .expect("a worker");
+    let other = workers
+        .iter()
+        .find(|(w, p)| p.1.is_some() && **w != paused)
+        .map(|(w, _)| w.clone())
+        .expect("the other worker");
+    let pid = workers[&paused]
+        .1
+        .as_ref()
+        .map(|p| p.0.id().to_string())
+        .expect("pid");
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+    };
+    signal("-STOP");
+    wait_for(
+        "the paused worker's connectors on the other",
+        Duration::from_secs(60),
+        || async {
+            let o = owners(http_of(&other, &workers)).await?;
+            (o.len() == 3 && o.values().all(|w| *w == other)).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    signal("-CONT");
+    let after_pause = wait_for(
+        "the woken worker back in the group",
+        Duration::from_secs(60),
+        || async {
+            let text = reqwest::get(format!(
+                "http://127.0.0.1:{}/cluster",
+                http_of(&other, &workers)
+            ))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+            let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let back = body["workers"]
+                .as_array()?
+                .iter()
+                .any(|w| w["worker_id"].as_str() == Some(paused.as_str()));
+            let o = owners(http_of(&other, &workers)).await?;
+            (back && o.len() == 3 && body["group_state"] == "Stable").then_some(o)
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // SIGTERM another worker: it drains its connectors and hands them over.
+    let leaving = after_pause.values().next().cloned().expect("an owner");
+    let status = workers
+        .get_mut(&leaving)
+        .and_then(|w| w.1.take())
+        .map(|mut p| p.terminate());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "a worker stopped with SIGTERM exits 0"
+    );
+    let last = workers
+        .iter()
+        .find(|(w, p)| p.1.is_some() && **w != leaving)
+        .map(|(w, _)| w.clone())
+        .expect("the last worker");
+    wait_for(
+        "every connector on the last worker",
+        Duration::from_secs(60),
+        || async {
+            let o = owners(http_of(&last, &workers)).await?;
+            (o.len() == 3 && o.values().all(|w| *w == last)).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.expect("writer");
+    }
+
+    // Exactly once, in order per key, in every connector's topic.
+    let log_of = log_of.lock().expect("log").clone();
+    for (i, c) in CONNECTORS.iter().enumerate() {
+        let want: HashMap<i64, Vec<i64>> = log_of
+            .iter()
+            .filter(|((db, _), _)| *db == i)
+            .map(|((_, id), v)| (*id, v.clone()))
+            .collect();
+        let total: usize = 20 + want.values().map(Vec::len).sum::<usize>();
+        let topic = format!("{c}.public.items");
+        let got = wait_for(
+            "every committed change",
+            Duration::from_secs(90),
+            || async {
+                let r = committed(&bootstrap, &topic);
+                (r.len() >= total).then_some(r)
+            },
+        )
+        .await;
+        assert_eq!(got.len(), total, "{c}: duplicates or losses");
+        let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (id, op, v) in &got {
+            if op == "u" {
+                seen.entry(*id).or_default().push(*v);
+            }
+        }
+        assert_eq!(
+            seen, want,
+            "{c}: every change once, in commit order per key"
+        );
+    }
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logs.contains("panicked"), "no worker panicked");
+}
