@@ -34,6 +34,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::ClientContext;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument as _;
 
 use crate::config::{ClusterSettings, Settings};
 use crate::pipeline::control::Controls;
@@ -459,9 +460,11 @@ pub async fn run(
     // the group (the revocation of what is left finds the worker loop gone and returns).
     let polling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let poll_flag = polling.clone();
+    let thread_span = tracing::info_span!("worker", id = %worker_id);
     let poller = std::thread::Builder::new()
         .name("sluice-cluster".into())
         .spawn(move || {
+            let _worker = thread_span.enter();
             while poll_flag.load(std::sync::atomic::Ordering::Relaxed) {
                 // Nothing is ever written to the lease topic; poll serves the callbacks.
                 let _ = consumer.poll(Duration::from_millis(100));
@@ -496,9 +499,12 @@ pub async fn run(
             controls.register(name),
         );
         view.set_owned(name, true);
-        let task = tokio::spawn(async move {
-            crate::pipeline::run_connector(n, c, &service, t, stop_rx, control).await
-        });
+        // Every log line of the connector names this worker (logs of a cluster are merged).
+        let span = tracing::info_span!("worker", id = %worker_id);
+        let task = tokio::spawn(
+            async move { crate::pipeline::run_connector(n, c, &service, t, stop_rx, control).await }
+                .instrument(span),
+        );
         running.insert(name.to_string(), Running { stop, task });
     };
     loop {
