@@ -164,6 +164,7 @@ pub struct ClusterView {
     owned: Arc<Mutex<BTreeSet<String>>>,
     rebalances: Arc<std::sync::atomic::AtomicU64>,
     client: Arc<ClientConfig>,
+    telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for ClusterView {
@@ -179,6 +180,10 @@ impl ClusterView {
     fn rebalanced(&self) {
         self.rebalances
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.telemetry
+            .cluster_rebalances
+            .with_label_values(&[&self.worker_id])
+            .inc();
     }
 
     fn set_owned(&self, name: &str, owned: bool) {
@@ -188,6 +193,10 @@ impl ClusterView {
             } else {
                 o.remove(name);
             }
+            self.telemetry
+                .cluster_connectors
+                .with_label_values(&[&self.worker_id])
+                .set(o.len() as i64);
         }
     }
 
@@ -415,6 +424,7 @@ pub async fn run(
         owned: Arc::default(),
         rebalances: Arc::default(),
         client: Arc::new(client_config(&cluster)),
+        telemetry: telemetry.clone(),
     };
     let _ = view_slot.set(view.clone());
     let (changes_tx, mut changes) = mpsc::channel::<Change>(16);

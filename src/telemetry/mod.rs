@@ -68,6 +68,10 @@ pub const KAFKA_TRANSACTIONS_TOTAL: &str = "sluice_kafka_transactions_total";
 /// the source transaction stayed open longer than half the Kafka transaction timeout (a
 /// crash before its end repeats the committed parts: at-least-once for that transaction).
 pub const SPLIT_TRANSACTIONS_TOTAL: &str = "sluice_split_source_transactions_total";
+/// Gauge: connectors this cluster worker runs (`worker` label: its id).
+pub const CLUSTER_CONNECTORS: &str = "sluice_cluster_connectors";
+/// Counter: rebalances of the cluster's group this worker took part in.
+pub const CLUSTER_REBALANCES_TOTAL: &str = "sluice_cluster_rebalances_total";
 
 /// Every metric name above.
 pub const METRICS: &[&str] = &[
@@ -95,6 +99,8 @@ pub const METRICS: &[&str] = &[
     CONNECTOR_STATE,
     KAFKA_TRANSACTIONS_TOTAL,
     SPLIT_TRANSACTIONS_TOTAL,
+    CLUSTER_CONNECTORS,
+    CLUSTER_REBALANCES_TOTAL,
 ];
 
 /// Every state [`CONNECTOR_STATE`] reports.
@@ -195,6 +201,10 @@ pub struct Telemetry {
     pub kafka_transactions: IntCounterVec,
     /// See [`SPLIT_TRANSACTIONS_TOTAL`].
     pub split_transactions: IntCounterVec,
+    /// See [`CLUSTER_CONNECTORS`].
+    pub cluster_connectors: IntGaugeVec,
+    /// See [`CLUSTER_REBALANCES_TOTAL`].
+    pub cluster_rebalances: IntCounterVec,
     health: Arc<Mutex<BTreeMap<String, Health>>>,
     details: Arc<Mutex<BTreeMap<String, Details>>>,
 }
@@ -297,6 +307,16 @@ impl Telemetry {
             "Source transactions committed to Kafka in parts (open too long)",
             &["connector"],
         );
+        let cluster_connectors = gauge(
+            CLUSTER_CONNECTORS,
+            "Connectors this cluster worker runs",
+            &["worker"],
+        );
+        let cluster_rebalances = counter(
+            CLUSTER_REBALANCES_TOTAL,
+            "Rebalances of the cluster's group this worker took part in",
+            &["worker"],
+        );
         let snapshot_estimated = gauge(
             SNAPSHOT_ROWS_ESTIMATED,
             "Catalog row estimate of a table being snapshotted",
@@ -397,6 +417,8 @@ impl Telemetry {
             state,
             kafka_transactions,
             split_transactions,
+            cluster_connectors,
+            cluster_rebalances,
             health: Arc::new(Mutex::new(BTreeMap::new())),
             details: Arc::new(Mutex::new(BTreeMap::new())),
         }
@@ -569,7 +591,12 @@ mod tests {
                 .expect("dashboard json");
         let mut queried = Vec::new();
         for p in dash["panels"].as_array().expect("panels") {
-            for t in p["targets"].as_array().expect("targets") {
+            // A row has no queries.
+            for t in p["targets"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 let expr = t["expr"].as_str().expect("expr");
                 for (i, _) in expr.match_indices("sluice_") {
                     let name: String = expr[i..]
