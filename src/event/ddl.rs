@@ -61,8 +61,9 @@ pub struct TableChange {
     pub shape: Option<Arc<TableDdl>>,
 }
 
-/// A table's shape in Debezium's generic model.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A table's shape in Debezium's generic model (serialized in the MySQL schema history kept
+/// with the offsets).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TableDdl {
     /// The table's default character set.
     pub default_charset: Option<String>,
@@ -73,7 +74,7 @@ pub struct TableDdl {
 }
 
 /// One column in Debezium's generic model.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DdlColumn {
     /// Column name.
     pub name: String,

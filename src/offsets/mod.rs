@@ -189,7 +189,6 @@ impl OffsetStore {
 
     /// Atomically replace the stored checkpoint.
     pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), OffsetError> {
-        use std::io::Write as _;
         let io = |source| OffsetError::Io {
             path: self.path.clone(),
             source,
@@ -202,6 +201,22 @@ impl OffsetStore {
             .map_err(|e| io(std::io::Error::other(e)))?;
             return Self::blocking(|| k.put(&self.key(), Some(&body)));
         }
+        let body = serde_json::to_vec_pretty(&StoredOffsets {
+            connector: self.connector.clone(),
+            checkpoint: checkpoint.clone(),
+        })
+        .map_err(|e| io(std::io::Error::other(e)))?;
+        self.write_atomically(&self.path, &body)
+    }
+
+    /// Write `body` to `path` atomically: a private temporary file, fsync, rename, fsync of
+    /// the directory (created private when missing).
+    fn write_atomically(&self, path: &Path, body: &[u8]) -> Result<(), OffsetError> {
+        use std::io::Write as _;
+        let io = |source| OffsetError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         if !self.dir.exists() {
             // Offsets reveal positions and table names: only the owner may read them.
             let mut b = std::fs::DirBuilder::new();
@@ -210,12 +225,7 @@ impl OffsetStore {
             std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
             b.create(&self.dir).map_err(io)?;
         }
-        let body = serde_json::to_vec_pretty(&StoredOffsets {
-            connector: self.connector.clone(),
-            checkpoint: checkpoint.clone(),
-        })
-        .map_err(|e| io(std::io::Error::other(e)))?;
-        let tmp = self.path.with_extension("json.tmp");
+        let tmp = path.with_extension("json.tmp");
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -228,14 +238,45 @@ impl OffsetStore {
             f.set_permissions(std::fs::Permissions::from_mode(0o600))
                 .map_err(io)?;
         }
-        f.write_all(&body).map_err(io)?;
+        f.write_all(body).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
         std::fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(io)?;
         Ok(())
+    }
+
+    /// A document kept beside the checkpoint under `name` (the MySQL schema history):
+    /// `<connector>.<name>.json` in `offsets_dir`, or the key `["<connector>","<name>"]` in
+    /// the offsets topic. `None` when never saved.
+    pub fn load_doc(&self, name: &str) -> Result<Option<Vec<u8>>, OffsetError> {
+        if let Some(k) = &self.kafka {
+            return Self::blocking(|| k.get(&self.doc_key(name)));
+        }
+        let path = self.doc_path(name);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(OffsetError::Io { path, source }),
+        }
+    }
+
+    /// Replace the document `name` (see [`OffsetStore::load_doc`]); durable on return.
+    pub fn save_doc(&self, name: &str, body: &[u8]) -> Result<(), OffsetError> {
+        if let Some(k) = &self.kafka {
+            return Self::blocking(|| k.put(&self.doc_key(name), Some(body)));
+        }
+        self.write_atomically(&self.doc_path(name), body)
+    }
+
+    fn doc_key(&self, name: &str) -> String {
+        serde_json::json!([self.connector, name]).to_string()
+    }
+
+    fn doc_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{}.{name}.json", self.connector))
     }
 
     /// Remove the stored offsets (used when a snapshot must start over).

@@ -563,3 +563,100 @@ async fn maria_table_created_later_is_captured() {
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logs.contains("does not exist"), "no warning:\n{logs}");
 }
+
+/// The schema history survives a restart (issue 25 item 3): a DDL made while sluice is down
+/// is streamed after the rows before it, and those rows keep the shape their checkpoint saw
+/// (here the column default in the row schema), not the catalog's, which already shows the
+/// DDL. Before, the history started empty at each restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_schema_history_survives_restart() {
+    maria_schema_history_restart(Maria::start()).await;
+}
+
+/// The same on MySQL 8.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_schema_history_survives_restart() {
+    maria_schema_history_restart(Maria::start_mysql8()).await;
+}
+
+async fn maria_schema_history_restart(maria: Maria) {
+    maria.sql(
+        "CREATE DATABASE app; USE app; \
+         CREATE TABLE t (id int primary key, v int not null default 1); \
+         INSERT INTO t VALUES (1, 10);",
+    );
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(
+        tmp.path(),
+        &maria,
+        &["app.t"],
+        "",
+        &format!("      bootstrap_servers: \"{bootstrap}\"\n      schemas_enable: true\n"),
+    );
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&cfg, &log);
+    let topic = "anchor.app.t";
+    wait_for("the snapshot", Duration::from_secs(60), || async {
+        (!kcat_read(&bootstrap, topic).is_empty()).then_some(())
+    })
+    .await;
+    // The snapshot's checkpoint is durable once the offsets file says so.
+    let offsets = tmp.path().join("offsets").join("anchor.json");
+    wait_for(
+        "the snapshot's checkpoint",
+        Duration::from_secs(30),
+        || async {
+            std::fs::read_to_string(&offsets)
+                .ok()
+                .filter(|t| t.contains("\"snapshot_done\": true"))
+        },
+    )
+    .await;
+    child.kill();
+    maria.sql(
+        "USE app; INSERT INTO t VALUES (2, 20); \
+         ALTER TABLE t ALTER v SET DEFAULT 7; \
+         INSERT INTO t VALUES (3, 30);",
+    );
+    let mut child = sluice::spawn(&cfg, &log);
+    let records = wait_for(
+        "the rows around the DDL",
+        Duration::from_secs(60),
+        || async {
+            let r = kcat_read(&bootstrap, topic);
+            (r.len() >= 3).then_some(r)
+        },
+    )
+    .await;
+    child.kill();
+    let default_of = |id: i64| -> Json {
+        let v = records
+            .iter()
+            .filter_map(|r| r.value.as_ref())
+            .find(|v| v["payload"]["after"]["id"] == id)
+            .unwrap_or_else(|| panic!("no record of row {id}"));
+        let after = v["schema"]["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["field"] == "after"))
+            .expect("after field");
+        after["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["field"] == "v"))
+            .map(|f| f["default"].clone())
+            .expect("column v")
+    };
+    assert_eq!(default_of(1), 1, "the snapshot row");
+    assert_eq!(
+        default_of(2),
+        1,
+        "the row before the DDL keeps the shape it was written with"
+    );
+    assert_eq!(default_of(3), 7, "the row after the DDL");
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logs.contains("schema history restored"),
+        "the restart used the kept history"
+    );
+}

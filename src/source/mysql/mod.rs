@@ -25,6 +25,7 @@ mod error;
 mod gtid;
 mod history;
 mod incremental;
+mod kept_history;
 mod recorded;
 mod snapshot;
 mod types;
@@ -234,6 +235,7 @@ impl MysqlSource {
             mode != MysqlSnapshotMode::NoData,
         );
         let mut shapes = history::Shapes::new();
+        let mut kept = kept_history::KeptHistory::load(&self.offsets, &self.connector)?;
         let chunked =
             self.settings.snapshot_consistency == crate::config::SnapshotConsistency::Chunked;
         let start = if need_snapshot && chunked {
@@ -263,6 +265,7 @@ impl MysqlSource {
                 )
                 .await?;
                 shapes = found;
+                kept.record((&p.file, p.pos), &shapes, None, true)?;
                 let mut emitter = SnapshotEmitter::new(&io.tx, self.limits);
                 let records = if self.settings.include_schema_changes {
                     records
@@ -315,6 +318,7 @@ impl MysqlSource {
             else {
                 return Ok(SourceEnd::Stopped);
             };
+            kept.record((&p.file, p.pos), &shapes, None, true)?;
             let cp = Checkpoint::mysql(p.file.clone(), p.pos, p.gtid.clone(), true);
             if emitter.flush(Some(cp)).await.is_err() {
                 return Ok(SourceEnd::Stopped);
@@ -330,6 +334,11 @@ impl MysqlSource {
             tracing::info!(connector = %self.connector, "snapshot complete; streaming");
             p
         } else if let Some((p, _, _)) = stored {
+            // The shapes the checkpoint saw (the catalog may already show later DDL).
+            if let Some(kept_shapes) = kept.shapes_at(&p.file, p.pos) {
+                tracing::info!(connector = %self.connector, tables = kept_shapes.len(), "schema history restored from the offsets store");
+                shapes = kept_shapes;
+            }
             p
         } else {
             let p = snapshot::current_position(&mut sql, &info).await?;
@@ -352,7 +361,7 @@ impl MysqlSource {
             }
             p
         };
-        self.stream(opts, sql, &info, start, io, shapes, progress)
+        self.stream(opts, sql, &info, start, io, (shapes, kept), progress)
             .await
     }
 
@@ -457,7 +466,7 @@ impl MysqlSource {
         info: &ServerInfo,
         start: BinlogPos,
         io: SourceIo,
-        shapes: history::Shapes,
+        shapes: (history::Shapes, kept_history::KeptHistory),
         progress: SnapshotProgress,
     ) -> Result<SourceEnd, MySourceError> {
         let r = self
@@ -475,7 +484,7 @@ impl MysqlSource {
         info: &ServerInfo,
         start: BinlogPos,
         io: SourceIo,
-        mut shapes: history::Shapes,
+        (mut shapes, mut kept): (history::Shapes, kept_history::KeptHistory),
         progress: SnapshotProgress,
     ) -> Result<SourceEnd, MySourceError> {
         let SourceIo {
@@ -846,6 +855,20 @@ impl MysqlSource {
                                         )
                                         .await?
                                     {
+                                        // Kept before the batch holding this DDL (and the
+                                        // checkpoint after it) can leave.
+                                        let acked = match &*acks.borrow() {
+                                            Some(Checkpoint::Mysql { file, pos, .. }) => {
+                                                Some((file.clone(), *pos))
+                                            }
+                                            _ => None,
+                                        };
+                                        kept.record(
+                                            (&file, log_pos),
+                                            &shapes,
+                                            acked.as_ref().map(|(f, p)| (f.as_str(), *p)),
+                                            false,
+                                        )?;
                                         if self.settings.include_schema_changes {
                                             batcher.mark(m);
                                             batcher.linger_soon();
