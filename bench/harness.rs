@@ -30,6 +30,12 @@
 //!   harness (`_bulk` of 4,096 `index` actions; a pipeline of 4,096 `SET`s), one request at a
 //!   time as the sink does.
 //!
+//! - failover (by name only): two cluster workers (`service.cluster`, Kafka offsets store)
+//!   share one PostgreSQL connector under a writer at about 200 transactions/s; the owning
+//!   worker is SIGKILLed N times (`--kills`, default 20) and the time from the kill to the
+//!   first record of a transaction committed after it (only the new owner can write one) is
+//!   measured; the killed worker is started again before the next kill.
+//!
 //! Peak RSS of sluice (VmHWM) and, for drains and snapshots, its CPU time per event (user + system, from `/proc`) are reported; for PostgreSQL latency also sluice's own
 //! commit → broker-ack histogram (`sluice_commit_to_ack_seconds`), which excludes the
 //! measuring consumer.
@@ -760,6 +766,159 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
         sluice_s,
         &s,
     )
+}
+
+/// `GET path` on the API at `port`: the body, if the worker answered.
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.ok()?;
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// A cluster worker (`service.cluster`) running the one connector `fo`.
+fn worker(root: &Path, pg_port: u16, bootstrap: &str, id: &str, http: u16) -> Proc {
+    let cfg = root.join(format!("worker-{id}.yaml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets: {{store: kafka, topic: fo-offsets}}\n  \
+             cluster: {{group_id: bench-workers, bootstrap_servers: \"{bootstrap}\", worker_id: {id}}}\n\
+             connectors:\n  fo:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {pg_port}\n      \
+             user: postgres\n      database: bench\n      tables: [public.fo]\n      status_interval_ms: 200\n    \
+             sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n"
+        ),
+    )
+    .expect("config");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("workers.log"))
+        .expect("log");
+    Proc(
+        sluice_command()
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sluice binary (cargo build --release)"),
+    )
+}
+
+/// The worker that runs `fo`, as the group says (asked on `port`).
+async fn owner_of_fo(port: u16) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_str(&http_get(port, "/cluster").await?).ok()?;
+    body["workers"].as_array()?.iter().find_map(|w| {
+        w["connectors"]
+            .as_array()?
+            .iter()
+            .any(|c| c == "fo")
+            .then(|| w["worker_id"].as_str().map(str::to_string))?
+    })
+}
+
+/// Failover of a cluster worker (issue 25): two workers, one connector, a writer at ~200
+/// transactions/s; SIGKILL the owner `kills` times and measure the time from the kill to the
+/// first record of a transaction committed after it (which only the new owner can write).
+async fn failover(root: &Path, pg: &Pg, bootstrap: &str, kills: u64) -> Vec<Row> {
+    let c = pg.connect("bench").await;
+    c.batch_execute(
+        "CREATE TABLE fo (id int PRIMARY KEY, v bigint NOT NULL); \
+         INSERT INTO fo SELECT g, 0 FROM generate_series(1, 100) g;",
+    )
+    .await
+    .expect("table");
+    let ids = ["a", "b"];
+    let ports: Vec<u16> = ids.iter().map(|_| free_port()).collect();
+    let mut procs: Vec<Option<Proc>> = ids
+        .iter()
+        .zip(&ports)
+        .map(|(id, http)| Some(worker(root, pg.port, bootstrap, id, *http)))
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let c = pg.connect("bench").await;
+        tokio::spawn(async move {
+            let mut n = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let _ = c
+                    .execute(
+                        "UPDATE fo SET v = $1 WHERE id = $2",
+                        &[&n, &((n % 100 + 1) as i32)],
+                    )
+                    .await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let consumer = warm_consumer(bootstrap, "fo.public.fo").await;
+    let mut times_ms = Vec::new();
+    for _ in 0..kills {
+        // Both workers in the group, one running the connector.
+        let owner = loop {
+            let mut found = None;
+            for p in &ports {
+                if let Some(o) = owner_of_fo(*p).await {
+                    found = Some(o);
+                }
+            }
+            let both = match http_get(ports[0], "/cluster").await {
+                Some(b) => b.matches("\"worker_id\"").count() >= 3,
+                None => false,
+            };
+            if let (Some(o), true) = (found, both) {
+                break o;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let i = ids.iter().position(|id| *id == owner).expect("owner id");
+        let killed_us = now_us();
+        let killed = Instant::now();
+        if let Some(mut p) = procs[i].take() {
+            let _ = p.0.kill();
+            let _ = p.0.wait();
+        }
+        // The first record of a transaction committed after the kill.
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(120), consumer.recv())
+                .await
+                .expect("a record within 2 minutes of the kill")
+                .expect("record");
+            if m.payload()
+                .and_then(pg_commit_us)
+                .is_some_and(|ts| ts > killed_us)
+            {
+                break;
+            }
+        }
+        let ms = killed.elapsed().as_secs_f64() * 1000.0;
+        println!("failover {}: {ms:.0} ms", times_ms.len() + 1);
+        times_ms.push(ms);
+        procs[i] = Some(worker(root, pg.port, bootstrap, ids[i], ports[i]));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = writer.await;
+    times_ms.sort_by(f64::total_cmp);
+    let median = times_ms[times_ms.len() / 2];
+    let max = times_ms.last().copied().unwrap_or_default();
+    vec![(
+        format!("failover: SIGKILL of the owning worker → first record from the new owner ({kills} kills)"),
+        format!(
+            "median {median:.0} ms, max {max:.0} ms, min {:.0} ms (session timeout 6 s)",
+            times_ms.first().copied().unwrap_or_default()
+        ),
+    )]
 }
 
 fn now_us() -> i64 {
@@ -1952,19 +2111,20 @@ async fn main() {
         "sink-search",
         "sink-redis",
         "vs-debezium",
+        "failover",
     ] {
         let maria = scenario.starts_with("maria-");
         let group = if maria {
             "maria"
         } else if scenario.starts_with("sink-") {
             "sinks"
-        } else if scenario == "vs-debezium" {
-            // Only when asked for by name: it needs bench/debezium and takes minutes.
-            "vs-debezium-only"
+        } else if scenario == "vs-debezium" || scenario == "failover" {
+            // Only when asked for by name: it needs bench/debezium or takes minutes.
+            "by-name-only"
         } else {
             "pg"
         };
-        if (what != "all" || group == "vs-debezium-only") && what != scenario && what != group {
+        if (what != "all" || group == "by-name-only") && what != scenario && what != group {
             continue;
         }
         let root = tempfile::Builder::new()
@@ -2001,6 +2161,9 @@ async fn main() {
                 results.extend(chunked_snapshot(root.path(), &pg, &bootstrap, rows).await)
             }
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
+            "failover" => {
+                results.extend(failover(root.path(), &pg, &bootstrap, opt("--kills", 20)).await)
+            }
             "vs-debezium" => results.extend(
                 vs_debezium(
                     root.path(),
