@@ -5,8 +5,9 @@
 //! ```text
 //! prepare (once per connector): topic missing ─► create it (cleanup.policy=compact, one
 //!   partition, the cluster's default replication factor); not compacted ─► refuse to start
-//! load:  read every partition from the start to its high watermark; the connector's last
-//!        record wins (a tombstone means none)
+//! load:  read every partition (read_committed) from the start to where its end was when the
+//!        read began, or to its end-of-partition event; the connector's last record wins (a
+//!        tombstone means none)
 //! save:  produce (acks=all, idempotent) and wait for the broker's acknowledgement
 //! ```
 //! Invariant: a save returns only after the broker acknowledged the record (with
@@ -234,11 +235,27 @@ impl KafkaOffsets {
             .map_err(|e| err("reading the offsets topic", &e))?;
         let deadline = Instant::now() + WAIT;
         let mut last: Option<Option<Vec<u8>>> = None;
+        let mut read_to: std::collections::HashMap<i32, i64> = std::collections::HashMap::new();
         while !ends.is_empty() {
             if Instant::now() > deadline {
+                // Where it stopped, to tell a stuck transaction (read_committed stops at the
+                // last stable offset) from an unreachable leader.
+                let at: Vec<String> = ends
+                    .iter()
+                    .map(|(p, high)| {
+                        let lso = consumer
+                            .fetch_watermarks(&self.topic, *p, Duration::from_secs(2))
+                            .map(|(_, h)| h)
+                            .unwrap_or(-1);
+                        format!(
+                            "partition {p}: read to offset {}, high watermark {high} at the start, last stable offset {lso} now",
+                            read_to.get(p).copied().unwrap_or(-1)
+                        )
+                    })
+                    .collect();
                 return Err(err(
                     "reading the offsets topic",
-                    &"timed out before its end",
+                    &format!("timed out before its end ({})", at.join("; ")),
                 ));
             }
             match consumer.poll(Duration::from_millis(200)) {
@@ -249,10 +266,21 @@ impl KafkaOffsets {
                     ends.remove(&p);
                 }
                 Some(Err(e)) => return Err(err("reading the offsets topic", &e)),
-                Some(Ok(m)) if m.key() == Some(key.as_bytes()) => {
-                    last = Some(m.payload().map(<[u8]>::to_vec));
+                Some(Ok(m)) => {
+                    read_to.insert(m.partition(), m.offset());
+                    if m.key() == Some(key.as_bytes()) {
+                        last = Some(m.payload().map(<[u8]>::to_vec));
+                    }
+                    // Done at the end the read started from: with other connectors
+                    // committing checkpoints all the time, the partition's end moves on and
+                    // its end-of-partition event may never come.
+                    if ends
+                        .get(&m.partition())
+                        .is_some_and(|high| m.offset() + 1 >= *high)
+                    {
+                        ends.remove(&m.partition());
+                    }
                 }
-                Some(Ok(_)) => {}
             }
         }
         Ok(last.flatten())

@@ -187,6 +187,29 @@ impl OffsetStore {
         self.decode(&bytes).map(Some)
     }
 
+    /// [`OffsetStore::load`], given up when `shutdown` turns true first (`Ok(None)` then,
+    /// with `stopped` set): a slow offsets topic never holds a connector that is asked to
+    /// stop (the read goes on in the background and ends within its own timeout).
+    pub async fn load_or_stop(
+        &self,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+        stopped: &mut bool,
+    ) -> Result<Option<Checkpoint>, OffsetError> {
+        let store = self.clone();
+        let load = tokio::task::spawn_blocking(move || store.load());
+        let mut shutdown = shutdown.clone();
+        tokio::select! {
+            r = load => r.unwrap_or_else(|_| Err(OffsetError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("the offsets read ended abnormally"),
+            })),
+            _ = shutdown.wait_for(|s| *s) => {
+                *stopped = true;
+                Ok(None)
+            }
+        }
+    }
+
     /// Atomically replace the stored checkpoint.
     pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), OffsetError> {
         let io = |source| OffsetError::Io {

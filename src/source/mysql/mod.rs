@@ -169,7 +169,14 @@ impl MysqlSource {
             return Ok(SourceEnd::Stopped);
         }
         let mode = self.settings.snapshot_mode;
-        let stored = self.offsets.load()?;
+        let mut stopped = false;
+        let stored = self
+            .offsets
+            .load_or_stop(&io.shutdown, &mut stopped)
+            .await?;
+        if stopped {
+            return Ok(SourceEnd::Stopped);
+        }
         let stored = match stored {
             Some(Checkpoint::Mysql {
                 file,
