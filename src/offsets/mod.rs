@@ -187,26 +187,24 @@ impl OffsetStore {
         self.decode(&bytes).map(Some)
     }
 
-    /// [`OffsetStore::load`], given up when `shutdown` turns true first (`Ok(None)` then,
-    /// with `stopped` set): a slow offsets topic never holds a connector that is asked to
-    /// stop (the read goes on in the background and ends within its own timeout).
+    /// [`OffsetStore::load`], given up when `shutdown` turns true first (then `None`): a
+    /// slow offsets topic never holds a connector that is asked to stop (the read goes on in
+    /// the background and ends within its own timeout).
     pub async fn load_or_stop(
         &self,
         shutdown: &tokio::sync::watch::Receiver<bool>,
-        stopped: &mut bool,
-    ) -> Result<Option<Checkpoint>, OffsetError> {
+    ) -> Result<Option<Option<Checkpoint>>, OffsetError> {
         let store = self.clone();
         let load = tokio::task::spawn_blocking(move || store.load());
         let mut shutdown = shutdown.clone();
         tokio::select! {
-            r = load => r.unwrap_or_else(|_| Err(OffsetError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other("the offsets read ended abnormally"),
-            })),
-            _ = shutdown.wait_for(|s| *s) => {
-                *stopped = true;
-                Ok(None)
-            }
+            r = load => r
+                .unwrap_or_else(|_| Err(OffsetError::Io {
+                    path: self.path.clone(),
+                    source: std::io::Error::other("the offsets read ended abnormally"),
+                }))
+                .map(Some),
+            _ = shutdown.wait_for(|s| *s) => Ok(None),
         }
     }
 

@@ -63,6 +63,19 @@ async fn owners(http: u16) -> Option<BTreeMap<String, String>> {
     Some(out)
 }
 
+/// The worker that runs the most connectors in `owners` (connector → worker).
+fn busiest(owners: &BTreeMap<String, String>) -> String {
+    let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
+    for w in owners.values() {
+        *counts.entry(w).or_default() += 1;
+    }
+    counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(w, _)| (*w).clone())
+        .expect("a worker")
+}
+
 /// `topic` read with `read_committed`: (id, op, v) in partition order.
 fn committed(bootstrap: &str, topic: &str) -> Vec<(i64, String, i64)> {
     kcat_format(
@@ -164,15 +177,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
 
     // SIGKILL the worker that runs the most connectors: they move within the session
     // timeout (6 s) plus a start.
-    let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
-    for w in first.values() {
-        *counts.entry(w).or_default() += 1;
-    }
-    let victim = counts
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .map(|(w, _)| (*w).clone())
-        .expect("a worker");
+    let victim = busiest(&first);
     let moved: Vec<String> = first
         .iter()
         .filter(|(_, w)| **w == victim)
@@ -205,15 +210,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
     // SIGSTOP a worker past its session: the other takes its connectors (ending the stale
     // session on each slot); SIGCONT: the woken worker is fenced, writes nothing, stops
     // them, and rejoins.
-    let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
-    for w in after_kill.values() {
-        *counts.entry(w).or_default() += 1;
-    }
-    let paused = counts
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .map(|(w, _)| (*w).clone())
-        .expect("a worker");
+    let paused = busiest(&after_kill);
     let other = workers
         .iter()
         .find(|(w, p)| p.1.is_some() && **w != paused)

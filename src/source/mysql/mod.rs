@@ -169,14 +169,9 @@ impl MysqlSource {
             return Ok(SourceEnd::Stopped);
         }
         let mode = self.settings.snapshot_mode;
-        let mut stopped = false;
-        let stored = self
-            .offsets
-            .load_or_stop(&io.shutdown, &mut stopped)
-            .await?;
-        if stopped {
+        let Some(stored) = self.offsets.load_or_stop(&io.shutdown).await? else {
             return Ok(SourceEnd::Stopped);
-        }
+        };
         let stored = match stored {
             Some(Checkpoint::Mysql {
                 file,

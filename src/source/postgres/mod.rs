@@ -338,14 +338,9 @@ impl PostgresSource {
             s.publish_via_partition_root,
         )
         .await?;
-        let mut stopped = false;
-        let stored = self
-            .offsets
-            .load_or_stop(&io.shutdown, &mut stopped)
-            .await?;
-        if stopped {
+        let Some(stored) = self.offsets.load_or_stop(&io.shutdown).await? else {
             return Ok(SourceEnd::Stopped);
-        }
+        };
         let mut info = slot::slot_info(&sql, &self.slot).await?;
         if let Some(pid) = info
             .as_ref()
