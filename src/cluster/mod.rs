@@ -331,25 +331,7 @@ async fn prepare_lease_topic(c: &ClusterSettings, needs: usize) -> Result<(), Cl
             }
         }
     }
-    let topic = c.lease_topic.clone();
-    let cc = client_config(c);
-    let has = tokio::task::spawn_blocking(move || -> Result<usize, rdkafka::error::KafkaError> {
-        let probe: BaseConsumer = cc.create()?;
-        let md = probe.fetch_metadata(Some(&topic), WAIT)?;
-        Ok(md
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map_or(0, |t| t.partitions().len()))
-    })
-    .await
-    .map_err(|_| {
-        kafka(
-            "reading the lease topic",
-            rdkafka::error::KafkaError::Canceled,
-        )
-    })?
-    .map_err(|e| kafka("reading the lease topic", e))?;
+    let has = lease_partitions(c).await?;
     if has < needs {
         let grow = NewPartitions::new(&c.lease_topic, needs);
         let r = admin
@@ -358,6 +340,10 @@ async fn prepare_lease_topic(c: &ClusterSettings, needs: usize) -> Result<(), Cl
             .map_err(|e| kafka("adding lease partitions", e))?;
         for r in r {
             if let Err((_, code)) = r {
+                // Another worker may have grown it meanwhile (workers start together).
+                if lease_partitions(c).await? >= needs {
+                    return Ok(());
+                }
                 return Err(ClusterError::LeaseTopic {
                     group: c.group_id.clone(),
                     topic: c.lease_topic.clone(),
@@ -370,6 +356,39 @@ async fn prepare_lease_topic(c: &ClusterSettings, needs: usize) -> Result<(), Cl
         tracing::info!(topic = %c.lease_topic, from = has, to = needs, "cluster: lease topic grown to one partition per connector");
     }
     Ok(())
+}
+
+/// The lease topic's partition count. A topic just created (by this worker or another one
+/// starting at the same time) can show no partitions in the metadata for a moment: asked
+/// again for up to 10 s.
+async fn lease_partitions(c: &ClusterSettings) -> Result<usize, ClusterError> {
+    let kafka = |source| ClusterError::Kafka {
+        group: c.group_id.clone(),
+        what: "reading the lease topic",
+        source,
+    };
+    for _ in 0..50 {
+        let topic = c.lease_topic.clone();
+        let cc = client_config(c);
+        let has =
+            tokio::task::spawn_blocking(move || -> Result<usize, rdkafka::error::KafkaError> {
+                let probe: BaseConsumer = cc.create()?;
+                let md = probe.fetch_metadata(Some(&topic), WAIT)?;
+                Ok(md
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic)
+                    .map_or(0, |t| t.partitions().len()))
+            })
+            .await
+            .map_err(|_| kafka(rdkafka::error::KafkaError::Canceled))?
+            .map_err(kafka)?;
+        if has > 0 {
+            return Ok(has);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(0)
 }
 
 /// A connector this worker runs.
