@@ -2,7 +2,8 @@
 //! three PostgreSQL capture connectors through Kafka's group protocol. The worker running
 //! the most connectors is SIGKILLed under writes and its connectors move to the others;
 //! then another is paused (SIGSTOP) past its session and woken (it is fenced and stops its
-//! connectors), then one is stopped with SIGTERM and hands its connectors over. With
+//! connectors), then one is stopped with SIGTERM and hands its connectors over, then the
+//! last one is killed and all three start again at once. With
 //! transactions and the Kafka offsets store, a `read_committed` reader sees every committed
 //! change exactly once, in order per key.
 
@@ -285,6 +286,27 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         || async {
             let o = owners(http_of(&last, &workers)).await?;
             (o.len() == 3 && o.values().all(|w| *w == last)).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // All at once: SIGKILL the last worker, then start all three together; the cluster
+    // settles with every connector on one worker and goes on where the checkpoints are.
+    if let Some(mut p) = workers.get_mut(&last).and_then(|w| w.1.take()) {
+        p.kill();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for w in ["w1", "w2", "w3"] {
+        start(w, &mut workers);
+    }
+    wait_for(
+        "the restarted cluster settled",
+        Duration::from_secs(90),
+        || async {
+            let o = owners(http_of("w1", &workers)).await?;
+            let spread = o.values().collect::<std::collections::BTreeSet<_>>().len();
+            (o.len() == 3 && spread == 3).then_some(())
         },
     )
     .await;
