@@ -12,6 +12,7 @@
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::{Outcome, PipelineError};
 use crate::clock::now_us;
@@ -226,7 +227,10 @@ async fn run_with(
         acks: ack_rx,
         shutdown: shutdown.clone(),
     };
-    let source_task = AbortOnDrop(tokio::spawn(async move { source.run(io).await }));
+    // The stages log inside the caller's span (a cluster worker's id).
+    let source_task = AbortOnDrop(tokio::spawn(
+        async move { source.run(io).await }.in_current_span(),
+    ));
 
     let (name_owned, telemetry_owned) = (name.to_string(), telemetry.clone());
     let txn_offsets = offsets.clone();
@@ -339,7 +343,8 @@ async fn run_with(
         drop(pend_tx);
         sink.flush().await;
         Ok::<(), PipelineError>(())
-    }));
+    }
+    .in_current_span()));
 
     let acker_fut = async {
         // Owned here so a failing acker closes the channel and the sink task ends too.

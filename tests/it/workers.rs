@@ -1,5 +1,5 @@
 //! sluice as a cluster of workers (`service.cluster`) on a real broker: three workers share
-//! three PostgreSQL capture connectors through Kafka's group protocol. The worker running
+//! three PostgreSQL capture connectors and a MariaDB one through Kafka's group protocol. The worker running
 //! the most connectors is SIGKILLed under writes and its connectors move to the others;
 //! then another is paused (SIGSTOP) past its session and woken (it is fenced and stops its
 //! connectors), then one is stopped with SIGTERM and hands its connectors over, then the
@@ -13,16 +13,31 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::kafka::{kcat_format, Kafka};
+use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
 use crate::support::{free_port, sluice, wait_for};
 
+/// The PostgreSQL connectors (each on its own database); `m1` is the MariaDB one.
 const CONNECTORS: [&str; 3] = ["c1", "c2", "c3"];
+/// Every connector's (name, topic), PostgreSQL's first.
+const TOPICS: [(&str, &str); 4] = [
+    ("c1", "c1.public.items"),
+    ("c2", "c2.public.items"),
+    ("c3", "c3.public.items"),
+    ("m1", "m1.app.items"),
+];
 
 /// Committed values per (database index, key), in commit order.
 type Committed = HashMap<(usize, i64), Vec<i64>>;
 
 /// One worker's config: the same connectors on every worker, its own API port and id.
-fn worker_config(dir: &Path, worker: &str, http: u16, pg: u16, bootstrap: &str) -> PathBuf {
+fn worker_config(
+    dir: &Path,
+    worker: &str,
+    http: u16,
+    (pg, maria_source): (u16, &str),
+    bootstrap: &str,
+) -> PathBuf {
     let mut y = format!(
         "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {dir}/offsets-{worker}\n  \
          offsets: {{store: kafka, topic: w-offsets}}\n  \
@@ -37,6 +52,9 @@ fn worker_config(dir: &Path, worker: &str, http: u16, pg: u16, bootstrap: &str) 
              sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
         ));
     }
+    y.push_str(&format!(
+        "  m1:\n{maria_source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
+    ));
     sluice::write_raw(dir, &format!("{worker}.yaml"), &y)
 }
 
@@ -62,6 +80,20 @@ async fn owners(http: u16) -> Option<BTreeMap<String, String>> {
         }
     }
     Some(out)
+}
+
+/// A connection to the test MariaDB's `app` database.
+async fn maria_conn(maria: &Maria) -> mysql_async::Conn {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(maria.port)
+        .user(Some(crate::support::mariadb::USER))
+        .pass(Some(crate::support::mariadb::PASSWORD))
+        .db_name(Some("app"))
+        .prefer_socket(false);
+    mysql_async::Conn::new(opts)
+        .await
+        .expect("connect to mariadb")
 }
 
 /// The worker that runs the most connectors in `owners` (connector → worker).
@@ -114,6 +146,12 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
             .expect("setup");
         clients.push(client);
     }
+    let maria = Maria::start();
+    maria.sql(
+        "CREATE DATABASE app; USE app; CREATE TABLE items (id int primary key, v bigint not null); \
+         INSERT INTO items SELECT seq, 0 FROM seq_1_to_20;",
+    );
+    let maria_source = maria.source_yaml(&["app.items"], "");
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
@@ -121,17 +159,16 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
     let mut workers: BTreeMap<String, (u16, Option<sluice::Sluice>)> = BTreeMap::new();
     let start = |w: &str, workers: &mut BTreeMap<String, (u16, Option<sluice::Sluice>)>| {
         let http = free_port();
-        let cfg = worker_config(tmp.path(), w, http, pg.port, &bootstrap);
+        let cfg = worker_config(tmp.path(), w, http, (pg.port, &maria_source), &bootstrap);
         workers.insert(w.to_string(), (http, Some(sluice::spawn(&cfg, &log))));
     };
     let http_of = |w: &str, workers: &BTreeMap<String, (u16, Option<sluice::Sluice>)>| workers[w].0;
     // The first worker runs every connector and takes the snapshots; two more join (a
     // scale-out): the connectors spread, each on exactly one worker.
     start("w1", &mut workers);
-    for c in CONNECTORS {
-        let topic = format!("{c}.public.items");
+    for (_, topic) in TOPICS {
         wait_for("the snapshots", Duration::from_secs(90), || async {
-            (committed(&bootstrap, &topic).len() >= 20).then_some(())
+            (committed(&bootstrap, topic).len() >= 20).then_some(())
         })
         .await;
     }
@@ -142,8 +179,8 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         Duration::from_secs(90),
         || async {
             let o = owners(http_of("w1", &workers)).await?;
-            let three =
-                o.len() == 3 && o.values().collect::<std::collections::BTreeSet<_>>().len() == 3;
+            let three = o.len() == TOPICS.len()
+                && o.values().collect::<std::collections::BTreeSet<_>>().len() == 3;
             three.then_some(o)
         },
     )
@@ -162,6 +199,29 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                 let id = n % 20 + 1;
                 client
                     .execute("UPDATE items SET v = $1 WHERE id = $2", &[&n, &(id as i32)])
+                    .await
+                    .expect("update");
+                log_of
+                    .lock()
+                    .expect("log")
+                    .entry((i, id))
+                    .or_default()
+                    .push(n);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    {
+        use mysql_async::prelude::Queryable;
+        let (stop, log_of) = (stop.clone(), log_of.clone());
+        let mut c = maria_conn(&maria).await;
+        let i = CONNECTORS.len();
+        writers.push(tokio::spawn(async move {
+            let mut n = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let id = n % 20 + 1;
+                c.exec_drop("UPDATE items SET v = ? WHERE id = ?", (n, id))
                     .await
                     .expect("update");
                 log_of
@@ -198,7 +258,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         Duration::from_secs(60),
         || async {
             let o = owners(http_of(&survivor, &workers)).await?;
-            (o.len() == 3 && o.values().all(|w| *w != victim)).then_some(o)
+            (o.len() == TOPICS.len() && o.values().all(|w| *w != victim)).then_some(o)
         },
     )
     .await;
@@ -234,7 +294,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         Duration::from_secs(60),
         || async {
             let o = owners(http_of(&other, &workers)).await?;
-            (o.len() == 3 && o.values().all(|w| *w == other)).then_some(())
+            (o.len() == TOPICS.len() && o.values().all(|w| *w == other)).then_some(())
         },
     )
     .await;
@@ -259,7 +319,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                 .iter()
                 .any(|w| w["worker_id"].as_str() == Some(paused.as_str()));
             let o = owners(http_of(&other, &workers)).await?;
-            (back && o.len() == 3 && body["group_state"] == "Stable").then_some(o)
+            (back && o.len() == TOPICS.len() && body["group_state"] == "Stable").then_some(o)
         },
     )
     .await;
@@ -285,7 +345,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         Duration::from_secs(60),
         || async {
             let o = owners(http_of(&last, &workers)).await?;
-            (o.len() == 3 && o.values().all(|w| *w == last)).then_some(())
+            (o.len() == TOPICS.len() && o.values().all(|w| *w == last)).then_some(())
         },
     )
     .await;
@@ -306,7 +366,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         || async {
             let o = owners(http_of("w1", &workers)).await?;
             let spread = o.values().collect::<std::collections::BTreeSet<_>>().len();
-            (o.len() == 3 && spread == 3).then_some(())
+            (o.len() == TOPICS.len() && spread == 3).then_some(())
         },
     )
     .await;
@@ -318,19 +378,18 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
 
     // Exactly once, in order per key, in every connector's topic.
     let log_of = log_of.lock().expect("log").clone();
-    for (i, c) in CONNECTORS.iter().enumerate() {
+    for (i, (c, topic)) in TOPICS.iter().enumerate() {
         let want: HashMap<i64, Vec<i64>> = log_of
             .iter()
             .filter(|((db, _), _)| *db == i)
             .map(|((_, id), v)| (*id, v.clone()))
             .collect();
         let total: usize = 20 + want.values().map(Vec::len).sum::<usize>();
-        let topic = format!("{c}.public.items");
         let got = wait_for(
             "every committed change",
             Duration::from_secs(90),
             || async {
-                let r = committed(&bootstrap, &topic);
+                let r = committed(&bootstrap, topic);
                 (r.len() >= total).then_some(r)
             },
         )
