@@ -25,6 +25,11 @@ struct Capture {
 
 /// PostgreSQL with `items` (50 rows) and a sluice capture into `bootstrap`, snapshot done.
 async fn capture(bootstrap: &str, sink_extra: &str) -> Capture {
+    capture_with(bootstrap, "", sink_extra).await
+}
+
+/// [`capture`] with more `service` settings (`service_extra`, indented by two spaces).
+async fn capture_with(bootstrap: &str, service_extra: &str, sink_extra: &str) -> Capture {
     let pg = Pg::start("logical");
     let db = crate::crash::items_table(&pg, 50).await;
     let tmp = crate::support::test_dir();
@@ -33,7 +38,7 @@ async fn capture(bootstrap: &str, sink_extra: &str) -> Capture {
         tmp.path(),
         "cl.yaml",
         &format!(
-            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  cl:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      user: postgres\n      database: app\n      tables: [public.items]\n      status_interval_ms: 200\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 3\n{sink_extra}",
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\n{service_extra}connectors:\n  cl:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      user: postgres\n      database: app\n      tables: [public.items]\n      status_interval_ms: 200\n    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 3\n{sink_extra}",
             off = tmp.path().join("offsets").display(),
             port = pg.port,
         ),
@@ -141,6 +146,89 @@ async fn leader_and_controller_loss_under_writes() {
     );
     child.terminate();
     drop(c.tmp);
+}
+
+/// Issue 25: the broker leading the offsets topic's partition is SIGKILLed mid-stream
+/// (offsets in Kafka, transactions on, replication factor 3), then sluice itself is
+/// SIGKILLed and restarted: no checkpoint is lost and nothing is read again, so a
+/// `read_committed` reader sees every change exactly once, in order per key.
+#[tokio::test(flavor = "multi_thread")]
+async fn offsets_leader_loss_then_restart_is_exactly_once() {
+    let mut kafka = Kafka::cluster(3);
+    let bootstrap = kafka.bootstrap();
+    let mut c = capture_with(
+        &bootstrap,
+        "  offsets: {store: kafka, topic: cl-offsets}\n",
+        "      topic_replication_factor: 3\n      transactions: true\n",
+    )
+    .await;
+    let mut committed = HashMap::new();
+    let total = 600i64;
+    for n in 1..=total {
+        update(&c, n, &mut committed).await;
+        if n == 200 {
+            let leader = kafka.leader_of("cl-offsets", 0).expect("an offsets leader");
+            kafka.kill_node(leader);
+        }
+        if n == 400 {
+            c.child.kill();
+            c.child = sluice::spawn(&c.tmp.path().join("cl.yaml"), &c.log);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let want: usize = 50 + committed.values().map(Vec::len).sum::<usize>();
+    let got = wait_for(
+        "every committed change",
+        Duration::from_secs(120),
+        || async {
+            let r = committed_records(&bootstrap);
+            (r.len() >= want).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(
+        got.len(),
+        want,
+        "duplicates or losses in the committed records"
+    );
+    let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (id, op, v) in &got {
+        if op == "u" {
+            seen.entry(*id).or_default().push(*v);
+        }
+    }
+    assert_eq!(
+        seen, committed,
+        "every change once, in commit order per key"
+    );
+    let logs = std::fs::read_to_string(&c.log).unwrap_or_default();
+    assert_eq!(
+        logs.matches("snapshot of table started").count(),
+        1,
+        "no second snapshot"
+    );
+}
+
+/// `TOPIC` read with `read_committed`: (id, op, v).
+fn committed_records(bootstrap: &str) -> Vec<(i64, String, i64)> {
+    crate::support::kafka::kcat_format(
+        bootstrap,
+        TOPIC,
+        &["-X", "isolation.level=read_committed"],
+        "%k\t%s\n",
+    )
+    .lines()
+    .filter_map(|l| {
+        let (k, v) = l.split_once('\t')?;
+        let k: serde_json::Value = serde_json::from_str(k).ok()?;
+        let v: serde_json::Value = serde_json::from_str(v).ok()?;
+        Some((
+            k["id"].as_i64()?,
+            v["op"].as_str()?.to_string(),
+            v["after"]["v"].as_i64()?,
+        ))
+    })
+    .collect()
 }
 
 /// The only broker down for 30 s while the database keeps committing, then back on its data
