@@ -61,16 +61,38 @@ struct Api {
 /// Where `GET /cluster` finds this worker's view (set once the worker joined its group).
 pub type Cluster = Arc<tokio::sync::OnceCell<crate::cluster::ClusterView>>;
 
-/// In cluster mode, a request for a connector another worker runs: 409 with where to look.
-fn elsewhere(a: &Api, name: &str) -> Option<Response> {
+/// In cluster mode, a request for a connector another worker runs: 409 naming the worker
+/// that runs it (its id and host, as the group coordinator knows them), so the client sends
+/// it there.
+async fn elsewhere(a: &Api, name: &str) -> Option<Response> {
     let view = a.cluster.get()?;
     let known = a.controls.snapshots(name).is_some() || a.telemetry.health().contains_key(name);
     if view.owns(name) || !known {
         return None;
     }
-    Some(error(
+    let described = view.describe().await;
+    let owner = described["workers"].as_array().and_then(|ws| {
+        ws.iter()
+            .find(|w| {
+                w["connectors"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c == name))
+            })
+            .cloned()
+    });
+    let message = match &owner {
+        Some(w) => format!(
+            "connector `{name}` runs on worker {} (host {}): send the request to that worker's API",
+            w["worker_id"].as_str().unwrap_or("?"),
+            w["host"].as_str().unwrap_or("?")
+        ),
+        None => format!(
+            "connector `{name}` runs on no worker of this cluster right now (a rebalance is under way?): retry shortly"
+        ),
+    };
+    Some(json(
         StatusCode::CONFLICT,
-        format!("connector `{name}` runs on another worker of this cluster (or on none yet): send the request to the worker that GET /cluster names"),
+        serde_json::json!({ "error": message, "owner": owner }),
     ))
 }
 
@@ -220,7 +242,7 @@ async fn act(State(a): State<Api>, Path((name, action)): Path<(String, String)>)
             )
         }
     };
-    if let Some(r) = elsewhere(&a, &name) {
+    if let Some(r) = elsewhere(&a, &name).await {
         return r;
     }
     if !a.controls.apply(&name, act) {
@@ -273,7 +295,7 @@ async fn snapshot(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = elsewhere(&a, &name) {
+    if let Some(r) = elsewhere(&a, &name).await {
         return r;
     }
     let inbox = match snapshot_inbox(&a, &name) {
@@ -326,6 +348,9 @@ async fn snapshot_stop(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Some(r) = elsewhere(&a, &name).await {
+        return r;
+    }
     snapshot_command(a, name, "stop".into(), body)
 }
 
@@ -334,14 +359,14 @@ async fn snapshot_act(
     Path((name, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Some(r) = elsewhere(&a, &name).await {
+        return r;
+    }
     snapshot_command(a, name, action, body)
 }
 
 fn snapshot_command(a: Api, name: String, action: String, body: axum::body::Bytes) -> Response {
     use crate::pipeline::control::SnapshotCommand;
-    if let Some(r) = elsewhere(&a, &name) {
-        return r;
-    }
     let inbox = match snapshot_inbox(&a, &name) {
         Ok(i) => i,
         Err(r) => return *r,

@@ -186,6 +186,25 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
     )
     .await;
 
+    // A request for a connector another worker runs names that worker.
+    let (elsewhere, owner) = first
+        .iter()
+        .find(|(_, w)| *w != "w1")
+        .map(|(c, w)| (c.clone(), w.clone()))
+        .expect("a connector not on w1");
+    let r = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/connectors/{elsewhere}/pause",
+            http_of("w1", &workers)
+        ))
+        .send()
+        .await
+        .expect("pause request");
+    assert_eq!(r.status().as_u16(), 409);
+    let body: serde_json::Value =
+        serde_json::from_str(&r.text().await.unwrap_or_default()).expect("json");
+    assert_eq!(body["owner"]["worker_id"], owner.as_str(), "{body}");
+
     // Writers: one update after another on every database, until told to stop.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let log_of: Arc<Mutex<Committed>> = Arc::default();
