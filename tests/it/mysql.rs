@@ -660,3 +660,71 @@ async fn maria_schema_history_restart(maria: Maria) {
         "the restart used the kept history"
     );
 }
+
+/// The source-side fencing a cluster relies on (issue 25): a binlog reader that registers
+/// with the `server_id` of a running one ends it, on MariaDB and on MySQL 8, and one with
+/// another `server_id` does not. sluice derives the `server_id` from the connector's name,
+/// so a connector's new owner ends a stale owner's reader.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binlog_reader_with_the_same_server_id_ends_the_older() {
+    for maria in [Maria::start(), Maria::start_mysql8()] {
+        for (second, ends) in [(4243, false), (4242, true)] {
+            assert_eq!(
+                older_reader_ended(&maria, second).await,
+                ends,
+                "mysql8={} second server_id {second}",
+                maria.mysql8
+            );
+        }
+    }
+}
+
+/// Start a binlog reader with server_id 4242, then one with `second`: whether the first
+/// stream ended within 5 s.
+async fn older_reader_ended(maria: &Maria, second: u32) -> bool {
+    use futures_util::StreamExt as _;
+    use mysql_async::prelude::Queryable;
+    maria.sql(
+        "CREATE DATABASE IF NOT EXISTS fence; USE fence; \
+         CREATE TABLE IF NOT EXISTS t (id int primary key); REPLACE INTO t VALUES (1);",
+    );
+    let mut c = conn(maria, "fence").await;
+    let status: mysql_async::Row = c
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .expect("status")
+        .expect("binlog on");
+    let (file, pos): (String, u64) = (
+        status.get(0).expect("file"),
+        status.get(1).expect("position"),
+    );
+    let reader = |server_id: u32| {
+        let file = file.clone();
+        async move {
+            let mut c = conn(maria, "fence").await;
+            c.query_drop("SET @master_binlog_checksum = @@global.binlog_checksum")
+                .await
+                .expect("checksum");
+            c.get_binlog_stream(
+                mysql_async::BinlogStreamRequest::new(server_id)
+                    .with_filename(file.as_bytes())
+                    .with_pos(pos)
+                    .with_hostname(b"fence-test"),
+            )
+            .await
+            .expect("binlog stream")
+        }
+    };
+    let mut first = reader(4242).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _second = reader(second).await;
+    maria.sql("USE fence; REPLACE INTO t VALUES (2);");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(500), first.next()).await {
+            Ok(None) | Ok(Some(Err(_))) => return true,
+            _ => {}
+        }
+    }
+    false
+}
