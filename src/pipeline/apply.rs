@@ -16,6 +16,7 @@ use std::time::Duration;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument as _;
 
 use super::{Outcome, PipelineError};
 use crate::config::{ChangelogSettings, ConnectorSettings, DecimalFormat, SinkSettings};
@@ -145,17 +146,21 @@ pub(super) async fn run_once(
     let (tx, mut batches) = mpsc::channel(1);
     let _poller = {
         let (source, mut shutdown) = (Arc::clone(&source), shutdown.clone());
-        AbortOnDrop(tokio::spawn(async move {
-            // A slot is free only once the loop took the previous batch.
-            while let Ok(slot) = tx.reserve().await {
-                let polled = source.poll(&mut shutdown).await;
-                let last = !matches!(polled, Ok(Some(_)));
-                slot.send(polled);
-                if last {
-                    return;
+        // Inside the caller's span (a cluster worker's id), as the capture stages are.
+        AbortOnDrop(tokio::spawn(
+            async move {
+                // A slot is free only once the loop took the previous batch.
+                while let Ok(slot) = tx.reserve().await {
+                    let polled = source.poll(&mut shutdown).await;
+                    let last = !matches!(polled, Ok(Some(_)));
+                    slot.send(polled);
+                    if last {
+                        return;
+                    }
                 }
             }
-        }))
+            .in_current_span(),
+        ))
     };
     loop {
         let polled = match batches.recv().await {

@@ -3,7 +3,8 @@
 //! the most connectors is SIGKILLed under writes and its connectors move to the others;
 //! then another is paused (SIGSTOP) past its session and woken (it is fenced and stops its
 //! connectors), then one is stopped with SIGTERM and hands its connectors over, then the
-//! last one is killed and all three start again at once. With
+//! last one is killed and all three start again at once, then each is restarted in turn (a
+//! rolling restart). With
 //! transactions and the Kafka offsets store, a `read_committed` reader sees every committed
 //! change exactly once, in order per key.
 
@@ -389,6 +390,45 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         },
     )
     .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // A rolling restart: each worker in turn drains (SIGTERM), starts again and the cluster
+    // settles before the next.
+    for w in ["w1", "w2", "w3"] {
+        let status = workers
+            .get_mut(w)
+            .and_then(|p| p.1.take())
+            .map(|mut p| p.terminate());
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{w} exits 0 on SIGTERM"
+        );
+        start(w, &mut workers);
+        let asked = if w == "w1" { "w2" } else { "w1" };
+        wait_for(
+            "the cluster settled after a restart",
+            Duration::from_secs(90),
+            || async {
+                let body: serde_json::Value = serde_json::from_str(
+                    &reqwest::get(format!(
+                        "http://127.0.0.1:{}/cluster",
+                        http_of(asked, &workers)
+                    ))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?,
+                )
+                .ok()?;
+                let members = body["workers"].as_array()?.len();
+                let o = owners(http_of(asked, &workers)).await?;
+                (members == 3 && o.len() == TOPICS.len() && body["group_state"] == "Stable")
+                    .then_some(())
+            },
+        )
+        .await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
