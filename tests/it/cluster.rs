@@ -181,7 +181,7 @@ async fn offsets_leader_loss_then_restart_is_exactly_once() {
         "every committed change",
         Duration::from_secs(120),
         || async {
-            let r = committed_records(&bootstrap);
+            let r = crate::support::kafka::committed_changes(&bootstrap, TOPIC);
             (r.len() >= want).then_some(r)
         },
     )
@@ -207,28 +207,6 @@ async fn offsets_leader_loss_then_restart_is_exactly_once() {
         1,
         "no second snapshot"
     );
-}
-
-/// `TOPIC` read with `read_committed`: (id, op, v).
-fn committed_records(bootstrap: &str) -> Vec<(i64, String, i64)> {
-    crate::support::kafka::kcat_format(
-        bootstrap,
-        TOPIC,
-        &["-X", "isolation.level=read_committed"],
-        "%k\t%s\n",
-    )
-    .lines()
-    .filter_map(|l| {
-        let (k, v) = l.split_once('\t')?;
-        let k: serde_json::Value = serde_json::from_str(k).ok()?;
-        let v: serde_json::Value = serde_json::from_str(v).ok()?;
-        Some((
-            k["id"].as_i64()?,
-            v["op"].as_str()?.to_string(),
-            v["after"]["v"].as_i64()?,
-        ))
-    })
-    .collect()
 }
 
 /// The only broker down for 30 s while the database keeps committing, then back on its data

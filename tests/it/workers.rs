@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::kafka::{kcat_format, Kafka};
+use crate::support::kafka::{committed_changes, Kafka};
 use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
 use crate::support::{free_port, sluice, wait_for};
@@ -83,6 +83,11 @@ async fn owners(http: u16) -> Option<BTreeMap<String, String>> {
     Some(out)
 }
 
+/// Note that `n` was committed as key `at.1` of connector number `at.0`.
+fn remember(log: &Mutex<Committed>, at: (usize, i64), n: i64) {
+    log.lock().expect("log").entry(at).or_default().push(n);
+}
+
 /// A connection to the test MariaDB's `app` database.
 async fn maria_conn(maria: &Maria) -> mysql_async::Conn {
     let opts = mysql_async::OptsBuilder::default()
@@ -110,26 +115,14 @@ fn busiest(owners: &BTreeMap<String, String>) -> String {
         .expect("a worker")
 }
 
-/// `topic` read with `read_committed`: (id, op, v) in partition order.
-fn committed(bootstrap: &str, topic: &str) -> Vec<(i64, String, i64)> {
-    kcat_format(
-        bootstrap,
-        topic,
-        &["-X", "isolation.level=read_committed"],
-        "%k\t%s\n",
-    )
-    .lines()
-    .filter_map(|l| {
-        let (k, v) = l.split_once('\t')?;
-        let k: serde_json::Value = serde_json::from_str(k).ok()?;
-        let v: serde_json::Value = serde_json::from_str(v).ok()?;
-        Some((
-            k["id"].as_i64()?,
-            v["op"].as_str()?.to_string(),
-            v["after"]["v"].as_i64()?,
-        ))
+/// Wait until the group, as the worker at `http` describes it, runs every connector on
+/// `worker`.
+async fn wait_all_on(what: &str, http: u16, worker: &str) {
+    wait_for(what, Duration::from_secs(60), || async {
+        let o = owners(http).await?;
+        (o.len() == TOPICS.len() && o.values().all(|w| w == worker)).then_some(())
     })
-    .collect()
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -169,7 +162,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
     start("w1", &mut workers);
     for (_, topic) in TOPICS {
         wait_for("the snapshots", Duration::from_secs(90), || async {
-            (committed(&bootstrap, topic).len() >= 20).then_some(())
+            (committed_changes(&bootstrap, topic).len() >= 20).then_some(())
         })
         .await;
     }
@@ -221,12 +214,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                     .execute("UPDATE items SET v = $1 WHERE id = $2", &[&n, &(id as i32)])
                     .await
                     .expect("update");
-                log_of
-                    .lock()
-                    .expect("log")
-                    .entry((i, id))
-                    .or_default()
-                    .push(n);
+                remember(&log_of, (i, id), n);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }));
@@ -244,12 +232,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                 c.exec_drop("UPDATE items SET v = ? WHERE id = ?", (n, id))
                     .await
                     .expect("update");
-                log_of
-                    .lock()
-                    .expect("log")
-                    .entry((i, id))
-                    .or_default()
-                    .push(n);
+                remember(&log_of, (i, id), n);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }));
@@ -309,13 +292,10 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
             .expect("kill")
     };
     signal("-STOP");
-    wait_for(
+    wait_all_on(
         "the paused worker's connectors on the other",
-        Duration::from_secs(60),
-        || async {
-            let o = owners(http_of(&other, &workers)).await?;
-            (o.len() == TOPICS.len() && o.values().all(|w| *w == other)).then_some(())
-        },
+        http_of(&other, &workers),
+        &other,
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -360,13 +340,10 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         .find(|(w, p)| p.1.is_some() && **w != leaving)
         .map(|(w, _)| w.clone())
         .expect("the last worker");
-    wait_for(
+    wait_all_on(
         "every connector on the last worker",
-        Duration::from_secs(60),
-        || async {
-            let o = owners(http_of(&last, &workers)).await?;
-            (o.len() == TOPICS.len() && o.values().all(|w| *w == last)).then_some(())
-        },
+        http_of(&last, &workers),
+        &last,
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -448,7 +425,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
             "every committed change",
             Duration::from_secs(90),
             || async {
-                let r = committed(&bootstrap, topic);
+                let r = committed_changes(&bootstrap, topic);
                 (r.len() >= total).then_some(r)
             },
         )

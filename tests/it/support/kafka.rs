@@ -36,6 +36,29 @@ pub fn kcat_format(bootstrap: &str, topic: &str, extra: &[&str], format: &str) -
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `topic` read with `read_committed` (records of aborted or open transactions left out):
+/// `(id, op, after.v)` of each change record of an `items`-like table, in partition order.
+pub fn committed_changes(bootstrap: &str, topic: &str) -> Vec<(i64, String, i64)> {
+    kcat_format(
+        bootstrap,
+        topic,
+        &["-X", "isolation.level=read_committed"],
+        "%k\t%s\n",
+    )
+    .lines()
+    .filter_map(|l| {
+        let (k, v) = l.split_once('\t')?;
+        let k: serde_json::Value = serde_json::from_str(k).ok()?;
+        let v: serde_json::Value = serde_json::from_str(v).ok()?;
+        Some((
+            k["id"].as_i64()?,
+            v["op"].as_str()?.to_string(),
+            v["after"]["v"].as_i64()?,
+        ))
+    })
+    .collect()
+}
+
 /// Read every record of `topic` from the beginning with kcat.
 pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<KRecord> {
     let text = kcat_format(bootstrap, topic, &["-Z"], "%p\t%K\t%k\t%S\t%s\n");
