@@ -88,21 +88,19 @@ enum Change {
 
 /// The rebalance callbacks: run on the membership thread, inside librdkafka's poll.
 struct Membership {
-    /// Connector names by lease partition.
-    by_partition: Vec<String>,
-    topic: String,
     changes: mpsc::Sender<Change>,
     drain: Duration,
     view: ClusterView,
 }
 
 impl Membership {
+    /// The connectors of the lease partitions in `tpl`.
     fn names(&self, tpl: &rdkafka::TopicPartitionList) -> Vec<String> {
         tpl.elements()
             .iter()
-            .filter(|e| e.topic() == self.topic)
+            .filter(|e| e.topic() == &*self.view.topic)
             .filter_map(|e| usize::try_from(e.partition()).ok())
-            .filter_map(|p| self.by_partition.get(p).cloned())
+            .filter_map(|p| self.view.by_partition.get(p).cloned())
             .collect()
     }
 }
@@ -162,7 +160,6 @@ pub struct ClusterView {
     topic: Arc<str>,
     by_partition: Arc<Vec<String>>,
     owned: Arc<Mutex<BTreeSet<String>>>,
-    rebalances: Arc<std::sync::atomic::AtomicU64>,
     client: Arc<ClientConfig>,
     telemetry: Telemetry,
 }
@@ -178,8 +175,6 @@ impl std::fmt::Debug for ClusterView {
 
 impl ClusterView {
     fn rebalanced(&self) {
-        self.rebalances
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.telemetry
             .cluster_rebalances
             .with_label_values(&[&self.worker_id])
@@ -229,7 +224,11 @@ impl ClusterView {
             "group_id": &*self.group,
             "lease_topic": &*self.topic,
             "connectors": owned,
-            "rebalances": self.rebalances.load(std::sync::atomic::Ordering::Relaxed),
+            "rebalances": self
+                .telemetry
+                .cluster_rebalances
+                .with_label_values(&[&self.worker_id])
+                .get(),
         });
         match members {
             Ok((state, members)) => {
@@ -441,15 +440,12 @@ pub async fn run(
         topic: cluster.lease_topic.clone().into(),
         by_partition: Arc::new(by_partition.clone()),
         owned: Arc::default(),
-        rebalances: Arc::default(),
         client: Arc::new(client_config(&cluster)),
         telemetry: telemetry.clone(),
     };
     let _ = view_slot.set(view.clone());
     let (changes_tx, mut changes) = mpsc::channel::<Change>(16);
     let membership = Membership {
-        by_partition: by_partition.clone(),
-        topic: cluster.lease_topic.clone(),
         changes: changes_tx,
         drain: Duration::from_millis(cluster.drain_timeout_ms),
         view: view.clone(),

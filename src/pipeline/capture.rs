@@ -28,8 +28,6 @@ struct InFlight {
     /// The checkpoint was written in the batch's transaction (Kafka offsets store and a
     /// transactional sink): durable once the transaction commits, not saved again.
     committed_with_batch: bool,
-    /// The batch ends a Kafka transaction (transactional sinks).
-    commits: bool,
     last_commit_us: Option<i64>,
     started: Instant,
 }
@@ -116,8 +114,8 @@ pub(super) struct TxnBounds {
     pub(super) max_open: std::time::Duration,
 }
 
-/// Where a batch leaves the open Kafka transaction of a transactional sink, and the
-/// checkpoint that becomes durable with it.
+/// Whether a batch ends the open Kafka transaction of a transactional sink, and the
+/// checkpoint that becomes durable with it (`None` while the transaction stays open).
 ///
 /// A Kafka transaction commits only at a checkpoint, with that checkpoint: never inside a
 /// source transaction (a restart would repeat the part already committed), and while more
@@ -132,7 +130,7 @@ fn txn_step(
     bounds: TxnBounds,
     name: &str,
     telemetry: &Telemetry,
-) -> (TxnStep, Option<Checkpoint>) {
+) -> (bool, Option<Checkpoint>) {
     let age = open_for.unwrap_or_default();
     let newest = batch.checkpoint.take().or_else(|| carried.take());
     let commit = if batch.open_transaction {
@@ -153,10 +151,10 @@ fn txn_step(
         queue_empty || age >= bounds.interval
     };
     if commit {
-        (TxnStep::Commit(None), newest)
+        (true, newest)
     } else {
         *carried = newest;
-        (TxnStep::Keep, None)
+        (false, None)
     }
 }
 
@@ -258,12 +256,11 @@ async fn run_with(
                         Some(_) => TxnStep::Keep,
                         None => TxnStep::Commit(None),
                     };
-                    let commits = sink.transactional() && matches!(step, TxnStep::Commit(_));
                     let pending = sink
                         .enqueue(&[], &[(0, crate::event::Marker::Heartbeat(cp))], step)
                         .await
                         .map_err(PipelineError::Sink)?;
-                    let f = InFlight { pending, checkpoint: None, committed_with_batch: false, commits, last_commit_us: None, started };
+                    let f = InFlight { pending, checkpoint: None, committed_with_batch: false, last_commit_us: None, started };
                     if pend_tx.send(f).await.is_err() {
                         break;
                     }
@@ -302,8 +299,8 @@ async fn run_with(
                 commit_to_sink.observe((now_us() - us).max(0) as f64 / 1e6);
             }
             let started = Instant::now();
-            let (step, checkpoint) = if sink.transactional() {
-                txn_step(
+            let (step, checkpoint, committed_with_batch) = if sink.transactional() {
+                let (commit, checkpoint) = txn_step(
                     &mut batch,
                     &mut carried,
                     sink.open_for(),
@@ -311,19 +308,22 @@ async fn run_with(
                     bounds,
                     name,
                     telemetry,
-                )
+                );
+                // Exactly-once: the checkpoint commits in the transaction with the records.
+                let record = checkpoint
+                    .as_ref()
+                    .filter(|_| commit)
+                    .and_then(|cp| txn_offsets.record(cp));
+                let with_batch = record.is_some();
+                let step = if commit {
+                    TxnStep::Commit(record)
+                } else {
+                    TxnStep::Keep
+                };
+                (step, checkpoint, with_batch)
             } else {
-                (TxnStep::Commit(None), batch.checkpoint.take())
+                (TxnStep::Commit(None), batch.checkpoint.take(), false)
             };
-            let commits = sink.transactional() && matches!(step, TxnStep::Commit(_));
-            // Exactly-once: the checkpoint commits in the transaction with the records.
-            let step = match step {
-                TxnStep::Commit(None) if commits => {
-                    TxnStep::Commit(checkpoint.as_ref().and_then(|cp| txn_offsets.record(cp)))
-                }
-                other => other,
-            };
-            let committed_with_batch = matches!(step, TxnStep::Commit(Some(_)));
             let pending = sink
                 .enqueue(&batch.events, &batch.marks, step)
                 .await
@@ -332,7 +332,6 @@ async fn run_with(
                 pending,
                 checkpoint,
                 committed_with_batch,
-                commits,
                 last_commit_us,
                 started,
             };
@@ -359,8 +358,9 @@ async fn run_with(
             let mut next = Some(first);
             // Coalesce everything already delivered into one offsets write.
             while let Some(f) = next.take() {
+                let commits = f.pending.commits();
                 delivered(f.pending, name, telemetry).await?;
-                if f.commits {
+                if commits {
                     telemetry
                         .kafka_transactions
                         .with_label_values(&[name])

@@ -429,6 +429,11 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Pending {
+    /// Whether the batch ends a Kafka transaction ([`Pending::wait`] commits it).
+    pub fn commits(&self) -> bool {
+        self.commit.is_some()
+    }
+
     /// Wait until every record of the batch is acknowledged by the brokers.
     pub async fn wait(self) -> Result<(), KafkaSinkError> {
         let topics: Vec<_> = self.futures.iter().map(|(t, _)| t.clone()).collect();
