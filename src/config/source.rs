@@ -262,6 +262,26 @@ pub struct PostgresSettings {
     /// begins at the topic's end.
     #[serde(default)]
     pub signal_kafka_topic: Option<String>,
+    /// Receive a large transaction while it runs (pgoutput protocol version 2, `streaming`;
+    /// PostgreSQL 14+, older servers fall back to version 1). The server sends a
+    /// transaction in blocks once it outgrows its `logical_decoding_work_mem` instead of
+    /// spilling it to its own disk until the commit; sluice keeps the blocks and writes the
+    /// transaction at its commit, the same events in the same order as without (default
+    /// `true`).
+    #[serde(default = "yes")]
+    pub stream_in_progress: bool,
+    /// Memory for the blocks of transactions still running, over all of them (default
+    /// 64 MiB); beyond it they go to files under `spill_dir`. At least 1024.
+    #[serde(default = "default_in_progress_memory_bytes")]
+    pub in_progress_memory_bytes: usize,
+    /// Directory for the blocks beyond `in_progress_memory_bytes` (default: the system's
+    /// temporary directory). Each stream has its own subdirectory, removed when it ends.
+    #[serde(default)]
+    pub spill_dir: Option<std::path::PathBuf>,
+}
+
+fn default_in_progress_memory_bytes() -> usize {
+    64 << 20
 }
 
 fn default_chunk_size() -> usize {

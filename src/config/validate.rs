@@ -269,6 +269,24 @@ impl Settings {
                             "use e.g. 1000",
                         ));
                     }
+                    if pg.in_progress_memory_bytes < 1024 {
+                        return Err(invalid(
+                            at("source.in_progress_memory_bytes"),
+                            format!("{} is below the minimum 1024", pg.in_progress_memory_bytes),
+                            "use e.g. 67108864 (64 MiB, the default)",
+                        ));
+                    }
+                    if pg
+                        .spill_dir
+                        .as_ref()
+                        .is_some_and(|d| d.as_os_str().is_empty())
+                    {
+                        return Err(invalid(
+                            at("source.spill_dir"),
+                            "is empty",
+                            "name a directory sluice may write to, or leave it out for the system's temporary directory",
+                        ));
+                    }
                     validate_incremental(
                         &at,
                         pg.snapshot_chunk_size,

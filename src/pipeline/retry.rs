@@ -124,7 +124,11 @@ fn postgres(e: &PgSourceError) -> bool {
                 || text.contains("is active for PID")
                 || (source.is_server() && state.is_some_and(transient_state))
         }
-        PgSourceError::SlotBusy { .. } => true,
+        // A full disk may free up; the server sends a running transaction again from its
+        // start on the next connection.
+        PgSourceError::SlotBusy { .. }
+        | PgSourceError::Spill { .. }
+        | PgSourceError::StreamOrder { .. } => true,
         PgSourceError::Offsets(e) => offsets(e),
         PgSourceError::Precondition { .. }
         | PgSourceError::Decode { .. }

@@ -68,6 +68,14 @@ pub const KAFKA_TRANSACTIONS_TOTAL: &str = "sluice_kafka_transactions_total";
 /// the source transaction stayed open longer than half the Kafka transaction timeout (a
 /// crash before its end repeats the committed parts: at-least-once for that transaction).
 pub const SPLIT_TRANSACTIONS_TOTAL: &str = "sluice_split_source_transactions_total";
+/// Counter: PostgreSQL transactions the server sent while they ran (protocol 2), written
+/// at their commit.
+pub const STREAMED_TRANSACTIONS_TOTAL: &str = "sluice_pg_streamed_transactions_total";
+/// Gauge: bytes of running PostgreSQL transactions held in memory until their commit.
+pub const IN_PROGRESS_BYTES: &str = "sluice_pg_in_progress_bytes";
+/// Counter: bytes of running PostgreSQL transactions written to `spill_dir` because
+/// `in_progress_memory_bytes` was full.
+pub const IN_PROGRESS_SPILLED_BYTES_TOTAL: &str = "sluice_pg_in_progress_spilled_bytes_total";
 /// Gauge: connectors this cluster worker runs (`worker` label: its id).
 pub const CLUSTER_CONNECTORS: &str = "sluice_cluster_connectors";
 /// Counter: rebalances of the cluster's group this worker took part in.
@@ -99,6 +107,9 @@ pub const METRICS: &[&str] = &[
     CONNECTOR_STATE,
     KAFKA_TRANSACTIONS_TOTAL,
     SPLIT_TRANSACTIONS_TOTAL,
+    STREAMED_TRANSACTIONS_TOTAL,
+    IN_PROGRESS_BYTES,
+    IN_PROGRESS_SPILLED_BYTES_TOTAL,
     CLUSTER_CONNECTORS,
     CLUSTER_REBALANCES_TOTAL,
 ];
@@ -201,6 +212,12 @@ pub struct Telemetry {
     pub kafka_transactions: IntCounterVec,
     /// See [`SPLIT_TRANSACTIONS_TOTAL`].
     pub split_transactions: IntCounterVec,
+    /// See [`STREAMED_TRANSACTIONS_TOTAL`].
+    pub streamed_transactions: IntCounterVec,
+    /// See [`IN_PROGRESS_BYTES`].
+    pub in_progress_bytes: IntGaugeVec,
+    /// See [`IN_PROGRESS_SPILLED_BYTES_TOTAL`].
+    pub in_progress_spilled_bytes: IntCounterVec,
     /// See [`CLUSTER_CONNECTORS`].
     pub cluster_connectors: IntGaugeVec,
     /// See [`CLUSTER_REBALANCES_TOTAL`].
@@ -327,6 +344,21 @@ impl Telemetry {
             "Tables the running snapshot has not finished",
             &["connector"],
         );
+        let streamed_transactions = counter(
+            STREAMED_TRANSACTIONS_TOTAL,
+            "PostgreSQL transactions sent while they ran, written at their commit",
+            &["connector"],
+        );
+        let in_progress_bytes = gauge(
+            IN_PROGRESS_BYTES,
+            "Bytes of running PostgreSQL transactions held in memory until their commit",
+            &["connector"],
+        );
+        let in_progress_spilled_bytes = counter(
+            IN_PROGRESS_SPILLED_BYTES_TOTAL,
+            "Bytes of running PostgreSQL transactions written to spill_dir",
+            &["connector"],
+        );
         let slot_lag_bytes = gauge(
             SLOT_LAG_BYTES,
             "WAL bytes the server holds for the slot beyond the acknowledged position",
@@ -417,6 +449,9 @@ impl Telemetry {
             state,
             kafka_transactions,
             split_transactions,
+            streamed_transactions,
+            in_progress_bytes,
+            in_progress_spilled_bytes,
             cluster_connectors,
             cluster_rebalances,
             health: Arc::new(Mutex::new(BTreeMap::new())),

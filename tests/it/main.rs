@@ -21,5 +21,6 @@ mod offsets;
 mod readme;
 mod shapes;
 mod sinks;
+mod streamed;
 mod toast;
 mod workers;

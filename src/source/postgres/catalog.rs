@@ -28,6 +28,15 @@ pub(crate) fn qualified(t: &TableId) -> String {
     format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.name))
 }
 
+/// The server's `server_version_num` (e.g. 170012).
+pub(crate) async fn server_version(client: &impl GenericClient) -> Result<u32, PgSourceError> {
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int4", &[])
+        .await
+        .map_err(PgSourceError::sql("reading the server version"))?;
+    Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
+}
+
 /// Verify `wal_level`, the replication privilege and table access. Returns the listed
 /// tables that do not exist (yet): the caller captures them once they are created.
 pub(crate) async fn preflight(

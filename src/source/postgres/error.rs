@@ -93,6 +93,23 @@ pub enum PgSourceError {
         /// Backend PID holding it.
         pid: i32,
     },
+    /// A file holding part of a running transaction failed (see `spill_dir`).
+    #[error("cannot hold a running transaction's changes in {path}")]
+    Spill {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A streamed transaction's commit or block came without its first block.
+    #[error("streamed transaction {xid} at LSN {lsn} was not seen from its start")]
+    StreamOrder {
+        /// Top-level transaction id.
+        xid: u32,
+        /// Where.
+        lsn: crate::event::Lsn,
+    },
     /// TLS could not be set up.
     #[error("tls setup failed")]
     Tls(#[source] native_tls::Error),
@@ -141,6 +158,12 @@ impl PgSourceError {
             PgSourceError::SlotBusy { pid, .. } => format!(
                 "stop the other consumer of the slot, or SELECT pg_terminate_backend({pid})"
             ),
+            PgSourceError::Spill { .. } => {
+                "free space in source.spill_dir, or raise source.in_progress_memory_bytes; sluice retries and the server sends the transaction again".into()
+            }
+            PgSourceError::StreamOrder { .. } => {
+                "sluice reconnects and the server sends the transaction from its start; if it repeats, set source.stream_in_progress: false and report a bug".into()
+            }
             PgSourceError::Tls(_) => "check source.tls (mode and ca_file)".into(),
             PgSourceError::Offsets(e) => e.hint(),
         }

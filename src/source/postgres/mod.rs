@@ -22,6 +22,7 @@ mod pgoutput;
 mod replication;
 mod slot;
 mod snapshot;
+mod streamed;
 mod types;
 
 use std::sync::Arc;
@@ -70,6 +71,16 @@ pub struct PostgresSource {
     /// Cluster mode: the group gave this connector to this worker, so a session that still
     /// holds the slot is a stale owner's (paused, cut off) and is ended.
     take_over_slot: bool,
+    /// Protocol 2 with `streaming` (set at each start: configured and the server is 14+).
+    streaming: bool,
+}
+
+/// What the stream loop passes on with each message of a transaction.
+struct Intake<'a> {
+    b: &'a mut Batcher,
+    inc: &'a mut incremental::Runner,
+    signal: Option<&'a TableId>,
+    signals: &'a mut Vec<crate::source::incremental::Request>,
 }
 
 fn session_options() -> String {
@@ -120,6 +131,7 @@ impl PostgresSource {
             inbox: Default::default(),
             kafka_signals: None,
             take_over_slot: false,
+            streaming: false,
         }
     }
 
@@ -229,6 +241,7 @@ impl PostgresSource {
         .with_options(session_options())
         .with_application_name(format!("sluice-{}", self.connector))
         .with_status_interval(Duration::from_millis(s.status_interval_ms))
+        .with_streaming(self.streaming)
         .with_start_lsn(to_wire(start));
         if let Some(a) = ack {
             cfg = cfg.with_ack_lsn(to_wire(a));
@@ -250,6 +263,7 @@ impl PostgresSource {
         }
         self.tables = tables;
         let missing = catalog::preflight(&sql, &s.user, &self.tables).await?;
+        self.streaming = s.stream_in_progress && catalog::server_version(&sql).await? >= 140000;
         for t in &missing {
             tracing::warn!(
                 connector = %self.connector,
@@ -602,6 +616,65 @@ impl PostgresSource {
         Ok(())
     }
 
+    /// One message of a transaction as protocol 1 sends it: a relation's shape is learnt,
+    /// a change becomes events (signals and the snapshot window see them), a logical
+    /// message a marker.
+    async fn take_message(
+        &self,
+        sql: &tokio_postgres::Client,
+        dec: &mut replication::StreamDecoder,
+        msg: pgoutput::Message,
+        lsn: Lsn,
+        intake: &mut Intake<'_>,
+    ) -> Result<(), PgSourceError> {
+        let b = &mut *intake.b;
+        match msg {
+            pgoutput::Message::Relation {
+                oid,
+                namespace,
+                name,
+                columns,
+                ..
+            } => {
+                let table = TableId::new(namespace, name);
+                let oids: Vec<u32> = columns.iter().map(|c| c.type_oid).collect();
+                catalog::learn_types(sql, &mut dec.registry, &oids).await?;
+                let cat = catalog::table_columns(sql, &table, &self.stream_keys).await?;
+                let cols: Vec<(String, u32, i32)> = columns
+                    .into_iter()
+                    .map(|c| (c.name, c.type_oid, c.typmod))
+                    .collect();
+                tracing::debug!(connector = %self.connector, table = %table, "relation described");
+                dec.add_relation(oid, table, &cols, &cat);
+            }
+            pgoutput::Message::LogicalMessage {
+                transactional,
+                lsn,
+                prefix,
+                content,
+            } => b.mark(dec.message(transactional, Lsn(lsn), prefix, content.to_vec())),
+            msg => {
+                let n0 = b.len();
+                dec.change(msg, lsn, b.events())?;
+                for r in dec.take_reselects() {
+                    self.reselect(sql, dec, &r, b.events()).await?;
+                }
+                if let Some(sig) = intake.signal {
+                    crate::source::incremental::take_signals(
+                        b.events(),
+                        n0,
+                        sig,
+                        intake.signals,
+                        &self.connector,
+                    );
+                }
+                intake.inc.changes(&b.events()[n0..]);
+                b.counted(n0);
+            }
+        }
+        Ok(())
+    }
+
     async fn stream(
         &self,
         repl: &mut ReplicationClient,
@@ -667,7 +740,26 @@ impl PostgresSource {
             .telemetry
             .slot_lag_bytes
             .with_label_values(&[&self.connector]);
-        loop {
+        // Transactions the server sends while they run (protocol 2), until their commit.
+        let mut held = streamed::InProgress::new(
+            self.settings
+                .spill_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
+            &self.connector,
+            self.settings.in_progress_memory_bytes,
+        );
+        let mut stream_xid: Option<u32> = None;
+        let held_bytes = self
+            .telemetry
+            .in_progress_bytes
+            .with_label_values(&[&self.connector]);
+        let spilled = self
+            .telemetry
+            .in_progress_spilled_bytes
+            .with_label_values(&[&self.connector]);
+        let spill_err = |(path, source)| PgSourceError::Spill { path, source };
+        'events: loop {
             tokio::select! {
                 biased;
                 r = shutdown.changed() => {
@@ -775,6 +867,7 @@ impl PostgresSource {
                         });
                     };
                     let mut send = None;
+                    let mut commit: Option<(Lsn, Lsn)> = None;
                     match ev {
                         ReplicationEvent::Begin { xid: x, commit_time_micros, .. } => {
                             b.mark(dec.begin(x, commit_time_micros));
@@ -783,52 +876,68 @@ impl PostgresSource {
                         }
                         ReplicationEvent::XLogData { wal_start, data, .. } => {
                             let lsn = from_wire(wal_start);
-                            let msg = pgoutput::decode(data)
-                                .map_err(|source| PgSourceError::Decode { lsn, source })?;
-                            if let pgoutput::Message::Relation { oid, namespace, name, columns, .. } = msg {
-                                let table = TableId::new(namespace, name);
-                                let oids: Vec<u32> = columns.iter().map(|c| c.type_oid).collect();
-                                catalog::learn_types(sql, &mut dec.registry, &oids).await?;
-                                let cat = catalog::table_columns(sql, &table, &self.stream_keys).await?;
-                                let cols: Vec<(String, u32, i32)> = columns
-                                    .into_iter()
-                                    .map(|c| (c.name, c.type_oid, c.typmod))
-                                    .collect();
-                                tracing::debug!(connector = %self.connector, table = %table, "relation described");
-                                dec.add_relation(oid, table, &cols, &cat);
-                            } else {
-                                let n0 = b.len();
-                                dec.change(msg, lsn, b.events())?;
-                                for r in dec.take_reselects() {
-                                    self.reselect(sql, dec, &r, b.events()).await?;
+                            let decode_err = |source| PgSourceError::Decode { lsn, source };
+                            if let Some(top) = stream_xid.filter(|_| data.first() != Some(&b'E')) {
+                                // Inside a stream block: kept until the transaction commits.
+                                let (subxid, msg) = pgoutput::unstream(&data).map_err(decode_err)?;
+                                let before = held.spilled();
+                                held.push(top, streamed::Held { lsn: lsn.0, subxid, msg }).map_err(spill_err)?;
+                                held_bytes.set(held.used() as i64);
+                                spilled.inc_by(held.spilled() - before);
+                                continue 'events;
+                            }
+                            let mut intake = Intake {
+                                b: &mut b,
+                                inc: &mut inc,
+                                signal: signal.as_ref(),
+                                signals: &mut signals,
+                            };
+                            match pgoutput::decode(data).map_err(decode_err)? {
+                                pgoutput::Message::StreamStart { xid: top, first_segment } => {
+                                    held.start(top, first_segment);
+                                    stream_xid = Some(top);
                                 }
-                                if let Some(sig) = &signal {
-                                    crate::source::incremental::take_signals(b.events(), n0, sig, &mut signals, &self.connector);
+                                pgoutput::Message::StreamStop => stream_xid = None,
+                                pgoutput::Message::StreamAbort { xid: top, subxid } => {
+                                    held.abort(top, subxid);
+                                    held_bytes.set(held.used() as i64);
                                 }
-                                inc.changes(&b.events()[n0..]);
-                                b.counted(n0);
-                                if b.full() {
-                                    // Mid-transaction flush: no checkpoint until the commit.
-                                    send = Some(b.take(in_tx));
+                                pgoutput::Message::StreamCommit { xid: top, commit_lsn, end_lsn, commit_ts } => {
+                                    // The transaction as protocol 1 sends it at its commit.
+                                    let Some(mut replay) = held.commit(top).map_err(spill_err)? else {
+                                        return Err(PgSourceError::StreamOrder { xid: top, lsn });
+                                    };
+                                    held_bytes.set(held.used() as i64);
+                                    self.telemetry
+                                        .streamed_transactions
+                                        .with_label_values(&[&self.connector])
+                                        .inc();
+                                    intake.b.mark(dec.begin(top, commit_ts));
+                                    in_tx = true;
+                                    xid = Some(top);
+                                    while let Some(h) = replay.next_held().map_err(spill_err)? {
+                                        let lsn = Lsn(h.lsn);
+                                        let msg = pgoutput::decode(bytes::Bytes::from(h.msg))
+                                            .map_err(|source| PgSourceError::Decode { lsn, source })?;
+                                        self.take_message(sql, dec, msg, lsn, &mut intake).await?;
+                                        if intake.b.full() && tx.send(intake.b.take(true)).await.is_err() {
+                                            pipeline_gone = true;
+                                            break 'events;
+                                        }
+                                    }
+                                    commit = Some((Lsn(commit_lsn), Lsn(end_lsn)));
+                                }
+                                msg => {
+                                    self.take_message(sql, dec, msg, lsn, &mut intake).await?;
+                                    if b.full() {
+                                        // Mid-transaction flush: no checkpoint until the commit.
+                                        send = Some(b.take(in_tx));
+                                    }
                                 }
                             }
                         }
                         ReplicationEvent::Commit { lsn, end_lsn, .. } => {
-                            b.mark(dec.commit(from_wire(lsn), from_wire(end_lsn)));
-                            in_tx = false;
-                            last_cp = last_cp.max(from_wire(end_lsn));
-                            for r in signals.drain(..) {
-                                inc.request(r);
-                            }
-                            if let Some(rows) = inc.commit(xid.take(), from_wire(end_lsn)) {
-                                let n0 = b.len();
-                                b.events().extend(rows);
-                                b.counted(n0);
-                            }
-                            if b.commit(cp(from_wire(end_lsn), &inc)) {
-                                send = Some(b.take(false));
-                            }
-                            inc.kick().await;
+                            commit = Some((from_wire(lsn), from_wire(end_lsn)));
                         }
                         ReplicationEvent::Message { transactional, lsn, prefix, content } => {
                             b.mark(dec.message(transactional, from_wire(lsn), prefix, content.to_vec()));
@@ -863,6 +972,23 @@ impl PostgresSource {
                             }
                         }
                         ReplicationEvent::StoppedAt { .. } => break,
+                    }
+                    if let Some((lsn, end_lsn)) = commit {
+                        b.mark(dec.commit(lsn, end_lsn));
+                        in_tx = false;
+                        last_cp = last_cp.max(end_lsn);
+                        for r in signals.drain(..) {
+                            inc.request(r);
+                        }
+                        if let Some(rows) = inc.commit(xid.take(), end_lsn) {
+                            let n0 = b.len();
+                            b.events().extend(rows);
+                            b.counted(n0);
+                        }
+                        if b.commit(cp(end_lsn, &inc)) {
+                            send = Some(b.take(false));
+                        }
+                        inc.kick().await;
                     }
                     if let Some(batch) = send {
                         if tx.send(batch).await.is_err() {

@@ -1,6 +1,8 @@
-//! Decoder for PostgreSQL's `pgoutput` logical replication messages (protocol version 1).
+//! Decoder for PostgreSQL's `pgoutput` logical replication messages (protocol versions 1
+//! and 2: version 2 adds the stream messages of transactions sent while they run).
 //!
-//! Input: the payload of one XLogData message. Output: a [`Message`] borrowing nothing, so
+//! Input: the payload of one XLogData message; a message inside a stream block first goes
+//! through [`unstream`], which takes out its transaction id. Output: a [`Message`] borrowing nothing, so
 //! the caller may drop the buffer. Invariant: malformed or truncated input is a
 //! [`DecodeError`] naming the message type and what was short; the decoder never panics and
 //! never allocates more than the input's length.
@@ -140,6 +142,33 @@ pub enum Message {
         /// Relation OIDs.
         oids: Vec<u32>,
     },
+    /// The start of a block of a transaction still running (protocol 2).
+    StreamStart {
+        /// Top-level transaction id.
+        xid: u32,
+        /// The transaction's first block.
+        first_segment: bool,
+    },
+    /// The end of a stream block.
+    StreamStop,
+    /// A streamed transaction committed.
+    StreamCommit {
+        /// Top-level transaction id.
+        xid: u32,
+        /// LSN of the commit record.
+        commit_lsn: u64,
+        /// End LSN of the transaction.
+        end_lsn: u64,
+        /// Commit time, microseconds since 2000-01-01.
+        commit_ts: i64,
+    },
+    /// A streamed transaction (`subxid == xid`) or one of its subtransactions rolled back.
+    StreamAbort {
+        /// Top-level transaction id.
+        xid: u32,
+        /// The (sub)transaction rolled back.
+        subxid: u32,
+    },
     /// A logical decoding message.
     LogicalMessage {
         /// Whether it is transactional.
@@ -265,6 +294,10 @@ pub fn decode(data: Bytes) -> Result<Message, DecodeError> {
         b'D' => "Delete",
         b'T' => "Truncate",
         b'M' => "Message",
+        b'S' => "Stream Start",
+        b'E' => "Stream Stop",
+        b'c' => "Stream Commit",
+        b'A' => "Stream Abort",
         other => return Err(DecodeError::UnknownType(other)),
     };
     let mut r = Reader {
@@ -370,6 +403,26 @@ pub fn decode(data: Bytes) -> Result<Message, DecodeError> {
             }
             Message::Truncate { options, oids }
         }
+        b'S' => Message::StreamStart {
+            xid: r.u32("xid")?,
+            first_segment: r.u8("first segment")? == 1,
+        },
+        b'E' => Message::StreamStop,
+        b'c' => {
+            let xid = r.u32("xid")?;
+            let _flags = r.u8("flags")?;
+            Message::StreamCommit {
+                xid,
+                commit_lsn: r.u64("commit lsn")?,
+                end_lsn: r.u64("end lsn")?,
+                commit_ts: r.i64("commit timestamp")?,
+            }
+        }
+        // Protocol 4's parallel mode adds the abort LSN and time; they are not read.
+        b'A' => Message::StreamAbort {
+            xid: r.u32("xid")?,
+            subxid: r.u32("subtransaction xid")?,
+        },
         _ => {
             let flags = r.u8("flags")?;
             let lsn = r.u64("lsn")?;
@@ -383,6 +436,39 @@ pub fn decode(data: Bytes) -> Result<Message, DecodeError> {
             }
         }
     })
+}
+
+/// A message inside a stream block: the (sub)transaction id it carries after its type byte
+/// and the message without it, which [`decode`] reads as protocol 1's. Only the messages a
+/// block can hold (relation, type, row changes, truncate, logical message) are accepted.
+pub fn unstream(data: &[u8]) -> Result<(u32, Vec<u8>), DecodeError> {
+    let message = match data.first() {
+        Some(b'R') => "Relation",
+        Some(b'Y') => "Type",
+        Some(b'I') => "Insert",
+        Some(b'U') => "Update",
+        Some(b'D') => "Delete",
+        Some(b'T') => "Truncate",
+        Some(b'M') => "Message",
+        Some(&other) => return Err(DecodeError::UnknownType(other)),
+        None => {
+            return Err(DecodeError::Truncated {
+                message: "empty",
+                field: "message type",
+            })
+        }
+    };
+    let Some(xid) = data.get(1..5) else {
+        return Err(DecodeError::Truncated {
+            message,
+            field: "xid",
+        });
+    };
+    let xid = u32::from_be_bytes([xid[0], xid[1], xid[2], xid[3]]);
+    let mut out = Vec::with_capacity(data.len() - 4);
+    out.push(data[0]);
+    out.extend_from_slice(&data[5..]);
+    Ok((xid, out))
 }
 
 #[cfg(test)]
@@ -527,7 +613,7 @@ pub(crate) mod tests {
         }
         // Deterministic pseudo-random bytes (xorshift) behind every message tag.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for tag in b"BCORYIUDTMZ" {
+        for tag in b"BCORYIUDTMSEcAZ" {
             for len in 0..200usize {
                 let mut v = vec![*tag];
                 for _ in 0..len {
@@ -536,11 +622,67 @@ pub(crate) mod tests {
                     x ^= x << 17;
                     v.push(x as u8);
                 }
+                let _ = unstream(&v);
                 let _ = decode(Bytes::from(v));
             }
         }
         // A huge column count with no data must not allocate for it.
         let b = Bytes::from_static(&[b'I', 0, 0, 0, 1, b'N', 0xff, 0xff]);
         assert!(decode(b).is_err());
+    }
+
+    /// Protocol 2: the stream messages, and a change inside a block read as protocol 1's
+    /// once its transaction id is taken out.
+    #[test]
+    fn stream_messages() {
+        let start = Bytes::from_static(&[b'S', 0, 0, 2, 0, 1]);
+        assert_eq!(
+            decode(start).expect("valid"),
+            Message::StreamStart {
+                xid: 512,
+                first_segment: true
+            }
+        );
+        assert_eq!(
+            decode(Bytes::from_static(b"E")).expect("valid"),
+            Message::StreamStop
+        );
+        let mut c = vec![b'c', 0, 0, 2, 0, 0];
+        c.extend_from_slice(&100u64.to_be_bytes());
+        c.extend_from_slice(&120u64.to_be_bytes());
+        c.extend_from_slice(&7i64.to_be_bytes());
+        assert_eq!(
+            decode(Bytes::from(c.clone())).expect("valid"),
+            Message::StreamCommit {
+                xid: 512,
+                commit_lsn: 100,
+                end_lsn: 120,
+                commit_ts: 7
+            }
+        );
+        for n in 0..c.len() {
+            assert!(decode(Bytes::from(c[..n].to_vec())).is_err());
+        }
+        // Protocol 4's longer abort reads the same.
+        let mut a = vec![b'A', 0, 0, 2, 0, 0, 0, 2, 1];
+        assert_eq!(
+            decode(Bytes::from(a.clone())).expect("valid"),
+            Message::StreamAbort {
+                xid: 512,
+                subxid: 513
+            }
+        );
+        a.extend_from_slice(&[0; 16]);
+        assert!(decode(Bytes::from(a)).is_ok());
+        // An insert inside a block.
+        let plain = insert(1, &[Some("abc"), None]);
+        let mut streamed = vec![b'I', 0, 0, 2, 1];
+        streamed.extend_from_slice(&plain[1..]);
+        let (xid, msg) = unstream(&streamed).expect("valid");
+        assert_eq!(xid, 513);
+        assert_eq!(msg, plain.to_vec());
+        assert!(unstream(&streamed[..4]).is_err());
+        assert!(unstream(b"").is_err());
+        assert!(unstream(b"B\0\0\0\0").is_err());
     }
 }

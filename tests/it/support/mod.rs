@@ -1,6 +1,7 @@
 //! Test harness: real servers on free ports in temp dirs, stopped when dropped.
 //! Waits are conditions with deadlines, never fixed sleeps.
 
+pub mod config;
 mod databases;
 pub mod kafka;
 pub mod mariadb;
