@@ -45,6 +45,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -766,6 +768,162 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
         sluice_s,
         &s,
     )
+}
+
+/// One transaction of `rows` rows, with protocol 2 streaming (`streaming`) or protocol 1,
+/// while small one-row transactions commit every 50 ms from another session: the server's
+/// spill and stream bytes for the slot, sluice's peak RSS, the time from the big commit until
+/// sluice acknowledged it, and how long the small transactions waited for their
+/// acknowledgement (those committed while the big one ran, and the first after its commit).
+async fn big_transaction(
+    root: &Path,
+    pg: &Pg,
+    bootstrap: &str,
+    rows: u64,
+    streaming: bool,
+) -> Vec<Row> {
+    let table = if streaming { "bigv2" } else { "bigv1" };
+    let c = pg.connect("bench").await;
+    c.batch_execute(&format!("CREATE TABLE {table} {SHAPE}"))
+        .await
+        .expect("table");
+    let source = format!(
+        "      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: no_data\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n      stream_in_progress: {streaming}\n",
+        pg.port
+    );
+    let mut s = Sluice::start(root, &source, bootstrap, table);
+    loop {
+        let r = c
+            .query(
+                &format!("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_{table}' AND active"),
+                &[],
+            )
+            .await
+            .expect("slots");
+        if !r.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The acknowledged position over time, sampled every 10 ms.
+    let acks: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (acks, stop, http) = (acks.clone(), stop.clone(), s.http);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let v = metric_at(http, "sluice_acknowledged_position")
+                    .await
+                    .unwrap_or(0.0);
+                acks.lock().expect("acks").push((Instant::now(), v as u64));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    // Small transactions: (committed at, end LSN, during the big one).
+    let small = pg.connect("bench").await;
+    let big_running = Arc::new(AtomicBool::new(true));
+    let smalls = {
+        let big_running = big_running.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            let mut id = 100_000_000i64;
+            let mut after = 0;
+            while !stop.load(Ordering::Relaxed) && after < 5 {
+                let during = big_running.load(Ordering::Relaxed);
+                id += 1;
+                small
+                    .batch_execute(&format!(
+                        "INSERT INTO {table} SELECT {ROW} FROM generate_series({id}, {id}) g"
+                    ))
+                    .await
+                    .expect("small");
+                let lsn = lsn_num(&current_lsn(&small).await);
+                out.push((Instant::now(), lsn, during));
+                if !during {
+                    after += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            out
+        })
+    };
+    c.batch_execute(&format!(
+        "BEGIN; INSERT INTO {table} SELECT {ROW} FROM generate_series(1, {rows}) g; COMMIT;"
+    ))
+    .await
+    .expect("big");
+    big_running.store(false, Ordering::Relaxed);
+    let committed = Instant::now();
+    let end = lsn_num(&current_lsn(&c).await);
+    s.wait_acknowledged(end as f64).await;
+    let big_s = committed.elapsed().as_secs_f64();
+    let smalls = smalls.await.expect("smalls");
+    let last = smalls.last().map_or(0, |x| x.1);
+    s.wait_acknowledged(last as f64).await;
+    stop.store(true, Ordering::Relaxed);
+    sampler.await.expect("sampler");
+    let acks = acks.lock().expect("acks").clone();
+    let wait_ms = |at: Instant, lsn: u64| {
+        acks.iter()
+            .find(|(t, a)| *t >= at && *a >= lsn)
+            .map_or(f64::NAN, |(t, _)| (*t - at).as_secs_f64() * 1000.0)
+    };
+    let mut during: Vec<f64> = smalls
+        .iter()
+        .filter(|x| x.2)
+        .map(|x| wait_ms(x.0, x.1))
+        .collect();
+    during.sort_by(f64::total_cmp);
+    let first_after = smalls
+        .iter()
+        .find(|x| !x.2)
+        .map_or(f64::NAN, |x| wait_ms(x.0, x.1));
+    let stats = c
+        .query_one(
+            "SELECT spill_bytes, stream_bytes FROM pg_stat_replication_slots WHERE slot_name = $1",
+            &[&format!("sluice_{table}")],
+        )
+        .await
+        .ok()
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+        .unwrap_or((-1, -1));
+    s.sample_rss();
+    s.stop();
+    let q = |p: f64| {
+        during
+            .get(((during.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    vec![(
+        format!(
+            "{}k-row transaction, {}",
+            rows / 1000,
+            if streaming { "protocol 2 (streaming)" } else { "protocol 1" }
+        ),
+        format!(
+            "server spill {:.0} MB, streamed {:.0} MB; big commit → acknowledged {:.1} s; small transactions while it ran: {} acknowledged in p50 {:.0} ms, max {:.0} ms; first after its commit {:.0} ms; peak RSS {} MB",
+            stats.0 as f64 / 1e6,
+            stats.1 as f64 / 1e6,
+            big_s,
+            during.len(),
+            q(0.5),
+            q(1.0),
+            first_after,
+            s.peak_kb / 1024
+        ),
+    )]
+}
+
+/// A metric's value on the API at `port`.
+async fn metric_at(port: u16, name: &str) -> Option<f64> {
+    http_get(port, "/metrics")
+        .await?
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 /// `GET path` on the API at `port`: the body, if the worker answered.
@@ -2112,13 +2270,17 @@ async fn main() {
         "sink-redis",
         "vs-debezium",
         "failover",
+        "big-transaction",
     ] {
         let maria = scenario.starts_with("maria-");
         let group = if maria {
             "maria"
         } else if scenario.starts_with("sink-") {
             "sinks"
-        } else if scenario == "vs-debezium" || scenario == "failover" {
+        } else if scenario == "vs-debezium"
+            || scenario == "failover"
+            || scenario == "big-transaction"
+        {
             // Only when asked for by name: it needs bench/debezium or takes minutes.
             "by-name-only"
         } else {
@@ -2163,6 +2325,13 @@ async fn main() {
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
             "failover" => {
                 results.extend(failover(root.path(), &pg, &bootstrap, opt("--kills", 20)).await)
+            }
+            "big-transaction" => {
+                for streaming in [false, true] {
+                    results.extend(
+                        big_transaction(root.path(), &pg, &bootstrap, rows, streaming).await,
+                    );
+                }
             }
             "vs-debezium" => results.extend(
                 vs_debezium(

@@ -41,16 +41,11 @@ async fn sigkill_and_restart(version: u32) {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let config = sluice::write_config(
-        tmp.path(),
-        "crash",
-        pg.port,
-        "app",
-        &["public.items"],
-        &bootstrap,
-        "",
-        "      topic_partitions: 3\n",
-    );
+    let config = crate::support::config::PgConnector::new("crash", pg.port, "app", &bootstrap)
+        .table("public.items")
+        .sink("topic_partitions", 3)
+        .write(tmp.path())
+        .path;
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&config, &log);
     let topic = "crash.public.items";
