@@ -788,8 +788,11 @@ async fn big_transaction(
         .await
         .expect("table");
     let source = format!(
-        "      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: no_data\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n      stream_in_progress: {streaming}\n",
-        pg.port
+        "      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: bench\n      tables: [public.{table}]\n      snapshot_mode: no_data\n      slot_name: sluice_{table}\n      publication_name: pub_{table}\n      stream_in_progress: {streaming}\n{mem}",
+        pg.port,
+        mem = std::env::var("SLUICE_BENCH_DECODING_MEM_KB")
+            .map(|kb| format!("      logical_decoding_work_mem_kb: {kb}\n"))
+            .unwrap_or_default()
     );
     let mut s = Sluice::start(root, &source, bootstrap, table);
     loop {
@@ -862,6 +865,8 @@ async fn big_transaction(
     let smalls = smalls.await.expect("smalls");
     let last = smalls.last().map_or(0, |x| x.1);
     s.wait_acknowledged(last as f64).await;
+    // Let the sampler see the last acknowledgement too.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     stop.store(true, Ordering::Relaxed);
     sampler.await.expect("sampler");
     let acks = acks.lock().expect("acks").clone();
@@ -904,7 +909,7 @@ async fn big_transaction(
             if streaming { "protocol 2 (streaming)" } else { "protocol 1" }
         ),
         format!(
-            "server spill {:.0} MB, streamed {:.0} MB; big commit → acknowledged {:.1} s; small transactions while it ran: {} acknowledged in p50 {:.0} ms, max {:.0} ms; first after its commit {:.0} ms; peak RSS {} MB",
+            "server spill {:.0} MB, streamed {:.0} MB; big commit → acknowledged {:.1} s; small transactions while it ran: {} acknowledged in p50 {:.0} ms, max {:.0} ms; first after its commit {:.0} ms; peak RSS {} MB, CPU {:.1} µs/row",
             stats.0 as f64 / 1e6,
             stats.1 as f64 / 1e6,
             big_s,
@@ -912,7 +917,8 @@ async fn big_transaction(
             q(0.5),
             q(1.0),
             first_after,
-            s.peak_kb / 1024
+            s.peak_kb / 1024,
+            s.cpu_us_per(rows)
         ),
     )]
 }

@@ -143,6 +143,16 @@ pub struct PostgresSettings {
     /// Server port.
     #[serde(default = "default_pg_port")]
     pub port: u16,
+    /// More servers (`host:port`) tried in order after `host`/`port` at each (re)connect:
+    /// sluice streams from the first that accepts a connection and is not a standby. With
+    /// `slot_failover`, the slot a promoted standby synchronized carries on where it was.
+    #[serde(default)]
+    pub failover_hosts: Vec<String>,
+    /// Create the replication slot with `failover` (PostgreSQL 17+; an existing slot is
+    /// altered), so a standby with `sync_replication_slots = on` keeps a copy of it and
+    /// streaming resumes from that copy after a promotion (default `false`).
+    #[serde(default)]
+    pub slot_failover: bool,
     /// User with the REPLICATION attribute and SELECT on the tables.
     pub user: String,
     /// Password (use `${ENV_VAR}`); never logged.
@@ -267,8 +277,8 @@ pub struct PostgresSettings {
     /// transaction in blocks once it outgrows its `logical_decoding_work_mem` instead of
     /// spilling it to its own disk until the commit; sluice keeps the blocks and writes the
     /// transaction at its commit, the same events in the same order as without (default
-    /// `true`).
-    #[serde(default = "yes")]
+    /// `false`: see the README's "Large transactions" for the measured trade-off).
+    #[serde(default)]
     pub stream_in_progress: bool,
     /// Memory for the blocks of transactions still running, over all of them (default
     /// 64 MiB); beyond it they go to files under `spill_dir`. At least 1024.
@@ -278,6 +288,57 @@ pub struct PostgresSettings {
     /// temporary directory). Each stream has its own subdirectory, removed when it ends.
     #[serde(default)]
     pub spill_dir: Option<std::path::PathBuf>,
+    /// The replication session's `logical_decoding_work_mem` in kB (default: the server's,
+    /// 64 MB unless changed): how large a transaction grows in the server's memory before
+    /// it is streamed to sluice (or, with protocol 1, spilled to the server's disk). With
+    /// streaming, a smaller value lets small transactions committed during a large one
+    /// through sooner (see "Large transactions"). 64 to 2147483647.
+    #[serde(default)]
+    pub logical_decoding_work_mem_kb: Option<u32>,
+    /// pgoutput's `origin`: `any` (default: every change) or `none` (PostgreSQL 16+: skip
+    /// changes replicated into this server from another, e.g. by a subscription, so a
+    /// two-way setup does not capture each change twice).
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// Which changes by replication origin are captured.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum Origin {
+    /// Every change.
+    #[default]
+    Any,
+    /// Only changes made on this server.
+    None,
+}
+
+impl TryFrom<String> for Origin {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "any" => Ok(Origin::Any),
+            "none" => Ok(Origin::None),
+            other => Err(format!("`{other}` is not one of any, none")),
+        }
+    }
+}
+
+/// `host:port` (a bracketed IPv6 address too) as its parts.
+pub fn host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().ok()?;
+    (!host.is_empty() && port != 0).then(|| (host.to_string(), port))
+}
+
+impl PostgresSettings {
+    /// `host`/`port`, then `failover_hosts`, in the order they are tried.
+    pub fn endpoints(&self) -> Vec<(String, u16)> {
+        std::iter::once((self.host.clone(), self.port))
+            .chain(self.failover_hosts.iter().filter_map(|h| host_port(h)))
+            .collect()
+    }
 }
 
 fn default_in_progress_memory_bytes() -> usize {

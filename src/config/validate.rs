@@ -276,6 +276,24 @@ impl Settings {
                             "use e.g. 67108864 (64 MiB, the default)",
                         ));
                     }
+                    for (i, h) in pg.failover_hosts.iter().enumerate() {
+                        if super::host_port(h).is_none() {
+                            return Err(invalid(
+                                at(&format!("source.failover_hosts[{i}]")),
+                                format!("`{h}` is not host:port"),
+                                "write e.g. standby.example.com:5432",
+                            ));
+                        }
+                    }
+                    if let Some(kb) = pg.logical_decoding_work_mem_kb {
+                        if !(64..=2_147_483_647).contains(&kb) {
+                            return Err(invalid(
+                                at("source.logical_decoding_work_mem_kb"),
+                                format!("{kb} is outside 64 to 2147483647 (the server's range)"),
+                                "use e.g. 4096 (4 MB), or leave it out for the server's setting",
+                            ));
+                        }
+                    }
                     if pg
                         .spill_dir
                         .as_ref()

@@ -128,6 +128,7 @@ fn postgres(e: &PgSourceError) -> bool {
         // start on the next connection.
         PgSourceError::SlotBusy { .. }
         | PgSourceError::Spill { .. }
+        | PgSourceError::NoPrimary { .. }
         | PgSourceError::StreamOrder { .. } => true,
         PgSourceError::Offsets(e) => offsets(e),
         PgSourceError::Precondition { .. }

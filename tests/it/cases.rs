@@ -412,7 +412,7 @@ async fn run_case_on(name: &str, mysql: bool, pg_version: u32) {
             tmp.path(),
             &|_| {
                 format!(
-                    "    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      user: postgres\n      database: oracle\n      tables: [{quoted}]\n      status_interval_ms: 200\n{extra}"
+                    "    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      user: postgres\n      database: oracle\n      tables: [{quoted}]\n      status_interval_ms: 200\n      stream_in_progress: true\n{extra}"
                 )
             },
             (&bootstraps[0], &bootstraps[1]),

@@ -53,6 +53,7 @@ async fn streamed_match_protocol_1(version: u32) {
     std::fs::create_dir(&spill).expect("spill dir");
     let v2 = PgConnector::new("v2", pg.port, "app", &bootstrap)
         .table("public.big")
+        .source("stream_in_progress", true)
         .source("in_progress_memory_bytes", 200_000)
         .source("spill_dir", spill.display())
         .write(tmp.path());
@@ -193,6 +194,7 @@ async fn pg17_sigkill_inside_a_streamed_transaction_loses_nothing() {
     std::fs::create_dir(&spill).expect("spill dir");
     let cfg = PgConnector::new("kill", pg.port, "app", &bootstrap)
         .table("public.big")
+        .source("stream_in_progress", true)
         .source("in_progress_memory_bytes", 100_000)
         .source("spill_dir", spill.display())
         .write(tmp.path());

@@ -110,6 +110,12 @@ pub enum PgSourceError {
         /// Where.
         lsn: crate::event::Lsn,
     },
+    /// None of `host` and `failover_hosts` is a primary that accepts a connection.
+    #[error("no primary among the configured servers: {tried}")]
+    NoPrimary {
+        /// Each server tried and why it was passed over.
+        tried: String,
+    },
     /// TLS could not be set up.
     #[error("tls setup failed")]
     Tls(#[source] native_tls::Error),
@@ -163,6 +169,9 @@ impl PgSourceError {
             }
             PgSourceError::StreamOrder { .. } => {
                 "sluice reconnects and the server sends the transaction from its start; if it repeats, set source.stream_in_progress: false and report a bug".into()
+            }
+            PgSourceError::NoPrimary { .. } => {
+                "sluice retries; during a failover the promoted standby becomes a primary within seconds. Check host and failover_hosts".into()
             }
             PgSourceError::Tls(_) => "check source.tls (mode and ca_file)".into(),
             PgSourceError::Offsets(e) => e.hint(),

@@ -73,6 +73,8 @@ pub struct PostgresSource {
     take_over_slot: bool,
     /// Protocol 2 with `streaming` (set at each start: configured and the server is 14+).
     streaming: bool,
+    /// The server this attempt streams from: `host`/`port` or one of `failover_hosts`.
+    endpoint: (String, u16),
 }
 
 /// What the stream loop passes on with each message of a transaction.
@@ -116,6 +118,7 @@ impl PostgresSource {
         )
         .unwrap_or_default();
         Self {
+            endpoint: (settings.host.clone(), settings.port),
             named: tables.clone(),
             patterns,
             slot: settings.slot_name(connector),
@@ -158,10 +161,48 @@ impl PostgresSource {
     }
 
     async fn sql_connect(&self) -> Result<tokio_postgres::Client, PgSourceError> {
+        self.sql_connect_to(&self.endpoint.0, self.endpoint.1).await
+    }
+
+    /// A SQL connection to the first of `host` and `failover_hosts` that accepts one and is
+    /// not a standby; later connections of this attempt go to the same server.
+    async fn connect_primary(&mut self) -> Result<tokio_postgres::Client, PgSourceError> {
+        let endpoints = self.settings.endpoints();
+        if endpoints.len() == 1 {
+            return self.sql_connect().await;
+        }
+        let mut tried = Vec::new();
+        for (host, port) in endpoints {
+            let why = match self.sql_connect_to(&host, port).await {
+                Ok(c) => match c.query_one("SELECT pg_is_in_recovery()", &[]).await {
+                    Ok(r) if !r.get::<_, bool>(0) => {
+                        if self.endpoint != (host.clone(), port) {
+                            tracing::info!(connector = %self.connector, server = %format!("{host}:{port}"), "streaming from this server: the first of host and failover_hosts that is a primary");
+                        }
+                        self.endpoint = (host, port);
+                        return Ok(c);
+                    }
+                    Ok(_) => "a standby",
+                    Err(_) => "no answer",
+                },
+                Err(_) => "no connection",
+            };
+            tried.push(format!("{host}:{port} ({why})"));
+        }
+        Err(PgSourceError::NoPrimary {
+            tried: tried.join(", "),
+        })
+    }
+
+    async fn sql_connect_to(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<tokio_postgres::Client, PgSourceError> {
         let s = &self.settings;
         let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&s.host)
-            .port(s.port)
+        cfg.host(host)
+            .port(port)
             .user(&s.user)
             .dbname(&s.database)
             .application_name(format!("sluice-{}", self.connector))
@@ -226,7 +267,7 @@ impl PostgresSource {
             TlsMode::VerifyFull => TlsConfig::verify_full(s.tls.ca_file.clone()),
         };
         let mut cfg = ReplicationConfig::new(
-            s.host.clone(),
+            self.endpoint.0.clone(),
             s.user.clone(),
             s.password
                 .as_ref()
@@ -236,12 +277,18 @@ impl PostgresSource {
             self.slot.clone(),
             self.publication.clone(),
         )
-        .with_port(s.port)
+        .with_port(self.endpoint.1)
         .with_tls(tls)
-        .with_options(session_options())
+        .with_options(match s.logical_decoding_work_mem_kb {
+            // The walsender's own setting: how large a transaction grows before the server
+            // streams (or spills) it.
+            Some(kb) => format!("{} -c logical_decoding_work_mem={kb}kB", session_options()),
+            None => session_options(),
+        })
         .with_application_name(format!("sluice-{}", self.connector))
         .with_status_interval(Duration::from_millis(s.status_interval_ms))
         .with_streaming(self.streaming)
+        .with_origin_none(s.origin == crate::config::Origin::None)
         .with_start_lsn(to_wire(start));
         if let Some(a) = ack {
             cfg = cfg.with_ack_lsn(to_wire(a));
@@ -253,7 +300,7 @@ impl PostgresSource {
     /// source resumes from the last acknowledged checkpoint.
     pub async fn run(&mut self, io: SourceIo) -> Result<SourceEnd, PgSourceError> {
         let s = Arc::clone(&self.settings);
-        let mut sql = self.sql_connect().await?;
+        let mut sql = self.connect_primary().await?;
         // The captured tables: the named ones, then those the patterns match.
         let mut tables = self.named.clone();
         for t in catalog::matching_tables(&sql, &self.patterns).await? {
@@ -263,7 +310,26 @@ impl PostgresSource {
         }
         self.tables = tables;
         let missing = catalog::preflight(&sql, &s.user, &self.tables).await?;
-        self.streaming = s.stream_in_progress && catalog::server_version(&sql).await? >= 140000;
+        let version = catalog::server_version(&sql).await?;
+        self.streaming = s.stream_in_progress && version >= 140000;
+        if s.origin == crate::config::Origin::None && version < 160000 {
+            return Err(PgSourceError::Precondition {
+                problem: format!(
+                    "origin: none needs PostgreSQL 16 or newer; the server is {}",
+                    version / 10000
+                ),
+                hint: "remove source.origin, or upgrade the server".into(),
+            });
+        }
+        if s.slot_failover && version < 170000 {
+            return Err(PgSourceError::Precondition {
+                problem: format!(
+                    "slot_failover needs PostgreSQL 17 or newer; the server is {}",
+                    version / 10000
+                ),
+                hint: "remove source.slot_failover, or upgrade the server".into(),
+            });
+        }
         for t in &missing {
             tracing::warn!(
                 connector = %self.connector,
@@ -448,7 +514,8 @@ impl PostgresSource {
                 // The initial snapshot goes through the incremental snapshotter: streaming
                 // starts at once from the new slot, every table is queued, and the queue
                 // with each table's last key is in every checkpoint (resumable).
-                let created = slot::create_slot(&mut repl, &self.slot, false).await?;
+                let created =
+                    slot::create_slot(&mut repl, &self.slot, false, s.slot_failover).await?;
                 repl.start()
                     .await
                     .map_err(PgSourceError::repl("starting replication"))?;
@@ -469,7 +536,8 @@ impl PostgresSource {
                 tracing::info!(connector = %self.connector, tables = names.len(), "chunked initial snapshot: streaming, tables read in key-ordered chunks");
                 (repl, created.consistent_point)
             } else {
-                let created = slot::create_slot(&mut repl, &self.slot, true).await?;
+                let created =
+                    slot::create_slot(&mut repl, &self.slot, true, s.slot_failover).await?;
                 self.telemetry
                     .set_health(&self.connector, Health::Snapshotting);
                 let txn = snapshot::begin(&mut sql, created.snapshot_name.as_deref()).await?;
@@ -521,7 +589,7 @@ impl PostgresSource {
             let mut repl = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
                 .await
                 .map_err(PgSourceError::repl("connecting for replication"))?;
-            let created = slot::create_slot(&mut repl, &self.slot, false).await?;
+            let created = slot::create_slot(&mut repl, &self.slot, false, s.slot_failover).await?;
             repl.start()
                 .await
                 .map_err(PgSourceError::repl("starting replication"))?;
@@ -532,6 +600,14 @@ impl PostgresSource {
                 .and_then(|i| i.confirmed_flush)
                 .unwrap_or_default();
             let start = stored_lsn.unwrap_or_default().max(slot_lsn);
+            if s.slot_failover && !slot::has_failover(&sql, &self.slot).await? {
+                let mut gated = ReplicationClient::connect_gated(self.repl_config(Lsn(0), None))
+                    .await
+                    .map_err(PgSourceError::repl("connecting for replication"))?;
+                let set = slot::set_failover(&mut gated, &self.slot).await;
+                gated.abort();
+                set?;
+            }
             tracing::info!(connector = %self.connector, start = %start, "resuming replication");
             let repl = ReplicationClient::connect(self.repl_config(start, Some(start)))
                 .await

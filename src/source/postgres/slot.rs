@@ -41,6 +41,36 @@ pub(crate) async fn slot_info(
     }))
 }
 
+/// Whether `slot` is synchronized to standbys (`failover`, PostgreSQL 17+).
+pub(crate) async fn has_failover(client: &Client, slot: &str) -> Result<bool, PgSourceError> {
+    let row = client
+        .query_opt(
+            "SELECT failover FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading the slot's failover setting"))?;
+    Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+}
+
+/// Set `failover` on an existing slot (a replication command, before streaming starts).
+pub(crate) async fn set_failover(
+    repl: &mut ReplicationClient,
+    slot: &str,
+) -> Result<(), PgSourceError> {
+    repl.simple_query(&format!(
+        "ALTER_REPLICATION_SLOT {} (FAILOVER true)",
+        quote_ident(slot)
+    ))
+    .await
+    .map_err(PgSourceError::repl("setting the slot's failover option"))?;
+    tracing::info!(
+        slot,
+        "replication slot set to failover (synchronized to standbys)"
+    );
+    Ok(())
+}
+
 /// End the server session `pid` that holds `slot` (a stale owner's, in a cluster) and wait
 /// up to 10 s until the slot is free. Returns whether it is free.
 pub(crate) async fn take_over(
@@ -216,16 +246,27 @@ pub(crate) async fn create_slot(
     repl: &mut ReplicationClient,
     slot: &str,
     export: bool,
+    failover: bool,
 ) -> Result<CreatedSlot, PgSourceError> {
-    let sql = format!(
-        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}",
-        quote_ident(slot),
-        if export {
-            "EXPORT_SNAPSHOT"
-        } else {
-            "NOEXPORT_SNAPSHOT"
-        }
-    );
+    let snapshot = if export { "'export'" } else { "'nothing'" };
+    // The option list (PostgreSQL 15+) is used only for `FAILOVER` (17+), so older
+    // servers keep the form they always got.
+    let sql = if failover {
+        format!(
+            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT {snapshot}, FAILOVER true)",
+            quote_ident(slot)
+        )
+    } else {
+        format!(
+            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}",
+            quote_ident(slot),
+            if export {
+                "EXPORT_SNAPSHOT"
+            } else {
+                "NOEXPORT_SNAPSHOT"
+            }
+        )
+    };
     let rows = repl
         .simple_query(&sql)
         .await

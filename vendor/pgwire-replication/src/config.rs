@@ -440,6 +440,12 @@ pub struct ReplicationConfig {
     /// Default: `false` (protocol version 1)
     pub streaming: bool,
 
+    /// `origin 'none'`: skip changes that were replicated into this server from another
+    /// (they carry a replication origin; PostgreSQL 16+). Added for sluice.
+    ///
+    /// Default: `false` (`origin 'any'`, the server's default, not sent)
+    pub origin_none: bool,
+
     /// Value for the startup `options` parameter, passed through to the
     /// server the same way `libpq`'s `options` connection parameter (or the
     /// `PGOPTIONS` environment variable) would on an ordinary connection.
@@ -521,6 +527,7 @@ impl Default for ReplicationConfig {
             buffer_events: 8192,
             binary: false,
             streaming: false,
+            origin_none: false,
             options: None,
             max_message_size: crate::protocol::framing::MAX_MESSAGE_SIZE,
             application_name: None,
@@ -696,6 +703,14 @@ impl ReplicationConfig {
     /// See [`streaming`](Self::streaming).
     pub fn with_streaming(mut self, streaming: bool) -> Self {
         self.streaming = streaming;
+        self
+    }
+
+    /// Skip changes replicated from another server (`origin 'none'`; PG 16+).
+    ///
+    /// See [`origin_none`](Self::origin_none).
+    pub fn with_origin_none(mut self, none: bool) -> Self {
+        self.origin_none = none;
         self
     }
 

@@ -338,15 +338,21 @@ impl WorkerState {
         } else {
             ("1", "")
         };
+        let origin_opt = if self.cfg.origin_none {
+            ", origin 'none'"
+        } else {
+            ""
+        };
         let sql = format!(
             "START_REPLICATION SLOT {} LOGICAL {} \
-            (proto_version '{}', publication_names '{}', messages 'true'{}{})",
+            (proto_version '{}', publication_names '{}', messages 'true'{}{}{})",
             self.cfg.slot,
             self.cfg.start_lsn,
             proto,
             self.cfg.publication.to_option_value(),
             binary_opt,
             streaming_opt,
+            origin_opt,
         );
         write_query(stream, &sql).await?;
 
