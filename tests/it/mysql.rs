@@ -147,6 +147,111 @@ async fn mysql8_compressed_transactions_lose_nothing() {
     sigkill_and_restart(Maria::start_mysql8(), true).await;
 }
 
+/// MySQL 8 authentication as users meet it: with `require_secure_transport`, sluice's user
+/// (`caching_sha2_password`) connects over TLS verified against the server's own CA
+/// (`tls.mode: verify_ca`) and streams; then without TLS, after `FLUSH PRIVILEGES` empties
+/// the server's cache of fast logins, a second connector completes the full
+/// `caching_sha2_password` exchange (the password RSA-encrypted with the server's public key)
+/// and streams too.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_tls_and_rsa_authentication() {
+    let maria = Maria::start_mysql8();
+    maria.sql(
+        "CREATE DATABASE app; CREATE TABLE app.t (id int primary key, v int); \
+         INSERT INTO app.t VALUES (1, 1); SET GLOBAL require_secure_transport = ON;",
+    );
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let ca = maria.data_dir().join("ca.pem");
+    let cfg = config(
+        tmp.path(),
+        &maria,
+        &["app.t"],
+        &format!(
+            "      tls: {{mode: verify_ca, ca_file: \"{}\"}}\n",
+            ca.display()
+        ),
+        &kafka_sink(&bootstrap),
+    );
+    let log = tmp.path().join("sluice.log");
+    let mut child = sluice::spawn(&cfg, &log);
+    maria.sql("INSERT INTO app.t VALUES (2, 2);");
+    wait_for(
+        "snapshot and stream over tls",
+        Duration::from_secs(60),
+        || async { (kcat_read(&bootstrap, "anchor.app.t").len() >= 2).then_some(()) },
+    )
+    .await;
+    child.kill();
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir(&plain).expect("dir");
+    maria.sql("SET GLOBAL require_secure_transport = OFF; FLUSH PRIVILEGES;");
+    let yaml = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("anchor:", "plain:")
+        .lines()
+        .filter(|l| !l.contains("tls:"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .replace(
+            &tmp.path().join("offsets").display().to_string(),
+            &plain.display().to_string(),
+        );
+    let cfg2 = sluice::write_raw(tmp.path(), "plain.yaml", &yaml);
+    let mut child = sluice::spawn(&cfg2, &tmp.path().join("plain.log"));
+    maria.sql("INSERT INTO app.t VALUES (3, 3);");
+    wait_for(
+        "snapshot and stream without tls",
+        Duration::from_secs(60),
+        || async { (kcat_read(&bootstrap, "plain.app.t").len() >= 3).then_some(()) },
+    )
+    .await;
+    child.kill();
+}
+
+/// MySQL 8-only column kinds: an INVISIBLE column (left out of `SELECT *` but written to the
+/// binlog) and a functional index (a hidden virtual column the server adds). Snapshot and
+/// stream give the same columns: the invisible one with its value, the index's hidden one
+/// in neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_invisible_columns_and_functional_indexes() {
+    let maria = Maria::start_mysql8();
+    maria.sql(
+        "CREATE DATABASE app; CREATE TABLE app.t (id int primary key, name varchar(20), \
+         secret int INVISIBLE, INDEX lower_name ((lower(name)))); \
+         INSERT INTO app.t (id, name, secret) VALUES (1, 'A', 10);",
+    );
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = config(tmp.path(), &maria, &["app.t"], "", &kafka_sink(&bootstrap));
+    let log = tmp.path().join("sluice.log");
+    let _child = sluice::spawn(&cfg, &log);
+    wait_for("the snapshot", Duration::from_secs(60), || async {
+        (!kcat_read(&bootstrap, "anchor.app.t").is_empty()).then_some(())
+    })
+    .await;
+    maria.sql("INSERT INTO app.t (id, name, secret) VALUES (2, 'B', 20);");
+    let records = wait_for("the stream", Duration::from_secs(60), || async {
+        let r = kcat_read(&bootstrap, "anchor.app.t");
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    let after: Vec<Json> = records
+        .iter()
+        .filter_map(|r| r.value.as_ref().map(|v| v["after"].clone()))
+        .collect();
+    assert_eq!(
+        after[0],
+        serde_json::json!({"id": 1, "name": "A", "secret": 10})
+    );
+    assert_eq!(
+        after[1],
+        serde_json::json!({"id": 2, "name": "B", "secret": 20})
+    );
+}
+
 async fn sigkill_and_restart(maria: Maria, compressed: bool) {
     use mysql_async::prelude::Queryable;
     let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 0)")).collect();

@@ -171,6 +171,11 @@ impl Maria {
         }
     }
 
+    /// The server's data directory (MySQL 8 writes its generated `ca.pem` there).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     /// Run SQL (one or many statements, one session) as root through the socket.
     pub fn sql(&self, script: &str) -> String {
         let sock = format!("{}/mysqld.sock", self.dir.display());
