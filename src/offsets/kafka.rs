@@ -194,6 +194,11 @@ impl KafkaOffsets {
 
     /// The last value written under `key` (none: never written, or a tombstone last).
     pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, OffsetError> {
+        Ok(self.get_many(&[key])?.pop().flatten())
+    }
+
+    /// The last value written under each of `keys`, in one read of the topic.
+    pub(crate) fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, OffsetError> {
         let err = |what: &str, e: &dyn std::fmt::Display| kafka_err(&self.topic, what, e);
         let mut cc = self.client.clone();
         // No group: the partitions are assigned, nothing is committed.
@@ -228,13 +233,13 @@ impl KafkaOffsets {
             }
         }
         if ends.is_empty() {
-            return Ok(None);
+            return Ok(vec![None; keys.len()]);
         }
         consumer
             .assign(&tpl)
             .map_err(|e| err("reading the offsets topic", &e))?;
         let deadline = Instant::now() + WAIT;
-        let mut last: Option<Option<Vec<u8>>> = None;
+        let mut last: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
         let mut read_to: std::collections::HashMap<i32, i64> = std::collections::HashMap::new();
         while !ends.is_empty() {
             if Instant::now() > deadline {
@@ -268,8 +273,8 @@ impl KafkaOffsets {
                 Some(Err(e)) => return Err(err("reading the offsets topic", &e)),
                 Some(Ok(m)) => {
                     read_to.insert(m.partition(), m.offset());
-                    if m.key() == Some(key.as_bytes()) {
-                        last = Some(m.payload().map(<[u8]>::to_vec));
+                    if let Some(i) = keys.iter().position(|k| m.key() == Some(k.as_bytes())) {
+                        last[i] = m.payload().map(<[u8]>::to_vec);
                     }
                     // Done at the end the read started from: with other connectors
                     // committing checkpoints all the time, the partition's end moves on and
@@ -283,6 +288,6 @@ impl KafkaOffsets {
                 }
             }
         }
-        Ok(last.flatten())
+        Ok(last)
     }
 }

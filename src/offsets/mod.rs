@@ -81,6 +81,15 @@ pub struct StoredOffsets {
 }
 
 /// The offset store of one connector: a file, or a record in a compacted Kafka topic.
+/// What [`OffsetStore::load_with`] read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The stored checkpoint, if any.
+    pub checkpoint: Option<Checkpoint>,
+    /// Each asked-for document, in the order asked (`None`: never saved).
+    pub docs: Vec<Option<Vec<u8>>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct OffsetStore {
     dir: PathBuf,
@@ -168,12 +177,37 @@ impl OffsetStore {
 
     /// The stored checkpoint, if any.
     pub fn load(&self) -> Result<Option<Checkpoint>, OffsetError> {
+        Ok(self.load_with(&[])?.checkpoint)
+    }
+
+    /// The stored checkpoint and the documents `docs` (see [`OffsetStore::load_doc`]), in
+    /// one read of the offsets topic with the Kafka store.
+    pub fn load_with(&self, docs: &[&str]) -> Result<Loaded, OffsetError> {
         if let Some(k) = &self.kafka {
-            return match Self::blocking(|| k.get(&self.key()))? {
-                Some(b) => self.decode(&b).map(Some),
-                None => Ok(None),
+            let mut keys = vec![self.key()];
+            keys.extend(docs.iter().map(|d| self.doc_key(d)));
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut values = Self::blocking(|| k.get_many(&refs))?.into_iter();
+            let checkpoint = match values.next().flatten() {
+                Some(b) => Some(self.decode(&b)?),
+                None => None,
             };
+            return Ok(Loaded {
+                checkpoint,
+                docs: values.collect(),
+            });
         }
+        let mut loaded = Loaded {
+            checkpoint: self.load_file()?,
+            docs: Vec::with_capacity(docs.len()),
+        };
+        for d in docs {
+            loaded.docs.push(self.load_doc(d)?);
+        }
+        Ok(loaded)
+    }
+
+    fn load_file(&self) -> Result<Option<Checkpoint>, OffsetError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -194,8 +228,20 @@ impl OffsetStore {
         &self,
         shutdown: &tokio::sync::watch::Receiver<bool>,
     ) -> Result<Option<Option<Checkpoint>>, OffsetError> {
+        Ok(self
+            .load_or_stop_with(shutdown, &[])
+            .await?
+            .map(|l| l.checkpoint))
+    }
+
+    /// [`OffsetStore::load_with`], given up when `shutdown` turns true first (then `None`).
+    pub async fn load_or_stop_with(
+        &self,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+        docs: &'static [&'static str],
+    ) -> Result<Option<Loaded>, OffsetError> {
         let store = self.clone();
-        let load = tokio::task::spawn_blocking(move || store.load());
+        let load = tokio::task::spawn_blocking(move || store.load_with(docs));
         let mut shutdown = shutdown.clone();
         tokio::select! {
             r = load => r

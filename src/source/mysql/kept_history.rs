@@ -23,7 +23,7 @@ use crate::event::{TableDdl, TableId};
 use crate::offsets::{OffsetError, OffsetStore};
 
 /// The document's name in the offsets store.
-const DOC: &str = "schema_history";
+pub(super) const DOC: &str = "schema_history";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Doc {
@@ -62,9 +62,14 @@ pub(super) struct KeptHistory {
 }
 
 impl KeptHistory {
-    /// The history saved for this connector (empty when none, or unreadable: warned).
-    pub(super) fn load(offsets: &OffsetStore, connector: &str) -> Result<Self, OffsetError> {
-        let entries = match offsets.load_doc(DOC)? {
+    /// The history saved for this connector, `saved` as read with the checkpoint (empty when
+    /// none, or unreadable: warned).
+    pub(super) fn from_saved(
+        offsets: &OffsetStore,
+        connector: &str,
+        saved: Option<Vec<u8>>,
+    ) -> Self {
+        let entries = match saved {
             None => Vec::new(),
             Some(bytes) => match serde_json::from_slice::<Doc>(&bytes) {
                 Ok(d) if d.version == 1 => d.entries,
@@ -78,10 +83,10 @@ impl KeptHistory {
                 }
             },
         };
-        Ok(Self {
+        Self {
             offsets: offsets.clone(),
             entries,
-        })
+        }
     }
 
     /// The shapes as of `file`/`pos` (the newest entry at or before it), if any was kept.
@@ -171,6 +176,12 @@ impl KeptHistory {
 mod tests {
     use super::*;
 
+    /// The history as a start reads it: with the checkpoint, in one read.
+    fn load(store: &OffsetStore) -> KeptHistory {
+        let saved = store.load_with(&[DOC]).expect("load").docs.pop().flatten();
+        KeptHistory::from_saved(store, "c", saved)
+    }
+
     fn shapes(cols: &[&str]) -> Shapes {
         let mut s = Shapes::new();
         s.insert(
@@ -206,7 +217,7 @@ mod tests {
     fn entries_by_position() {
         let dir = tempfile::tempdir().expect("dir");
         let store = OffsetStore::new(dir.path(), "c");
-        let mut h = KeptHistory::load(&store, "c").expect("load");
+        let mut h = load(&store);
         assert!(h.shapes_at("bin.000001", 4).is_none());
         h.record(("bin.000009", 100), &shapes(&["a"]), None, true)
             .expect("save");
@@ -219,7 +230,7 @@ mod tests {
             false,
         )
         .expect("save");
-        let h = KeptHistory::load(&store, "c").expect("reload");
+        let h = load(&store);
         assert!(
             h.shapes_at("bin.000009", 99).is_none(),
             "the first entry was pruned"
@@ -231,7 +242,7 @@ mod tests {
         assert_eq!(names(&h.shapes_at("bin.000010", 900).expect("at")), ["b"]);
         assert_eq!(names(&h.shapes_at("bin.000011", 4).expect("at")), ["b"]);
         std::fs::write(dir.path().join("c.schema_history.json"), b"{not json").expect("w");
-        let h = KeptHistory::load(&store, "c").expect("a broken history is a warning");
+        let h = load(&store);
         assert!(h.shapes_at("bin.000011", 4).is_none());
     }
 }

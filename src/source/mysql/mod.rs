@@ -169,9 +169,16 @@ impl MysqlSource {
             return Ok(SourceEnd::Stopped);
         }
         let mode = self.settings.snapshot_mode;
-        let Some(stored) = self.offsets.load_or_stop(&io.shutdown).await? else {
+        // The checkpoint and the kept schema history, in one read of the offsets.
+        let Some(loaded) = self
+            .offsets
+            .load_or_stop_with(&io.shutdown, &[kept_history::DOC])
+            .await?
+        else {
             return Ok(SourceEnd::Stopped);
         };
+        let mut saved_history = loaded.docs.into_iter().next().flatten();
+        let stored = loaded.checkpoint;
         let stored = match stored {
             Some(Checkpoint::Mysql {
                 file,
@@ -237,7 +244,11 @@ impl MysqlSource {
             mode != MysqlSnapshotMode::NoData,
         );
         let mut shapes = history::Shapes::new();
-        let mut kept = kept_history::KeptHistory::load(&self.offsets, &self.connector)?;
+        let mut kept = kept_history::KeptHistory::from_saved(
+            &self.offsets,
+            &self.connector,
+            saved_history.take(),
+        );
         let chunked =
             self.settings.snapshot_consistency == crate::config::SnapshotConsistency::Chunked;
         let start = if need_snapshot && chunked {
