@@ -692,19 +692,7 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
         .expect("table");
     // Create sluice's slot and publication, then stop it.
     let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", "stream");
-    loop {
-        let r = c
-            .query(
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_stream' AND active",
-                &[],
-            )
-            .await
-            .expect("slots");
-        if !r.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_slot_active(&c, "sluice_stream").await;
     s.stop();
     c.batch_execute("SELECT pg_create_logical_replication_slot('recv_stream', 'pgoutput')")
         .await
@@ -795,19 +783,7 @@ async fn big_transaction(
             .unwrap_or_default()
     );
     let mut s = Sluice::start(root, &source, bootstrap, table);
-    loop {
-        let r = c
-            .query(
-                &format!("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sluice_{table}' AND active"),
-                &[],
-            )
-            .await
-            .expect("slots");
-        if !r.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_slot_active(&c, &format!("sluice_{table}")).await;
     // The acknowledged position over time, sampled every 10 ms.
     let acks: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -921,6 +897,23 @@ async fn big_transaction(
             s.cpu_us_per(rows)
         ),
     )]
+}
+
+/// Until the replication slot `slot` is in use (its sluice streams).
+async fn wait_slot_active(c: &Client, slot: &str) {
+    loop {
+        let r = c
+            .query(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active",
+                &[&slot],
+            )
+            .await
+            .expect("slots");
+        if !r.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A metric's value on the API at `port`.

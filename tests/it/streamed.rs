@@ -40,17 +40,8 @@ async fn streamed_transactions_match_protocol_1() {
 }
 
 async fn streamed_match_protocol_1(version: u32) {
-    let pg = Pg::start_version("logical", version);
-    let c = pg.create_db("app").await;
-    small_work_mem(&c).await;
-    c.batch_execute("CREATE TABLE big (id int primary key, v text not null, n int)")
-        .await
-        .expect("table");
-    let broker = Kafka::start();
+    let (pg, c, broker, tmp, spill) = setup(version).await;
     let bootstrap = broker.bootstrap();
-    let tmp = crate::support::test_dir();
-    let spill = tmp.path().join("spill");
-    std::fs::create_dir(&spill).expect("spill dir");
     let v2 = PgConnector::new("v2", pg.port, "app", &bootstrap)
         .table("public.big")
         .source("stream_in_progress", true)
@@ -181,17 +172,8 @@ async fn streamed_match_protocol_1(version: u32) {
 /// files are removed.
 #[tokio::test(flavor = "multi_thread")]
 async fn pg17_sigkill_inside_a_streamed_transaction_loses_nothing() {
-    let pg = Pg::start_version("logical", 17);
-    let c = pg.create_db("app").await;
-    small_work_mem(&c).await;
-    c.batch_execute("CREATE TABLE big (id int primary key, v text not null, n int)")
-        .await
-        .expect("table");
-    let broker = Kafka::start();
+    let (pg, c, broker, tmp, spill) = setup(17).await;
     let bootstrap = broker.bootstrap();
-    let tmp = crate::support::test_dir();
-    let spill = tmp.path().join("spill");
-    std::fs::create_dir(&spill).expect("spill dir");
     let cfg = PgConnector::new("kill", pg.port, "app", &bootstrap)
         .table("public.big")
         .source("stream_in_progress", true)
@@ -238,6 +220,30 @@ async fn pg17_sigkill_inside_a_streamed_transaction_loses_nothing() {
         0,
         "the killed process's files are removed"
     );
+}
+
+/// PostgreSQL `version` with database `app`, table `big` and a 64 kB
+/// `logical_decoding_work_mem`; a broker; a test dir with a `spill` directory.
+async fn setup(
+    version: u32,
+) -> (
+    Pg,
+    tokio_postgres::Client,
+    Kafka,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    let pg = Pg::start_version("logical", version);
+    let c = pg.create_db("app").await;
+    small_work_mem(&c).await;
+    c.batch_execute("CREATE TABLE big (id int primary key, v text not null, n int)")
+        .await
+        .expect("table");
+    let broker = Kafka::start();
+    let tmp = crate::support::test_dir();
+    let spill = tmp.path().join("spill");
+    std::fs::create_dir(&spill).expect("spill dir");
+    (pg, c, broker, tmp, spill)
 }
 
 /// Until `n` replication slots are active (their sluice streams).
