@@ -243,6 +243,14 @@ pub struct PostgresSettings {
     /// as the record key. Checked against the catalog at start.
     #[serde(default)]
     pub key_columns: BTreeMap<String, Vec<String>>,
+    /// A row filter per table (`schema.table` → SQL condition; PostgreSQL 15+): the
+    /// publication sends only rows matching it (`FOR TABLE … WHERE (…)`) and every snapshot
+    /// reads only those. An update that makes a row match arrives as a create, one that
+    /// makes it stop matching as a delete. Checked at start: the condition must only use
+    /// replica-identity columns (or the table has `REPLICA IDENTITY FULL`), since the server
+    /// refuses UPDATE and DELETE on the table otherwise.
+    #[serde(default)]
+    pub publication_filter: BTreeMap<String, String>,
     /// Publish changes of a listed partitioned table under the parent's name
     /// (`publish_via_partition_root`), so the snapshot and the stream share one topic.
     #[serde(default = "yes")]

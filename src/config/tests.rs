@@ -212,6 +212,7 @@ fn mistakes_table() {
         (src, "tables: [public.c]\n      in_progress_memory_bytes: 10", "source.in_progress_memory_bytes", &["10 is below the minimum 1024"]),
         (src, "tables: [public.c]\n      spill_dir: ''", "source.spill_dir", &["is empty", "temporary directory"]),
         (src, "tables: [public.c]\n      logical_decoding_work_mem_kb: 10", "source.logical_decoding_work_mem_kb", &["10 is outside 64 to 2147483647"]),
+        (src, "tables: [public.c]\n      publication_filter: {public.c: 'a = 1; drop table c'}", "source.publication_filter.public.c", &["without `;`"]),
         (src, "tables: [public.c]\n      origin: local", "source.origin", &["`local`", "any, none"]),
         (src, "tables: [public.c]\n      stream_in_progress: sometimes", "source.stream_in_progress", &["\"sometimes\"", "boolean"]),
         (sink, "bootstrap_servers: b:9092\n      sasl: {mechanism: SCRAM_SHA_256, username: u, password: p}", "sink.sasl.mechanism", &["`SCRAM_SHA_256`", "SCRAM-SHA-256"]),

@@ -260,6 +260,23 @@ impl Settings {
                             ));
                         }
                     }
+                    for (table, cond) in &pg.publication_filter {
+                        let field = at(&format!("source.publication_filter.{table}"));
+                        if parse_table_name(table).is_none() {
+                            return Err(invalid(
+                                field,
+                                format!("`{table}` is not schema.table"),
+                                "write e.g. `public.items: \"region = 'eu'\"`",
+                            ));
+                        }
+                        if cond.trim().is_empty() || cond.contains(';') {
+                            return Err(invalid(
+                                field,
+                                "must be one SQL condition, not empty and without `;`",
+                                "write e.g. `public.items: \"region = 'eu'\"`",
+                            ));
+                        }
+                    }
                     validate_skipped(&at, &pg.skipped_operations)?;
                     validate_column_lists(&at, &pg.column_include_list, &pg.column_exclude_list)?;
                     if pg.status_interval_ms == 0 {

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::event::TableId;
 
-/// Configured key columns per table.
+/// Configured key columns per table, and (PostgreSQL's `publication_filter`) the row filter
+/// every read of a table applies, so snapshots read exactly the rows the publication streams.
 ///
 /// At start a configured column the table lacks is an error (validated against the
 /// catalog). While streaming, DDL may drop it later: [`KeyOverrides::lenient`] then keys the
@@ -18,6 +19,7 @@ use crate::event::TableId;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyOverrides {
     tables: HashMap<TableId, Vec<String>>,
+    filters: HashMap<TableId, String>,
     lenient: bool,
 }
 
@@ -32,8 +34,31 @@ impl KeyOverrides {
                     Some((TableId::new(ns, name), cols.clone()))
                 })
                 .collect(),
+            filters: HashMap::new(),
             lenient: false,
         }
+    }
+
+    /// With a row filter (an SQL condition) per `schema.table`.
+    pub(crate) fn with_filters(mut self, filters: &BTreeMap<String, String>) -> Self {
+        self.filters = filters
+            .iter()
+            .filter_map(|(t, f)| {
+                let (ns, name) = crate::config::parse_table_name(t)?;
+                Some((TableId::new(ns, name), f.clone()))
+            })
+            .collect();
+        self
+    }
+
+    /// The row filter of `table`, if one is configured.
+    pub(crate) fn filter(&self, table: &TableId) -> Option<&str> {
+        self.filters.get(table).map(String::as_str)
+    }
+
+    /// Every configured row filter.
+    pub(crate) fn filters(&self) -> &HashMap<TableId, String> {
+        &self.filters
     }
 
     /// The same overrides for re-reads while streaming: a configured column the table no
@@ -41,6 +66,7 @@ impl KeyOverrides {
     pub(crate) fn lenient(&self) -> Self {
         Self {
             tables: self.tables.clone(),
+            filters: self.filters.clone(),
             lenient: true,
         }
     }

@@ -28,6 +28,101 @@ pub(crate) fn qualified(t: &TableId) -> String {
     format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.name))
 }
 
+/// Check each configured row filter (`publication_filter`) before any publication uses it,
+/// in a transaction that is rolled back: the server must accept it as a publication row
+/// filter, and the columns it uses must be in the table's replica identity (or the identity
+/// is FULL), or the server would refuse every UPDATE and DELETE on the table. Returns each
+/// filter as the server writes it back (`pg_publication_tables.rowfilter`), to compare
+/// with an existing publication's.
+pub(crate) async fn check_row_filters(
+    client: &tokio_postgres::Client,
+    filters: &std::collections::HashMap<TableId, String>,
+) -> Result<std::collections::HashMap<TableId, String>, PgSourceError> {
+    let mut out = std::collections::HashMap::new();
+    for (table, cond) in filters {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(PgSourceError::sql("checking a row filter"))?;
+        let checked = check_row_filter(client, table, cond).await;
+        // Nothing of the check stays: its publication is rolled back.
+        client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(PgSourceError::sql("checking a row filter"))?;
+        out.insert(table.clone(), checked?);
+    }
+    Ok(out)
+}
+
+/// [`check_row_filters`] for one table, inside its transaction.
+async fn check_row_filter(
+    client: &tokio_postgres::Client,
+    table: &TableId,
+    cond: &str,
+) -> Result<String, PgSourceError> {
+    let field = format!("source.publication_filter.{table}");
+    if let Err(e) = client
+        .batch_execute(&format!(
+            "CREATE PUBLICATION sluice_row_filter_check FOR TABLE {} WHERE ({cond})",
+            qualified(table)
+        ))
+        .await
+    {
+        let (state, msg) = e
+            .as_db_error()
+            .map(|d| (d.code().code().to_string(), d.message().to_string()))
+            .unwrap_or_default();
+        return Err(PgSourceError::Precondition {
+            problem: format!(
+                "{field}: the server refuses it as a row filter (SQLSTATE {state}: {msg})"
+            ),
+            hint: "a row filter may use the table's columns, constants and immutable built-in functions and operators".into(),
+        });
+    }
+    let row = client
+        .query_one(
+            "SELECT rowfilter, \
+             (SELECT relreplident::text FROM pg_class WHERE oid = $1::text::regclass), \
+             ARRAY(SELECT a.attname::text FROM pg_depend d \
+               JOIN pg_publication_rel pr ON d.classid = 'pg_publication_rel'::regclass AND d.objid = pr.oid \
+               JOIN pg_publication p ON p.oid = pr.prpubid AND p.pubname = 'sluice_row_filter_check' \
+               JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+               WHERE d.refobjsubid > 0), \
+             ARRAY(SELECT a.attname::text FROM pg_index i \
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+               JOIN pg_class c ON c.oid = i.indrelid \
+               WHERE i.indrelid = $1::text::regclass \
+                 AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))) \
+             FROM pg_publication_tables WHERE pubname = 'sluice_row_filter_check'",
+            &[&qualified(table)],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading a row filter back"))?;
+    let deparsed: Option<String> = row.get(0);
+    let identity: String = row.get(1);
+    let used: Vec<String> = row.get(2);
+    let identity_columns: Vec<String> = row.get(3);
+    let outside: Vec<&str> = used
+        .iter()
+        .filter(|c| !identity_columns.contains(c))
+        .map(String::as_str)
+        .collect();
+    if identity != "f" && !outside.is_empty() {
+        return Err(PgSourceError::Precondition {
+            problem: format!(
+                "{field} uses {} outside the table's replica identity: with it in the publication the server refuses every UPDATE and DELETE on {table}",
+                outside.join(", ")
+            ),
+            hint: format!(
+                "filter on replica-identity columns only, or run ALTER TABLE {} REPLICA IDENTITY FULL",
+                qualified(table)
+            ),
+        });
+    }
+    Ok(deparsed.unwrap_or_else(|| cond.to_string()))
+}
+
 /// The server's `server_version_num` (e.g. 170012).
 pub(crate) async fn server_version(client: &impl GenericClient) -> Result<u32, PgSourceError> {
     let row = client

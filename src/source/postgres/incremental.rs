@@ -268,6 +268,10 @@ async fn read_chunk(
         shape.key.iter().map(|&i| quote_ident(&cols[i].0)).collect()
     };
     let mut conds: Vec<String> = Vec::new();
+    // The configured row filter (`publication_filter`) first: no read sees other rows.
+    if let Some(f) = keys.filter(&req.table) {
+        conds.push(format!("({f})"));
+    }
     if let Some(f) = &req.filter {
         conds.push(format!("({f})"));
     }

@@ -123,8 +123,11 @@ impl PostgresSource {
             patterns,
             slot: settings.slot_name(connector),
             publication: settings.publication_name(connector),
-            keys: KeyOverrides::new(&settings.key_columns),
-            stream_keys: KeyOverrides::new(&settings.key_columns).lenient(),
+            keys: KeyOverrides::new(&settings.key_columns)
+                .with_filters(&settings.publication_filter),
+            stream_keys: KeyOverrides::new(&settings.key_columns)
+                .with_filters(&settings.publication_filter)
+                .lenient(),
             connector: connector.to_string(),
             settings,
             tables,
@@ -410,12 +413,31 @@ impl PostgresSource {
                 published.push(t.clone());
             }
         }
+        // Row filters: checked (in a rolled-back transaction) before a publication uses one.
+        let wanted: std::collections::HashMap<TableId, String> = self
+            .keys
+            .filters()
+            .iter()
+            .filter(|(t, _)| present.contains(t))
+            .map(|(t, f)| (t.clone(), f.clone()))
+            .collect();
+        if !wanted.is_empty() && version < 150000 {
+            return Err(PgSourceError::Precondition {
+                problem: format!(
+                    "publication_filter needs PostgreSQL 15 or newer; the server is {}",
+                    version / 10000
+                ),
+                hint: "remove source.publication_filter, or upgrade the server".into(),
+            });
+        }
+        let row_filters = catalog::check_row_filters(&sql, &wanted).await?;
         slot::ensure_publication(
             &sql,
             &self.publication,
             &published,
             s.create_publication,
             s.publish_via_partition_root,
+            &row_filters,
         )
         .await?;
         let Some(stored) = self.offsets.load_or_stop(&io.shutdown).await? else {
@@ -879,15 +901,25 @@ impl PostgresSource {
                         missing.retain(|m| m != &t);
                         captured.insert(t.clone());
                         inc.capture(crate::source::incremental::table_name(&t));
-                        if let Err(e) = slot::ensure_publication(
-                            sql,
-                            &self.publication,
-                            std::slice::from_ref(&t),
-                            self.settings.create_publication,
-                            self.settings.publish_via_partition_root,
-                        )
-                        .await
-                        {
+                        let filter: std::collections::HashMap<TableId, String> = self
+                            .keys
+                            .filter(&t)
+                            .map(|f| (t.clone(), f.to_string()))
+                            .into_iter()
+                            .collect();
+                        let joined = match catalog::check_row_filters(sql, &filter).await {
+                            Ok(filters) => slot::ensure_publication(
+                                sql,
+                                &self.publication,
+                                std::slice::from_ref(&t),
+                                self.settings.create_publication,
+                                self.settings.publish_via_partition_root,
+                                &filters,
+                            )
+                            .await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = joined {
                             tracing::warn!(connector = %self.connector, table = %t, error = %e, hint = %e.hint(), "a listed table was created but cannot join the publication; it is not captured");
                             continue;
                         }

@@ -4,6 +4,8 @@
 //! `create_publication` is on). The slot is logical, `pgoutput`, created by sluice on the
 //! replication connection so its exported snapshot can seed the initial snapshot.
 
+use std::collections::HashMap;
+
 use pgwire_replication::ReplicationClient;
 use tokio_postgres::Client;
 
@@ -116,7 +118,13 @@ pub(crate) async fn ensure_publication(
     tables: &[TableId],
     create: bool,
     via_root: bool,
+    filters: &HashMap<TableId, String>,
 ) -> Result<(), PgSourceError> {
+    // A table as the publication lists it: with its row filter, if one is configured.
+    let entry = |t: &TableId| match filters.get(t) {
+        Some(f) => format!("{} WHERE ({f})", qualified(t)),
+        None => qualified(t),
+    };
     let existing: Option<bool> = client
         .query(
             "SELECT pubviaroot FROM pg_publication WHERE pubname = $1",
@@ -126,7 +134,7 @@ pub(crate) async fn ensure_publication(
         .map_err(PgSourceError::sql("reading pg_publication"))?
         .first()
         .map(|r| r.get(0));
-    let list: Vec<String> = tables.iter().map(qualified).collect();
+    let list: Vec<String> = tables.iter().map(entry).collect();
     let with = format!(
         "WITH (publish_via_partition_root = {})",
         if via_root { "true" } else { "false" }
@@ -203,11 +211,12 @@ pub(crate) async fn ensure_publication(
             ))
         })
         .collect();
+    reconcile_filters(client, publication, tables, &have, create, filters).await?;
     let missing: Vec<&TableId> = tables.iter().filter(|t| !have.contains(t)).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let missing_sql: Vec<String> = missing.iter().map(|t| qualified(t)).collect();
+    let missing_sql: Vec<String> = missing.iter().map(|t| entry(t)).collect();
     if !create {
         return Err(PgSourceError::Precondition {
             problem: format!(
@@ -230,6 +239,71 @@ pub(crate) async fn ensure_publication(
         .await
         .map_err(PgSourceError::sql("adding tables to the publication"))?;
     tracing::info!(publication, added = missing.len(), "publication extended");
+    Ok(())
+}
+
+/// Tables already in the publication whose row filter is not the configured one (compared
+/// as the server writes them back) get it: dropped from the publication and added again in
+/// one transaction (`create_publication`), or the start is refused with the statements.
+async fn reconcile_filters(
+    client: &Client,
+    publication: &str,
+    tables: &[TableId],
+    have: &std::collections::HashSet<TableId>,
+    create: bool,
+    filters: &HashMap<TableId, String>,
+) -> Result<(), PgSourceError> {
+    // Before PostgreSQL 15 there are no row filters (and no `rowfilter` column).
+    if super::catalog::server_version(client).await? < 150000 {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT schemaname::text, tablename::text, rowfilter FROM pg_publication_tables WHERE pubname = $1",
+            &[&publication],
+        )
+        .await
+        .map_err(PgSourceError::sql("reading the publication's row filters"))?;
+    let current: HashMap<TableId, Option<String>> = rows
+        .iter()
+        .map(|r| {
+            (
+                TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+                r.get(2),
+            )
+        })
+        .collect();
+    for t in tables.iter().filter(|t| have.contains(t)) {
+        let want = filters.get(t);
+        let now = current.get(t).cloned().flatten();
+        if want == now.as_ref() {
+            continue;
+        }
+        let add = match want {
+            Some(f) => format!("{} WHERE ({f})", qualified(t)),
+            None => qualified(t),
+        };
+        let sql = format!(
+            "BEGIN; ALTER PUBLICATION {p} DROP TABLE {q}; ALTER PUBLICATION {p} ADD TABLE {add}; COMMIT;",
+            p = quote_ident(publication),
+            q = qualified(t)
+        );
+        if !create {
+            return Err(PgSourceError::Precondition {
+                problem: format!(
+                    "publication {publication} has row filter {now:?} for {t}, the config says {want:?}"
+                ),
+                hint: format!("run {sql} or set create_publication: true"),
+            });
+        }
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(PgSourceError::sql(
+                "changing a table's row filter in the publication",
+            ))?;
+        tracing::info!(publication, table = %t, filtered = want.is_some(), "publication row filter changed");
+    }
     Ok(())
 }
 

@@ -85,9 +85,12 @@ pub(crate) async fn copy_tables(
         let schema = Arc::new(schema);
         let select: Vec<String> = cols.iter().map(|(n, _, _)| quote_ident(n)).collect();
         let sql = format!(
-            "COPY (SELECT {} FROM {}) TO STDOUT",
+            "COPY (SELECT {} FROM {}{}) TO STDOUT",
             select.join(", "),
-            qualified(table)
+            qualified(table),
+            keys.filter(table)
+                .map(|f| format!(" WHERE ({f})"))
+                .unwrap_or_default()
         );
         let table_name = table.to_string();
         // Progress: the catalog's estimate beside the rows read (an estimate: -1 or 0 for a
