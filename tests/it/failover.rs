@@ -117,3 +117,70 @@ async fn update(c: &tokio_postgres::Client, n: i64, committed: &mut HashMap<i64,
         .expect("update");
     committed.entry(id).or_default().push(n);
 }
+
+/// PostgreSQL 16+ decodes on a standby: sluice pointed at a hot standby (with
+/// `hot_standby_feedback`) creates its slot there, snapshots and streams the changes written
+/// on the primary. The publication comes from the primary (a standby takes no DDL); the
+/// slot's creation waits for the primary's next running-transactions record, which the test
+/// asks for (`pg_log_standby_snapshot()`).
+#[tokio::test(flavor = "multi_thread")]
+async fn pg17_decoding_on_a_standby() {
+    let primary = Pg::start_version("logical", 17);
+    let standby = primary.start_standby().await;
+    let c = items_table(&primary, 50).await;
+    c.batch_execute(
+        "CREATE PUBLICATION sluice_sb FOR TABLE items WITH (publish_via_partition_root = true)",
+    )
+    .await
+    .expect("publication");
+    let end: String = c
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+        .await
+        .expect("lsn")
+        .get(0);
+    let sc = standby.connect("postgres").await;
+    wait_for("the standby's replay", Duration::from_secs(60), || async {
+        let r = sc
+            .query_one(
+                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                &[&end],
+            )
+            .await
+            .ok()?;
+        r.get::<_, bool>(0).then_some(())
+    })
+    .await;
+    // Running-transactions records from the primary until the slot exists on the standby.
+    let nudge = {
+        let pc = primary.connect("postgres").await;
+        tokio::spawn(async move {
+            loop {
+                let _ = pc.batch_execute("SELECT pg_log_standby_snapshot()").await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let cfg = PgConnector::new("sb", standby.port, "app", &bootstrap)
+        .table("public.items")
+        .write(tmp.path());
+    let log = tmp.path().join("sluice.log");
+    let _child = sluice::spawn(&cfg.path, &log);
+    let topic = "sb.public.items";
+    wait_for(
+        "the snapshot from the standby",
+        Duration::from_secs(60),
+        || async { (kcat_read(&bootstrap, topic).len() >= 50).then_some(()) },
+    )
+    .await;
+    let mut committed: HashMap<i64, Vec<i64>> = HashMap::new();
+    for n in 1..=100 {
+        update(&c, n, &mut committed).await;
+    }
+    let final_rows = items_values(&c).await;
+    let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
+    nudge.abort();
+    assert_committed_in_order(&records, &committed);
+}
