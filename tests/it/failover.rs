@@ -71,17 +71,7 @@ async fn pg17_failover_slot_carries_on_after_a_promotion() {
         .await
         .expect("lsn")
         .get(0);
-    wait_for("the standby's replay", Duration::from_secs(60), || async {
-        let r = sc
-            .query_one(
-                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-                &[&end],
-            )
-            .await
-            .ok()?;
-        r.get::<_, bool>(0).then_some(())
-    })
-    .await;
+    wait_replayed(&sc, &end).await;
     primary.crash();
     standby.promote();
     let c2 = standby.connect("app").await;
@@ -139,17 +129,7 @@ async fn pg17_decoding_on_a_standby() {
         .expect("lsn")
         .get(0);
     let sc = standby.connect("postgres").await;
-    wait_for("the standby's replay", Duration::from_secs(60), || async {
-        let r = sc
-            .query_one(
-                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-                &[&end],
-            )
-            .await
-            .ok()?;
-        r.get::<_, bool>(0).then_some(())
-    })
-    .await;
+    wait_replayed(&sc, &end).await;
     // Running-transactions records from the primary until the slot exists on the standby.
     let nudge = {
         let pc = primary.connect("postgres").await;
@@ -183,4 +163,19 @@ async fn pg17_decoding_on_a_standby() {
     let records = wait_for_final_values(&bootstrap, topic, &final_rows).await;
     nudge.abort();
     assert_committed_in_order(&records, &committed);
+}
+
+/// Until the standby behind `sc` has replayed the WAL up to `lsn`.
+async fn wait_replayed(sc: &tokio_postgres::Client, lsn: &str) {
+    wait_for("the standby's replay", Duration::from_secs(60), || async {
+        let r = sc
+            .query_one(
+                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                &[&lsn],
+            )
+            .await
+            .ok()?;
+        r.get::<_, bool>(0).then_some(())
+    })
+    .await;
 }
