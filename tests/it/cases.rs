@@ -879,8 +879,8 @@ async fn maria_time_neg() {
 
 /// The core cases on PostgreSQL 16, 17 and 18 (the version matrix; issue 28): the same
 /// recordings, so the same output whatever the server version. 17 runs every PostgreSQL
-/// case (the differential suite on 15 and 17); 16 and 18 the ones whose protocol paths moved
-/// most between versions.
+/// case (the differential suite on 15 and 17); 16 and 18 the core set (keys, TRUNCATE,
+/// messages, transactions, DDL).
 macro_rules! on_version {
     ($($test:ident: $case:literal on $v:literal;)*) => {$(
         #[tokio::test(flavor = "multi_thread")]
@@ -919,6 +919,11 @@ on_version! {
     pg17_transactions: "pg_transactions" on 17;
     pg17_ddl: "pg_ddl" on 17;
     pg17_toast_keys: "pg_toast_keys" on 17;
+    pg16_keys: "pg_keys" on 16;
+    pg16_truncate: "pg_truncate" on 16;
+    pg16_messages: "pg_messages_tx" on 16;
+    pg18_keys: "pg_keys" on 18;
+    pg18_truncate: "pg_truncate" on 18;
     pg16_transactions: "pg_transactions" on 16;
     pg16_ddl: "pg_ddl" on 16;
     pg18_transactions: "pg_transactions" on 18;
