@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::config::PgConnector;
 use crate::support::kafka::{kcat_read, KRecord, Kafka};
-use crate::support::postgres::Pg;
+use crate::support::postgres::{wait_active_slots, Pg};
 use crate::support::{metric, sluice, wait_for};
 
 /// The server streams (or spills) a transaction once it outgrows 64 kB.
@@ -54,7 +54,7 @@ async fn streamed_match_protocol_1(version: u32) {
         .write(tmp.path());
     let mut s2 = sluice::spawn(&v2.path, &tmp.path().join("v2.log"));
     let mut s1 = sluice::spawn(&v1.path, &tmp.path().join("v1.log"));
-    wait_for_active_slots(&c, 2).await;
+    wait_active_slots(&c, 2).await;
 
     let small = pg.connect("app").await;
     c.batch_execute(
@@ -182,7 +182,7 @@ async fn pg17_sigkill_inside_a_streamed_transaction_loses_nothing() {
         .write(tmp.path());
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&cfg.path, &log);
-    wait_for_active_slots(&c, 1).await;
+    wait_active_slots(&c, 1).await;
     c.batch_execute(
         "BEGIN; INSERT INTO big SELECT g, repeat('x', 200), g FROM generate_series(1, 20000) g;",
     )
@@ -244,21 +244,6 @@ async fn setup(
     let spill = tmp.path().join("spill");
     std::fs::create_dir(&spill).expect("spill dir");
     (pg, c, broker, tmp, spill)
-}
-
-/// Until `n` replication slots are active (their sluice streams).
-async fn wait_for_active_slots(c: &tokio_postgres::Client, n: i64) {
-    wait_for("streaming slots", Duration::from_secs(60), || async {
-        let row = c
-            .query_one(
-                "SELECT count(*) FROM pg_replication_slots WHERE active",
-                &[],
-            )
-            .await
-            .ok()?;
-        (row.get::<_, i64>(0) >= n).then_some(())
-    })
-    .await;
 }
 
 /// The topic's records once it holds at least `n` and the end marker (id 999999).

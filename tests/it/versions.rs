@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::config::PgConnector;
 use crate::support::kafka::{kcat_read, KRecord, Kafka};
-use crate::support::postgres::Pg;
+use crate::support::postgres::{wait_active_slots, Pg};
 use crate::support::{sluice, wait_for};
 
 /// PostgreSQL 16: rows a subscription replicates into the server carry an origin. A
@@ -43,17 +43,8 @@ async fn pg16_origin_none_skips_replicated_changes() {
         .write(tmp.path());
     let _l = sluice::spawn(&local.path, &tmp.path().join("local.log"));
     let _a = sluice::spawn(&all.path, &tmp.path().join("all.log"));
-    wait_for("both connectors streaming", Duration::from_secs(60), || async {
-        let r = c
-            .query_one(
-                "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sluice_%' AND active",
-                &[],
-            )
-            .await
-            .ok()?;
-        (r.get::<_, i64>(0) == 2).then_some(())
-    })
-    .await;
+    // Both connectors stream (the subscription's slot is on the upstream server).
+    wait_active_slots(&c, 2).await;
     up.batch_execute("INSERT INTO items SELECT g, g FROM generate_series(1001, 1010) g")
         .await
         .expect("upstream rows");

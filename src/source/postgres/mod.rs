@@ -75,6 +75,8 @@ pub struct PostgresSource {
     streaming: bool,
     /// The server this attempt streams from: `host`/`port` or one of `failover_hosts`.
     endpoint: (String, u16),
+    /// Its `server_version_num`.
+    server_version: u32,
 }
 
 /// What the stream loop passes on with each message of a transaction.
@@ -138,6 +140,7 @@ impl PostgresSource {
             kafka_signals: None,
             take_over_slot: false,
             streaming: false,
+            server_version: 0,
         }
     }
 
@@ -314,6 +317,7 @@ impl PostgresSource {
         self.tables = tables;
         let missing = catalog::preflight(&sql, &s.user, &self.tables).await?;
         let version = catalog::server_version(&sql).await?;
+        self.server_version = version;
         self.streaming = s.stream_in_progress && version >= 140000;
         if s.origin == crate::config::Origin::None && version < 160000 {
             return Err(PgSourceError::Precondition {
@@ -438,6 +442,7 @@ impl PostgresSource {
             s.create_publication,
             s.publish_via_partition_root,
             &row_filters,
+            version,
         )
         .await?;
         let Some(stored) = self.offsets.load_or_stop(&io.shutdown).await? else {
@@ -915,6 +920,7 @@ impl PostgresSource {
                                 self.settings.create_publication,
                                 self.settings.publish_via_partition_root,
                                 &filters,
+                                self.server_version,
                             )
                             .await,
                             Err(e) => Err(e),

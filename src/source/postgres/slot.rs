@@ -119,6 +119,7 @@ pub(crate) async fn ensure_publication(
     create: bool,
     via_root: bool,
     filters: &HashMap<TableId, String>,
+    version: u32,
 ) -> Result<(), PgSourceError> {
     // A table as the publication lists it: with its row filter, if one is configured.
     let entry = |t: &TableId| match filters.get(t) {
@@ -211,7 +212,10 @@ pub(crate) async fn ensure_publication(
             ))
         })
         .collect();
-    reconcile_filters(client, publication, tables, &have, create, filters).await?;
+    // Before PostgreSQL 15 there are no row filters (and no `rowfilter` column).
+    if version >= 150000 {
+        reconcile_filters(client, publication, tables, &have, create, filters).await?;
+    }
     let missing: Vec<&TableId> = tables.iter().filter(|t| !have.contains(t)).collect();
     if missing.is_empty() {
         return Ok(());
@@ -253,10 +257,6 @@ async fn reconcile_filters(
     create: bool,
     filters: &HashMap<TableId, String>,
 ) -> Result<(), PgSourceError> {
-    // Before PostgreSQL 15 there are no row filters (and no `rowfilter` column).
-    if super::catalog::server_version(client).await? < 150000 {
-        return Ok(());
-    }
     let rows = client
         .query(
             "SELECT schemaname::text, tablename::text, rowfilter FROM pg_publication_tables WHERE pubname = $1",

@@ -233,3 +233,22 @@ impl Drop for Pg {
             .status();
     }
 }
+
+/// Until `n` replication slots of the server behind `c` are active (their sluice streams).
+pub async fn wait_active_slots(c: &Client, n: i64) {
+    super::wait_for(
+        "streaming slots",
+        std::time::Duration::from_secs(60),
+        || async {
+            let row = c
+                .query_one(
+                    "SELECT count(*) FROM pg_replication_slots WHERE active",
+                    &[],
+                )
+                .await
+                .ok()?;
+            (row.get::<_, i64>(0) >= n).then_some(())
+        },
+    )
+    .await;
+}
