@@ -667,6 +667,19 @@ pub struct EnvelopeEncoder {
     /// Whether records in [`Form::Envelope`] carry schemas: as `schemas_enable` says, and
     /// always when some part is Avro (the sink derives the Avro schema from them).
     wrap: bool,
+    /// The last `source` block written as JSON, with what it was written from: the rows of
+    /// a snapshot (and of one streamed position) share it.
+    last_source: std::sync::Mutex<Option<SourceBlock>>,
+}
+
+/// A rendered JSON `source` block and its inputs (see [`EnvelopeEncoder::write_source`]).
+#[derive(Debug)]
+struct SourceBlock {
+    position: Position,
+    commit_ts_us: i64,
+    snapshot: Option<SnapshotMarker>,
+    table: TableId,
+    json: Vec<u8>,
 }
 
 /// A `source` field's JSON key, `,"name":` (the Avro writer reads the name back with
@@ -708,6 +721,7 @@ impl EnvelopeEncoder {
                 opts.topic_prefix
             ))),
             wrap: opts.schemas_enable || opts.avro.any(),
+            last_source: std::sync::Mutex::new(None),
             opts,
             now_ns: None,
             rendered: HashMap::new(),
@@ -1277,6 +1291,17 @@ impl EnvelopeEncoder {
         table: &TableId,
         out: &mut Vec<u8>,
     ) {
+        if let Ok(last) = self.last_source.lock() {
+            if let Some(b) = last.as_ref().filter(|b| {
+                b.commit_ts_us == commit_ts_us
+                    && b.snapshot == snapshot
+                    && b.position == *position
+                    && b.table == *table
+            }) {
+                out.extend_from_slice(&b.json);
+                return;
+            }
+        }
         let start = out.len();
         self.source_fields(position, commit_ts_us, snapshot, table, |key, v| {
             out.extend_from_slice(key);
@@ -1291,6 +1316,15 @@ impl EnvelopeEncoder {
             *b = b'{';
         }
         out.push(b'}');
+        if let Ok(mut last) = self.last_source.lock() {
+            *last = Some(SourceBlock {
+                position: position.clone(),
+                commit_ts_us,
+                snapshot,
+                table: table.clone(),
+                json: out.get(start..).unwrap_or_default().to_vec(),
+            });
+        }
     }
 
     /// The fields of Debezium's `source` block for this source kind, in schema order: the
