@@ -587,19 +587,68 @@ async fn load_snap(pg: &Pg, rows: u64) -> (u64, f64) {
 
 async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> {
     let (bytes, copy_s) = load_snap(pg, rows).await;
+    let fair_s = copy_into_kcat(pg, bootstrap, rows);
+    // SLUICE_BENCH_SNAPSHOT_THREADS=1,2,4: one run per `snapshot_max_threads` value.
+    let threads: Vec<usize> = std::env::var("SLUICE_BENCH_SNAPSHOT_THREADS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1]);
+    let mb = bytes as f64 / 1e6;
+    let mut out = vec![
+        (
+            "snapshot: raw COPY (limit)".to_string(),
+            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / copy_s, mb / copy_s),
+        ),
+        (
+            "snapshot: COPY | kcat -P into the same broker (fair limit)".to_string(),
+            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / fair_s, mb / fair_s),
+        ),
+    ];
+    for n in threads {
+        let dir = root.join(format!("threads{n}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let source = format!(
+            "      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      database: bench\n      tables: [public.snap]\n      snapshot_mode: initial_only\n      snapshot_max_threads: {n}\n      slot_name: sluice_snap\n      publication_name: pub_snap\n",
+            pg.port
+        );
+        let t = Instant::now();
+        let mut s = Sluice::start(&dir, &source, bootstrap, "snap");
+        s.wait_exit().await;
+        let sluice_s = t.elapsed().as_secs_f64();
+        out.push((
+            format!("snapshot: sluice → broker, {n} reader(s)"),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s ({:.0}% of COPY, {:.0}% of COPY | kcat), peak RSS {} MB, CPU {:.1} µs/row",
+                rows as f64 / sluice_s,
+                mb / sluice_s,
+                100.0 * copy_s / sluice_s,
+                100.0 * fair_s / sluice_s,
+                s.peak_kb / 1024,
+                s.cpu_us_per(rows)
+            ),
+        ));
+    }
+    out
+}
+
+/// The fair limit of a snapshot: PostgreSQL's text `COPY` piped by `kcat -P` into the same
+/// broker (one message per row, lz4 as sluice's producer), in seconds for `rows` rows.
+fn copy_into_kcat(pg: &Pg, bootstrap: &str, rows: u64) -> f64 {
+    let topic = "bench.copy-kcat";
     let t = Instant::now();
-    let mut s = Sluice::postgres(root, pg.port, bootstrap, "initial_only", "snap");
-    s.wait_exit().await;
-    let sluice_s = t.elapsed().as_secs_f64();
-    snapshot_rows(
-        "snapshot",
-        ("raw COPY", "COPY"),
-        rows,
-        bytes,
-        copy_s,
-        sluice_s,
-        &s,
-    )
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; {PGBIN}/psql -X -q -h 127.0.0.1 -p {} -U postgres -d bench -c 'COPY (SELECT id, a, b, c, d, e FROM public.snap) TO STDOUT' | kcat -P -b {bootstrap} -t {topic} -X compression.codec=lz4 -X batch.size=1000000 -X linger.ms=5",
+            pg.port
+        ))
+        .status()
+        .expect("psql | kcat");
+    assert!(st.success(), "COPY | kcat failed");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(topic_records(bootstrap, topic) >= rows, "kcat delivered fewer rows");
+    secs
 }
 
 /// The initial snapshot with `snapshot_consistency: chunked` (issue 24): chunk sizes beside

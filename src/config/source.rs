@@ -262,6 +262,12 @@ pub struct PostgresSettings {
     /// `incremental.snapshot.chunk.size`, default 1024). Memory holds one chunk.
     #[serde(default = "default_chunk_size")]
     pub snapshot_chunk_size: usize,
+    /// Connections reading the initial snapshot (`snapshot_consistency: transaction`) at
+    /// once, each in the same exported snapshot (Debezium's `snapshot.max.threads`): tables,
+    /// and parts of a large table by `ctid` range (PostgreSQL 14 and newer), are read ahead
+    /// while earlier ones are written. The output keeps the one-reader order. 1 to 16.
+    #[serde(default = "default_snapshot_threads")]
+    pub snapshot_max_threads: usize,
     /// How the initial snapshot reads: `transaction` (default: one consistent point for
     /// every table, Debezium's markers; an interrupted snapshot starts over) or `chunked`
     /// (through the incremental snapshotter while streaming: resumable after a crash, each
@@ -355,6 +361,10 @@ fn default_in_progress_memory_bytes() -> usize {
 
 fn default_chunk_size() -> usize {
     1024
+}
+
+fn default_snapshot_threads() -> usize {
+    1
 }
 
 fn default_placeholder() -> String {

@@ -322,6 +322,13 @@ impl Settings {
                             "name a directory sluice may write to, or leave it out for the system's temporary directory",
                         ));
                     }
+                    if !(1..=16).contains(&pg.snapshot_max_threads) {
+                        return Err(invalid(
+                            at("source.snapshot_max_threads"),
+                            format!("{} is out of range", pg.snapshot_max_threads),
+                            "use 1 to 16 connections (default 1)",
+                        ));
+                    }
                     validate_incremental(
                         &at,
                         pg.snapshot_chunk_size,

@@ -170,6 +170,18 @@ impl PostgresSource {
         self.sql_connect_to(&self.endpoint.0, self.endpoint.1).await
     }
 
+    /// `snapshot_max_threads` connections in the exported snapshot `name`.
+    async fn snapshot_readers(&self, name: &str) -> Result<snapshot::Readers, PgSourceError> {
+        let mut clients = Vec::with_capacity(self.settings.snapshot_max_threads);
+        for _ in 0..self.settings.snapshot_max_threads {
+            clients.push(snapshot::reader(self.sql_connect().await?, name).await?);
+        }
+        Ok(snapshot::Readers {
+            clients,
+            split: self.server_version >= 140000,
+        })
+    }
+
     /// A SQL connection to the first of `host` and `failover_hosts` that accepts one and is
     /// not a standby; later connections of this attempt go to the same server.
     async fn connect_primary(&mut self) -> Result<tokio_postgres::Client, PgSourceError> {
@@ -375,6 +387,15 @@ impl PostgresSource {
                 .map_err(PgSourceError::sql("reading the current WAL position"))?;
             let lsn = Lsn::parse(row.get::<_, &str>(0)).unwrap_or_default();
             let txn = snapshot::begin(&mut sql, None).await?;
+            let readers = if s.snapshot_max_threads > 1 {
+                let name = snapshot::export(&txn).await?;
+                self.snapshot_readers(&name).await?
+            } else {
+                snapshot::Readers {
+                    clients: Vec::new(),
+                    split: false,
+                }
+            };
             let mut emitter = crate::source::snapshot::SnapshotEmitter::new(&io.tx, self.limits);
             let done = snapshot::copy_tables(
                 &txn,
@@ -387,6 +408,7 @@ impl PostgresSource {
                 &io.shutdown,
                 &self.telemetry,
                 &self.connector,
+                readers,
             )
             .await?;
             if !done {
@@ -568,6 +590,17 @@ impl PostgresSource {
                 self.telemetry
                     .set_health(&self.connector, Health::Snapshotting);
                 let txn = snapshot::begin(&mut sql, created.snapshot_name.as_deref()).await?;
+                // More readers import the slot's snapshot before replication starts (the
+                // replication connection's next command ends the export).
+                let readers = match created.snapshot_name.as_deref() {
+                    Some(name) if s.snapshot_max_threads > 1 => {
+                        self.snapshot_readers(name).await?
+                    }
+                    _ => snapshot::Readers {
+                        clients: Vec::new(),
+                        split: false,
+                    },
+                };
                 repl.start()
                     .await
                     .map_err(PgSourceError::repl("starting replication"))?;
@@ -587,6 +620,7 @@ impl PostgresSource {
                     &io.shutdown,
                     &self.telemetry,
                     &self.connector,
+                    readers,
                 )
                 .await?;
                 if !done {

@@ -7,8 +7,13 @@
 //!   for each table: COPY (SELECT cols FROM t) TO STDOUT ──► rows ──► op "r" events ──► batches
 //! final batch: checkpoint { consistent point, snapshot_done }
 //! ```
+//! With `snapshot_max_threads` above 1, more connections import the same snapshot and read
+//! tables (and `ctid` ranges of large ones) ahead, each into a bounded hand-off; the writer
+//! takes the parts in order, so the output is what one reader gives.
+//!
 //! Invariants: no checkpoint is emitted before the last row, so an interrupted snapshot is
-//! never half-acknowledged (it restarts from scratch); memory is bounded by the batch limits.
+//! never half-acknowledged (it restarts from scratch); memory is bounded by the batch limits
+//! and the hand-offs (two of 1,024 rows per part being read).
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -46,7 +51,89 @@ pub(crate) async fn begin<'c>(
     Ok(txn)
 }
 
+/// Export the snapshot of `txn` for more readers (valid while `txn` is open).
+pub(crate) async fn export(txn: &Transaction<'_>) -> Result<String, PgSourceError> {
+    let row = txn
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .map_err(PgSourceError::sql("exporting the snapshot for more readers"))?;
+    Ok(row.get(0))
+}
+
+/// One more reader of the snapshot `exported`: a connection in its own REPEATABLE READ,
+/// read-only transaction that imported it (ended when the connection is dropped).
+pub(crate) async fn reader(
+    client: tokio_postgres::Client,
+    exported: &str,
+) -> Result<tokio_postgres::Client, PgSourceError> {
+    client
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            catalog::quote_literal(exported)
+        ))
+        .await
+        .map_err(PgSourceError::sql("importing the snapshot into another reader"))?;
+    Ok(client)
+}
+
+/// How many connections read, and whether a large table may be split by `ctid` range
+/// (PostgreSQL 14 and newer scan a `ctid` range without reading the rest of the table).
+pub(crate) struct Readers {
+    /// Connections besides the snapshot transaction, each in the same snapshot; none: the
+    /// snapshot transaction reads every table itself.
+    pub clients: Vec<tokio_postgres::Client>,
+    /// Whether a table of at least [`SPLIT_MIN_PAGES`] pages is read in `ctid` ranges.
+    pub split: bool,
+}
+
+/// A table smaller than this (in 8 kB pages, 16 MB) is read by one `COPY`.
+const SPLIT_MIN_PAGES: i64 = 2048;
+/// A part of a split table is at least this many pages.
+const PART_MIN_PAGES: i64 = 512;
+/// Rows a reader hands over at a time.
+const HANDOFF_ROWS: usize = 1024;
+
+/// What a reader needs to turn a table's COPY lines into events.
+struct Table {
+    name: String,
+    schema: Arc<TableSchema>,
+    kinds: Arc<ColumnKinds>,
+}
+
+/// One `COPY` of a table, or of a `ctid` range of it.
+struct Part {
+    table: usize,
+    sql: String,
+}
+
+/// Rows of a part as a reader hands them over: `Ok(None)` ends the part.
+type Handoff = Result<Option<Vec<ChangeEvent>>, PgSourceError>;
+
+/// The connection a reader copies from.
+#[derive(Clone, Copy)]
+enum Conn<'a> {
+    Txn(&'a Transaction<'a>),
+    Client(&'a tokio_postgres::Client),
+}
+
+impl Conn<'_> {
+    async fn copy_out(
+        &self,
+        sql: &str,
+    ) -> Result<tokio_postgres::CopyOutStream, tokio_postgres::Error> {
+        match self {
+            Conn::Txn(t) => t.copy_out(sql).await,
+            Conn::Client(c) => c.copy_out(sql).await,
+        }
+    }
+}
+
 /// Read every table and emit `r` events. Returns `Ok(false)` when the pipeline closed.
+///
+/// With more readers, tables (and `ctid` ranges of large ones) are read ahead on their own
+/// connections, each into a bounded hand-off, while the parts before them are written: the
+/// output is in the order one reader would give, with the same snapshot markers, and memory
+/// holds at most a few hand-offs per reader.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn copy_tables(
     txn: &Transaction<'_>,
@@ -59,6 +146,7 @@ pub(crate) async fn copy_tables(
     shutdown: &tokio::sync::watch::Receiver<bool>,
     telemetry: &crate::telemetry::Telemetry,
     connector: &str,
+    readers: Readers,
 ) -> Result<bool, PgSourceError> {
     let ts_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -72,6 +160,10 @@ pub(crate) async fn copy_tables(
     };
     let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
     remaining.set(tables.len() as i64);
+    let threads = readers.clients.len().max(1);
+    // Every table's shape and statements first (the catalog as the snapshot sees it).
+    let mut prepared = Vec::with_capacity(tables.len());
+    let mut parts = Vec::new();
     for (ti, table) in tables.iter().enumerate() {
         let cat = catalog::table_columns(txn, table, keys).await?;
         let oids: Vec<u32> = cat.iter().map(|c| c.type_oid).collect();
@@ -82,23 +174,14 @@ pub(crate) async fn copy_tables(
             .collect();
         let (schema, kinds) =
             catalog::build_schema(table.clone(), &cols, &cat, registry, next_schema_version());
-        let schema = Arc::new(schema);
         let select: Vec<String> = cols.iter().map(|(n, _, _)| quote_ident(n)).collect();
-        let sql = format!(
-            "COPY (SELECT {} FROM {}{}) TO STDOUT",
-            select.join(", "),
-            qualified(table),
-            keys.filter(table)
-                .map(|f| format!(" WHERE ({f})"))
-                .unwrap_or_default()
-        );
         let table_name = table.to_string();
         // Progress: the catalog's estimate beside the rows read (an estimate: -1 or 0 for a
-        // table never analyzed).
-        let estimate: Option<f32> = txn
+        // table never analyzed); its pages decide a split.
+        let (estimate, pages) = txn
             .query_opt(
                 &format!(
-                    "SELECT reltuples FROM pg_class WHERE oid = to_regclass({})",
+                    "SELECT reltuples, relpages::int8 FROM pg_class WHERE oid = to_regclass({})",
                     catalog::quote_literal(&qualified(table))
                 ),
                 &[],
@@ -106,77 +189,256 @@ pub(crate) async fn copy_tables(
             .await
             .ok()
             .flatten()
-            .map(|r| r.get(0));
+            .map_or((None, 0), |r| (Some(r.get::<_, f32>(0)), r.get::<_, i64>(1)));
         telemetry
             .snapshot_estimated
             .with_label_values(&[connector, &table_name])
             .set(estimate.map_or(0, |e| e.max(0.0) as i64));
-        let progress = telemetry
-            .snapshot_rows
-            .with_label_values(&[connector, &table_name]);
-        tracing::info!(connector, table = %table, "snapshot of table started");
-        let stream = txn
-            .copy_out(sql.as_str())
-            .await
-            .map_err(PgSourceError::sql("starting COPY for the snapshot"))?;
-        futures_util::pin_mut!(stream);
-        let mut buf = BytesMut::new();
-        let before = emitter.rows;
-        let mut counted = before;
-        while let Some(chunk) = stream.next().await {
+        let filter = keys.filter(table).map(|f| format!("({f})"));
+        let base = format!("COPY (SELECT {} FROM {}", select.join(", "), qualified(table));
+        let ranges = if readers.split && threads > 1 && pages >= SPLIT_MIN_PAGES {
+            ((threads as i64) * 4).min(pages / PART_MIN_PAGES).max(1)
+        } else {
+            1
+        };
+        for r in 0..ranges {
+            let mut conds: Vec<String> = filter.iter().cloned().collect();
+            if r > 0 {
+                conds.push(format!("ctid >= '({},0)'::tid", r * pages / ranges));
+            }
+            if r + 1 < ranges {
+                conds.push(format!("ctid < '({},0)'::tid", (r + 1) * pages / ranges));
+            }
+            let sql = if conds.is_empty() {
+                format!("{base}) TO STDOUT")
+            } else {
+                format!("{base} WHERE {}) TO STDOUT", conds.join(" AND "))
+            };
+            parts.push(Part { table: ti, sql });
+        }
+        prepared.push(Table {
+            name: table_name,
+            schema: Arc::new(schema),
+            kinds: Arc::new(kinds),
+        });
+    }
+    let prepared = Arc::new(prepared);
+    // One bounded hand-off per part; reader k reads parts k, k + n, … in order, so the
+    // parts are written in order without a reader waiting on one that waits on it.
+    let mut outs = Vec::with_capacity(parts.len());
+    let mut ins = Vec::with_capacity(parts.len());
+    for _ in &parts {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Handoff>(2);
+        outs.push(tx);
+        ins.push(rx);
+    }
+    let order: Vec<usize> = parts.iter().map(|p| p.table).collect();
+    let mut work: Vec<Vec<(Part, tokio::sync::mpsc::Sender<Handoff>)>> =
+        (0..threads).map(|_| Vec::new()).collect();
+    for (i, (part, tx)) in parts.into_iter().zip(outs).enumerate() {
+        work[i % threads].push((part, tx));
+    }
+    let write = write_parts(
+        ins, &order, &prepared, tables, emitter, shutdown, telemetry, connector, &remaining,
+    );
+    if readers.clients.is_empty() {
+        let work = work.pop().unwrap_or_default();
+        let read = read_parts(
+            Conn::Txn(txn),
+            work,
+            Arc::clone(&prepared),
+            position,
+            ts_us,
+            shutdown.clone(),
+        );
+        // The reader ends by itself once its hand-offs are written or dropped.
+        let (_, written) = tokio::join!(read, write);
+        written
+    } else {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (client, work) in readers.clients.into_iter().zip(work) {
+            let (prepared, position, shutdown) =
+                (Arc::clone(&prepared), position.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                read_parts(
+                    Conn::Client(&client),
+                    work,
+                    prepared,
+                    position,
+                    ts_us,
+                    shutdown,
+                )
+                .await
+            });
+        }
+        // Dropping the set at the end (or on an error) stops the readers.
+        write.await
+    }
+}
+
+/// Read `work`'s parts in order into their hand-offs. A failure goes to the part being read.
+async fn read_parts(
+    conn: Conn<'_>,
+    work: Vec<(Part, tokio::sync::mpsc::Sender<Handoff>)>,
+    tables: Arc<Vec<Table>>,
+    position: Position,
+    ts_us: i64,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    for (part, out) in work {
+        let Some(table) = tables.get(part.table) else {
+            return;
+        };
+        match read_part(conn, &part, table, &position, ts_us, &shutdown, &out).await {
+            Ok(true) => {
+                if out.send(Ok(None)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(false) => return,
+            Err(e) => {
+                let _ = out.send(Err(e)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// One part's rows into `out`; `Ok(false)`: stopped (shutdown, or the writer is gone).
+async fn read_part(
+    conn: Conn<'_>,
+    part: &Part,
+    table: &Table,
+    position: &Position,
+    ts_us: i64,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    out: &tokio::sync::mpsc::Sender<Handoff>,
+) -> Result<bool, PgSourceError> {
+    let stream = conn
+        .copy_out(part.sql.as_str())
+        .await
+        .map_err(PgSourceError::sql("starting COPY for the snapshot"))?;
+    futures_util::pin_mut!(stream);
+    let mut buf = BytesMut::new();
+    let mut rows = Vec::with_capacity(HANDOFF_ROWS);
+    while let Some(chunk) = stream.next().await {
+        if *shutdown.borrow() {
+            return Ok(false);
+        }
+        let chunk = chunk.map_err(PgSourceError::sql("reading COPY data"))?;
+        // PostgreSQL sends one row per CopyData message: parse it in place.
+        let single_row =
+            buf.is_empty() && chunk.last() == Some(&b'\n') && memchr_count(&chunk, b'\n') == 1;
+        let mut lines: Vec<Bytes> = Vec::new();
+        if single_row {
+            lines.push(chunk.slice(..chunk.len() - 1));
+        } else {
+            buf.extend_from_slice(&chunk);
+            while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                let line = buf.split_to(nl + 1).freeze();
+                lines.push(line.slice(..nl));
+            }
+        }
+        for line in lines {
+            let row = parse_copy_row(&line, &table.schema, &table.kinds, &table.name)?;
+            let ev = ChangeEvent::new(
+                Op::Read,
+                Arc::clone(&table.schema),
+                None,
+                Some(row),
+                position.clone(),
+                ts_us,
+            )
+            .map_err(|_| PgSourceError::Copy {
+                table: table.name.clone(),
+                detail: "row does not match the table's columns",
+            })?;
+            rows.push(ev);
+            if rows.len() >= HANDOFF_ROWS {
+                let full = std::mem::replace(&mut rows, Vec::with_capacity(HANDOFF_ROWS));
+                if out.send(Ok(Some(full))).await.is_err() {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    if !buf.is_empty() {
+        return Err(PgSourceError::Copy {
+            table: table.name.clone(),
+            detail: "data ended in the middle of a row",
+        });
+    }
+    if !rows.is_empty() && out.send(Ok(Some(rows))).await.is_err() {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Write the parts' rows in part order through the emitter, ending each table after its
+/// last part.
+#[allow(clippy::too_many_arguments)]
+async fn write_parts(
+    ins: Vec<tokio::sync::mpsc::Receiver<Handoff>>,
+    order: &[usize],
+    prepared: &[Table],
+    tables: &[TableId],
+    emitter: &mut SnapshotEmitter<'_>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    telemetry: &crate::telemetry::Telemetry,
+    connector: &str,
+    remaining: &prometheus::IntGauge,
+) -> Result<bool, PgSourceError> {
+    let mut started = None;
+    let mut before = 0;
+    let mut counted = 0;
+    let mut progress = None;
+    for (pi, mut rx) in ins.into_iter().enumerate() {
+        let ti = order[pi];
+        let table = &prepared[ti];
+        if started != Some(ti) {
+            started = Some(ti);
+            tracing::info!(connector, table = %tables[ti], "snapshot of table started");
+            before = emitter.rows;
+            counted = before;
+            progress = Some(
+                telemetry
+                    .snapshot_rows
+                    .with_label_values(&[connector, &table.name]),
+            );
+        }
+        loop {
+            let rows = match rx.recv().await {
+                Some(Ok(Some(rows))) => rows,
+                Some(Ok(None)) => break,
+                Some(Err(e)) => return Err(e),
+                None if *shutdown.borrow() => return Ok(false),
+                None => {
+                    return Err(PgSourceError::Copy {
+                        table: table.name.clone(),
+                        detail: "a snapshot reader stopped before the end of the table",
+                    })
+                }
+            };
             if *shutdown.borrow() {
                 return Ok(false);
             }
-            let chunk = chunk.map_err(PgSourceError::sql("reading COPY data"))?;
-            // PostgreSQL sends one row per CopyData message: parse it in place.
-            let single_row =
-                buf.is_empty() && chunk.last() == Some(&b'\n') && memchr_count(&chunk, b'\n') == 1;
-            let mut lines: Vec<Bytes> = Vec::new();
-            if single_row {
-                lines.push(chunk.slice(..chunk.len() - 1));
-            } else {
-                buf.extend_from_slice(&chunk);
-                while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                    let line = buf.split_to(nl + 1).freeze();
-                    lines.push(line.slice(..nl));
-                }
-            }
-            for line in lines {
-                let row = parse_copy_row(&line, &schema, &kinds, &table_name)?;
-                let ev = ChangeEvent::new(
-                    Op::Read,
-                    Arc::clone(&schema),
-                    None,
-                    Some(row),
-                    position.clone(),
-                    ts_us,
-                )
-                .map_err(|_| PgSourceError::Copy {
-                    table: table_name.clone(),
-                    detail: "row does not match the table's columns",
-                })?;
+            for ev in rows {
                 if emitter.push(ev).await.is_err() {
                     return Ok(false);
                 }
-                if emitter.rows - counted >= 1024 {
-                    progress.inc_by(emitter.rows - counted);
-                    counted = emitter.rows;
-                }
             }
+            if let Some(p) = &progress {
+                p.inc_by(emitter.rows - counted);
+            }
+            counted = emitter.rows;
         }
-        if !buf.is_empty() {
-            return Err(PgSourceError::Copy {
-                table: table_name,
-                detail: "data ended in the middle of a row",
-            });
+        if order.get(pi + 1) != Some(&ti) {
+            if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
+                return Ok(false);
+            }
+            remaining.set((tables.len() - ti - 1) as i64);
+            tracing::info!(connector, table = %tables[ti], rows = emitter.rows - before, "snapshot of table finished");
         }
-        if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
-            return Ok(false);
-        }
-        let n = emitter.rows - before;
-        progress.inc_by(emitter.rows - counted);
-        remaining.set((tables.len() - ti - 1) as i64);
-        tracing::info!(connector, table = %table, rows = n, "snapshot of table finished");
     }
     Ok(true)
 }
