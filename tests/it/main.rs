@@ -21,6 +21,7 @@ mod mysql_incremental;
 mod offsets;
 mod readme;
 mod shapes;
+mod snapshot_readers;
 mod sinks;
 mod streamed;
 mod toast;

@@ -177,11 +177,13 @@ pub(crate) async fn copy_tables(
         let select: Vec<String> = cols.iter().map(|(n, _, _)| quote_ident(n)).collect();
         let table_name = table.to_string();
         // Progress: the catalog's estimate beside the rows read (an estimate: -1 or 0 for a
-        // table never analyzed); its pages decide a split.
+        // table never analyzed); its size in pages now decides a split (pages added later
+        // are in the last, open-ended range).
         let (estimate, pages) = txn
             .query_opt(
                 &format!(
-                    "SELECT reltuples, relpages::int8 FROM pg_class WHERE oid = to_regclass({})",
+                    "SELECT c.reltuples, pg_relation_size(c.oid) / current_setting('block_size')::int8 \
+                     FROM pg_class c WHERE c.oid = to_regclass({})",
                     catalog::quote_literal(&qualified(table))
                 ),
                 &[],
@@ -397,7 +399,8 @@ async fn write_parts(
         let table = &prepared[ti];
         if started != Some(ti) {
             started = Some(ti);
-            tracing::info!(connector, table = %tables[ti], "snapshot of table started");
+            let parts = order.iter().filter(|&&t| t == ti).count();
+            tracing::info!(connector, table = %tables[ti], parts, "snapshot of table started");
             before = emitter.rows;
             counted = before;
             progress = Some(
