@@ -598,11 +598,19 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
     let mut out = vec![
         (
             "snapshot: raw COPY (limit)".to_string(),
-            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / copy_s, mb / copy_s),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s",
+                rows as f64 / copy_s,
+                mb / copy_s
+            ),
         ),
         (
             "snapshot: COPY | kcat -P into the same broker (fair limit)".to_string(),
-            format!("{:.0} rows/s, {:.1} MB/s", rows as f64 / fair_s, mb / fair_s),
+            format!(
+                "{:.0} rows/s, {:.1} MB/s",
+                rows as f64 / fair_s,
+                mb / fair_s
+            ),
         ),
     ];
     for n in threads {
@@ -647,7 +655,10 @@ fn copy_into_kcat(pg: &Pg, bootstrap: &str, rows: u64) -> f64 {
         .expect("psql | kcat");
     assert!(st.success(), "COPY | kcat failed");
     let secs = t.elapsed().as_secs_f64();
-    assert!(topic_records(bootstrap, topic) >= rows, "kcat delivered fewer rows");
+    assert!(
+        topic_records(bootstrap, topic) >= rows,
+        "kcat delivered fewer rows"
+    );
     secs
 }
 

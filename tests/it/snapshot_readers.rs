@@ -37,16 +37,20 @@ async fn pg17_three_readers_write_what_one_reader_writes() {
         .await
         .expect("size")
         .get(0);
-    assert!(pages >= 2048, "the large table must be split: {pages} pages");
+    assert!(
+        pages >= 2048,
+        "the large table must be split: {pages} pages"
+    );
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let connector = |name: &str, threads: usize, mode: &str| {
         ["public.a", "public.big", "public.empty", "public.c"]
             .iter()
-            .fold(PgConnector::new(name, pg.port, "app", &bootstrap), |b, t| {
-                b.table(t)
-            })
+            .fold(
+                PgConnector::new(name, pg.port, "app", &bootstrap),
+                |b, t| b.table(t),
+            )
             .source("snapshot_mode", mode)
             .source("snapshot_max_threads", threads)
             .source("slot_name", format!("slot_{name}"))
@@ -62,9 +66,11 @@ async fn pg17_three_readers_write_what_one_reader_writes() {
     let three = connector("three", 3, "initial");
     let log = tmp.path().join("three.log");
     let _child = sluice::spawn(&three, &log);
-    wait_for("the three readers' snapshot", Duration::from_secs(120), || async {
-        (kcat_read(&bootstrap, "three.public.c").len() >= 3).then_some(())
-    })
+    wait_for(
+        "the three readers' snapshot",
+        Duration::from_secs(120),
+        || async { (kcat_read(&bootstrap, "three.public.c").len() >= 3).then_some(()) },
+    )
     .await;
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logs.contains("snapshot complete; streaming"), "{logs}");

@@ -497,6 +497,7 @@ pub(crate) fn table_from_map(
     guard(|| {
         let mut t = table_from_map_inner(id, tme, catalog_cols, history, keys)?;
         t.row_map = row_map(tme)?.map(Arc::new);
+        t.plan = Some(Arc::new(RowPlan::of(t.row_map.as_deref().unwrap_or(tme))?));
         Ok(t)
     })
 }
@@ -710,6 +711,7 @@ fn table_from_map_inner(
         }),
         kinds,
         row_map: None,
+        plan: None,
     })
 }
 
@@ -897,10 +899,84 @@ fn time2_value(b: &[u8], fsp: u8) -> Option<MyValue> {
     ))
 }
 
+/// How each column of a table's rows events is read: its binlog type, metadata and
+/// signedness, taken from the table map once (not for every row, as mysql_common's row
+/// parser does, with a column descriptor allocated per column and row).
+#[derive(Debug, Default)]
+pub(crate) struct RowPlan {
+    columns: Vec<PlanColumn>,
+}
+
+#[derive(Debug)]
+struct PlanColumn {
+    ty: MyType,
+    meta: Vec<u8>,
+    unsigned: bool,
+}
+
+impl RowPlan {
+    /// The plan of the table map the rows are parsed with (see [`row_map`]).
+    pub(crate) fn of(tme: &TableMapEvent<'_>) -> Result<RowPlan, DecodeFail> {
+        let extractor =
+            mysql_async::binlog::events::OptionalMetaExtractor::new(tme.iter_optional_meta())
+                .map_err(bad)?;
+        let mut signedness = extractor.iter_signedness();
+        let n = tme.columns_count() as usize;
+        let mut columns = Vec::with_capacity(n);
+        for i in 0..n {
+            let ty = match tme.get_column_type(i) {
+                Ok(Some(ty)) => ty,
+                Ok(None) => return Err(DecodeFail::Malformed(format!("column {i} has no type"))),
+                Err(e) => return Err(bad(e)),
+            };
+            // The signedness list has one entry per numeric column, in column order.
+            let unsigned = ty
+                .is_numeric_type()
+                .then(|| signedness.next())
+                .flatten()
+                .unwrap_or_default();
+            columns.push(PlanColumn {
+                ty,
+                meta: tme.get_column_metadata(i).unwrap_or_default().to_vec(),
+                unsigned,
+            });
+        }
+        Ok(RowPlan { columns })
+    }
+
+    /// One row image at the start of `buf`: the columns `present` marks, each a value (SQL
+    /// NULL per the image's null bitmap), indexed by column; the others `None`.
+    fn image<'a>(
+        &'a self,
+        buf: &mut mysql_common::io::ParseBuf<'a>,
+        present: &[bool],
+    ) -> Result<Vec<Option<BinlogValue<'a>>>, DecodeFail> {
+        let in_image = present.iter().filter(|&&p| p).count();
+        let nulls: &[u8] = buf.parse(in_image.div_ceil(8)).map_err(bad)?;
+        let mut out = Vec::with_capacity(self.columns.len());
+        let mut at = 0;
+        for (c, &p) in self.columns.iter().zip(present) {
+            if !p {
+                out.push(None);
+                continue;
+            }
+            let null = nulls.get(at / 8).is_none_or(|b| b & (1 << (at % 8)) != 0);
+            at += 1;
+            out.push(Some(if null {
+                BinlogValue::Value(MyValue::NULL)
+            } else {
+                buf.parse::<BinlogValue<'a>>((c.ty, c.meta.as_slice(), c.unsigned, false))
+                    .map_err(bad)?
+            }));
+        }
+        Ok(out)
+    }
+}
+
 fn row_values(
     table: &Table,
     tme: &TableMapEvent<'_>,
-    row: Option<mysql_async::binlog::row::BinlogRow>,
+    row: Option<Vec<Option<BinlogValue<'_>>>>,
     event_bytes: usize,
 ) -> Result<Option<Vec<crate::event::Value>>, DecodeFail> {
     let Some(mut row) = row else {
@@ -915,7 +991,7 @@ fn row_values(
     }
     let mut out = Vec::with_capacity(n);
     for (i, kind) in table.kinds.iter().enumerate() {
-        let v = match row.take(i) {
+        let v = match row.get_mut(i).and_then(Option::take) {
             None => {
                 out.push(crate::event::Value::Unavailable);
                 continue;
@@ -1089,19 +1165,49 @@ fn decode_rows_inner(
             table.kinds.len()
         )));
     }
-    // Every real row consumes at least one byte; a malformed event whose rows consume none
-    // would otherwise repeat forever.
-    let max_rows = rows.rows_data().len();
-    for (i, item) in rows
-        .rows(table.row_map.as_deref().unwrap_or(tme))
-        .enumerate()
-    {
-        if i >= max_rows {
+    let computed;
+    let plan = match &table.plan {
+        Some(p) => p.as_ref(),
+        None => {
+            computed = RowPlan::of(table.row_map.as_deref().unwrap_or(tme))?;
+            &computed
+        }
+    };
+    let n = table.kinds.len();
+    if plan.columns.len() != n {
+        return Err(DecodeFail::Malformed(format!(
+            "table map has {} columns, table {n}",
+            plan.columns.len()
+        )));
+    }
+    // Which columns each image holds.
+    let before_cols: Option<Vec<bool>> = rows
+        .columns_before_image()
+        .map(|b| (0..n).map(|i| b.get(i).is_some_and(|x| *x)).collect());
+    let after_cols: Option<Vec<bool>> = rows
+        .columns_after_image()
+        .map(|b| (0..n).map(|i| b.get(i).is_some_and(|x| *x)).collect());
+    let data = rows.rows_data();
+    let max_rows = data.len();
+    let mut buf = mysql_common::io::ParseBuf(data);
+    let mut i = 0;
+    while !buf.is_empty() {
+        let left = buf.len();
+        let before = match &before_cols {
+            Some(p) => Some(plan.image(&mut buf, p)?),
+            None => None,
+        };
+        let after = match &after_cols {
+            Some(p) => Some(plan.image(&mut buf, p)?),
+            None => None,
+        };
+        // Every real row consumes at least one byte; a malformed event whose rows consume
+        // none would otherwise repeat forever.
+        if buf.len() >= left {
             return Err(DecodeFail::Malformed(
                 "rows event does not advance (malformed column bitmap)".into(),
             ));
         }
-        let (before, after) = item.map_err(bad)?;
         let before = row_values(table, tme, before, max_rows)?;
         let after = row_values(table, tme, after, max_rows)?;
         let position = Position::Mysql {
@@ -1138,6 +1244,7 @@ fn decode_rows_inner(
             Op::Create => out.push(new(Op::Create, None, after)?),
             _ => out.push(new(Op::Delete, before, None)?),
         }
+        i += 1;
     }
     Ok(())
 }

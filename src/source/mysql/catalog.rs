@@ -27,6 +27,8 @@ pub(crate) struct Table {
     /// The table map its binlog rows are parsed with, when it differs from the server's
     /// (`binlog::row_map`: `TIME2` columns read as raw bytes).
     pub row_map: Option<Arc<mysql_async::binlog::events::TableMapEvent<'static>>>,
+    /// How its rows events' columns are read, from that table map (`binlog::RowPlan`).
+    pub plan: Option<Arc<super::binlog::RowPlan>>,
 }
 
 /// Facts about the server learned by the preflight.
@@ -515,6 +517,7 @@ pub(crate) fn build_table(table: TableId, cols: &[CatalogColumn], key: &[String]
         }),
         kinds: cols.iter().map(|c| c.kind.clone()).collect(),
         row_map: None,
+        plan: None,
     }
 }
 

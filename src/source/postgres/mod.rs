@@ -593,9 +593,7 @@ impl PostgresSource {
                 // More readers import the slot's snapshot before replication starts (the
                 // replication connection's next command ends the export).
                 let readers = match created.snapshot_name.as_deref() {
-                    Some(name) if s.snapshot_max_threads > 1 => {
-                        self.snapshot_readers(name).await?
-                    }
+                    Some(name) if s.snapshot_max_threads > 1 => self.snapshot_readers(name).await?,
                     _ => snapshot::Readers {
                         clients: Vec::new(),
                         split: false,

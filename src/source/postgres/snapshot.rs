@@ -56,7 +56,9 @@ pub(crate) async fn export(txn: &Transaction<'_>) -> Result<String, PgSourceErro
     let row = txn
         .query_one("SELECT pg_export_snapshot()", &[])
         .await
-        .map_err(PgSourceError::sql("exporting the snapshot for more readers"))?;
+        .map_err(PgSourceError::sql(
+            "exporting the snapshot for more readers",
+        ))?;
     Ok(row.get(0))
 }
 
@@ -72,7 +74,9 @@ pub(crate) async fn reader(
             catalog::quote_literal(exported)
         ))
         .await
-        .map_err(PgSourceError::sql("importing the snapshot into another reader"))?;
+        .map_err(PgSourceError::sql(
+            "importing the snapshot into another reader",
+        ))?;
     Ok(client)
 }
 
@@ -197,7 +201,11 @@ pub(crate) async fn copy_tables(
             .with_label_values(&[connector, &table_name])
             .set(estimate.map_or(0, |e| e.max(0.0) as i64));
         let filter = keys.filter(table).map(|f| format!("({f})"));
-        let base = format!("COPY (SELECT {} FROM {}", select.join(", "), qualified(table));
+        let base = format!(
+            "COPY (SELECT {} FROM {}",
+            select.join(", "),
+            qualified(table)
+        );
         let ranges = if readers.split && threads > 1 && pages >= SPLIT_MIN_PAGES {
             ((threads as i64) * 4).min(pages / PART_MIN_PAGES).max(1)
         } else {
