@@ -364,7 +364,7 @@ fn default_chunk_size() -> usize {
 }
 
 fn default_snapshot_threads() -> usize {
-    1
+    2
 }
 
 fn default_placeholder() -> String {

@@ -326,7 +326,7 @@ impl Settings {
                         return Err(invalid(
                             at("source.snapshot_max_threads"),
                             format!("{} is out of range", pg.snapshot_max_threads),
-                            "use 1 to 16 connections (default 1)",
+                            "use 1 to 16 connections (default 2)",
                         ));
                     }
                     validate_incremental(

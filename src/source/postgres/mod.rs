@@ -170,16 +170,29 @@ impl PostgresSource {
         self.sql_connect_to(&self.endpoint.0, self.endpoint.1).await
     }
 
-    /// `snapshot_max_threads` connections in the exported snapshot `name`.
-    async fn snapshot_readers(&self, name: &str) -> Result<snapshot::Readers, PgSourceError> {
+    /// `snapshot_max_threads` connections in the exported snapshot `name`. When they cannot
+    /// be opened (a connection limit, a server that refuses the import), the snapshot
+    /// transaction reads alone, with a warning: more readers are an optimisation.
+    async fn snapshot_readers(&self, name: &str) -> snapshot::Readers {
         let mut clients = Vec::with_capacity(self.settings.snapshot_max_threads);
         for _ in 0..self.settings.snapshot_max_threads {
-            clients.push(snapshot::reader(self.sql_connect().await?, name).await?);
+            let opened = match self.sql_connect().await {
+                Ok(c) => snapshot::reader(c, name).await,
+                Err(e) => Err(e),
+            };
+            match opened {
+                Ok(c) => clients.push(c),
+                Err(e) => {
+                    tracing::warn!(connector = %self.connector, error = %e, hint = %e.hint(), "more snapshot readers could not be opened: one connection reads the snapshot");
+                    clients.clear();
+                    break;
+                }
+            }
         }
-        Ok(snapshot::Readers {
+        snapshot::Readers {
             clients,
             split: self.server_version >= 140000,
-        })
+        }
     }
 
     /// A SQL connection to the first of `host` and `failover_hosts` that accepts one and is
@@ -389,7 +402,7 @@ impl PostgresSource {
             let txn = snapshot::begin(&mut sql, None).await?;
             let readers = if s.snapshot_max_threads > 1 {
                 let name = snapshot::export(&txn).await?;
-                self.snapshot_readers(&name).await?
+                self.snapshot_readers(&name).await
             } else {
                 snapshot::Readers {
                     clients: Vec::new(),
@@ -593,7 +606,7 @@ impl PostgresSource {
                 // More readers import the slot's snapshot before replication starts (the
                 // replication connection's next command ends the export).
                 let readers = match created.snapshot_name.as_deref() {
-                    Some(name) if s.snapshot_max_threads > 1 => self.snapshot_readers(name).await?,
+                    Some(name) if s.snapshot_max_threads > 1 => self.snapshot_readers(name).await,
                     _ => snapshot::Readers {
                         clients: Vec::new(),
                         split: false,
