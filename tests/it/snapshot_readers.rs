@@ -11,8 +11,8 @@ use crate::support::{sluice, wait_for};
 /// Rows of the large table: about 25 MB, so three readers split it by `ctid` range.
 const BIG: i64 = 120_000;
 
-/// One reader (`initial_only`) and three readers (`initial`, from the slot's snapshot, then
-/// streaming) write the same snapshot: the same rows in the same order with the same
+/// One reader (`initial_only`), three readers of an exported snapshot (`initial_only`) and
+/// three readers of the slot's snapshot (`initial`, then streaming) write the same snapshot: the same rows in the same order with the same
 /// `source.snapshot` markers, every row once; a row inserted afterwards is streamed.
 #[tokio::test(flavor = "multi_thread")]
 async fn pg17_three_readers_write_what_one_reader_writes() {
@@ -62,6 +62,19 @@ async fn pg17_three_readers_write_what_one_reader_writes() {
     let one = connector("one", 1, "initial_only");
     let (code, log) = sluice::run_to_end(&["run"], &one);
     assert_eq!(code, 0, "{log}");
+    // `initial_only` with more readers: the snapshot transaction exports its snapshot.
+    let exported = connector("exported", 3, "initial_only");
+    let (code, log) = sluice::run_to_end(&["run"], &exported);
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains("could not be opened"), "{log}");
+    for table in ["a", "big", "empty", "c"] {
+        let mine = reads(&kcat_read(&bootstrap, &format!("one.public.{table}")));
+        let theirs = reads(&kcat_read(&bootstrap, &format!("exported.public.{table}")));
+        assert!(
+            mine == theirs,
+            "{table}: an exported snapshot read by three readers"
+        );
+    }
 
     let three = connector("three", 3, "initial");
     let log = tmp.path().join("three.log");
