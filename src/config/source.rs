@@ -363,6 +363,10 @@ fn default_chunk_size() -> usize {
     1024
 }
 
+fn one() -> usize {
+    1
+}
+
 fn default_snapshot_threads() -> usize {
     2
 }
@@ -494,6 +498,12 @@ pub struct MysqlSettings {
     /// `incremental.snapshot.chunk.size`, default 1024). Memory holds one chunk.
     #[serde(default = "default_chunk_size")]
     pub snapshot_chunk_size: usize,
+    /// Connections reading the initial snapshot (`snapshot_consistency: transaction`) at
+    /// once, one table each at a time (Debezium's `snapshot.max.threads`). Above 1 they
+    /// start their transactions under `FLUSH TABLES WITH READ LOCK` (MariaDB too), so they
+    /// share one point. The output keeps the one-reader order. 1 to 16, default 1.
+    #[serde(default = "one")]
+    pub snapshot_max_threads: usize,
     /// How the initial snapshot reads: `transaction` (default: one consistent snapshot of
     /// every table, Debezium's markers; an interrupted snapshot starts over) or `chunked`
     /// (through the incremental snapshotter while streaming: resumable after a crash, no

@@ -400,6 +400,13 @@ impl Settings {
                             "use snapshot_consistency: transaction with initial_only, or snapshot_mode: initial",
                         ));
                     }
+                    if !(1..=16).contains(&my.snapshot_max_threads) {
+                        return Err(invalid(
+                            at("source.snapshot_max_threads"),
+                            format!("{} is out of range", my.snapshot_max_threads),
+                            "use 1 to 16 connections (default 1)",
+                        ));
+                    }
                     validate_incremental(
                         &at,
                         my.snapshot_chunk_size,

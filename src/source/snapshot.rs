@@ -133,6 +133,83 @@ impl<'a> SnapshotEmitter<'a> {
     }
 }
 
+/// Rows of one part of a table (a whole table, or a range of it) as a snapshot reader hands
+/// them over to the writer: `Ok(None)` ends the part, `Err` is the reader's failure.
+pub(crate) type Handoff<E> = Result<Option<Vec<ChangeEvent>>, E>;
+
+/// Write the parts' rows through `emitter` in part order (`order[i]` is the index in
+/// `tables` of part `i`; a table's parts are consecutive), ending each table after its last
+/// part, so the output is what one reader writes. Readers fill the hand-offs ahead. A
+/// hand-off closed before its end is `lost(table)` unless the connector is shutting down.
+/// `Ok(false)`: stopped (shutdown, or the pipeline closed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_parts<E>(
+    ins: Vec<mpsc::Receiver<Handoff<E>>>,
+    order: &[usize],
+    tables: &[crate::event::TableId],
+    emitter: &mut SnapshotEmitter<'_>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    telemetry: &crate::telemetry::Telemetry,
+    connector: &str,
+    lost: impl Fn(String) -> E,
+) -> Result<bool, E> {
+    let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
+    remaining.set(tables.len() as i64);
+    let mut started = None;
+    let mut before = 0;
+    let mut counted = 0;
+    let mut progress = None;
+    for (pi, mut rx) in ins.into_iter().enumerate() {
+        let Some(&ti) = order.get(pi) else {
+            break;
+        };
+        let Some(table) = tables.get(ti) else {
+            break;
+        };
+        if started != Some(ti) {
+            started = Some(ti);
+            let parts = order.iter().filter(|&&t| t == ti).count();
+            tracing::info!(connector, table = %table, parts, "snapshot of table started");
+            before = emitter.rows;
+            counted = before;
+            progress = Some(
+                telemetry
+                    .snapshot_rows
+                    .with_label_values(&[connector, &table.to_string()]),
+            );
+        }
+        loop {
+            let rows = match rx.recv().await {
+                Some(Ok(Some(rows))) => rows,
+                Some(Ok(None)) => break,
+                Some(Err(e)) => return Err(e),
+                None if *shutdown.borrow() => return Ok(false),
+                None => return Err(lost(table.to_string())),
+            };
+            if *shutdown.borrow() {
+                return Ok(false);
+            }
+            for ev in rows {
+                if emitter.push(ev).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            if let Some(p) = &progress {
+                p.inc_by(emitter.rows - counted);
+            }
+            counted = emitter.rows;
+        }
+        if order.get(pi + 1) != Some(&ti) {
+            if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
+                return Ok(false);
+            }
+            remaining.set((tables.len() - ti - 1) as i64);
+            tracing::info!(connector, table = %table, rows = emitter.rows - before, "snapshot of table finished");
+        }
+    }
+    Ok(true)
+}
+
 /// The pipeline stopped listening (shutdown or sink failure).
 #[derive(Debug)]
 pub(crate) struct Closed;

@@ -140,3 +140,69 @@ fn reads(records: &[KRecord]) -> Vec<(i64, String)> {
         })
         .collect()
 }
+
+/// MariaDB: three readers (their transactions started under the global read lock) write
+/// what one reader writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_three_readers_write_what_one_reader_writes() {
+    mysql_readers(crate::support::mariadb::Maria::start()).await;
+}
+
+/// The same on MySQL 8.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_three_readers_write_what_one_reader_writes() {
+    mysql_readers(crate::support::mariadb::Maria::start_mysql8()).await;
+}
+
+async fn mysql_readers(maria: crate::support::mariadb::Maria) {
+    maria.sql(
+        "CREATE DATABASE app; USE app; \
+         CREATE TABLE a (id int primary key, v text); \
+         INSERT INTO a VALUES (1, 'a1'), (2, 'a2'), (3, 'a3'), (4, 'a4'), (5, 'a5'); \
+         CREATE TABLE d (x int); \
+         INSERT INTO d VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9); \
+         CREATE TABLE big (id int primary key, pad text not null); \
+         INSERT INTO big SELECT a.x + 10 * b.x + 100 * c.x + 1000 * e.x + 1, REPEAT('x', 150) \
+           FROM d a, d b, d c, d e; \
+         CREATE TABLE nothing (id int primary key); \
+         CREATE TABLE c (id int primary key, v text); \
+         INSERT INTO c VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');",
+    );
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let tmp = crate::support::test_dir();
+    let tables = ["app.a", "app.big", "app.nothing", "app.c"];
+    let run = |name: &str, threads: usize| {
+        let http = crate::support::free_port();
+        let off = tmp
+            .path()
+            .join(format!("offsets-{name}"))
+            .display()
+            .to_string();
+        let yaml = format!(
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  {name}:\n{}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 1\n",
+            maria.source_yaml(
+                &tables,
+                &format!("      snapshot_mode: initial_only\n      snapshot_max_threads: {threads}\n")
+            )
+        );
+        let cfg = sluice::write_raw(tmp.path(), &format!("{name}.yaml"), &yaml);
+        let (code, log) = sluice::run_to_end(&["run"], &cfg);
+        assert_eq!(code, 0, "{log}");
+        log
+    };
+    run("one", 1);
+    let log = run("three", 3);
+    assert!(log.contains("readers=3"), "{log}");
+    for table in ["a", "big", "nothing", "c"] {
+        let mine = reads(&kcat_read(&bootstrap, &format!("one.app.{table}")));
+        let theirs = reads(&kcat_read(&bootstrap, &format!("three.app.{table}")));
+        assert_eq!(mine.len(), theirs.len(), "rows of {table}");
+        assert!(mine == theirs, "{table}: the same rows, order and markers");
+    }
+    let big = reads(&kcat_read(&bootstrap, "three.app.big"));
+    assert_eq!(big.len(), 10_000);
+    assert_eq!(reads(&kcat_read(&bootstrap, "three.app.a"))[0].1, "first");
+    let c = reads(&kcat_read(&bootstrap, "three.app.c"));
+    assert_eq!(c[c.len() - 1].1, "last");
+}

@@ -314,6 +314,21 @@ impl MysqlSource {
             self.offsets.clear()?;
             self.telemetry
                 .set_health(&self.connector, Health::Snapshotting);
+            // More readers (`snapshot_max_threads`): their connections, or none (one reader,
+            // with a warning) when they cannot be opened.
+            let mut readers = Vec::new();
+            if self.settings.snapshot_max_threads > 1 {
+                for _ in 0..self.settings.snapshot_max_threads {
+                    match catalog::connect(&opts).await {
+                        Ok(c) => readers.push(c),
+                        Err(e) => {
+                            tracing::warn!(connector = %self.connector, error = %e, "more snapshot readers could not be opened: one connection reads the snapshot");
+                            readers.clear();
+                            break;
+                        }
+                    }
+                }
+            }
             let mut emitter = SnapshotEmitter::new(&io.tx, self.limits);
             let Some(p) = snapshot::run(
                 &mut sql,
@@ -326,6 +341,7 @@ impl MysqlSource {
                 &self.connector,
                 &mut shapes,
                 self.settings.include_schema_changes,
+                readers,
             )
             .await?
             else {

@@ -150,11 +150,58 @@ pub(crate) async fn run(
     connector: &str,
     history: &mut super::history::Shapes,
     emit_schema: bool,
+    mut readers: Vec<Conn>,
 ) -> Result<Option<BinlogPos>, MySourceError> {
     let q = |c: &'static str| MySourceError::sql(c);
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .await
         .map_err(q("starting the snapshot"))?;
+    // More readers share the snapshot's point only if their transactions start while no
+    // commit can happen: under the global read lock, on MariaDB too.
+    if info.mariadb && !readers.is_empty() {
+        if let Err(e) = conn.query_drop("FLUSH TABLES WITH READ LOCK").await {
+            let e = MySourceError::Sql {
+                context: "locking tables for more snapshot readers (needs RELOAD)",
+                source: e,
+            };
+            tracing::warn!(connector, error = %e, "more snapshot readers need FLUSH TABLES WITH READ LOCK: one connection reads the snapshot");
+            readers.clear();
+        } else {
+            let started = start_readers(&mut readers).await;
+            let p = match started {
+                Ok(()) => match conn
+                    .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+                {
+                    Ok(()) => current_position(conn, info).await,
+                    Err(e) => Err(MySourceError::Sql {
+                        context: "starting the snapshot transaction",
+                        source: e,
+                    }),
+                },
+                Err(e) => Err(e),
+            };
+            conn.query_drop("UNLOCK TABLES")
+                .await
+                .map_err(q("unlocking tables"))?;
+            let p = p?;
+            return read_tables(
+                conn,
+                info,
+                tables,
+                keys,
+                emitter,
+                shutdown,
+                telemetry,
+                connector,
+                history,
+                emit_schema,
+                readers,
+                p,
+            )
+            .await;
+        }
+    }
     let (file, pos, mysql_gtid) = if info.mariadb {
         conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             .await
@@ -177,15 +224,18 @@ pub(crate) async fn run(
         conn.query_drop("FLUSH TABLES WITH READ LOCK")
             .await
             .map_err(q("locking tables for the snapshot (needs RELOAD)"))?;
-        let started = conn
-            .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            .await;
-        let p = match started {
-            Ok(()) => current_position(conn, info).await,
-            Err(e) => Err(MySourceError::Sql {
-                context: "starting the snapshot transaction",
-                source: e,
-            }),
+        let p = match start_readers(&mut readers).await {
+            Ok(()) => match conn
+                .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                .await
+            {
+                Ok(()) => current_position(conn, info).await,
+                Err(e) => Err(MySourceError::Sql {
+                    context: "starting the snapshot transaction",
+                    source: e,
+                }),
+            },
+            Err(e) => Err(e),
         };
         conn.query_drop("UNLOCK TABLES")
             .await
@@ -203,7 +253,58 @@ pub(crate) async fn run(
         Some(g) => Some(g),
         None => gtid_at(conn, info, &file, pos).await?,
     };
-    tracing::info!(connector, file = %file, pos, "snapshot started");
+    read_tables(
+        conn,
+        info,
+        tables,
+        keys,
+        emitter,
+        shutdown,
+        telemetry,
+        connector,
+        history,
+        emit_schema,
+        readers,
+        BinlogPos { file, pos, gtid },
+    )
+    .await
+}
+
+/// Start each extra reader's transaction (the caller holds the global read lock).
+async fn start_readers(readers: &mut [Conn]) -> Result<(), MySourceError> {
+    for r in readers.iter_mut() {
+        for sql in [
+            "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        ] {
+            r.query_drop(sql).await.map_err(MySourceError::sql(
+                "starting another snapshot reader's transaction",
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Read every table in the snapshot transaction of `conn` (and of `readers`), which sees the
+/// database as of `at`.
+#[allow(clippy::too_many_arguments)]
+async fn read_tables(
+    conn: &mut Conn,
+    info: &ServerInfo,
+    tables: &[TableId],
+    keys: &KeyOverrides,
+    emitter: &mut SnapshotEmitter<'_>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    telemetry: &Telemetry,
+    connector: &str,
+    history: &mut super::history::Shapes,
+    emit_schema: bool,
+    readers: Vec<Conn>,
+    at: BinlogPos,
+) -> Result<Option<BinlogPos>, MySourceError> {
+    let q = |c: &'static str| MySourceError::sql(c);
+    let BinlogPos { file, pos, gtid } = at;
+    tracing::info!(connector, file = %file, pos, readers = readers.len().max(1), "snapshot started");
     let ts_us = crate::clock::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
     // A listed table that does not exist yet has no rows to read: it is streamed from its
@@ -238,6 +339,19 @@ pub(crate) async fn run(
             }
         }
         *history = found;
+    }
+    if !readers.is_empty() {
+        let done = read_in_parallel(
+            conn, present, &file_arc, pos, ts_us, emitter, shutdown, telemetry, connector, readers,
+        )
+        .await?;
+        if !done {
+            return Ok(None);
+        }
+        conn.query_drop("COMMIT")
+            .await
+            .map_err(q("ending the snapshot transaction"))?;
+        return Ok(Some(BinlogPos { file, pos, gtid }));
     }
     let count = present.len();
     let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
@@ -330,4 +444,178 @@ pub(crate) async fn run(
         .await
         .map_err(q("ending the snapshot transaction"))?;
     Ok(Some(BinlogPos { file, pos, gtid }))
+}
+
+/// A table as a reader reads it.
+struct ReadTable {
+    table: catalog::Table,
+    schema: Arc<TableSchema>,
+    sql: String,
+    position: Position,
+    name: String,
+}
+
+type Handoff = crate::source::snapshot::Handoff<MySourceError>;
+
+/// The tables read by `readers` (reader k reads tables k, k + n, …), each table's rows
+/// handed over in bounded batches and written in table order.
+#[allow(clippy::too_many_arguments)]
+async fn read_in_parallel(
+    conn: &mut Conn,
+    present: Vec<(&TableId, catalog::CatalogTable)>,
+    file: &Arc<str>,
+    pos: u64,
+    ts_us: i64,
+    emitter: &mut SnapshotEmitter<'_>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    telemetry: &Telemetry,
+    connector: &str,
+    readers: Vec<Conn>,
+) -> Result<bool, MySourceError> {
+    let ids: Vec<TableId> = present.iter().map(|(t, _)| (*t).clone()).collect();
+    let mut prepared = Vec::with_capacity(present.len());
+    for (table, (cols, key)) in present {
+        let t = catalog::build_table(table.clone(), &cols, &key);
+        let schema = read_schema(&t);
+        let select: Vec<String> = schema
+            .columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect();
+        let name = table.to_string();
+        let estimate: Option<Option<u64>> = conn
+            .exec_first(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&table.namespace, &table.name),
+            )
+            .await
+            .ok()
+            .flatten();
+        telemetry
+            .snapshot_estimated
+            .with_label_values(&[connector, &name])
+            .set(estimate.flatten().unwrap_or(0) as i64);
+        prepared.push(ReadTable {
+            sql: format!("SELECT {} FROM {}", select.join(", "), qualified(table)),
+            position: Position::Mysql {
+                db: Arc::from(table.namespace.as_str()),
+                server_id: 0,
+                file: Arc::clone(file),
+                pos,
+                row: 0,
+                gtid: None,
+            },
+            table: t,
+            schema,
+            name,
+        });
+    }
+    let prepared = Arc::new(prepared);
+    let n = readers.len();
+    let mut ins = Vec::with_capacity(prepared.len());
+    let mut work: Vec<Vec<(usize, tokio::sync::mpsc::Sender<Handoff>)>> =
+        (0..n).map(|_| Vec::new()).collect();
+    for ti in 0..prepared.len() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Handoff>(2);
+        ins.push(rx);
+        work[ti % n].push((ti, tx));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (mut reader, work) in readers.into_iter().zip(work) {
+        let (prepared, shutdown) = (Arc::clone(&prepared), shutdown.clone());
+        let (file, pos) = (file.to_string(), pos);
+        tasks.spawn(async move {
+            for (ti, out) in work {
+                let Some(t) = prepared.get(ti) else {
+                    return;
+                };
+                match read_one(&mut reader, t, ts_us, &file, pos, &shutdown, &out).await {
+                    Ok(true) => {
+                        if out.send(Ok(None)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(false) => return,
+                    Err(e) => {
+                        let _ = out.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    let order: Vec<usize> = (0..prepared.len()).collect();
+    // Dropping the set at the end (or on an error) stops the readers.
+    crate::source::snapshot::write_parts(
+        ins,
+        &order,
+        &ids,
+        emitter,
+        shutdown,
+        telemetry,
+        connector,
+        |table| MySourceError::Decode {
+            event: "snapshot row".into(),
+            file: file.to_string(),
+            pos,
+            reason: format!("a snapshot reader of {table} stopped before the end of the table"),
+        },
+    )
+    .await
+}
+
+/// One table's rows into `out`; `Ok(false)`: stopped (shutdown, or the writer is gone).
+async fn read_one(
+    conn: &mut Conn,
+    t: &ReadTable,
+    ts_us: i64,
+    file: &str,
+    pos: u64,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    out: &tokio::sync::mpsc::Sender<Handoff>,
+) -> Result<bool, MySourceError> {
+    let q = |c: &'static str| MySourceError::sql(c);
+    let mut result = conn
+        .exec_iter(t.sql.as_str(), ())
+        .await
+        .map_err(q("reading a table for the snapshot"))?;
+    let mut rows = Vec::with_capacity(1024);
+    loop {
+        if *shutdown.borrow() {
+            return Ok(false);
+        }
+        let Some(mut row) = result
+            .next()
+            .await
+            .map_err(q("reading a table for the snapshot"))?
+        else {
+            break;
+        };
+        let values = convert_row(&t.table, &t.schema, &mut row, &t.name)?;
+        let ev = ChangeEvent::new(
+            Op::Read,
+            Arc::clone(&t.schema),
+            None,
+            Some(values),
+            t.position.clone(),
+            ts_us,
+        )
+        .map_err(|e| MySourceError::Decode {
+            event: "snapshot row".into(),
+            file: file.to_string(),
+            pos,
+            reason: e.to_string(),
+        })?;
+        rows.push(ev);
+        if rows.len() >= 1024 {
+            let full = std::mem::replace(&mut rows, Vec::with_capacity(1024));
+            if out.send(Ok(Some(full))).await.is_err() {
+                return Ok(false);
+            }
+        }
+    }
+    if !rows.is_empty() && out.send(Ok(Some(rows))).await.is_err() {
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -110,8 +110,7 @@ struct Part {
     sql: String,
 }
 
-/// Rows of a part as a reader hands them over: `Ok(None)` ends the part.
-type Handoff = Result<Option<Vec<ChangeEvent>>, PgSourceError>;
+type Handoff = crate::source::snapshot::Handoff<PgSourceError>;
 
 /// The connection a reader copies from.
 #[derive(Clone, Copy)]
@@ -162,8 +161,6 @@ pub(crate) async fn copy_tables(
         tx_id: None,
         last_commit_lsn: None,
     };
-    let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
-    remaining.set(tables.len() as i64);
     let threads = readers.clients.len().max(1);
     // Every table's shape and statements first (the catalog as the snapshot sees it).
     let mut prepared = Vec::with_capacity(tables.len());
@@ -248,8 +245,18 @@ pub(crate) async fn copy_tables(
     for (i, (part, tx)) in parts.into_iter().zip(outs).enumerate() {
         work[i % threads].push((part, tx));
     }
-    let write = write_parts(
-        ins, &order, &prepared, tables, emitter, shutdown, telemetry, connector, &remaining,
+    let write = crate::source::snapshot::write_parts(
+        ins,
+        &order,
+        tables,
+        emitter,
+        shutdown,
+        telemetry,
+        connector,
+        |table| PgSourceError::Copy {
+            table,
+            detail: "a snapshot reader stopped before the end of the table",
+        },
     );
     if readers.clients.is_empty() {
         let work = work.pop().unwrap_or_default();
@@ -380,76 +387,6 @@ async fn read_part(
     }
     if !rows.is_empty() && out.send(Ok(Some(rows))).await.is_err() {
         return Ok(false);
-    }
-    Ok(true)
-}
-
-/// Write the parts' rows in part order through the emitter, ending each table after its
-/// last part.
-#[allow(clippy::too_many_arguments)]
-async fn write_parts(
-    ins: Vec<tokio::sync::mpsc::Receiver<Handoff>>,
-    order: &[usize],
-    prepared: &[Table],
-    tables: &[TableId],
-    emitter: &mut SnapshotEmitter<'_>,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-    telemetry: &crate::telemetry::Telemetry,
-    connector: &str,
-    remaining: &prometheus::IntGauge,
-) -> Result<bool, PgSourceError> {
-    let mut started = None;
-    let mut before = 0;
-    let mut counted = 0;
-    let mut progress = None;
-    for (pi, mut rx) in ins.into_iter().enumerate() {
-        let ti = order[pi];
-        let table = &prepared[ti];
-        if started != Some(ti) {
-            started = Some(ti);
-            let parts = order.iter().filter(|&&t| t == ti).count();
-            tracing::info!(connector, table = %tables[ti], parts, "snapshot of table started");
-            before = emitter.rows;
-            counted = before;
-            progress = Some(
-                telemetry
-                    .snapshot_rows
-                    .with_label_values(&[connector, &table.name]),
-            );
-        }
-        loop {
-            let rows = match rx.recv().await {
-                Some(Ok(Some(rows))) => rows,
-                Some(Ok(None)) => break,
-                Some(Err(e)) => return Err(e),
-                None if *shutdown.borrow() => return Ok(false),
-                None => {
-                    return Err(PgSourceError::Copy {
-                        table: table.name.clone(),
-                        detail: "a snapshot reader stopped before the end of the table",
-                    })
-                }
-            };
-            if *shutdown.borrow() {
-                return Ok(false);
-            }
-            for ev in rows {
-                if emitter.push(ev).await.is_err() {
-                    return Ok(false);
-                }
-            }
-            if let Some(p) = &progress {
-                p.inc_by(emitter.rows - counted);
-            }
-            counted = emitter.rows;
-        }
-        if order.get(pi + 1) != Some(&ti) {
-            if emitter.end_table(ti + 1 == tables.len()).await.is_err() {
-                return Ok(false);
-            }
-            remaining.set((tables.len() - ti - 1) as i64);
-            tracing::info!(connector, table = %tables[ti], rows = emitter.rows - before, "snapshot of table finished");
-        }
     }
     Ok(true)
 }
