@@ -8,6 +8,9 @@
 //!            ─► SHOW BINARY LOG STATUS ─► UNLOCK TABLES  (lock held for those 3 statements)
 //! then, inside the transaction: SELECT every table (binary protocol) ─► op "r" events
 //! ```
+//! With `snapshot_max_threads` above 1, more connections start their transactions under
+//! `FLUSH TABLES WITH READ LOCK` (MariaDB too) and read tables ahead, each into a bounded
+//! hand-off; one writer takes them in table order, so the output is what one reader gives.
 //! Invariant: the rows read and the returned position describe the same instant, so
 //! streaming from that position neither misses nor repeats a committed change.
 
@@ -157,52 +160,22 @@ pub(crate) async fn run(
         .await
         .map_err(q("starting the snapshot"))?;
     // More readers share the snapshot's point only if their transactions start while no
-    // commit can happen: under the global read lock, on MariaDB too.
-    if info.mariadb && !readers.is_empty() {
-        if let Err(e) = conn.query_drop("FLUSH TABLES WITH READ LOCK").await {
-            let e = MySourceError::Sql {
-                context: "locking tables for more snapshot readers (needs RELOAD)",
-                source: e,
-            };
-            tracing::warn!(connector, error = %e, "more snapshot readers need FLUSH TABLES WITH READ LOCK: one connection reads the snapshot");
-            readers.clear();
-        } else {
-            let started = start_readers(&mut readers).await;
-            let p = match started {
-                Ok(()) => match conn
-                    .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                    .await
-                {
-                    Ok(()) => current_position(conn, info).await,
-                    Err(e) => Err(MySourceError::Sql {
-                        context: "starting the snapshot transaction",
+    // commit can happen: under the global read lock, on MariaDB too (which alone needs none).
+    let locked = !info.mariadb
+        || (!readers.is_empty()
+            && match conn.query_drop("FLUSH TABLES WITH READ LOCK").await {
+                Ok(()) => true,
+                Err(e) => {
+                    let e = MySourceError::Sql {
+                        context: "locking tables for more snapshot readers (needs RELOAD)",
                         source: e,
-                    }),
-                },
-                Err(e) => Err(e),
-            };
-            conn.query_drop("UNLOCK TABLES")
-                .await
-                .map_err(q("unlocking tables"))?;
-            let p = p?;
-            return read_tables(
-                conn,
-                info,
-                tables,
-                keys,
-                emitter,
-                shutdown,
-                telemetry,
-                connector,
-                history,
-                emit_schema,
-                readers,
-                p,
-            )
-            .await;
-        }
-    }
-    let (file, pos, mysql_gtid) = if info.mariadb {
+                    };
+                    tracing::warn!(connector, error = %e, "more snapshot readers need FLUSH TABLES WITH READ LOCK: one connection reads the snapshot");
+                    readers.clear();
+                    false
+                }
+            });
+    let (file, pos, mysql_gtid) = if !locked {
         conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             .await
             .map_err(q("starting the snapshot transaction"))?;
@@ -221,26 +194,12 @@ pub(crate) async fn run(
             .unwrap_or(4);
         (file, pos, None)
     } else {
-        conn.query_drop("FLUSH TABLES WITH READ LOCK")
-            .await
-            .map_err(q("locking tables for the snapshot (needs RELOAD)"))?;
-        let p = match start_readers(&mut readers).await {
-            Ok(()) => match conn
-                .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        if !info.mariadb {
+            conn.query_drop("FLUSH TABLES WITH READ LOCK")
                 .await
-            {
-                Ok(()) => current_position(conn, info).await,
-                Err(e) => Err(MySourceError::Sql {
-                    context: "starting the snapshot transaction",
-                    source: e,
-                }),
-            },
-            Err(e) => Err(e),
-        };
-        conn.query_drop("UNLOCK TABLES")
-            .await
-            .map_err(q("unlocking tables"))?;
-        let p = p?;
+                .map_err(q("locking tables for the snapshot (needs RELOAD)"))?;
+        }
+        let p = start_locked(conn, info, &mut readers).await?;
         (p.file, p.pos, p.gtid)
     };
     if file.is_empty() {
@@ -253,57 +212,6 @@ pub(crate) async fn run(
         Some(g) => Some(g),
         None => gtid_at(conn, info, &file, pos).await?,
     };
-    read_tables(
-        conn,
-        info,
-        tables,
-        keys,
-        emitter,
-        shutdown,
-        telemetry,
-        connector,
-        history,
-        emit_schema,
-        readers,
-        BinlogPos { file, pos, gtid },
-    )
-    .await
-}
-
-/// Start each extra reader's transaction (the caller holds the global read lock).
-async fn start_readers(readers: &mut [Conn]) -> Result<(), MySourceError> {
-    for r in readers.iter_mut() {
-        for sql in [
-            "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-        ] {
-            r.query_drop(sql).await.map_err(MySourceError::sql(
-                "starting another snapshot reader's transaction",
-            ))?;
-        }
-    }
-    Ok(())
-}
-
-/// Read every table in the snapshot transaction of `conn` (and of `readers`), which sees the
-/// database as of `at`.
-#[allow(clippy::too_many_arguments)]
-async fn read_tables(
-    conn: &mut Conn,
-    info: &ServerInfo,
-    tables: &[TableId],
-    keys: &KeyOverrides,
-    emitter: &mut SnapshotEmitter<'_>,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-    telemetry: &Telemetry,
-    connector: &str,
-    history: &mut super::history::Shapes,
-    emit_schema: bool,
-    readers: Vec<Conn>,
-    at: BinlogPos,
-) -> Result<Option<BinlogPos>, MySourceError> {
-    let q = |c: &'static str| MySourceError::sql(c);
-    let BinlogPos { file, pos, gtid } = at;
     tracing::info!(connector, file = %file, pos, readers = readers.len().max(1), "snapshot started");
     let ts_us = crate::clock::now_us();
     let file_arc: Arc<str> = Arc::from(file.as_str());
@@ -340,110 +248,59 @@ async fn read_tables(
         }
         *history = found;
     }
-    if !readers.is_empty() {
-        let done = read_in_parallel(
-            conn, present, &file_arc, pos, ts_us, emitter, shutdown, telemetry, connector, readers,
-        )
-        .await?;
-        if !done {
-            return Ok(None);
-        }
-        conn.query_drop("COMMIT")
-            .await
-            .map_err(q("ending the snapshot transaction"))?;
-        return Ok(Some(BinlogPos { file, pos, gtid }));
-    }
-    let count = present.len();
-    let remaining = telemetry.snapshot_remaining.with_label_values(&[connector]);
-    remaining.set(count as i64);
-    for (ti, (table, (cols, key))) in present.into_iter().enumerate() {
-        let t = catalog::build_table(table.clone(), &cols, &key);
-        let schema = read_schema(&t);
-        let select: Vec<String> = schema
-            .columns
-            .iter()
-            .map(|c| quote_ident(&c.name))
-            .collect();
-        let sql = format!("SELECT {} FROM {}", select.join(", "), qualified(table));
-        let position = Position::Mysql {
-            db: Arc::from(table.namespace.as_str()),
-            server_id: 0,
-            file: Arc::clone(&file_arc),
-            pos,
-            row: 0,
-            gtid: None,
-        };
-        let before = emitter.rows;
-        let mut counted = before;
-        let table_name = table.to_string();
-        // Progress: the catalog's estimate beside the rows read.
-        let estimate: Option<Option<u64>> = conn
-            .exec_first(
-                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                (&table.namespace, &table.name),
-            )
-            .await
-            .ok()
-            .flatten();
-        telemetry
-            .snapshot_estimated
-            .with_label_values(&[connector, &table_name])
-            .set(estimate.flatten().unwrap_or(0) as i64);
-        let progress = telemetry
-            .snapshot_rows
-            .with_label_values(&[connector, &table_name]);
-        {
-            let mut result = conn
-                .exec_iter(sql.as_str(), ())
-                .await
-                .map_err(q("reading a table for the snapshot"))?;
-            loop {
-                if *shutdown.borrow() {
-                    return Ok(None);
-                }
-                let Some(mut row) = result
-                    .next()
-                    .await
-                    .map_err(q("reading a table for the snapshot"))?
-                else {
-                    break;
-                };
-                let values = convert_row(&t, &schema, &mut row, &table_name)?;
-                let ev = ChangeEvent::new(
-                    Op::Read,
-                    Arc::clone(&schema),
-                    None,
-                    Some(values),
-                    position.clone(),
-                    ts_us,
-                )
-                .map_err(|e| MySourceError::Decode {
-                    event: "snapshot row".into(),
-                    file: file.clone(),
-                    pos,
-                    reason: e.to_string(),
-                })?;
-                if emitter.push(ev).await.is_err() {
-                    return Ok(None);
-                }
-                if emitter.rows - counted >= 1024 {
-                    progress.inc_by(emitter.rows - counted);
-                    counted = emitter.rows;
-                }
-            }
-        }
-        if emitter.end_table(ti + 1 == count).await.is_err() {
-            return Ok(None);
-        }
-        let n = emitter.rows - before;
-        progress.inc_by(emitter.rows - counted);
-        remaining.set((count - ti - 1) as i64);
-        tracing::info!(connector, table = %table, rows = n, "snapshot of table finished");
+    let done = read_all(
+        conn, present, &file_arc, pos, ts_us, emitter, shutdown, telemetry, connector, readers,
+    )
+    .await?;
+    if !done {
+        return Ok(None);
     }
     conn.query_drop("COMMIT")
         .await
         .map_err(q("ending the snapshot transaction"))?;
     Ok(Some(BinlogPos { file, pos, gtid }))
+}
+
+/// Under the global read lock the caller took: start every reader's transaction and this
+/// connection's, read the binlog position they all see, and release the lock (also after a
+/// failure).
+async fn start_locked(
+    conn: &mut Conn,
+    info: &ServerInfo,
+    readers: &mut [Conn],
+) -> Result<BinlogPos, MySourceError> {
+    let p = match start_readers(readers).await {
+        Ok(()) => match conn
+            .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await
+        {
+            Ok(()) => current_position(conn, info).await,
+            Err(e) => Err(MySourceError::Sql {
+                context: "starting the snapshot transaction",
+                source: e,
+            }),
+        },
+        Err(e) => Err(e),
+    };
+    conn.query_drop("UNLOCK TABLES")
+        .await
+        .map_err(MySourceError::sql("unlocking tables"))?;
+    p
+}
+
+/// Start each extra reader's transaction (the caller holds the global read lock).
+async fn start_readers(readers: &mut [Conn]) -> Result<(), MySourceError> {
+    for r in readers.iter_mut() {
+        for sql in [
+            "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        ] {
+            r.query_drop(sql).await.map_err(MySourceError::sql(
+                "starting another snapshot reader's transaction",
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// A table as a reader reads it.
@@ -457,10 +314,10 @@ struct ReadTable {
 
 type Handoff = crate::source::snapshot::Handoff<MySourceError>;
 
-/// The tables read by `readers` (reader k reads tables k, k + n, …), each table's rows
-/// handed over in bounded batches and written in table order.
+/// The tables read by `readers` (reader k reads tables k, k + n, …; none: `conn` reads them
+/// all), each table's rows handed over in bounded batches and written in table order.
 #[allow(clippy::too_many_arguments)]
-async fn read_in_parallel(
+async fn read_all(
     conn: &mut Conn,
     present: Vec<(&TableId, catalog::CatalogTable)>,
     file: &Arc<str>,
@@ -511,7 +368,7 @@ async fn read_in_parallel(
         });
     }
     let prepared = Arc::new(prepared);
-    let n = readers.len();
+    let n = readers.len().max(1);
     let mut ins = Vec::with_capacity(prepared.len());
     let mut work: Vec<Vec<(usize, tokio::sync::mpsc::Sender<Handoff>)>> =
         (0..n).map(|_| Vec::new()).collect();
@@ -520,33 +377,9 @@ async fn read_in_parallel(
         ins.push(rx);
         work[ti % n].push((ti, tx));
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (mut reader, work) in readers.into_iter().zip(work) {
-        let (prepared, shutdown) = (Arc::clone(&prepared), shutdown.clone());
-        let (file, pos) = (file.to_string(), pos);
-        tasks.spawn(async move {
-            for (ti, out) in work {
-                let Some(t) = prepared.get(ti) else {
-                    return;
-                };
-                match read_one(&mut reader, t, ts_us, &file, pos, &shutdown, &out).await {
-                    Ok(true) => {
-                        if out.send(Ok(None)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(false) => return,
-                    Err(e) => {
-                        let _ = out.send(Err(e)).await;
-                        return;
-                    }
-                }
-            }
-        });
-    }
     let order: Vec<usize> = (0..prepared.len()).collect();
-    // Dropping the set at the end (or on an error) stops the readers.
-    crate::source::snapshot::write_parts(
+    let file_name = file.to_string();
+    let write = crate::source::snapshot::write_parts(
         ins,
         &order,
         &ids,
@@ -556,12 +389,67 @@ async fn read_in_parallel(
         connector,
         |table| MySourceError::Decode {
             event: "snapshot row".into(),
-            file: file.to_string(),
+            file: file_name.clone(),
             pos,
             reason: format!("a snapshot reader of {table} stopped before the end of the table"),
         },
-    )
-    .await
+    );
+    if readers.is_empty() {
+        // The snapshot transaction reads every table itself; it ends by itself once its
+        // hand-offs are written or dropped.
+        let work = work.pop().unwrap_or_default();
+        let read = read_tables_into(
+            conn,
+            work,
+            Arc::clone(&prepared),
+            ts_us,
+            file.to_string(),
+            pos,
+            shutdown.clone(),
+        );
+        let (_, written) = tokio::join!(read, write);
+        return written;
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (mut reader, work) in readers.into_iter().zip(work) {
+        let (prepared, shutdown) = (Arc::clone(&prepared), shutdown.clone());
+        let file = file.to_string();
+        tasks.spawn(async move {
+            read_tables_into(&mut reader, work, prepared, ts_us, file, pos, shutdown).await;
+        });
+    }
+    // Dropping the set at the end (or on an error) stops the readers.
+    write.await
+}
+
+/// Read `work`'s tables in order into their hand-offs. A failure goes to the table being
+/// read.
+async fn read_tables_into(
+    conn: &mut Conn,
+    work: Vec<(usize, tokio::sync::mpsc::Sender<Handoff>)>,
+    prepared: Arc<Vec<ReadTable>>,
+    ts_us: i64,
+    file: String,
+    pos: u64,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    for (ti, out) in work {
+        let Some(t) = prepared.get(ti) else {
+            return;
+        };
+        match read_one(conn, t, ts_us, &file, pos, &shutdown, &out).await {
+            Ok(true) => {
+                if out.send(Ok(None)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(false) => return,
+            Err(e) => {
+                let _ = out.send(Err(e)).await;
+                return;
+            }
+        }
+    }
 }
 
 /// One table's rows into `out`; `Ok(false)`: stopped (shutdown, or the writer is gone).
