@@ -667,8 +667,9 @@ pub struct EnvelopeEncoder {
     /// Whether records in [`Form::Envelope`] carry schemas: as `schemas_enable` says, and
     /// always when some part is Avro (the sink derives the Avro schema from them).
     wrap: bool,
-    /// The last `source` block written as JSON, with what it was written from: the rows of
-    /// a snapshot (and of one streamed position) share it.
+    /// The last snapshot read's `source` block as JSON, with what it was written from: the
+    /// rows of a snapshot share it (streamed changes each have their own position, so they
+    /// are neither looked up nor kept).
     last_source: std::sync::Mutex<Option<SourceBlock>>,
 }
 
@@ -1291,7 +1292,8 @@ impl EnvelopeEncoder {
         table: &TableId,
         out: &mut Vec<u8>,
     ) {
-        if let Ok(last) = self.last_source.lock() {
+        let cached = snapshot.is_some();
+        if let Some(Ok(last)) = cached.then(|| self.last_source.lock()) {
             if let Some(b) = last.as_ref().filter(|b| {
                 b.commit_ts_us == commit_ts_us
                     && b.snapshot == snapshot
@@ -1316,7 +1318,7 @@ impl EnvelopeEncoder {
             *b = b'{';
         }
         out.push(b'}');
-        if let Ok(mut last) = self.last_source.lock() {
+        if let Some(Ok(mut last)) = cached.then(|| self.last_source.lock()) {
             *last = Some(SourceBlock {
                 position: position.clone(),
                 commit_ts_us,

@@ -137,6 +137,90 @@ impl<'a> SnapshotEmitter<'a> {
 /// them over to the writer: `Ok(None)` ends the part, `Err` is the reader's failure.
 pub(crate) type Handoff<E> = Result<Option<Vec<ChangeEvent>>, E>;
 
+/// One reader's parts, each with the sending end of its hand-off, in order.
+pub(crate) type Work<P, E> = Vec<(P, mpsc::Sender<Handoff<E>>)>;
+
+/// The writer's ends of the hand-offs, in part order.
+pub(crate) type Ins<E> = Vec<mpsc::Receiver<Handoff<E>>>;
+
+/// Rows a reader hands over at a time.
+const HANDOFF_ROWS: usize = 1024;
+
+/// Parts, each with its bounded hand-off, dealt to `readers` readers: reader k gets parts
+/// k, k + n, … in order, so the writer, taking parts in order, never waits on a reader
+/// that waits on it. Returns the writer's ends (in part order) and each reader's work.
+pub(crate) fn hand_offs<P, E>(parts: Vec<P>, readers: usize) -> (Ins<E>, Vec<Work<P, E>>) {
+    let n = readers.max(1);
+    let mut ins = Vec::with_capacity(parts.len());
+    let mut work: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
+    for (i, part) in parts.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel(2);
+        ins.push(rx);
+        work[i % n].push((part, tx));
+    }
+    (ins, work)
+}
+
+/// One snapshot reader: reads a part's rows into an [`Outbox`].
+pub(crate) trait PartReader {
+    /// What a part is (a table, a range of one).
+    type Part;
+    /// The engine's error.
+    type Error;
+    /// Read `part`; `Ok(false)`: stopped (shutdown, or the writer is gone).
+    async fn read(
+        &mut self,
+        part: &Self::Part,
+        out: &mut Outbox<'_, Self::Error>,
+    ) -> Result<bool, Self::Error>;
+}
+
+/// Read `work`'s parts in order into their hand-offs, each ended by `Ok(None)`; a failure
+/// goes to the part being read, and ends the reader.
+pub(crate) async fn read_parts<R: PartReader>(mut reader: R, work: Work<R::Part, R::Error>) {
+    for (part, tx) in work {
+        let mut out = Outbox {
+            tx: &tx,
+            rows: Vec::with_capacity(HANDOFF_ROWS),
+        };
+        let read = match reader.read(&part, &mut out).await {
+            Ok(true) => out.finish().await,
+            Ok(false) => false,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                false
+            }
+        };
+        if !read || tx.send(Ok(None)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A part's hand-off as a reader fills it, [`HANDOFF_ROWS`] rows at a time.
+pub(crate) struct Outbox<'a, E> {
+    tx: &'a mpsc::Sender<Handoff<E>>,
+    rows: Vec<ChangeEvent>,
+}
+
+impl<E> Outbox<'_, E> {
+    /// Add a row; `false` when the writer is gone.
+    pub(crate) async fn push(&mut self, ev: ChangeEvent) -> bool {
+        self.rows.push(ev);
+        if self.rows.len() < HANDOFF_ROWS {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.rows, Vec::with_capacity(HANDOFF_ROWS));
+        self.tx.send(Ok(Some(full))).await.is_ok()
+    }
+
+    /// Hand over the rows left; `false` when the writer is gone.
+    async fn finish(&mut self) -> bool {
+        let rows = std::mem::take(&mut self.rows);
+        rows.is_empty() || self.tx.send(Ok(Some(rows))).await.is_ok()
+    }
+}
+
 /// Write the parts' rows through `emitter` in part order (`order[i]` is the index in
 /// `tables` of part `i`; a table's parts are consecutive), ending each table after its last
 /// part, so the output is what one reader writes. Readers fill the hand-offs ahead. A
@@ -144,7 +228,7 @@ pub(crate) type Handoff<E> = Result<Option<Vec<ChangeEvent>>, E>;
 /// `Ok(false)`: stopped (shutdown, or the pipeline closed).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_parts<E>(
-    ins: Vec<mpsc::Receiver<Handoff<E>>>,
+    ins: Ins<E>,
     order: &[usize],
     tables: &[crate::event::TableId],
     emitter: &mut SnapshotEmitter<'_>,

@@ -26,7 +26,7 @@ use crate::event::{
     next_schema_version, ChangeEvent, ColumnType, Op, Position, TableId, TableSchema, Value,
 };
 use crate::source::keys::KeyOverrides;
-use crate::source::snapshot::SnapshotEmitter;
+use crate::source::snapshot::{read_parts, Outbox, PartReader, SnapshotEmitter};
 use crate::telemetry::Telemetry;
 
 /// A binlog position: file, offset, and MariaDB's GTID position there.
@@ -312,8 +312,6 @@ struct ReadTable {
     name: String,
 }
 
-type Handoff = crate::source::snapshot::Handoff<MySourceError>;
-
 /// The tables read by `readers` (reader k reads tables k, k + n, …; none: `conn` reads them
 /// all), each table's rows handed over in bounded batches and written in table order.
 #[allow(clippy::too_many_arguments)]
@@ -368,16 +366,8 @@ async fn read_all(
         });
     }
     let prepared = Arc::new(prepared);
-    let n = readers.len().max(1);
-    let mut ins = Vec::with_capacity(prepared.len());
-    let mut work: Vec<Vec<(usize, tokio::sync::mpsc::Sender<Handoff>)>> =
-        (0..n).map(|_| Vec::new()).collect();
-    for ti in 0..prepared.len() {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Handoff>(2);
-        ins.push(rx);
-        work[ti % n].push((ti, tx));
-    }
     let order: Vec<usize> = (0..prepared.len()).collect();
+    let (ins, mut work) = crate::source::snapshot::hand_offs(order.clone(), readers.len());
     let file_name = file.to_string();
     let write = crate::source::snapshot::write_parts(
         ins,
@@ -397,113 +387,95 @@ async fn read_all(
     if readers.is_empty() {
         // The snapshot transaction reads every table itself; it ends by itself once its
         // hand-offs are written or dropped.
-        let work = work.pop().unwrap_or_default();
-        let read = read_tables_into(
+        let reader = MyReader {
             conn,
-            work,
-            Arc::clone(&prepared),
+            tables: prepared,
             ts_us,
-            file.to_string(),
+            file: file.to_string(),
             pos,
-            shutdown.clone(),
-        );
-        let (_, written) = tokio::join!(read, write);
+            shutdown: shutdown.clone(),
+        };
+        let (_, written) = tokio::join!(read_parts(reader, work.pop().unwrap_or_default()), write);
         return written;
     }
     let mut tasks = tokio::task::JoinSet::new();
-    for (mut reader, work) in readers.into_iter().zip(work) {
-        let (prepared, shutdown) = (Arc::clone(&prepared), shutdown.clone());
-        let file = file.to_string();
+    for (mut conn, work) in readers.into_iter().zip(work) {
+        let (tables, shutdown, file) = (Arc::clone(&prepared), shutdown.clone(), file.to_string());
         tasks.spawn(async move {
-            read_tables_into(&mut reader, work, prepared, ts_us, file, pos, shutdown).await;
+            let reader = MyReader {
+                conn: &mut conn,
+                tables,
+                ts_us,
+                file,
+                pos,
+                shutdown,
+            };
+            read_parts(reader, work).await
         });
     }
     // Dropping the set at the end (or on an error) stops the readers.
     write.await
 }
 
-/// Read `work`'s tables in order into their hand-offs. A failure goes to the table being
-/// read.
-async fn read_tables_into(
-    conn: &mut Conn,
-    work: Vec<(usize, tokio::sync::mpsc::Sender<Handoff>)>,
-    prepared: Arc<Vec<ReadTable>>,
+/// A reader of whole tables on one connection of the snapshot.
+struct MyReader<'c> {
+    conn: &'c mut Conn,
+    tables: Arc<Vec<ReadTable>>,
     ts_us: i64,
     file: String,
     pos: u64,
     shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    for (ti, out) in work {
-        let Some(t) = prepared.get(ti) else {
-            return;
-        };
-        match read_one(conn, t, ts_us, &file, pos, &shutdown, &out).await {
-            Ok(true) => {
-                if out.send(Ok(None)).await.is_err() {
-                    return;
-                }
-            }
-            Ok(false) => return,
-            Err(e) => {
-                let _ = out.send(Err(e)).await;
-                return;
-            }
-        }
-    }
 }
 
-/// One table's rows into `out`; `Ok(false)`: stopped (shutdown, or the writer is gone).
-async fn read_one(
-    conn: &mut Conn,
-    t: &ReadTable,
-    ts_us: i64,
-    file: &str,
-    pos: u64,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-    out: &tokio::sync::mpsc::Sender<Handoff>,
-) -> Result<bool, MySourceError> {
-    let q = |c: &'static str| MySourceError::sql(c);
-    let mut result = conn
-        .exec_iter(t.sql.as_str(), ())
-        .await
-        .map_err(q("reading a table for the snapshot"))?;
-    let mut rows = Vec::with_capacity(1024);
-    loop {
-        if *shutdown.borrow() {
+impl PartReader for MyReader<'_> {
+    /// The table's index.
+    type Part = usize;
+    type Error = MySourceError;
+
+    async fn read(
+        &mut self,
+        ti: &usize,
+        out: &mut Outbox<'_, MySourceError>,
+    ) -> Result<bool, MySourceError> {
+        let q = |c: &'static str| MySourceError::sql(c);
+        let Some(t) = self.tables.get(*ti) else {
             return Ok(false);
-        }
-        let Some(mut row) = result
-            .next()
-            .await
-            .map_err(q("reading a table for the snapshot"))?
-        else {
-            break;
         };
-        let values = convert_row(&t.table, &t.schema, &mut row, &t.name)?;
-        let ev = ChangeEvent::new(
-            Op::Read,
-            Arc::clone(&t.schema),
-            None,
-            Some(values),
-            t.position.clone(),
-            ts_us,
-        )
-        .map_err(|e| MySourceError::Decode {
-            event: "snapshot row".into(),
-            file: file.to_string(),
-            pos,
-            reason: e.to_string(),
-        })?;
-        rows.push(ev);
-        if rows.len() >= 1024 {
-            let full = std::mem::replace(&mut rows, Vec::with_capacity(1024));
-            if out.send(Ok(Some(full))).await.is_err() {
+        let mut result = self
+            .conn
+            .exec_iter(t.sql.as_str(), ())
+            .await
+            .map_err(q("reading a table for the snapshot"))?;
+        loop {
+            if *self.shutdown.borrow() {
+                return Ok(false);
+            }
+            let Some(mut row) = result
+                .next()
+                .await
+                .map_err(q("reading a table for the snapshot"))?
+            else {
+                break;
+            };
+            let values = convert_row(&t.table, &t.schema, &mut row, &t.name)?;
+            let ev = ChangeEvent::new(
+                Op::Read,
+                Arc::clone(&t.schema),
+                None,
+                Some(values),
+                t.position.clone(),
+                self.ts_us,
+            )
+            .map_err(|e| MySourceError::Decode {
+                event: "snapshot row".into(),
+                file: self.file.clone(),
+                pos: self.pos,
+                reason: e.to_string(),
+            })?;
+            if !out.push(ev).await {
                 return Ok(false);
             }
         }
+        Ok(true)
     }
-    if !rows.is_empty() && out.send(Ok(Some(rows))).await.is_err() {
-        return Ok(false);
-    }
-    Ok(true)
 }

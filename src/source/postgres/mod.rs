@@ -404,10 +404,7 @@ impl PostgresSource {
                 let name = snapshot::export(&txn).await?;
                 self.snapshot_readers(&name).await
             } else {
-                snapshot::Readers {
-                    clients: Vec::new(),
-                    split: false,
-                }
+                snapshot::Readers::default()
             };
             let mut emitter = crate::source::snapshot::SnapshotEmitter::new(&io.tx, self.limits);
             let done = snapshot::copy_tables(
@@ -607,10 +604,7 @@ impl PostgresSource {
                 // replication connection's next command ends the export).
                 let readers = match created.snapshot_name.as_deref() {
                     Some(name) if s.snapshot_max_threads > 1 => self.snapshot_readers(name).await,
-                    _ => snapshot::Readers {
-                        clients: Vec::new(),
-                        split: false,
-                    },
+                    _ => snapshot::Readers::default(),
                 };
                 repl.start()
                     .await

@@ -26,7 +26,7 @@ use super::catalog::{self, qualified, quote_ident, ColumnKinds};
 use super::error::PgSourceError;
 use super::types::{parse_text, TypeRegistry};
 use crate::event::{next_schema_version, ChangeEvent, Op, Position, TableId, TableSchema, Value};
-use crate::source::snapshot::SnapshotEmitter;
+use crate::source::snapshot::{read_parts, Outbox, PartReader, SnapshotEmitter};
 
 /// Begin the snapshot transaction, importing `exported` when given.
 pub(crate) async fn begin<'c>(
@@ -82,6 +82,8 @@ pub(crate) async fn reader(
 
 /// How many connections read, and whether a large table may be split by `ctid` range
 /// (PostgreSQL 14 and newer scan a `ctid` range without reading the rest of the table).
+/// The default: the snapshot transaction reads alone.
+#[derive(Default)]
 pub(crate) struct Readers {
     /// Connections besides the snapshot transaction, each in the same snapshot; none: the
     /// snapshot transaction reads every table itself.
@@ -94,8 +96,6 @@ pub(crate) struct Readers {
 const SPLIT_MIN_PAGES: i64 = 2048;
 /// A part of a split table is at least this many pages.
 const PART_MIN_PAGES: i64 = 512;
-/// Rows a reader hands over at a time.
-const HANDOFF_ROWS: usize = 1024;
 
 /// What a reader needs to turn a table's COPY lines into events.
 struct Table {
@@ -109,8 +109,6 @@ struct Part {
     table: usize,
     sql: String,
 }
-
-type Handoff = crate::source::snapshot::Handoff<PgSourceError>;
 
 /// The connection a reader copies from.
 #[derive(Clone, Copy)]
@@ -230,21 +228,8 @@ pub(crate) async fn copy_tables(
         });
     }
     let prepared = Arc::new(prepared);
-    // One bounded hand-off per part; reader k reads parts k, k + n, … in order, so the
-    // parts are written in order without a reader waiting on one that waits on it.
-    let mut outs = Vec::with_capacity(parts.len());
-    let mut ins = Vec::with_capacity(parts.len());
-    for _ in &parts {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Handoff>(2);
-        outs.push(tx);
-        ins.push(rx);
-    }
     let order: Vec<usize> = parts.iter().map(|p| p.table).collect();
-    let mut work: Vec<Vec<(Part, tokio::sync::mpsc::Sender<Handoff>)>> =
-        (0..threads).map(|_| Vec::new()).collect();
-    for (i, (part, tx)) in parts.into_iter().zip(outs).enumerate() {
-        work[i % threads].push((part, tx));
-    }
+    let (ins, mut work) = crate::source::snapshot::hand_offs(parts, threads);
     let write = crate::source::snapshot::write_parts(
         ins,
         &order,
@@ -260,32 +245,30 @@ pub(crate) async fn copy_tables(
     );
     if readers.clients.is_empty() {
         let work = work.pop().unwrap_or_default();
-        let read = read_parts(
-            Conn::Txn(txn),
-            work,
-            Arc::clone(&prepared),
+        let reader = PgReader {
+            conn: Conn::Txn(txn),
+            tables: prepared,
             position,
             ts_us,
-            shutdown.clone(),
-        );
+            shutdown: shutdown.clone(),
+        };
         // The reader ends by itself once its hand-offs are written or dropped.
-        let (_, written) = tokio::join!(read, write);
+        let (_, written) = tokio::join!(read_parts(reader, work), write);
         written
     } else {
         let mut tasks = tokio::task::JoinSet::new();
         for (client, work) in readers.clients.into_iter().zip(work) {
-            let (prepared, position, shutdown) =
+            let (tables, position, shutdown) =
                 (Arc::clone(&prepared), position.clone(), shutdown.clone());
             tasks.spawn(async move {
-                read_parts(
-                    Conn::Client(&client),
-                    work,
-                    prepared,
+                let reader = PgReader {
+                    conn: Conn::Client(&client),
+                    tables,
                     position,
                     ts_us,
                     shutdown,
-                )
-                .await
+                };
+                read_parts(reader, work).await
             });
         }
         // Dropping the set at the end (or on an error) stops the readers.
@@ -293,102 +276,79 @@ pub(crate) async fn copy_tables(
     }
 }
 
-/// Read `work`'s parts in order into their hand-offs. A failure goes to the part being read.
-async fn read_parts(
-    conn: Conn<'_>,
-    work: Vec<(Part, tokio::sync::mpsc::Sender<Handoff>)>,
+/// A reader of parts on one connection of the snapshot.
+struct PgReader<'a> {
+    conn: Conn<'a>,
     tables: Arc<Vec<Table>>,
     position: Position,
     ts_us: i64,
     shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    for (part, out) in work {
-        let Some(table) = tables.get(part.table) else {
-            return;
-        };
-        match read_part(conn, &part, table, &position, ts_us, &shutdown, &out).await {
-            Ok(true) => {
-                if out.send(Ok(None)).await.is_err() {
-                    return;
-                }
-            }
-            Ok(false) => return,
-            Err(e) => {
-                let _ = out.send(Err(e)).await;
-                return;
-            }
-        }
-    }
 }
 
-/// One part's rows into `out`; `Ok(false)`: stopped (shutdown, or the writer is gone).
-async fn read_part(
-    conn: Conn<'_>,
-    part: &Part,
-    table: &Table,
-    position: &Position,
-    ts_us: i64,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-    out: &tokio::sync::mpsc::Sender<Handoff>,
-) -> Result<bool, PgSourceError> {
-    let stream = conn
-        .copy_out(part.sql.as_str())
-        .await
-        .map_err(PgSourceError::sql("starting COPY for the snapshot"))?;
-    futures_util::pin_mut!(stream);
-    let mut buf = BytesMut::new();
-    let mut rows = Vec::with_capacity(HANDOFF_ROWS);
-    while let Some(chunk) = stream.next().await {
-        if *shutdown.borrow() {
+impl PartReader for PgReader<'_> {
+    type Part = Part;
+    type Error = PgSourceError;
+
+    async fn read(
+        &mut self,
+        part: &Part,
+        out: &mut Outbox<'_, PgSourceError>,
+    ) -> Result<bool, PgSourceError> {
+        let Some(table) = self.tables.get(part.table) else {
             return Ok(false);
-        }
-        let chunk = chunk.map_err(PgSourceError::sql("reading COPY data"))?;
-        // PostgreSQL sends one row per CopyData message: parse it in place.
-        let single_row =
-            buf.is_empty() && chunk.last() == Some(&b'\n') && memchr_count(&chunk, b'\n') == 1;
-        let mut lines: Vec<Bytes> = Vec::new();
-        if single_row {
-            lines.push(chunk.slice(..chunk.len() - 1));
-        } else {
-            buf.extend_from_slice(&chunk);
-            while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                let line = buf.split_to(nl + 1).freeze();
-                lines.push(line.slice(..nl));
+        };
+        let stream = self
+            .conn
+            .copy_out(part.sql.as_str())
+            .await
+            .map_err(PgSourceError::sql("starting COPY for the snapshot"))?;
+        futures_util::pin_mut!(stream);
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            if *self.shutdown.borrow() {
+                return Ok(false);
             }
-        }
-        for line in lines {
-            let row = parse_copy_row(&line, &table.schema, &table.kinds, &table.name)?;
-            let ev = ChangeEvent::new(
-                Op::Read,
-                Arc::clone(&table.schema),
-                None,
-                Some(row),
-                position.clone(),
-                ts_us,
-            )
-            .map_err(|_| PgSourceError::Copy {
-                table: table.name.clone(),
-                detail: "row does not match the table's columns",
-            })?;
-            rows.push(ev);
-            if rows.len() >= HANDOFF_ROWS {
-                let full = std::mem::replace(&mut rows, Vec::with_capacity(HANDOFF_ROWS));
-                if out.send(Ok(Some(full))).await.is_err() {
+            let chunk = chunk.map_err(PgSourceError::sql("reading COPY data"))?;
+            // PostgreSQL sends one row per CopyData message: parse it in place.
+            let single_row =
+                buf.is_empty() && chunk.last() == Some(&b'\n') && memchr_count(&chunk, b'\n') == 1;
+            let mut lines: Vec<Bytes> = Vec::new();
+            if single_row {
+                lines.push(chunk.slice(..chunk.len() - 1));
+            } else {
+                buf.extend_from_slice(&chunk);
+                while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                    let line = buf.split_to(nl + 1).freeze();
+                    lines.push(line.slice(..nl));
+                }
+            }
+            for line in lines {
+                let row = parse_copy_row(&line, &table.schema, &table.kinds, &table.name)?;
+                let ev = ChangeEvent::new(
+                    Op::Read,
+                    Arc::clone(&table.schema),
+                    None,
+                    Some(row),
+                    self.position.clone(),
+                    self.ts_us,
+                )
+                .map_err(|_| PgSourceError::Copy {
+                    table: table.name.clone(),
+                    detail: "row does not match the table's columns",
+                })?;
+                if !out.push(ev).await {
                     return Ok(false);
                 }
             }
         }
+        if !buf.is_empty() {
+            return Err(PgSourceError::Copy {
+                table: table.name.clone(),
+                detail: "data ended in the middle of a row",
+            });
+        }
+        Ok(true)
     }
-    if !buf.is_empty() {
-        return Err(PgSourceError::Copy {
-            table: table.name.clone(),
-            detail: "data ended in the middle of a row",
-        });
-    }
-    if !rows.is_empty() && out.send(Ok(Some(rows))).await.is_err() {
-        return Ok(false);
-    }
-    Ok(true)
 }
 
 /// Split one COPY text-format line into converted values.
