@@ -74,47 +74,21 @@ pub(crate) fn int(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// Append a double the way Jackson does: non-finite values become strings, integral values keep
-/// a `.0` so consumers keep seeing a floating-point number.
+/// Append a double the way Jackson does: non-finite values become strings, finite ones Java
+/// 17's `Double.toString` text (see `java_float`), so integral values keep a `.0`.
 pub(crate) fn float64(out: &mut Vec<u8>, v: f64) {
     if !v.is_finite() {
         return non_finite(out, v.is_nan(), v > 0.0);
     }
-    java_style(out, v, v.abs());
+    super::java_float::double(out, v);
 }
 
-/// Append a single-precision float with its own shortest representation.
+/// Append a single-precision float as Java 17's `Float.toString` prints it.
 pub(crate) fn float32(out: &mut Vec<u8>, v: f32) {
     if !v.is_finite() {
         return non_finite(out, v.is_nan(), v > 0.0);
     }
-    java_style(out, v, f64::from(v.abs()));
-}
-
-/// Java's `Double.toString` layout (what Jackson writes for Debezium): plain decimals for
-/// magnitudes in [1e-3, 1e7), otherwise `d.dddE±n`; always a fraction digit. Written straight
-/// into `out` (this runs for every float value).
-fn java_style<F: std::fmt::Display + std::fmt::LowerExp>(out: &mut Vec<u8>, v: F, magnitude: f64) {
-    use std::io::Write;
-    let start = out.len();
-    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "{v}");
-        if !out[start..].contains(&b'.') {
-            out.extend_from_slice(b".0");
-        }
-        return;
-    }
-    let _ = write!(out, "{v:e}");
-    let Some(e) = out[start..].iter().position(|&b| b == b'e') else {
-        return;
-    };
-    let e = start + e;
-    out[e] = b'E';
-    if !out[start..e].contains(&b'.') {
-        // `5e-324` → `5.0E-324`.
-        out.splice(e..e, *b".0");
-    }
+    super::java_float::float(out, v);
 }
 
 fn non_finite(out: &mut Vec<u8>, nan: bool, positive: bool) {
@@ -167,7 +141,7 @@ mod tests {
         assert_eq!(s(|o| float64(o, std::f64::consts::E)), "2.718281828459045");
         assert_eq!(s(|o| float32(o, 3.402_823_5e38)), "3.4028235E38");
         assert_eq!(s(|o| float64(o, -f64::MAX)), "-1.7976931348623157E308");
-        assert_eq!(s(|o| float64(o, 5e-324)), "5.0E-324");
+        assert_eq!(s(|o| float64(o, 5e-324)), "4.9E-324");
         assert_eq!(s(|o| float64(o, 1e7)), "1.0E7");
         assert_eq!(s(|o| float64(o, 0.001)), "0.001");
         assert_eq!(s(|o| float64(o, -0.0)), "-0.0");

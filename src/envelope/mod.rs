@@ -12,6 +12,7 @@
 pub mod avro;
 mod ddl;
 mod decimal;
+mod java_float;
 pub(crate) mod json;
 mod schema;
 mod transaction;
