@@ -1,0 +1,36 @@
+SET NAMES utf8mb4;
+CREATE TABLE gen_nullable (
+  id int PRIMARY KEY,
+  c_ti tinyint,
+  c_tiu tinyint unsigned,
+  c_si smallint,
+  c_siu smallint unsigned,
+  c_mi mediumint,
+  c_miu mediumint unsigned,
+  c_i int,
+  c_iu int unsigned,
+  c_bi bigint,
+  c_biu bigint unsigned,
+  c_f float,
+  c_d double,
+  c_dec decimal(12,3),
+  c_bit bit(8),
+  c_bool boolean,
+  c_ch char(5),
+  c_vc varchar(20),
+  c_bin binary(4),
+  c_vbin varbinary(8),
+  c_text text,
+  c_blob blob,
+  c_date date,
+  c_time time(6),
+  c_dt datetime(6),
+  c_dt0 datetime,
+  c_ts timestamp(6) NULL,
+  c_yr year,
+  c_enum enum('a','b','c d'),
+  c_set set('x','y','z'),
+  c_json json
+) DEFAULT CHARSET=utf8mb4;
+INSERT INTO gen_nullable (id, c_ti, c_tiu, c_si, c_siu, c_mi, c_miu, c_i, c_iu, c_bi, c_biu, c_f, c_d, c_dec, c_bit, c_bool, c_ch, c_vc, c_bin, c_vbin, c_text, c_blob, c_date, c_time, c_dt, c_dt0, c_ts, c_yr, c_enum, c_set, c_json) VALUES (1, 7, 7, 7, 7, 7, 7, 42, 42, 1, 1, 1.5, 0.1, 12.345, b'10101010', true, 'ab', 'abc', x'00ff', x'deadbeef', 'hello', x'00ff', '2024-02-29', '12:34:56.789012', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', 2024, 'a', 'x,z', '{"a": 1}');
+INSERT INTO gen_nullable (id, c_ti, c_tiu, c_si, c_siu, c_mi, c_miu, c_i, c_iu, c_bi, c_biu, c_f, c_d, c_dec, c_bit, c_bool, c_ch, c_vc, c_bin, c_vbin, c_text, c_blob, c_date, c_time, c_dt, c_dt0, c_ts, c_yr, c_enum, c_set, c_json) VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);

@@ -1,0 +1,16 @@
+SET NAMES utf8mb4;
+INSERT INTO gen_ddl VALUES (3, 'z', 3, 'ok');
+ALTER TABLE gen_ddl ADD COLUMN c decimal(6,2) NOT NULL DEFAULT 1.25;
+INSERT INTO gen_ddl VALUES (4, 'w', 4, 'ok', 2.5);
+UPDATE gen_ddl SET a = 'x2' WHERE id = 1;
+ALTER TABLE gen_ddl MODIFY b int NOT NULL;
+INSERT INTO gen_ddl VALUES (5, 'v', 5, 'sad', 3);
+ALTER TABLE gen_ddl CHANGE COLUMN a a2 varchar(20);
+UPDATE gen_ddl SET a2 = 'x3' WHERE id = 1;
+ALTER TABLE gen_ddl MODIFY m enum('sad','ok','happy');
+INSERT INTO gen_ddl VALUES (6, 'u', 6, 'happy', 4);
+ALTER TABLE gen_ddl ADD COLUMN first_col int FIRST, ADD COLUMN mid varchar(5) DEFAULT 'm' AFTER b;
+INSERT INTO gen_ddl (id, a2, b, m, c) VALUES (7, 't', 7, 'ok', 5);
+ALTER TABLE gen_ddl DROP COLUMN c;
+INSERT INTO gen_ddl (id, a2, b, m) VALUES (8, 's', 8, 'ok');
+DELETE FROM gen_ddl WHERE id = 2;

@@ -1,0 +1,32 @@
+CREATE TABLE gen_arrays (
+  id int PRIMARY KEY,
+  c_i2 smallint[],
+  c_i4 integer[],
+  c_i8 bigint[],
+  c_f4 real[],
+  c_f8 double precision[],
+  c_num numeric(12,3)[],
+  c_numv numeric[],
+  c_bool boolean[],
+  c_text text[],
+  c_vc varchar(20)[],
+  c_ch char(5)[],
+  c_bytea bytea[],
+  c_date date[],
+  c_time time[],
+  c_time3 time(3)[],
+  c_timetz timetz[],
+  c_ts timestamp[],
+  c_ts3 timestamp(3)[],
+  c_tstz timestamptz[],
+  c_ival interval[],
+  c_uuid uuid[],
+  c_jsonb jsonb[],
+  c_inet inet[],
+  c_mac macaddr[],
+  c_bit bit(8)[],
+  c_vbit varbit(16)[],
+  c_money money[]
+);
+INSERT INTO gen_arrays (id, c_i2, c_i4, c_i8, c_f4, c_f8, c_num, c_numv, c_bool, c_text, c_vc, c_ch, c_bytea, c_date, c_time, c_time3, c_timetz, c_ts, c_ts3, c_tstz, c_ival, c_uuid, c_jsonb, c_inet, c_mac, c_bit, c_vbit, c_money) VALUES (1, ARRAY[7, -32768, NULL]::smallint[], ARRAY[42, -2147483648, NULL]::integer[], ARRAY[1, -9223372036854775808, NULL]::bigint[], ARRAY[1.5, '1.17549435e-38', NULL]::real[], ARRAY[0.1, '4.9e-324', NULL]::double precision[], ARRAY[12.345, '-999999999.999', NULL]::numeric(12,3)[], ARRAY[3.14159, '-1e-20', NULL]::numeric[], ARRAY[true, false, NULL]::boolean[], ARRAY['hello', '', NULL]::text[], ARRAY['abc', '', NULL]::varchar(20)[], ARRAY['ab', '', NULL]::char(5)[], ARRAY['\x00ff', '', NULL]::bytea[], ARRAY['2024-02-29', '0001-01-01', NULL]::date[], ARRAY['12:34:56.789012', '00:00:00', NULL]::time[], ARRAY['12:34:56.789', '00:00:00', NULL]::time(3)[], ARRAY['12:34:56+02', '00:00:00+14', NULL]::timetz[], ARRAY['2024-01-02 03:04:05.123456', '0001-01-01 00:00:00', NULL]::timestamp[], ARRAY['2024-01-02 03:04:05.123', '1970-01-01 00:00:00', NULL]::timestamp(3)[], ARRAY['2024-01-02 03:04:05.123456+00', '0001-01-01 00:00:00+00', NULL]::timestamptz[], ARRAY['1 year 2 months 3 days 04:05:06.789', '-178000000 years', NULL]::interval[], ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '00000000-0000-0000-0000-000000000000', NULL]::uuid[], ARRAY['{"b": [1, 2]}', 'null', NULL]::jsonb[], ARRAY['192.168.0.1/24', '::1', NULL]::inet[], ARRAY['08:00:2b:01:02:03', '00:00:00:00:00:00', NULL]::macaddr[], ARRAY[B'10101010', B'00000000', NULL]::bit(8)[], ARRAY[B'101', B'', NULL]::varbit(16)[], ARRAY[12.34, '-92233720368547758.08', NULL]::money[]);
+INSERT INTO gen_arrays (id, c_i2, c_i4, c_i8, c_f4, c_f8, c_num, c_numv, c_bool, c_text, c_vc, c_ch, c_bytea, c_date, c_time, c_time3, c_timetz, c_ts, c_ts3, c_tstz, c_ival, c_uuid, c_jsonb, c_inet, c_mac, c_bit, c_vbit, c_money) VALUES (2, '{}'::smallint[], '{}'::integer[], '{}'::bigint[], '{}'::real[], '{}'::double precision[], '{}'::numeric(12,3)[], '{}'::numeric[], '{}'::boolean[], '{}'::text[], '{}'::varchar(20)[], '{}'::char(5)[], '{}'::bytea[], '{}'::date[], '{}'::time[], '{}'::time(3)[], '{}'::timetz[], '{}'::timestamp[], '{}'::timestamp(3)[], '{}'::timestamptz[], '{}'::interval[], '{}'::uuid[], '{}'::jsonb[], '{}'::inet[], '{}'::macaddr[], '{}'::bit(8)[], '{}'::varbit(16)[], '{}'::money[]);
