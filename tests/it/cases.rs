@@ -480,6 +480,9 @@ async fn run_case_on(name: &str, mysql: bool, pg_version: u32) {
         ));
     }
     if avro_failure.is_none() {
+        avro_failure = registered_schemas(name, &registry.url()).await.err();
+    }
+    if avro_failure.is_none() {
         terminate_cleanly(child, &log).await;
     } else {
         // Connector c failed: the process exits non-zero; stop it and report below.
@@ -510,6 +513,158 @@ async fn run_case_on(name: &str, mysql: bool, pg_version: u32) {
     }
     if let Some(f) = avro_failure {
         panic!("{f}");
+    }
+}
+
+/// Every schema connector `c` registered equals one Confluent's `AvroConverter` derives from
+/// Debezium's Connect schema for the same subject (`avro-schemas.jsonl`, written by
+/// `schemas/golden/avro-data/record.sh` from the recording), and every derived schema of a
+/// subject sluice registered was registered: Avro consumers see Debezium's schemas, docs and
+/// `connect.*` properties included. Schemas Confluent's converter only derives with
+/// `scrub.invalid.names` (names Avro refuses) are compared too: sluice always scrubs.
+async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
+    let Ok(text) = std::fs::read_to_string(case_dir(name).join("avro-schemas.jsonl")) else {
+        return Ok(());
+    };
+    let mut want: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let e: Json = serde_json::from_str(line).expect("avro-schemas.jsonl line");
+        let topic = e["topic"].as_str().unwrap_or_default().replacen("oracle", "avro", 1);
+        let part = e["part"].as_str().unwrap_or_default();
+        // The recording's topic prefix `oracle` is `avro` for connector c.
+        let schema = serde_json::to_string(&e["schema"])
+            .unwrap_or_default()
+            .replace("\"oracle.", "\"avro.");
+        let schema: Json = serde_json::from_str(&schema).expect("schema json");
+        want.entry(format!("{topic}-{part}")).or_default().push(schema);
+    }
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{registry}{path}"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str::<Json>(&t).map_err(|e| e.to_string()))
+        }
+    };
+    let subjects = get("/subjects".into()).await?;
+    let mut problems = Vec::new();
+    for subject in subjects.as_array().into_iter().flatten().filter_map(Json::as_str) {
+        let Some(wanted) = want.get(subject) else {
+            problems.push(format!("{subject}: registered, but Debezium has no such subject"));
+            continue;
+        };
+        let versions = get(format!("/subjects/{subject}/versions")).await?;
+        let mut got = Vec::new();
+        for v in versions.as_array().into_iter().flatten() {
+            let entry = get(format!("/subjects/{subject}/versions/{v}")).await?;
+            let schema: Json = entry["schema"]
+                .as_str()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(Json::Null);
+            got.push(without_extra_avro_fields(name, schema));
+        }
+        for g in &got {
+            if !wanted.contains(g) {
+                // Name the differences to the nearest derived schema.
+                let nearest = wanted
+                    .iter()
+                    .map(|w| {
+                        let mut d = Vec::new();
+                        json_diff(g, w, "", &mut d);
+                        d
+                    })
+                    .min_by_key(Vec::len)
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "{subject}: sluice registered a schema Confluent does not derive; nearest differs at:\n    {}",
+                    nearest.join("\n    ")
+                ));
+            }
+        }
+        for w in wanted {
+            if !got.contains(w) {
+                problems.push(format!("{subject}: never registered {w}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name}: registered Avro schemas differ from Confluent's:\n{}",
+            problems.join("\n")
+        ))
+    }
+}
+
+/// A registered schema without the columns sluice writes and Debezium drops
+/// (`extra_columns.json`, a documented difference).
+fn without_extra_avro_fields(name: &str, mut schema: Json) -> Json {
+    let text = read(name, "extra_columns.json");
+    if text.trim().is_empty() {
+        return schema;
+    }
+    let spec: Json = serde_json::from_str(&text).expect("extra_columns.json");
+    let cols: Vec<String> = spec["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    fn strip(v: &mut Json, cols: &[String]) {
+        match v {
+            Json::Object(o) => {
+                if o.get("name").and_then(Json::as_str) == Some("Value") {
+                    if let Some(Json::Array(fields)) = o.get_mut("fields") {
+                        fields.retain(|f| {
+                            !cols.iter().any(|c| f["name"].as_str() == Some(c.as_str()))
+                        });
+                    }
+                }
+                for (_, inner) in o.iter_mut() {
+                    strip(inner, cols);
+                }
+            }
+            Json::Array(a) => a.iter_mut().for_each(|x| strip(x, cols)),
+            _ => {}
+        }
+    }
+    strip(&mut schema, &cols);
+    schema
+}
+
+/// The paths where `got` and `want` differ (`got` first), at most 20.
+fn json_diff(got: &Json, want: &Json, path: &str, out: &mut Vec<String>) {
+    if out.len() >= 20 || got == want {
+        return;
+    }
+    match (got, want) {
+        (Json::Object(g), Json::Object(w)) => {
+            for (k, gv) in g {
+                match w.get(k) {
+                    Some(wv) => json_diff(gv, wv, &format!("{path}.{k}"), out),
+                    None => out.push(format!("{path}.{k}: sluice has {gv:.200}, Confluent none")),
+                }
+            }
+            for (k, wv) in w {
+                if !g.contains_key(k) {
+                    out.push(format!("{path}.{k}: sluice none, Confluent {wv:.200}"));
+                }
+            }
+        }
+        (Json::Array(g), Json::Array(w)) if g.len() == w.len() => {
+            for (i, (gv, wv)) in g.iter().zip(w).enumerate() {
+                let at = gv["name"].as_str().map_or(i.to_string(), str::to_string);
+                json_diff(gv, wv, &format!("{path}[{at}]"), out);
+            }
+        }
+        _ => out.push(format!("{path}: sluice {got:.200}, Confluent {want:.200}")),
     }
 }
 
@@ -930,3 +1085,29 @@ on_version! {
     pg18_ddl: "pg_ddl" on 18;
     pg18_messages: "pg_messages_tx" on 18;
 }
+
+/// The generated corpus (`schemas/golden/gen/generate.py`, issue 26): every column type ×
+/// {nullable, NOT NULL with each kind of default, in an array, under a domain, generated} ×
+/// table shapes × operations, recorded from Debezium like the hand-written cases.
+macro_rules! generated {
+    ($($test:ident: $case:literal, $mysql:literal;)*) => {$(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $test() {
+            run_case($case, $mysql).await;
+        }
+    )*};
+}
+
+generated! {
+    pg_gen_nullable: "pg_gen_nullable", false;
+    pg_gen_ddl: "pg_gen_ddl", false;
+    maria_gen_nullable: "maria_gen_nullable", true;
+    maria_gen_shapes: "maria_gen_shapes", true;
+    maria_gen_ddl: "maria_gen_ddl", true;
+    mysql8_gen_nullable: "mysql8_gen_nullable", true;
+    mysql8_gen_shapes: "mysql8_gen_shapes", true;
+    mysql8_gen_ddl: "mysql8_gen_ddl", true;
+}
+// Recorded but not yet run, because sluice still differs on them (schemas/golden/gen/OPEN.md):
+// pg_gen_defaults, pg_gen_arrays, pg_gen_domains, pg_gen_shapes, maria_gen_defaults,
+// mysql8_gen_defaults.

@@ -193,7 +193,7 @@ impl Builder {
                 let mut out = Map::new();
                 out.insert("type".into(), json!("array"));
                 out.insert("items".into(), items);
-                meta(&mut out, name, version, params, None);
+                meta(&mut out, name, version, params, None, doc(s));
                 return Ok((Json::Object(out), Plan::Array(Box::new(plan))));
             }
             "map" => {
@@ -215,7 +215,7 @@ impl Builder {
                     let mut out = Map::new();
                     out.insert("type".into(), json!("map"));
                     out.insert("values".into(), v);
-                    meta(&mut out, name, version, params, None);
+                    meta(&mut out, name, version, params, None, doc(s));
                     return Ok((Json::Object(out), Plan::Map(Box::new(vplan))));
                 }
                 let (k, kplan) = self.field_type(keys, &format!("{path}{{key}}"))?;
@@ -236,7 +236,7 @@ impl Builder {
                 let mut out = Map::new();
                 out.insert("type".into(), json!("array"));
                 out.insert("items".into(), entry);
-                meta(&mut out, name, version, params, None);
+                meta(&mut out, name, version, params, None, doc(s));
                 return Ok((
                     Json::Object(out),
                     Plan::Entries {
@@ -288,7 +288,7 @@ impl Builder {
         if let Some(t) = connect_type {
             out.insert("connect.type".into(), json!(t));
         }
-        meta(&mut out, name, version, params, logical);
+        meta(&mut out, name, version, params, logical, doc(s));
         // A bare primitive without properties is written as its name, as Avro does.
         let schema = if out.len() == 1 {
             json!(avro_type)
@@ -372,7 +372,14 @@ impl Builder {
             out.insert("namespace".into(), json!(ns));
         }
         out.insert("fields".into(), Json::Array(avro_fields));
-        meta(&mut out, Some(&connect_name), version, parameters(s), None);
+        meta(
+            &mut out,
+            Some(&connect_name),
+            version,
+            parameters(s),
+            None,
+            doc(s),
+        );
         Ok((Json::Object(out), plan))
     }
 
@@ -435,6 +442,66 @@ fn avro_default(d: &Json, s: &Map<String, Json>) -> Json {
     d.clone()
 }
 
+/// Write names as Avro's Java `Schema.toString` does (what Confluent's converter registers): a
+/// named type states its namespace only where it differs from the enclosing one (an empty one
+/// inside a namespace is `""`), and a reference to a name in the enclosing namespace is its
+/// short name. The schema means the same either way; the text is Confluent's.
+fn relative_names(schema: &mut Json, space: Option<&str>) {
+    match schema {
+        Json::String(name) => {
+            if let Some((ns, short)) = name.rsplit_once('.') {
+                if Some(ns) == space {
+                    *name = short.to_string();
+                }
+            }
+        }
+        Json::Array(branches) => {
+            for b in branches {
+                relative_names(b, space);
+            }
+        }
+        Json::Object(o) => {
+            let named = matches!(
+                o.get("type").and_then(Json::as_str),
+                Some("record" | "enum" | "fixed")
+            ) && o.contains_key("name");
+            if !named {
+                for key in ["items", "values", "type"] {
+                    if let Some(inner) = o.get_mut(key) {
+                        if !inner.is_string() || key != "type" {
+                            relative_names(inner, space);
+                        }
+                    }
+                }
+                return;
+            }
+            let own = o.get("namespace").and_then(Json::as_str).map(str::to_string);
+            match (&own, space) {
+                (Some(ns), Some(cur)) if ns == cur => {
+                    o.remove("namespace");
+                }
+                (None, Some(_)) => {
+                    o.insert("namespace".into(), json!(""));
+                }
+                _ => {}
+            }
+            if let Some(Json::Array(fields)) = o.get_mut("fields") {
+                for f in fields {
+                    if let Some(t) = f.get_mut("type") {
+                        relative_names(t, own.as_deref());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A Connect schema's `doc`.
+fn doc(s: &Map<String, Json>) -> Option<&str> {
+    s.get("doc").and_then(Json::as_str)
+}
+
 /// Add `connect.*` properties in the order the Confluent converter writes them.
 fn meta(
     out: &mut Map<String, Json>,
@@ -442,7 +509,11 @@ fn meta(
     version: Option<i64>,
     params: Option<Json>,
     logical: Option<&str>,
+    doc: Option<&str>,
 ) {
+    if let Some(d) = doc {
+        out.insert("connect.doc".into(), json!(d));
+    }
     if let Some(v) = version {
         out.insert("connect.version".into(), json!(v));
     }
@@ -468,7 +539,8 @@ impl AvroShape {
             defined: HashSet::new(),
             unnamed: 0,
         };
-        let (schema, plan) = b.field_type(s, "")?;
+        let (mut schema, plan) = b.field_type(s, "")?;
+        relative_names(&mut schema, None);
         let full_name = match &schema {
             Json::Object(o) if o.get("type") == Some(&json!("record")) => {
                 match (o.get("namespace").and_then(Json::as_str), o.get("name")) {
@@ -1092,10 +1164,9 @@ pub(crate) mod tests {
             value["fields"][4]["type"],
             json!({"type": "int", "connect.version": 1, "connect.name": "io.debezium.time.Date"})
         );
-        assert_eq!(
-            v["fields"][1]["type"],
-            json!(["null", "srv.public.t.Value"])
-        );
+        // `Value` is in the envelope's namespace: referred to by its short name, as Java's
+        // Avro writes it.
+        assert_eq!(v["fields"][1]["type"], json!(["null", "Value"]));
         assert_eq!(v["fields"][2]["type"], "string");
         assert_eq!(v["fields"][3]["type"], json!(["null", "long"]));
     }
