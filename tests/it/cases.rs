@@ -529,14 +529,19 @@ async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
     let mut want: BTreeMap<String, Vec<Json>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
         let e: Json = serde_json::from_str(line).expect("avro-schemas.jsonl line");
-        let topic = e["topic"].as_str().unwrap_or_default().replacen("oracle", "avro", 1);
+        let topic = e["topic"]
+            .as_str()
+            .unwrap_or_default()
+            .replacen("oracle", "avro", 1);
         let part = e["part"].as_str().unwrap_or_default();
         // The recording's topic prefix `oracle` is `avro` for connector c.
         let schema = serde_json::to_string(&e["schema"])
             .unwrap_or_default()
             .replace("\"oracle.", "\"avro.");
         let schema: Json = serde_json::from_str(&schema).expect("schema json");
-        want.entry(format!("{topic}-{part}")).or_default().push(schema);
+        want.entry(format!("{topic}-{part}"))
+            .or_default()
+            .push(schema);
     }
     let http = reqwest::Client::new();
     let get = |path: String| {
@@ -554,9 +559,16 @@ async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
     };
     let subjects = get("/subjects".into()).await?;
     let mut problems = Vec::new();
-    for subject in subjects.as_array().into_iter().flatten().filter_map(Json::as_str) {
+    for subject in subjects
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+    {
         let Some(wanted) = want.get(subject) else {
-            problems.push(format!("{subject}: registered, but Debezium has no such subject"));
+            problems.push(format!(
+                "{subject}: registered, but Debezium has no such subject"
+            ));
             continue;
         };
         let versions = get(format!("/subjects/{subject}/versions")).await?;

@@ -475,7 +475,10 @@ fn relative_names(schema: &mut Json, space: Option<&str>) {
                 }
                 return;
             }
-            let own = o.get("namespace").and_then(Json::as_str).map(str::to_string);
+            let own = o
+                .get("namespace")
+                .and_then(Json::as_str)
+                .map(str::to_string);
             match (&own, space) {
                 (Some(ns), Some(cur)) if ns == cur => {
                     o.remove("namespace");
