@@ -538,7 +538,8 @@ async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
         let schema = serde_json::to_string(&e["schema"])
             .unwrap_or_default()
             .replace("\"oracle.", "\"avro.");
-        let schema: Json = serde_json::from_str(&schema).expect("schema json");
+        let mut schema: Json = serde_json::from_str(&schema).expect("schema json");
+        raise_decimal_precision(&mut schema);
         want.entry(format!("{topic}-{part}"))
             .or_default()
             .push(schema);
@@ -612,6 +613,24 @@ async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
             "{name}: registered Avro schemas differ from Confluent's:\n{}",
             problems.join("\n")
         ))
+    }
+}
+
+/// sluice's documented difference from Confluent's converter (README, Avro): a decimal whose
+/// scale exceeds its precision (PostgreSQL `numeric(p, -s)`) gets `precision` = `scale`.
+fn raise_decimal_precision(v: &mut Json) {
+    match v {
+        Json::Object(o) => {
+            if o.get("logicalType") == Some(&Json::from("decimal")) {
+                let scale = o.get("scale").and_then(Json::as_i64).unwrap_or(0);
+                if o.get("precision").and_then(Json::as_i64).unwrap_or(0) < scale {
+                    o.insert("precision".into(), Json::from(scale));
+                }
+            }
+            o.values_mut().for_each(raise_decimal_precision);
+        }
+        Json::Array(a) => a.iter_mut().for_each(raise_decimal_precision),
+        _ => {}
     }
 }
 
