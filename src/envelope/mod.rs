@@ -451,7 +451,13 @@ fn shown_fallbacks(
                 | ColumnType::NamedString(_)
                 | ColumnType::Enum { .. }
                 | ColumnType::EnumSet { .. } => Value::String(String::new()),
-                ColumnType::StringMap | ColumnType::Point | ColumnType::Geometry => return None,
+                // Debezium's zero point (recorded case `pg_gen_domains`).
+                ColumnType::Point => Value::Point {
+                    x: 0.0,
+                    y: 0.0,
+                    srid: None,
+                },
+                ColumnType::StringMap | ColumnType::Geometry => return None,
             })
         })
         .collect()

@@ -558,7 +558,8 @@ fn table_from_map_inner(
                 .all(|(name, (nullable, default))| {
                     h.columns.iter().find(|c| c.name == name).is_none_or(|c| {
                         c.optional == nullable
-                            && c.default == super::history::history_form(default, mariadb)
+                            && c.default
+                                == super::history::history_form(default, &c.column_type, mariadb)
                     })
                 })
         });

@@ -179,7 +179,16 @@ pub(crate) fn type_attrs(text: &str) -> TypeAttrs {
 /// string literals (`'none'` → `none`) and spells a NULL default `NULL` (→ none).
 fn default_expression(raw: Option<String>, mariadb: bool) -> Option<String> {
     let raw = raw?;
+    // A BIT default is its digits (`b'1'` → `1`), on both servers.
+    if let Some(bits) = raw.strip_prefix("b'").and_then(|r| r.strip_suffix('\'')) {
+        return Some(bits.to_string());
+    }
     if !mariadb {
+        // MySQL 8 shows a binary default in hex; Debezium has `SHOW CREATE TABLE`'s escaped
+        // literal (`0x01` → the byte 1).
+        if let Some(bytes) = raw.strip_prefix("0x").and_then(super::types::hex_bytes) {
+            return Some(super::types::show_create_escaped(&bytes));
+        }
         return Some(raw);
     }
     if raw.eq_ignore_ascii_case("null") {
@@ -191,10 +200,28 @@ fn default_expression(raw: Option<String>, mariadb: bool) -> Option<String> {
     }
 }
 
+/// MySQL 8's hex default of a BINARY(n) column (`0x01`) padded to its n bytes, as the
+/// column stores it (`0x01000000`).
+fn padded_binary(raw: Option<String>, column_type: &str) -> Option<String> {
+    let raw = raw?;
+    let n = column_type
+        .to_ascii_lowercase()
+        .strip_prefix("binary(")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|n| n.parse::<usize>().ok());
+    match (raw.strip_prefix("0x"), n) {
+        (Some(hex), Some(n)) if hex.len() < n * 2 => {
+            Some(format!("0x{hex:0<width$}", width = n * 2))
+        }
+        _ => Some(raw),
+    }
+}
+
 /// A catalog default (`information_schema` text) as the schema history writes it, to tell
 /// whether the catalog still describes the history's shape.
-pub(crate) fn history_form(raw: Option<&str>, mariadb: bool) -> Option<String> {
-    default_expression(raw.map(str::to_string), mariadb).map(time_default)
+pub(crate) fn history_form(raw: Option<&str>, column_type: &str, mariadb: bool) -> Option<String> {
+    default_expression(padded_binary(raw.map(str::to_string), column_type), mariadb)
+        .map(time_default)
 }
 
 /// The shape of `table` from `information_schema`; `None` when it does not exist.
@@ -238,7 +265,8 @@ pub(crate) async fn describe(
             // neither.
             auto_incremented: auto,
             generated: auto,
-            default: default_expression(s(3), mariadb).map(time_default),
+            default: default_expression(padded_binary(s(3), &column_type), mariadb)
+                .map(time_default),
             enum_values: attrs.enum_values,
             column_type,
         });

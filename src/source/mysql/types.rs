@@ -559,6 +559,35 @@ pub(crate) fn parse_labels(column_type: &str) -> Vec<String> {
     labels
 }
 
+/// Bytes from hex digits (`0A1b`).
+pub(crate) fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Bytes as `SHOW CREATE TABLE` writes them inside a quoted default: NUL as `\0`, quote,
+/// backslash, newline, carriage return and Ctrl-Z escaped, other bytes as characters.
+pub(crate) fn show_create_escaped(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            0 => out.push_str("\\0"),
+            b'\'' => out.push_str("\\'"),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            0x1a => out.push_str("\\Z"),
+            b => out.push(char::from(b)),
+        }
+    }
+    out
+}
+
 /// A literal column default from `information_schema.COLUMNS.COLUMN_DEFAULT`, when it is one
 /// sluice can type exactly (numbers and quoted strings); expressions give `None`.
 pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
@@ -598,16 +627,60 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
         Kind::Timestamp { .. } if raw.to_ascii_lowercase().starts_with("current_timestamp") => {
             Some(Value::String("1970-01-01T00:00:00Z".into()))
         }
-        Kind::Timestamp { .. } => {
+        // A literal TIMESTAMP(fsp) default has the column's `fsp` digits
+        // (`2000-01-01T00:00:00.000000Z`, recorded case `maria_gen_defaults`).
+        Kind::Timestamp { fsp } => {
             let text = temporal;
             date_time(text)?;
             let (date, time) = text.split_once(' ').unwrap_or((text, "00:00:00"));
-            let time = match time.split_once('.') {
-                Some((hms, frac)) if frac.trim_end_matches('0').is_empty() => hms.to_string(),
-                Some((hms, frac)) => format!("{hms}.{}", frac.trim_end_matches('0')),
-                None => time.to_string(),
+            let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+            let fsp = usize::from(*fsp).min(6);
+            let time = if fsp == 0 {
+                hms.to_string()
+            } else {
+                format!("{hms}.{:0<fsp$}", frac.get(..fsp.min(frac.len()))?)
             };
             Some(Value::String(format!("{date}T{time}Z")))
+        }
+        // TIME defaults: `[-]H:MM:SS[.f]` as microseconds.
+        Kind::Time => {
+            let t = temporal.trim();
+            let (neg, t) = match t.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, t),
+            };
+            let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
+            let mut p = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
+            let (h, m, sec) = (p.next()??, p.next()??, p.next().unwrap_or(Some(0))?);
+            let us: i64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+            let abs = ((h * 60 + m) * 60 + sec) * 1_000_000 + us;
+            Some(Value::Time(if neg { -abs } else { abs }))
+        }
+        // BIT defaults (`b'101'`, or its digits as the history has them): the value's bits,
+        // little-endian like every Bits value; BIT(1) is a boolean.
+        Kind::Bit { bits } => {
+            let digits = raw.trim().trim_start_matches(['b', 'B']).trim_matches('\'');
+            let v = u64::from_str_radix(digits, 2).ok()?;
+            if *bits == 1 {
+                return Some(Value::Bool(v != 0));
+            }
+            let n = (*bits as usize).div_ceil(8).max(1);
+            Some(Value::Bytes(v.to_le_bytes()[..n.min(8)].to_vec()))
+        }
+        // BINARY/VARBINARY defaults are Debezium's reading of `SHOW CREATE TABLE`: the
+        // escaped literal's bytes, escapes kept (`x'01'` in a BINARY(4) is the byte 1 and
+        // the text `\0\0\0`, recorded cases `maria_gen_defaults`, `mysql8_gen_defaults`).
+        Kind::Binary { pad_to } => {
+            if let Some(hex) = raw.trim().strip_prefix("0x") {
+                let mut bytes = hex_bytes(hex)?;
+                if let Some(n) = pad_to {
+                    if bytes.len() < *n {
+                        bytes.resize(*n, 0);
+                    }
+                }
+                return Some(Value::Bytes(show_create_escaped(&bytes).into_bytes()));
+            }
+            unquoted.map(|u| Value::Bytes(u.into_bytes()))
         }
         Kind::Float => raw.trim().parse::<f32>().ok().map(Value::Float32),
         Kind::FloatAsDouble => raw
@@ -829,6 +902,43 @@ mod tests {
         assert_eq!(
             literal_default(&Kind::Text { latin1: false }, "'x''y'"),
             Some(Value::String("x'y".into()))
+        );
+        // Recorded in `maria_gen_defaults` / `mysql8_gen_defaults`.
+        assert_eq!(
+            literal_default(&Kind::Bit { bits: 8 }, "b'1'"),
+            Some(Value::Bytes(vec![1]))
+        );
+        assert_eq!(
+            literal_default(&Kind::Bit { bits: 1 }, "b'1'"),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            literal_default(&Kind::Binary { pad_to: Some(4) }, "0x01"),
+            Some(Value::Bytes(b"\x01\\0\\0\\0".to_vec()))
+        );
+        assert_eq!(
+            literal_default(&Kind::Binary { pad_to: None }, "'\x01'"),
+            Some(Value::Bytes(vec![1]))
+        );
+        assert_eq!(
+            literal_default(&Kind::Time, "'01:02:03.000000'"),
+            Some(Value::Time(3_723_000_000))
+        );
+        assert_eq!(
+            literal_default(&Kind::Time, "-838:59:59"),
+            Some(Value::Time(-3_020_399_000_000))
+        );
+        assert_eq!(
+            literal_default(&Kind::Timestamp { fsp: 6 }, "'2000-01-01 00:00:00'"),
+            Some(Value::String("2000-01-01T00:00:00.000000Z".into()))
+        );
+        assert_eq!(
+            literal_default(&Kind::Timestamp { fsp: 0 }, "2000-01-01 00:00:00"),
+            Some(Value::String("2000-01-01T00:00:00Z".into()))
+        );
+        assert_eq!(
+            literal_default(&Kind::Timestamp { fsp: 6 }, "current_timestamp(6)"),
+            Some(Value::String("1970-01-01T00:00:00Z".into()))
         );
     }
 

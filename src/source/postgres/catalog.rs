@@ -412,34 +412,99 @@ pub(crate) async fn learn_types(
     Ok(())
 }
 
-/// The default Debezium reports for a NOT NULL column whose default is computed (recorded
-/// case `pg_defaults_domains`): a sequence (`serial`, `bigserial`) as 0, the current time
-/// (`now()`, `CURRENT_TIMESTAMP`, …) of a timestamp as the epoch (written in the column's
-/// own form: `0`, or `1970-01-01T00:00:00.000000Z` with the column's digits). Other computed
-/// defaults are not reported.
-fn computed_default(expr: &str, kind: &PgKind) -> Option<crate::event::Value> {
-    let e = expr.trim().to_ascii_lowercase();
-    let now = matches!(
-        e.as_str(),
-        "now()"
-            | "current_timestamp"
-            | "localtimestamp"
-            | "transaction_timestamp()"
-            | "statement_timestamp()"
-            | "clock_timestamp()"
-    ) || e.starts_with("current_timestamp(")
-        || e.starts_with("localtimestamp(");
-    match kind {
-        PgKind::Int16 | PgKind::Int32 | PgKind::Int64 if e.starts_with("nextval(") => {
-            Some(crate::event::Value::Int(0))
-        }
-        PgKind::Timestamp | PgKind::TimestampTz if now => Some(crate::event::Value::Timestamp(0)),
-        _ => None,
+/// The schema default Debezium reports for a column's default expression (recorded cases
+/// `pg_defaults_domains` and `pg_gen_defaults`), whatever the column's nullability:
+/// - only types Debezium has a default parser for get one (not `bytea`, `timetz`, `money`,
+///   `point`, ranges, network types, arrays, identity columns, or `numeric` without a scale,
+///   whose `VariableScaleDecimal` struct cannot be a Connect default);
+/// - a function call (`nextval(…)`, `now()`, `upper('x')`, `(length('a') > 2)`) or one of
+///   SQL's current-time values (`CURRENT_TIMESTAMP`, `CURRENT_DATE`, `LOCALTIME`, …) is the
+///   type's placeholder: `0`, `0.0`, `false`, `""`, `{}`, the nil UUID, the epoch;
+/// - `NULL` is none; a literal is its value ([`literal_default`]).
+fn debezium_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::event::Value> {
+    let parsed = match kind {
+        PgKind::Numeric => numeric_has_scale(typmod),
+        PgKind::Bool
+        | PgKind::Int16
+        | PgKind::Int32
+        | PgKind::Int64
+        | PgKind::Float32
+        | PgKind::Float64
+        | PgKind::Text
+        | PgKind::Json
+        | PgKind::Named("io.debezium.data.Xml")
+        | PgKind::Uuid
+        | PgKind::Date
+        | PgKind::Time
+        | PgKind::Timestamp
+        | PgKind::TimestampTz
+        | PgKind::Interval
+        | PgKind::Bit { .. }
+        | PgKind::Enum(_) => true,
+        _ => false,
+    };
+    if !parsed {
+        return None;
     }
+    let e = expr.trim();
+    if e.starts_with("NULL") {
+        return None;
+    }
+    if is_call(e) || is_current_time(e) {
+        let text = match kind {
+            PgKind::Bool => "f",
+            PgKind::Int16 | PgKind::Int32 | PgKind::Int64 => "0",
+            PgKind::Float32 | PgKind::Float64 | PgKind::Numeric => "0",
+            PgKind::Text | PgKind::Named(_) => "",
+            PgKind::Json => "{}",
+            PgKind::Uuid => "00000000-0000-0000-0000-000000000000",
+            PgKind::Date => "1970-01-01",
+            PgKind::Time => "00:00:00",
+            PgKind::Timestamp => "1970-01-01 00:00:00",
+            PgKind::TimestampTz => "1970-01-01 00:00:00+00",
+            PgKind::Interval => "PT0S",
+            // Bit strings' and enums' placeholders are not recorded: none.
+            _ => return None,
+        };
+        return parse_text(kind, typmod, text).ok();
+    }
+    if matches!(kind, PgKind::Bool) {
+        // Java's `Boolean.parseBoolean` of the literal (or the raw expression): `true` is
+        // true, anything else (a generated column's `((id % 2) = 0)`) false.
+        let text = match e.split_once('\'') {
+            Some((_, rest)) => rest.split_once('\'').map_or(rest, |(t, _)| t),
+            None => e,
+        };
+        return Some(crate::event::Value::Bool(text.eq_ignore_ascii_case("true")));
+    }
+    literal_default(e, kind, typmod)
 }
 
-/// A literal default (`7`, `'x'::text`, `true`) converted to a value; anything computed
-/// (`now()`, `nextval(...)`) is not reported (see [`computed_default`]).
+/// Whether a `numeric` typmod fixes a scale (a Connect `Decimal`, not a struct).
+fn numeric_has_scale(typmod: i32) -> bool {
+    // The typmod of `numeric(p, s)` is ((p << 16) | s) + 4; a bare `numeric` has -1.
+    typmod >= 4
+}
+
+/// SQL's current-time value functions, which PostgreSQL stores without parentheses.
+fn is_current_time(e: &str) -> bool {
+    let e = e.trim_start_matches('(').to_ascii_lowercase();
+    [
+        "current_timestamp",
+        "current_date",
+        "current_time",
+        "localtimestamp",
+        "localtime",
+    ]
+    .iter()
+    .any(|f| {
+        e.strip_prefix(f)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('(') || rest.starts_with(')'))
+    })
+}
+
+/// A literal default (`7`, `'x'::text`, `true`) converted to a value; anything computed is
+/// not (see [`debezium_default`]).
 fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::event::Value> {
     let e = expr.trim();
     // An array default (`'{}'`) is not reported, as Debezium reports none.
@@ -488,7 +553,7 @@ fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::even
 fn is_call(e: &str) -> bool {
     let f = e.strip_prefix('(').unwrap_or(e);
     let name_len = f
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(f.len());
     name_len > 0 && f[name_len..].starts_with('(')
 }
@@ -526,11 +591,7 @@ pub(crate) fn build_schema(
             name: name.clone(),
             ty: column_type(&kind, *typmod),
             nullable: !cat.is_some_and(|c| c.not_null),
-            default: cat.and_then(|c| {
-                let d = c.default.as_deref()?;
-                literal_default(d, &kind, *typmod)
-                    .or_else(|| c.not_null.then(|| computed_default(d, &kind)).flatten())
-            }),
+            default: cat.and_then(|c| debezium_default(c.default.as_deref()?, &kind, *typmod)),
         });
         kinds.push((kind, *typmod));
     }
@@ -580,21 +641,55 @@ mod tests {
             Some(Value::Bool(true))
         );
         assert_eq!(literal_default("now()", &PgKind::TimestampTz, -1), None);
-        // Computed defaults Debezium reports (NOT NULL columns only, see the call site).
+        // Computed defaults are Debezium's placeholders, whatever the nullability.
+        let dbz = |e: &str, k: PgKind| debezium_default(e, &k, -1);
         assert_eq!(
-            computed_default("nextval('d_id_seq'::regclass)", &PgKind::Int32),
+            dbz("nextval('d_id_seq'::regclass)", PgKind::Int32),
             Some(Value::Int(0))
         );
         assert_eq!(
-            computed_default("CURRENT_TIMESTAMP", &PgKind::Timestamp),
+            dbz("CURRENT_TIMESTAMP", PgKind::Timestamp),
             Some(Value::Timestamp(0))
+        );
+        assert_eq!(dbz("CURRENT_DATE", PgKind::Date), Some(Value::Date(0)));
+        assert_eq!(dbz("now()", PgKind::TimestampTz), Some(Value::Timestamp(0)));
+        assert_eq!(
+            dbz("upper('x'::text)", PgKind::Text),
+            Some(Value::String("".into()))
         );
         assert_eq!(
-            computed_default("now()", &PgKind::TimestampTz),
-            Some(Value::Timestamp(0))
+            dbz("(length('a') > 2)", PgKind::Bool),
+            Some(Value::Bool(false))
         );
-        assert_eq!(computed_default("now()", &PgKind::Text), None);
-        assert_eq!(computed_default("gen_random_uuid()", &PgKind::Uuid), None);
+        assert_eq!(
+            dbz("gen_random_uuid()", PgKind::Uuid),
+            Some(Value::String("00000000-0000-0000-0000-000000000000".into()))
+        );
+        assert_eq!(
+            dbz("((id % 2) = 0)", PgKind::Bool),
+            Some(Value::Bool(false))
+        );
+        assert_eq!(dbz("true", PgKind::Bool), Some(Value::Bool(true)));
+        assert_eq!(
+            dbz("make_interval(days => 1)", PgKind::Interval),
+            Some(Value::Interval {
+                micros: 0,
+                parts: [0; 6]
+            })
+        );
+        // Types Debezium parses no default for, expressions, NULL.
+        assert_eq!(dbz("'\\x01'::bytea", PgKind::Bytea), None);
+        assert_eq!(
+            dbz("'01:02:03+00'::time with time zone", PgKind::TimeTz),
+            None
+        );
+        assert_eq!(dbz("0", PgKind::Numeric), None);
+        assert_eq!(dbz("(2 + 3)", PgKind::Int32), None);
+        assert_eq!(dbz("NULL::integer", PgKind::Int32), None);
+        assert_eq!(
+            dbz("'it''s'::text", PgKind::Text),
+            Some(Value::String("it's".into()))
+        );
         assert_eq!(
             literal_default("'{}'::text[]", &PgKind::Array(Box::new(PgKind::Text)), -1),
             None

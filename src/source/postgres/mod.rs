@@ -780,6 +780,7 @@ impl PostgresSource {
             } => {
                 let table = TableId::new(namespace, name);
                 let oids: Vec<u32> = columns.iter().map(|c| c.type_oid).collect();
+                dec.registry.forget(&oids);
                 catalog::learn_types(sql, &mut dec.registry, &oids).await?;
                 let cat = catalog::table_columns(sql, &table, &self.stream_keys).await?;
                 let cols: Vec<(String, u32, i32)> = columns

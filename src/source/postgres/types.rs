@@ -152,6 +152,23 @@ impl TypeRegistry {
         builtin(oid).is_none() && !self.custom.contains_key(&oid)
     }
 
+    /// Forget what the catalog said about `oids` and the types they stand on (an array's
+    /// element, a domain's base), so the next [`super::catalog::learn_types`] reads them again:
+    /// an enum's labels change with `ALTER TYPE … ADD VALUE`, which sends no message, and a
+    /// relation's description (pgoutput's Relation, sent again in every new session) is where
+    /// Debezium reads them too.
+    pub(crate) fn forget(&mut self, oids: &[u32]) {
+        for oid in oids {
+            let mut at = *oid;
+            for _ in 0..8 {
+                match self.custom.remove(&at) {
+                    Some(CatalogType::Array(next) | CatalogType::Domain(next)) => at = next,
+                    _ => break,
+                }
+            }
+        }
+    }
+
     /// Record what the catalog said about `oid`.
     pub(crate) fn learn(&mut self, oid: u32, t: CatalogType) {
         self.custom.insert(oid, t);

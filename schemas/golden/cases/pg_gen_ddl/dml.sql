@@ -1,3 +1,4 @@
+ALTER TYPE gen_mood ADD VALUE 'happy';
 INSERT INTO gen_ddl VALUES (3, 'z', 3, 'ok');
 ALTER TABLE gen_ddl ADD COLUMN c numeric(6,2) NOT NULL DEFAULT 1.25;
 INSERT INTO gen_ddl VALUES (4, 'w', 4, 'ok', 2.5);
@@ -6,7 +7,6 @@ ALTER TABLE gen_ddl ALTER COLUMN b SET NOT NULL;
 INSERT INTO gen_ddl VALUES (5, 'v', 5, 'sad', 3);
 ALTER TABLE gen_ddl RENAME COLUMN a TO a2;
 UPDATE gen_ddl SET a2 = 'x3' WHERE id = 1;
-ALTER TYPE gen_mood ADD VALUE 'happy';
 INSERT INTO gen_ddl VALUES (6, 'u', 6, 'happy', 4);
 ALTER TABLE gen_ddl ALTER COLUMN b TYPE bigint;
 INSERT INTO gen_ddl VALUES (7, 't', 9000000000, 'ok', 5);
