@@ -266,9 +266,25 @@ impl KafkaOffsets {
             match consumer.poll(Duration::from_millis(200)) {
                 None => {}
                 // Done with a partition at its end (transaction markers and aborted records
-                // take offsets but are never delivered, so offsets cannot tell).
+                // take offsets but are never delivered, so offsets cannot tell) — but only at
+                // the end the read started from. A read_committed reader's "end" is the last
+                // stable offset: while another connector's transaction that began earlier is
+                // still open, a checkpoint committed after it lies beyond that end, and
+                // stopping there would resume from an older checkpoint and repeat the batches
+                // in between (seen as duplicates in the cluster's exactly-once test). The open
+                // transaction ends within its timeout; the read waits for it.
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                    ends.remove(&p);
+                    let at = consumer
+                        .position()
+                        .ok()
+                        .and_then(|tpl| {
+                            tpl.find_partition(&self.topic, p)
+                                .and_then(|e| e.offset().to_raw())
+                        })
+                        .unwrap_or(-1);
+                    if ends.get(&p).is_none_or(|high| at >= *high) {
+                        ends.remove(&p);
+                    }
                 }
                 Some(Err(e)) => return Err(err("reading the offsets topic", &e)),
                 Some(Ok(m)) => {
