@@ -5,8 +5,9 @@
 //! ```text
 //! prepare (once per connector): topic missing ─► create it (cleanup.policy=compact, one
 //!   partition, the cluster's default replication factor); not compacted ─► refuse to start
-//! load:  read every partition (read_committed) from the start to where its end was when the
-//!        read began, or to its end-of-partition event; the connector's last record wins (a
+//! load:  take each partition's high watermark, wait until no transaction below it is open
+//!        (the last stable offset reached it), then read (read_committed) from the start to
+//!        that mark or to its end-of-partition event; the connector's last record wins (a
 //!        tombstone means none)
 //! save:  produce (acks=all, idempotent) and wait for the broker's acknowledgement
 //! ```
@@ -220,10 +221,22 @@ impl KafkaOffsets {
             .filter(|t| t.name() == self.topic)
             .flat_map(|t| t.partitions().iter().map(|p| p.id()))
             .collect();
+        // The end to read to is the high watermark, which only a read_uncommitted client
+        // reports: a read_committed one reports the last stable offset, which stays before
+        // the first record of any transaction still open (another connector's). Stopping
+        // there would miss a checkpoint committed after that transaction began, and resume
+        // from an older one, repeating the batches since (the duplicates the cluster's
+        // exactly-once test saw once in eleven runs).
+        let mut hc = self.client.clone();
+        hc.set("group.id", "sluice-offsets-reader")
+            .set("isolation.level", "read_uncommitted");
+        let marks: BaseConsumer<Reader> = hc
+            .create_with_context(Reader)
+            .map_err(|e| err("creating the offsets reader", &e))?;
         let mut ends = std::collections::HashMap::new();
         let mut tpl = TopicPartitionList::new();
         for p in partitions {
-            let (low, high) = consumer
+            let (low, high) = marks
                 .fetch_watermarks(&self.topic, p, WAIT)
                 .map_err(|e| err("reading the offsets topic's end", &e))?;
             if high > low {
@@ -234,6 +247,33 @@ impl KafkaOffsets {
         }
         if ends.is_empty() {
             return Ok(vec![None; keys.len()]);
+        }
+        // Wait until every transaction below that end has ended (the last stable offset
+        // reached it): then everything committed there is delivered before the reader's
+        // end-of-partition. An open transaction ends within its timeout.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut stable = true;
+            for (p, high) in &ends {
+                let (_, lso) = consumer
+                    .fetch_watermarks(&self.topic, *p, WAIT)
+                    .map_err(|e| err("reading the offsets topic's stable end", &e))?;
+                if lso < *high {
+                    if Instant::now() > deadline {
+                        return Err(err(
+                            "reading the offsets topic",
+                            &format!(
+                                "partition {p}: a transaction begun before offset {high} is still open (last stable offset {lso})"
+                            ),
+                        ));
+                    }
+                    stable = false;
+                }
+            }
+            if stable {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
         consumer
             .assign(&tpl)
@@ -266,25 +306,10 @@ impl KafkaOffsets {
             match consumer.poll(Duration::from_millis(200)) {
                 None => {}
                 // Done with a partition at its end (transaction markers and aborted records
-                // take offsets but are never delivered, so offsets cannot tell) — but only at
-                // the end the read started from. A read_committed reader's "end" is the last
-                // stable offset: while another connector's transaction that began earlier is
-                // still open, a checkpoint committed after it lies beyond that end, and
-                // stopping there would resume from an older checkpoint and repeat the batches
-                // in between (seen as duplicates in the cluster's exactly-once test). The open
-                // transaction ends within its timeout; the read waits for it.
+                // take offsets but are never delivered, so offsets cannot tell). The last
+                // stable offset was at or past the read's end before the read began.
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                    let at = consumer
-                        .position()
-                        .ok()
-                        .and_then(|tpl| {
-                            tpl.find_partition(&self.topic, p)
-                                .and_then(|e| e.offset().to_raw())
-                        })
-                        .unwrap_or(-1);
-                    if ends.get(&p).is_none_or(|high| at >= *high) {
-                        ends.remove(&p);
-                    }
+                    ends.remove(&p);
                 }
                 Some(Err(e)) => return Err(err("reading the offsets topic", &e)),
                 Some(Ok(m)) => {

@@ -327,3 +327,69 @@ async fn transactions_with_kafka_offsets_are_exactly_once_across_sigkill() {
         "the snapshot is taken once"
     );
 }
+
+/// A connector's load of its checkpoint waits for a transaction another connector opened
+/// earlier in the offsets topic: a `read_committed` reader's end-of-partition comes at the
+/// last stable offset, before a checkpoint committed after that transaction began. Stopping
+/// there resumed from the older checkpoint and repeated the batches since (the duplicates
+/// the cluster's exactly-once test saw once in eleven runs).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_sees_a_checkpoint_committed_behind_an_open_transaction() {
+    use ::sluice::event::{Checkpoint, Lsn};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let broker = Kafka::start();
+    let bootstrap = broker.bootstrap();
+    let client = || {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", &bootstrap);
+        c
+    };
+    let topic = "lso-offsets";
+    let store = ::sluice::offsets::OffsetStore::kafka(client(), topic, "b")
+        .await
+        .expect("offsets store");
+    let old = Checkpoint::postgres(Lsn(100), true);
+    let new = Checkpoint::postgres(Lsn(200), true);
+    store.save(&old).expect("save the old checkpoint");
+    let txn = |id: &str| -> BaseProducer {
+        let p: BaseProducer = client()
+            .set("transactional.id", id)
+            .create()
+            .expect("producer");
+        p.init_transactions(Duration::from_secs(30)).expect("init");
+        p.begin_transaction().expect("begin");
+        p
+    };
+    // Connector a's transaction opens first and stays open.
+    let a = txn("lso-a");
+    a.send(BaseRecord::to(topic).key("\"a\"").payload("{}"))
+        .map_err(|(e, _)| e)
+        .expect("send a");
+    a.flush(Duration::from_secs(30)).expect("flush a");
+    // Connector b's checkpoint is committed after it, in b's own transaction.
+    let b = txn("lso-b");
+    let rec = store.record(&new).expect("a record for the offsets topic");
+    b.send(
+        BaseRecord::to(topic)
+            .key(rec.key.as_deref().unwrap_or_default())
+            .payload(rec.value.as_deref().unwrap_or_default()),
+    )
+    .map_err(|(e, _)| e)
+    .expect("send b");
+    b.commit_transaction(Duration::from_secs(30))
+        .expect("commit b");
+    let loading = tokio::task::spawn_blocking(move || store.load());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    if loading.is_finished() {
+        let got = loading.await.expect("load task");
+        panic!("the load must wait for the transaction that holds the last stable offset back; it returned {got:?}");
+    }
+    a.commit_transaction(Duration::from_secs(30))
+        .expect("commit a");
+    let loaded = loading
+        .await
+        .expect("load task")
+        .expect("load")
+        .expect("a checkpoint");
+    assert_eq!(loaded, new, "the checkpoint committed last");
+}
