@@ -120,47 +120,40 @@ impl Digits {
 /// Append `v` (finite) as Java's `Double.toString` prints it.
 pub(crate) fn double(out: &mut Vec<u8>, v: f64) {
     let bits = v.to_bits();
-    let negative = bits >> 63 != 0;
-    let mut fract = bits & ((1 << EXP_SHIFT) - 1);
     let biased = ((bits >> EXP_SHIFT) & 0x7ff) as i32;
-    let (bin_exp, n_sig) = if biased == 0 {
-        if fract == 0 {
-            out.extend_from_slice(if negative { b"-0.0" } else { b"0.0" });
-            return;
-        }
-        let lz = fract.leading_zeros() as i32;
-        let shift = lz - (63 - EXP_SHIFT);
-        fract <<= shift;
-        (1 - shift, 64 - lz)
-    } else {
-        fract |= 1 << EXP_SHIFT;
-        (biased, EXP_SHIFT + 1)
-    };
-    digits(bin_exp - 1023, fract, n_sig).write(out, negative);
+    let fract = bits & ((1 << EXP_SHIFT) - 1);
+    binary(out, bits >> 63 != 0, (biased, 1023), fract, EXP_SHIFT);
 }
 
 /// Append `v` (finite) as Java's `Float.toString` prints it.
 pub(crate) fn float(out: &mut Vec<u8>, v: f32) {
     const SHIFT: i32 = 23;
     let bits = v.to_bits();
-    let negative = bits >> 31 != 0;
-    let mut fract = bits & ((1 << SHIFT) - 1);
     let biased = ((bits >> SHIFT) & 0xff) as i32;
+    let fract = u64::from(bits & ((1 << SHIFT) - 1));
+    binary(out, bits >> 31 != 0, (biased, 127), fract, SHIFT);
+}
+
+/// A value of either width from its sign, (biased exponent, bias) and stored fraction of
+/// `shift` bits: subnormals normalized (their significant bits counted), the hidden bit
+/// added, the fraction widened to a double's layout.
+fn binary(out: &mut Vec<u8>, negative: bool, (biased, bias): (i32, i32), fract: u64, shift: i32) {
+    let mut fract = fract;
     let (bin_exp, n_sig) = if biased == 0 {
         if fract == 0 {
             out.extend_from_slice(if negative { b"-0.0" } else { b"0.0" });
             return;
         }
         let lz = fract.leading_zeros() as i32;
-        let shift = lz - (31 - SHIFT);
-        fract <<= shift;
-        (1 - shift, 32 - lz)
+        let by = lz - (63 - shift);
+        fract <<= by;
+        (1 - by, 64 - lz)
     } else {
-        fract |= 1 << SHIFT;
-        (biased, SHIFT + 1)
+        fract |= 1 << shift;
+        (biased, shift + 1)
     };
-    let wide = u64::from(fract) << (EXP_SHIFT - SHIFT);
-    digits(bin_exp - 127, wide, n_sig).write(out, negative);
+    let wide = fract << (EXP_SHIFT - shift);
+    digits(bin_exp - bias, wide, n_sig).write(out, negative);
 }
 
 /// The digits of `fract` (hidden bit at bit 52) × 2^(`bin_exp` − 52), of which `n_sig` bits
