@@ -8,7 +8,8 @@
 //! emits a second digit in E-notation, and rounds large integers half up to the digits the
 //! significand carries. So `Float.MIN_NORMAL` prints as `1.17549435E-38` where the shortest text
 //! is `1.1754944E-38`. Debezium runs on such a JDK (the oracle on 17), so sluice generates the
-//! same digits with the same decision procedure, written from its description.
+//! same digits with the same decision procedure (learned by reading the JDK's `FloatingDecimal`;
+//! written independently, with `ibig` for the big-integer path).
 //!
 //! Invariants: the value is finite (callers write NaN and infinities themselves); the text parses
 //! back to the same value (the generator's error bound is never wider than half an ulp); no
