@@ -209,14 +209,13 @@ fn digits(bin_exp: i32, fract: u64, n_sig: i32) -> Digits {
     let b_bits = n_fract + b2 + n5(b5).unwrap_or(b5 * 3);
     let ten_s_bits = s2 + 1 + n5(s5 + 1).unwrap_or((s5 + 1) * 3);
     let mut d = Digits::new();
-    let (low, high, low_diff) = if b_bits < 64 && ten_s_bits < 64 {
-        if b_bits < 32 && ten_s_bits < 32 {
-            small_loop::<i32>(&mut d, &mut dec_exp, fract, (b5, b2), (s5, s2), (m5, m2))
-        } else {
-            small_loop::<i64>(&mut d, &mut dec_exp, fract, (b5, b2), (s5, s2), (m5, m2))
-        }
+    let (b, s, m) = ((b5, b2), (s5, s2), (m5, m2));
+    let (low, high, low_diff) = if b_bits < 32 && ten_s_bits < 32 {
+        digit_loop::<i32>(&mut d, &mut dec_exp, fract, b, s, m)
+    } else if b_bits < 64 && ten_s_bits < 64 {
+        digit_loop::<i64>(&mut d, &mut dec_exp, fract, b, s, m)
     } else {
-        big_loop(&mut d, &mut dec_exp, fract, (b5, b2), (s5, s2), (m5, m2))
+        digit_loop::<UBig>(&mut d, &mut dec_exp, fract, b, s, m)
     };
     d.exp = dec_exp + 1;
     // The last digit rounds by where the loop stopped.
@@ -279,15 +278,20 @@ fn estimate_dec_exp(fract: u64, bin_exp: i32) -> i32 {
     d.floor() as i32
 }
 
-/// Java's `int`/`long` arithmetic, wrapping as the JDK's does.
-trait Word: Copy + PartialOrd {
+/// The arithmetic of the digit loop: Java's `int` and `long` (wrapping as the JDK's do) and
+/// exact big integers. The JDK's paths differ in one comparison, [`Word::high`].
+trait Word: Sized + PartialOrd {
+    /// `times` × 5^`p5` × 2^`p2`.
     fn from_pow52(p5: i32, p2: i32, times: u64) -> Self;
-    fn quo_rem(self, s: Self) -> (u8, Self);
-    fn times10(self) -> Self;
-    fn plus(self, o: Self) -> Self;
-    fn twice_minus(self, o: Self) -> Self;
-    fn is_positive(self) -> bool;
-    fn is_zero(self) -> bool;
+    /// The next digit (`self / s`); `self` becomes `10 × (self % s)`.
+    fn step(&mut self, s: &Self) -> u8;
+    fn times10(&mut self);
+    /// Whether remainder `b` is within `m` of `tens` (the upper neighbour).
+    fn high(b: &Self, m: &Self, tens: &Self) -> bool;
+    /// Whether `m` overflowed (the JDK then stops both ways).
+    fn overflowed(&self) -> bool;
+    /// `2b` against `tens`: where a remainder within both bounds rounds.
+    fn twice_cmp(b: &Self, tens: &Self) -> Ordering;
 }
 
 macro_rules! word {
@@ -299,27 +303,27 @@ macro_rules! word {
                     .wrapping_mul(five)
                     .wrapping_shl(p2.max(0) as u32)
             }
-            fn quo_rem(self, s: Self) -> (u8, Self) {
-                if s == 0 {
-                    return (0, 0);
+            fn step(&mut self, s: &Self) -> u8 {
+                if *s == 0 {
+                    *self = 0;
+                    return 0;
                 }
-                let q = self.wrapping_div(s);
-                (q as u8, self.wrapping_rem(s).wrapping_mul(10))
+                let q = self.wrapping_div(*s);
+                *self = self.wrapping_rem(*s).wrapping_mul(10);
+                q as u8
             }
-            fn times10(self) -> Self {
-                self.wrapping_mul(10)
+            fn times10(&mut self) {
+                *self = self.wrapping_mul(10);
             }
-            fn plus(self, o: Self) -> Self {
-                self.wrapping_add(o)
+            // Strictly greater, in wrapping arithmetic.
+            fn high(b: &Self, m: &Self, tens: &Self) -> bool {
+                b.wrapping_add(*m) > *tens
             }
-            fn twice_minus(self, o: Self) -> Self {
-                self.wrapping_shl(1).wrapping_sub(o)
+            fn overflowed(&self) -> bool {
+                *self <= 0
             }
-            fn is_positive(self) -> bool {
-                self > 0
-            }
-            fn is_zero(self) -> bool {
-                self == 0
+            fn twice_cmp(b: &Self, tens: &Self) -> Ordering {
+                b.wrapping_shl(1).wrapping_sub(*tens).cmp(&0)
             }
         }
     };
@@ -327,11 +331,36 @@ macro_rules! word {
 word!(i32);
 word!(i64);
 
+impl Word for UBig {
+    fn from_pow52(p5: i32, p2: i32, times: u64) -> Self {
+        (UBig::from(times) * UBig::from(5u8).pow(p5.max(0) as usize)) << (p2.max(0) as usize)
+    }
+    fn step(&mut self, s: &Self) -> u8 {
+        let q = &*self / s;
+        *self = &*self % s * 10u8;
+        u8::try_from(&q).unwrap_or(0)
+    }
+    fn times10(&mut self) {
+        *self *= 10u8;
+    }
+    // Greater or equal: the big-integer path's test.
+    fn high(b: &Self, m: &Self, tens: &Self) -> bool {
+        b + m >= *tens
+    }
+    fn overflowed(&self) -> bool {
+        false
+    }
+    fn twice_cmp(b: &Self, tens: &Self) -> Ordering {
+        (b << 1).cmp(tens)
+    }
+}
+
 type Pow52 = (i32, i32);
 
-/// The digit loop in `int` or `long` arithmetic: stops when the remainder is within the bound
-/// of either neighbour (`b + m > 10s` strictly).
-fn small_loop<W: Word>(
+/// The digit loop: digits of B/S until the remainder is within M (half an ulp, scaled) of
+/// either neighbour; returns which neighbours were within reach and where `2 × remainder`
+/// stands against 10S.
+fn digit_loop<W: Word>(
     d: &mut Digits,
     dec_exp: &mut i32,
     fract: u64,
@@ -342,12 +371,13 @@ fn small_loop<W: Word>(
     let mut b = W::from_pow52(b5, b2, fract);
     let s = W::from_pow52(s5, s2, 1);
     let mut m = W::from_pow52(m5, m2, 1);
-    let tens = s.times10();
-    let (q, rest) = b.quo_rem(s);
-    b = rest;
-    m = m.times10();
+    let mut tens = W::from_pow52(s5, s2, 1);
+    tens.times10();
+    let q = b.step(&s);
+    m.times10();
     let mut low = b < m;
-    let mut high = b.plus(m) > tens;
+    let mut high = W::high(&b, &m, &tens);
+    // A first digit 0: the exponent estimate was one too high.
     if q == 0 && !high {
         *dec_exp -= 1;
     } else {
@@ -359,76 +389,18 @@ fn small_loop<W: Word>(
         high = false;
     }
     while !low && !high && d.n < d.buf.len() {
-        let (q, rest) = b.quo_rem(s);
-        b = rest;
-        m = m.times10();
-        if m.is_positive() {
-            low = b < m;
-            high = b.plus(m) > tens;
-        } else {
+        let q = b.step(&s);
+        m.times10();
+        if m.overflowed() {
             low = true;
             high = true;
+        } else {
+            low = b < m;
+            high = W::high(&b, &m, &tens);
         }
         d.push(q);
     }
-    let diff = b.twice_minus(tens);
-    let low_diff = if diff.is_zero() {
-        Ordering::Equal
-    } else if diff.is_positive() {
-        Ordering::Greater
-    } else {
-        Ordering::Less
-    };
-    (low, high, low_diff)
-}
-
-/// The same loop in exact big integers, where the JDK's upper test is `b + m ≥ 10s`.
-fn big_loop(
-    d: &mut Digits,
-    dec_exp: &mut i32,
-    fract: u64,
-    (b5, b2): Pow52,
-    (s5, s2): Pow52,
-    (m5, m2): Pow52,
-) -> (bool, bool, Ordering) {
-    let pow52 = |p5: i32, p2: i32| -> UBig {
-        UBig::from(5u8).pow(p5.max(0) as usize) << (p2.max(0) as usize)
-    };
-    let s = pow52(s5, s2);
-    let ten_s = pow52(s5 + 1, s2 + 1);
-    let mut b = UBig::from(fract) * pow52(b5, b2);
-    // M already times ten, as after the first division.
-    let mut m = pow52(m5 + 1, m2 + 1);
-    let step = |b: &mut UBig| -> u8 {
-        let (q, r) = (&*b / &s, &*b % &s);
-        *b = r * 10u8;
-        u8::try_from(&q).unwrap_or(0)
-    };
-    let q = step(&mut b);
-    let mut low = b < m;
-    let mut high = &b + &m >= ten_s;
-    if q == 0 && !high {
-        *dec_exp -= 1;
-    } else {
-        d.push(q);
-    }
-    if *dec_exp < -3 || *dec_exp >= 8 {
-        low = false;
-        high = false;
-    }
-    while !low && !high && d.n < d.buf.len() {
-        let q = step(&mut b);
-        m *= 10u8;
-        low = b < m;
-        high = &b + &m >= ten_s;
-        d.push(q);
-    }
-    let low_diff = if high && low {
-        (b << 1).cmp(&ten_s)
-    } else {
-        Ordering::Equal
-    };
-    (low, high, low_diff)
+    (low, high, W::twice_cmp(&b, &tens))
 }
 
 #[cfg(test)]
