@@ -466,11 +466,10 @@ fn relative_names(schema: &mut Json, space: Option<&str>) {
                 Some("record" | "enum" | "fixed")
             ) && o.contains_key("name");
             if !named {
-                for key in ["items", "values", "type"] {
+                // An array's or map's element type; other unnamed types name primitives.
+                for key in ["items", "values"] {
                     if let Some(inner) = o.get_mut(key) {
-                        if !inner.is_string() || key != "type" {
-                            relative_names(inner, space);
-                        }
+                        relative_names(inner, space);
                     }
                 }
                 return;

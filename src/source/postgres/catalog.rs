@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tokio_postgres::GenericClient;
 
 use super::error::PgSourceError;
-use super::types::{column_type, parse_text, CatalogType, PgKind, TypeRegistry};
+use super::types::{column_type, numeric_typmod, parse_text, CatalogType, PgKind, TypeRegistry};
 use crate::event::{Column, TableId, TableSchema};
 use crate::source::keys::KeyOverrides;
 
@@ -423,7 +423,8 @@ pub(crate) async fn learn_types(
 /// - `NULL` is none; a literal is its value ([`literal_default`]).
 fn debezium_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::event::Value> {
     let parsed = match kind {
-        PgKind::Numeric => numeric_has_scale(typmod),
+        // Without a scale, `numeric` is a `VariableScaleDecimal` struct.
+        PgKind::Numeric => numeric_typmod(typmod).is_some(),
         PgKind::Bool
         | PgKind::Int16
         | PgKind::Int32
@@ -480,12 +481,6 @@ fn debezium_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::eve
     literal_default(e, kind, typmod)
 }
 
-/// Whether a `numeric` typmod fixes a scale (a Connect `Decimal`, not a struct).
-fn numeric_has_scale(typmod: i32) -> bool {
-    // The typmod of `numeric(p, s)` is ((p << 16) | s) + 4; a bare `numeric` has -1.
-    typmod >= 4
-}
-
 /// SQL's current-time value functions, which PostgreSQL stores without parentheses.
 fn is_current_time(e: &str) -> bool {
     let e = e.trim_start_matches('(').to_ascii_lowercase();
@@ -503,14 +498,10 @@ fn is_current_time(e: &str) -> bool {
     })
 }
 
-/// A literal default (`7`, `'x'::text`, `true`) converted to a value; anything computed is
-/// not (see [`debezium_default`]).
+/// A literal default (`7`, `'x'::text`) converted to a value; anything computed is not, and
+/// booleans are [`debezium_default`]'s (see there).
 fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::event::Value> {
     let e = expr.trim();
-    // An array default (`'{}'`) is not reported, as Debezium reports none.
-    if matches!(kind, PgKind::Array(_)) {
-        return None;
-    }
     let text = if let Some(rest) = e.strip_prefix('\'') {
         let end = rest.rfind('\'')?;
         let tail = &rest[end + 1..];
@@ -539,11 +530,6 @@ fn literal_default(expr: &str, kind: &PgKind, typmod: i32) -> Option<crate::even
             return None;
         }
         core.to_string()
-    };
-    let text = match (kind, text.as_str()) {
-        (PgKind::Bool, "true") => "t".to_string(),
-        (PgKind::Bool, "false") => "f".to_string(),
-        _ => text,
     };
     parse_text(kind, typmod, &text).ok()
 }
@@ -636,10 +622,6 @@ mod tests {
             literal_default("'a''b'::text", &PgKind::Text, -1),
             Some(Value::String("a'b".into()))
         );
-        assert_eq!(
-            literal_default("true", &PgKind::Bool, -1),
-            Some(Value::Bool(true))
-        );
         assert_eq!(literal_default("now()", &PgKind::TimestampTz, -1), None);
         // Computed defaults are Debezium's placeholders, whatever the nullability.
         let dbz = |e: &str, k: PgKind| debezium_default(e, &k, -1);
@@ -691,7 +673,8 @@ mod tests {
             Some(Value::String("it's".into()))
         );
         assert_eq!(
-            literal_default("'{}'::text[]", &PgKind::Array(Box::new(PgKind::Text)), -1),
+            // An array default (`'{}'`) is not reported, as Debezium reports none.
+            dbz("'{}'::text[]", PgKind::Array(Box::new(PgKind::Text))),
             None
         );
         assert_eq!(

@@ -376,7 +376,7 @@ fn hstore_json(text: &str) -> Result<String, TypeError> {
 /// the value stays exact (12300 is written as 12300 × 10^2046 at scale 2046), only longer.
 /// sluice writes the same, so Debezium consumers and registered schemas see what they expect
 /// (recorded case `pg_negative_scale`).
-fn numeric_typmod(typmod: i32) -> Option<(u32, u32)> {
+pub(super) fn numeric_typmod(typmod: i32) -> Option<(u32, u32)> {
     if typmod < 4 {
         return None;
     }
