@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::support::kafka::Kafka;
 use crate::support::postgres::Pg;
-use crate::support::targets::{compare_avro, registry};
+use crate::support::targets::{compare_avro, registry, registry_get};
 use crate::support::{sluice, wait_for};
 
 /// Two connectors on one table: `j` JSON with schemas, `a` Avro (keys and values).
@@ -76,21 +76,6 @@ async fn wait_match(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     panic!("Avro records never matched {min_records}: {last:.4000}");
-}
-
-async fn registry_get(url: &str, path: &str, auth: Option<(&str, &str)>) -> serde_json::Value {
-    let mut req = reqwest::Client::new().get(format!("{url}{path}"));
-    if let Some((u, p)) = auth {
-        req = req.basic_auth(u, Some(p));
-    }
-    let text = req
-        .send()
-        .await
-        .expect("registry")
-        .text()
-        .await
-        .expect("body");
-    serde_json::from_str(&text).expect("json")
 }
 
 /// ADD COLUMN, DROP COLUMN and int → bigint while streaming: each shape is a new version of

@@ -80,21 +80,28 @@ fn apply_differences(name: &str, by_topic: &mut BTreeMap<String, Vec<Json>>) {
 
 /// sluice's value without the columns Debezium leaves out (`extra_columns.json`: a
 /// deliberate difference), after checking that sluice wrote each of them as a string.
-fn without_extra_columns(name: &str, mut v: Json) -> Json {
-    let case = name.split(' ').next().unwrap_or(name);
+/// A case's `extra_columns.json`: the columns sluice writes and Debezium leaves out, and
+/// whether they may be of any type (else strings).
+fn extra_columns(case: &str) -> Option<(Vec<String>, bool)> {
     let text = read(case, "extra_columns.json");
     if text.trim().is_empty() {
-        return v;
+        return None;
     }
     let spec: Json = serde_json::from_str(&text).expect("extra_columns.json");
-    let cols: Vec<&str> = spec["columns"]
+    let cols = spec["columns"]
         .as_array()
         .expect("columns")
         .iter()
-        .filter_map(Json::as_str)
+        .filter_map(|c| c.as_str().map(str::to_string))
         .collect();
-    // Extra columns are strings unless the case says they may be of any type.
-    let any_type = spec["any_type"].as_bool().unwrap_or(false);
+    Some((cols, spec["any_type"].as_bool().unwrap_or(false)))
+}
+
+fn without_extra_columns(name: &str, mut v: Json) -> Json {
+    let case = name.split(' ').next().unwrap_or(name);
+    let Some((cols, any_type)) = extra_columns(case) else {
+        return v;
+    };
     if let Some(schema) = v.get_mut("schema") {
         for f in schema["fields"].as_array_mut().into_iter().flatten() {
             if matches!(f["field"].as_str(), Some("before" | "after")) {
@@ -117,7 +124,7 @@ fn without_extra_columns(name: &str, mut v: Json) -> Json {
     for image in ["before", "after"] {
         if let Some(row) = payload.get_mut(image).and_then(Json::as_object_mut) {
             for c in &cols {
-                let val = row.remove(*c);
+                let val = row.remove(c);
                 let val = val.unwrap_or_else(|| panic!("{name}: {image} lacks {c}"));
                 assert!(
                     any_type || val.is_string() || val.is_null(),
@@ -551,21 +558,8 @@ async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
             .or_default()
             .push(schema);
     }
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let http = http.clone();
-        async move {
-            http.get(format!("{registry}{path}"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_json::from_str::<Json>(&t).map_err(|e| e.to_string()))
-        }
-    };
-    let subjects = get("/subjects".into()).await?;
+    use crate::support::targets::registry_get;
+    let subjects = registry_get(registry, "/subjects", None).await;
     let mut problems = Vec::new();
     for subject in subjects
         .as_array()
@@ -579,10 +573,11 @@ async fn registered_schemas(name: &str, registry: &str) -> Result<(), String> {
             ));
             continue;
         };
-        let versions = get(format!("/subjects/{subject}/versions")).await?;
+        let versions = registry_get(registry, &format!("/subjects/{subject}/versions"), None).await;
         let mut got = Vec::new();
         for v in versions.as_array().into_iter().flatten() {
-            let entry = get(format!("/subjects/{subject}/versions/{v}")).await?;
+            let entry =
+                registry_get(registry, &format!("/subjects/{subject}/versions/{v}"), None).await;
             let schema: Json = entry["schema"]
                 .as_str()
                 .and_then(|s| serde_json::from_str(s).ok())
@@ -644,17 +639,9 @@ fn raise_decimal_precision(v: &mut Json) {
 /// A registered schema without the columns sluice writes and Debezium drops
 /// (`extra_columns.json`, a documented difference).
 fn without_extra_avro_fields(name: &str, mut schema: Json) -> Json {
-    let text = read(name, "extra_columns.json");
-    if text.trim().is_empty() {
+    let Some((cols, _)) = extra_columns(name) else {
         return schema;
-    }
-    let spec: Json = serde_json::from_str(&text).expect("extra_columns.json");
-    let cols: Vec<String> = spec["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect();
+    };
     fn strip(v: &mut Json, cols: &[String]) {
         match v {
             Json::Object(o) => {

@@ -309,6 +309,22 @@ pub fn memcached_get(port: u16, key: &str) -> Option<String> {
     Some(value.trim_end().to_string())
 }
 
+/// GET `path` from the registry at `url` (basic auth optional), as JSON.
+pub async fn registry_get(url: &str, path: &str, auth: Option<(&str, &str)>) -> serde_json::Value {
+    let mut req = reqwest::Client::new().get(format!("{url}{path}"));
+    if let Some((u, p)) = auth {
+        req = req.basic_auth(u, Some(p));
+    }
+    let text = req
+        .send()
+        .await
+        .expect("registry")
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).expect("json")
+}
+
 /// The in-repo Confluent-compatible Schema Registry (`tests/services/registry/registry.py`;
 /// no real registry runs on this machine, see README "Tests"), with optional basic auth and
 /// a global compatibility level (`BACKWARD`, `NONE`).
