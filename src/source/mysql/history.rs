@@ -210,7 +210,8 @@ fn padded_binary(raw: Option<String>, column_type: &str) -> Option<String> {
         .and_then(|r| r.strip_suffix(')'))
         .and_then(|n| n.parse::<usize>().ok());
     match (raw.strip_prefix("0x"), n) {
-        (Some(hex), Some(n)) if hex.len() < n * 2 => {
+        // BINARY(n) holds at most 255 bytes.
+        (Some(hex), Some(n)) if n <= 255 && hex.len() < n * 2 => {
             Some(format!("0x{hex:0<width$}", width = n * 2))
         }
         _ => Some(raw),

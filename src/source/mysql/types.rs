@@ -653,7 +653,13 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
             let mut p = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
             let (h, m, sec) = (p.next()??, p.next()??, p.next().unwrap_or(Some(0))?);
             let us: i64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
-            let abs = ((h * 60 + m) * 60 + sec) * 1_000_000 + us;
+            // Checked: the text is the server's, but nothing it holds may panic.
+            let abs = h
+                .checked_mul(3600)?
+                .checked_add(m.checked_mul(60)?)?
+                .checked_add(sec)?
+                .checked_mul(1_000_000)?
+                .checked_add(us)?;
             Some(Value::Time(if neg { -abs } else { abs }))
         }
         // BIT defaults (`b'101'`, or its digits as the history has them): the value's bits,
@@ -927,6 +933,11 @@ mod tests {
         assert_eq!(
             literal_default(&Kind::Time, "-838:59:59"),
             Some(Value::Time(-3_020_399_000_000))
+        );
+        // Out of range: none, never an overflow.
+        assert_eq!(
+            literal_default(&Kind::Time, "9223372036854775807:00:00"),
+            None
         );
         assert_eq!(
             literal_default(&Kind::Timestamp { fsp: 6 }, "'2000-01-01 00:00:00'"),
