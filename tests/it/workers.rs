@@ -1,12 +1,14 @@
 //! sluice as a cluster of workers (`service.cluster`) on a real broker: three workers share
-//! three PostgreSQL capture connectors and a MariaDB one through Kafka's group protocol. The worker running
+//! six connectors through Kafka's group protocol: three PostgreSQL capture connectors, two
+//! MariaDB ones and a sink connector applying one of the change topics to Redis, while a
+//! writer commits about 800 transactions/s on every source. The worker running
 //! the most connectors is SIGKILLed under writes and its connectors move to the others;
 //! then another is paused (SIGSTOP) past its session and woken (it is fenced and stops its
 //! connectors), then one is stopped with SIGTERM and hands its connectors over, then the
 //! last one is killed and all three start again at once, then each is restarted in turn (a
 //! rolling restart). With
 //! transactions and the Kafka offsets store, a `read_committed` reader sees every committed
-//! change exactly once, in order per key.
+//! change exactly once, in order per key, and Redis ends with every key's last value.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,17 +18,25 @@ use std::time::{Duration, Instant};
 use crate::support::kafka::{committed_changes, Kafka};
 use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
-use crate::support::{free_port, sluice, wait_for};
+use crate::support::{free_port, sluice, targets, wait_for};
 
-/// The PostgreSQL connectors (each on its own database); `m1` is the MariaDB one.
+/// The PostgreSQL connectors (each on its own database).
 const CONNECTORS: [&str; 3] = ["c1", "c2", "c3"];
-/// Every connector's (name, topic), PostgreSQL's first.
-const TOPICS: [(&str, &str); 4] = [
+/// The MariaDB connectors and their databases.
+const MARIA: [(&str, &str); 2] = [("m1", "app"), ("m2", "app2")];
+/// Every capture connector's (name, topic), PostgreSQL's first.
+const TOPICS: [(&str, &str); 5] = [
     ("c1", "c1.public.items"),
     ("c2", "c2.public.items"),
     ("c3", "c3.public.items"),
     ("m1", "m1.app.items"),
+    ("m2", "m2.app2.items"),
 ];
+/// Every connector: the capture connectors and the sink connector `s1` (c1's topic into
+/// Redis).
+const ALL: usize = TOPICS.len() + 1;
+/// Transactions per second the writer of every source aims at.
+const RATE: u64 = 800;
 
 /// Committed values per (database index, key), in commit order.
 type Committed = HashMap<(usize, i64), Vec<i64>>;
@@ -36,7 +46,7 @@ fn worker_config(
     dir: &Path,
     worker: &str,
     http: u16,
-    (pg, maria_source): (u16, &str),
+    (pg, maria, redis): (u16, u16, u16),
     bootstrap: &str,
 ) -> PathBuf {
     let mut y = format!(
@@ -53,8 +63,19 @@ fn worker_config(
              sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
         ));
     }
+    for (m, db) in MARIA {
+        y.push_str(&format!(
+            "  {m}:\n    source:\n      type: mysql\n      host: 127.0.0.1\n      port: {maria}\n      \
+             user: {user}\n      password: {password}\n      tables: [{db}.items]\n      heartbeat_interval_ms: 1000\n    \
+             sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n",
+            user = crate::support::mariadb::USER,
+            password = crate::support::mariadb::PASSWORD,
+        ));
+    }
+    // The sink connector: leased like the others, so it runs on one worker at a time.
     y.push_str(&format!(
-        "  m1:\n{maria_source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
+        "  s1:\n    source:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topics: [c1.public.items]\n    \
+         sink:\n      type: redis\n      url: redis://127.0.0.1:{redis}/0\n"
     ));
     sluice::write_raw(dir, &format!("{worker}.yaml"), &y)
 }
@@ -88,29 +109,53 @@ fn remember(log: &Mutex<Committed>, at: (usize, i64), n: i64) {
     log.lock().expect("log").entry(at).or_default().push(n);
 }
 
-/// A connection to the test MariaDB's `app` database.
-async fn maria_conn(maria: &Maria) -> mysql_async::Conn {
+/// A connection to the test MariaDB's database `db`.
+async fn maria_conn(maria: &Maria, db: &str) -> mysql_async::Conn {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
         .tcp_port(maria.port)
         .user(Some(crate::support::mariadb::USER))
         .pass(Some(crate::support::mariadb::PASSWORD))
-        .db_name(Some("app"))
+        .db_name(Some(db))
         .prefer_socket(false);
     mysql_async::Conn::new(opts)
         .await
         .expect("connect to mariadb")
 }
 
-/// The worker that runs the most connectors in `owners` (connector → worker).
+/// A ticker for one writer: `RATE` transactions per second (a missed tick is caught up).
+fn pace() -> tokio::time::Interval {
+    tokio::time::interval(Duration::from_micros(1_000_000 / RATE))
+}
+
+/// `items:<id>` → the document's `v`, for every key the sink connector wrote to Redis.
+async fn redis_values(port: u16) -> Option<BTreeMap<i64, i64>> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).ok()?;
+    let mut c = client.get_multiplexed_async_connection().await.ok()?;
+    let mut out = BTreeMap::new();
+    for id in 1..=20i64 {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(format!("items:{id}"))
+            .query_async(&mut c)
+            .await
+            .ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&v?).ok()?;
+        out.insert(id, doc["v"].as_i64()?);
+    }
+    Some(out)
+}
+
+/// The worker that runs the most connectors in `owners` (connector → worker); of workers
+/// running as many, the one running the sink connector `s1`, so that it moves too.
 fn busiest(owners: &BTreeMap<String, String>) -> String {
     let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
     for w in owners.values() {
         *counts.entry(w).or_default() += 1;
     }
+    let sink = owners.get("s1");
     counts
         .iter()
-        .max_by_key(|(_, n)| **n)
+        .max_by_key(|(w, n)| (**n, Some(**w) == sink))
         .map(|(w, _)| (*w).clone())
         .expect("a worker")
 }
@@ -120,7 +165,7 @@ fn busiest(owners: &BTreeMap<String, String>) -> String {
 async fn wait_all_on(what: &str, http: u16, worker: &str) {
     wait_for(what, Duration::from_secs(60), || async {
         let o = owners(http).await?;
-        (o.len() == TOPICS.len() && o.values().all(|w| w == worker)).then_some(())
+        (o.len() == ALL && o.values().all(|w| w == worker)).then_some(())
     })
     .await;
 }
@@ -141,11 +186,13 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         clients.push(client);
     }
     let maria = Maria::start();
-    maria.sql(
-        "CREATE DATABASE app; USE app; CREATE TABLE items (id int primary key, v bigint not null); \
-         INSERT INTO items SELECT seq, 0 FROM seq_1_to_20;",
-    );
-    let maria_source = maria.source_yaml(&["app.items"], "");
+    for (_, db) in MARIA {
+        maria.sql(&format!(
+            "CREATE DATABASE {db}; USE {db}; CREATE TABLE items (id int primary key, v bigint not null); \
+             INSERT INTO items SELECT seq, 0 FROM seq_1_to_20;"
+        ));
+    }
+    let redis = targets::redis();
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
@@ -153,7 +200,13 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
     let mut workers: BTreeMap<String, (u16, Option<sluice::Sluice>)> = BTreeMap::new();
     let start = |w: &str, workers: &mut BTreeMap<String, (u16, Option<sluice::Sluice>)>| {
         let http = free_port();
-        let cfg = worker_config(tmp.path(), w, http, (pg.port, &maria_source), &bootstrap);
+        let cfg = worker_config(
+            tmp.path(),
+            w,
+            http,
+            (pg.port, maria.port, redis.port),
+            &bootstrap,
+        );
         workers.insert(w.to_string(), (http, Some(sluice::spawn(&cfg, &log))));
     };
     let http_of = |w: &str, workers: &BTreeMap<String, (u16, Option<sluice::Sluice>)>| workers[w].0;
@@ -173,8 +226,8 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         Duration::from_secs(90),
         || async {
             let o = owners(http_of("w1", &workers)).await?;
-            let three = o.len() == TOPICS.len()
-                && o.values().collect::<std::collections::BTreeSet<_>>().len() == 3;
+            let three =
+                o.len() == ALL && o.values().collect::<std::collections::BTreeSet<_>>().len() == 3;
             three.then_some(o)
         },
     )
@@ -206,8 +259,10 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
     for (i, client) in clients.into_iter().enumerate() {
         let (stop, log_of) = (stop.clone(), log_of.clone());
         writers.push(tokio::spawn(async move {
+            let mut tick = pace();
             let mut n = 0i64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
                 n += 1;
                 let id = n % 20 + 1;
                 client
@@ -215,28 +270,31 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                     .await
                     .expect("update");
                 remember(&log_of, (i, id), n);
-                tokio::time::sleep(Duration::from_millis(5)).await;
             }
+            n
         }));
     }
-    {
+    for (k, (_, db)) in MARIA.iter().enumerate() {
         use mysql_async::prelude::Queryable;
         let (stop, log_of) = (stop.clone(), log_of.clone());
-        let mut c = maria_conn(&maria).await;
-        let i = CONNECTORS.len();
+        let mut c = maria_conn(&maria, db).await;
+        let i = CONNECTORS.len() + k;
         writers.push(tokio::spawn(async move {
+            let mut tick = pace();
             let mut n = 0i64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
                 n += 1;
                 let id = n % 20 + 1;
                 c.exec_drop("UPDATE items SET v = ? WHERE id = ?", (n, id))
                     .await
                     .expect("update");
                 remember(&log_of, (i, id), n);
-                tokio::time::sleep(Duration::from_millis(5)).await;
             }
+            n
         }));
     }
+    let writing = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // SIGKILL the worker that runs the most connectors: they move within the session
@@ -261,7 +319,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         Duration::from_secs(60),
         || async {
             let o = owners(http_of(&survivor, &workers)).await?;
-            (o.len() == TOPICS.len() && o.values().all(|w| *w != victim)).then_some(o)
+            (o.len() == ALL && o.values().all(|w| *w != victim)).then_some(o)
         },
     )
     .await;
@@ -319,11 +377,16 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                 .iter()
                 .any(|w| w["worker_id"].as_str() == Some(paused.as_str()));
             let o = owners(http_of(&other, &workers)).await?;
-            (back && o.len() == TOPICS.len() && body["group_state"] == "Stable").then_some(o)
+            (back && o.len() == ALL && body["group_state"] == "Stable").then_some(o)
         },
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
+
+    eprintln!(
+        "the sink connector s1 ran on {} (start), {} (after the kill), {} (after the pause)",
+        first["s1"], after_kill["s1"], after_pause["s1"]
+    );
 
     // SIGTERM another worker: it drains its connectors and hands them over.
     let leaving = after_pause.values().next().cloned().expect("an owner");
@@ -363,7 +426,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         || async {
             let o = owners(http_of("w1", &workers)).await?;
             let spread = o.values().collect::<std::collections::BTreeSet<_>>().len();
-            (o.len() == TOPICS.len() && spread == 3).then_some(())
+            (o.len() == ALL && spread == 3).then_some(())
         },
     )
     .await;
@@ -400,16 +463,17 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
                 .ok()?;
                 let members = body["workers"].as_array()?.len();
                 let o = owners(http_of(asked, &workers)).await?;
-                (members == 3 && o.len() == TOPICS.len() && body["group_state"] == "Stable")
-                    .then_some(())
+                (members == 3 && o.len() == ALL && body["group_state"] == "Stable").then_some(())
             },
         )
         .await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for w in writers {
-        w.await.expect("writer");
+    let elapsed = writing.elapsed().as_secs_f64();
+    for (w, (c, _)) in writers.into_iter().zip(TOPICS) {
+        let n = w.await.expect("writer");
+        eprintln!("{c}: {n} transactions, {:.0}/s", n as f64 / elapsed);
     }
 
     // Exactly once, in order per key, in every connector's topic.
@@ -441,6 +505,25 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
             seen, want,
             "{c}: every change once, in commit order per key"
         );
+    }
+    // The sink connector moved with the others: Redis holds c1's last value of every key
+    // (its apply is idempotent and version-guarded, so repeats after a move change nothing).
+    let last: BTreeMap<i64, i64> = log_of
+        .iter()
+        .filter(|((db, _), _)| *db == 0)
+        .filter_map(|((_, id), v)| Some((*id, *v.last()?)))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let held = redis_values(redis.port).await;
+        if held.as_ref() == Some(&last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sink connector applied c1's last values: Redis holds {held:?}, want {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!logs.contains("panicked"), "no worker panicked");
