@@ -1138,6 +1138,211 @@ async fn failover(root: &Path, pg: &Pg, bootstrap: &str, kills: u64) -> Vec<Row>
     )]
 }
 
+/// One Kafka Connect worker in distributed mode (group `dbz-cluster`), REST on `port`;
+/// `delay_ms` sets `scheduled.rebalance.max.delay.ms` (Connect's default, five minutes, when
+/// `None`).
+fn connect_worker(
+    root: &Path,
+    bootstrap: &str,
+    id: &str,
+    port: u16,
+    delay_ms: Option<u64>,
+) -> Proc {
+    let mut worker = format!(
+        "bootstrap.servers={bootstrap}\ngroup.id=dbz-cluster\n\
+         key.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n\
+         key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n\
+         config.storage.topic=dbz-configs\noffset.storage.topic=dbz-offsets\nstatus.storage.topic=dbz-status\n\
+         config.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n\
+         offset.flush.interval.ms=1000\nplugin.path=\nlisteners=http://127.0.0.1:{port}\nrest.advertised.host.name=127.0.0.1\n\
+         rest.advertised.port={port}\n"
+    );
+    if let Some(d) = delay_ms {
+        worker.push_str(&format!("scheduled.rebalance.max.delay.ms={d}\n"));
+    }
+    for (k, v) in VS_PRODUCER {
+        worker.push_str(&format!("producer.{k}={v}\n"));
+    }
+    let props = root.join(format!("connect-{id}.properties"));
+    std::fs::write(&props, worker).expect("worker");
+    write_connect_log4j(root);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join(format!("connect-{id}.log")))
+        .expect("log");
+    let child = Command::new("java")
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            root.join("log4j2.properties").display()
+        ))
+        .args(["-Xms256m", "-Xmx1g", "-cp"])
+        .arg(connect_classpath())
+        .arg("org.apache.kafka.connect.cli.ConnectDistributed")
+        .arg(&props)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("java (Kafka Connect distributed)");
+    Proc(child)
+}
+
+/// The Connect worker (`host:port`) whose task 0 of `dbz` is running, asked on `port`.
+async fn connect_task_owner(port: u16) -> Option<String> {
+    let body: serde_json::Value =
+        serde_json::from_str(&http_get(port, "/connectors/dbz/status").await?).ok()?;
+    let task = body["tasks"].as_array()?.first()?;
+    (task["state"] == "RUNNING").then(|| task["worker_id"].as_str().map(str::to_string))?
+}
+
+/// The same failover as [`failover`], for Debezium's PostgreSQL connector in Kafka Connect's
+/// distributed mode (two workers, one task): SIGKILL the worker running the task and measure
+/// the time to the first record of a transaction committed after the kill.
+async fn failover_connect(
+    root: &Path,
+    pg: &Pg,
+    bootstrap: &str,
+    kills: u64,
+    delay_ms: Option<u64>,
+) -> Vec<Row> {
+    let c = pg.connect("bench").await;
+    c.batch_execute(
+        "CREATE TABLE fo (id int PRIMARY KEY, v bigint NOT NULL); \
+         INSERT INTO fo SELECT g, 0 FROM generate_series(1, 100) g;",
+    )
+    .await
+    .expect("table");
+    let ids = ["a", "b"];
+    let ports: Vec<u16> = ids.iter().map(|_| free_port()).collect();
+    let mut procs: Vec<Option<Proc>> = ids
+        .iter()
+        .zip(&ports)
+        .map(|(id, port)| Some(connect_worker(root, bootstrap, id, *port, delay_ms)))
+        .collect();
+    let connector = serde_json::json!({
+        "name": "dbz",
+        "config": {
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "tasks.max": "1",
+            "plugin.name": "pgoutput",
+            "database.hostname": "127.0.0.1",
+            "database.port": pg.port.to_string(),
+            "database.user": "postgres",
+            "database.password": "x",
+            "database.dbname": "bench",
+            "topic.prefix": "dbz",
+            "table.include.list": "public.fo",
+            "slot.name": "dbz_fo",
+            "publication.name": "dbz_fo",
+            "publication.autocreate.mode": "filtered",
+            "snapshot.mode": "initial",
+            "topic.creation.default.partitions": "4",
+            "topic.creation.default.replication.factor": "1",
+        }
+    });
+    let http = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = http
+            .post(format!("http://127.0.0.1:{}/connectors", ports[0]))
+            .header("content-type", "application/json")
+            .body(connector.to_string())
+            .send()
+            .await;
+        if r.as_ref().is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "Connect accepted the connector within 2 minutes: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let c = pg.connect("bench").await;
+        tokio::spawn(async move {
+            let mut n = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let _ = c
+                    .execute(
+                        "UPDATE fo SET v = $1 WHERE id = $2",
+                        &[&n, &((n % 100 + 1) as i32)],
+                    )
+                    .await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let consumer = warm_consumer(bootstrap, "dbz.public.fo").await;
+    let mut times_ms = Vec::new();
+    for _ in 0..kills {
+        // The task running, and a record received since (the worker is past its start).
+        let owner = loop {
+            let mut found = None;
+            for (i, p) in ports.iter().enumerate() {
+                if procs[i].is_some() {
+                    if let Some(o) = connect_task_owner(*p).await {
+                        found = Some(o);
+                    }
+                }
+            }
+            if let Some(o) = found {
+                break o;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        // Both workers up and in the group: each answers on its REST port.
+        for p in &ports {
+            while http_get(*p, "/connectors").await.is_none() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let i = ports
+            .iter()
+            .position(|p| owner.ends_with(&format!(":{p}")))
+            .expect("owner is one of the workers");
+        let killed_us = now_us();
+        let killed = Instant::now();
+        if let Some(mut p) = procs[i].take() {
+            let _ = p.0.kill();
+            let _ = p.0.wait();
+        }
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(900), consumer.recv())
+                .await
+                .expect("a record within 15 minutes of the kill")
+                .expect("record");
+            if m.payload()
+                .and_then(pg_commit_us)
+                .is_some_and(|ts| ts > killed_us)
+            {
+                break;
+            }
+        }
+        let ms = killed.elapsed().as_secs_f64() * 1000.0;
+        println!("Connect failover {}: {ms:.0} ms", times_ms.len() + 1);
+        times_ms.push(ms);
+        procs[i] = Some(connect_worker(root, bootstrap, ids[i], ports[i], delay_ms));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = writer.await;
+    times_ms.sort_by(f64::total_cmp);
+    let median = times_ms[times_ms.len() / 2];
+    let max = times_ms.last().copied().unwrap_or_default();
+    let delay = delay_ms.map_or_else(|| "default 300000".to_string(), |d| d.to_string());
+    vec![(
+        format!("failover-connect: Debezium 3.6.1 in Connect distributed (2 workers, scheduled.rebalance.max.delay.ms {delay}), SIGKILL of the task's worker → first record from the new one ({kills} kills)"),
+        format!(
+            "median {median:.0} ms, max {max:.0} ms, min {:.0} ms (session.timeout.ms 10 s, Connect's default)",
+            times_ms.first().copied().unwrap_or_default()
+        ),
+    )]
+}
+
 fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1219,8 +1424,8 @@ async fn collect_latencies(
     total: u64,
     seconds: u64,
     commit_us: fn(&[u8]) -> Option<i64>,
-) -> Vec<i64> {
-    let mut lat: Vec<i64> = Vec::with_capacity(total as usize);
+) -> Vec<Latency> {
+    let mut lat: Vec<Latency> = Vec::with_capacity(total as usize);
     let deadline = Instant::now() + Duration::from_secs(seconds + 60);
     while (lat.len() as u64) < total && Instant::now() < deadline {
         s.sample_rss();
@@ -1229,11 +1434,34 @@ async fn collect_latencies(
             continue;
         };
         let now = now_us();
-        if let Some(ts) = m.payload().and_then(commit_us) {
-            lat.push(now - ts);
+        let Some(payload) = m.payload() else {
+            continue;
+        };
+        if let Some(ts) = commit_us(payload) {
+            let encoded = serde_json::from_slice::<Encoded>(payload)
+                .ok()
+                .map(|e| e.ts_us);
+            lat.push(Latency {
+                total: now - ts,
+                to_encode: encoded.map(|e| e - ts),
+            });
         }
     }
     lat
+}
+
+/// One record's latency: commit → received by the bench's consumer, and commit → the
+/// envelope's `ts_us` (the time sluice encoded the record), both in µs.
+#[derive(Clone, Copy)]
+struct Latency {
+    total: i64,
+    to_encode: Option<i64>,
+}
+
+/// A change record's envelope time (`ts_us` beside `source`: when it was encoded).
+#[derive(serde::Deserialize)]
+struct Encoded {
+    ts_us: i64,
 }
 
 /// Upper bounds of the p50 and p99 of a Prometheus histogram, from its cumulative buckets.
@@ -1266,7 +1494,34 @@ fn histogram_quantiles(metrics: &str, name: &str) -> Option<(f64, f64)> {
     Some((q(0.5), q(0.99)))
 }
 
-fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: &[(&str, f64, f64)]) -> Row {
+fn latency_row(label: String, all: Vec<Latency>, s: &Sluice, ack: &[(&str, f64, f64)]) -> Row {
+    // p50/p99 in ms of µs values.
+    let p50_p99 = |mut v: Vec<i64>| {
+        v.sort_unstable();
+        let at = |p: f64| {
+            v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0) as f64
+                / 1000.0
+        };
+        (at(0.5), at(0.99))
+    };
+    // Where the time goes: commit → encoded (the server sending, sluice reading, decoding and
+    // batching), encoded → received (producer, broker, the consumer's fetch).
+    let split = if all.iter().all(|l| l.to_encode.is_some()) && !all.is_empty() {
+        let (e50, e99) = p50_p99(all.iter().filter_map(|l| l.to_encode).collect());
+        let (r50, r99) = p50_p99(
+            all.iter()
+                .filter_map(|l| Some(l.total - l.to_encode?))
+                .collect(),
+        );
+        format!(
+            "; commit→encoded p50 {e50:.1} ms, p99 {e99:.1} ms; encoded→consumer p50 {r50:.1} ms, p99 {r99:.1} ms"
+        )
+    } else {
+        String::new()
+    };
+    let mut lat: Vec<i64> = all.iter().map(|l| l.total).collect();
     lat.sort_unstable();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
@@ -1287,7 +1542,7 @@ fn latency_row(label: String, mut lat: Vec<i64>, s: &Sluice, ack: &[(&str, f64, 
     (
         label,
         format!(
-            "{} events, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms, peak RSS {} MB{ack}",
+            "{} events, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms, peak RSS {} MB{ack}{split}",
             lat.len(),
             pct(0.50),
             pct(0.95),
@@ -2013,8 +2268,17 @@ const VS_PRODUCER: [(&str, &str); 3] = [
     ("linger.ms", "0"),
 ];
 
-/// Debezium 3.6.1's PostgreSQL connector in connect-standalone (bench/debezium).
-fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
+/// Debezium's settings for latency (`SLUICE_BENCH_DEBEZIUM_TUNED=1`): a 10 ms poll instead
+/// of 500 ms, and four times the batch and queue.
+const DEBEZIUM_TUNED: &str = "poll.interval.ms=10\nmax.batch.size=8192\nmax.queue.size=32768\n";
+
+/// Whether `SLUICE_BENCH_DEBEZIUM_TUNED=1` asks for [`DEBEZIUM_TUNED`].
+fn debezium_tuned() -> bool {
+    std::env::var("SLUICE_BENCH_DEBEZIUM_TUNED").is_ok_and(|v| v == "1")
+}
+
+/// Kafka Connect's and Debezium's jars (bench/debezium), as one class path.
+fn connect_classpath() -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/debezium/target/deps");
     let mut cp: Vec<String> = std::fs::read_dir(&dir)
         .expect("bench/debezium/target/deps (bash bench/run.sh builds it)")
@@ -2022,6 +2286,21 @@ fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
         .filter(|p| p.ends_with(".jar"))
         .collect();
     cp.sort();
+    cp.join(":")
+}
+
+/// Connect's log settings (warnings only) as `root/log4j2.properties`.
+fn write_connect_log4j(root: &Path) {
+    std::fs::write(
+        root.join("log4j2.properties"),
+        "status = warn\nappender.out.type = Console\nappender.out.name = out\nappender.out.layout.type = PatternLayout\nappender.out.layout.pattern = %d %p %c{1} %m%n\nrootLogger.level = warn\nrootLogger.appenderRef.out.ref = out\n",
+    )
+    .expect("log4j2");
+}
+
+/// Debezium 3.6.1's PostgreSQL connector in connect-standalone (bench/debezium).
+fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
+    let cp = connect_classpath();
     let mut worker = format!(
         "bootstrap.servers={bootstrap}\nkey.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nkey.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\noffset.storage.file.filename={}\noffset.flush.interval.ms=1000\nplugin.path=\nlisteners=http://127.0.0.1:{}\n",
         root.join("dbz.offsets").display(),
@@ -2031,16 +2310,13 @@ fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
         worker.push_str(&format!("producer.{k}={v}\n"));
     }
     let connector = format!(
-        "name=dbz\nconnector.class=io.debezium.connector.postgresql.PostgresConnector\nplugin.name=pgoutput\ndatabase.hostname=127.0.0.1\ndatabase.port={}\ndatabase.user=postgres\ndatabase.password=x\ndatabase.dbname=bench\ntopic.prefix=dbz\ntable.include.list=public.{table}\nslot.name=dbz_{table}\npublication.name=dbz_{table}\npublication.autocreate.mode=filtered\nsnapshot.mode=initial\ntopic.creation.default.partitions=4\ntopic.creation.default.replication.factor=1\n",
-        pg.port
+        "name=dbz\nconnector.class=io.debezium.connector.postgresql.PostgresConnector\nplugin.name=pgoutput\ndatabase.hostname=127.0.0.1\ndatabase.port={}\ndatabase.user=postgres\ndatabase.password=x\ndatabase.dbname=bench\ntopic.prefix=dbz\ntable.include.list=public.{table}\nslot.name=dbz_{table}\npublication.name=dbz_{table}\npublication.autocreate.mode=filtered\nsnapshot.mode=initial\ntopic.creation.default.partitions=4\ntopic.creation.default.replication.factor=1\n{}",
+        pg.port,
+        if debezium_tuned() { DEBEZIUM_TUNED } else { "" }
     );
     std::fs::write(root.join("worker.properties"), worker).expect("worker");
     std::fs::write(root.join("dbz.properties"), connector).expect("connector");
-    std::fs::write(
-        root.join("log4j2.properties"),
-        "status = warn\nappender.out.type = Console\nappender.out.name = out\nappender.out.layout.type = PatternLayout\nappender.out.layout.pattern = %d %p %c{1} %m%n\nrootLogger.level = warn\nrootLogger.appenderRef.out.ref = out\n",
-    )
-    .expect("log4j2");
+    write_connect_log4j(root);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -2052,7 +2328,7 @@ fn start_debezium(root: &Path, pg: &Pg, bootstrap: &str, table: &str) -> Proc {
             root.join("log4j2.properties").display()
         ))
         .args(["-Xms256m", "-Xmx2g", "-cp"])
-        .arg(cp.join(":"))
+        .arg(&cp)
         .arg("org.apache.kafka.connect.cli.ConnectStandalone")
         .arg(root.join("worker.properties"))
         .arg(root.join("dbz.properties"))
@@ -2265,7 +2541,14 @@ async fn vs_debezium(
     };
     let (mut d, mut s) = (d, s);
     rows_out.push((
-        format!("vs-debezium: Debezium 3.6.1 (connect-standalone, pgoutput), {rows} rows, {changes} changes"),
+        format!(
+            "vs-debezium: Debezium 3.6.1 (connect-standalone, pgoutput{}), {rows} rows, {changes} changes",
+            if debezium_tuned() {
+                ", tuned: poll.interval.ms=10, max.batch.size=8192, max.queue.size=32768"
+            } else {
+                ", its defaults"
+            }
+        ),
         line(&mut d),
     ));
     rows_out.push((
@@ -2329,6 +2612,7 @@ async fn main() {
         "sink-redis",
         "vs-debezium",
         "failover",
+        "failover-connect",
         "big-transaction",
     ] {
         let maria = scenario.starts_with("maria-");
@@ -2337,7 +2621,7 @@ async fn main() {
         } else if scenario.starts_with("sink-") {
             "sinks"
         } else if scenario == "vs-debezium"
-            || scenario == "failover"
+            || scenario.starts_with("failover")
             || scenario == "big-transaction"
         {
             // Only when asked for by name: it needs bench/debezium or takes minutes.
@@ -2384,6 +2668,15 @@ async fn main() {
             "streaming" => results.extend(streaming(root.path(), &pg, &bootstrap, changes).await),
             "failover" => {
                 results.extend(failover(root.path(), &pg, &bootstrap, opt("--kills", 20)).await)
+            }
+            "failover-connect" => {
+                let delay = args
+                    .windows(2)
+                    .find(|w| w[0] == "--delay-ms")
+                    .and_then(|w| w[1].parse().ok());
+                results.extend(
+                    failover_connect(root.path(), &pg, &bootstrap, opt("--kills", 3), delay).await,
+                )
             }
             "big-transaction" => {
                 for streaming in [false, true] {
