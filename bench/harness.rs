@@ -1686,6 +1686,71 @@ async fn latency_beside(
     )]
 }
 
+/// The broker's own latency floor (issue 27): a producer in the harness with sluice's
+/// producer settings writes `rate` records/s (a batch every 10 ms, each record carrying its
+/// send time) to the same kind of broker, and the same consumer as the latency scenario
+/// measures send → receipt. No database and no sluice: what Kafka alone costs on this box.
+async fn latency_floor(bootstrap: &str, rate: u64, seconds: u64) -> Vec<Row> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("batch.size", "1000000")
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer");
+    let topic = format!("floor{rate}");
+    let send = |ts: i64| {
+        let payload = format!(r#"{{"source":{{"ts_us":{ts}}}}}"#);
+        let _ = producer.send_result(FutureRecord::<(), _>::to(&topic).payload(&payload));
+    };
+    send(now_us());
+    let consumer = warm_consumer(bootstrap, &topic).await;
+    let per_tick = (rate / 100).max(1);
+    let ticks = seconds * 100;
+    let total = per_tick * ticks;
+    let writer = {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_millis(10));
+            for _ in 0..ticks {
+                iv.tick().await;
+                for _ in 0..per_tick {
+                    let payload = format!(r#"{{"source":{{"ts_us":{}}}}}"#, now_us());
+                    let _ =
+                        producer.send_result(FutureRecord::<(), _>::to(&topic).payload(&payload));
+                }
+            }
+        })
+    };
+    let mut lat = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+    while (lat.len() as u64) < total && Instant::now() < deadline {
+        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+        else {
+            continue;
+        };
+        let now = now_us();
+        if let Some(ts) = m.payload().and_then(pg_commit_us) {
+            lat.push(now - ts);
+        }
+    }
+    let _ = writer.await;
+    let n = lat.len();
+    vec![(
+        format!("latency floor: the broker alone at {rate}/s for {seconds}s (harness producer with sluice's settings → consumer)"),
+        format!(
+            "{n} records, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            quantile_ms(&mut lat, 0.5),
+            quantile_ms(&mut lat, 0.99),
+            quantile_ms(&mut lat, 1.0)
+        ),
+    )]
+}
+
 // ---- MariaDB ----
 
 const MARIA_SHAPE: &str =
@@ -1829,19 +1894,52 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
         .expect("mariadb-binlog");
     assert!(st.success(), "mariadb-binlog failed");
     let raw_s = t.elapsed().as_secs_f64();
+    // The fair limit through the same broker (issue 27): the same reader decoding the rows
+    // (`-v`), one message per row change (awk joins a change's `###` lines), into kcat.
+    let topic = "bench.binlog-kcat";
+    let t = Instant::now();
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; mariadb-binlog --read-from-remote-server -h127.0.0.1 -P{port} -u{user} -p{password} \
+             --start-position={start} --stop-position={end} --base64-output=decode-rows -v {file} \
+             | awk '/^### (INSERT|UPDATE|DELETE)/ {{ if (r != \"\") print r; r = $0; next }} /^###/ {{ r = r \" \" $0 }} END {{ if (r != \"\") print r }}' \
+             | kcat -P -b {bootstrap} -t {topic} -X compression.codec=lz4 -X batch.size=1000000 -X linger.ms=5",
+            port = m.port,
+            user = mariadb::USER,
+            password = mariadb::PASSWORD,
+        ))
+        .status()
+        .expect("mariadb-binlog | kcat");
+    assert!(st.success(), "mariadb-binlog | kcat failed");
+    let kcat_s = t.elapsed().as_secs_f64();
+    assert!(
+        topic_records(bootstrap, topic) >= total_events,
+        "kcat delivered fewer row changes"
+    );
     let t = Instant::now();
     let mut s = Sluice::mariadb(root, m, bootstrap, "no_data", "stream");
     s.wait_acknowledged(end as f64).await;
     let sluice_s = t.elapsed().as_secs_f64();
     s.stop();
-    drain_rows(
+    let mut out = drain_rows(
         "MariaDB streaming drain",
         ("mariadb-binlog --read-from-remote-server", "mariadb-binlog"),
         total_events,
         raw_s,
         sluice_s,
         &s,
-    )
+    );
+    out.push((
+        "MariaDB streaming drain: mariadb-binlog -v | kcat -P (fair limit through the same broker)"
+            .into(),
+        format!(
+            "{:.0} events/s; sluice at {:.0}% of it",
+            total_events as f64 / kcat_s,
+            100.0 * kcat_s / sluice_s
+        ),
+    ));
+    out
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` to µs since the epoch.
@@ -2605,6 +2703,7 @@ async fn main() {
         "incremental-latency",
         "streaming",
         "latency",
+        "latency-floor",
         "maria-snapshot",
         "maria-streaming",
         "maria-latency",
@@ -2649,6 +2748,12 @@ async fn main() {
                     results.extend(maria_latency(r, &m, &bootstrap, 1000, seconds).await);
                     results.extend(maria_latency(r, &m, &bootstrap, 10_000, seconds).await);
                 }
+            }
+            continue;
+        }
+        if scenario == "latency-floor" {
+            for rate in [1000, 10_000] {
+                results.extend(latency_floor(&bootstrap, rate, seconds).await);
             }
             continue;
         }

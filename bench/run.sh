@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the benchmark harness:
-#   bash bench/run.sh [big-transaction|snapshot|chunked-snapshot|incremental-latency|streaming|latency|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|vs-debezium|failover|failover-connect|pg|maria|sinks|all]
+#   bash bench/run.sh [big-transaction|snapshot|chunked-snapshot|incremental-latency|streaming|latency|latency-floor|maria-snapshot|maria-streaming|maria-latency|sink-search|sink-redis|vs-debezium|failover|failover-connect|pg|maria|sinks|all]
 #                     [--rows N] [--changes N] [--seconds S] [--records N] [--kills N] [--delay-ms MS] [--broker kafka|noida]
 #                     [--pg-version 15|16|17|18]  (16-18: tests/services/databases.sh lays them out)
 # Environment: SLUICE_BENCH_AVRO=1 (Avro keys and values through the in-repo test registry),
