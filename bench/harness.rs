@@ -807,15 +807,23 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
     let mut s = Sluice::postgres(root, pg.port, bootstrap, "no_data", "stream");
     s.wait_acknowledged(lsn_num(&end) as f64).await;
     let sluice_s = t.elapsed().as_secs_f64();
+    let batches = s.metric("sluice_sink_write_seconds_count").await;
     s.stop();
-    drain_rows(
+    let mut out = drain_rows(
         "streaming drain",
         ("pg_recvlogical", "pg_recvlogical"),
         total_events,
         recv_s,
         sluice_s,
         &s,
-    )
+    );
+    if let Some(b) = batches.filter(|b| *b > 0.0) {
+        out.push((
+            "streaming drain: batches written".into(),
+            format!("{b:.0} ({:.0} events per batch)", total_events as f64 / b),
+        ));
+    }
+    out
 }
 
 /// One transaction of `rows` rows, with protocol 2 streaming (`streaming`) or protocol 1,

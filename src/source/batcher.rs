@@ -1,5 +1,8 @@
 //! The one batcher of the streaming sources: it gathers row events and markers until a
-//! size limit, a commit or a short linger sends them, with the checkpoint that became safe.
+//! size limit, or a commit followed by a moment with nothing more to read, sends them, with
+//! the checkpoint that became safe. A source loop sends a lingering batch as soon as its
+//! stream has nothing ready (so a lone transaction waits for nothing), and at the latest
+//! when the linger ends (so a stream that is always ready still sends).
 //!
 //! Invariants: events and markers leave in the order they came; a checkpoint leaves only
 //! with (or after) everything buffered before it; a batch never exceeds the limits by more
@@ -12,7 +15,8 @@ use tokio::time::Instant;
 use super::{Batch, BatchLimits, Checkpoint};
 use crate::event::{ChangeEvent, Marker, Value};
 
-/// How long a committed transaction waits for more before its batch goes.
+/// The longest a committed transaction's batch waits for more while the stream keeps
+/// delivering.
 const LINGER: Duration = Duration::from_millis(2);
 
 /// See the module docs.
@@ -78,7 +82,7 @@ impl Batcher {
     }
 
     /// A transaction committed: `cp` is safe once everything buffered is durable. The batch
-    /// lingers briefly for the next transactions unless it is full (then `true`: send now).
+    /// lingers for transactions already arriving unless it is full (then `true`: send now).
     pub(crate) fn commit(&mut self, cp: Checkpoint) -> bool {
         self.pending = Some(cp);
         if self.full() {

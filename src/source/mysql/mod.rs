@@ -751,6 +751,15 @@ impl MysqlSource {
                     }),
                     Ok(Some(ev)) => ev.map_err(b("reading the binlog"))?,
                 },
+                // Nothing else is ready (the branches above are polled first): what lingers
+                // goes now. The linger only bounds how long a busy stream holds a batch.
+                _ = std::future::ready(()), if batcher.linger().is_some() => {
+                    if tx.send(batcher.take(in_tx || gtid.is_some())).await.is_err() {
+                        pipeline_gone = true;
+                        break;
+                    }
+                    continue;
+                }
                 }
             };
             let header = ev.header();

@@ -1151,6 +1151,14 @@ impl PostgresSource {
                         }
                     }
                 }
+                // Nothing else is ready (the branches above are polled first): what lingers
+                // goes now. The linger only bounds how long a busy stream holds a batch.
+                _ = std::future::ready(()), if b.linger().is_some() => {
+                    if tx.send(b.take(in_tx)).await.is_err() {
+                        pipeline_gone = true;
+                        break;
+                    }
+                }
             }
         }
         // Hand over what was read, then wait for the pipeline to acknowledge everything.
