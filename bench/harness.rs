@@ -1938,10 +1938,7 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
         .expect("mariadb-binlog | kcat");
     assert!(st.success(), "mariadb-binlog | kcat failed");
     let kcat_s = t.elapsed().as_secs_f64();
-    assert!(
-        topic_records(bootstrap, topic) >= total_events,
-        "kcat delivered fewer row changes"
-    );
+    let kcat_n = topic_records(bootstrap, topic);
     let t = Instant::now();
     let mut s = Sluice::mariadb(root, m, bootstrap, "no_data", "stream");
     s.wait_acknowledged(end as f64).await;
@@ -1959,9 +1956,9 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
         "MariaDB streaming drain: mariadb-binlog -v | kcat -P (fair limit through the same broker)"
             .into(),
         format!(
-            "{:.0} events/s; sluice at {:.0}% of it",
-            total_events as f64 / kcat_s,
-            100.0 * kcat_s / sluice_s
+            "{:.0} events/s ({kcat_n} messages for {total_events} row changes); sluice at {:.0}% of it",
+            kcat_n as f64 / kcat_s,
+            100.0 * kcat_s / sluice_s * total_events as f64 / kcat_n.max(1) as f64
         ),
     ));
     out
