@@ -1050,17 +1050,66 @@ async fn owner_of_fo(port: u16) -> Option<String> {
     })
 }
 
+/// The failover scenarios' table `fo`: 100 rows.
+async fn fo_table(pg: &Pg) {
+    pg.connect("bench")
+        .await
+        .batch_execute(
+            "CREATE TABLE fo (id int PRIMARY KEY, v bigint NOT NULL); \
+             INSERT INTO fo SELECT g, 0 FROM generate_series(1, 100) g;",
+        )
+        .await
+        .expect("table");
+}
+
+/// A writer updating `fo` about 200 times a second until the flag is set.
+async fn fo_writer(
+    pg: &Pg,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let c = pg.connect("bench").await;
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let mut n = 0i64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            n += 1;
+            let _ = c
+                .execute(
+                    "UPDATE fo SET v = $1 WHERE id = $2",
+                    &[&n, &((n % 100 + 1) as i32)],
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    (stop, writer)
+}
+
+/// Wait (at most `within`) for the first record of a transaction committed after `killed_us`,
+/// which only a connector's new owner can write.
+async fn first_record_after(consumer: &StreamConsumer, killed_us: i64, within: Duration) {
+    loop {
+        let m = tokio::time::timeout(within, consumer.recv())
+            .await
+            .expect("a record from the new owner in time")
+            .expect("record");
+        if m.payload()
+            .and_then(pg_commit_us)
+            .is_some_and(|ts| ts > killed_us)
+        {
+            return;
+        }
+    }
+}
+
 /// Failover of a cluster worker (issue 25): two workers, one connector, a writer at ~200
 /// transactions/s; SIGKILL the owner `kills` times and measure the time from the kill to the
 /// first record of a transaction committed after it (which only the new owner can write).
 async fn failover(root: &Path, pg: &Pg, bootstrap: &str, kills: u64) -> Vec<Row> {
-    let c = pg.connect("bench").await;
-    c.batch_execute(
-        "CREATE TABLE fo (id int PRIMARY KEY, v bigint NOT NULL); \
-         INSERT INTO fo SELECT g, 0 FROM generate_series(1, 100) g;",
-    )
-    .await
-    .expect("table");
+    fo_table(pg).await;
     let ids = ["a", "b"];
     let ports: Vec<u16> = ids.iter().map(|_| free_port()).collect();
     let mut procs: Vec<Option<Proc>> = ids
@@ -1068,24 +1117,7 @@ async fn failover(root: &Path, pg: &Pg, bootstrap: &str, kills: u64) -> Vec<Row>
         .zip(&ports)
         .map(|(id, http)| Some(worker(root, pg.port, bootstrap, id, *http)))
         .collect();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let stop = stop.clone();
-        let c = pg.connect("bench").await;
-        tokio::spawn(async move {
-            let mut n = 0i64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                n += 1;
-                let _ = c
-                    .execute(
-                        "UPDATE fo SET v = $1 WHERE id = $2",
-                        &[&n, &((n % 100 + 1) as i32)],
-                    )
-                    .await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let (stop, writer) = fo_writer(pg).await;
     let consumer = warm_consumer(bootstrap, "fo.public.fo").await;
     let mut times_ms = Vec::new();
     for _ in 0..kills {
@@ -1114,19 +1146,7 @@ async fn failover(root: &Path, pg: &Pg, bootstrap: &str, kills: u64) -> Vec<Row>
             let _ = p.0.kill();
             let _ = p.0.wait();
         }
-        // The first record of a transaction committed after the kill.
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(120), consumer.recv())
-                .await
-                .expect("a record within 2 minutes of the kill")
-                .expect("record");
-            if m.payload()
-                .and_then(pg_commit_us)
-                .is_some_and(|ts| ts > killed_us)
-            {
-                break;
-            }
-        }
+        first_record_after(&consumer, killed_us, Duration::from_secs(120)).await;
         let ms = killed.elapsed().as_secs_f64() * 1000.0;
         println!("failover {}: {ms:.0} ms", times_ms.len() + 1);
         times_ms.push(ms);
@@ -1213,13 +1233,7 @@ async fn failover_connect(
     kills: u64,
     delay_ms: Option<u64>,
 ) -> Vec<Row> {
-    let c = pg.connect("bench").await;
-    c.batch_execute(
-        "CREATE TABLE fo (id int PRIMARY KEY, v bigint NOT NULL); \
-         INSERT INTO fo SELECT g, 0 FROM generate_series(1, 100) g;",
-    )
-    .await
-    .expect("table");
+    fo_table(pg).await;
     let ids = ["a", "b"];
     let ports: Vec<u16> = ids.iter().map(|_| free_port()).collect();
     let mut procs: Vec<Option<Proc>> = ids
@@ -1266,24 +1280,7 @@ async fn failover_connect(
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let stop = stop.clone();
-        let c = pg.connect("bench").await;
-        tokio::spawn(async move {
-            let mut n = 0i64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                n += 1;
-                let _ = c
-                    .execute(
-                        "UPDATE fo SET v = $1 WHERE id = $2",
-                        &[&n, &((n % 100 + 1) as i32)],
-                    )
-                    .await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let (stop, writer) = fo_writer(pg).await;
     let consumer = warm_consumer(bootstrap, "dbz.public.fo").await;
     let mut times_ms = Vec::new();
     for _ in 0..kills {
@@ -1320,18 +1317,7 @@ async fn failover_connect(
             let _ = p.0.kill();
             let _ = p.0.wait();
         }
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(900), consumer.recv())
-                .await
-                .expect("a record within 15 minutes of the kill")
-                .expect("record");
-            if m.payload()
-                .and_then(pg_commit_us)
-                .is_some_and(|ts| ts > killed_us)
-            {
-                break;
-            }
-        }
+        first_record_after(&consumer, killed_us, Duration::from_secs(900)).await;
         let ms = killed.elapsed().as_secs_f64() * 1000.0;
         let role = if leader { "leader" } else { "follower" };
         println!(
