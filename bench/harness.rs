@@ -1428,18 +1428,19 @@ fn maria_commit_us(payload: &[u8]) -> Option<i64> {
 }
 
 /// Receive `total` records (or give up `seconds + 60` s from now); each record's latency is
-/// its receipt time minus `commit_us(record)`, in µs.
+/// its receipt time minus `commit_us(record)`, in µs. `sample` runs before each receive (the
+/// callers sample peak memory there).
 async fn collect_latencies(
     consumer: &StreamConsumer,
-    s: &mut Sluice,
     total: u64,
     seconds: u64,
     commit_us: fn(&[u8]) -> Option<i64>,
+    mut sample: impl FnMut(),
 ) -> Vec<Latency> {
     let mut lat: Vec<Latency> = Vec::with_capacity(total as usize);
     let deadline = Instant::now() + Duration::from_secs(seconds + 60);
     while (lat.len() as u64) < total && Instant::now() < deadline {
-        s.sample_rss();
+        sample();
         let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
         else {
             continue;
@@ -1505,17 +1506,20 @@ fn histogram_quantiles(metrics: &str, name: &str) -> Option<(f64, f64)> {
     Some((q(0.5), q(0.99)))
 }
 
+/// The `p` quantile (index `len × p`, the last at most) of sorted µs values, in ms; 0 if none.
+fn percentile_ms(sorted: &[i64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0) as f64
+        / 1000.0
+}
+
 fn latency_row(label: String, all: Vec<Latency>, s: &Sluice, ack: &[(&str, f64, f64)]) -> Row {
     // p50/p99 in ms of µs values.
     let p50_p99 = |mut v: Vec<i64>| {
         v.sort_unstable();
-        let at = |p: f64| {
-            v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(0) as f64
-                / 1000.0
-        };
-        (at(0.5), at(0.99))
+        (percentile_ms(&v, 0.5), percentile_ms(&v, 0.99))
     };
     // Where the time goes: commit → encoded (the server sending, sluice reading, decoding and
     // batching), encoded → received (producer, broker, the consumer's fetch).
@@ -1534,12 +1538,7 @@ fn latency_row(label: String, all: Vec<Latency>, s: &Sluice, ack: &[(&str, f64, 
     };
     let mut lat: Vec<i64> = all.iter().map(|l| l.total).collect();
     lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
+    let pct = |p: f64| percentile_ms(&lat, p);
     let ack: String = ack
         .iter()
         .map(|(what, p50, p99)| {
@@ -1659,7 +1658,9 @@ async fn latency_beside(
         }
     });
     let lat = match &consumer {
-        Some(consumer) => collect_latencies(consumer, &mut s, total, seconds, pg_commit_us).await,
+        Some(consumer) => {
+            collect_latencies(consumer, total, seconds, pg_commit_us, || s.sample_rss()).await
+        }
         None => {
             while !load.is_finished() {
                 s.sample_rss();
@@ -1737,18 +1738,11 @@ async fn latency_floor(bootstrap: &str, rate: u64, seconds: u64) -> Vec<Row> {
             }
         })
     };
-    let mut lat = Vec::with_capacity(total as usize);
-    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
-    while (lat.len() as u64) < total && Instant::now() < deadline {
-        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-        else {
-            continue;
-        };
-        let now = now_us();
-        if let Some(ts) = m.payload().and_then(pg_commit_us) {
-            lat.push(now - ts);
-        }
-    }
+    let mut lat: Vec<i64> = collect_latencies(&consumer, total, seconds, pg_commit_us, || {})
+        .await
+        .iter()
+        .map(|l| l.total)
+        .collect();
     let _ = writer.await;
     let n = lat.len();
     vec![(
@@ -2008,7 +2002,10 @@ async fn maria_latency(
     });
     // The binlog's commit time has whole seconds only: latency is measured from the row's
     // `c` (NOW(6) when its INSERT started, so slightly before the commit: an upper bound).
-    let lat = collect_latencies(&consumer, &mut s, total, seconds, maria_commit_us).await;
+    let lat = collect_latencies(&consumer, total, seconds, maria_commit_us, || {
+        s.sample_rss()
+    })
+    .await;
     let _ = load.await;
     s.stop();
     vec![latency_row(
@@ -2579,19 +2576,12 @@ async fn measure_engine(
             .expect("load");
         }
     });
-    let mut lat = Vec::with_capacity(total as usize);
-    let deadline = Instant::now() + Duration::from_secs(seconds + 60);
-    while (lat.len() as u64) < total && Instant::now() < deadline {
-        peak.sample();
-        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-        else {
-            continue;
-        };
-        let now = now_us();
-        if let Some(ts) = m.payload().and_then(pg_commit_us) {
-            lat.push(now - ts);
-        }
-    }
+    let lat: Vec<i64> =
+        collect_latencies(&consumer, total, seconds, pg_commit_us, || peak.sample())
+            .await
+            .iter()
+            .map(|l| l.total)
+            .collect();
     let _ = load.await;
     stop(p, &mut s);
     Engine {
