@@ -78,8 +78,6 @@ fn apply_differences(name: &str, by_topic: &mut BTreeMap<String, Vec<Json>>) {
     }
 }
 
-/// sluice's value without the columns Debezium leaves out (`extra_columns.json`: a
-/// deliberate difference), after checking that sluice wrote each of them as a string.
 /// A case's `extra_columns.json`: the columns sluice writes and Debezium leaves out, and
 /// whether they may be of any type (else strings).
 fn extra_columns(case: &str) -> Option<(Vec<String>, bool)> {
@@ -97,6 +95,9 @@ fn extra_columns(case: &str) -> Option<(Vec<String>, bool)> {
     Some((cols, spec["any_type"].as_bool().unwrap_or(false)))
 }
 
+/// sluice's value without the columns Debezium leaves out (`extra_columns.json`: a
+/// deliberate difference), after checking that sluice wrote each of them as a string (or,
+/// with `any_type`, as anything).
 fn without_extra_columns(name: &str, mut v: Json) -> Json {
     let case = name.split(' ').next().unwrap_or(name);
     let Some((cols, any_type)) = extra_columns(case) else {
@@ -436,6 +437,7 @@ async fn run_case_on(name: &str, mysql: bool, pg_version: u32) {
             );
             maria.sql(&format!("USE oracle;\n{after}"));
             child = sluice::spawn(&cfg, &log);
+            // Both of the case's connectors (JSON and Avro) restore their history.
             wait_for("the restarted sluice", Duration::from_secs(60), || async {
                 std::fs::read_to_string(&log)
                     .ok()

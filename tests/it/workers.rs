@@ -46,7 +46,7 @@ fn worker_config(
     dir: &Path,
     worker: &str,
     http: u16,
-    (pg, maria, redis): (u16, u16, u16),
+    (pg, maria_sources, redis): (u16, &[String], u16),
     bootstrap: &str,
 ) -> PathBuf {
     let mut y = format!(
@@ -63,13 +63,9 @@ fn worker_config(
              sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
         ));
     }
-    for (m, db) in MARIA {
+    for ((m, _), source) in MARIA.iter().zip(maria_sources) {
         y.push_str(&format!(
-            "  {m}:\n    source:\n      type: mysql\n      host: 127.0.0.1\n      port: {maria}\n      \
-             user: {user}\n      password: {password}\n      tables: [{db}.items]\n      heartbeat_interval_ms: 1000\n    \
-             sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n",
-            user = crate::support::mariadb::USER,
-            password = crate::support::mariadb::PASSWORD,
+            "  {m}:\n{source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      transactions: true\n"
         ));
     }
     // The sink connector: leased like the others, so it runs on one worker at a time.
@@ -192,6 +188,10 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
              INSERT INTO items SELECT seq, 0 FROM seq_1_to_20;"
         ));
     }
+    let maria_sources: Vec<String> = MARIA
+        .iter()
+        .map(|(_, db)| maria.source_yaml(&[&format!("{db}.items")], ""))
+        .collect();
     let redis = targets::redis();
     let broker = Kafka::cluster(3);
     let bootstrap = broker.bootstrap();
@@ -204,7 +204,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
             tmp.path(),
             w,
             http,
-            (pg.port, maria.port, redis.port),
+            (pg.port, &maria_sources, redis.port),
             &bootstrap,
         );
         workers.insert(w.to_string(), (http, Some(sluice::spawn(&cfg, &log))));
