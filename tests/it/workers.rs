@@ -1,4 +1,4 @@
-//! sluice as a cluster of workers (`service.cluster`) on a real 3-broker Kafka: three workers share
+//! sluice as a cluster of workers (`service.cluster`) on a real broker: three workers share
 //! six connectors through Kafka's group protocol: three PostgreSQL capture connectors, two
 //! MariaDB ones and a sink connector applying one of the change topics to Redis, while a
 //! writer commits about 800 transactions/s on every source. The worker running
@@ -193,7 +193,7 @@ async fn connectors_move_to_surviving_workers_exactly_once() {
         .map(|(_, db)| maria.source_yaml(&[&format!("{db}.items")], ""))
         .collect();
     let redis = targets::redis();
-    let broker = Kafka::cluster(3);
+    let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
     let log = tmp.path().join("sluice.log");
