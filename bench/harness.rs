@@ -353,7 +353,7 @@ impl Sluice {
         std::fs::write(
             &cfg,
             format!(
-                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n{source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{txn}{avro}{props}",
+                "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\nconnectors:\n  bench:\n    source:\n{source}    sink:\n      type: kafka\n      bootstrap_servers: \"{bootstrap}\"\n      topic_partitions: 4\n{txn}{avro}{props}{schemas}",
                 // SLUICE_BENCH_TRANSACTIONS=1: the sink writes each batch as a transaction.
                 txn = if std::env::var("SLUICE_BENCH_TRANSACTIONS").is_ok_and(|v| v == "1") {
                     "      transactions: true\n"
@@ -363,6 +363,12 @@ impl Sluice {
                 props = std::env::var("SLUICE_BENCH_PRODUCER_PROPS")
                     .map(|p| format!("      properties: {{{p}}}\n"))
                     .unwrap_or_default(),
+                // SLUICE_BENCH_SCHEMAS=0: JSON without the inline Connect schemas.
+                schemas = if std::env::var("SLUICE_BENCH_SCHEMAS").is_ok_and(|v| v == "0") {
+                    "      schemas_enable: false\n"
+                } else {
+                    ""
+                },
                 off = root.join("offsets").display()
             ),
         )

@@ -5,7 +5,8 @@
 #                     [--pg-version 15|16|17|18]  (16-18: tests/services/databases.sh lays them out)
 # Environment: SLUICE_BENCH_AVRO=1 (Avro keys and values through the in-repo test registry),
 # SLUICE_BENCH_TRANSACTIONS=1 (sink.transactions), SLUICE_BENCH_PRODUCER_PROPS, SLUICE_BENCH_WRAP,
-# SLUICE_BENCH_DEBEZIUM_TUNED=1 (vs-debezium: Debezium's poll.interval.ms=10 and larger batches).
+# SLUICE_BENCH_DEBEZIUM_TUNED=1 (vs-debezium: Debezium's poll.interval.ms=10 and larger batches),
+# SLUICE_BENCH_SCHEMAS=0 (JSON without inline schemas).
 # Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11,
 # Java 17 and Maven (the real Kafka and OpenSearch, tests/services/build.sh)
 # and noida-db (pip install noida-db==0.2.3); prints one result table and writes bench/results/.
