@@ -678,6 +678,24 @@ pub struct EnvelopeEncoder {
     /// rows of a snapshot share it (streamed changes each have their own position, so they
     /// are neither looked up nor kept).
     last_source: std::sync::Mutex<Option<SourceBlock>>,
+    /// Buffers of records already handed to the producer (see [`EnvelopeEncoder::recycle`]),
+    /// written into again instead of allocating a buffer per key and value: those under
+    /// [`SPARE_SMALL`] bytes (keys, mostly), then the others.
+    spare: [Vec<Vec<u8>>; 2],
+    /// The capacity held in `spare`, at most [`SPARE_BYTES`].
+    spare_bytes: usize,
+}
+
+/// The most buffer capacity an encoder keeps for reuse.
+const SPARE_BYTES: usize = 4 << 20;
+/// Buffers larger than this are freed, not kept.
+const SPARE_LARGEST: usize = 64 << 10;
+/// The capacity that divides small spare buffers from large ones.
+const SPARE_SMALL: usize = 1024;
+
+/// Which spare list holds buffers of `capacity`.
+fn spare_class(capacity: usize) -> usize {
+    usize::from(capacity >= SPARE_SMALL)
 }
 
 /// A rendered JSON `source` block and its inputs (see [`EnvelopeEncoder::write_source`]).
@@ -735,6 +753,35 @@ impl EnvelopeEncoder {
             rendered: HashMap::new(),
             value_capacity: 256,
             tx: None,
+            spare: [Vec::new(), Vec::new()],
+            spare_bytes: 0,
+        }
+    }
+
+    /// Give back a record the producer has copied: its key and value buffers are written
+    /// into again by later records (up to [`SPARE_BYTES`] of them), which saves an
+    /// allocation and a free per part.
+    pub fn recycle(&mut self, record: Record) {
+        for mut buf in [record.key, record.value].into_iter().flatten() {
+            let cap = buf.capacity();
+            if cap > SPARE_LARGEST || self.spare_bytes + cap > SPARE_BYTES {
+                continue;
+            }
+            buf.clear();
+            self.spare_bytes += cap;
+            self.spare[spare_class(cap)].push(buf);
+        }
+    }
+
+    /// An empty buffer of at least `capacity`: a recycled one when there is one.
+    fn buffer(&mut self, capacity: usize) -> Vec<u8> {
+        match self.spare[spare_class(capacity)].pop() {
+            Some(mut buf) => {
+                self.spare_bytes -= buf.capacity();
+                buf.reserve(capacity);
+                buf
+            }
+            None => Vec::with_capacity(capacity),
         }
     }
 
@@ -1097,25 +1144,37 @@ impl EnvelopeEncoder {
         };
         let (key, value, form) = match self.encode_final(ev, &r, tx.as_ref()) {
             Some(done) => done,
-            None => (
-                self.encode_key(ev, &r, self.wrap),
-                self.json_value(ev, &r, tx.as_ref(), self.wrap),
-                Form::Envelope,
-            ),
+            None => {
+                let key_buf = self.buffer(64);
+                let value_buf = self.buffer(self.value_capacity);
+                (
+                    self.encode_key(ev, &r, self.wrap, key_buf),
+                    self.json_value(ev, &r, tx.as_ref(), self.wrap, value_buf),
+                    Form::Envelope,
+                )
+            }
         };
         self.value_capacity = (value.len() + 64).clamp(256, 64 * 1024);
         // The tombstone's null value needs no schema id: its form is the record's.
-        let tombstone = (ev.needs_tombstone() && self.opts.modes.tombstones_on_delete)
-            .then(|| (key.clone(), form.clone()));
+        let tombstone = if ev.needs_tombstone() && self.opts.modes.tombstones_on_delete {
+            let copy = key.as_ref().map(|k| {
+                let mut c = self.buffer(k.len());
+                c.extend_from_slice(k);
+                c
+            });
+            Some((copy, form.clone()))
+        } else {
+            None
+        };
         // A primary-key change: Debezium's headers name the other half's key (as JSON, with
         // its schema when schemas are on, whatever the key format).
         let headers = match (&ev.moved_key, ev.op) {
             (Some(k), Op::Delete) => self
-                .key_json(ev, k, &r, self.wrap)
+                .key_json(ev, k, &r, self.wrap, Vec::new())
                 .map(|v| vec![(NEW_KEY_HEADER, v)])
                 .unwrap_or_default(),
             (Some(k), Op::Create) => self
-                .key_json(ev, k, &r, self.wrap)
+                .key_json(ev, k, &r, self.wrap, Vec::new())
                 .map(|v| vec![(OLD_KEY_HEADER, v)])
                 .unwrap_or_default(),
             _ => Vec::new(),
@@ -1162,7 +1221,10 @@ impl EnvelopeEncoder {
             self.avro_key(ev, r, shape, &mut k).ok()?;
             (Some(k), Some(Arc::clone(shape)))
         } else {
-            (self.encode_key(ev, r, self.opts.schemas_enable), None)
+            (
+                self.encode_key(ev, r, self.opts.schemas_enable, Vec::new()),
+                None,
+            )
         };
         let (value, value_shape) = if parts.value {
             let shape = shapes.value.as_ref()?;
@@ -1171,7 +1233,16 @@ impl EnvelopeEncoder {
             self.avro_value(ev, r, tx, shape, &mut v).ok()?;
             (v, Some(Arc::clone(shape)))
         } else {
-            (self.json_value(ev, r, tx, self.opts.schemas_enable), None)
+            (
+                self.json_value(
+                    ev,
+                    r,
+                    tx,
+                    self.opts.schemas_enable,
+                    Vec::with_capacity(self.value_capacity),
+                ),
+                None,
+            )
         };
         Some((
             key,
@@ -1183,15 +1254,16 @@ impl EnvelopeEncoder {
         ))
     }
 
-    /// An event's JSON value, with its schema when `schemas` is set.
+    /// An event's JSON value, with its schema when `schemas` is set, written into `value`
+    /// (empty).
     fn json_value(
         &self,
         ev: &ChangeEvent,
         r: &Rendered,
         tx: Option<&TxBlock>,
         schemas: bool,
+        mut value: Vec<u8>,
     ) -> Vec<u8> {
-        let mut value = Vec::with_capacity(self.value_capacity);
         if schemas {
             value.extend_from_slice(b"{\"schema\":");
             value.extend_from_slice(r.value_schema.as_bytes());
@@ -1204,7 +1276,13 @@ impl EnvelopeEncoder {
         value
     }
 
-    fn encode_key(&self, ev: &ChangeEvent, r: &Rendered, schemas: bool) -> Option<Vec<u8>> {
+    fn encode_key(
+        &self,
+        ev: &ChangeEvent,
+        r: &Rendered,
+        schemas: bool,
+        out: Vec<u8>,
+    ) -> Option<Vec<u8>> {
         if ev.op == Op::Truncate && !ev.schema.key_columns.is_empty() {
             // A keyed table's topic is compacted, and a compacted topic refuses a null key.
             // The JSON null (what JsonConverter writes for a null key when it writes one at
@@ -1218,21 +1296,23 @@ impl EnvelopeEncoder {
         if ev.op == Op::Truncate {
             return None;
         }
-        self.key_json(ev, &ev.key, r, schemas)
+        self.key_json(ev, &ev.key, r, schemas, out)
     }
 
-    /// The JSON key of `ev`'s table for the key values `key`; `None` for a key-less table.
+    /// The JSON key of `ev`'s table for the key values `key`, written into `out` (empty);
+    /// `None` for a key-less table.
     fn key_json(
         &self,
         ev: &ChangeEvent,
         key: &[Value],
         r: &Rendered,
         schemas: bool,
+        mut out: Vec<u8>,
     ) -> Option<Vec<u8>> {
         if key.is_empty() {
             return None;
         }
-        let mut out = Vec::with_capacity(if schemas { r.key_schema.len() + 64 } else { 32 });
+        out.reserve(if schemas { r.key_schema.len() + 64 } else { 32 });
         if schemas {
             out.extend_from_slice(b"{\"schema\":");
             out.extend_from_slice(r.key_schema.as_bytes());

@@ -572,6 +572,8 @@ impl KafkaSink {
                     }
                 }
             }
+            // The producer copied key and value: their buffers serve the next records.
+            self.encoder.recycle(rec);
         }
         self.records = records;
         Ok(Pending {

@@ -497,7 +497,10 @@ pub(crate) fn table_from_map(
     guard(|| {
         let mut t = table_from_map_inner(id, tme, catalog_cols, history, keys)?;
         t.row_map = row_map(tme)?.map(Arc::new);
-        t.plan = Some(Arc::new(RowPlan::of(t.row_map.as_deref().unwrap_or(tme))?));
+        t.plan = Some(Arc::new(RowPlan::of(
+            t.row_map.as_deref().unwrap_or(tme),
+            tme,
+        )?));
         Ok(t)
     })
 }
@@ -913,19 +916,26 @@ struct PlanColumn {
     ty: MyType,
     meta: Vec<u8>,
     unsigned: bool,
+    /// A `TIME2` column's fractional digits: its bytes arrive as a bit string (see
+    /// [`row_map`]) and [`time2_value`] decodes them.
+    time2: Option<u8>,
 }
 
 impl RowPlan {
-    /// The plan of the table map the rows are parsed with (see [`row_map`]).
-    pub(crate) fn of(tme: &TableMapEvent<'_>) -> Result<RowPlan, DecodeFail> {
+    /// The plan of the table map `map` the rows are parsed with (see [`row_map`]); `tme` is
+    /// the table map as logged.
+    pub(crate) fn of(
+        map: &TableMapEvent<'_>,
+        tme: &TableMapEvent<'_>,
+    ) -> Result<RowPlan, DecodeFail> {
         let extractor =
-            mysql_async::binlog::events::OptionalMetaExtractor::new(tme.iter_optional_meta())
+            mysql_async::binlog::events::OptionalMetaExtractor::new(map.iter_optional_meta())
                 .map_err(bad)?;
         let mut signedness = extractor.iter_signedness();
-        let n = tme.columns_count() as usize;
+        let n = map.columns_count() as usize;
         let mut columns = Vec::with_capacity(n);
         for i in 0..n {
-            let ty = match tme.get_column_type(i) {
+            let ty = match map.get_column_type(i) {
                 Ok(Some(ty)) => ty,
                 Ok(None) => return Err(DecodeFail::Malformed(format!("column {i} has no type"))),
                 Err(e) => return Err(bad(e)),
@@ -938,101 +948,131 @@ impl RowPlan {
                 .unwrap_or_default();
             columns.push(PlanColumn {
                 ty,
-                meta: tme.get_column_metadata(i).unwrap_or_default().to_vec(),
+                meta: map.get_column_metadata(i).unwrap_or_default().to_vec(),
                 unsigned,
+                time2: time2_fsp(tme, i),
             });
         }
         Ok(RowPlan { columns })
     }
 
-    /// One row image at the start of `buf`: the columns `present` marks, each a value (SQL
-    /// NULL per the image's null bitmap), indexed by column; the others `None`.
-    fn image<'a>(
+    /// One row image at the start of `buf`, converted: the columns `present` marks, each a
+    /// value (SQL NULL per the image's null bitmap); the others
+    /// [`Value::Unavailable`](crate::event::Value::Unavailable).
+    fn values<'a>(
         &'a self,
+        table: &Table,
         buf: &mut mysql_common::io::ParseBuf<'a>,
         present: &[bool],
-    ) -> Result<Vec<Option<BinlogValue<'a>>>, DecodeFail> {
+        event_bytes: usize,
+    ) -> Result<Vec<crate::event::Value>, DecodeFail> {
         let in_image = present.iter().filter(|&&p| p).count();
         let nulls: &[u8] = buf.parse(in_image.div_ceil(8)).map_err(bad)?;
         let mut out = Vec::with_capacity(self.columns.len());
         let mut at = 0;
-        for (c, &p) in self.columns.iter().zip(present) {
+        for (i, ((c, &p), kind)) in self
+            .columns
+            .iter()
+            .zip(present)
+            .zip(&table.kinds)
+            .enumerate()
+        {
             if !p {
-                out.push(None);
+                out.push(crate::event::Value::Unavailable);
                 continue;
             }
             let null = nulls.get(at / 8).is_none_or(|b| b & (1 << (at % 8)) != 0);
             at += 1;
-            out.push(Some(if null {
-                BinlogValue::Value(MyValue::NULL)
-            } else {
-                buf.parse::<BinlogValue<'a>>((c.ty, c.meta.as_slice(), c.unsigned, false))
-                    .map_err(bad)?
-            }));
+            if null {
+                out.push(crate::event::Value::Null);
+                continue;
+            }
+            let column = &table.schema.columns[i];
+            let fail = |source| DecodeFail::Value {
+                column: column.name.clone(),
+                source,
+            };
+            if let Some(v) = direct(c, kind, buf)? {
+                out.push(kind.settle(v.map_err(fail)?, column));
+                continue;
+            }
+            let v = buf
+                .parse::<BinlogValue<'a>>((c.ty, c.meta.as_slice(), c.unsigned, false))
+                .map_err(bad)?;
+            let v = match v {
+                // A TIME2 column, parsed as raw bytes through `row_map`.
+                BinlogValue::Value(MyValue::Bytes(b)) if c.time2.is_some() => {
+                    let fsp = c.time2.unwrap_or(0);
+                    time2_value(&b, fsp).ok_or_else(|| {
+                        DecodeFail::Malformed(format!(
+                            "TIME value of column {} is {} bytes, {} expected",
+                            column.name,
+                            b.len(),
+                            time2_len(fsp)
+                        ))
+                    })?
+                }
+                BinlogValue::Value(v) => v,
+                BinlogValue::Jsonb(j) => {
+                    // The parser's conversion recurses per level and follows offsets as
+                    // given: bound both before it runs.
+                    jsonb_bounded(&j, 0, &mut JsonBudget::new(event_bytes)).map_err(|reason| {
+                        DecodeFail::Malformed(format!(
+                            "JSON value of column {}: {reason}",
+                            column.name
+                        ))
+                    })?;
+                    MyValue::try_from(BinlogValue::Jsonb(j)).map_err(bad)?
+                }
+                other => MyValue::try_from(other).map_err(bad)?,
+            };
+            out.push(
+                kind.convert_column(v, Origin::Binlog, column)
+                    .map_err(fail)?,
+            );
         }
         Ok(out)
     }
 }
 
-fn row_values(
-    table: &Table,
-    tme: &TableMapEvent<'_>,
-    row: Option<Vec<Option<BinlogValue<'_>>>>,
-    event_bytes: usize,
-) -> Result<Option<Vec<crate::event::Value>>, DecodeFail> {
-    let Some(mut row) = row else {
-        return Ok(None);
-    };
-    let n = table.kinds.len();
-    if row.len() > n {
-        return Err(DecodeFail::Malformed(format!(
-            "row has {} columns, table map {n}",
-            row.len()
-        )));
+/// A value decoded straight from the event's bytes, for the (binlog type, kind) pairs where
+/// mysql_common's decoder would write text that [`Kind::convert`] parses again: `TIMESTAMP2`
+/// (`seconds[.micros]`) and `NEWDECIMAL` (the decimal's text). Both give exactly what that
+/// path gives, errors included. `None`: the column takes the general path, nothing read.
+#[allow(clippy::type_complexity)]
+fn direct(
+    c: &PlanColumn,
+    kind: &Kind,
+    buf: &mut mysql_common::io::ParseBuf<'_>,
+) -> Result<Option<Result<crate::event::Value, super::types::TypeError>>, DecodeFail> {
+    match (c.ty, kind) {
+        (MyType::MYSQL_TYPE_TIMESTAMP2, Kind::Timestamp { .. }) => {
+            let Some(&fsp) = c.meta.first().filter(|&&f| f <= 6) else {
+                return Ok(None);
+            };
+            let bytes: &[u8] = buf.parse(4 + usize::from(fsp.div_ceil(2))).map_err(bad)?;
+            Ok(Some(kind.timestamp2(bytes, fsp)))
+        }
+        (MyType::MYSQL_TYPE_NEWDECIMAL, Kind::Decimal { precision, scale }) => {
+            let [p, s] = c.meta[..] else {
+                return Ok(None);
+            };
+            if u32::from(p) != *precision || u32::from(s) != *scale || s > p {
+                return Ok(None);
+            }
+            let bytes: &[u8] = buf.parse(decimal_bin_len(p, s)).map_err(bad)?;
+            Ok(Some(kind.decimal_bin(bytes, p, s)))
+        }
+        _ => Ok(None),
     }
-    let mut out = Vec::with_capacity(n);
-    for (i, kind) in table.kinds.iter().enumerate() {
-        let v = match row.get_mut(i).and_then(Option::take) {
-            None => {
-                out.push(crate::event::Value::Unavailable);
-                continue;
-            }
-            // A TIME2 column, parsed as raw bytes through `row_map`.
-            Some(BinlogValue::Value(MyValue::Bytes(b))) if time2_fsp(tme, i).is_some() => {
-                let fsp = time2_fsp(tme, i).unwrap_or(0);
-                time2_value(&b, fsp).ok_or_else(|| {
-                    DecodeFail::Malformed(format!(
-                        "TIME value of column {} is {} bytes, {} expected",
-                        table.schema.columns[i].name,
-                        b.len(),
-                        time2_len(fsp)
-                    ))
-                })?
-            }
-            Some(BinlogValue::Value(v)) => v,
-            Some(BinlogValue::Jsonb(j)) => {
-                // The parser's conversion recurses per level and follows offsets as given:
-                // bound both before it runs.
-                jsonb_bounded(&j, 0, &mut JsonBudget::new(event_bytes)).map_err(|reason| {
-                    DecodeFail::Malformed(format!(
-                        "JSON value of column {}: {reason}",
-                        table.schema.columns[i].name
-                    ))
-                })?;
-                MyValue::try_from(BinlogValue::Jsonb(j)).map_err(bad)?
-            }
-            Some(other) => MyValue::try_from(other).map_err(bad)?,
-        };
-        let column = &table.schema.columns[i];
-        out.push(
-            kind.convert_column(v, Origin::Binlog, column)
-                .map_err(|source| DecodeFail::Value {
-                    column: column.name.clone(),
-                    source,
-                })?,
-        );
-    }
-    Ok(Some(out))
+}
+
+/// Bytes of a `DECIMAL(precision, scale)` in MySQL's binary form: each side of the point in
+/// groups of nine digits (four bytes), the leftover digits in the fewest bytes that hold them.
+pub(crate) fn decimal_bin_len(precision: u8, scale: u8) -> usize {
+    const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+    let side = |digits: u8| usize::from(digits / 9) * 4 + DIG2BYTES[usize::from(digits % 9)];
+    side(precision.saturating_sub(scale)) + side(scale)
 }
 
 /// MySQL's own limit on a JSON document's nesting.
@@ -1170,7 +1210,7 @@ fn decode_rows_inner(
     let plan = match &table.plan {
         Some(p) => p.as_ref(),
         None => {
-            computed = RowPlan::of(table.row_map.as_deref().unwrap_or(tme))?;
+            computed = RowPlan::of(table.row_map.as_deref().unwrap_or(tme), tme)?;
             &computed
         }
     };
@@ -1195,11 +1235,11 @@ fn decode_rows_inner(
     while !buf.is_empty() {
         let left = buf.len();
         let before = match &before_cols {
-            Some(p) => Some(plan.image(&mut buf, p)?),
+            Some(p) => Some(plan.values(table, &mut buf, p, max_rows)?),
             None => None,
         };
         let after = match &after_cols {
-            Some(p) => Some(plan.image(&mut buf, p)?),
+            Some(p) => Some(plan.values(table, &mut buf, p, max_rows)?),
             None => None,
         };
         // Every real row consumes at least one byte; a malformed event whose rows consume
@@ -1209,8 +1249,6 @@ fn decode_rows_inner(
                 "rows event does not advance (malformed column bitmap)".into(),
             ));
         }
-        let before = row_values(table, tme, before, max_rows)?;
-        let after = row_values(table, tme, after, max_rows)?;
         let position = Position::Mysql {
             db: Arc::clone(&at.db),
             server_id: at.server_id,
@@ -1566,6 +1604,119 @@ mod fuzz {
         crc.update(&data);
         data.extend_from_slice(&crc.finalize().to_le_bytes());
         assert_eq!(checksummed_tail(&header, &data, &data[8..]), name);
+    }
+
+    /// The general path for one value: mysql_common's decoder, then [`Kind::convert`].
+    fn general_path(
+        kind: &Kind,
+        ty: MyType,
+        meta: &[u8],
+        b: &[u8],
+    ) -> Result<crate::event::Value, super::super::types::TypeError> {
+        let mut buf = mysql_common::io::ParseBuf(b);
+        match buf.parse::<BinlogValue<'_>>((ty, meta, false, false)) {
+            Ok(BinlogValue::Value(v)) => kind.convert(v, Origin::Binlog),
+            other => panic!("general decoder: {other:?}"),
+        }
+    }
+
+    /// `TIMESTAMP2` straight from the bytes gives what mysql_common's text of it converts
+    /// to, for every fraction width and any bytes (negative and oversized fractions are
+    /// errors both ways).
+    #[test]
+    fn direct_timestamp2_equals_the_general_path() {
+        let mut r = Rng(0x7153_2a2b_9c1d_0e55);
+        for fsp in 0..=6u8 {
+            let kind = Kind::Timestamp { fsp };
+            let len = 4 + usize::from(fsp.div_ceil(2));
+            for n in 0..4000 {
+                let mut b = r.bytes(len);
+                if n % 2 == 0 {
+                    // A valid fraction, as MySQL writes it.
+                    let digits = [1, 100, 100, 10_000, 10_000, 1_000_000, 1_000_000];
+                    let f = (r.below(digits[usize::from(fsp)]) as u32).to_be_bytes();
+                    b[4..].copy_from_slice(&f[4 - (len - 4)..]);
+                }
+                let direct = kind.timestamp2(&b, fsp);
+                let general = general_path(&kind, MyType::MYSQL_TYPE_TIMESTAMP2, &[fsp], &b);
+                assert_eq!(direct, general, "fsp {fsp}, bytes {b:?}");
+            }
+        }
+    }
+
+    /// MySQL's `decimal2bin` of the digits `int` and `frac` (no sign, `frac` exactly `s`
+    /// digits, `int` at most `p - s`).
+    fn decimal2bin(neg: bool, int: &str, frac: &str, p: usize, s: usize) -> Vec<u8> {
+        const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+        let intg = p - s;
+        let int = format!("{int:0>intg$}");
+        let mut out = Vec::new();
+        let mut put = |digits: &str| {
+            let v: u32 = digits.parse().unwrap_or(0);
+            let n = DIG2BYTES[digits.len()];
+            out.extend_from_slice(&v.to_be_bytes()[4 - n..]);
+        };
+        let (head, rest) = int.split_at(intg % 9);
+        if !head.is_empty() {
+            put(head);
+        }
+        for g in rest.as_bytes().chunks(9) {
+            put(std::str::from_utf8(g).unwrap_or("0"));
+        }
+        for g in frac.as_bytes().chunks(9) {
+            put(std::str::from_utf8(g).unwrap_or("0"));
+        }
+        if let Some(first) = out.first_mut() {
+            *first ^= 0x80;
+        }
+        if neg {
+            for x in &mut out {
+                *x = !*x;
+            }
+        }
+        out
+    }
+
+    /// `NEWDECIMAL` straight from the bytes gives what mysql_common's text of it converts
+    /// to, for precisions and scales up to 65 and 30, zero, negative and leading-zero
+    /// values; any bytes decode without a panic, and where they decode, as the general path.
+    #[test]
+    fn direct_decimal_equals_the_general_path() {
+        let mut r = Rng(0x0dec_1a1b_2c3d_4e5f);
+        for _ in 0..20_000 {
+            let p = 1 + r.below(65) as usize;
+            let s = r.below(p.min(30) as u64 + 1) as usize;
+            let kind = Kind::Decimal {
+                precision: p as u32,
+                scale: s as u32,
+            };
+            let meta = [p as u8, s as u8];
+            let digits = |r: &mut Rng, n: usize| -> String {
+                let zeros = r.below(3) == 0;
+                (0..n)
+                    .map(|_| {
+                        if zeros {
+                            '0'
+                        } else {
+                            char::from(b'0' + r.below(10) as u8)
+                        }
+                    })
+                    .collect()
+            };
+            let int_len = r.below((p - s) as u64 + 1) as usize;
+            let (int, frac) = (digits(&mut r, int_len), digits(&mut r, s));
+            let b = decimal2bin(r.below(2) == 0, &int, &frac, p, s);
+            assert_eq!(b.len(), decimal_bin_len(p as u8, s as u8));
+            let direct = kind.decimal_bin(&b, p as u8, s as u8);
+            let general = general_path(&kind, MyType::MYSQL_TYPE_NEWDECIMAL, &meta, &b);
+            assert_eq!(direct, general, "DECIMAL({p},{s}) {int}.{frac}");
+            assert!(direct.is_ok());
+            let noise = r.bytes(b.len());
+            if let Ok(v) = kind.decimal_bin(&noise, p as u8, s as u8) {
+                let g = general_path(&kind, MyType::MYSQL_TYPE_NEWDECIMAL, &meta, &noise);
+                assert_eq!(Ok(v), g, "DECIMAL({p},{s}) bytes {noise:?}");
+            }
+        }
     }
 
     /// `TIME2` bytes as MySQL writes them (`my_time_packed_to_binary`) for every precision,

@@ -179,14 +179,131 @@ impl Kind {
     ) -> Result<Value, TypeError> {
         let was_null = matches!(v, MyValue::NULL);
         let out = self.convert(v, origin)?;
-        if out != Value::Null || was_null || column.nullable {
+        if was_null {
             return Ok(out);
         }
-        Ok(match (&column.default, self) {
+        Ok(self.settle(out, column))
+    }
+
+    /// A stored value of `column` converted to `out`: a zero date's `null` in a NOT NULL
+    /// column becomes the column's default, else the epoch (see [`Kind::convert_column`]).
+    pub(crate) fn settle(&self, out: Value, column: &crate::event::Column) -> Value {
+        if out != Value::Null || column.nullable {
+            return out;
+        }
+        match (&column.default, self) {
             (Some(d), _) => d.clone(),
             (None, Kind::Date) => Value::Date(0),
             (None, Kind::DateTime { .. } | Kind::Timestamp { .. }) => Value::Timestamp(0),
             (None, _) => out,
+        }
+    }
+
+    /// A binlog `TIMESTAMP2` of `fsp` fractional digits from its bytes (four of seconds, big
+    /// endian, then the fraction in `fsp.div_ceil(2)` bytes), as [`Kind::convert`] reads
+    /// mysql_common's `seconds[.micros]` text of it: the zero timestamp is `null`, a fraction
+    /// outside 0..=999,999 is an error.
+    pub(crate) fn timestamp2(&self, b: &[u8], fsp: u8) -> Result<Value, TypeError> {
+        let bad = || self.err("bad timestamp");
+        let be = |b: &[u8]| b.iter().fold(0u32, |a, &x| (a << 8) | u32::from(x));
+        let secs = i64::from(be(b.get(..4).ok_or_else(bad)?) as i32);
+        let frac = b.get(4..).unwrap_or_default();
+        // The fraction is signed, as MySQL reads it.
+        let micros = match (fsp, frac.len()) {
+            (1 | 2, 1) => i64::from(frac[0] as i8) * 10_000,
+            (3 | 4, 2) => i64::from(i16::from_be_bytes([frac[0], frac[1]])) * 100,
+            (5 | 6, 3) => i64::from((be(frac) << 8) as i32 >> 8),
+            (0, 0) => 0,
+            _ => return Err(bad()),
+        };
+        if !(0..=999_999).contains(&micros) {
+            return Err(bad());
+        }
+        let us = secs * 1_000_000 + micros;
+        Ok(if us == 0 {
+            Value::Null // the zero timestamp
+        } else {
+            Value::Timestamp(us)
+        })
+    }
+
+    /// A binlog `NEWDECIMAL(precision, scale)` from its bytes (MySQL's `decimal2bin`: the
+    /// first bit set for positive values, every bit inverted for negative ones, then each
+    /// side of the point in big-endian groups of nine digits), as the unscaled integer text
+    /// [`Kind::convert`] makes of the decimal's text. A group beyond its digits (MySQL never
+    /// writes one) is an error.
+    pub(crate) fn decimal_bin(
+        &self,
+        b: &[u8],
+        precision: u8,
+        scale: u8,
+    ) -> Result<Value, TypeError> {
+        const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+        let bad = || self.err("bad decimal");
+        let Kind::Decimal {
+            scale: kind_scale, ..
+        } = self
+        else {
+            return Err(self.err("non-decimal"));
+        };
+        if u32::from(scale) != *kind_scale || scale > precision {
+            return Err(bad());
+        }
+        let neg = b.first().ok_or_else(bad)? & 0x80 == 0;
+        let mask = if neg { 0xff } else { 0 };
+        let mut at = 0;
+        // At most 65 digits, by MySQL's limit; the type allows 255.
+        let mut digits = [0u8; 256];
+        let mut len = 0;
+        let mut group = |n: usize| -> Result<(), TypeError> {
+            let bytes = b.get(at..at + DIG2BYTES[n]).ok_or_else(bad)?;
+            let mut v = 0u32;
+            for (k, &x) in bytes.iter().enumerate() {
+                let x = x ^ mask ^ if at + k == 0 { 0x80 } else { 0 };
+                v = (v << 8) | u32::from(x);
+            }
+            at += bytes.len();
+            if v >= 10u32.pow(n as u32) {
+                return Err(bad());
+            }
+            for k in (0..n).rev() {
+                digits[len + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            len += n;
+            Ok(())
+        };
+        let intg = usize::from(precision - scale);
+        let frac = usize::from(scale);
+        if intg % 9 > 0 {
+            group(intg % 9)?;
+        }
+        for _ in 0..intg / 9 {
+            group(9)?;
+        }
+        for _ in 0..frac / 9 {
+            group(9)?;
+        }
+        if frac % 9 > 0 {
+            group(frac % 9)?;
+        }
+        if at != b.len() {
+            return Err(bad());
+        }
+        let digits = &digits[..len];
+        let first = digits.iter().position(|&d| d != b'0').unwrap_or(len);
+        let mut unscaled = String::with_capacity(len - first + 1);
+        if first == len {
+            unscaled.push('0');
+        } else {
+            if neg {
+                unscaled.push('-');
+            }
+            unscaled.extend(digits[first..].iter().map(|&d| char::from(d)));
+        }
+        Ok(Value::Decimal {
+            unscaled,
+            scale: *kind_scale,
         })
     }
 
@@ -449,7 +566,8 @@ fn decimal(b: &[u8], scale: u32) -> Option<Value> {
 }
 
 fn text(b: Vec<u8>, latin1: bool) -> String {
-    if latin1 {
+    // ASCII reads the same in latin1 and UTF-8.
+    if latin1 && !b.is_ascii() {
         return b.iter().map(|&c| char::from(c)).collect();
     }
     match String::from_utf8(b) {
