@@ -273,8 +273,13 @@ fn noida(root: &Path) -> (Proc, String) {
     (Proc(child), format!("127.0.0.1:{port}"))
 }
 
+/// The sluice binary measured: this tree's release build, or SLUICE_BENCH_BIN (another
+/// build, for a before/after comparison in the same hour).
 fn sluice_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sluice")
+    match std::env::var_os("SLUICE_BENCH_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sluice"),
+    }
 }
 
 struct Sluice {
@@ -283,14 +288,35 @@ struct Sluice {
     peak_kb: u64,
     /// CPU time sluice used so far (user + system), in clock ticks of 10 ms.
     cpu_ticks: u64,
+    /// Where `perf record` writes the run's samples (SLUICE_BENCH_PROFILE=1).
+    profile: Option<PathBuf>,
     /// The test Schema Registry with `SLUICE_BENCH_AVRO=1`.
     _registry: Option<Proc>,
 }
 
-/// `SLUICE_BENCH_AVRO=1`: Avro keys and values through the in-repo test registry
-/// (`tests/services/registry/registry.py`); returns it and the sink's YAML lines.
 /// The measured sluice process; SLUICE_BENCH_WRAP="perf record -g -o /tmp/perf.data" (or
-/// "heaptrack -o /tmp/sink") runs it under a profiler.
+/// "heaptrack -o /tmp/sink") runs it under a profiler, and SLUICE_BENCH_PROFILE=1 under
+/// `perf record` writing `profile` (see [`stage_row`]).
+fn sluice_command_profiled(profile: Option<&Path>) -> Command {
+    if let Some(out) = profile {
+        let mut c = Command::new("perf");
+        c.args([
+            "record",
+            "-q",
+            "--call-graph",
+            "dwarf,16384",
+            "-F",
+            "499",
+            "-o",
+        ])
+        .arg(out)
+        .arg("--")
+        .arg(sluice_bin());
+        return c;
+    }
+    sluice_command()
+}
+
 fn sluice_command() -> Command {
     match std::env::var("SLUICE_BENCH_WRAP") {
         Ok(w) if !w.trim().is_empty() => {
@@ -303,6 +329,8 @@ fn sluice_command() -> Command {
     }
 }
 
+/// `SLUICE_BENCH_AVRO=1`: Avro keys and values through the in-repo test registry
+/// (`tests/services/registry/registry.py`); returns it and the sink's YAML lines.
 fn avro_registry() -> (Option<Proc>, String) {
     if !std::env::var("SLUICE_BENCH_AVRO").is_ok_and(|v| v == "1") {
         return (None, String::new());
@@ -374,7 +402,14 @@ impl Sluice {
         )
         .expect("config");
         let log = std::fs::File::create(root.join(format!("sluice-{table}.log"))).expect("log");
-        let child = sluice_command()
+        let profile = std::env::var("SLUICE_BENCH_PROFILE")
+            .is_ok_and(|v| v == "1")
+            .then(|| {
+                static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                root.join(format!("perf-{table}-{n}.data"))
+            });
+        let child = sluice_command_profiled(profile.as_deref())
             .args(["run", "--config"])
             .arg(&cfg)
             .env("RUST_LOG", "warn")
@@ -387,6 +422,7 @@ impl Sluice {
             http,
             peak_kb: 0,
             cpu_ticks: 0,
+            profile,
             _registry: registry,
         }
     }
@@ -532,6 +568,9 @@ fn snapshot_rows(
             ),
         ),
     ]
+    .into_iter()
+    .chain(stage_row(scenario, s))
+    .collect()
 }
 
 /// The two streaming-drain rows: the raw reader (`limit`, called `short` in the ratio) and
@@ -560,6 +599,151 @@ fn drain_rows(
             ),
         ),
     ]
+    .into_iter()
+    .chain(stage_row(scenario, s))
+    .collect()
+}
+
+/// The stages a sample's call chain is charged to: the first frame, from the leaf up, that
+/// a rule names (so an allocation or a copy counts for the stage that asked for it).
+const STAGES: &[(&str, &[&str])] = &[
+    ("produce", &["rdkafka::", "rd_kafka", "LZ4"]),
+    (
+        "encode",
+        &["sluice::envelope", "sluice::sink::kafka::formats"],
+    ),
+    (
+        "convert",
+        &[
+            "sluice::source::mysql::types",
+            "sluice::source::postgres::types",
+            "sluice::event::",
+        ],
+    ),
+    (
+        "decode",
+        &[
+            "sluice::source::mysql::binlog",
+            "mysql_common::binlog::value",
+            "sluice::source::postgres::pgoutput",
+            "sluice::source::postgres::snapshot",
+            "sluice::source::mysql::snapshot",
+        ],
+    ),
+    ("parse", &["mysql_common::binlog", "mysql_common::row"]),
+    (
+        "read",
+        &[
+            "mysql_async",
+            "mysql_common",
+            "tokio_postgres",
+            "postgres_protocol",
+            "tokio::net",
+            "tokio::io",
+        ],
+    ),
+    (
+        "pipeline and runtime",
+        &[
+            "sluice::pipeline",
+            "sluice::offsets",
+            "sluice::source",
+            "tokio::",
+        ],
+    ),
+];
+
+/// SLUICE_BENCH_PROFILE=1: the run's CPU by stage, from `perf script` over its samples (each
+/// charged as [`STAGES`] says; librdkafka's own threads to produce), with the share of
+/// samples in allocation and copies and in the kernel. `None` without a profile.
+fn stage_row(scenario: &str, s: &Sluice) -> Option<Row> {
+    let data = s.profile.as_ref()?;
+    let out = Command::new("perf")
+        .args(["script", "-F", "comm,tid,ip,sym,dso", "-i"])
+        .arg(data)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut counts: std::collections::BTreeMap<&str, u64> = Default::default();
+    let (mut total, mut alloc, mut kernel) = (0u64, 0u64, 0u64);
+    for sample in text.split("\n\n") {
+        let mut lines = sample.lines().filter(|l| !l.trim().is_empty());
+        let Some(head) = lines.next() else { continue };
+        let frames: Vec<&str> = lines
+            .map(|l| l.trim().split_once(' ').map_or("", |(_, sym)| sym))
+            .collect();
+        let Some(leaf) = frames.first() else { continue };
+        total += 1;
+        if [
+            "malloc",
+            "free",
+            "memcpy",
+            "memmove",
+            "realloc",
+            "unlink_chunk",
+            "consolidate",
+        ]
+        .iter()
+        .any(|p| leaf.contains(p))
+        {
+            alloc += 1;
+        }
+        if leaf.ends_with("([kernel.kallsyms])") {
+            kernel += 1;
+        }
+        let stage = if head.starts_with("rdk:") {
+            "produce (librdkafka threads)"
+        } else if head.starts_with("producer poll") {
+            "produce (delivery reports)"
+        } else {
+            frames
+                .iter()
+                .find_map(|f| {
+                    STAGES
+                        .iter()
+                        .find(|(_, pats)| pats.iter().any(|p| f.contains(p)))
+                        .map(|(name, _)| *name)
+                })
+                .unwrap_or("other")
+        };
+        *counts.entry(stage).or_default() += 1;
+    }
+    if total == 0 {
+        return None;
+    }
+    let pct = |n: u64| 100.0 * n as f64 / total as f64;
+    // In pipeline order.
+    let order = STAGES.iter().map(|(name, _)| *name).chain([
+        "produce (librdkafka threads)",
+        "produce (delivery reports)",
+        "other",
+    ]);
+    let mut order: Vec<&str> = order.collect();
+    order.sort_by_key(|name| match *name {
+        "read" => 0,
+        "parse" => 1,
+        "decode" => 2,
+        "convert" => 3,
+        "encode" => 4,
+        n if n.starts_with("produce") => 5,
+        _ => 6,
+    });
+    let split = order
+        .iter()
+        .filter_map(|name| counts.get(name).map(|n| format!("{name} {:.0}%", pct(*n))))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((
+        format!(
+            "{scenario}: CPU by stage (perf, {total} samples; the rate, CPU and RSS above are of the run under perf)"
+        ),
+        format!(
+            "{split}; of all samples, allocation and copies {:.0}%, kernel {:.0}%",
+            pct(alloc),
+            pct(kernel)
+        ),
+    ))
 }
 
 /// Create and fill `public.snap` with `rows` rows, then time a raw COPY of it (the physical
@@ -2083,6 +2267,7 @@ fn sink_connector(root: &Path, bootstrap: &str, topic: &str, sink: &str) -> Slui
         http,
         peak_kb: 0,
         cpu_ticks: 0,
+        profile: None,
         _registry: None,
     }
 }
@@ -2146,6 +2331,7 @@ async fn sink_apply(root: &Path, pg: &Pg, bootstrap: &str, target: &str, n: u64)
         http,
         peak_kb: 0,
         cpu_ticks: 0,
+        profile: None,
         _registry: None,
     };
     capture.wait_exit().await;
@@ -2843,7 +3029,13 @@ async fn main() {
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
         ),
-        ("sluice", env!("CARGO_PKG_VERSION").to_string()),
+        (
+            "sluice",
+            match std::env::var("SLUICE_BENCH_BIN") {
+                Ok(bin) => format!("{} ({bin})", env!("CARGO_PKG_VERSION")),
+                Err(_) => env!("CARGO_PKG_VERSION").to_string(),
+            },
+        ),
         (
             "broker",
             if broker == "noida" {

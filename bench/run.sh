@@ -6,7 +6,9 @@
 # Environment: SLUICE_BENCH_AVRO=1 (Avro keys and values through the in-repo test registry),
 # SLUICE_BENCH_TRANSACTIONS=1 (sink.transactions), SLUICE_BENCH_PRODUCER_PROPS, SLUICE_BENCH_WRAP,
 # SLUICE_BENCH_DEBEZIUM_TUNED=1 (vs-debezium: Debezium's poll.interval.ms=10 and larger batches),
-# SLUICE_BENCH_SCHEMAS=0 (JSON without inline schemas).
+# SLUICE_BENCH_SCHEMAS=0 (JSON without inline schemas), SLUICE_BENCH_PROFILE=1 (perf record, then
+# the CPU split by stage: read, parse, decode, convert, encode, produce), SLUICE_BENCH_BIN (the
+# sluice binary to measure, e.g. an older build).
 # Needs root (PostgreSQL runs as `postgres`, MariaDB as `mysql`), PostgreSQL 15, MariaDB 10.11,
 # Java 17 and Maven (the real Kafka and OpenSearch, tests/services/build.sh)
 # and noida-db (pip install noida-db==0.2.3); prints one result table and writes bench/results/.

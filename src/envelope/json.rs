@@ -161,7 +161,8 @@ mod tests {
     #[test]
     fn generated_strings_escape_as_jackson() {
         const PARTS: &[&str] = &[
-            "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}", "a", "bc", "é", "✓", "/",
+            "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}", "a", "bc", "é", "✓",
+            "/",
         ];
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
