@@ -826,6 +826,7 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
                 s.cpu_us_per(rows)
             ),
         ));
+        out.extend(stage_row(&format!("snapshot, {n} reader(s)"), &s));
     }
     out
 }
