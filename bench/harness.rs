@@ -948,12 +948,13 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
     c.batch_execute("SELECT pg_create_logical_replication_slot('recv_stream', 'pgoutput')")
         .await
         .expect("recv slot");
-    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes.
+    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes, each of which
+    // deletes a row (see `maria_streaming`).
     let txns = changes / 100;
     for t in 0..txns as i64 {
         let base = 1_000_000 + t * 60;
         let upd = (t * 30) % 50_000 + 1;
-        let del = 50_001 + (t * 10) % 50_000;
+        let del = if t == 0 { 50_001 } else { base - 60 };
         c.batch_execute(&format!(
             "BEGIN; INSERT INTO stream SELECT {ROW} FROM generate_series({base}, {}) g; \
              UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
@@ -2053,13 +2054,16 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
     let mut s = maria_started(root, m, bootstrap, "stream").await;
     s.stop();
     let (file, start) = maria_position(m);
-    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes.
+    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes. The deletes take
+    // rows the transaction before inserted (the first, rows of the table), so each of them
+    // deletes a row however many transactions run (they used to wrap around after 5,000
+    // transactions and delete nothing: 950,000 row changes for `--changes 1000000`).
     let txns = changes / 100;
     let mut script = String::from("USE bench;\n");
     for t in 0..txns as i64 {
         let base = 1_000_000 + t * 60;
         let upd = (t * 30) % 50_000 + 1;
-        let del = 50_001 + (t * 10) % 50_000;
+        let del = if t == 0 { 50_001 } else { base - 60 };
         script.push_str(&format!(
             "BEGIN; INSERT INTO stream {}; UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
              DELETE FROM stream WHERE id BETWEEN {del} AND {}; COMMIT;\n",
