@@ -1145,7 +1145,9 @@ impl EnvelopeEncoder {
         let (key, value, form) = match self.encode_final(ev, &r, tx.as_ref()) {
             Some(done) => done,
             None => {
-                let key_buf = self.buffer(64);
+                // `key_json` reserves what the key needs: a fresh key buffer is allocated
+                // once, at that size.
+                let key_buf = self.buffer(0);
                 let value_buf = self.buffer(self.value_capacity);
                 (
                     self.encode_key(ev, &r, self.wrap, key_buf),

@@ -1060,19 +1060,13 @@ fn direct(
             if u32::from(p) != *precision || u32::from(s) != *scale || s > p {
                 return Ok(None);
             }
-            let bytes: &[u8] = buf.parse(decimal_bin_len(p, s)).map_err(bad)?;
+            let bytes: &[u8] = buf
+                .parse(super::types::decimal_bin_len(p, s))
+                .map_err(bad)?;
             Ok(Some(kind.decimal_bin(bytes, p, s)))
         }
         _ => Ok(None),
     }
-}
-
-/// Bytes of a `DECIMAL(precision, scale)` in MySQL's binary form: each side of the point in
-/// groups of nine digits (four bytes), the leftover digits in the fewest bytes that hold them.
-pub(crate) fn decimal_bin_len(precision: u8, scale: u8) -> usize {
-    const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
-    let side = |digits: u8| usize::from(digits / 9) * 4 + DIG2BYTES[usize::from(digits % 9)];
-    side(precision.saturating_sub(scale)) + side(scale)
 }
 
 /// MySQL's own limit on a JSON document's nesting.
@@ -1706,7 +1700,10 @@ mod fuzz {
             let int_len = r.below((p - s) as u64 + 1) as usize;
             let (int, frac) = (digits(&mut r, int_len), digits(&mut r, s));
             let b = decimal2bin(r.below(2) == 0, &int, &frac, p, s);
-            assert_eq!(b.len(), decimal_bin_len(p as u8, s as u8));
+            assert_eq!(
+                b.len(),
+                super::super::types::decimal_bin_len(p as u8, s as u8)
+            );
             let direct = kind.decimal_bin(&b, p as u8, s as u8);
             let general = general_path(&kind, MyType::MYSQL_TYPE_NEWDECIMAL, &meta, &b);
             assert_eq!(direct, general, "DECIMAL({p},{s}) {int}.{frac}");

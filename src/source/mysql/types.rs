@@ -238,7 +238,6 @@ impl Kind {
         precision: u8,
         scale: u8,
     ) -> Result<Value, TypeError> {
-        const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
         let bad = || self.err("bad decimal");
         let Kind::Decimal {
             scale: kind_scale, ..
@@ -488,6 +487,17 @@ impl Kind {
             },
         })
     }
+}
+
+/// Bytes that hold `n` (0..=9) decimal digits in MySQL's binary `DECIMAL`.
+const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+
+/// Bytes of a `DECIMAL(precision, scale)` in MySQL's binary form (see [`Kind::decimal_bin`]):
+/// each side of the point in groups of nine digits (four bytes), the leftover digits in the
+/// fewest bytes that hold them.
+pub(crate) fn decimal_bin_len(precision: u8, scale: u8) -> usize {
+    let side = |digits: u8| usize::from(digits / 9) * 4 + DIG2BYTES[usize::from(digits % 9)];
+    side(precision.saturating_sub(scale)) + side(scale)
 }
 
 fn parse_str<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
