@@ -713,23 +713,23 @@ fn stage_row(scenario: &str, s: &Sluice) -> Option<Row> {
         return None;
     }
     let pct = |n: u64| 100.0 * n as f64 / total as f64;
-    // In pipeline order.
-    let order = STAGES.iter().map(|(name, _)| *name).chain([
+    const ORDER: &[&str] = &[
+        "read",
+        "parse",
+        "decode",
+        "convert",
+        "encode",
+        "produce",
         "produce (librdkafka threads)",
         "produce (delivery reports)",
+        "pipeline and runtime",
         "other",
-    ]);
-    let mut order: Vec<&str> = order.collect();
-    order.sort_by_key(|name| match *name {
-        "read" => 0,
-        "parse" => 1,
-        "decode" => 2,
-        "convert" => 3,
-        "encode" => 4,
-        n if n.starts_with("produce") => 5,
-        _ => 6,
-    });
-    let split = order
+    ];
+    assert!(
+        STAGES.iter().all(|(name, _)| ORDER.contains(name)),
+        "every stage has its place in the row"
+    );
+    let split = ORDER
         .iter()
         .filter_map(|name| counts.get(name).map(|n| format!("{name} {:.0}%", pct(*n))))
         .collect::<Vec<_>>()
