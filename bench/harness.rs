@@ -292,6 +292,8 @@ struct Sluice {
     profile: Option<PathBuf>,
     /// The test Schema Registry with `SLUICE_BENCH_AVRO=1`.
     _registry: Option<Proc>,
+    /// Its log file, when it writes one.
+    log: Option<PathBuf>,
 }
 
 /// The measured sluice process; SLUICE_BENCH_WRAP="perf record -g -o /tmp/perf.data" (or
@@ -401,7 +403,8 @@ impl Sluice {
             ),
         )
         .expect("config");
-        let log = std::fs::File::create(root.join(format!("sluice-{table}.log"))).expect("log");
+        let log_path = root.join(format!("sluice-{table}.log"));
+        let log = std::fs::File::create(&log_path).expect("log");
         let profile = std::env::var("SLUICE_BENCH_PROFILE")
             .is_ok_and(|v| v == "1")
             .then(|| {
@@ -424,6 +427,7 @@ impl Sluice {
             cpu_ticks: 0,
             profile,
             _registry: registry,
+            log: Some(log_path),
         }
     }
 
@@ -460,10 +464,28 @@ impl Sluice {
     }
 
     /// Wait for the process to exit on its own (`initial_only`), sampling its RSS.
+    /// Wait until sluice exits (a snapshot-only run), sampling its RSS; a failed exit
+    /// stops the bench, so a run that never started is not reported as an absurd rate.
     async fn wait_exit(&mut self) {
-        while !self.exited() {
+        loop {
             self.sample_rss();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            match self.proc.0.try_wait() {
+                Ok(Some(status)) => {
+                    let tail = self
+                        .log
+                        .as_ref()
+                        .and_then(|l| std::fs::read_to_string(l).ok())
+                        .map(|t| {
+                            let lines: Vec<&str> = t.lines().collect();
+                            lines[lines.len().saturating_sub(20)..].join("\n")
+                        })
+                        .unwrap_or_default();
+                    assert!(status.success(), "sluice exited with {status}:\n{tail}");
+                    return;
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => panic!("waiting for sluice: {e}"),
+            }
         }
     }
 
@@ -828,7 +850,62 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
         ));
         out.extend(stage_row(&format!("snapshot, {n} reader(s)"), &s));
     }
+    let (floor_s, floor_cpu) = records_into_kcat(bootstrap, "bench.public.snap", rows);
+    out.push((
+        "snapshot: sluice's records from a file | kcat -P, sluice's producer settings (the producer's floor)".to_string(),
+        format!(
+            "{:.0} rows/s, CPU {floor_cpu:.1} µs/row",
+            rows as f64 / floor_s
+        ),
+    ));
     out
+}
+
+/// The producer's floor for sluice's own records: the first `n` records of `topic` (as sluice
+/// wrote them: same keys, values and sizes) dumped to a file, then produced again by `kcat -P`
+/// with sluice's producer settings into the same broker. What librdkafka alone spends on
+/// these bytes: seconds and CPU µs per record (kcat's user + system time).
+fn records_into_kcat(bootstrap: &str, topic: &str, n: u64) -> (f64, f64) {
+    let file = std::env::temp_dir().join(format!("sluice-bench-records-{}", std::process::id()));
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "kcat -C -b {bootstrap} -t {topic} -o beginning -c {n} -e -q -f '%k\\t%s\\n' > {}",
+            file.display()
+        ))
+        .status()
+        .expect("kcat -C");
+    assert!(st.success(), "dumping {topic} failed");
+    let to = format!("{topic}.kcat");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "TIMEFORMAT='%R %U %S'; time kcat -P -b {bootstrap} -t {to} -K '\\t' \\
+             -X compression.codec=lz4 -X batch.size=1000000 -X linger.ms=0 \\
+             -X enable.idempotence=true -X acks=all -X max.in.flight.requests.per.connection=5 \\
+             -X queue.buffering.max.kbytes=32768 -X partitioner=murmur2_random < {}",
+            file.display()
+        ))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("kcat -P");
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "kcat -P of sluice's records failed");
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let [wall, user, sys] = times[..] else {
+        panic!("no timing from kcat -P")
+    };
+    assert!(
+        topic_records(bootstrap, &to) >= n,
+        "kcat delivered fewer records"
+    );
+    (wall, 1e6 * (user + sys) / n as f64)
 }
 
 /// The fair limit of a snapshot: PostgreSQL's text `COPY` piped by `kcat -P` into the same
@@ -2274,6 +2351,7 @@ fn sink_connector(root: &Path, bootstrap: &str, topic: &str, sink: &str) -> Slui
         cpu_ticks: 0,
         profile: None,
         _registry: None,
+        log: None,
     }
 }
 
@@ -2338,6 +2416,7 @@ async fn sink_apply(root: &Path, pg: &Pg, bootstrap: &str, target: &str, n: u64)
         cpu_ticks: 0,
         profile: None,
         _registry: None,
+        log: None,
     };
     capture.wait_exit().await;
     let topic = "bench.public.docs";

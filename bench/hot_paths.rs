@@ -2,7 +2,8 @@
 //! recorded file: 200 inserts, 50 updates, 20 deletes of the bench shape), Debezium JSON
 //! encoding (schemas off and on, including the primary-key record key), and the sink-side
 //! Debezium decoder, and the MariaDB drain with a null sink (the recorded file decoded and
-//! encoded with the defaults, the records dropped).
+//! encoded with the defaults, the records dropped), and the PostgreSQL snapshot with a null sink
+//! (COPY text lines of the bench table turned into events and encoded).
 //! Run with `cargo bench --bench hot_paths`.
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use sluice::event::{
 };
 use sluice::source::changelog::debezium::{decode, DecodeOptions, SchemaCache};
 use sluice::source::mysql::RecordedBinlog;
-use sluice::source::postgres::decode_pgoutput;
+use sluice::source::postgres::{decode_pgoutput, CopyText};
 
 fn insert_message() -> Bytes {
     let vals = [
@@ -93,6 +94,33 @@ fn event() -> ChangeEvent {
     .expect("valid event")
 }
 
+/// `n` COPY text lines as PostgreSQL writes the bench table's rows (`bench/harness.rs`).
+fn copy_lines(n: u64) -> Vec<Vec<u8>> {
+    // Hex digits that look like md5 output (their exact values do not matter).
+    let hex = |g: u64| {
+        (0..32)
+            .map(|i| {
+                let x = g.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i * 7) & 0xf;
+                char::from_digit(x as u32, 16).unwrap_or('0')
+            })
+            .collect::<String>()
+    };
+    (1..=n)
+        .map(|g| {
+            format!(
+                "{g}\t{}\t{}{}xxxxxxxxxxxxxxxxx\t2026-12-07 08:05:12.039908+00\t{}.{:02}\t{{\"k\": {g}, \"tag\": \"{}\", \"flag\": true, \"list\": [1, 2, 3]}}",
+                g % 1000,
+                hex(g),
+                hex(g + 1),
+                (g % 100_000) / 100,
+                g % 100,
+                hex(g)
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
 fn benches(c: &mut Criterion) {
     let msg = insert_message();
     let mut g = c.benchmark_group("hot_paths");
@@ -147,6 +175,46 @@ fn benches(c: &mut Criterion) {
             }
             for ev in &events {
                 enc.encode(ev, &mut records);
+            }
+        })
+    });
+    // The PostgreSQL snapshot with a null sink: COPY text lines of the bench table's shape
+    // (`bench/harness.rs` SHAPE and ROW) turned into events and encoded with the defaults.
+    let copy = CopyText::new(
+        TableId::new("public", "snap"),
+        &[
+            ("id".into(), 20, -1),
+            ("a".into(), 23, -1),
+            ("b".into(), 25, -1),
+            ("c".into(), 1184, -1),
+            // numeric(12,2): (precision << 16 | scale) + 4
+            ("d".into(), 1700, (12 << 16 | 2) + 4),
+            ("e".into(), 3802, -1),
+        ],
+        vec![0],
+        Position::Postgres {
+            db: "bench".into(),
+            lsn: Lsn(0x1_0000_0000),
+            tx_id: None,
+            last_commit_lsn: None,
+        },
+    );
+    let lines = copy_lines(1000);
+    let mut enc = EnvelopeEncoder::new(EnvelopeOptions::new(
+        "bench".into(),
+        true,
+        sluice::envelope::SourceOutput::new(SourceKind::Postgres),
+    ));
+    let mut records: Vec<Record> = Vec::with_capacity(lines.len());
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("pg_snapshot_null_sink", |b| {
+        b.iter(|| {
+            for r in records.drain(..) {
+                enc.recycle(r);
+            }
+            for line in &lines {
+                let ev = copy.event(line, 1_709_214_356_123_456).expect("converts");
+                enc.encode(&ev, &mut records);
             }
         })
     });

@@ -64,13 +64,18 @@ struct Failure {
 
 impl Acks {
     /// A batch of `records` records (each one must be handed to the producer, or
-    /// [`Acks::unsent`] called for it).
+    /// [`Acks::unsent`] called for it); more are announced with [`Acks::expect_one`].
     pub(crate) fn new(records: usize) -> Arc<Self> {
         Arc::new(Self {
             remaining: AtomicUsize::new(records),
             failure: Mutex::new(None),
             done: tokio::sync::Notify::new(),
         })
+    }
+
+    /// One more record is about to be handed to the producer.
+    pub(crate) fn expect_one(&self) {
+        self.remaining.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A record that was not handed to the producer after all.

@@ -471,6 +471,9 @@ impl KafkaSink {
     /// Encode and hand events and markers (each before the event at its index) to the
     /// producer; the result resolves when all are durable (see [`TxnStep`] for a
     /// transactional sink: then also committed, if the step commits).
+    ///
+    /// Each event's records are handed over as soon as they are encoded, so the producer
+    /// copies bytes that are still in the cache and their buffers serve the next event.
     pub async fn enqueue(
         &mut self,
         events: &[ChangeEvent],
@@ -484,57 +487,103 @@ impl KafkaSink {
             .map(|d| d.as_nanos() as i64)
             .ok();
         self.encoder.set_now(now_ns);
+        // One count held while records are still being handed over, so the batch cannot
+        // settle before its last record is sent; released below whatever happens.
+        let acks = Acks::new(1);
+        let mut sent = 0;
+        let outcome = self
+            .hand_over(events, marks, step, &mut records, &acks, &mut sent)
+            .await;
+        acks.unsent();
+        records.clear();
+        self.records = records;
+        Ok(Pending {
+            acks,
+            records: sent,
+            producer: std::sync::Arc::clone(&self.producer),
+            commit: outcome?,
+        })
+    }
+
+    /// [`KafkaSink::enqueue`]'s work: encode, convert and send each event's records (the
+    /// transaction begun before the first), then the checkpoint; the transaction to commit
+    /// once the batch is durable, if `step` ends it.
+    async fn hand_over(
+        &mut self,
+        events: &[ChangeEvent],
+        marks: &[(usize, Marker)],
+        step: TxnStep,
+        records: &mut Vec<Record>,
+        acks: &std::sync::Arc<Acks>,
+        sent: &mut usize,
+    ) -> Result<Option<(Txn, tokio::sync::OwnedSemaphorePermit)>, KafkaSinkError> {
         let mut last_version = None;
         let mut marks = marks.iter().peekable();
         for (i, ev) in events.iter().enumerate() {
             while let Some((_, m)) = marks.next_if(|(at, _)| *at <= i) {
                 self.ensure_marker_topic(m).await?;
-                self.encoder.encode_marker(m, &mut records);
+                self.encoder.encode_marker(m, records);
             }
             if last_version != Some(ev.schema.version) {
                 last_version = Some(ev.schema.version);
                 self.ensure_table(&ev.schema.table, !ev.schema.key_columns.is_empty())
                     .await?;
             }
-            self.encoder.encode(ev, &mut records);
+            self.encoder.encode(ev, records);
+            self.formats.apply(records).await?;
+            self.send_all(records, acks, sent).await?;
         }
         for (_, m) in marks {
             self.ensure_marker_topic(m).await?;
-            self.encoder.encode_marker(m, &mut records);
+            self.encoder.encode_marker(m, records);
         }
-        self.formats.apply(&mut records).await?;
-        let mut commit = None;
-        if let Some(txn) = &self.txn {
-            let ends = match step {
-                TxnStep::Keep => false,
-                TxnStep::Commit(checkpoint) => {
+        self.formats.apply(records).await?;
+        let ends = match step {
+            TxnStep::Keep => false,
+            TxnStep::Commit(checkpoint) => {
+                // Only a transactional sink writes the checkpoint into the batch.
+                if self.txn.is_some() {
                     records.extend(checkpoint);
-                    true
                 }
-            };
-            if self.open.is_none() && !records.is_empty() {
-                let permit = txn
-                    .gate
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| KafkaSinkError::Canceled)?;
-                txn.producer
-                    .begin_transaction()
-                    .map_err(|e| txn.failure("begin", e))?;
-                txn.open.store(true, std::sync::atomic::Ordering::SeqCst);
-                self.open = Some((permit, Instant::now()));
+                true
             }
-            if ends {
-                commit = self.open.take().map(|(permit, _)| (txn.clone(), permit));
-            }
+        };
+        self.send_all(records, acks, sent).await?;
+        Ok(match &self.txn {
+            Some(txn) if ends => self.open.take().map(|(permit, _)| (txn.clone(), permit)),
+            _ => None,
+        })
+    }
+
+    /// Hand `records` to the producer in order (beginning the Kafka transaction first when
+    /// the sink is transactional and none is open), counting each on `acks`; their buffers
+    /// go back to the encoder.
+    async fn send_all(
+        &mut self,
+        records: &mut Vec<Record>,
+        acks: &std::sync::Arc<Acks>,
+        sent: &mut usize,
+    ) -> Result<(), KafkaSinkError> {
+        if records.is_empty() {
+            return Ok(());
         }
-        let acks = Acks::new(records.len());
-        let count = records.len();
-        let mut sent = 0;
+        if let (Some(txn), None) = (&self.txn, &self.open) {
+            let permit = txn
+                .gate
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| KafkaSinkError::Canceled)?;
+            txn.producer
+                .begin_transaction()
+                .map_err(|e| txn.failure("begin", e))?;
+            txn.open.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.open = Some((permit, Instant::now()));
+        }
         for rec in records.drain(..) {
+            acks.expect_one();
             let mut br: BaseRecord<'_, [u8], [u8], std::sync::Arc<Acks>> =
-                BaseRecord::with_opaque_to(&rec.topic, std::sync::Arc::clone(&acks));
+                BaseRecord::with_opaque_to(&rec.topic, std::sync::Arc::clone(acks));
             if let Some(k) = &rec.key {
                 br = br.key(k.as_slice());
             }
@@ -554,7 +603,7 @@ impl KafkaSink {
             loop {
                 match self.producer.send(br) {
                     Ok(()) => {
-                        sent += 1;
+                        *sent += 1;
                         break;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
@@ -562,9 +611,7 @@ impl KafkaSink {
                         tokio::time::sleep(Duration::from_millis(2)).await;
                     }
                     Err((source, _)) => {
-                        for _ in sent..count {
-                            acks.unsent();
-                        }
+                        acks.unsent();
                         return Err(KafkaSinkError::Delivery {
                             topic: rec.topic.to_string(),
                             source,
@@ -575,13 +622,7 @@ impl KafkaSink {
             // The producer copied key and value: their buffers serve the next records.
             self.encoder.recycle(rec);
         }
-        self.records = records;
-        Ok(Pending {
-            acks,
-            records: count,
-            producer: std::sync::Arc::clone(&self.producer),
-            commit,
-        })
+        Ok(())
     }
 
     /// Flush everything queued (used at shutdown).

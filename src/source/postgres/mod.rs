@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 pub use error::PgSourceError;
 pub use pgoutput::{decode as decode_pgoutput, DecodeError, Message as PgOutputMessage};
+pub use snapshot::CopyText;
 
 use crate::config::{PostgresSettings, SnapshotMode, TlsMode};
 use crate::event::{Lsn, SnapshotProgress, TableId};

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio_postgres::Transaction;
 
@@ -98,6 +98,7 @@ const SPLIT_MIN_PAGES: i64 = 2048;
 const PART_MIN_PAGES: i64 = 512;
 
 /// What a reader needs to turn a table's COPY lines into events.
+#[derive(Debug)]
 struct Table {
     name: String,
     schema: Arc<TableSchema>,
@@ -309,37 +310,27 @@ impl PartReader for PgReader<'_> {
                 return Ok(false);
             }
             let chunk = chunk.map_err(PgSourceError::sql("reading COPY data"))?;
-            // PostgreSQL sends one row per CopyData message: parse it in place.
-            let single_row =
-                buf.is_empty() && chunk.last() == Some(&b'\n') && memchr_count(&chunk, b'\n') == 1;
-            let mut lines: Vec<Bytes> = Vec::new();
-            if single_row {
-                lines.push(chunk.slice(..chunk.len() - 1));
-            } else {
-                buf.extend_from_slice(&chunk);
-                while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                    let line = buf.split_to(nl + 1).freeze();
-                    lines.push(line.slice(..nl));
+            // PostgreSQL sends one row per CopyData message: parse it in place; anything
+            // else is joined up in `buf` and split at the line ends.
+            if buf.is_empty()
+                && memchr::memchr(b'\n', &chunk).is_some_and(|nl| nl + 1 == chunk.len())
+            {
+                let ev = table.event(&chunk[..chunk.len() - 1], &self.position, self.ts_us)?;
+                if !out.push(ev).await {
+                    return Ok(false);
                 }
+                continue;
             }
-            for line in lines {
-                let row = parse_copy_row(&line, &table.schema, &table.kinds, &table.name)?;
-                let ev = ChangeEvent::new(
-                    Op::Read,
-                    Arc::clone(&table.schema),
-                    None,
-                    Some(row),
-                    self.position.clone(),
-                    self.ts_us,
-                )
-                .map_err(|_| PgSourceError::Copy {
-                    table: table.name.clone(),
-                    detail: "row does not match the table's columns",
-                })?;
+            buf.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(nl) = memchr::memchr(b'\n', &buf[start..]) {
+                let ev = table.event(&buf[start..start + nl], &self.position, self.ts_us)?;
+                start += nl + 1;
                 if !out.push(ev).await {
                     return Ok(false);
                 }
             }
+            let _ = buf.split_to(start);
         }
         if !buf.is_empty() {
             return Err(PgSourceError::Copy {
@@ -351,9 +342,69 @@ impl PartReader for PgReader<'_> {
     }
 }
 
+impl Table {
+    /// The snapshot (`r`) event of one COPY text line (without its line end).
+    fn event(
+        &self,
+        line: &[u8],
+        position: &Position,
+        ts_us: i64,
+    ) -> Result<ChangeEvent, PgSourceError> {
+        let row = parse_copy_row(line, &self.schema, &self.kinds, &self.name)?;
+        ChangeEvent::new(
+            Op::Read,
+            Arc::clone(&self.schema),
+            None,
+            Some(row),
+            position.clone(),
+            ts_us,
+        )
+        .map_err(|_| PgSourceError::Copy {
+            table: self.name.clone(),
+            detail: "row does not match the table's columns",
+        })
+    }
+}
+
+/// One table's COPY text lines turned into snapshot events exactly as the snapshot does,
+/// without a server: for benchmarks and tests.
+#[derive(Debug)]
+pub struct CopyText {
+    table: Table,
+    position: Position,
+}
+
+impl CopyText {
+    /// A table of `columns` (name, type OID, typmod: builtin types only) keyed by the
+    /// columns at `key`, read at `position`.
+    pub fn new(
+        table: TableId,
+        columns: &[(String, u32, i32)],
+        key: Vec<usize>,
+        position: Position,
+    ) -> Self {
+        let (mut schema, kinds) =
+            catalog::build_schema(table, columns, &[], &TypeRegistry::default(), 1);
+        schema.key_columns = key;
+        Self {
+            table: Table {
+                name: schema.table.to_string(),
+                schema: Arc::new(schema),
+                kinds: Arc::new(kinds),
+            },
+            position,
+        }
+    }
+
+    /// The event of one line (without its line end), as of `ts_us`.
+    pub fn event(&self, line: &[u8], ts_us: i64) -> Result<ChangeEvent, PgSourceError> {
+        self.table.event(line, &self.position, ts_us)
+    }
+}
+
 /// Split one COPY text-format line into converted values.
 pub(super) fn parse_copy_row(
-    line: &Bytes,
+    line: &[u8],
     schema: &TableSchema,
     kinds: &ColumnKinds,
     table: &str,
@@ -363,7 +414,18 @@ pub(super) fn parse_copy_row(
         table: table.to_string(),
         detail,
     };
-    for (i, field) in line.split(|&b| b == b'\t').enumerate() {
+    let mut rest = Some(line);
+    let fields = std::iter::from_fn(|| {
+        let r = rest?;
+        match memchr::memchr(b'\t', r) {
+            Some(tab) => {
+                rest = Some(&r[tab + 1..]);
+                Some(&r[..tab])
+            }
+            None => rest.take(),
+        }
+    });
+    for (i, field) in fields.enumerate() {
         let Some((kind, typmod)) = kinds.get(i) else {
             return Err(bad("more fields than columns"));
         };
@@ -387,13 +449,9 @@ pub(super) fn parse_copy_row(
     Ok(out)
 }
 
-fn memchr_count(haystack: &[u8], needle: u8) -> usize {
-    haystack.iter().filter(|&&b| b == needle).count()
-}
-
 /// Undo COPY text-format escaping (borrowing when there is nothing to undo).
 pub(super) fn unescape(field: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    if !field.contains(&b'\\') {
+    if memchr::memchr(b'\\', field).is_none() {
         return std::str::from_utf8(field)
             .ok()
             .map(std::borrow::Cow::Borrowed);
