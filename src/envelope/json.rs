@@ -11,12 +11,12 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     // Most strings need no escape: copy them whole.
-    let Some(first) = bytes.iter().position(|&b| ESCAPED[b as usize]) else {
+    let Some(first) = next_escaped(bytes, 0) else {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
     };
-    // Copy each run between escaped bytes whole; find the next escaped byte by table.
+    // Copy each run between escaped bytes whole.
     let mut start = 0;
     let mut i = first;
     loop {
@@ -38,13 +38,41 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
             }
         }
         start = i + 1;
-        match bytes[start..].iter().position(|&b| ESCAPED[b as usize]) {
-            Some(p) => i = start + p,
+        match next_escaped(bytes, start) {
+            Some(p) => i = p,
             None => break,
         }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The index of the first byte at or after `from` that JSON must escape: eight bytes at a
+/// time while none of them is a control character, `"` or `\\`, then byte by byte.
+fn next_escaped(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether some byte of `x` is zero (exact for the word as a whole).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_ne_bytes(word);
+        // A byte below 0x20; a `"`; a `\\`.
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+        if control
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| ESCAPED[b as usize])
+        .map(|p| i + p)
 }
 
 /// Bytes a JSON string must escape: control characters, `"` and `\\`.
@@ -60,18 +88,30 @@ static ESCAPED: [bool; 256] = {
     t
 };
 
-/// Append an integer without allocating.
+/// Append an integer without allocating (two digits at a time).
 pub(crate) fn int(out: &mut Vec<u8>, v: i64) {
+    const PAIRS: &[u8; 200] = b"\
+        0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = v.unsigned_abs();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     if v < 0 {
         out.push(b'-');
@@ -161,8 +201,27 @@ mod tests {
     #[test]
     fn generated_strings_escape_as_jackson() {
         const PARTS: &[&str] = &[
-            "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}", "a", "bc", "é", "✓",
+            "\"",
+            "\\",
+            "\n",
+            "\r",
+            "\t",
+            "\u{8}",
+            "\u{c}",
+            "\u{0}",
+            "\u{1f}",
+            "a",
+            "bc",
+            "é",
+            "✓",
             "/",
+            " ",
+            "\u{7f}",
+            "~",
+            "!#",
+            "0123456789",
+            "abcdefghijklmnop",
+            "ünï✓ünï✓",
         ];
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
@@ -170,9 +229,11 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let (mut input, mut y) = (String::new(), x);
-            for _ in 0..(x % 12) {
+            for _ in 0..(x % 24) {
                 input.push_str(PARTS[(y % PARTS.len() as u64) as usize]);
-                y /= PARTS.len() as u64;
+                y ^= y << 13;
+                y ^= y >> 7;
+                y ^= y << 17;
             }
             let out = s(|o| string(o, &input));
             assert_eq!(out, jackson(&input));
@@ -200,7 +261,24 @@ mod tests {
     /// Integers print like Display, extremes included.
     #[test]
     fn ints() {
-        for v in [0i64, 7, -7, 10, 1234567890, i64::MIN, i64::MAX] {
+        for v in [
+            0i64,
+            7,
+            -7,
+            9,
+            10,
+            99,
+            100,
+            101,
+            -100,
+            1234567890,
+            12345678901,
+            i64::MIN,
+            i64::MAX,
+        ]
+        .into_iter()
+        .chain((0..64).flat_map(|b| [1i64 << b, (1i64 << b) - 1, -(1i64 << b) + 1]))
+        {
             assert_eq!(s(|o| int(o, v)), v.to_string());
         }
     }
