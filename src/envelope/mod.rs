@@ -656,6 +656,8 @@ pub struct EnvelopeEncoder {
     opts: EnvelopeOptions,
     /// Processing time for `ts_*`, fixed per batch by [`EnvelopeEncoder::set_now`].
     now_ns: Option<i64>,
+    /// The payload's closing `,"ts_ms":…,"ts_us":…,"ts_ns":…}` for `now_ns`, when set.
+    now_tail: Vec<u8>,
     /// Keyed by schema version, which is unique per process.
     rendered: HashMap<u64, Arc<Rendered>>,
     /// Capacity for the next value buffer: the last value's size plus slack, so a typical
@@ -701,11 +703,40 @@ fn spare_class(capacity: usize) -> usize {
 /// A rendered JSON `source` block and its inputs (see [`EnvelopeEncoder::write_source`]).
 #[derive(Debug)]
 struct SourceBlock {
+    /// The position (the block serves every row of a MySQL rows event: the row's index
+    /// is written in at `row_value`).
     position: Position,
     commit_ts_us: i64,
     snapshot: Option<SnapshotMarker>,
     table: TableId,
     json: Vec<u8>,
+    /// Where in `json` the MySQL `row` value is (start, end), for MySQL positions.
+    row_value: Option<(usize, usize)>,
+}
+
+/// Whether two positions share a `source` block but for the MySQL `row` index.
+fn same_but_row(a: &Position, b: &Position) -> bool {
+    match (a, b) {
+        (
+            Position::Mysql {
+                db,
+                server_id,
+                file,
+                pos,
+                row: _,
+                gtid,
+            },
+            Position::Mysql {
+                db: db2,
+                server_id: server_id2,
+                file: file2,
+                pos: pos2,
+                row: _,
+                gtid: gtid2,
+            },
+        ) => pos == pos2 && server_id == server_id2 && file == file2 && db == db2 && gtid == gtid2,
+        _ => a == b,
+    }
 }
 
 /// A `source` field's JSON key, `,"name":` (the Avro writer reads the name back with
@@ -750,6 +781,7 @@ impl EnvelopeEncoder {
             last_source: std::sync::Mutex::new(None),
             opts,
             now_ns: None,
+            now_tail: Vec::new(),
             rendered: HashMap::new(),
             value_capacity: 256,
             tx: None,
@@ -1028,6 +1060,10 @@ impl EnvelopeEncoder {
     /// `None` reads the clock per event.
     pub fn set_now(&mut self, now_ns: Option<i64>) {
         self.now_ns = now_ns;
+        self.now_tail.clear();
+        if let Some(now) = now_ns {
+            write_now(&mut self.now_tail, now);
+        }
     }
 
     /// The topic a table's events go to: `<prefix>.<namespace>.<table>` with characters Kafka
@@ -1362,17 +1398,18 @@ impl EnvelopeEncoder {
         write_tx_block(out, tx);
         out.extend_from_slice(b",\"op\":");
         json::string(out, ev.op.code());
-        let now = self.now_ns();
-        out.extend_from_slice(b",\"ts_ms\":");
-        json::int(out, now / 1_000_000);
-        out.extend_from_slice(b",\"ts_us\":");
-        json::int(out, now / 1_000);
-        out.extend_from_slice(b",\"ts_ns\":");
-        json::int(out, now);
-        out.push(b'}');
+        if self.now_ns.is_some() {
+            out.extend_from_slice(&self.now_tail);
+        } else {
+            write_now(out, self.now_ns());
+        }
     }
 
     /// The `source` block as JSON (its fields from [`Self::source_fields`]).
+    ///
+    /// The last block is kept: snapshot reads share one, and so do a MySQL transaction's
+    /// changes to one table (all but the `row` index, which is written in). A PostgreSQL
+    /// change has its own LSN, so its block is rendered each time.
     fn write_source(
         &self,
         position: &Position,
@@ -1381,25 +1418,64 @@ impl EnvelopeEncoder {
         table: &TableId,
         out: &mut Vec<u8>,
     ) {
-        let cached = snapshot.is_some();
-        if let Some(Ok(last)) = cached.then(|| self.last_source.lock()) {
+        let cached = snapshot.is_some() || matches!(position, Position::Mysql { .. });
+        if !cached {
+            self.render_source(position, commit_ts_us, snapshot, table, out);
+            return;
+        }
+        if let Ok(last) = self.last_source.lock() {
             if let Some(b) = last.as_ref().filter(|b| {
                 b.commit_ts_us == commit_ts_us
                     && b.snapshot == snapshot
-                    && b.position == *position
+                    && same_but_row(&b.position, position)
                     && b.table == *table
             }) {
-                out.extend_from_slice(&b.json);
+                match (b.row_value, position) {
+                    (Some((from, to)), Position::Mysql { row, .. }) => {
+                        out.extend_from_slice(b.json.get(..from).unwrap_or_default());
+                        json::int(out, i64::from(*row));
+                        out.extend_from_slice(b.json.get(to..).unwrap_or_default());
+                    }
+                    _ => out.extend_from_slice(&b.json),
+                }
                 return;
             }
         }
         let start = out.len();
+        let row_value = self.render_source(position, commit_ts_us, snapshot, table, out);
+        if let Ok(mut last) = self.last_source.lock() {
+            *last = Some(SourceBlock {
+                position: position.clone(),
+                commit_ts_us,
+                snapshot,
+                table: table.clone(),
+                json: out.get(start..).unwrap_or_default().to_vec(),
+                row_value: row_value.map(|(a, b)| (a - start, b - start)),
+            });
+        }
+    }
+
+    /// Render the `source` block onto `out`; where in `out` the MySQL `row` value is.
+    fn render_source(
+        &self,
+        position: &Position,
+        commit_ts_us: i64,
+        snapshot: Option<SnapshotMarker>,
+        table: &TableId,
+        out: &mut Vec<u8>,
+    ) -> Option<(usize, usize)> {
+        let start = out.len();
+        let mut row_value = None;
         self.source_fields(position, commit_ts_us, snapshot, table, |key, v| {
             out.extend_from_slice(key);
+            let at = out.len();
             match v {
                 Scalar::Null => out.extend_from_slice(b"null"),
                 Scalar::Str(s) => json::string(out, s),
                 Scalar::Int(i) => json::int(out, i),
+            }
+            if key == key!("row") {
+                row_value = Some((at, out.len()));
             }
         });
         // Every key starts with a comma: the first one opens the object instead.
@@ -1407,15 +1483,7 @@ impl EnvelopeEncoder {
             *b = b'{';
         }
         out.push(b'}');
-        if let Some(Ok(mut last)) = cached.then(|| self.last_source.lock()) {
-            *last = Some(SourceBlock {
-                position: position.clone(),
-                commit_ts_us,
-                snapshot,
-                table: table.clone(),
-                json: out.get(start..).unwrap_or_default().to_vec(),
-            });
-        }
+        row_value
     }
 
     /// The fields of Debezium's `source` block for this source kind, in schema order: the
@@ -1527,6 +1595,17 @@ impl EnvelopeEncoder {
             }
         }
     }
+}
+
+/// The payload's processing timestamps and its closing brace.
+fn write_now(out: &mut Vec<u8>, now: i64) {
+    out.extend_from_slice(b",\"ts_ms\":");
+    json::int(out, now / 1_000_000);
+    out.extend_from_slice(b",\"ts_us\":");
+    json::int(out, now / 1_000);
+    out.extend_from_slice(b",\"ts_ns\":");
+    json::int(out, now);
+    out.push(b'}');
 }
 
 /// An event's `transaction` block (`null` outside transaction metadata).
@@ -1706,6 +1785,87 @@ pub(crate) fn write_value(out: &mut Vec<u8>, ty: &ColumnType, v: &Value) {
                 write_value(out, &ColumnType::Text, item);
             }
             out.push(b']');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Column, ColumnType, Op, SnapshotMarker, TableSchema};
+
+    /// A MySQL transaction's changes to one table share a cached `source` block with the row
+    /// index written in: every record equals what a fresh encoder (nothing cached) writes,
+    /// across tables, transactions, GTIDs, commit times and snapshot reads.
+    #[test]
+    fn cached_mysql_source_blocks_equal_fresh_ones() {
+        let schema = |name: &str, version| {
+            Arc::new(TableSchema {
+                table: TableId::new("db", name),
+                columns: vec![Column {
+                    name: "id".into(),
+                    ty: ColumnType::Int64,
+                    nullable: false,
+                    default: None,
+                }],
+                key_columns: vec![0],
+                version,
+            })
+        };
+        let (a, b) = (schema("a", 9_001), schema("b", 9_002));
+        let at = |pos: u64, row: u32, gtid: Option<&str>| Position::Mysql {
+            db: "db".into(),
+            server_id: 1,
+            file: "mysql-bin.000001".into(),
+            pos,
+            row,
+            gtid: gtid.map(Into::into),
+        };
+        let cases = [
+            (&a, at(4, 0, None), 1, None),
+            (&a, at(4, 1, None), 1, None),
+            (&a, at(4, 123_456, None), 1, None),
+            (&b, at(4, 2, None), 1, None),
+            (&a, at(4, 3, None), 1, None),
+            (&a, at(900, 0, Some("0-1-2")), 2, None),
+            (&a, at(900, 1, Some("0-1-2")), 2, None),
+            (&a, at(900, 1, Some("0-1-3")), 2, None),
+            (&a, at(900, 2, Some("0-1-3")), 3, None),
+            (&a, at(900, 0, None), 3, Some(SnapshotMarker::True)),
+            (&a, at(900, 0, None), 3, Some(SnapshotMarker::Last)),
+            (&a, at(900, 7, None), 3, None),
+        ];
+        let opts = || {
+            EnvelopeOptions::new(
+                "p".into(),
+                true,
+                SourceOutput::new(crate::envelope::SourceKind::Mysql),
+            )
+        };
+        let mut cached = EnvelopeEncoder::new(opts());
+        cached.set_now(Some(1_000_000_007));
+        for (i, (schema, position, commit_ts_us, snapshot)) in cases.into_iter().enumerate() {
+            let mut ev = ChangeEvent::new(
+                Op::Create,
+                Arc::clone(schema),
+                None,
+                Some(vec![Value::Int(i as i64)]),
+                position,
+                commit_ts_us,
+            )
+            .expect("event");
+            ev.snapshot = snapshot;
+            let mut fresh = EnvelopeEncoder::new(opts());
+            fresh.set_now(Some(1_000_000_007));
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            cached.encode(&ev, &mut got);
+            fresh.encode(&ev, &mut want);
+            let text = |r: &[Record]| -> Vec<String> {
+                r.iter()
+                    .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into())
+                    .collect()
+            };
+            assert_eq!(text(&got), text(&want), "case {i}");
         }
     }
 }
