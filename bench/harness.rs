@@ -3119,8 +3119,23 @@ async fn main() {
     for (k, v) in &results {
         table.push_str(&format!("| {k} | {v} |\n"));
     }
+    // Every SLUICE_BENCH_* setting of the run (but the binary, named below), so a results
+    // file says what it measured.
+    let mut settings: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SLUICE_BENCH_") && k != "SLUICE_BENCH_BIN")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    settings.sort();
     let meta: BTreeMap<&str, String> = BTreeMap::from([
         ("command", format!("bench/run.sh {}", args.join(" "))),
+        (
+            "settings",
+            if settings.is_empty() {
+                "defaults".to_string()
+            } else {
+                settings.join(", ")
+            },
+        ),
         (
             "cores",
             std::thread::available_parallelism()
