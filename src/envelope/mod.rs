@@ -700,6 +700,28 @@ fn spare_class(capacity: usize) -> usize {
     usize::from(capacity >= SPARE_SMALL)
 }
 
+/// What a `source` block is written from: the change's position, commit time, snapshot
+/// marker and table.
+#[derive(Clone, Copy)]
+pub(crate) struct SourceAt<'a> {
+    pub position: &'a Position,
+    pub commit_ts_us: i64,
+    pub snapshot: Option<SnapshotMarker>,
+    pub table: &'a TableId,
+}
+
+impl<'a> SourceAt<'a> {
+    /// Where a change event's `source` block comes from.
+    pub(crate) fn of(ev: &'a ChangeEvent) -> Self {
+        Self {
+            position: &ev.position,
+            commit_ts_us: ev.commit_ts_us,
+            snapshot: ev.snapshot,
+            table: &ev.schema.table,
+        }
+    }
+}
+
 /// A rendered JSON `source` block and its inputs (see [`EnvelopeEncoder::write_source`]).
 #[derive(Debug)]
 struct SourceBlock {
@@ -968,7 +990,13 @@ impl EnvelopeEncoder {
         value.extend_from_slice(br#"{"source":"#);
         let table = TableId::new(c.database.as_str(), c.table.as_deref().unwrap_or(""));
         let snapshot = c.snapshot.then_some(SnapshotMarker::True);
-        self.write_source(&c.position, c.ts_us, snapshot, &table, &mut value);
+        let at = SourceAt {
+            position: &c.position,
+            commit_ts_us: c.ts_us,
+            snapshot,
+            table: &table,
+        };
+        self.write_source(at, &mut value);
         value.extend_from_slice(br#","ts_ms":"#);
         json::int(&mut value, self.now_ns() / 1_000_000);
         value.extend_from_slice(br#","databaseName":"#);
@@ -1015,13 +1043,14 @@ impl EnvelopeEncoder {
         value.extend_from_slice(br#"{"op":"m","ts_ms":"#);
         json::int(&mut value, self.now_ns() / 1_000_000);
         value.extend_from_slice(br#","source":"#);
-        self.write_source(
-            &msg.position,
-            msg.commit_ts_us,
-            None,
-            &TableId::new("", ""),
-            &mut value,
-        );
+        let table = TableId::new("", "");
+        let at = SourceAt {
+            position: &msg.position,
+            commit_ts_us: msg.commit_ts_us,
+            snapshot: None,
+            table: &table,
+        };
+        self.write_source(at, &mut value);
         value.extend_from_slice(br#","transaction":"#);
         write_tx_block(&mut value, tx.as_ref());
         value.extend_from_slice(br#","message":{"prefix":"#);
@@ -1387,13 +1416,7 @@ impl EnvelopeEncoder {
         out.extend_from_slice(b",\"after\":");
         write_row(out, r, ev.after.as_deref(), modes, placeholder);
         out.extend_from_slice(b",\"source\":");
-        self.write_source(
-            &ev.position,
-            ev.commit_ts_us,
-            ev.snapshot,
-            &ev.schema.table,
-            out,
-        );
+        self.write_source(SourceAt::of(ev), out);
         out.extend_from_slice(b",\"transaction\":");
         write_tx_block(out, tx);
         out.extend_from_slice(b",\"op\":");
@@ -1410,25 +1433,19 @@ impl EnvelopeEncoder {
     /// The last block is kept: snapshot reads share one, and so do a MySQL transaction's
     /// changes to one table (all but the `row` index, which is written in). A PostgreSQL
     /// change has its own LSN, so its block is rendered each time.
-    fn write_source(
-        &self,
-        position: &Position,
-        commit_ts_us: i64,
-        snapshot: Option<SnapshotMarker>,
-        table: &TableId,
-        out: &mut Vec<u8>,
-    ) {
-        let cached = snapshot.is_some() || matches!(position, Position::Mysql { .. });
+    fn write_source(&self, at: SourceAt<'_>, out: &mut Vec<u8>) {
+        let position = at.position;
+        let cached = at.snapshot.is_some() || matches!(position, Position::Mysql { .. });
         if !cached {
-            self.render_source(position, commit_ts_us, snapshot, table, out);
+            self.render_source(at, out);
             return;
         }
         if let Ok(last) = self.last_source.lock() {
             if let Some(b) = last.as_ref().filter(|b| {
-                b.commit_ts_us == commit_ts_us
-                    && b.snapshot == snapshot
+                b.commit_ts_us == at.commit_ts_us
+                    && b.snapshot == at.snapshot
                     && same_but_row(&b.position, position)
-                    && b.table == *table
+                    && b.table == *at.table
             }) {
                 match (b.row_value, position) {
                     (Some((from, to)), Position::Mysql { row, .. }) => {
@@ -1442,13 +1459,13 @@ impl EnvelopeEncoder {
             }
         }
         let start = out.len();
-        let row_value = self.render_source(position, commit_ts_us, snapshot, table, out);
+        let row_value = self.render_source(at, out);
         if let Ok(mut last) = self.last_source.lock() {
             *last = Some(SourceBlock {
                 position: position.clone(),
-                commit_ts_us,
-                snapshot,
-                table: table.clone(),
+                commit_ts_us: at.commit_ts_us,
+                snapshot: at.snapshot,
+                table: at.table.clone(),
                 json: out.get(start..).unwrap_or_default().to_vec(),
                 row_value: row_value.map(|(a, b)| (a - start, b - start)),
             });
@@ -1456,17 +1473,10 @@ impl EnvelopeEncoder {
     }
 
     /// Render the `source` block onto `out`; where in `out` the MySQL `row` value is.
-    fn render_source(
-        &self,
-        position: &Position,
-        commit_ts_us: i64,
-        snapshot: Option<SnapshotMarker>,
-        table: &TableId,
-        out: &mut Vec<u8>,
-    ) -> Option<(usize, usize)> {
+    fn render_source(&self, at: SourceAt<'_>, out: &mut Vec<u8>) -> Option<(usize, usize)> {
         let start = out.len();
         let mut row_value = None;
-        self.source_fields(position, commit_ts_us, snapshot, table, |key, v| {
+        self.source_fields(at, |key, v| {
             out.extend_from_slice(key);
             let at = out.len();
             match v {
@@ -1489,14 +1499,13 @@ impl EnvelopeEncoder {
     /// The fields of Debezium's `source` block for this source kind, in schema order: the
     /// one description both the JSON and the Avro writers follow. Each field comes as its
     /// JSON key (`,"name":`, see [`source_key`]) and its value.
-    fn source_fields(
-        &self,
-        position: &Position,
-        commit_ts_us: i64,
-        snapshot: Option<SnapshotMarker>,
-        table: &TableId,
-        mut f: impl FnMut(&'static [u8], Scalar<'_>),
-    ) {
+    fn source_fields(&self, at: SourceAt<'_>, mut f: impl FnMut(&'static [u8], Scalar<'_>)) {
+        let SourceAt {
+            position,
+            commit_ts_us,
+            snapshot,
+            table,
+        } = at;
         use Scalar::{Int, Null, Str};
         let ts_us = commit_ts_us;
         f(key!("version"), Str(crate::VERSION));

@@ -345,19 +345,13 @@ impl EnvelopeEncoder {
         row(out, f.field("after")?, columns, r, ev.after.as_deref(), c)?;
         let mut source = Fields::of(f.field("source")?)?;
         let mut fit = Ok(());
-        self.source_fields(
-            &ev.position,
-            ev.commit_ts_us,
-            ev.snapshot,
-            &ev.schema.table,
-            |key, v| {
-                if fit.is_ok() {
-                    fit = source
-                        .field_bytes(source_key(key))
-                        .and_then(|p| scalar(out, p, v));
-                }
-            },
-        );
+        self.source_fields(crate::envelope::SourceAt::of(ev), |key, v| {
+            if fit.is_ok() {
+                fit = source
+                    .field_bytes(source_key(key))
+                    .and_then(|p| scalar(out, p, v));
+            }
+        });
         fit?;
         source.end()?;
         let plan = f.field("transaction")?;
