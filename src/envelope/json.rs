@@ -277,8 +277,10 @@ mod tests {
             i64::MAX,
         ]
         .into_iter()
-        .chain((0..64).flat_map(|b| [1i64 << b, (1i64 << b) - 1, -(1i64 << b) + 1]))
-        {
+        .chain((0..64).flat_map(|b| {
+            let p = 1i64 << b;
+            [p, p.wrapping_sub(1), p.wrapping_neg().wrapping_add(1)]
+        })) {
             assert_eq!(s(|o| int(o, v)), v.to_string());
         }
     }
