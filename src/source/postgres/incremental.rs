@@ -29,7 +29,7 @@ use super::catalog::{self, qualified, quote_ident, ColumnKinds};
 use super::error::PgSourceError;
 use super::types::TypeRegistry;
 use crate::event::{
-    next_schema_version, ChangeEvent, Lsn, Op, Position, SnapshotMarker, SnapshotProgress, TableId,
+    next_schema_version, ChangeEvent, Lsn, Position, SnapshotMarker, SnapshotProgress, TableId,
     TableSchema,
 };
 use crate::source::incremental::{ChunkRequest, Fence, Reader};
@@ -342,24 +342,14 @@ async fn read_chunk(
             } else {
                 line.clone()
             };
-            let row = super::snapshot::parse_copy_row(
+            let mut ev = super::snapshot::copy_event(
                 &row_line,
                 &shape.schema,
                 &shape.kinds,
                 &table_name,
-            )?;
-            let mut ev = ChangeEvent::new(
-                Op::Read,
-                Arc::clone(&shape.schema),
-                None,
-                Some(row),
-                position.clone(),
+                &position,
                 0,
-            )
-            .map_err(|_| PgSourceError::Copy {
-                table: table_name.clone(),
-                detail: "row does not match the table's columns",
-            })?;
+            )?;
             ev.snapshot = Some(SnapshotMarker::Incremental);
             rows.push(ev);
             last_line = Some(line);

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
+use bytes::{Buf as _, BytesMut};
 use futures_util::StreamExt;
 use tokio_postgres::Transaction;
 
@@ -330,7 +330,7 @@ impl PartReader for PgReader<'_> {
                     return Ok(false);
                 }
             }
-            let _ = buf.split_to(start);
+            buf.advance(start);
         }
         if !buf.is_empty() {
             return Err(PgSourceError::Copy {
@@ -350,20 +350,32 @@ impl Table {
         position: &Position,
         ts_us: i64,
     ) -> Result<ChangeEvent, PgSourceError> {
-        let row = parse_copy_row(line, &self.schema, &self.kinds, &self.name)?;
-        ChangeEvent::new(
-            Op::Read,
-            Arc::clone(&self.schema),
-            None,
-            Some(row),
-            position.clone(),
-            ts_us,
-        )
-        .map_err(|_| PgSourceError::Copy {
-            table: self.name.clone(),
-            detail: "row does not match the table's columns",
-        })
+        copy_event(line, &self.schema, &self.kinds, &self.name, position, ts_us)
     }
+}
+
+/// The read (`r`) event of one COPY text line (without its line end) of `table`.
+pub(super) fn copy_event(
+    line: &[u8],
+    schema: &Arc<TableSchema>,
+    kinds: &ColumnKinds,
+    table: &str,
+    position: &Position,
+    ts_us: i64,
+) -> Result<ChangeEvent, PgSourceError> {
+    let row = parse_copy_row(line, schema, kinds, table)?;
+    ChangeEvent::new(
+        Op::Read,
+        Arc::clone(schema),
+        None,
+        Some(row),
+        position.clone(),
+        ts_us,
+    )
+    .map_err(|_| PgSourceError::Copy {
+        table: table.to_string(),
+        detail: "row does not match the table's columns",
+    })
 }
 
 /// One table's COPY text lines turned into snapshot events exactly as the snapshot does,
@@ -403,7 +415,7 @@ impl CopyText {
 }
 
 /// Split one COPY text-format line into converted values.
-pub(super) fn parse_copy_row(
+fn parse_copy_row(
     line: &[u8],
     schema: &TableSchema,
     kinds: &ColumnKinds,
