@@ -850,7 +850,7 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
         ));
         out.extend(stage_row(&format!("snapshot, {n} reader(s)"), &s));
     }
-    let (floor_s, floor_cpu) = records_into_kcat(bootstrap, "bench.public.snap", rows);
+    let (floor_s, floor_cpu) = records_into_kcat(root, bootstrap, "bench.public.snap", rows);
     out.push((
         "snapshot: sluice's records from a file | kcat -P, sluice's producer settings (the producer's floor)".to_string(),
         format!(
@@ -867,8 +867,9 @@ async fn snapshot(root: &Path, pg: &Pg, bootstrap: &str, rows: u64) -> Vec<Row> 
 /// with sluice's producer settings into the same broker. What librdkafka alone spends on
 /// these bytes: seconds and CPU seconds (kcat's user + system time). Tombstones stay
 /// tombstones (`-Z`).
-fn records_into_kcat(bootstrap: &str, topic: &str, n: u64) -> (f64, f64) {
-    let file = std::env::temp_dir().join(format!("sluice-bench-records-{}", std::process::id()));
+fn records_into_kcat(root: &Path, bootstrap: &str, topic: &str, n: u64) -> (f64, f64) {
+    // In the bench's directory, so it goes with it whatever happens.
+    let file = root.join("records-dump");
     let st = Command::new("bash")
         .arg("-c")
         .arg(format!(
@@ -2217,7 +2218,7 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
     ));
     // Every change's record, and a tombstone after each delete.
     let records = topic_records(bootstrap, "bench.bench.stream");
-    let (floor_s, floor_cpu) = records_into_kcat(bootstrap, "bench.bench.stream", records);
+    let (floor_s, floor_cpu) = records_into_kcat(root, bootstrap, "bench.bench.stream", records);
     out.push((
         "MariaDB streaming drain: sluice's records from a file | kcat -P, sluice's producer settings (the producer's floor)"
             .into(),
