@@ -297,6 +297,48 @@ pub(crate) async fn describe(
     }))
 }
 
+/// The shape of a table that a streamed DDL statement just created (or renamed to).
+///
+/// A binlog reader can receive a DDL statement before its commit is visible to other
+/// sessions: MySQL 8 wakes binlog readers once the binlog is synced, before the data
+/// dictionary commits (the window widens under load). So a table the catalog does not show
+/// yet is looked for again, for about 1.3 s in all. `None` when it still does not exist
+/// (dropped again by a later statement).
+pub(crate) async fn describe_created(
+    conn: &mut Conn,
+    table: &TableId,
+    mariadb: bool,
+) -> Result<Option<TableDdl>, MySourceError> {
+    let mut wait = std::time::Duration::from_millis(10);
+    for attempt in 0..7 {
+        if let Some(shape) = describe(conn, table, mariadb).await? {
+            if attempt > 0 {
+                tracing::debug!(table = %table, attempt, "a created table reached the catalog after its DDL's binlog event");
+            }
+            return Ok(Some(shape));
+        }
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+    }
+    describe(conn, table, mariadb).await
+}
+
+/// A database's default character set; `None` when it does not exist.
+pub(crate) async fn database_charset(
+    conn: &mut Conn,
+    database: &str,
+) -> Result<Option<String>, MySourceError> {
+    let cs: Option<Option<String>> = conn
+        .exec_first(
+            "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA \
+             WHERE SCHEMA_NAME = ?",
+            (database,),
+        )
+        .await
+        .map_err(MySourceError::sql("reading a database's character set"))?;
+    Ok(cs.flatten())
+}
+
 /// The schema-change records a snapshot writes before its rows, as Debezium does: the
 /// server's character set, a DROP of each table, then per database DROP/CREATE/USE and the
 /// CREATE of each of its tables (`SHOW CREATE TABLE`). Also the shapes, for the stream.
@@ -1365,5 +1407,42 @@ mod tests {
             vec![(true, true), (false, false), (false, false), (true, true)]
         );
         assert_eq!(t.columns[3].default.as_deref(), Some("1970-01-01 00:00:00"));
+    }
+
+    /// A CREATE TABLE whose table the catalog no longer shows (dropped again) is read from
+    /// the statement with the database's character set, as Debezium records it (the case
+    /// mysql8_ddl_more: `CREATE TABLE oracle.old_name (id int PRIMARY KEY, w int)`).
+    #[test]
+    fn created_table_parses_without_the_catalog() {
+        let t = parse_create(
+            "CREATE TABLE oracle.old_name (id int PRIMARY KEY, w int)",
+            Some("utf8mb4"),
+        )
+        .expect("create");
+        assert_eq!(t.default_charset.as_deref(), Some("utf8mb4"));
+        assert_eq!(t.primary_key, vec!["id".to_string()]);
+        let cols: Vec<_> = t
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.jdbc_type,
+                    c.type_name.as_str(),
+                    c.charset.clone(),
+                    c.length,
+                    c.position,
+                    c.optional,
+                    c.default.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            cols,
+            vec![
+                ("id", 4, "INT", None, None, 1, false, None),
+                ("w", 4, "INT", None, None, 2, true, None),
+            ]
+        );
     }
 }

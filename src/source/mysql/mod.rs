@@ -426,7 +426,7 @@ impl MysqlSource {
                 let old_id = TableId::new(db.clone(), old.clone());
                 let shape = match shapes.remove(&old_id) {
                     Some(s) => s,
-                    None => match history::describe(sql, &id, mariadb).await? {
+                    None => match history::describe_created(sql, &id, mariadb).await? {
                         Some(s) => Arc::new(s),
                         None => continue,
                     },
@@ -456,6 +456,21 @@ impl MysqlSource {
                 };
                 let shape = match stated {
                     Some(s) => s,
+                    None if st.kind == TableChangeKind::Create => {
+                        match history::describe_created(sql, &id, mariadb).await? {
+                            Some(new) => history::merge(stmt, new, old),
+                            // Gone again (a later statement dropped it): the statement
+                            // itself, with the database's character set, as Debezium's
+                            // parser reads it.
+                            None => {
+                                let cs = history::database_charset(sql, &db).await?;
+                                let Some(s) = history::parse_create(stmt, cs.as_deref()) else {
+                                    continue;
+                                };
+                                s
+                            }
+                        }
+                    }
                     None => {
                         let Some(new) = history::describe(sql, &id, mariadb).await? else {
                             continue;
