@@ -297,18 +297,59 @@ pub(crate) async fn describe(
     }))
 }
 
-/// The shape of a table that a streamed DDL statement just created (or renamed to).
+/// Wait until a streamed DDL statement's commit is visible to other sessions; `true` when it
+/// is known to be.
 ///
-/// A binlog reader can receive a DDL statement before its commit is visible to other
-/// sessions: MySQL 8 wakes binlog readers once the binlog is synced, before the data
-/// dictionary commits (the window widens under load). So a table the catalog does not show
-/// yet is looked for again, for about 1.3 s in all. `None` when it still does not exist
+/// A binlog reader can receive a DDL statement before its commit is visible: MySQL 8 wakes
+/// binlog readers once the binlog is synced, before the data dictionary commits (the window
+/// widens under load), so `information_schema` can still show the table as it was. MySQL adds
+/// a transaction's GTID to `gtid_executed` after its engine commit, so with a GTID this waits
+/// (about 2.5 s at most) for it there. `false` without a GTID, on MariaDB (whose GTIDs
+/// `GTID_SUBSET` does not read), or when the server does not answer yes in time.
+pub(crate) async fn ddl_committed(conn: &mut Conn, gtid: Option<&str>, mariadb: bool) -> bool {
+    let Some(gtid) = gtid.filter(|_| !mariadb) else {
+        return false;
+    };
+    let mut wait = std::time::Duration::from_millis(5);
+    for attempt in 0..10 {
+        let done: Result<Option<i64>, _> = conn
+            .exec_first("SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed)", (gtid,))
+            .await;
+        match done {
+            Ok(Some(1)) => {
+                if attempt > 0 {
+                    tracing::debug!(
+                        attempt,
+                        "a DDL's commit became visible after its binlog event"
+                    );
+                }
+                return true;
+            }
+            Ok(_) => {}
+            // Asked to be sure, not needed: the caller looks the table up regardless.
+            Err(_) => return false,
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_millis(500));
+    }
+    false
+}
+
+/// The shape of a table that a streamed DDL statement just created (or renamed to);
+/// `committed`: whether [`ddl_committed`] saw the statement's commit.
+///
+/// Without that knowledge a table the catalog does not show yet is looked for again, for
+/// about 1.3 s in all, as its commit may not be visible yet. `None` when it does not exist
 /// (dropped again by a later statement).
 pub(crate) async fn describe_created(
     conn: &mut Conn,
     table: &TableId,
     mariadb: bool,
+    committed: bool,
 ) -> Result<Option<TableDdl>, MySourceError> {
+    if committed {
+        return describe(conn, table, mariadb).await;
+    }
     let mut wait = std::time::Duration::from_millis(10);
     for attempt in 0..7 {
         if let Some(shape) = describe(conn, table, mariadb).await? {

@@ -415,6 +415,13 @@ impl MysqlSource {
             .database
             .clone()
             .unwrap_or_else(|| default_db.to_string());
+        // Whether the statement's commit is visible, asked once, before the first catalog
+        // read (the binlog can deliver it earlier: `history::ddl_committed`).
+        let gtid = match at(&db) {
+            Position::Mysql { gtid, .. } => gtid,
+            _ => None,
+        };
+        let mut committed = None;
         let mut changes = Vec::new();
         for (i, name) in st.tables.iter().enumerate() {
             let id = TableId::new(db.clone(), name.clone());
@@ -426,10 +433,14 @@ impl MysqlSource {
                 let old_id = TableId::new(db.clone(), old.clone());
                 let shape = match shapes.remove(&old_id) {
                     Some(s) => s,
-                    None => match history::describe_created(sql, &id, mariadb).await? {
-                        Some(s) => Arc::new(s),
-                        None => continue,
-                    },
+                    None => {
+                        let seen =
+                            ddl_committed(&mut committed, sql, gtid.as_deref(), mariadb).await;
+                        match history::describe_created(sql, &id, mariadb, seen).await? {
+                            Some(s) => Arc::new(s),
+                            None => continue,
+                        }
+                    }
                 };
                 shapes.insert(id.clone(), Arc::clone(&shape));
                 changes.push(TableChange {
@@ -457,7 +468,9 @@ impl MysqlSource {
                 let shape = match stated {
                     Some(s) => s,
                     None if st.kind == TableChangeKind::Create => {
-                        match history::describe_created(sql, &id, mariadb).await? {
+                        let seen =
+                            ddl_committed(&mut committed, sql, gtid.as_deref(), mariadb).await;
+                        match history::describe_created(sql, &id, mariadb, seen).await? {
                             Some(new) => history::merge(stmt, new, old),
                             // Gone again (a later statement dropped it): the statement
                             // itself, with the database's character set, as Debezium's
@@ -472,6 +485,7 @@ impl MysqlSource {
                         }
                     }
                     None => {
+                        ddl_committed(&mut committed, sql, gtid.as_deref(), mariadb).await;
                         let Some(new) = history::describe(sql, &id, mariadb).await? else {
                             continue;
                         };
@@ -1139,4 +1153,19 @@ fn created_tables(stmt: &str, default_db: &str) -> Vec<TableId> {
         .into_iter()
         .map(|t| TableId::new(db.clone(), t))
         .collect()
+}
+
+/// [`history::ddl_committed`], asked at most once per statement (`seen` keeps the answer).
+async fn ddl_committed(
+    seen: &mut Option<bool>,
+    sql: &mut mysql_async::Conn,
+    gtid: Option<&str>,
+    mariadb: bool,
+) -> bool {
+    if let Some(c) = *seen {
+        return c;
+    }
+    let c = history::ddl_committed(sql, gtid, mariadb).await;
+    *seen = Some(c);
+    c
 }
