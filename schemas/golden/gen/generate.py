@@ -290,8 +290,14 @@ def pg():
     write_case("pg_gen_shapes", "\n".join(setup) + "\n", "\n".join(dml) + "\n", tables,
                sluice="      publish_via_partition_root: false\n")
 
-    # DDL between writes: ADD COLUMN with a default, SET NOT NULL, RENAME COLUMN, a type
-    # change, an enum value added, DROP COLUMN; rows before and after each.
+    # DDL between writes: ADD COLUMN with a default, RENAME COLUMN, a type change, an enum
+    # value added, DROP COLUMN; rows before and after each. Nullability and defaults are read
+    # from the catalog when the stream first describes the table, which can be after later
+    # statements ran, so no statement here changes what the catalog says of a column that
+    # rows streamed before it have: no SET NOT NULL (Debezium's recording had `b` required
+    # on a row streamed three statements before it), and the column dropped is a nullable one
+    # without a default (dropping the NOT NULL `c` made it optional in records before the
+    # drop). The recorded shapes no longer depend on the recorder's timing.
     setup = ["CREATE TYPE gen_mood AS ENUM ('sad', 'ok');",
              "CREATE TABLE gen_ddl (id int PRIMARY KEY, a text, b int, m gen_mood);",
              "INSERT INTO gen_ddl VALUES (1, 'x', 1, 'ok'), (2, 'y', 2, 'sad');"]
@@ -303,15 +309,14 @@ def pg():
            "ALTER TABLE gen_ddl ADD COLUMN c numeric(6,2) NOT NULL DEFAULT 1.25;",
            "INSERT INTO gen_ddl VALUES (4, 'w', 4, 'ok', 2.5);",
            "UPDATE gen_ddl SET a = 'x2' WHERE id = 1;",
-           "ALTER TABLE gen_ddl ALTER COLUMN b SET NOT NULL;",
            "INSERT INTO gen_ddl VALUES (5, 'v', 5, 'sad', 3);",
            "ALTER TABLE gen_ddl RENAME COLUMN a TO a2;",
            "UPDATE gen_ddl SET a2 = 'x3' WHERE id = 1;",
            "INSERT INTO gen_ddl VALUES (6, 'u', 6, 'happy', 4);",
            "ALTER TABLE gen_ddl ALTER COLUMN b TYPE bigint;",
            "INSERT INTO gen_ddl VALUES (7, 't', 9000000000, 'ok', 5);",
-           "ALTER TABLE gen_ddl DROP COLUMN c;",
-           "INSERT INTO gen_ddl VALUES (8, 's', 8, 'ok');",
+           "ALTER TABLE gen_ddl DROP COLUMN a2;",
+           "INSERT INTO gen_ddl VALUES (8, 8, 'ok', 6);",
            "DELETE FROM gen_ddl WHERE id = 2;"]
     write_case("pg_gen_ddl", "\n".join(setup) + "\n", "\n".join(dml) + "\n", "public.gen_ddl")
 
