@@ -1029,12 +1029,12 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
         .await
         .expect("recv slot");
     // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes, each of which
-    // deletes a row (see `maria_streaming`).
+    // deletes a row and none of which an update needs (see `maria_streaming`).
     let txns = changes / 100;
     for t in 0..txns as i64 {
         let base = 1_000_000 + t * 60;
         let upd = (t * 30) % 50_000 + 1;
-        let del = if t == 0 { 50_001 } else { base - 60 };
+        let del = if t == 0 { 90_001 } else { base - 60 };
         c.batch_execute(&format!(
             "BEGIN; INSERT INTO stream SELECT {ROW} FROM generate_series({base}, {}) g; \
              UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
@@ -2137,13 +2137,16 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
     // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes. The deletes take
     // rows the transaction before inserted (the first, rows of the table), so each of them
     // deletes a row however many transactions run (they used to wrap around after 5,000
-    // transactions and delete nothing: 950,000 row changes for `--changes 1000000`).
+    // transactions and delete nothing: 950,000 row changes for `--changes 1000000`). The
+    // first transaction deletes rows no update reaches (updates take ids 1 to 50,020; the
+    // first deletes used to take 50,001 to 50,010, so updates crossing 50,000 changed fewer
+    // rows: 999,960 row changes for `--changes 1000000`).
     let txns = changes / 100;
     let mut script = String::from("USE bench;\n");
     for t in 0..txns as i64 {
         let base = 1_000_000 + t * 60;
         let upd = (t * 30) % 50_000 + 1;
-        let del = if t == 0 { 50_001 } else { base - 60 };
+        let del = if t == 0 { 90_001 } else { base - 60 };
         script.push_str(&format!(
             "BEGIN; INSERT INTO stream {}; UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
              DELETE FROM stream WHERE id BETWEEN {del} AND {}; COMMIT;\n",
