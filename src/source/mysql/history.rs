@@ -364,20 +364,20 @@ pub(crate) async fn describe_created(
     describe(conn, table, mariadb).await
 }
 
-/// A database's default character set; `None` when it does not exist.
-pub(crate) async fn database_charset(
+/// A database's default character set and collation; both `None` when it does not exist.
+pub(crate) async fn database_defaults(
     conn: &mut Conn,
     database: &str,
-) -> Result<Option<String>, MySourceError> {
-    let cs: Option<Option<String>> = conn
+) -> Result<(Option<String>, Option<String>), MySourceError> {
+    let row: Option<(Option<String>, Option<String>)> = conn
         .exec_first(
-            "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA \
-             WHERE SCHEMA_NAME = ?",
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
+             FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
             (database,),
         )
         .await
         .map_err(MySourceError::sql("reading a database's character set"))?;
-    Ok(cs.flatten())
+    Ok(row.unwrap_or_default())
 }
 
 /// The schema-change records a snapshot writes before its rows, as Debezium does: the
@@ -437,15 +437,7 @@ pub(crate) async fn snapshot_records(
     }
     let mut shapes = Shapes::new();
     for db in databases {
-        let (cs, coll): (Option<String>, Option<String>) = conn
-            .exec_first(
-                "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
-                 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-                (db,),
-            )
-            .await
-            .map_err(sql("reading a database's character set"))?
-            .unwrap_or_default();
+        let (cs, coll) = database_defaults(conn, db).await?;
         let q = quote_ident(db);
         out.push(record(
             db,

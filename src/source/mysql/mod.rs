@@ -476,7 +476,7 @@ impl MysqlSource {
                             // itself, with the database's character set, as Debezium's
                             // parser reads it.
                             None => {
-                                let cs = history::database_charset(sql, &db).await?;
+                                let (cs, _) = history::database_defaults(sql, &db).await?;
                                 let Some(s) = history::parse_create(stmt, cs.as_deref()) else {
                                     continue;
                                 };
