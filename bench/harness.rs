@@ -1028,13 +1028,10 @@ async fn streaming(root: &Path, pg: &Pg, bootstrap: &str, changes: u64) -> Vec<R
     c.batch_execute("SELECT pg_create_logical_replication_slot('recv_stream', 'pgoutput')")
         .await
         .expect("recv slot");
-    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes, each of which
-    // deletes a row and none of which an update needs (see `maria_streaming`).
+    // Transactions of 100 changes (`drain_ids`).
     let txns = changes / 100;
     for t in 0..txns as i64 {
-        let base = 1_000_000 + t * 60;
-        let upd = (t * 30) % 50_000 + 1;
-        let del = if t == 0 { 90_001 } else { base - 60 };
+        let (base, upd, del) = drain_ids(t);
         c.batch_execute(&format!(
             "BEGIN; INSERT INTO stream SELECT {ROW} FROM generate_series({base}, {}) g; \
              UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
@@ -2126,6 +2123,21 @@ async fn maria_snapshot(root: &Path, m: &Maria, bootstrap: &str, rows: u64) -> V
     )
 }
 
+/// The ids of drain transaction `t` (both engines' drains; the table holds ids 1 to 100,000):
+/// 60 inserts from `base`, 30 updates from `upd`, 10 deletes from `del`. The deletes take
+/// rows the transaction before inserted (the first, rows of the table), so each of them
+/// deletes a row however many transactions run (they used to wrap around after 5,000
+/// transactions and delete nothing: 950,000 row changes for `--changes 1000000`). The first
+/// transaction deletes rows no update reaches (updates take ids 1 to 50,020; the first
+/// deletes used to take 50,001 to 50,010, so updates crossing 50,000 changed fewer rows:
+/// 999,960 row changes for `--changes 1000000`).
+fn drain_ids(t: i64) -> (i64, i64, i64) {
+    let base = 1_000_000 + t * 60;
+    let upd = (t * 30) % 50_000 + 1;
+    let del = if t == 0 { 90_001 } else { base - 60 };
+    (base, upd, del)
+}
+
 async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) -> Vec<Row> {
     m.sql(&format!(
         "USE bench; CREATE TABLE bench.stream {MARIA_SHAPE}; INSERT INTO bench.stream {};",
@@ -2134,19 +2146,11 @@ async fn maria_streaming(root: &Path, m: &Maria, bootstrap: &str, changes: u64) 
     let mut s = maria_started(root, m, bootstrap, "stream").await;
     s.stop();
     let (file, start) = maria_position(m);
-    // Transactions of 100 changes: 60 inserts, 30 updates, 10 deletes. The deletes take
-    // rows the transaction before inserted (the first, rows of the table), so each of them
-    // deletes a row however many transactions run (they used to wrap around after 5,000
-    // transactions and delete nothing: 950,000 row changes for `--changes 1000000`). The
-    // first transaction deletes rows no update reaches (updates take ids 1 to 50,020; the
-    // first deletes used to take 50,001 to 50,010, so updates crossing 50,000 changed fewer
-    // rows: 999,960 row changes for `--changes 1000000`).
+    // Transactions of 100 changes (`drain_ids`).
     let txns = changes / 100;
     let mut script = String::from("USE bench;\n");
     for t in 0..txns as i64 {
-        let base = 1_000_000 + t * 60;
-        let upd = (t * 30) % 50_000 + 1;
-        let del = if t == 0 { 90_001 } else { base - 60 };
+        let (base, upd, del) = drain_ids(t);
         script.push_str(&format!(
             "BEGIN; INSERT INTO stream {}; UPDATE stream SET a = a + 1 WHERE id BETWEEN {upd} AND {}; \
              DELETE FROM stream WHERE id BETWEEN {del} AND {}; COMMIT;\n",
