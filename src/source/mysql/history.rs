@@ -496,6 +496,51 @@ pub(crate) struct Statement {
     /// `RENAME TABLE`: the old name of each of `tables` (an `ALTER` of the new name, as
     /// Debezium records it, with the old table's shape).
     pub(crate) renamed_from: Vec<String>,
+    /// `DROP TABLE`: the statement's text before its table list (`DROP TABLE IF EXISTS `, as
+    /// written) and the ` RESTRICT`/` CASCADE` after it. Debezium writes one record per
+    /// table: this prefix, the qualified name, this suffix ([`Statement::drop_ddl`]).
+    pub(crate) drop_text: (String, String),
+}
+
+impl Statement {
+    /// The `ddl` of the record for one table of a `DROP TABLE` (Debezium's form:
+    /// ``DROP TABLE IF EXISTS `db`.`t` `` for any number of tables, without the server's
+    /// comments).
+    pub(crate) fn drop_ddl(&self, table: &TableId) -> String {
+        format!(
+            "{}{}{}",
+            self.drop_text.0,
+            qualified(table),
+            self.drop_text.1
+        )
+    }
+}
+
+/// The `source.table` of a streamed schema-change record: the names of all tables the
+/// statement names in the database (captured or not), in the order Debezium's MySQL
+/// connector lists them. It collects them in a `java.util.HashSet` of table ids
+/// (`db.table`), whose order is that of the hash buckets: Java's `String.hashCode` of the
+/// id, spread as `HashMap` does, masked by the table size (16, doubled past 3/4 full);
+/// ties in insertion order.
+pub(crate) fn java_set_order(database: &str, tables: &[String]) -> String {
+    let mut unique: Vec<(&str, u32)> = Vec::new();
+    for t in tables {
+        if unique.iter().any(|(u, _)| *u == t.as_str()) {
+            continue;
+        }
+        let id = format!("{database}.{t}");
+        let h = id
+            .encode_utf16()
+            .fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(u32::from(c)));
+        unique.push((t, h ^ (h >> 16)));
+    }
+    let mut capacity = 16u32;
+    while unique.len() as u64 * 4 > u64::from(capacity) * 3 {
+        capacity *= 2;
+    }
+    // Stable: equal buckets keep insertion order.
+    unique.sort_by_key(|(_, h)| h & (capacity - 1));
+    unique.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(",")
 }
 
 /// Strip backquotes from an identifier.
@@ -510,8 +555,14 @@ fn ident(s: &str) -> String {
 /// Words of a statement outside quotes and comments, identifiers kept whole (backquotes
 /// included), punctuation as single-character words.
 fn tokens(sql: &str) -> Vec<String> {
+    spanned_tokens(sql).into_iter().map(|(_, w)| w).collect()
+}
+
+/// [`tokens`], each with the byte offset where it starts in `sql`.
+fn spanned_tokens(sql: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let b: Vec<char> = sql.chars().collect();
+    let at: Vec<usize> = sql.char_indices().map(|(o, _)| o).collect();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -540,15 +591,15 @@ fn tokens(sql: &str) -> Vec<String> {
                 i += 1;
             }
             i = (i + 1).min(b.len());
-            out.push(b[start..i].iter().collect());
+            out.push((at[start], b[start..i].iter().collect()));
         } else if c.is_alphanumeric() || c == '_' || c == '$' {
             let start = i;
             while i < b.len() && (b[i].is_alphanumeric() || b[i] == '_' || b[i] == '$') {
                 i += 1;
             }
-            out.push(b[start..i].iter().collect());
+            out.push((at[start], b[start..i].iter().collect()));
         } else {
-            out.push(c.to_string());
+            out.push((at[i], c.to_string()));
             i += 1;
         }
     }
@@ -574,7 +625,8 @@ fn is(t: &[String], i: usize, word: &str) -> bool {
 /// `RENAME TABLE` (an `ALTER` of the new name); other statements (indexes, views, routines,
 /// `TRUNCATE`) write no record, as in Debezium's recordings.
 pub(crate) fn statement(sql: &str) -> Option<Statement> {
-    let t = tokens(sql);
+    let spanned = spanned_tokens(sql);
+    let t: Vec<String> = spanned.iter().map(|(_, w)| w.clone()).collect();
     if is(&t, 0, "RENAME") && is(&t, 1, "TABLE") {
         return rename(&t);
     }
@@ -604,6 +656,11 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
     }
     let mut database = None;
     let mut tables = Vec::new();
+    let list_start = spanned.get(i).map_or(sql.len(), |(o, _)| *o);
+    let prefix = sql
+        .get(spanned.first().map_or(0, |(o, _)| *o)..list_start)
+        .unwrap_or_default()
+        .to_string();
     loop {
         let (db, name, used) = table_name(&t, i)?;
         if database.is_none() {
@@ -617,11 +674,20 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         }
         break;
     }
+    let suffix = match t.get(i) {
+        Some(w)
+            if kind == TableChangeKind::Drop && (is(&t, i, "RESTRICT") || is(&t, i, "CASCADE")) =>
+        {
+            format!(" {w}")
+        }
+        _ => String::new(),
+    };
     Some(Statement {
         kind,
         database,
         tables,
         renamed_from: Vec::new(),
+        drop_text: (prefix, suffix),
     })
 }
 
@@ -654,6 +720,7 @@ fn rename(t: &[String]) -> Option<Statement> {
         database,
         tables,
         renamed_from,
+        drop_text: Default::default(),
     })
 }
 
@@ -1323,6 +1390,37 @@ mod tests {
         assert_eq!(statement("CREATE INDEX i ON t (a)"), None);
         assert_eq!(statement("TRUNCATE TABLE t"), None);
         assert_eq!(statement("ALTER"), None);
+    }
+
+    /// A `DROP TABLE` record per table names it qualified after the statement's own prefix,
+    /// without the server's comment (Debezium 3.6.3's records in `*_created_dropped`).
+    #[test]
+    fn drop_records() {
+        let s = statement("DROP TABLE IF EXISTS `t2` /* generated by server */").expect("drop");
+        let t2 = TableId::new("oracle", "t2");
+        assert_eq!(s.drop_ddl(&t2), "DROP TABLE IF EXISTS `oracle`.`t2`");
+        let s = statement("drop  table oracle.d1, oracle.d2 CASCADE").expect("drop");
+        assert_eq!(s.drop_ddl(&t2), "drop  table `oracle`.`t2` CASCADE");
+        let s = statement("/* c */ DROP TABLE `a`,`b`").expect("drop");
+        assert_eq!(s.drop_ddl(&t2), "DROP TABLE `oracle`.`t2`");
+    }
+
+    /// `source.table` of a multi-table statement lists names in `java.util.HashSet` order.
+    #[test]
+    fn java_hash_set_order() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Recorded from Debezium 3.6.3 (`*_created_dropped`).
+        assert_eq!(
+            java_set_order("oracle", &names(&["d1", "other", "d2"])),
+            "d2,d1,other"
+        );
+        assert_eq!(java_set_order("oracle", &names(&["t2", "t2"])), "t2");
+        // 13 names: the set has doubled to 32 buckets (order printed by a Java 17 HashSet).
+        let many: Vec<String> = (0..13).map(|i| format!("t{i}")).collect();
+        assert_eq!(
+            java_set_order("db", &many),
+            "t2,t3,t0,t1,t10,t11,t12,t8,t9,t6,t7,t4,t5"
+        );
     }
 
     /// Column definitions stated by ALTER and CREATE statements are found by name.

@@ -394,8 +394,9 @@ impl MysqlSource {
             .await
     }
 
-    /// The schema-change record of a streamed DDL statement on captured tables (none for
-    /// other statements), each changed table's shape read from the catalog after it.
+    /// The schema-change records of a streamed DDL statement on captured tables (none for
+    /// other statements), each changed table's shape read from the catalog after it: one
+    /// record, or for `DROP TABLE` one per captured table, as Debezium writes them.
     #[allow(clippy::too_many_arguments)]
     async fn schema_change(
         &self,
@@ -407,9 +408,9 @@ impl MysqlSource {
         ts_us: i64,
         shapes: &mut history::Shapes,
         captured: &HashSet<TableId>,
-    ) -> Result<Option<Marker>, MySourceError> {
+    ) -> Result<Vec<Marker>, MySourceError> {
         let Some(st) = history::statement(stmt) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let db = st
             .database
@@ -502,10 +503,27 @@ impl MysqlSource {
                 shape,
             });
         }
+        if st.kind == TableChangeKind::Drop {
+            let table = history::java_set_order(&db, &st.tables);
+            return Ok(changes
+                .into_iter()
+                .map(|c| {
+                    Marker::SchemaChange(SchemaChange {
+                        table: Some(table.clone()),
+                        position: at(&db),
+                        database: db.clone(),
+                        ddl: st.drop_ddl(&c.table),
+                        changes: vec![c],
+                        ts_us,
+                        snapshot: false,
+                    })
+                })
+                .collect());
+        }
         let Some(first) = changes.first() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        Ok(Some(Marker::SchemaChange(SchemaChange {
+        Ok(vec![Marker::SchemaChange(SchemaChange {
             table: Some(first.table.name.clone()),
             position: at(&db),
             database: db,
@@ -513,7 +531,7 @@ impl MysqlSource {
             changes,
             ts_us,
             snapshot: false,
-        })))
+        })])
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -909,7 +927,7 @@ impl MysqlSource {
                                         gtid: gtid.clone(),
                                     };
                                     let default_db = q.schema().to_string();
-                                    if let Some(m) = self
+                                    let records = self
                                         .schema_change(
                                             &mut sql,
                                             info.mariadb,
@@ -920,8 +938,8 @@ impl MysqlSource {
                                             &mut shapes,
                                             &captured,
                                         )
-                                        .await?
-                                    {
+                                        .await?;
+                                    if !records.is_empty() {
                                         // Kept before the batch holding this DDL (and the
                                         // checkpoint after it) can leave.
                                         let acked = match &*acks.borrow() {
@@ -937,7 +955,9 @@ impl MysqlSource {
                                             false,
                                         )?;
                                         if self.settings.include_schema_changes {
-                                            batcher.mark(m);
+                                            for m in records {
+                                                batcher.mark(m);
+                                            }
                                             batcher.linger_soon();
                                         }
                                     }
