@@ -1101,6 +1101,21 @@ async fn mysql8_created_dropped() {
     run_case("mysql8_created_dropped", true).await;
 }
 
+/// Multi-table `RENAME TABLE` as online schema-change tools end (gh-ost's swap of a captured
+/// table with an uncaptured copy of a new shape), and a chain through an uncaptured name: one
+/// record per clause, an empty one for a name renamed away later in the statement, the
+/// swapped-in shape on the rows after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_rename_swap() {
+    run_case("maria_rename_swap", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_rename_swap() {
+    run_case("mysql8_rename_swap", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

@@ -500,6 +500,11 @@ pub(crate) struct Statement {
     /// written) and the ` RESTRICT`/` CASCADE` after it. Debezium writes one record per
     /// table: this prefix, the qualified name, this suffix ([`Statement::drop_ddl`]).
     pub(crate) drop_text: (String, String),
+    /// `RENAME TABLE`: each clause's record `ddl`, as Debezium writes it
+    /// (`RENAME TABLE db.a TO db.b` for each `db.a TO db.b` of the statement).
+    pub(crate) rename_ddl: Vec<String>,
+    /// `CREATE TABLE t LIKE src` (or `(LIKE src)`): the source table (database as written).
+    pub(crate) like: Option<(Option<String>, String)>,
 }
 
 impl Statement {
@@ -628,7 +633,7 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
     let spanned = spanned_tokens(sql);
     let t: Vec<String> = spanned.iter().map(|(_, w)| w.clone()).collect();
     if is(&t, 0, "RENAME") && is(&t, 1, "TABLE") {
-        return rename(&t);
+        return rename(sql, &spanned, &t);
     }
     let mut i = 0;
     let kind = if is(&t, 0, "ALTER") {
@@ -674,6 +679,12 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         }
         break;
     }
+    let like = match (kind, t.get(i).map(String::as_str)) {
+        (TableChangeKind::Create, Some("(")) if is(&t, i + 1, "LIKE") => table_name(&t, i + 2),
+        (TableChangeKind::Create, _) if is(&t, i, "LIKE") => table_name(&t, i + 1),
+        _ => None,
+    }
+    .map(|(db, name, _)| (db, name));
     let suffix = match t.get(i) {
         Some(w)
             if kind == TableChangeKind::Drop && (is(&t, i, "RESTRICT") || is(&t, i, "CASCADE")) =>
@@ -688,16 +699,22 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         tables,
         renamed_from: Vec::new(),
         drop_text: (prefix, suffix),
+        rename_ddl: Vec::new(),
+        like,
     })
 }
 
 /// `RENAME TABLE a TO b[, c TO d]` (only renames within one database are described; the
-/// database is the first new name's).
-fn rename(t: &[String]) -> Option<Statement> {
+/// database is the first new name's). Each clause's `ddl` is Debezium's: the statement's text
+/// before its first clause and the clause as written.
+fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statement> {
     let mut i = 2;
     let mut database = None;
-    let (mut tables, mut renamed_from) = (Vec::new(), Vec::new());
+    let (mut tables, mut renamed_from, mut clauses) = (Vec::new(), Vec::new(), Vec::new());
+    let start = |i: usize| spanned.get(i).map_or(sql.len(), |(o, _)| *o);
+    let prefix = sql.get(start(0)..start(2)).unwrap_or_default();
     loop {
+        let clause_start = start(i);
         let (_, old, used) = table_name(t, i)?;
         i += used;
         if !is(t, i, "TO") {
@@ -705,11 +722,16 @@ fn rename(t: &[String]) -> Option<Statement> {
         }
         let (db, new, used) = table_name(t, i + 1)?;
         i += used + 1;
+        let clause_end = spanned.get(i - 1).map_or(sql.len(), |(o, w)| o + w.len());
         if database.is_none() {
             database = db;
         }
         tables.push(new);
         renamed_from.push(old);
+        clauses.push(format!(
+            "{prefix}{}",
+            sql.get(clause_start..clause_end).unwrap_or_default()
+        ));
         if t.get(i).map(String::as_str) != Some(",") {
             break;
         }
@@ -721,6 +743,8 @@ fn rename(t: &[String]) -> Option<Statement> {
         tables,
         renamed_from,
         drop_text: Default::default(),
+        rename_ddl: clauses,
+        like: None,
     })
 }
 
@@ -1387,6 +1411,14 @@ mod tests {
         assert_eq!(s.database, None);
         let s = statement("create or replace table `x`.`y` (id int)").expect("create");
         assert_eq!(s.kind, TableChangeKind::Create);
+        let s = statement("CREATE TABLE oracle._b_new LIKE oracle.b").expect("like");
+        assert_eq!(s.like, Some((Some("oracle".to_string()), "b".to_string())));
+        let s = statement("create table if not exists x (like `y`)").expect("like");
+        assert_eq!(s.like, Some((None, "y".to_string())));
+        assert_eq!(
+            statement("CREATE TABLE x (id int)").expect("create").like,
+            None
+        );
         assert_eq!(statement("CREATE INDEX i ON t (a)"), None);
         assert_eq!(statement("TRUNCATE TABLE t"), None);
         assert_eq!(statement("ALTER"), None);
@@ -1514,6 +1546,16 @@ mod tests {
         assert_eq!(s.database.as_deref(), Some("oracle"));
         assert_eq!(s.tables, vec!["b".to_string(), "d".to_string()]);
         assert_eq!(s.renamed_from, vec!["a".to_string(), "c".to_string()]);
+        // One `ddl` per clause, each as written after the statement's own prefix.
+        let s = statement("rename  table oracle.a TO `oracle`.`_a_old` ,oracle._a_new to a")
+            .expect("rename");
+        assert_eq!(
+            s.rename_ddl,
+            vec![
+                "rename  table oracle.a TO `oracle`.`_a_old`".to_string(),
+                "rename  table oracle._a_new to a".to_string()
+            ]
+        );
         assert_eq!(statement("RENAME TABLE a"), None);
         assert_eq!(
             time_default("CURRENT_TIMESTAMP(6)".into()),

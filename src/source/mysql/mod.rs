@@ -9,8 +9,9 @@
 //!   ├─ saved position purged: when_needed ─► snapshot again; otherwise a definite error
 //!   └─ otherwise: resume from the saved position (MariaDB GTID, else file + position)
 //! stream ─► binlog.rs (table maps, rows, GTIDs, DDL) ─► Batch{events, checkpoint at commit}
-//!   ├─ DDL ─► schema history (history.rs: each captured table's shape as of the last DDL,
-//!   │         the shape of rows read after a later DDL already changed the catalog)
+//!   ├─ DDL ─► schema_change.rs (records as Debezium writes them, the shapes they leave)
+//!   │         and history.rs (DDL parsing, catalog reads; rows read after a later DDL
+//!   │         already changed the catalog keep the shape of the last DDL before them)
 //!   └─ incremental.rs: chunk reads fenced by the snapshot's binlog position (MariaDB) or
 //!        gtid_executed (MySQL), closed by the shared window runner
 //! ```
@@ -27,6 +28,7 @@ mod history;
 mod incremental;
 mod kept_history;
 mod recorded;
+mod schema_change;
 mod snapshot;
 mod types;
 
@@ -48,9 +50,7 @@ use self::binlog::Statement;
 use self::catalog::{CatalogTable, ServerInfo, Table};
 use self::snapshot::BinlogPos;
 use crate::config::{MysqlSettings, MysqlSnapshotMode};
-use crate::event::{
-    Marker, Position, SchemaChange, SnapshotProgress, TableChange, TableChangeKind, TableId,
-};
+use crate::event::{Marker, Position, SnapshotProgress, TableChangeKind, TableId};
 use crate::offsets::OffsetStore;
 use crate::source::batcher::Batcher;
 use crate::source::keys::KeyOverrides;
@@ -392,146 +392,6 @@ impl MysqlSource {
         };
         self.stream(opts, sql, &info, start, io, (shapes, kept), progress)
             .await
-    }
-
-    /// The schema-change records of a streamed DDL statement on captured tables (none for
-    /// other statements), each changed table's shape read from the catalog after it: one
-    /// record, or for `DROP TABLE` one per captured table, as Debezium writes them.
-    #[allow(clippy::too_many_arguments)]
-    async fn schema_change(
-        &self,
-        sql: &mut mysql_async::Conn,
-        mariadb: bool,
-        stmt: &str,
-        default_db: &str,
-        at: &(dyn Fn(&str) -> Position + Sync),
-        ts_us: i64,
-        shapes: &mut history::Shapes,
-        captured: &HashSet<TableId>,
-    ) -> Result<Vec<Marker>, MySourceError> {
-        let Some(st) = history::statement(stmt) else {
-            return Ok(Vec::new());
-        };
-        let db = st
-            .database
-            .clone()
-            .unwrap_or_else(|| default_db.to_string());
-        // Whether the statement's commit is visible, asked once, before the first catalog
-        // read (the binlog can deliver it earlier: `history::ddl_committed`).
-        let gtid = match at(&db) {
-            Position::Mysql { gtid, .. } => gtid,
-            _ => None,
-        };
-        let mut committed = None;
-        let mut changes = Vec::new();
-        for (i, name) in st.tables.iter().enumerate() {
-            let id = TableId::new(db.clone(), name.clone());
-            if !captured.contains(&id) {
-                continue;
-            }
-            // RENAME TABLE: the new name takes the old table's shape.
-            if let Some(old) = st.renamed_from.get(i) {
-                let old_id = TableId::new(db.clone(), old.clone());
-                let shape = match shapes.remove(&old_id) {
-                    Some(s) => s,
-                    None => {
-                        let seen =
-                            ddl_committed(&mut committed, sql, gtid.as_deref(), mariadb).await;
-                        match history::describe_created(sql, &id, mariadb, seen).await? {
-                            Some(s) => Arc::new(s),
-                            None => continue,
-                        }
-                    }
-                };
-                shapes.insert(id.clone(), Arc::clone(&shape));
-                changes.push(TableChange {
-                    kind: st.kind,
-                    table: id,
-                    shape: Some(shape),
-                });
-                continue;
-            }
-            let shape = if st.kind == TableChangeKind::Drop {
-                shapes.remove(&id);
-                None
-            } else {
-                // The statement applied to the last shape, as Debezium's parser does; else
-                // (no shape yet, or a clause not modelled) the catalog's shape, which may
-                // already show later statements.
-                let old = shapes.get(&id).map(|a| &**a);
-                let stated = match (st.kind, old) {
-                    (TableChangeKind::Alter, Some(old)) => history::apply_alter(stmt, old),
-                    (TableChangeKind::Create, _) => {
-                        history::parse_create(stmt, None).filter(|t| t.default_charset.is_some())
-                    }
-                    _ => None,
-                };
-                let shape = match stated {
-                    Some(s) => s,
-                    None if st.kind == TableChangeKind::Create => {
-                        let seen =
-                            ddl_committed(&mut committed, sql, gtid.as_deref(), mariadb).await;
-                        match history::describe_created(sql, &id, mariadb, seen).await? {
-                            Some(new) => history::merge(stmt, new, old),
-                            // Gone again (a later statement dropped it): the statement
-                            // itself, with the database's character set, as Debezium's
-                            // parser reads it.
-                            None => {
-                                let (cs, _) = history::database_defaults(sql, &db).await?;
-                                let Some(s) = history::parse_create(stmt, cs.as_deref()) else {
-                                    continue;
-                                };
-                                s
-                            }
-                        }
-                    }
-                    None => {
-                        ddl_committed(&mut committed, sql, gtid.as_deref(), mariadb).await;
-                        let Some(new) = history::describe(sql, &id, mariadb).await? else {
-                            continue;
-                        };
-                        history::merge(stmt, new, old)
-                    }
-                };
-                let shape = Arc::new(shape);
-                shapes.insert(id.clone(), Arc::clone(&shape));
-                Some(shape)
-            };
-            changes.push(TableChange {
-                kind: st.kind,
-                table: id,
-                shape,
-            });
-        }
-        if st.kind == TableChangeKind::Drop {
-            let table = history::java_set_order(&db, &st.tables);
-            return Ok(changes
-                .into_iter()
-                .map(|c| {
-                    Marker::SchemaChange(SchemaChange {
-                        table: Some(table.clone()),
-                        position: at(&db),
-                        database: db.clone(),
-                        ddl: st.drop_ddl(&c.table),
-                        changes: vec![c],
-                        ts_us,
-                        snapshot: false,
-                    })
-                })
-                .collect());
-        }
-        let Some(first) = changes.first() else {
-            return Ok(Vec::new());
-        };
-        Ok(vec![Marker::SchemaChange(SchemaChange {
-            table: Some(first.table.name.clone()),
-            position: at(&db),
-            database: db,
-            ddl: stmt.to_string(),
-            changes,
-            ts_us,
-            snapshot: false,
-        })])
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -927,18 +787,20 @@ impl MysqlSource {
                                         gtid: gtid.clone(),
                                     };
                                     let default_db = q.schema().to_string();
-                                    let records = self
-                                        .schema_change(
-                                            &mut sql,
-                                            info.mariadb,
-                                            &stmt,
-                                            &default_db,
-                                            &at,
-                                            ts_us,
-                                            &mut shapes,
-                                            &captured,
-                                        )
-                                        .await?;
+                                    let ddl = schema_change::Streamed {
+                                        sql: &stmt,
+                                        default_db: &default_db,
+                                        at: &at,
+                                        ts_us,
+                                    };
+                                    let records = schema_change::records(
+                                        &mut sql,
+                                        info.mariadb,
+                                        &ddl,
+                                        &mut shapes,
+                                        &captured,
+                                    )
+                                    .await?;
                                     if !records.is_empty() {
                                         // Kept before the batch holding this DDL (and the
                                         // checkpoint after it) can leave.
@@ -1173,19 +1035,4 @@ fn created_tables(stmt: &str, default_db: &str) -> Vec<TableId> {
         .into_iter()
         .map(|t| TableId::new(db.clone(), t))
         .collect()
-}
-
-/// [`history::ddl_committed`], asked at most once per statement (`seen` keeps the answer).
-async fn ddl_committed(
-    seen: &mut Option<bool>,
-    sql: &mut mysql_async::Conn,
-    gtid: Option<&str>,
-    mariadb: bool,
-) -> bool {
-    if let Some(c) = *seen {
-        return c;
-    }
-    let c = history::ddl_committed(sql, gtid, mariadb).await;
-    *seen = Some(c);
-    c
 }

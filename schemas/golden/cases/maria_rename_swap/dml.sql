@@ -1,0 +1,14 @@
+INSERT INTO oracle.a VALUES (2, 'two');
+CREATE TABLE oracle._a_new (id int PRIMARY KEY, v varchar(10), extra int NOT NULL DEFAULT 7);
+INSERT INTO oracle._a_new (id, v) SELECT id, v FROM oracle.a;
+RENAME TABLE oracle.a TO oracle._a_old, oracle._a_new TO oracle.a;
+INSERT INTO oracle.a VALUES (3, 'three', 8);
+UPDATE oracle.a SET v = 'uno' WHERE id = 1;
+CREATE TABLE oracle._b_new LIKE oracle.b;
+ALTER TABLE oracle._b_new ADD COLUMN z varchar(3) DEFAULT 'z', MODIFY COLUMN w bigint;
+INSERT INTO oracle._b_new (id, w) SELECT id, w FROM oracle.b;
+RENAME TABLE oracle.b TO oracle._b_old, oracle._b_new TO oracle.b;
+INSERT INTO oracle.b VALUES (2, 20, 'zz');
+RENAME TABLE oracle.b TO oracle.c, oracle.c TO oracle.b2;
+INSERT INTO oracle.b2 VALUES (3, 30, 'z3');
+DROP TABLE oracle._a_old, oracle._b_old;

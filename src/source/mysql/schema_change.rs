@@ -1,0 +1,266 @@
+//! Streamed DDL → schema-change records, as Debezium's MySQL connector writes them, and the
+//! table shapes they leave behind.
+//!
+//! ```text
+//! statement ─► history::statement (kind, tables, per-clause text)
+//!   ├─ RENAME TABLE ─► renames in order; one record per clause (its table as the whole
+//!   │                  statement left it; empty where a later clause renamed it away)
+//!   ├─ DROP TABLE   ─► one record per captured table (`DROP TABLE [IF EXISTS] `db`.`t``)
+//!   └─ CREATE/ALTER ─► one record: the statement applied to the last shape (as Debezium's
+//!                      parser applies it), else the catalog's shape once the commit is visible
+//! ```
+//! Invariants: records name captured tables only (`source.table` lists every table the
+//! statement names, in Debezium's order). Shapes are tracked for every table of a database
+//! that holds a captured table, captured or not, so a table swapped in under a captured name
+//! by an online schema-change tool (`CREATE TABLE t_new LIKE t; ALTER TABLE t_new …; RENAME
+//! TABLE t TO t_old, t_new TO t`) keeps the shape its statements gave it. The catalog is read
+//! only after the statement's commit is visible (`history::ddl_committed`). A catalog error
+//! on a table that is not captured forgets that table's shape; it never stops the stream.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use mysql_async::Conn;
+
+use super::error::MySourceError;
+use super::history::{self, Shapes};
+use crate::event::{
+    Marker, Position, SchemaChange, TableChange, TableChangeKind, TableDdl, TableId,
+};
+
+/// A DDL statement read from the binlog.
+pub(super) struct Streamed<'a> {
+    /// The statement as logged.
+    pub(super) sql: &'a str,
+    /// The session's default database when it ran.
+    pub(super) default_db: &'a str,
+    /// The statement's position, for a record keyed by the given database.
+    pub(super) at: &'a (dyn Fn(&str) -> Position + Sync),
+    /// When it was written, µs since the epoch.
+    pub(super) ts_us: i64,
+}
+
+/// The schema-change records of a streamed DDL statement (none when it changes no captured
+/// table), with `shapes` updated to what the statement left.
+pub(super) async fn records(
+    conn: &mut Conn,
+    mariadb: bool,
+    ddl: &Streamed<'_>,
+    shapes: &mut Shapes,
+    captured: &HashSet<TableId>,
+) -> Result<Vec<Marker>, MySourceError> {
+    let Some(st) = history::statement(ddl.sql) else {
+        return Ok(Vec::new());
+    };
+    let db = st
+        .database
+        .clone()
+        .unwrap_or_else(|| ddl.default_db.to_string());
+    if !captured.iter().any(|t| t.namespace == db) {
+        return Ok(Vec::new());
+    }
+    let gtid = match (ddl.at)(&db) {
+        Position::Mysql { gtid, .. } => gtid,
+        _ => None,
+    };
+    let key = db.clone();
+    let record = |ddl_text: String, changes: Vec<TableChange>, table: String| {
+        Marker::SchemaChange(SchemaChange {
+            table: Some(table),
+            position: (ddl.at)(&key),
+            database: key.clone(),
+            ddl: ddl_text,
+            changes,
+            ts_us: ddl.ts_us,
+            snapshot: false,
+        })
+    };
+    let mut ctx = Ctx {
+        conn,
+        mariadb,
+        gtid,
+        committed: None,
+        captured,
+        db,
+    };
+    if !st.renamed_from.is_empty() {
+        return ctx.renames(&st, shapes, record).await;
+    }
+    let mut changes = Vec::new();
+    for name in &st.tables {
+        let id = ctx.id(name);
+        let captured = ctx.captured.contains(&id);
+        let shape = if st.kind == TableChangeKind::Drop {
+            shapes.remove(&id);
+            None
+        } else {
+            let shape = match ctx.shape_after(ddl.sql, &st, &id, shapes).await {
+                Ok(s) => s,
+                Err(_) if !captured => {
+                    tracing::debug!(table = %id, "shape of a table that is not captured not read; forgotten");
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(shape) = shape else {
+                shapes.remove(&id);
+                continue;
+            };
+            let shape = Arc::new(shape);
+            shapes.insert(id.clone(), Arc::clone(&shape));
+            Some(shape)
+        };
+        if captured {
+            changes.push(TableChange {
+                kind: st.kind,
+                table: id,
+                shape,
+            });
+        }
+    }
+    if st.kind == TableChangeKind::Drop {
+        let table = history::java_set_order(&ctx.db, &st.tables);
+        return Ok(changes
+            .into_iter()
+            .map(|c| record(st.drop_ddl(&c.table), vec![c], table.clone()))
+            .collect());
+    }
+    let Some(first) = changes.first() else {
+        return Ok(Vec::new());
+    };
+    let table = first.table.name.clone();
+    Ok(vec![record(ddl.sql.to_string(), changes, table)])
+}
+
+/// One statement's work: its database, and whether its commit is visible (asked at most
+/// once, before the first catalog read).
+struct Ctx<'a> {
+    conn: &'a mut Conn,
+    mariadb: bool,
+    gtid: Option<Arc<str>>,
+    committed: Option<bool>,
+    captured: &'a HashSet<TableId>,
+    db: String,
+}
+
+impl Ctx<'_> {
+    fn id(&self, name: &str) -> TableId {
+        TableId::new(self.db.clone(), name.to_string())
+    }
+
+    /// [`history::ddl_committed`], asked at most once per statement.
+    async fn committed(&mut self) -> bool {
+        if let Some(c) = self.committed {
+            return c;
+        }
+        let c = history::ddl_committed(self.conn, self.gtid.as_deref(), self.mariadb).await;
+        self.committed = Some(c);
+        c
+    }
+
+    /// A table's shape after a `CREATE` or `ALTER`: the statement applied to the last shape
+    /// (or, for `CREATE … LIKE`, the source's), as Debezium's parser does; else (no shape
+    /// yet, or a clause not modelled) the catalog's shape, which may already show later
+    /// statements. `None`: the table is not there.
+    async fn shape_after(
+        &mut self,
+        sql: &str,
+        st: &history::Statement,
+        id: &TableId,
+        shapes: &Shapes,
+    ) -> Result<Option<TableDdl>, MySourceError> {
+        let old = shapes.get(id).cloned();
+        let old = old.as_deref();
+        let stated = match (st.kind, old, &st.like) {
+            (TableChangeKind::Alter, Some(old), _) => history::apply_alter(sql, old),
+            (TableChangeKind::Create, _, Some((db, name))) => {
+                let source =
+                    TableId::new(db.clone().unwrap_or_else(|| self.db.clone()), name.clone());
+                shapes.get(&source).map(|s| (**s).clone())
+            }
+            (TableChangeKind::Create, _, None) => {
+                history::parse_create(sql, None).filter(|t| t.default_charset.is_some())
+            }
+            _ => None,
+        };
+        if stated.is_some() {
+            return Ok(stated);
+        }
+        let seen = self.committed().await;
+        if st.kind != TableChangeKind::Create {
+            let new = history::describe(self.conn, id, self.mariadb).await?;
+            return Ok(new.map(|new| history::merge(sql, new, old)));
+        }
+        match history::describe_created(self.conn, id, self.mariadb, seen).await? {
+            Some(new) => Ok(Some(history::merge(sql, new, old))),
+            // Gone again (a later statement dropped it): the statement itself, with the
+            // database's character set, as Debezium's parser reads it.
+            None => {
+                let (cs, _) = history::database_defaults(self.conn, &self.db).await?;
+                Ok(history::parse_create(sql, cs.as_deref()))
+            }
+        }
+    }
+
+    /// `RENAME TABLE`: the renames in order, each new name taking the table the old name had
+    /// at that point; then one record per clause, as Debezium writes them: its table as the
+    /// whole statement left it, or an empty record where a later clause renamed it away
+    /// (clauses ending on a table that is not captured write none; a statement naming no
+    /// captured table as a new name writes none).
+    async fn renames(
+        &mut self,
+        st: &history::Statement,
+        shapes: &mut Shapes,
+        record: impl Fn(String, Vec<TableChange>, String) -> Marker,
+    ) -> Result<Vec<Marker>, MySourceError> {
+        // Ends holding the table at every new name that still has one.
+        let mut moving: HashMap<&String, Option<Arc<TableDdl>>> = HashMap::new();
+        for (old, new) in st.renamed_from.iter().zip(&st.tables) {
+            let shape = match moving.remove(old) {
+                Some(s) => s,
+                None => shapes.remove(&self.id(old)),
+            };
+            moving.insert(new, shape);
+        }
+        for (name, shape) in &moving {
+            let id = self.id(name);
+            let shape = match shape {
+                Some(s) => Arc::clone(s),
+                None if self.captured.contains(&id) => {
+                    let seen = self.committed().await;
+                    match history::describe_created(self.conn, &id, self.mariadb, seen).await? {
+                        Some(s) => Arc::new(s),
+                        None => continue,
+                    }
+                }
+                None => continue,
+            };
+            shapes.insert(id, shape);
+        }
+        if !st
+            .tables
+            .iter()
+            .any(|t| self.captured.contains(&self.id(t)))
+        {
+            return Ok(Vec::new());
+        }
+        let table = history::java_set_order(&self.db, &st.tables);
+        let mut out = Vec::new();
+        for (new, ddl) in st.tables.iter().zip(&st.rename_ddl) {
+            let id = self.id(new);
+            let changes = if !moving.contains_key(new) {
+                Vec::new()
+            } else if let Some(shape) = shapes.get(&id).filter(|_| self.captured.contains(&id)) {
+                vec![TableChange {
+                    kind: TableChangeKind::Alter,
+                    table: id,
+                    shape: Some(Arc::clone(shape)),
+                }]
+            } else {
+                continue;
+            };
+            out.push(record(ddl.clone(), changes, table.clone()));
+        }
+        Ok(out)
+    }
+}
