@@ -505,6 +505,8 @@ pub(crate) struct Statement {
     pub(crate) rename_ddl: Vec<String>,
     /// `CREATE TABLE t LIKE src` (or `(LIKE src)`): the source table (database as written).
     pub(crate) like: Option<(Option<String>, String)>,
+    /// `CREATE`/`DROP TEMPORARY TABLE` (not in the catalog).
+    pub(crate) temporary: bool,
 }
 
 impl Statement {
@@ -646,10 +648,12 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         return None;
     };
     i += 1;
+    let mut temporary = false;
     while ["ONLINE", "IGNORE", "OR", "REPLACE", "TEMPORARY"]
         .iter()
         .any(|w| is(&t, i, w))
     {
+        temporary |= is(&t, i, "TEMPORARY");
         i += 1;
     }
     if !is(&t, i, "TABLE") {
@@ -701,6 +705,7 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         drop_text: (prefix, suffix),
         rename_ddl: Vec::new(),
         like,
+        temporary,
     })
 }
 
@@ -745,6 +750,7 @@ fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statem
         drop_text: Default::default(),
         rename_ddl: clauses,
         like: None,
+        temporary: false,
     })
 }
 

@@ -90,6 +90,9 @@ pub(super) async fn records(
     for name in &st.tables {
         let id = ctx.id(name);
         let captured = ctx.captured.contains(&id);
+        if !captured && st.temporary {
+            continue;
+        }
         let shape = if st.kind == TableChangeKind::Drop {
             shapes.remove(&id);
             None
