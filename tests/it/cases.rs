@@ -1116,6 +1116,20 @@ async fn mysql8_rename_swap() {
     run_case("mysql8_rename_swap", true).await;
 }
 
+/// `ALTER TABLE … RENAME TO` (alone and with another clause), `ADD INDEX`, `RENAME COLUMN`
+/// and a new table among statements that write no record (`CREATE`/`ALTER`/`DROP DATABASE`,
+/// `CREATE`/`DROP INDEX`, views, `TRUNCATE`).
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_ddl_misc() {
+    run_case("maria_ddl_misc", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_ddl_misc() {
+    run_case("mysql8_ddl_misc", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

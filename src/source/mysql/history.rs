@@ -507,6 +507,8 @@ pub(crate) struct Statement {
     pub(crate) like: Option<(Option<String>, String)>,
     /// `CREATE`/`DROP TEMPORARY TABLE` (not in the catalog).
     pub(crate) temporary: bool,
+    /// `ALTER TABLE t … RENAME [TO|AS] u`: the new name (database as written).
+    pub(crate) renamed_to: Option<(Option<String>, String)>,
 }
 
 impl Statement {
@@ -706,6 +708,9 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         rename_ddl: Vec::new(),
         like,
         temporary,
+        renamed_to: (kind == TableChangeKind::Alter)
+            .then(|| alter_renamed_to(&t))
+            .flatten(),
     })
 }
 
@@ -751,7 +756,25 @@ fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statem
         rename_ddl: clauses,
         like: None,
         temporary: false,
+        renamed_to: None,
     })
+}
+
+/// The new name an `ALTER TABLE` gives its table (`RENAME [TO|AS] u`, among its clauses).
+fn alter_renamed_to(t: &[String]) -> Option<(Option<String>, String)> {
+    clauses(t, alter_body_start(t), false)
+        .into_iter()
+        .find_map(|cl| {
+            if !is(cl, 0, "RENAME") || ["COLUMN", "INDEX", "KEY"].iter().any(|w| is(cl, 1, w)) {
+                return None;
+            }
+            let at = if is(cl, 1, "TO") || is(cl, 1, "AS") {
+                2
+            } else {
+                1
+            };
+            table_name(cl, at).map(|(db, name, _)| (db, name))
+        })
 }
 
 /// A default that is the current time (`CURRENT_TIMESTAMP`, `NOW()`, with or without a
@@ -1242,6 +1265,8 @@ pub(crate) fn apply_alter(sql: &str, old: &TableDdl) -> Option<TableDdl> {
                     }
                 }
             }
+            // RENAME INDEX/KEY, and the table's own new name (the caller moves the shape).
+            "RENAME" => {}
             "ALTER" => {
                 if w(1) == "COLUMN" {
                     k += 1;
@@ -1530,7 +1555,11 @@ mod tests {
         assert_eq!(e.columns[0].name, "z");
         assert_eq!(e.columns[2].name, "t2");
         assert!(e.primary_key.is_empty());
-        assert_eq!(apply_alter("ALTER TABLE items RENAME TO other", &d), None);
+        // The table's own new name leaves its shape (the caller moves it to the new name).
+        assert_eq!(
+            apply_alter("ALTER TABLE items RENAME TO other", &d),
+            Some(d.clone())
+        );
         // CONVERT TO CHARACTER SET changes the table and its character columns; a table
         // option's default character set does not change the record (as recorded).
         let f =
@@ -1563,6 +1592,14 @@ mod tests {
             ]
         );
         assert_eq!(statement("RENAME TABLE a"), None);
+        let s =
+            statement("ALTER TABLE oracle.p2 RENAME TO oracle.p, ADD COLUMN z int").expect("alter");
+        assert_eq!(s.renamed_to, Some((Some("oracle".into()), "p".into())));
+        let s = statement("alter table p rename `q`").expect("alter");
+        assert_eq!(s.renamed_to, Some((None, "q".into())));
+        let s =
+            statement("ALTER TABLE p RENAME COLUMN a TO b, RENAME INDEX i TO j").expect("alter");
+        assert_eq!(s.renamed_to, None);
         assert_eq!(
             time_default("CURRENT_TIMESTAMP(6)".into()),
             "1970-01-01 00:00:00"

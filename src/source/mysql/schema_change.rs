@@ -5,6 +5,7 @@
 //! statement ─► history::statement (kind, tables, per-clause text)
 //!   ├─ RENAME TABLE ─► renames in order; one record per clause (its table as the whole
 //!   │                  statement left it; empty where a later clause renamed it away)
+//!   ├─ ALTER … RENAME TO u ─► one record, an ALTER of u with the old shape altered
 //!   ├─ DROP TABLE   ─► one record per captured table (`DROP TABLE [IF EXISTS] `db`.`t``)
 //!   └─ CREATE/ALTER ─► one record: the statement applied to the last shape (as Debezium's
 //!                      parser applies it), else the catalog's shape once the commit is visible
@@ -85,6 +86,13 @@ pub(super) async fn records(
     };
     if !st.renamed_from.is_empty() {
         return ctx.renames(&st, shapes, record).await;
+    }
+    if let (TableChangeKind::Alter, Some(to), Some(from)) =
+        (st.kind, &st.renamed_to, st.tables.first())
+    {
+        let to = TableId::new(to.0.clone().unwrap_or_else(|| ctx.db.clone()), to.1.clone());
+        let from = ctx.id(from);
+        return ctx.alter_rename(ddl.sql, from, to, shapes, record).await;
     }
     let mut changes = Vec::new();
     for name in &st.tables {
@@ -203,6 +211,45 @@ impl Ctx<'_> {
                 Ok(history::parse_create(sql, cs.as_deref()))
             }
         }
+    }
+
+    /// `ALTER TABLE t … RENAME TO u`: `u` takes `t`'s shape with the other clauses applied
+    /// (else the catalog's); one record, an `ALTER` of `u`, when `u` is captured.
+    async fn alter_rename(
+        &mut self,
+        sql: &str,
+        from: TableId,
+        to: TableId,
+        shapes: &mut Shapes,
+        record: impl Fn(String, Vec<TableChange>, String) -> Marker,
+    ) -> Result<Vec<Marker>, MySourceError> {
+        let old = shapes.remove(&from);
+        let captured = self.captured.contains(&to);
+        let mut shape = old.as_deref().and_then(|o| history::apply_alter(sql, o));
+        if shape.is_none() {
+            self.committed().await;
+            match history::describe(self.conn, &to, self.mariadb).await {
+                Ok(new) => shape = new.map(|new| history::merge(sql, new, old.as_deref())),
+                Err(_) if !captured => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(shape) = shape.map(Arc::new) else {
+            return Ok(Vec::new());
+        };
+        if self.captured.iter().any(|t| t.namespace == to.namespace) {
+            shapes.insert(to.clone(), Arc::clone(&shape));
+        }
+        if !captured {
+            return Ok(Vec::new());
+        }
+        let table = to.name.clone();
+        let change = TableChange {
+            kind: TableChangeKind::Alter,
+            table: to,
+            shape: Some(shape),
+        };
+        Ok(vec![record(sql.to_string(), vec![change], table)])
     }
 
     /// `RENAME TABLE`: the renames in order, each new name taking the table the old name had
