@@ -1130,6 +1130,22 @@ async fn mysql8_ddl_misc() {
     run_case("mysql8_ddl_misc", true).await;
 }
 
+/// A web framework's migrations: a new table with every common column type, indexes and a
+/// foreign key, the table's charset and collation stated; columns added with a charset, a
+/// `tinyint(1)` flag, `ALGORITHM=INSTANT`, a dropped foreign key, a widened and a renamed
+/// column; a table created with backquoted names and table options, then two columns added
+/// in one `ADD (…)`.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_migrations() {
+    run_case("maria_migrations", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_migrations() {
+    run_case("mysql8_migrations", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

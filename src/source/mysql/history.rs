@@ -912,7 +912,7 @@ fn alter_body_start(t: &[String]) -> usize {
 
 /// The shape to write after a streamed statement: the catalog's, with the lengths and
 /// scales of the columns the statement states taken from its text, and those of untouched
-/// columns kept from the last record.
+/// columns (same name and type) kept from the last record.
 pub(crate) fn merge(sql: &str, mut new: TableDdl, old: Option<&TableDdl>) -> TableDdl {
     let stated = stated_types(sql);
     for c in &mut new.columns {
@@ -923,9 +923,13 @@ pub(crate) fn merge(sql: &str, mut new: TableDdl, old: Option<&TableDdl>) -> Tab
                 c.scale = a.scale;
             }
         } else if let Some(prev) = old.and_then(|o| {
-            o.columns
-                .iter()
-                .find(|p| p.name == c.name && p.column_type == c.column_type)
+            // The same column, unchanged: the same server type, or (a shape parsed from a
+            // statement says `int` where MariaDB's catalog says `int(11)`) the same type.
+            o.columns.iter().find(|p| {
+                p.name == c.name
+                    && (p.column_type == c.column_type
+                        || (p.jdbc_type == c.jdbc_type && p.type_name == c.type_name))
+            })
         }) {
             c.length = prev.length;
             c.scale = prev.scale;
@@ -1453,6 +1457,22 @@ mod tests {
         assert_eq!(statement("CREATE INDEX i ON t (a)"), None);
         assert_eq!(statement("TRUNCATE TABLE t"), None);
         assert_eq!(statement("ALTER"), None);
+    }
+
+    /// A column the statement does not state keeps the last record's length when MariaDB's
+    /// catalog spells the same type with a display width (`int(11)` for a parsed `int`).
+    #[test]
+    fn merge_keeps_unstated_lengths() {
+        let old = parse_create("CREATE TABLE t (id int PRIMARY KEY, v int)", Some("latin1"))
+            .expect("create");
+        let mut catalog = old.clone();
+        for c in &mut catalog.columns {
+            c.column_type = "int(11)".into();
+            c.length = Some(11);
+        }
+        let merged = merge("ALTER TABLE t MODIFY v int(5)", catalog, Some(&old));
+        let lengths: Vec<Option<i32>> = merged.columns.iter().map(|c| c.length).collect();
+        assert_eq!(lengths, vec![None, Some(5)]);
     }
 
     /// A `DROP TABLE` record per table names it qualified after the statement's own prefix,

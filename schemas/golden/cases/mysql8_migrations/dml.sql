@@ -1,0 +1,14 @@
+CREATE TABLE oracle.posts (id bigint unsigned NOT NULL AUTO_INCREMENT, user_id bigint NOT NULL, title varchar(200) COLLATE utf8mb4_unicode_ci NOT NULL, body mediumtext, status enum('draft','published') NOT NULL DEFAULT 'draft', flags set('a','b','c') DEFAULT NULL, rating decimal(3,1) unsigned DEFAULT NULL, yr year DEFAULT NULL, views int unsigned NOT NULL DEFAULT '0', created_at datetime(6) NOT NULL, updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY index_posts_on_user_id (user_id), CONSTRAINT fk_posts_users FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+INSERT INTO oracle.users (email) VALUES ('a@example.com');
+INSERT INTO oracle.posts (user_id, title, created_at, flags, rating, yr, updated_at) VALUES (1, 'hello', '2024-01-01 00:00:00', 'a,c', 4.5, 2024, '2024-01-01 00:00:01');
+ALTER TABLE oracle.posts ADD COLUMN slug varchar(100) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER title, ADD UNIQUE INDEX index_posts_on_slug (slug);
+ALTER TABLE oracle.users ADD COLUMN admin tinyint(1) NOT NULL DEFAULT 0, ALGORITHM=INSTANT;
+ALTER TABLE oracle.posts DROP FOREIGN KEY fk_posts_users;
+ALTER TABLE oracle.posts MODIFY title varchar(300) NOT NULL;
+UPDATE oracle.posts SET title = 'hi', slug = 'hi', updated_at = '2024-01-01 00:00:02' WHERE id = 1;
+ALTER TABLE oracle.users CHANGE email email_address varchar(320) NOT NULL;
+INSERT INTO oracle.users (email_address, admin) VALUES ('x@example.com', 1);
+CREATE TABLE `oracle`.`tags` (`id` int NOT NULL AUTO_INCREMENT, `name` varchar(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, `color` char(7) DEFAULT '#ffffff', PRIMARY KEY (`id`), UNIQUE KEY `name` (`name`)) ENGINE=InnoDB AUTO_INCREMENT=5 DEFAULT CHARSET=latin1;
+INSERT INTO oracle.tags (name) VALUES ('t');
+ALTER TABLE oracle.tags ADD COLUMN (weight double DEFAULT 1.5, note text);
+INSERT INTO oracle.tags (name, weight) VALUES ('u', 2);
