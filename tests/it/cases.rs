@@ -1146,6 +1146,21 @@ async fn mysql8_migrations() {
     run_case("mysql8_migrations", true).await;
 }
 
+/// A session's default database (`USE`, unqualified names), `CREATE TABLE IF NOT EXISTS` of
+/// a table that exists (no record), `DROP TABLE IF EXISTS` of one that does not (a record),
+/// a `utf8` table with a stored generated column, a primary key added and replaced,
+/// `ALTER COLUMN … SET DEFAULT` with `ORDER BY`, `OPTIMIZE` and `ANALYZE`.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_ddl_session() {
+    run_case("maria_ddl_session", true).await;
+}
+
+/// The same on MySQL 8.0 (the replaced key includes the generated column).
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_ddl_session() {
+    run_case("mysql8_ddl_session", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

@@ -507,6 +507,8 @@ pub(crate) struct Statement {
     pub(crate) like: Option<(Option<String>, String)>,
     /// `CREATE`/`DROP TEMPORARY TABLE` (not in the catalog).
     pub(crate) temporary: bool,
+    /// `CREATE TABLE IF NOT EXISTS` (a table that exists is left as it is).
+    pub(crate) if_not_exists: bool,
     /// `ALTER TABLE t … RENAME [TO|AS] u`: the new name (database as written).
     pub(crate) renamed_to: Option<(Option<String>, String)>,
 }
@@ -662,6 +664,7 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         return None;
     }
     i += 1;
+    let if_not_exists = is(&t, i, "IF") && is(&t, i + 1, "NOT");
     if is(&t, i, "IF") {
         i += if is(&t, i + 1, "NOT") { 3 } else { 2 };
     }
@@ -708,6 +711,7 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         rename_ddl: Vec::new(),
         like,
         temporary,
+        if_not_exists,
         renamed_to: (kind == TableChangeKind::Alter)
             .then(|| alter_renamed_to(&t))
             .flatten(),
@@ -756,6 +760,7 @@ fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statem
         rename_ddl: clauses,
         like: None,
         temporary: false,
+        if_not_exists: false,
         renamed_to: None,
     })
 }
@@ -1316,6 +1321,16 @@ pub(crate) fn apply_alter(sql: &str, old: &TableDdl) -> Option<TableDdl> {
             _ => return None,
         }
     }
+    // Primary-key columns are never optional (Debezium's table editor makes them so).
+    for c in &mut new.columns {
+        if new
+            .primary_key
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&c.name))
+        {
+            c.optional = false;
+        }
+    }
     renumber(&mut new.columns);
     Some(new)
 }
@@ -1450,6 +1465,12 @@ mod tests {
         assert_eq!(s.like, Some((Some("oracle".to_string()), "b".to_string())));
         let s = statement("create table if not exists x (like `y`)").expect("like");
         assert_eq!(s.like, Some((None, "y".to_string())));
+        assert!(s.if_not_exists);
+        assert!(
+            !statement("DROP TABLE IF EXISTS x")
+                .expect("drop")
+                .if_not_exists
+        );
         assert_eq!(
             statement("CREATE TABLE x (id int)").expect("create").like,
             None
@@ -1575,6 +1596,19 @@ mod tests {
         assert_eq!(e.columns[0].name, "z");
         assert_eq!(e.columns[2].name, "t2");
         assert!(e.primary_key.is_empty());
+        // Columns of an added primary key become required.
+        let k = apply_alter(
+            "ALTER TABLE items ADD COLUMN n int, ADD PRIMARY KEY (n)",
+            &d,
+        )
+        .expect("key");
+        assert!(
+            !k.columns
+                .iter()
+                .find(|c| c.name == "n")
+                .expect("n")
+                .optional
+        );
         // The table's own new name leaves its shape (the caller moves it to the new name).
         assert_eq!(
             apply_alter("ALTER TABLE items RENAME TO other", &d),

@@ -98,7 +98,7 @@ pub(super) async fn records(
     for name in &st.tables {
         let id = ctx.id(name);
         let captured = ctx.captured.contains(&id);
-        if !captured && st.temporary {
+        if (!captured && st.temporary) || (st.if_not_exists && shapes.contains_key(&id)) {
             continue;
         }
         let shape = if st.kind == TableChangeKind::Drop {
