@@ -1161,6 +1161,21 @@ async fn mysql8_ddl_session() {
     run_case("mysql8_ddl_session", true).await;
 }
 
+/// Types as streamed DDL states them: a column added or created as `BOOLEAN` streams as a
+/// boolean (Debezium reads the statement) where `tinyint(1)` streams as a number, also when
+/// `MODIFY`/`CHANGE` turn one into the other; `bit(1)`, `zerofill`, two `DROP COLUMN`s, and a
+/// new table of mixed types (`float(7,4)`, `double(8,3)`, `decimal(10,0)`, blobs, JSON).
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_ddl_types() {
+    run_case("maria_ddl_types", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_ddl_types() {
+    run_case("mysql8_ddl_types", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

@@ -320,7 +320,7 @@ fn metadata_sane(ty: MyType, m: &[u8]) -> bool {
 fn fits(kind: &Kind, ty: MyType) -> bool {
     use MyType::*;
     match kind {
-        Kind::Int { bytes: 1, .. } => ty == MYSQL_TYPE_TINY,
+        Kind::Int { bytes: 1, .. } | Kind::Bool => ty == MYSQL_TYPE_TINY,
         Kind::Int { bytes: 2, .. } => ty == MYSQL_TYPE_SHORT,
         Kind::Int { bytes: 3, .. } => ty == MYSQL_TYPE_INT24,
         Kind::Int { bytes: 4, .. } => ty == MYSQL_TYPE_LONG,
@@ -496,6 +496,9 @@ pub(crate) fn table_from_map(
 ) -> Result<Table, DecodeFail> {
     guard(|| {
         let mut t = table_from_map_inner(id, tme, catalog_cols, history, keys)?;
+        if let Some((h, _)) = history {
+            declared_types(&mut t, h);
+        }
         t.row_map = row_map(tme)?.map(Arc::new);
         t.plan = Some(Arc::new(RowPlan::of(
             t.row_map.as_deref().unwrap_or(tme),
@@ -503,6 +506,37 @@ pub(crate) fn table_from_map(
         )?));
         Ok(t)
     })
+}
+
+/// Columns whose type streamed DDL stated as one the server stores as another, typed as
+/// Debezium's DDL parser types them: `BOOL`/`BOOLEAN` (`jdbcType` 16 in the schema history;
+/// the server's `TINYINT`) are booleans, and MariaDB's `JSON` (its `LONGTEXT`) is
+/// `io.debezium.data.Json`. The catalog, and a snapshot's `SHOW CREATE TABLE`, show the
+/// server's type, so snapshotted columns keep it, as with Debezium.
+fn declared_types(t: &mut Table, h: &crate::event::TableDdl) {
+    let mut schema = None;
+    for (i, k) in t.kinds.iter_mut().enumerate() {
+        let Some(name) = t.schema.columns.get(i).map(|c| &c.name) else {
+            continue;
+        };
+        let Some(stated) = h.columns.iter().find(|c| &c.name == name) else {
+            continue;
+        };
+        match k {
+            Kind::Int { bytes: 1, .. } if stated.jdbc_type == 16 => *k = Kind::Bool,
+            Kind::Text { json, .. } if !*json && stated.type_name == "JSON" => *json = true,
+            _ => continue,
+        }
+        let s: &mut TableSchema = schema.get_or_insert_with(|| (*t.schema).clone());
+        s.columns[i].ty = k.column_type();
+        s.columns[i].default = stated
+            .default
+            .as_deref()
+            .and_then(|d| history_default(k, d));
+    }
+    if let Some(s) = schema {
+        t.schema = Arc::new(s);
+    }
 }
 
 /// Run a decoder that calls into mysql_common, whose parsers can panic (or, in debug builds,
@@ -663,6 +697,7 @@ fn table_from_map_inner(
             }
             _ => Kind::Text {
                 latin1: charset.is_some_and(|c| LATIN1_COLLATIONS.contains(&c)),
+                json: false,
             },
         };
         kinds.push(kind);
@@ -725,6 +760,7 @@ fn history_default(kind: &Kind, text: &str) -> Option<crate::event::Value> {
     let numeric = matches!(
         kind,
         Kind::Int { .. }
+            | Kind::Bool
             | Kind::Year
             | Kind::Decimal { .. }
             | Kind::Float

@@ -475,6 +475,7 @@ fn kind_of(
             None | Some("binary") => Kind::Binary { pad_to: None },
             Some(cs) => Kind::Text {
                 latin1: cs.eq_ignore_ascii_case("latin1"),
+                json: false,
             },
         },
         "binary" => Kind::Binary {
@@ -560,7 +561,10 @@ mod tests {
         );
         assert_eq!(
             kind_of("text", "text", None, None, None, Some("latin1"), None),
-            Kind::Text { latin1: true }
+            Kind::Text {
+                latin1: true,
+                json: false
+            }
         );
         assert_eq!(
             kind_of("binary", "binary(4)", None, None, None, None, Some(4)),

@@ -106,7 +106,10 @@ pub(crate) fn type_attrs(text: &str) -> TypeAttrs {
         .unwrap_or_default();
     let (jdbc_type, name, numeric) = match base.as_str() {
         "bit" => (-7, "BIT", false),
-        "tinyint" | "bool" | "boolean" => (5, "TINYINT", true),
+        "tinyint" => (5, "TINYINT", true),
+        // BOOLEAN, as Debezium's DDL parser types it (the catalog says tinyint(1)).
+        "bool" => (16, "BOOL", false),
+        "boolean" => (16, "BOOLEAN", false),
         "smallint" => (5, "SMALLINT", true),
         "mediumint" => (4, "MEDIUMINT", true),
         "int" | "integer" => (4, "INT", true),
@@ -143,7 +146,8 @@ pub(crate) fn type_attrs(text: &str) -> TypeAttrs {
     } else {
         name.to_string()
     };
-    if numeric && unsigned {
+    // ZEROFILL implies UNSIGNED (the server adds it; Debezium names both).
+    if numeric && (unsigned || zerofill) {
         type_name.push_str(" UNSIGNED");
     }
     if numeric && zerofill {
@@ -169,7 +173,6 @@ pub(crate) fn type_attrs(text: &str) -> TypeAttrs {
             attrs.scale = None;
             attrs.enum_values = Some(l);
         }
-        "bool" | "boolean" => attrs.length = Some(1),
         _ => {}
     }
     attrs
@@ -926,6 +929,12 @@ pub(crate) fn merge(sql: &str, mut new: TableDdl, old: Option<&TableDdl>) -> Tab
             if a.jdbc_type == c.jdbc_type {
                 c.length = a.length;
                 c.scale = a.scale;
+            } else if a.jdbc_type == 16 && c.type_name == "TINYINT" {
+                // Stated BOOL/BOOLEAN, which the catalog shows as tinyint(1).
+                c.jdbc_type = a.jdbc_type;
+                c.type_name = a.type_name;
+                c.length = None;
+                c.scale = None;
             }
         } else if let Some(prev) = old.and_then(|o| {
             // The same column, unchanged: the same server type, or (a shape parsed from a
@@ -1004,8 +1013,16 @@ fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, P
             "DEFAULT" => {
                 let v = t.get(i)?;
                 i += 1;
+                let bits = t
+                    .get(i)
+                    .filter(|_| v.eq_ignore_ascii_case("b"))
+                    .and_then(|n| n.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')));
                 c.default = if v.eq_ignore_ascii_case("NULL") {
                     None
+                } else if let Some(bits) = bits {
+                    // A BIT literal (`b'1'`) is its digits, as Debezium writes it.
+                    i += 1;
+                    Some(bits.to_string())
                 } else if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
                 {
                     Some(inner.replace("''", "'"))
@@ -1494,6 +1511,38 @@ mod tests {
         let merged = merge("ALTER TABLE t MODIFY v int(5)", catalog, Some(&old));
         let lengths: Vec<Option<i32>> = merged.columns.iter().map(|c| c.length).collect();
         assert_eq!(lengths, vec![None, Some(5)]);
+    }
+
+    /// Types as Debezium's parser reads them from a statement: `BOOL` is a boolean without a
+    /// length, `ZEROFILL` implies `UNSIGNED`, a `BIT` literal default is its digits.
+    #[test]
+    fn stated_types_as_debezium_reads_them() {
+        let old = parse_create("CREATE TABLE f (id int PRIMARY KEY)", Some("latin1")).expect("f");
+        let new = apply_alter(
+            "ALTER TABLE f ADD COLUMN a bool NOT NULL DEFAULT false, ADD COLUMN b bit(1) \
+             DEFAULT b'1', ADD COLUMN z smallint(3) zerofill",
+            &old,
+        )
+        .expect("alter");
+        let got: Vec<(i32, &str, Option<i32>, Option<&str>)> = new.columns[1..]
+            .iter()
+            .map(|c| {
+                (
+                    c.jdbc_type,
+                    c.type_name.as_str(),
+                    c.length,
+                    c.default.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (16, "BOOL", None, Some("false")),
+                (-7, "BIT", Some(1), Some("1")),
+                (5, "SMALLINT UNSIGNED ZEROFILL", Some(3), None)
+            ]
+        );
     }
 
     /// A `DROP TABLE` record per table names it qualified after the statement's own prefix,

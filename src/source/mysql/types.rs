@@ -39,6 +39,10 @@ pub(crate) enum Kind {
         /// Declared UNSIGNED.
         unsigned: bool,
     },
+    /// A `TINYINT` that streamed DDL declared `BOOL`/`BOOLEAN`: Debezium's DDL parser makes
+    /// it a boolean column (non-zero is `true`), where the catalog (and a snapshot's
+    /// `SHOW CREATE TABLE`) says `tinyint(1)`, a number.
+    Bool,
     /// FLOAT.
     Float,
     /// DOUBLE.
@@ -75,6 +79,9 @@ pub(crate) enum Kind {
     Text {
         /// Column charset is latin1 (binlog bytes are not UTF-8).
         latin1: bool,
+        /// Declared `JSON` by streamed DDL on MariaDB (an alias of `LONGTEXT`, which the
+        /// catalog shows): Debezium's DDL parser makes it `io.debezium.data.Json`.
+        json: bool,
     },
     /// Binary data; `pad_to` is BINARY(n)'s length (the binlog drops trailing zero bytes).
     Binary {
@@ -129,6 +136,7 @@ impl Kind {
                 unsigned: true,
             } => ColumnType::UInt64,
             Kind::Int { .. } => ColumnType::Int64,
+            Kind::Bool => ColumnType::Bool,
             Kind::Float => ColumnType::Float32,
             Kind::FloatAsDouble => ColumnType::Float64,
             Kind::Geometry { point: true } => ColumnType::Point,
@@ -147,6 +155,7 @@ impl Kind {
             Kind::Timestamp { fsp } => ColumnType::ZonedTimestamp {
                 fraction_digits: *fsp,
             },
+            Kind::Text { json: true, .. } => ColumnType::Json,
             Kind::Text { .. } | Kind::Inet6 => ColumnType::String,
             Kind::Binary { .. } => ColumnType::Bytes,
             Kind::Enum(labels) => ColumnType::Enum {
@@ -333,6 +342,14 @@ impl Kind {
                     Value::Int(i)
                 }
             }
+            Kind::Bool => match v {
+                MyValue::Int(i) => Value::Bool(i != 0),
+                MyValue::UInt(u) => Value::Bool(u != 0),
+                MyValue::Bytes(b) => {
+                    Value::Bool(parse_int(&b).ok_or_else(|| self.err("text"))? != 0)
+                }
+                _ => return Err(self.err("non-integer")),
+            },
             Kind::Float => match v {
                 MyValue::Float(f) => Value::Float32(f),
                 MyValue::Double(f) => Value::Float32(f as f32),
@@ -432,7 +449,7 @@ impl Kind {
                 (MyValue::Int(secs), _) => Value::Timestamp(secs.saturating_mul(1_000_000)),
                 _ => return Err(self.err("non-timestamp")),
             },
-            Kind::Text { latin1 } => match v {
+            Kind::Text { latin1, .. } => match v {
                 MyValue::Bytes(b) => Value::String(text(b, *latin1 && origin == Origin::Binlog)),
                 other => Value::String(other.as_sql(true).trim_matches('\'').to_string()),
             },
@@ -738,6 +755,11 @@ pub(crate) fn literal_default(kind: &Kind, raw: &str) -> Option<Value> {
     };
     match kind {
         Kind::Int { .. } | Kind::Year => raw.trim().parse::<i64>().ok().map(Value::Int),
+        Kind::Bool => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            n => n.parse::<i64>().ok().map(|i| Value::Bool(i != 0)),
+        },
         Kind::Decimal { scale, .. } => decimal(raw.trim().as_bytes(), *scale),
         Kind::Date => date_time(temporal).map(|(d, _)| Value::Date(d as i32)),
         // DATETIME ... DEFAULT CURRENT_TIMESTAMP: the epoch too (recorded on MariaDB and
@@ -1034,7 +1056,13 @@ mod tests {
         assert_eq!(literal_default(&int, "7"), Some(Value::Int(7)));
         assert_eq!(literal_default(&int, "current_timestamp()"), None);
         assert_eq!(
-            literal_default(&Kind::Text { latin1: false }, "'x''y'"),
+            literal_default(
+                &Kind::Text {
+                    latin1: false,
+                    json: false
+                },
+                "'x''y'"
+            ),
             Some(Value::String("x'y".into()))
         );
         // Recorded in `maria_gen_defaults` / `mysql8_gen_defaults`.
@@ -1131,7 +1159,10 @@ mod tests {
             Kind::Enum(Arc::clone(&labels)),
             Kind::Set(Arc::clone(&labels)),
             Kind::Json,
-            Kind::Text { latin1: true },
+            Kind::Text {
+                latin1: true,
+                json: false,
+            },
             Kind::Binary { pad_to: Some(4) },
             Kind::Uuid,
             Kind::Inet6,
