@@ -1176,6 +1176,20 @@ async fn mysql8_ddl_types() {
     run_case("mysql8_ddl_types", true).await;
 }
 
+/// Defaults as a streamed `CREATE TABLE` states them (quoted, negative, exponent, bit,
+/// temporal, set, binary literals and expressions), then changed by `ALTER … SET/DROP
+/// DEFAULT` and `MODIFY`: the records' `defaultValueExpression` and the rows' schema defaults.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_ddl_defaults() {
+    run_case("maria_ddl_defaults", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_ddl_defaults() {
+    run_case("mysql8_ddl_defaults", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

@@ -1025,12 +1025,13 @@ fn column_def(t: &[String], table_charset: Option<&str>) -> Option<(DdlColumn, P
                     Some(bits.to_string())
                 } else if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
                 {
-                    Some(inner.replace("''", "'"))
+                    // As written between the quotes: Debezium's parser keeps a doubled
+                    // quote doubled (`'it''s'` is `it''s`, recorded `*_ddl_defaults`).
+                    Some(inner.to_string())
                 } else if v == "(" {
-                    let end = skip_group(i - 1)?;
-                    let expr: String = t[i - 1..end].concat();
-                    i = end;
-                    Some(expr)
+                    // An expression default (`(uuid())`): none, as Debezium's parser has it.
+                    i = skip_group(i - 1)?;
+                    None
                 } else if v == "-" || v == "+" {
                     let mut n = t.get(i)?.clone();
                     i += 1;
@@ -1303,7 +1304,7 @@ pub(crate) fn apply_alter(sql: &str, old: &TableDdl) -> Option<TableDdl> {
                         let v = cl.get(k + 3)?;
                         new.columns[at].default =
                             match v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
-                                Some(inner) => Some(inner.replace("''", "'")),
+                                Some(inner) => Some(inner.to_string()),
                                 None if v.eq_ignore_ascii_case("NULL") => None,
                                 None => Some(cl[k + 3..].concat()),
                             };

@@ -1,0 +1,5 @@
+CREATE TABLE oracle.dd (id int PRIMARY KEY, s varchar(10) DEFAULT '', s2 varchar(10) NOT NULL DEFAULT 'it''s', e enum('x','y') DEFAULT 'y', dec1 decimal(6,2) DEFAULT 0.00, dec2 decimal(6,2) DEFAULT -1.5, f float DEFAULT 1.5e3, dbl double DEFAULT -0.25, i int DEFAULT -7, u int unsigned DEFAULT 4294967295, bi bigint DEFAULT 9223372036854775807, dt datetime DEFAULT '2000-01-01 00:00:00', d date DEFAULT '1999-12-31', ts timestamp NULL DEFAULT NULL, ts2 timestamp(3) NULL DEFAULT '2001-02-03 04:05:06.789', tm time DEFAULT '-01:02:03', yr year DEFAULT 2001, bt bit(4) DEFAULT b'101', ex varchar(40) DEFAULT (uuid()), cd date DEFAULT (CURRENT_DATE), st set('a','b') DEFAULT 'a,b', ch char(2) DEFAULT 'ab', vb varbinary(4) DEFAULT 'xy') DEFAULT CHARSET=utf8mb4;
+INSERT INTO oracle.dd (id, ex, cd) VALUES (1, 'fixed', '2020-02-02');
+ALTER TABLE oracle.dd ALTER COLUMN s SET DEFAULT 'new', ALTER COLUMN i DROP DEFAULT, MODIFY dbl double DEFAULT 2;
+INSERT INTO oracle.dd (id, i, ex, cd) VALUES (2, 5, 'fixed', '2020-02-02');
+INSERT INTO oracle.h VALUES (2);
