@@ -1190,6 +1190,20 @@ async fn mysql8_ddl_defaults() {
     run_case("mysql8_ddl_defaults", true).await;
 }
 
+/// A sample database's script (Sakila's shapes): versioned `/*!…*/` statements, a
+/// multi-line `CREATE TABLE` with a foreign key, `year`, `set`, `enum` and quoted numeric
+/// defaults, a `FULLTEXT` table filled by a trigger, views (no records).
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_sakila_like() {
+    run_case("maria_sakila_like", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_sakila_like() {
+    run_case("mysql8_sakila_like", true).await;
+}
+
 /// Geometric types, tsquery and xid, which Debezium leaves out: every other field as
 /// Debezium, those columns as their text (`extra_columns.json`).
 #[tokio::test(flavor = "multi_thread")]

@@ -357,7 +357,8 @@ pub(crate) async fn table_columns(
         let n = |i: usize| r.get::<Option<u64>, _>(i).flatten();
         let name = s(0).unwrap_or_default();
         let data_type = s(1).unwrap_or_default().to_ascii_lowercase();
-        let column_type = s(2).unwrap_or_default().to_ascii_lowercase();
+        // As the server spells it: ENUM and SET labels keep their case.
+        let column_type = s(2).unwrap_or_default();
         let charset = s(8);
         let kind = kind_of(
             &data_type,
@@ -443,6 +444,8 @@ fn kind_of(
     charset: Option<&str>,
     octets: Option<u64>,
 ) -> Kind {
+    let labels = column_type;
+    let column_type = &column_type.to_ascii_lowercase();
     let unsigned = column_type.contains("unsigned");
     let fsp = fsp.unwrap_or(0).min(6) as u8;
     let int = |bytes| Kind::Int { bytes, unsigned };
@@ -481,8 +484,8 @@ fn kind_of(
         "binary" => Kind::Binary {
             pad_to: octets.map(|o| o as usize),
         },
-        "enum" => Kind::Enum(parse_labels(column_type).into()),
-        "set" => Kind::Set(parse_labels(column_type).into()),
+        "enum" => Kind::Enum(parse_labels(labels).into()),
+        "set" => Kind::Set(parse_labels(labels).into()),
         "json" => Kind::Json,
         "uuid" => Kind::Uuid,
         "inet6" => Kind::Inet6,
@@ -558,6 +561,11 @@ mod tests {
                 bytes: 8,
                 unsigned: true
             }
+        );
+        // ENUM and SET labels keep the server's spelling (`'PG'` is not `'pg'`).
+        assert_eq!(
+            kind_of("enum", "enum('G','PG-13')", None, None, None, None, None),
+            Kind::Enum(vec!["G".to_string(), "PG-13".to_string()].into())
         );
         assert_eq!(
             kind_of("text", "text", None, None, None, Some("latin1"), None),
