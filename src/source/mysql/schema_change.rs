@@ -105,7 +105,7 @@ pub(super) async fn records(
             shapes.remove(&id);
             None
         } else {
-            let shape = match ctx.shape_after(ddl.sql, &st, &id, shapes).await {
+            let shape = match ctx.shape_after(ddl.sql, &st, &id, captured, shapes).await {
                 Ok(s) => s,
                 Err(_) if !captured => {
                     tracing::debug!(table = %id, "shape of a table that is not captured not read; forgotten");
@@ -172,12 +172,14 @@ impl Ctx<'_> {
     /// A table's shape after a `CREATE` or `ALTER`: the statement applied to the last shape
     /// (or, for `CREATE … LIKE`, the source's), as Debezium's parser does; else (no shape
     /// yet, or a clause not modelled) the catalog's shape, which may already show later
-    /// statements. `None`: the table is not there.
+    /// statements. `None`: the table is not there. A table that is not captured is looked
+    /// up once: only a captured table's `CREATE` waits for the catalog to show it.
     async fn shape_after(
         &mut self,
         sql: &str,
         st: &history::Statement,
         id: &TableId,
+        captured: bool,
         shapes: &Shapes,
     ) -> Result<Option<TableDdl>, MySourceError> {
         let old = shapes.get(id).cloned();
@@ -197,7 +199,7 @@ impl Ctx<'_> {
         if stated.is_some() {
             return Ok(stated);
         }
-        let seen = self.committed().await;
+        let seen = self.committed().await || !captured;
         if st.kind != TableChangeKind::Create {
             let new = history::describe(self.conn, id, self.mariadb).await?;
             return Ok(new.map(|new| history::merge(sql, new, old)));
