@@ -513,7 +513,7 @@ pub(crate) fn table_from_map(
 /// the server's `TINYINT`) are booleans, and MariaDB's `JSON` (its `LONGTEXT`) is
 /// `io.debezium.data.Json`. The catalog, and a snapshot's `SHOW CREATE TABLE`, show the
 /// server's type, so snapshotted columns keep it, as with Debezium.
-fn declared_types(t: &mut Table, h: &crate::event::TableDdl) {
+pub(super) fn declared_types(t: &mut Table, h: &crate::event::TableDdl) {
     let mut schema = None;
     for (i, k) in t.kinds.iter_mut().enumerate() {
         let Some(name) = t.schema.columns.get(i).map(|c| &c.name) else {

@@ -19,17 +19,25 @@
 //! `gtid_executed` only after the engine committed it. MySQL without GTIDs cannot snapshot
 //! incrementally read-only (Debezium's read-only mode needs them too): the table's snapshot
 //! is dropped with a warning that says so.
+//!
+//! Incremental chunk rows take the types the stream's schema history states (a column a
+//! streamed statement declared `BOOL` reads as a boolean, as the stream's rows do), as
+//! Debezium's incremental snapshot reads with its in-memory schema (a blocking snapshot reads
+//! the catalog's, as Debezium's re-reads the table's structure): the stream publishes its
+//! shapes on a `watch` channel after every DDL, and a chunk read before a DDL on its table is
+//! read again after it.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value as MyValue};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::catalog::{self, qualified, quote_ident, ServerInfo, Table};
 use super::error::MySourceError;
 use super::gtid::GtidSet;
+use super::history::Shapes;
 use crate::event::{ChangeEvent, Op, Position, SnapshotMarker, SnapshotProgress, TableSchema};
 use crate::source::incremental::{ChunkRequest, Fence, Reader};
 use crate::source::keys::KeyOverrides;
@@ -106,17 +114,25 @@ pub(super) type Answer = crate::source::incremental::Answer<MyFence, MySourceErr
 /// The MySQL/MariaDB incremental snapshotter of one stream.
 pub(super) type Runner = crate::source::incremental::Runner<MyFence, MySourceError>;
 
-/// A runner reading through `conn` (a connection of its own).
+/// What the chunk reader reads with.
+pub(super) struct ChunkSource {
+    /// A connection of its own.
+    pub conn: Conn,
+    pub info: ServerInfo,
+    pub keys: KeyOverrides,
+    /// The stream's schema history, published after every DDL.
+    pub declared: watch::Receiver<Arc<Shapes>>,
+}
+
+/// A runner reading from `source`.
 pub(super) fn runner(
     connector: &str,
-    conn: Conn,
-    info: ServerInfo,
-    keys: KeyOverrides,
+    source: ChunkSource,
     progress: SnapshotProgress,
     chunk_size: usize,
     telemetry: crate::telemetry::Telemetry,
 ) -> Runner {
-    let reader = Reader::spawn(move |requests, answers| serve(conn, info, keys, requests, answers));
+    let reader = Reader::spawn(move |requests, answers| serve(source, requests, answers));
     Runner::new(connector, reader, progress, chunk_size, telemetry)
 }
 
@@ -133,21 +149,42 @@ struct Shape {
     table: crate::event::TableId,
     columns: Vec<String>,
     key_names: Vec<String>,
+    /// The stream's schema history of the table when the shape was built.
+    declared: Option<Arc<crate::event::TableDdl>>,
     t: Table,
     schema: Arc<TableSchema>,
 }
 
 async fn serve(
-    mut conn: Conn,
-    info: ServerInfo,
-    keys: KeyOverrides,
+    ChunkSource {
+        mut conn,
+        info,
+        keys,
+        declared,
+    }: ChunkSource,
     mut requests: mpsc::Receiver<ChunkRequest>,
     answers: mpsc::Sender<Answer>,
 ) {
     let mut shape: Option<Shape> = None;
     let mut ready = false;
     while let Some(req) = requests.recv().await {
-        let answer = match read_chunk(&mut conn, &info, &keys, &mut shape, &mut ready, &req).await {
+        // Taken before the read, never held across it. A blocking snapshot reads the
+        // catalog's types, as Debezium's re-reads the table's structure.
+        let stated = if req.blocking {
+            None
+        } else {
+            declared.borrow().get(&req.table).cloned()
+        };
+        let answer = match read_chunk(
+            &mut conn,
+            &info,
+            &keys,
+            (&mut shape, stated),
+            &mut ready,
+            &req,
+        )
+        .await
+        {
             Ok(read) => crate::source::incremental::Answer::Read(read),
             Err(e) => {
                 // Whatever failed, the next chunk starts outside any transaction.
@@ -287,7 +324,7 @@ async fn read_chunk(
     conn: &mut Conn,
     info: &ServerInfo,
     keys: &KeyOverrides,
-    cached: &mut Option<Shape>,
+    (cached, stated): (&mut Option<Shape>, Option<Arc<crate::event::TableDdl>>),
     ready: &mut bool,
     req: &ChunkRequest,
 ) -> Result<ChunkRead, MySourceError> {
@@ -316,14 +353,23 @@ async fn read_chunk(
         });
     };
     let names: Vec<String> = catalog::names(&cols).map(str::to_string).collect();
-    let fresh = !matches!(cached, Some(s) if s.table == req.table && s.columns == names && s.key_names == key);
+    let same_history = |s: &Shape| match (&s.declared, &stated) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    };
+    let fresh = !matches!(cached, Some(s) if s.table == req.table && s.columns == names && s.key_names == key && same_history(s));
     if fresh {
-        let t = catalog::build_table(req.table.clone(), &cols, &key);
+        let mut t = catalog::build_table(req.table.clone(), &cols, &key);
+        if let Some(h) = &stated {
+            super::binlog::declared_types(&mut t, h);
+        }
         let schema = super::snapshot::read_schema(&t);
         *cached = Some(Shape {
             table: req.table.clone(),
             columns: names,
             key_names: key,
+            declared: stated,
             t,
             schema,
         });

@@ -476,12 +476,17 @@ impl MysqlSource {
             // MySQL: the server sends every transaction not in the set.
             req = req.with_gtid().with_gtid_set(set.sids());
         }
-        // Incremental snapshots read on a connection of their own.
+        // Incremental snapshots read on a connection of their own, with the shapes the
+        // stream's schema history states (published again after every DDL).
+        let (declared, declared_rx) = tokio::sync::watch::channel(Arc::new(shapes.clone()));
         let mut inc = incremental::runner(
             &self.connector,
-            catalog::connect(&opts).await?,
-            info.clone(),
-            self.stream_keys.clone(),
+            incremental::ChunkSource {
+                conn: catalog::connect(&opts).await?,
+                info: info.clone(),
+                keys: self.stream_keys.clone(),
+                declared: declared_rx,
+            },
             progress,
             self.settings.snapshot_chunk_size,
             self.telemetry.clone(),
@@ -801,6 +806,7 @@ impl MysqlSource {
                                         &captured,
                                     )
                                     .await?;
+                                    declared.send_replace(Arc::new(shapes.clone()));
                                     if !records.is_empty() {
                                         // Kept before the batch holding this DDL (and the
                                         // checkpoint after it) can leave.
