@@ -519,6 +519,8 @@ async fn poison_record_goes_to_dead_letter_topic() {
                     "beginning",
                     "-e",
                     "-q",
+                    "-X",
+                    "fetch.wait.max.ms=5",
                     "-f",
                     "%k|%h\n",
                 ])
@@ -710,6 +712,8 @@ async fn rejections_stay_out_of_logs(search: Server) {
                             "beginning",
                             "-e",
                             "-q",
+                            "-X",
+                            "fetch.wait.max.ms=5",
                             "-f",
                             "%h\n",
                         ])

@@ -17,7 +17,7 @@ use mysql_async::Value as MyValue;
 use mysql_common::proto::MySerialize;
 
 use super::catalog::{self, CatalogTable, Table};
-use super::types::{Kind, Origin};
+use super::types::{Charset, Kind, Origin};
 use crate::event::{next_schema_version, ChangeEvent, Column, Op, Position, TableId, TableSchema};
 use crate::source::keys::KeyOverrides;
 
@@ -481,9 +481,8 @@ fn labels(mut buf: &[u8], max: u64) -> Result<Vec<Vec<String>>, DecodeFail> {
     Ok(out)
 }
 
-/// Collations of the `binary` charset and of latin1.
+/// The collation of the `binary` charset.
 const BINARY_COLLATION: u16 = 63;
-const LATIN1_COLLATIONS: &[u16] = &[5, 8, 15, 31, 47, 48, 49, 94];
 
 /// Build the table for a table map: from the catalog when it still describes the map, else
 /// from the map's own metadata.
@@ -696,7 +695,7 @@ fn table_from_map_inner(
                 Kind::Binary { pad_to: None }
             }
             _ => Kind::Text {
-                latin1: charset.is_some_and(|c| LATIN1_COLLATIONS.contains(&c)),
+                charset: charset.map_or(Charset::Utf8, Charset::of_collation),
                 json: false,
             },
         };

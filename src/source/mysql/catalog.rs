@@ -12,7 +12,7 @@ use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts};
 use secrecy::ExposeSecret;
 
 use super::error::MySourceError;
-use super::types::{literal_default, parse_labels, Kind};
+use super::types::{literal_default, parse_labels, Charset, Kind};
 use crate::config::{MysqlSettings, TlsMode};
 use crate::event::{next_schema_version, Column, TableId, TableSchema};
 use crate::source::keys::KeyOverrides;
@@ -477,7 +477,7 @@ fn kind_of(
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => match charset {
             None | Some("binary") => Kind::Binary { pad_to: None },
             Some(cs) => Kind::Text {
-                latin1: cs.eq_ignore_ascii_case("latin1"),
+                charset: Charset::named(cs),
                 json: false,
             },
         },
@@ -570,7 +570,7 @@ mod tests {
         assert_eq!(
             kind_of("text", "text", None, None, None, Some("latin1"), None),
             Kind::Text {
-                latin1: true,
+                charset: Charset::named("latin1"),
                 json: false
             }
         );

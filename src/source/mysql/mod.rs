@@ -22,6 +22,7 @@
 
 mod binlog;
 mod catalog;
+mod charset;
 mod error;
 mod gtid;
 mod history;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use mysql_async::Value as MyValue;
 
+pub(crate) use super::charset::Charset;
 use crate::envelope::days_from_civil;
 use crate::event::{ColumnType, Value};
 
@@ -75,10 +76,10 @@ pub(crate) enum Kind {
         /// Fractional second digits.
         fsp: u8,
     },
-    /// Character data; `latin1` selects single-byte decoding of binlog bytes.
+    /// Character data; `charset` decodes binlog bytes (query rows arrive as UTF-8).
     Text {
-        /// Column charset is latin1 (binlog bytes are not UTF-8).
-        latin1: bool,
+        /// The column's character set.
+        charset: Charset,
         /// Declared `JSON` by streamed DDL on MariaDB (an alias of `LONGTEXT`, which the
         /// catalog shows): Debezium's DDL parser makes it `io.debezium.data.Json`.
         json: bool,
@@ -449,8 +450,11 @@ impl Kind {
                 (MyValue::Int(secs), _) => Value::Timestamp(secs.saturating_mul(1_000_000)),
                 _ => return Err(self.err("non-timestamp")),
             },
-            Kind::Text { latin1, .. } => match v {
-                MyValue::Bytes(b) => Value::String(text(b, *latin1 && origin == Origin::Binlog)),
+            Kind::Text { charset, .. } => match v {
+                MyValue::Bytes(b) => Value::String(match origin {
+                    Origin::Binlog => charset.decode(b),
+                    _ => Charset::Utf8.decode(b),
+                }),
                 other => Value::String(other.as_sql(true).trim_matches('\'').to_string()),
             },
             Kind::Binary { pad_to } => match v {
@@ -467,7 +471,7 @@ impl Kind {
             Kind::Enum(labels) => match (v, origin) {
                 (MyValue::Int(i), _) => Value::String(label(labels, i)),
                 (MyValue::UInt(u), _) => Value::String(label(labels, u as i64)),
-                (MyValue::Bytes(b), _) => Value::String(text(b, false)),
+                (MyValue::Bytes(b), _) => Value::String(Charset::Utf8.decode(b)),
                 _ => return Err(self.err("non-enum")),
             },
             Kind::Set(labels) => match (v, origin) {
@@ -480,16 +484,16 @@ impl Kind {
                 }
                 (MyValue::Int(i), _) => Value::String(set_labels(labels, i as u64)),
                 (MyValue::UInt(u), _) => Value::String(set_labels(labels, u)),
-                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(text(b, false)),
+                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(Charset::Utf8.decode(b)),
                 _ => return Err(self.err("non-set")),
             },
             Kind::Json => match v {
-                MyValue::Bytes(b) => Value::Json(text(b, false)),
+                MyValue::Bytes(b) => Value::Json(Charset::Utf8.decode(b)),
                 _ => return Err(self.err("non-json")),
             },
             Kind::Uuid => match (v, origin) {
                 (MyValue::Bytes(b), Origin::Binlog) => Value::String(uuid_text(&b)),
-                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(text(b, false)),
+                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(Charset::Utf8.decode(b)),
                 _ => return Err(self.err("non-uuid")),
             },
             Kind::Inet6 => match (v, origin) {
@@ -499,7 +503,7 @@ impl Kind {
                     a.copy_from_slice(&b[..16]);
                     Value::String(inet6_text(a))
                 }
-                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(text(b, false)),
+                (MyValue::Bytes(b), Origin::Snapshot) => Value::String(Charset::Utf8.decode(b)),
                 _ => return Err(self.err("non-inet6")),
             },
         })
@@ -590,17 +594,6 @@ fn decimal(b: &[u8], scale: u32) -> Option<Value> {
         unscaled: out,
         scale,
     })
-}
-
-fn text(b: Vec<u8>, latin1: bool) -> String {
-    // ASCII reads the same in latin1 and UTF-8.
-    if latin1 && !b.is_ascii() {
-        return b.iter().map(|&c| char::from(c)).collect();
-    }
-    match String::from_utf8(b) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
 }
 
 fn label(labels: &[String], index: i64) -> String {
@@ -1058,7 +1051,7 @@ mod tests {
         assert_eq!(
             literal_default(
                 &Kind::Text {
-                    latin1: false,
+                    charset: Charset::Utf8,
                     json: false
                 },
                 "'x''y'"
@@ -1160,7 +1153,7 @@ mod tests {
             Kind::Set(Arc::clone(&labels)),
             Kind::Json,
             Kind::Text {
-                latin1: true,
+                charset: Charset::named("latin1"),
                 json: false,
             },
             Kind::Binary { pad_to: Some(4) },

@@ -28,6 +28,10 @@ pub fn kcat_format(bootstrap: &str, topic: &str, extra: &[&str], format: &str) -
             "beginning",
             "-e",
             "-q",
+            // At the end of a partition the broker holds a fetch this long before it answers
+            // (librdkafka's default is 500 ms, paid by every read that reaches the end).
+            "-X",
+            "fetch.wait.max.ms=5",
         ])
         .args(extra)
         .args(["-f", format])

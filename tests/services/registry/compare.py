@@ -34,6 +34,8 @@ def read_topic(bootstrap, topic):
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
+        # The broker holds a fetch at a partition's end this long (default 500 ms).
+        "fetch.wait.max.ms": 5,
     })
     md = c.list_topics(topic, timeout=10)
     parts = sorted(md.topics[topic].partitions) if topic in md.topics else []
