@@ -356,6 +356,83 @@ fn kafka_java(dir: &std::path::Path) -> Command {
     c
 }
 
+/// The KRaft cluster id of every test cluster (16 bytes in base64url).
+const CLUSTER_ID: &str = "c2x1aWNlLXRlc3RzLTAxMg";
+
+/// Format the data dir of the node configured in `config` (a JVM start of the storage tool).
+fn format_storage(dir: &std::path::Path, config: &std::path::Path) {
+    let out = kafka_java(dir)
+        .args(["kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c"])
+        .arg(config)
+        .output()
+        .expect("java (kafka StorageTool)");
+    assert!(
+        out.status.success(),
+        "kafka storage format failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The data dir of node 1 of a one-node cluster with a static quorum, formatted once for these
+/// Kafka jars and kept in Cargo's test temp dir: it names no port or path, so every one-node
+/// broker starts from a copy rather than from another run of the storage tool.
+fn formatted_one_node() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let classpath = super::targets::classpath("kafka");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (CLUSTER_ID, &classpath).hash(&mut h);
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let done = root.join(format!("kafka-one-node-{:016x}", h.finish()));
+        if done.join("meta.properties").exists() {
+            return done;
+        }
+        let work = tempfile::Builder::new()
+            .prefix("kafka-format-")
+            .tempdir_in(&root)
+            .expect("temp dir");
+        let data = work.path().join("data");
+        let config = work.path().join("server.properties");
+        std::fs::write(
+            &config,
+            format!(
+                "process.roles=broker,controller\nnode.id=1\n\
+                 listeners=PLAINTEXT://127.0.0.1:1,CONTROLLER://127.0.0.1:2\n\
+                 controller.listener.names=CONTROLLER\n\
+                 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+                 controller.quorum.voters=1@127.0.0.1:2\nlog.dirs={}\n",
+                data.display()
+            ),
+        )
+        .expect("server.properties");
+        std::fs::write(
+            work.path().join("log4j2.properties"),
+            "rootLogger.level = warn\n",
+        )
+        .expect("log4j2 config");
+        format_storage(work.path(), &config);
+        // Another test process may have made it meanwhile: either copy serves.
+        let _ = std::fs::rename(&data, &done);
+        done
+    })
+}
+
+/// Copy the files of `from` (and its folders) into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("data dir");
+    for e in std::fs::read_dir(from).expect("formatted data dir") {
+        let e = e.expect("dir entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy a formatted file");
+        }
+    }
+}
+
 /// The password of the SASL user `sluice` on [`Kafka::start_sasl`].
 pub const SASL_PASSWORD: &str = "sluice-secret";
 
@@ -403,7 +480,6 @@ impl Kafka {
             .join(",");
         let rf = n.min(3);
         let isr = if n >= 3 { 2 } else { 1 };
-        let cluster_id = "c2x1aWNlLXRlc3RzLTAxMg"; // 16 bytes in base64url: a valid KRaft id
         let mut nodes = Vec::new();
         for (i, (port, cport)) in ports.iter().enumerate() {
             let config = dir.path().join(format!("server-{}.properties", i + 1));
@@ -427,11 +503,9 @@ impl Kafka {
                     String::new(),
                 ),
             };
-            let quorum = if n == 1 {
-                format!("controller.quorum.bootstrap.servers=127.0.0.1:{cport}\n")
-            } else {
-                format!("controller.quorum.voters={voters}\n")
-            };
+            // A static quorum (no voters in the formatted data, so a one-node broker's data
+            // dir can be a copy of one formatted once: see `formatted_one_node`).
+            let quorum = format!("controller.quorum.voters={voters}\n");
             std::fs::write(
                 &config,
                 format!(
@@ -455,20 +529,11 @@ impl Kafka {
                 ),
             )
             .expect("server.properties");
-            let mut format = kafka_java(dir.path());
-            format
-                .args(["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c"])
-                .arg(&config);
             if n == 1 {
-                format.arg("--standalone");
+                copy_dir(formatted_one_node(), &data);
+            } else {
+                format_storage(dir.path(), &config);
             }
-            let out = format.output().expect("java (kafka StorageTool)");
-            assert!(
-                out.status.success(),
-                "kafka storage format failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
             nodes.push(KafkaNode {
                 port: *port,
                 sasl_port,
