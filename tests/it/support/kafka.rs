@@ -375,8 +375,9 @@ fn format_storage(dir: &std::path::Path, config: &std::path::Path) {
 }
 
 /// The data dir of node 1 of a one-node cluster with a static quorum, formatted once for these
-/// Kafka jars and kept in Cargo's test temp dir: it names no port or path, so every one-node
-/// broker starts from a copy rather than from another run of the storage tool.
+/// Kafka jars and kept in Cargo's test temp dir (the bench's: the system's): it names no port
+/// or path, so every one-node broker starts from a copy rather than from another run of the
+/// storage tool.
 fn formatted_one_node() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
@@ -384,7 +385,10 @@ fn formatted_one_node() -> &'static std::path::Path {
         let classpath = super::targets::classpath("kafka");
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (CLUSTER_ID, &classpath).hash(&mut h);
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        // Cargo's temp dir of integration tests; the bench (an example) has none.
+        let root = option_env!("CARGO_TARGET_TMPDIR")
+            .map_or_else(|| std::env::temp_dir().join("sluice-kafka"), PathBuf::from);
+        std::fs::create_dir_all(&root).expect("temp root");
         let done = root.join(format!("kafka-one-node-{:016x}", h.finish()));
         if done.join("meta.properties").exists() {
             return done;
