@@ -9,6 +9,20 @@
 
 use std::collections::BTreeMap;
 
+/// One transaction's GTID as MySQL writes it (`3e11fa47-71ca-11e1-9e33-c80aa9429562:23`), from a
+/// GTID event's 16-byte source id and transaction number.
+pub(crate) fn text(sid: &[u8; 16], gno: u64) -> String {
+    let h: String = sid.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}:{gno}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// An executed GTID set: per source UUID (lowercase), closed intervals of transaction numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct GtidSet(BTreeMap<String, Vec<(u64, u64)>>);
@@ -115,6 +129,15 @@ impl std::fmt::Display for GtidSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gtid_text() {
+        let sid = [
+            0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+            0x95, 0x62,
+        ];
+        assert_eq!(text(&sid, 23), "3e11fa47-71ca-11e1-9e33-c80aa9429562:23");
+    }
 
     const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
     const B: &str = "4F11FA47-71CA-11E1-9E33-C80AA9429562";

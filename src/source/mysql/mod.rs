@@ -750,112 +750,40 @@ impl MysqlSource {
                             Statement::Commit => commit = true,
                             Statement::Other => {}
                             Statement::Ddl => {
-                                // A table the patterns match, created or renamed to a matching
-                                // name: captured from this statement on (every row of it
-                                // follows in the binlog, so there is nothing to snapshot).
-                                if self.patterns.is_active() {
-                                    for id in created_tables(&stmt, q.schema().as_ref()) {
-                                        if !captured.contains(&id)
-                                            && self.patterns.matches(&id.to_string())
-                                        {
-                                            tracing::info!(connector = %self.connector, table = %id, "a table matching table_include_list appeared: captured from its DDL on");
-                                            inc.capture(crate::source::incremental::table_name(
-                                                &id,
-                                            ));
-                                            captured.insert(id.clone());
-                                            decoded.insert(id);
-                                        }
-                                    }
-                                }
-                                let ours = captured.iter().any(|t| {
-                                    (q.schema().is_empty()
-                                        || *q.schema() == t.namespace
-                                        || stmt.contains(&t.namespace))
-                                        && binlog::mentions(&stmt, t)
-                                });
-                                // Re-read shapes at the next table map; event order keeps
-                                // older rows on their older shape.
-                                tables.clear();
-                                catalog_cache.clear();
-                                // A chunk read before a DDL on its table (TRUNCATE, ALTER)
-                                // is read again after it.
-                                inc.ddl(|t| binlog::mentions(&stmt, t));
-                                // The schema history follows every DDL (rows before a later
-                                // DDL take their shape from it); its record is written when
-                                // schema changes are included.
-                                {
-                                    let at = |db: &str| Position::Mysql {
-                                        db: Arc::from(db),
+                                self.on_ddl(
+                                    &stmt,
+                                    &DdlAt {
+                                        default_db: q.schema().as_ref(),
                                         server_id: header.server_id(),
-                                        file: Arc::clone(&file),
-                                        pos: event_start,
-                                        row: 0,
-                                        gtid: gtid.clone(),
-                                    };
-                                    let default_db = q.schema().to_string();
-                                    let ddl = schema_change::Streamed {
-                                        sql: &stmt,
-                                        default_db: &default_db,
-                                        at: &at,
+                                        file: &file,
+                                        event_start,
+                                        log_pos,
+                                        gtid: &gtid,
                                         ts_us,
-                                    };
-                                    let records = schema_change::records(
-                                        &mut sql,
-                                        info.mariadb,
-                                        &ddl,
-                                        &mut shapes,
-                                        &captured,
-                                    )
-                                    .await?;
-                                    declared.send_replace(Arc::new(shapes.clone()));
-                                    if !records.is_empty() {
-                                        // Kept before the batch holding this DDL (and the
-                                        // checkpoint after it) can leave.
-                                        let acked = match &*acks.borrow() {
-                                            Some(Checkpoint::Mysql { file, pos, .. }) => {
-                                                Some((file.clone(), *pos))
-                                            }
-                                            _ => None,
-                                        };
-                                        kept.record(
-                                            (&file, log_pos),
-                                            &shapes,
-                                            acked.as_ref().map(|(f, p)| (f.as_str(), *p)),
-                                            false,
-                                        )?;
-                                        if self.settings.include_schema_changes {
-                                            for m in records {
-                                                batcher.mark(m);
-                                            }
-                                            batcher.linger_soon();
-                                        }
-                                    }
-                                }
-                                let outcome = if ours { "applied" } else { "ignored" };
-                                self.telemetry
-                                    .schema_changes
-                                    .with_label_values(&[&self.connector, outcome])
-                                    .inc();
-                                if ours {
-                                    tracing::info!(connector = %self.connector, file = %file, pos = log_pos, "schema change on a captured table");
-                                }
+                                        mariadb: info.mariadb,
+                                    },
+                                    DdlState {
+                                        sql: &mut sql,
+                                        captured: &mut captured,
+                                        decoded: &mut decoded,
+                                        tables: &mut tables,
+                                        catalog_cache: &mut catalog_cache,
+                                        shapes: &mut shapes,
+                                        declared: &declared,
+                                        kept: &mut kept,
+                                        acks: &acks,
+                                        inc: &mut inc,
+                                        batcher: &mut batcher,
+                                    },
+                                )
+                                .await?;
                                 commit = true;
                             }
                         }
                     }
                     Some(EventData::FormatDescriptionEvent(_)) => fde_seen = true,
                     Some(EventData::GtidEvent(g)) => {
-                        let sid = g.sid();
-                        let h: String = sid.iter().map(|x| format!("{x:02x}")).collect();
-                        let text = format!(
-                            "{}-{}-{}-{}-{}:{}",
-                            &h[0..8],
-                            &h[8..12],
-                            &h[12..16],
-                            &h[16..20],
-                            &h[20..32],
-                            g.gno()
-                        );
+                        let text = gtid::text(&g.sid(), g.gno());
                         if let Some(set) = executed.as_mut() {
                             set.add(&text[..36], g.gno());
                         }
@@ -1025,6 +953,128 @@ impl MysqlSource {
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.close()).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), sql.disconnect()).await;
         Ok(SourceEnd::Stopped)
+    }
+}
+
+/// Where a streamed DDL statement is in the binlog.
+struct DdlAt<'a> {
+    /// The statement's default database (its session's `USE`).
+    default_db: &'a str,
+    server_id: u32,
+    file: &'a Arc<str>,
+    /// Where its event starts, and where the next one does.
+    event_start: u64,
+    log_pos: u64,
+    gtid: &'a Option<Arc<str>>,
+    ts_us: i64,
+    mariadb: bool,
+}
+
+/// The stream's state a DDL statement changes.
+struct DdlState<'a> {
+    /// The catalog connection (for shapes the statement does not state).
+    sql: &'a mut mysql_async::Conn,
+    captured: &'a mut HashSet<TableId>,
+    decoded: &'a mut HashSet<TableId>,
+    tables: &'a mut HashMap<u64, Option<Arc<Table>>>,
+    catalog_cache: &'a mut HashMap<TableId, Option<Arc<CatalogTable>>>,
+    shapes: &'a mut history::Shapes,
+    /// Where the incremental snapshot reader reads the shapes.
+    declared: &'a tokio::sync::watch::Sender<Arc<history::Shapes>>,
+    kept: &'a mut kept_history::KeptHistory,
+    acks: &'a tokio::sync::watch::Receiver<Option<Checkpoint>>,
+    inc: &'a mut incremental::Runner,
+    batcher: &'a mut Batcher,
+}
+
+impl MysqlSource {
+    /// A streamed DDL statement: the tables it brings into capture, the caches it
+    /// invalidates, the shapes it leaves (the schema history, kept in the offsets before the
+    /// batch holding it can leave) and its schema-change records.
+    async fn on_ddl(
+        &self,
+        stmt: &str,
+        at: &DdlAt<'_>,
+        st: DdlState<'_>,
+    ) -> Result<(), MySourceError> {
+        // A table the patterns match, created or renamed to a matching
+        // name: captured from this statement on (every row of it
+        // follows in the binlog, so there is nothing to snapshot).
+        if self.patterns.is_active() {
+            for id in created_tables(stmt, at.default_db) {
+                if !st.captured.contains(&id) && self.patterns.matches(&id.to_string()) {
+                    tracing::info!(connector = %self.connector, table = %id, "a table matching table_include_list appeared: captured from its DDL on");
+                    st.inc.capture(crate::source::incremental::table_name(&id));
+                    st.captured.insert(id.clone());
+                    st.decoded.insert(id);
+                }
+            }
+        }
+        let ours = st.captured.iter().any(|t| {
+            (at.default_db.is_empty()
+                || at.default_db == t.namespace
+                || stmt.contains(&t.namespace))
+                && binlog::mentions(stmt, t)
+        });
+        // Re-read shapes at the next table map; event order keeps
+        // older rows on their older shape.
+        st.tables.clear();
+        st.catalog_cache.clear();
+        // A chunk read before a DDL on its table (TRUNCATE, ALTER)
+        // is read again after it.
+        st.inc.ddl(|t| binlog::mentions(stmt, t));
+        // The schema history follows every DDL (rows before a later
+        // DDL take their shape from it); its record is written when
+        // schema changes are included.
+        {
+            let position = |db: &str| Position::Mysql {
+                db: Arc::from(db),
+                server_id: at.server_id,
+                file: Arc::clone(at.file),
+                pos: at.event_start,
+                row: 0,
+                gtid: at.gtid.clone(),
+            };
+            let default_db = at.default_db.to_string();
+            let ddl = schema_change::Streamed {
+                sql: stmt,
+                default_db: &default_db,
+                at: &position,
+                ts_us: at.ts_us,
+            };
+            let records =
+                schema_change::records(st.sql, at.mariadb, &ddl, st.shapes, st.captured).await?;
+            st.declared.send_replace(Arc::new(st.shapes.clone()));
+            if !records.is_empty() {
+                // Kept before the batch holding this DDL (and the
+                // checkpoint after it) can leave.
+                let acked = match &*st.acks.borrow() {
+                    Some(Checkpoint::Mysql { file, pos, .. }) => Some((file.clone(), *pos)),
+                    _ => None,
+                };
+                st.kept.record(
+                    (at.file, at.log_pos),
+                    st.shapes,
+                    acked.as_ref().map(|(f, p)| (f.as_str(), *p)),
+                    false,
+                )?;
+                if self.settings.include_schema_changes {
+                    for m in records {
+                        st.batcher.mark(m);
+                    }
+                    st.batcher.linger_soon();
+                }
+            }
+        }
+        let outcome = if ours { "applied" } else { "ignored" };
+        self.telemetry
+            .schema_changes
+            .with_label_values(&[&self.connector, outcome])
+            .inc();
+        if ours {
+            tracing::info!(connector = %self.connector, file = %at.file, pos = at.log_pos, "schema change on a captured table");
+        }
+        Ok(())
     }
 }
 
