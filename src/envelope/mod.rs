@@ -1390,9 +1390,13 @@ impl EnvelopeEncoder {
             if n > 0 {
                 out.push(b',');
             }
-            let col = &ev.schema.columns[ci];
-            json::string(&mut out, &col.name);
-            out.push(b':');
+            match r.col_keys.get(ci) {
+                Some(k) => out.extend_from_slice(k),
+                None => {
+                    json::string(&mut out, &ev.schema.columns[ci].name);
+                    out.push(b':');
+                }
+            }
             write_moded(&mut out, &r.types[ci], v, self.opts.modes);
         }
         out.push(b'}');

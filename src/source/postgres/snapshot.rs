@@ -426,13 +426,17 @@ fn parse_copy_row(
         table: table.to_string(),
         detail,
     };
+    // The line is checked for UTF-8 once (fields end at ASCII tabs, so each is valid too),
+    // and for escapes once: most lines have none, and their fields are borrowed as they are.
+    let line = std::str::from_utf8(line).map_err(|_| bad("invalid escape or utf-8"))?;
+    let escaped = memchr::memchr(b'\\', line.as_bytes()).is_some();
     let mut rest = Some(line);
     let fields = std::iter::from_fn(|| {
         let r = rest?;
-        match memchr::memchr(b'\t', r) {
+        match memchr::memchr(b'\t', r.as_bytes()) {
             Some(tab) => {
-                rest = Some(&r[tab + 1..]);
-                Some(&r[..tab])
+                rest = r.get(tab + 1..);
+                r.get(..tab)
             }
             None => rest.take(),
         }
@@ -441,11 +445,15 @@ fn parse_copy_row(
         let Some((kind, typmod)) = kinds.get(i) else {
             return Err(bad("more fields than columns"));
         };
-        if field == b"\\N" {
+        if field == "\\N" {
             out.push(Value::Null);
             continue;
         }
-        let text = unescape(field).ok_or_else(|| bad("invalid escape or utf-8"))?;
+        let text = if escaped {
+            unescape(field.as_bytes()).ok_or_else(|| bad("invalid escape or utf-8"))?
+        } else {
+            std::borrow::Cow::Borrowed(field)
+        };
         let v =
             parse_text(kind, *typmod, text.as_ref()).map_err(|source| PgSourceError::Value {
                 table: table.to_string(),

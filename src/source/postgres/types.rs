@@ -495,11 +495,14 @@ pub(crate) fn parse_text(kind: &PgKind, typmod: i32, text: &str) -> Result<Value
 }
 
 fn decimal_at_scale(text: &str, scale: u32, ty: &str) -> Result<Value, TypeError> {
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, text),
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        _ => (false, text),
     };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let (int, frac) = match memchr::memchr(b'.', body.as_bytes()) {
+        Some(dot) => (&body[..dot], &body[dot + 1..]),
+        None => (body, ""),
+    };
     if int.is_empty() && frac.is_empty()
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
@@ -580,11 +583,12 @@ fn parse_fraction(frac: &str, ty: &str) -> Result<i64, TypeError> {
     if !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err(ty, "bad fractional seconds"));
     }
-    let mut digits: String = frac.chars().take(6).collect();
-    while digits.len() < 6 {
-        digits.push('0');
+    // Digits only (checked above): the first six, padded with zeros.
+    let mut us = 0i64;
+    for i in 0..6 {
+        us = us * 10 + frac.as_bytes().get(i).map_or(0, |d| i64::from(d - b'0'));
     }
-    num(&digits, ty, "bad fractional seconds")
+    Ok(us)
 }
 
 /// Microseconds east of UTC of `+HH[:MM[:SS]]`.
@@ -603,6 +607,78 @@ fn parse_offset(text: &str) -> Result<i64, TypeError> {
 
 /// Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.f][±zz][ BC]`.
 fn parse_timestamp(text: &str, zoned: bool) -> Result<i128, TypeError> {
+    match timestamp_iso(text.as_bytes(), zoned) {
+        Some(us) => Ok(us),
+        None => parse_timestamp_general(text, zoned),
+    }
+}
+
+/// The value of ASCII digits (at most 18 of them); `None` if any byte is not a digit.
+fn ascii_number(digits: &[u8]) -> Option<i64> {
+    digits.iter().try_fold(0i64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+    })
+}
+
+/// [`parse_timestamp`] of the form PostgreSQL writes for years 1–9999 AD under `DateStyle =
+/// ISO`, read straight from the bytes: `YYYY-MM-DD HH:MM:SS`, up to six fraction digits and
+/// (`zoned`) `±HH[:MM[:SS]]`. `None` for anything else, which the general parser then reads
+/// (or rejects): the two agree wherever this one answers.
+fn timestamp_iso(b: &[u8], zoned: bool) -> Option<i128> {
+    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b' ') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let field = |from: usize, to: usize| b.get(from..to).and_then(ascii_number);
+    let (y, m, d) = (field(0, 4)?, field(5, 7)?, field(8, 10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let secs = field(11, 13)? * 3600 + field(14, 16)? * 60 + field(17, 19)?;
+    let mut rest = b.get(19..)?;
+    let mut us = 0i64;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 6 {
+            return None;
+        }
+        us = ascii_number(&frac[..n])? * 10i64.pow(6 - n as u32);
+        rest = &frac[n..];
+    }
+    let offset = if zoned {
+        let (sign, parts) = match rest.split_first() {
+            Some((b'+', p)) => (1, p),
+            Some((b'-', p)) => (-1, p),
+            _ => return None,
+        };
+        // `HH`, `HH:MM` or `HH:MM:SS`.
+        if !matches!(parts.len(), 2 | 5 | 8) {
+            return None;
+        }
+        let mut off = 0i64;
+        for (i, unit) in [3600, 60, 1]
+            .into_iter()
+            .enumerate()
+            .take(parts.len().div_ceil(3))
+        {
+            if i > 0 && parts.get(i * 3 - 1) != Some(&b':') {
+                return None;
+            }
+            off += ascii_number(parts.get(i * 3..i * 3 + 2)?)? * unit;
+        }
+        sign * off * 1_000_000
+    } else {
+        if !rest.is_empty() {
+            return None;
+        }
+        0
+    };
+    let days = days_from_civil(y, m as u32, d as u32);
+    Some(i128::from(days) * 86_400_000_000 + i128::from(secs * 1_000_000 + us) - i128::from(offset))
+}
+
+/// [`parse_timestamp`] of any text: BC dates, years past 9999, and what the ISO form lacks.
+fn parse_timestamp_general(text: &str, zoned: bool) -> Result<i128, TypeError> {
     let ty = if zoned { "timestamptz" } else { "timestamp" };
     let (body, bc) = match text.strip_suffix(" BC") {
         Some(b) => (b, true),
@@ -922,6 +998,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Property: the ISO timestamp reader answers exactly as the general parser wherever it
+    /// answers (on generated values, other zones, and texts cut or altered byte by byte),
+    /// and answers for the usual form.
+    #[test]
+    fn iso_timestamps_equal_the_general_parser() {
+        let mut g = Gen(0x7157_a4b0_0d15_ea5e);
+        let mut answered = 0;
+        for _ in 0..4000 {
+            for (kind, zoned) in [(PgKind::Timestamp, false), (PgKind::TimestampTz, true)] {
+                let mut text = generated(&mut g, &kind);
+                if zoned && g.below(2) == 0 {
+                    let zone = g.pick(&["+05:30", "-08", "+05:45:15", "-00:30", "+14"]);
+                    text = text.replacen("+00", zone, 1);
+                }
+                let mut texts = vec![text.clone()];
+                for _ in 0..4 {
+                    let mut b = text.clone().into_bytes();
+                    match g.below(3) {
+                        0 => b.truncate(g.below(b.len() as u64 + 1) as usize),
+                        1 if !b.is_empty() => {
+                            let i = g.below(b.len() as u64) as usize;
+                            b[i] = g.pick(b"+-:. 90x");
+                        }
+                        _ => b.push(g.pick(b"0Z: ")),
+                    }
+                    texts.extend(String::from_utf8(b).ok());
+                }
+                for t in texts {
+                    if let Some(fast) = timestamp_iso(t.as_bytes(), zoned) {
+                        answered += 1;
+                        assert_eq!(
+                            Ok(fast),
+                            parse_timestamp_general(&t, zoned).map_err(|e| e.to_string()),
+                            "{t:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            answered > 3_000,
+            "the fast path answers the usual form: {answered}"
+        );
+        assert_eq!(
+            timestamp_iso(b"2024-02-29 13:45:56.123456+05:30", true),
+            Some(1_709_194_556_123_456)
+        );
     }
 
     fn p(kind: PgKind, typmod: i32, text: &str) -> Value {
