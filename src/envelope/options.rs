@@ -257,9 +257,9 @@ pub struct EnvelopeOptions {
 }
 
 /// The parts of change-event records written as Avro. With any set, the encoder writes
-/// change events in their final form ([`Form::Final`]: Avro parts straight from the event,
+/// change events in their final form ([`super::Form::Final`]: Avro parts straight from the event,
 /// JSON parts with or without schemas as `schemas_enable` says), and everything else (markers,
-/// and an event its Avro schema does not fit) as JSON with schemas ([`Form::Envelope`]) for
+/// and an event its Avro schema does not fit) as JSON with schemas ([`super::Form::Envelope`]) for
 /// the sink to rewrite.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AvroParts {

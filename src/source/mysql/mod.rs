@@ -23,6 +23,7 @@
 mod binlog;
 mod catalog;
 mod charset;
+mod ddl;
 mod error;
 mod gtid;
 mod history;
@@ -1081,7 +1082,7 @@ impl MysqlSource {
 /// The tables a DDL statement brings into being: a `CREATE TABLE` and the new names of a
 /// `RENAME TABLE` (unqualified names are in `default_db`).
 fn created_tables(stmt: &str, default_db: &str) -> Vec<TableId> {
-    let Some(st) = history::statement(stmt) else {
+    let Some(st) = ddl::statement(stmt) else {
         return Vec::new();
     };
     if st.kind != TableChangeKind::Create && st.renamed_from.is_empty() {

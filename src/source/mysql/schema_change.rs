@@ -2,7 +2,7 @@
 //! table shapes they leave behind.
 //!
 //! ```text
-//! statement ─► history::statement (kind, tables, per-clause text)
+//! statement ─► ddl::statement (kind, tables, per-clause text)
 //!   ├─ RENAME TABLE ─► renames in order; one record per clause (its table as the whole
 //!   │                  statement left it; empty where a later clause renamed it away)
 //!   ├─ ALTER … RENAME TO u ─► one record, an ALTER of u with the old shape altered
@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use mysql_async::Conn;
 
+use super::ddl;
 use super::error::MySourceError;
 use super::history::{self, Shapes};
 use crate::event::{
@@ -50,7 +51,7 @@ pub(super) async fn records(
     shapes: &mut Shapes,
     captured: &HashSet<TableId>,
 ) -> Result<Vec<Marker>, MySourceError> {
-    let Some(st) = history::statement(ddl.sql) else {
+    let Some(st) = ddl::statement(ddl.sql) else {
         return Ok(Vec::new());
     };
     let db = st
@@ -130,7 +131,7 @@ pub(super) async fn records(
         }
     }
     if st.kind == TableChangeKind::Drop {
-        let table = history::java_set_order(&ctx.db, &st.tables);
+        let table = ddl::java_set_order(&ctx.db, &st.tables);
         return Ok(changes
             .into_iter()
             .map(|c| record(st.drop_ddl(&c.table), vec![c], table.clone()))
@@ -177,7 +178,7 @@ impl Ctx<'_> {
     async fn shape_after(
         &mut self,
         sql: &str,
-        st: &history::Statement,
+        st: &ddl::Statement,
         id: &TableId,
         captured: bool,
         shapes: &Shapes,
@@ -185,14 +186,14 @@ impl Ctx<'_> {
         let old = shapes.get(id).cloned();
         let old = old.as_deref();
         let stated = match (st.kind, old, &st.like) {
-            (TableChangeKind::Alter, Some(old), _) => history::apply_alter(sql, old),
+            (TableChangeKind::Alter, Some(old), _) => ddl::apply_alter(sql, old),
             (TableChangeKind::Create, _, Some((db, name))) => {
                 let source =
                     TableId::new(db.clone().unwrap_or_else(|| self.db.clone()), name.clone());
                 shapes.get(&source).map(|s| (**s).clone())
             }
             (TableChangeKind::Create, _, None) => {
-                history::parse_create(sql, None).filter(|t| t.default_charset.is_some())
+                ddl::parse_create(sql, None).filter(|t| t.default_charset.is_some())
             }
             _ => None,
         };
@@ -202,15 +203,15 @@ impl Ctx<'_> {
         let seen = self.committed().await || !captured;
         if st.kind != TableChangeKind::Create {
             let new = history::describe(self.conn, id, self.mariadb).await?;
-            return Ok(new.map(|new| history::merge(sql, new, old)));
+            return Ok(new.map(|new| ddl::merge(sql, new, old)));
         }
         match history::describe_created(self.conn, id, self.mariadb, seen).await? {
-            Some(new) => Ok(Some(history::merge(sql, new, old))),
+            Some(new) => Ok(Some(ddl::merge(sql, new, old))),
             // Gone again (a later statement dropped it): the statement itself, with the
             // database's character set, as Debezium's parser reads it.
             None => {
                 let (cs, _) = history::database_defaults(self.conn, &self.db).await?;
-                Ok(history::parse_create(sql, cs.as_deref()))
+                Ok(ddl::parse_create(sql, cs.as_deref()))
             }
         }
     }
@@ -227,11 +228,11 @@ impl Ctx<'_> {
     ) -> Result<Vec<Marker>, MySourceError> {
         let old = shapes.remove(&from);
         let captured = self.captured.contains(&to);
-        let mut shape = old.as_deref().and_then(|o| history::apply_alter(sql, o));
+        let mut shape = old.as_deref().and_then(|o| ddl::apply_alter(sql, o));
         if shape.is_none() {
             self.committed().await;
             match history::describe(self.conn, &to, self.mariadb).await {
-                Ok(new) => shape = new.map(|new| history::merge(sql, new, old.as_deref())),
+                Ok(new) => shape = new.map(|new| ddl::merge(sql, new, old.as_deref())),
                 Err(_) if !captured => {}
                 Err(e) => return Err(e),
             }
@@ -261,7 +262,7 @@ impl Ctx<'_> {
     /// captured table as a new name writes none).
     async fn renames(
         &mut self,
-        st: &history::Statement,
+        st: &ddl::Statement,
         shapes: &mut Shapes,
         record: impl Fn(String, Vec<TableChange>, String) -> Marker,
     ) -> Result<Vec<Marker>, MySourceError> {
@@ -296,7 +297,7 @@ impl Ctx<'_> {
         {
             return Ok(Vec::new());
         }
-        let table = history::java_set_order(&self.db, &st.tables);
+        let table = ddl::java_set_order(&self.db, &st.tables);
         let mut out = Vec::new();
         for (new, ddl) in st.tables.iter().zip(&st.rename_ddl) {
             let id = self.id(new);
