@@ -1103,6 +1103,20 @@ async fn mysql8_ddl_race() {
     run_case("mysql8_ddl_race", true).await;
 }
 
+/// ENUM and SET labels in latin1 and cp1251 (and utf8mb4) read from the binlog's table map:
+/// the DML runs in one go, so the rows before each `ALTER` are read after it changed the
+/// catalog, and their labels come from the table map in the column's charset.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_enum_race() {
+    run_case("maria_enum_race", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_enum_race() {
+    run_case("mysql8_enum_race", true).await;
+}
+
 /// A restart between two DDL (issue 25, item 3): sluice is stopped after an `ALTER` it has
 /// streamed; a row, another `ALTER` and more rows are written while it is down. After the
 /// restart the row before the second `ALTER` keeps the first one's shape (from the kept

@@ -360,8 +360,14 @@ struct MapMeta {
     default_charset: Option<u16>,
     charsets: Vec<(u64, u16)>,
     column_charsets: Vec<u16>,
-    enums: Vec<Vec<String>>,
-    sets: Vec<Vec<String>>,
+    /// Each ENUM's and each SET's labels, as the column's charset encodes them.
+    enums: Vec<Vec<Vec<u8>>>,
+    sets: Vec<Vec<Vec<u8>>>,
+    /// The collations of the ENUM and SET columns (counted together, in column order): a
+    /// default and the exceptions, or one per column.
+    enum_set_default_charset: Option<u16>,
+    enum_set_charsets: Vec<(u64, u16)>,
+    enum_set_column_charsets: Vec<u16>,
     key: Vec<usize>,
 }
 
@@ -391,6 +397,18 @@ fn map_meta(tme: &TableMapEvent<'_>) -> Result<MapMeta, DecodeFail> {
             OptionalMetadataField::ColumnCharset(c) => {
                 for cs in c.iter_charsets() {
                     m.column_charsets.push(cs.map_err(bad)?);
+                }
+            }
+            OptionalMetadataField::EnumAndSetDefaultCharset(d) => {
+                m.enum_set_default_charset = Some(d.default_charset());
+                for nd in d.iter_non_default() {
+                    let nd = nd.map_err(bad)?;
+                    m.enum_set_charsets.push((nd.column_index(), nd.charset()));
+                }
+            }
+            OptionalMetadataField::EnumAndSetColumnCharset(c) => {
+                for cs in c.iter_charsets() {
+                    m.enum_set_column_charsets.push(cs.map_err(bad)?);
                 }
             }
             // The parser's own iterator sizes a vector from the claimed label count (2^36
@@ -450,8 +468,9 @@ fn lenenc(buf: &[u8]) -> Result<(u64, &[u8]), DecodeFail> {
 
 /// The label lists of a table map's ENUM_STR_VALUE or SET_STR_VALUE field: per column a
 /// count, then that many length-encoded strings. Every count and length is checked against
-/// `max` and the bytes present before anything is allocated.
-fn labels(mut buf: &[u8], max: u64) -> Result<Vec<Vec<String>>, DecodeFail> {
+/// `max` and the bytes present before anything is allocated. The labels are the column's
+/// charset's bytes, decoded once the column's charset is known.
+fn labels(mut buf: &[u8], max: u64) -> Result<Vec<Vec<Vec<u8>>>, DecodeFail> {
     let mut out = Vec::new();
     while !buf.is_empty() {
         let (count, rest) = lenenc(buf)?;
@@ -473,7 +492,7 @@ fn labels(mut buf: &[u8], max: u64) -> Result<Vec<Vec<String>>, DecodeFail> {
                 )));
             }
             let (label, rest) = rest.split_at(len as usize);
-            column.push(String::from_utf8_lossy(label).into_owned());
+            column.push(label.to_vec());
             buf = rest;
         }
         out.push(column);
@@ -619,6 +638,26 @@ fn table_from_map_inner(
         tracing::info!(table = %id, "catalog no longer matches the binlog table map (a later DDL); using the binlog's metadata");
     }
     let (mut numeric, mut character, mut enums, mut sets) = (0usize, 0usize, 0usize, 0usize);
+    // The ENUM and SET columns, counted together (their charsets are listed that way).
+    let mut enum_set = 0usize;
+    let mut labels_of = |raw: Option<&Vec<Vec<u8>>>| -> Arc<[String]> {
+        enum_set += 1;
+        let ci = (enum_set - 1) as u64;
+        let charset = meta
+            .enum_set_column_charsets
+            .get(enum_set - 1)
+            .copied()
+            .or_else(|| {
+                meta.enum_set_charsets
+                    .iter()
+                    .find(|(c, _)| *c == ci)
+                    .map(|(_, cs)| *cs)
+            })
+            .or(meta.enum_set_default_charset)
+            .map_or(Charset::Utf8, Charset::of_collation);
+        raw.map(|l| l.iter().map(|b| charset.decode(b.clone())).collect())
+            .unwrap_or_default()
+    };
     let mut kinds = Vec::with_capacity(n);
     for (i, ty) in types.iter().enumerate() {
         let md = tme.get_column_metadata(i).unwrap_or(&[]);
@@ -668,17 +707,11 @@ fn table_from_map_inner(
             MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => Kind::Timestamp { fsp: b(0).min(6) },
             MYSQL_TYPE_ENUM => {
                 enums += 1;
-                Kind::Enum(
-                    meta.enums
-                        .get(enums - 1)
-                        .cloned()
-                        .unwrap_or_default()
-                        .into(),
-                )
+                Kind::Enum(labels_of(meta.enums.get(enums - 1)))
             }
             MYSQL_TYPE_SET => {
                 sets += 1;
-                Kind::Set(meta.sets.get(sets - 1).cloned().unwrap_or_default().into())
+                Kind::Set(labels_of(meta.sets.get(sets - 1)))
             }
             MYSQL_TYPE_JSON => Kind::Json,
             MYSQL_TYPE_STRING if charset == Some(BINARY_COLLATION) => {
@@ -1535,6 +1568,63 @@ mod fuzz {
             matches!(&kinds[0], Kind::Enum(l) if l[..] == ["a".to_string(), "bc".to_string()]),
             "{kinds:?}"
         );
+    }
+
+    /// ENUM and SET labels are read in their column's charset (a table map carries them as
+    /// the column stores them): latin1 `é` is one byte, not UTF-8.
+    #[test]
+    fn enum_and_set_labels_in_their_charset() {
+        // An ENUM (metadata: real type 247, pack length 1) and a SET (248, 1).
+        let mut b = vec![1, 0, 0, 0, 0, 0, 0, 0];
+        lenenc_str(&mut b, b"db");
+        b.push(0);
+        lenenc_str(&mut b, b"t");
+        b.push(0);
+        b.extend_from_slice(&[2, 254, 254, 4, 247, 1, 248, 1, 0]);
+        let field = |b: &mut Vec<u8>, kind: u8, body: &[u8]| {
+            b.push(kind);
+            b.push(body.len() as u8);
+            b.extend_from_slice(body);
+        };
+        field(&mut b, 4, b"\x01e\x01s"); // COLUMN_NAME
+        field(&mut b, 6, b"\x02\x04caf\xe9\x01a"); // ENUM_STR_VALUE
+        field(&mut b, 5, b"\x01\x05na\xefve"); // SET_STR_VALUE
+        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
+        let kinds = |charsets: &[u8]| {
+            let mut b = b.clone();
+            b.extend_from_slice(charsets);
+            let raw = event(19, &b);
+            let ev = Event::read(&fde, &raw[..]).expect("event");
+            let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
+                panic!("a table map");
+            };
+            table_from_map(
+                TableId::new("db", "t"),
+                &tme,
+                None,
+                None,
+                &KeyOverrides::default(),
+            )
+            .expect("table")
+            .kinds
+            .clone()
+        };
+        let labels = |k: &Kind| match k {
+            Kind::Enum(l) | Kind::Set(l) => l.to_vec(),
+            other => panic!("{other:?}"),
+        };
+        // ENUM_AND_SET_DEFAULT_CHARSET: latin1_swedish_ci (8) for both.
+        let k = kinds(&[10, 1, 8]);
+        assert_eq!(labels(&k[0]), ["café", "a"]);
+        assert_eq!(labels(&k[1]), ["naïve"]);
+        // ENUM_AND_SET_COLUMN_CHARSET: latin1 for the ENUM, utf8mb4 (45) for the SET, whose
+        // bytes are then not UTF-8 (replaced, never an error).
+        let k = kinds(&[11, 2, 8, 45]);
+        assert_eq!(labels(&k[0]), ["café", "a"]);
+        assert_eq!(labels(&k[1]), ["na\u{fffd}ve"]);
+        // No charset field: UTF-8, as before.
+        let k = kinds(&[]);
+        assert_eq!(labels(&k[0]), ["caf\u{fffd}", "a"]);
     }
 
     /// Binary JSON nested 3000 levels deep (the conversion recursed until the stack
