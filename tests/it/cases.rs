@@ -1117,6 +1117,20 @@ async fn mysql8_enum_race() {
     run_case("mysql8_enum_race", true).await;
 }
 
+/// Captured tables in two databases: a `RENAME TABLE` and a `DROP TABLE` whose clauses name
+/// tables of both. Debezium writes one record per clause, each under its own table's
+/// database (`databaseName`, `source.db`), and the rows after go to the renamed tables.
+#[tokio::test(flavor = "multi_thread")]
+async fn maria_two_dbs() {
+    run_case("maria_two_dbs", true).await;
+}
+
+/// The same on MySQL 8.0.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql8_two_dbs() {
+    run_case("mysql8_two_dbs", true).await;
+}
+
 /// A restart between two DDL (issue 25, item 3): sluice is stopped after an `ALTER` it has
 /// streamed; a row, another `ALTER` and more rows are written while it is down. After the
 /// restart the row before the second `ALTER` keeps the first one's shape (from the kept

@@ -10,16 +10,32 @@ use super::catalog::qualified;
 use super::history::type_attrs;
 use crate::event::{DdlColumn, TableChangeKind, TableDdl, TableId};
 
-/// A DDL statement's effect on a table: the kind and the table, as written.
+/// A table as a statement names it: its database as written (`None`: the session's default
+/// database) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Name {
+    pub(crate) db: Option<String>,
+    pub(crate) table: String,
+}
+
+impl Name {
+    /// The table, unqualified names taken to be in `default_db`.
+    pub(crate) fn id(&self, default_db: &str) -> TableId {
+        TableId::new(
+            self.db.as_deref().unwrap_or(default_db),
+            self.table.as_str(),
+        )
+    }
+}
+
+/// A DDL statement's effect on tables: the kind and the tables, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Statement {
     pub(crate) kind: TableChangeKind,
-    /// Database as written (`None`: the session's default database).
-    pub(crate) database: Option<String>,
-    pub(crate) tables: Vec<String>,
+    pub(crate) tables: Vec<Name>,
     /// `RENAME TABLE`: the old name of each of `tables` (an `ALTER` of the new name, as
     /// Debezium records it, with the old table's shape).
-    pub(crate) renamed_from: Vec<String>,
+    pub(crate) renamed_from: Vec<Name>,
     /// `DROP TABLE`: the statement's text before its table list (`DROP TABLE IF EXISTS `, as
     /// written) and the ` RESTRICT`/` CASCADE` after it. Debezium writes one record per
     /// table: this prefix, the qualified name, this suffix ([`Statement::drop_ddl`]).
@@ -38,6 +54,37 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
+    /// The statement's tables grouped by database (unqualified names in `default_db`), in
+    /// the order the databases first appear: Debezium writes each database's records as if
+    /// the statement named only its tables. A `RENAME TABLE` clause belongs to its new
+    /// name's database.
+    pub(crate) fn by_database(&self, default_db: &str) -> Vec<(String, Statement)> {
+        let mut groups: Vec<(String, Statement)> = Vec::new();
+        for (i, name) in self.tables.iter().enumerate() {
+            let db = name.db.as_deref().unwrap_or(default_db);
+            let at = match groups.iter().position(|(d, _)| d == db) {
+                Some(at) => at,
+                None => {
+                    let mut empty = self.clone();
+                    empty.tables.clear();
+                    empty.renamed_from.clear();
+                    empty.rename_ddl.clear();
+                    groups.push((db.to_string(), empty));
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[at].1;
+            group.tables.push(name.clone());
+            if let Some(old) = self.renamed_from.get(i) {
+                group.renamed_from.push(old.clone());
+            }
+            if let Some(text) = self.rename_ddl.get(i) {
+                group.rename_ddl.push(text.clone());
+            }
+        }
+        groups
+    }
+
     /// The `ddl` of the record for one table of a `DROP TABLE` (Debezium's form:
     /// ``DROP TABLE IF EXISTS `db`.`t` `` for any number of tables, without the server's
     /// comments).
@@ -57,10 +104,10 @@ impl Statement {
 /// (`db.table`), whose order is that of the hash buckets: Java's `String.hashCode` of the
 /// id, spread as `HashMap` does, masked by the table size (16, doubled past 3/4 full);
 /// ties in insertion order.
-pub(crate) fn java_set_order(database: &str, tables: &[String]) -> String {
+pub(crate) fn java_set_order(database: &str, tables: &[Name]) -> String {
     let mut unique: Vec<(&str, u32)> = Vec::new();
-    for t in tables {
-        if unique.iter().any(|(u, _)| *u == t.as_str()) {
+    for t in tables.iter().map(|n| n.table.as_str()) {
+        if unique.iter().any(|(u, _)| *u == t) {
             continue;
         }
         let id = format!("{database}.{t}");
@@ -192,7 +239,6 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
     if is(&t, i, "IF") {
         i += if is(&t, i + 1, "NOT") { 3 } else { 2 };
     }
-    let mut database = None;
     let mut tables = Vec::new();
     let list_start = spanned.get(i).map_or(sql.len(), |(o, _)| *o);
     let prefix = sql
@@ -200,11 +246,8 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
         .unwrap_or_default()
         .to_string();
     loop {
-        let (db, name, used) = table_name(&t, i)?;
-        if database.is_none() {
-            database = db;
-        }
-        tables.push(name);
+        let (db, table, used) = table_name(&t, i)?;
+        tables.push(Name { db, table });
         i += used;
         if kind == TableChangeKind::Drop && t.get(i).map(String::as_str) == Some(",") {
             i += 1;
@@ -228,7 +271,6 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
     };
     Some(Statement {
         kind,
-        database,
         tables,
         renamed_from: Vec::new(),
         drop_text: (prefix, suffix),
@@ -242,18 +284,16 @@ pub(crate) fn statement(sql: &str) -> Option<Statement> {
     })
 }
 
-/// `RENAME TABLE a TO b[, c TO d]` (only renames within one database are described; the
-/// database is the first new name's). Each clause's `ddl` is Debezium's: the statement's text
+/// `RENAME TABLE a TO b[, c TO d]`. Each clause's `ddl` is Debezium's: the statement's text
 /// before its first clause and the clause as written.
 fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statement> {
     let mut i = 2;
-    let mut database = None;
     let (mut tables, mut renamed_from, mut clauses) = (Vec::new(), Vec::new(), Vec::new());
     let start = |i: usize| spanned.get(i).map_or(sql.len(), |(o, _)| *o);
     let prefix = sql.get(start(0)..start(2)).unwrap_or_default();
     loop {
         let clause_start = start(i);
-        let (_, old, used) = table_name(t, i)?;
+        let (old_db, old, used) = table_name(t, i)?;
         i += used;
         if !is(t, i, "TO") {
             return None;
@@ -261,11 +301,11 @@ fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statem
         let (db, new, used) = table_name(t, i + 1)?;
         i += used + 1;
         let clause_end = spanned.get(i - 1).map_or(sql.len(), |(o, w)| o + w.len());
-        if database.is_none() {
-            database = db;
-        }
-        tables.push(new);
-        renamed_from.push(old);
+        tables.push(Name { db, table: new });
+        renamed_from.push(Name {
+            db: old_db,
+            table: old,
+        });
         clauses.push(format!(
             "{prefix}{}",
             sql.get(clause_start..clause_end).unwrap_or_default()
@@ -277,7 +317,6 @@ fn rename(sql: &str, spanned: &[(usize, String)], t: &[String]) -> Option<Statem
     }
     Some(Statement {
         kind: TableChangeKind::Alter,
-        database,
         tables,
         renamed_from,
         drop_text: Default::default(),
@@ -940,17 +979,22 @@ pub(crate) fn parse_create(sql: &str, database_charset: Option<&str>) -> Option<
 mod tests {
     use super::*;
 
+    fn name(db: Option<&str>, table: &str) -> Name {
+        Name {
+            db: db.map(str::to_string),
+            table: table.to_string(),
+        }
+    }
+
     /// Statements are classified by what they do to which table.
     #[test]
     fn statements() {
         let s = statement("ALTER TABLE oracle.items ADD COLUMN p int").expect("alter");
         assert_eq!(s.kind, TableChangeKind::Alter);
-        assert_eq!(s.database.as_deref(), Some("oracle"));
-        assert_eq!(s.tables, vec!["items".to_string()]);
+        assert_eq!(s.tables, [name(Some("oracle"), "items")]);
         let s =
             statement("DROP TABLE IF EXISTS `a`, `b c` /* generated by server */").expect("drop");
-        assert_eq!(s.tables, vec!["a".to_string(), "b c".to_string()]);
-        assert_eq!(s.database, None);
+        assert_eq!(s.tables, [name(None, "a"), name(None, "b c")]);
         let s = statement("create or replace table `x`.`y` (id int)").expect("create");
         assert_eq!(s.kind, TableChangeKind::Create);
         let s = statement("CREATE TABLE oracle._b_new LIKE oracle.b").expect("like");
@@ -1036,7 +1080,7 @@ mod tests {
     /// `source.table` of a multi-table statement lists names in `java.util.HashSet` order.
     #[test]
     fn java_hash_set_order() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |v: &[&str]| v.iter().map(|t| name(None, t)).collect::<Vec<_>>();
         // Recorded from Debezium 3.6.3 (`*_created_dropped`).
         assert_eq!(
             java_set_order("oracle", &names(&["d1", "other", "d2"])),
@@ -1044,7 +1088,7 @@ mod tests {
         );
         assert_eq!(java_set_order("oracle", &names(&["t2", "t2"])), "t2");
         // 13 names: the set has doubled to 32 buckets (order printed by a Java 17 HashSet).
-        let many: Vec<String> = (0..13).map(|i| format!("t{i}")).collect();
+        let many: Vec<Name> = (0..13).map(|i| name(None, &format!("t{i}"))).collect();
         assert_eq!(
             java_set_order("db", &many),
             "t2,t3,t0,t1,t10,t11,t12,t8,t9,t6,t7,t4,t5"
@@ -1156,9 +1200,26 @@ mod tests {
     fn renames_defaults_and_flags() {
         let s = statement("RENAME TABLE oracle.a TO oracle.b, c TO d").expect("rename");
         assert_eq!(s.kind, TableChangeKind::Alter);
-        assert_eq!(s.database.as_deref(), Some("oracle"));
-        assert_eq!(s.tables, vec!["b".to_string(), "d".to_string()]);
-        assert_eq!(s.renamed_from, vec!["a".to_string(), "c".to_string()]);
+        assert_eq!(s.tables, [name(Some("oracle"), "b"), name(None, "d")]);
+        assert_eq!(s.renamed_from, [name(Some("oracle"), "a"), name(None, "c")]);
+        // Grouped by the new names' databases, the default one for unqualified names.
+        let s = statement("RENAME TABLE x.a TO x.b, y.c TO y.d, e TO x.f").expect("rename");
+        let groups = s.by_database("y");
+        let dbs: Vec<&str> = groups.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(dbs, ["x", "y"]);
+        assert_eq!(
+            groups[0].1.tables,
+            [name(Some("x"), "b"), name(Some("x"), "f")]
+        );
+        assert_eq!(
+            groups[0].1.renamed_from,
+            [name(Some("x"), "a"), name(None, "e")]
+        );
+        assert_eq!(
+            groups[0].1.rename_ddl,
+            ["RENAME TABLE x.a TO x.b", "RENAME TABLE e TO x.f"]
+        );
+        assert_eq!(groups[1].1.tables, [name(Some("y"), "d")]);
         // One `ddl` per clause, each as written after the statement's own prefix.
         let s = statement("rename  table oracle.a TO `oracle`.`_a_old` ,oracle._a_new to a")
             .expect("rename");

@@ -1088,9 +1088,5 @@ fn created_tables(stmt: &str, default_db: &str) -> Vec<TableId> {
     if st.kind != TableChangeKind::Create && st.renamed_from.is_empty() {
         return Vec::new();
     }
-    let db = st.database.unwrap_or_else(|| default_db.to_string());
-    st.tables
-        .into_iter()
-        .map(|t| TableId::new(db.clone(), t))
-        .collect()
+    st.tables.iter().map(|t| t.id(default_db)).collect()
 }

@@ -54,10 +54,24 @@ pub(super) async fn records(
     let Some(st) = ddl::statement(ddl.sql) else {
         return Ok(Vec::new());
     };
-    let db = st
-        .database
-        .clone()
-        .unwrap_or_else(|| ddl.default_db.to_string());
+    let mut out = Vec::new();
+    for (db, st) in st.by_database(ddl.default_db) {
+        out.extend(records_in(conn, mariadb, ddl, shapes, captured, db, &st).await?);
+    }
+    Ok(out)
+}
+
+/// The records of the part of a statement that names tables of `db` (see
+/// [`ddl::Statement::by_database`]).
+async fn records_in(
+    conn: &mut Conn,
+    mariadb: bool,
+    ddl: &Streamed<'_>,
+    shapes: &mut Shapes,
+    captured: &HashSet<TableId>,
+    db: String,
+    st: &ddl::Statement,
+) -> Result<Vec<Marker>, MySourceError> {
     if !captured.iter().any(|t| t.namespace == db) {
         return Ok(Vec::new());
     }
@@ -84,9 +98,10 @@ pub(super) async fn records(
         committed: None,
         captured,
         db,
+        default_db: ddl.default_db,
     };
     if !st.renamed_from.is_empty() {
-        return ctx.renames(&st, shapes, record).await;
+        return ctx.renames(st, shapes, record).await;
     }
     if let (TableChangeKind::Alter, Some(to), Some(from)) =
         (st.kind, &st.renamed_to, st.tables.first())
@@ -106,7 +121,7 @@ pub(super) async fn records(
             shapes.remove(&id);
             None
         } else {
-            let shape = match ctx.shape_after(ddl.sql, &st, &id, captured, shapes).await {
+            let shape = match ctx.shape_after(ddl.sql, st, &id, captured, shapes).await {
                 Ok(s) => s,
                 Err(_) if !captured => {
                     tracing::debug!(table = %id, "shape of a table that is not captured not read; forgotten");
@@ -152,12 +167,15 @@ struct Ctx<'a> {
     gtid: Option<Arc<str>>,
     committed: Option<bool>,
     captured: &'a HashSet<TableId>,
+    /// The database whose tables this part of the statement names.
     db: String,
+    /// The session's default database: where unqualified names are.
+    default_db: &'a str,
 }
 
 impl Ctx<'_> {
-    fn id(&self, name: &str) -> TableId {
-        TableId::new(self.db.clone(), name.to_string())
+    fn id(&self, name: &ddl::Name) -> TableId {
+        name.id(self.default_db)
     }
 
     /// [`history::ddl_committed`], asked at most once per statement.
@@ -188,8 +206,7 @@ impl Ctx<'_> {
         let stated = match (st.kind, old, &st.like) {
             (TableChangeKind::Alter, Some(old), _) => ddl::apply_alter(sql, old),
             (TableChangeKind::Create, _, Some((db, name))) => {
-                let source =
-                    TableId::new(db.clone().unwrap_or_else(|| self.db.clone()), name.clone());
+                let source = TableId::new(db.as_deref().unwrap_or(self.default_db), name.as_str());
                 shapes.get(&source).map(|s| (**s).clone())
             }
             (TableChangeKind::Create, _, None) => {
@@ -267,16 +284,17 @@ impl Ctx<'_> {
         record: impl Fn(String, Vec<TableChange>, String) -> Marker,
     ) -> Result<Vec<Marker>, MySourceError> {
         // Ends holding the table at every new name that still has one.
-        let mut moving: HashMap<&String, Option<Arc<TableDdl>>> = HashMap::new();
+        let mut moving: HashMap<TableId, Option<Arc<TableDdl>>> = HashMap::new();
         for (old, new) in st.renamed_from.iter().zip(&st.tables) {
-            let shape = match moving.remove(old) {
+            let old = self.id(old);
+            let shape = match moving.remove(&old) {
                 Some(s) => s,
-                None => shapes.remove(&self.id(old)),
+                None => shapes.remove(&old),
             };
-            moving.insert(new, shape);
+            moving.insert(self.id(new), shape);
         }
-        for (name, shape) in &moving {
-            let id = self.id(name);
+        for (id, shape) in &moving {
+            let id = id.clone();
             let shape = match shape {
                 Some(s) => Arc::clone(s),
                 None if self.captured.contains(&id) => {
@@ -301,7 +319,7 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (new, ddl) in st.tables.iter().zip(&st.rename_ddl) {
             let id = self.id(new);
-            let changes = if !moving.contains_key(new) {
+            let changes = if !moving.contains_key(&id) {
                 Vec::new()
             } else if let Some(shape) = shapes.get(&id).filter(|_| self.captured.contains(&id)) {
                 vec![TableChange {
