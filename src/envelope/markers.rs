@@ -24,13 +24,7 @@ impl EnvelopeEncoder {
                     return;
                 };
                 let (key, value) = self.wrap_tx(&id, |id, v| tx.end_payload(id, v));
-                out.push(Record {
-                    topic: Arc::clone(&self.transaction_topic),
-                    key: Some(key),
-                    value: Some(value),
-                    headers: Vec::new(),
-                    form: Form::Envelope,
-                });
+                out.push(Record::envelope(&self.transaction_topic, key, value));
             }
             Marker::Message(msg) => self.encode_message(msg, out),
             Marker::SchemaChange(c) => self.encode_schema_change(c, out),
@@ -119,13 +113,7 @@ impl EnvelopeEncoder {
             key.push(b'}');
             value.push(b'}');
         }
-        out.push(Record {
-            topic: Arc::clone(&self.schema_change_topic),
-            key: Some(key),
-            value: Some(value),
-            headers: Vec::new(),
-            form: Form::Envelope,
-        });
+        out.push(Record::envelope(&self.schema_change_topic, key, value));
     }
 
     fn encode_message(&mut self, msg: &LogicalMessage, out: &mut Vec<Record>) {
@@ -171,12 +159,6 @@ impl EnvelopeEncoder {
             key.push(b'}');
             value.push(b'}');
         }
-        out.push(Record {
-            topic: Arc::clone(&self.message_topic),
-            key: Some(key),
-            value: Some(value),
-            headers: Vec::new(),
-            form: Form::Envelope,
-        });
+        out.push(Record::envelope(&self.message_topic, key, value));
     }
 }

@@ -80,6 +80,20 @@ pub struct Record {
     pub form: Form,
 }
 
+impl Record {
+    /// A record of the encoder's own (a transaction boundary, a schema change, a message):
+    /// JSON with schemas, no headers.
+    fn envelope(topic: &Arc<str>, key: Vec<u8>, value: Vec<u8>) -> Self {
+        Self {
+            topic: Arc::clone(topic),
+            key: Some(key),
+            value: Some(value),
+            headers: Vec::new(),
+            form: Form::Envelope,
+        }
+    }
+}
+
 /// How a record's parts are written.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Form {
@@ -291,13 +305,7 @@ impl EnvelopeEncoder {
             tx.begun = true;
             let ts = tx.commit_ts_us;
             let (key, value) = self.wrap_tx(&id, |id, v| transaction::begin_payload(id, ts, v));
-            out.push(Record {
-                topic: Arc::clone(&self.transaction_topic),
-                key: Some(key),
-                value: Some(value),
-                headers: Vec::new(),
-                form: Form::Envelope,
-            });
+            out.push(Record::envelope(&self.transaction_topic, key, value));
         }
         let tx = self.tx.as_mut()?;
         let (total, in_collection) = tx.count(collection);

@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use mysql_async::binlog::events::{OptionalMetadataField, RowsEventData, TableMapEvent};
+use mysql_async::binlog::events::{
+    ColumnCharsets, DefaultCharset, OptionalMetadataField, RowsEventData, TableMapEvent,
+};
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::consts::ColumnType as MyType;
 use mysql_async::Value as MyValue;
@@ -357,18 +359,55 @@ fn fits(kind: &Kind, ty: MyType) -> bool {
 struct MapMeta {
     names: Vec<String>,
     unsigned: Vec<bool>,
-    default_charset: Option<u16>,
-    charsets: Vec<(u64, u16)>,
-    column_charsets: Vec<u16>,
+    /// The collations of the character columns.
+    text: Collations,
     /// Each ENUM's and each SET's labels, as the column's charset encodes them.
     enums: Vec<Vec<Vec<u8>>>,
     sets: Vec<Vec<Vec<u8>>>,
-    /// The collations of the ENUM and SET columns (counted together, in column order): a
-    /// default and the exceptions, or one per column.
-    enum_set_default_charset: Option<u16>,
-    enum_set_charsets: Vec<(u64, u16)>,
-    enum_set_column_charsets: Vec<u16>,
+    /// The collations of the ENUM and SET columns (counted together, in column order).
+    enum_set: Collations,
     key: Vec<usize>,
+}
+
+/// The collations of one kind of column, as a table map lists them: a default and the
+/// exceptions (`DEFAULT_CHARSET`), or one per column (`COLUMN_CHARSET`).
+#[derive(Debug, Default)]
+struct Collations {
+    default: Option<u16>,
+    exceptions: Vec<(u64, u16)>,
+    per_column: Vec<u16>,
+}
+
+impl Collations {
+    fn read_default(&mut self, d: &DefaultCharset<'_>) -> Result<(), DecodeFail> {
+        self.default = Some(d.default_charset());
+        for nd in d.iter_non_default() {
+            let nd = nd.map_err(bad)?;
+            self.exceptions.push((nd.column_index(), nd.charset()));
+        }
+        Ok(())
+    }
+
+    fn read_per_column(&mut self, c: &ColumnCharsets<'_>) -> Result<(), DecodeFail> {
+        for cs in c.iter_charsets() {
+            self.per_column.push(cs.map_err(bad)?);
+        }
+        Ok(())
+    }
+
+    /// The collation of the `i`-th column of this kind (0-based).
+    fn of(&self, i: usize) -> Option<u16> {
+        self.per_column
+            .get(i)
+            .copied()
+            .or_else(|| {
+                self.exceptions
+                    .iter()
+                    .find(|(c, _)| *c == i as u64)
+                    .map(|(_, cs)| *cs)
+            })
+            .or(self.default)
+    }
 }
 
 fn bad(e: impl std::fmt::Display) -> DecodeFail {
@@ -387,30 +426,10 @@ fn map_meta(tme: &TableMapEvent<'_>) -> Result<MapMeta, DecodeFail> {
             OptionalMetadataField::Signedness(bits) => {
                 m.unsigned = bits.iter().map(|b| *b).collect();
             }
-            OptionalMetadataField::DefaultCharset(d) => {
-                m.default_charset = Some(d.default_charset());
-                for nd in d.iter_non_default() {
-                    let nd = nd.map_err(bad)?;
-                    m.charsets.push((nd.column_index(), nd.charset()));
-                }
-            }
-            OptionalMetadataField::ColumnCharset(c) => {
-                for cs in c.iter_charsets() {
-                    m.column_charsets.push(cs.map_err(bad)?);
-                }
-            }
-            OptionalMetadataField::EnumAndSetDefaultCharset(d) => {
-                m.enum_set_default_charset = Some(d.default_charset());
-                for nd in d.iter_non_default() {
-                    let nd = nd.map_err(bad)?;
-                    m.enum_set_charsets.push((nd.column_index(), nd.charset()));
-                }
-            }
-            OptionalMetadataField::EnumAndSetColumnCharset(c) => {
-                for cs in c.iter_charsets() {
-                    m.enum_set_column_charsets.push(cs.map_err(bad)?);
-                }
-            }
+            OptionalMetadataField::DefaultCharset(d) => m.text.read_default(&d)?,
+            OptionalMetadataField::ColumnCharset(c) => m.text.read_per_column(&c)?,
+            OptionalMetadataField::EnumAndSetDefaultCharset(d) => m.enum_set.read_default(&d)?,
+            OptionalMetadataField::EnumAndSetColumnCharset(c) => m.enum_set.read_per_column(&c)?,
             // The parser's own iterator sizes a vector from the claimed label count (2^36
             // labels aborted the process): read the raw bytes, counts checked first.
             OptionalMetadataField::EnumStrValue(e) => {
@@ -642,18 +661,9 @@ fn table_from_map_inner(
     let mut enum_set = 0usize;
     let mut labels_of = |raw: Option<&Vec<Vec<u8>>>| -> Arc<[String]> {
         enum_set += 1;
-        let ci = (enum_set - 1) as u64;
         let charset = meta
-            .enum_set_column_charsets
-            .get(enum_set - 1)
-            .copied()
-            .or_else(|| {
-                meta.enum_set_charsets
-                    .iter()
-                    .find(|(c, _)| *c == ci)
-                    .map(|(_, cs)| *cs)
-            })
-            .or(meta.enum_set_default_charset)
+            .enum_set
+            .of(enum_set - 1)
             .map_or(Charset::Utf8, Charset::of_collation);
         raw.map(|l| l.iter().map(|b| charset.decode(b.clone())).collect())
             .unwrap_or_default()
@@ -670,17 +680,7 @@ fn table_from_map_inner(
         };
         let charset = if ty.is_character_type() {
             character += 1;
-            let ci = (character - 1) as u64;
-            meta.column_charsets
-                .get(character - 1)
-                .copied()
-                .or_else(|| {
-                    meta.charsets
-                        .iter()
-                        .find(|(c, _)| *c == ci)
-                        .map(|(_, cs)| *cs)
-                })
-                .or(meta.default_charset)
+            meta.text.of(character - 1)
         } else {
             None
         };
