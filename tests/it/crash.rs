@@ -189,16 +189,11 @@ async fn transactional_producer_fences_a_stale_instance() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let config_a = sluice::write_config(
-        tmp.path(),
-        "fence",
-        pg.port,
-        "app",
-        &["public.t"],
-        &bootstrap,
-        "",
-        "      transactions: true",
-    );
+    let config_a = crate::support::config::PgConnector::new("fence", pg.port, "app", &bootstrap)
+        .table("public.t")
+        .sink("transactions", true)
+        .write(tmp.path())
+        .path;
     // The same connector and offsets, another HTTP port: a second instance.
     let text = std::fs::read_to_string(&config_a).expect("config");
     let text_b = text

@@ -1,5 +1,6 @@
 //! Bad input gets a clear error and a non-zero exit.
 
+use crate::support::config::PgConnector;
 use crate::support::postgres::Pg;
 use crate::support::sluice;
 
@@ -7,16 +8,11 @@ use crate::support::sluice;
 #[test]
 fn bad_config_field() {
     let tmp = crate::support::test_dir();
-    let path = sluice::write_config(
-        tmp.path(),
-        "bad",
-        5432,
-        "db",
-        &["public.t"],
-        "127.0.0.1:9",
-        "      slot_nmae: x\n",
-        "",
-    );
+    let path = PgConnector::new("bad", 5432, "db", "127.0.0.1:9")
+        .table("public.t")
+        .source("slot_nmae", "x")
+        .write(tmp.path())
+        .path;
     for cmd in ["validate", "run"] {
         let (code, err) = sluice::run_to_end(&[cmd], &path);
         assert_eq!(code, 2, "{cmd}: {err}");
@@ -29,7 +25,10 @@ fn bad_config_field() {
 #[test]
 fn bad_table_name() {
     let tmp = crate::support::test_dir();
-    let path = sluice::write_config(tmp.path(), "bad", 5432, "db", &["t"], "127.0.0.1:9", "", "");
+    let path = PgConnector::new("bad", 5432, "db", "127.0.0.1:9")
+        .table("t")
+        .write(tmp.path())
+        .path;
     let (code, err) = sluice::run_to_end(&["validate"], &path);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -48,16 +47,11 @@ async fn wal_level_replica() {
         .expect("create table");
     let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
     let tmp = crate::support::test_dir();
-    let path = sluice::write_config(
-        tmp.path(),
-        "walcheck",
-        pg.port,
-        "app",
-        &["public.t"],
-        &cluster.bootstrap_servers(),
-        "",
-        "      create_topics: false\n",
-    );
+    let path = PgConnector::new("walcheck", pg.port, "app", &cluster.bootstrap_servers())
+        .table("public.t")
+        .sink("create_topics", false)
+        .write(tmp.path())
+        .path;
     let cfg = path.clone();
     let (code, err) = tokio::task::spawn_blocking(move || sluice::run_to_end(&["run"], &cfg))
         .await
@@ -78,16 +72,11 @@ async fn listed_view_is_refused() {
         .expect("view");
     let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
     let tmp = crate::support::test_dir();
-    let path = sluice::write_config(
-        tmp.path(),
-        "missing",
-        pg.port,
-        "app",
-        &["public.nope"],
-        &cluster.bootstrap_servers(),
-        "",
-        "      create_topics: false\n",
-    );
+    let path = PgConnector::new("missing", pg.port, "app", &cluster.bootstrap_servers())
+        .table("public.nope")
+        .sink("create_topics", false)
+        .write(tmp.path())
+        .path;
     let cfg = path.clone();
     let (code, err) = tokio::task::spawn_blocking(move || sluice::run_to_end(&["run"], &cfg))
         .await

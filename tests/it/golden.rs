@@ -104,16 +104,12 @@ async fn run_golden(bootstrap: &str, schemas_enable: bool, create_topics: bool, 
         client.batch_execute(&s).await.expect("setup statement");
     }
     let tmp = crate::support::test_dir();
-    let config = sluice::write_config(
-        tmp.path(),
-        "anchor",
-        pg.port,
-        "anchor",
-        &["public.golden_types"],
-        bootstrap,
-        "",
-        &format!("      schemas_enable: {schemas_enable}\n      create_topics: {create_topics}\n"),
-    );
+    let config = crate::support::config::PgConnector::new("anchor", pg.port, "anchor", bootstrap)
+        .table("public.golden_types")
+        .sink("schemas_enable", schemas_enable)
+        .sink("create_topics", create_topics)
+        .write(tmp.path())
+        .path;
     let log = tmp.path().join("sluice.log");
     let child = sluice::spawn(&config, &log);
     let topic = "anchor.public.golden_types";

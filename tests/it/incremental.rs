@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::config::{PgConnector, Written};
 use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
@@ -28,12 +29,22 @@ fn produce(bootstrap: &str, topic: &str, key: &str, value: &str) {
     assert!(p.wait().expect("kcat").success());
 }
 
-fn http_port(config: &Path) -> u16 {
-    let text = std::fs::read_to_string(config).expect("config");
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("http_listen_addr: 127.0.0.1:"))
-        .and_then(|p| p.parse().ok())
-        .expect("http port")
+/// The connector `inc` on database `app` capturing `tables`, with `settings` on its source.
+fn inc_config(
+    dir: &Path,
+    port: u16,
+    bootstrap: &str,
+    tables: &[&str],
+    settings: &[(&str, String)],
+) -> Written {
+    let mut c = PgConnector::new("inc", port, "app", bootstrap);
+    for t in tables {
+        c = c.table(t);
+    }
+    for (k, v) in settings {
+        c = c.source(k, v);
+    }
+    c.write(dir)
 }
 
 /// Per key, in topic order: every record's version (`after.version`; a delete's
@@ -144,19 +155,10 @@ async fn setup(pg: &Pg, rows: i32) -> tokio_postgres::Client {
 }
 
 /// Run with `other` only until it streams, then stop: `items` is added afterwards.
-async fn first_run(dir: &Path, port: u16, bootstrap: &str, extra: &str) {
-    let config = sluice::write_config(
-        dir,
-        "inc",
-        port,
-        "app",
-        &["public.other"],
-        bootstrap,
-        extra,
-        "",
-    );
+async fn first_run(dir: &Path, port: u16, bootstrap: &str, settings: &[(&str, String)]) {
+    let config = inc_config(dir, port, bootstrap, &["public.other"], settings);
     let log = dir.join("sluice-first.log");
-    let mut child = sluice::spawn(&config, &log);
+    let mut child = sluice::spawn(&config.path, &log);
     wait_for(
         "the first run's snapshot",
         Duration::from_secs(60),
@@ -188,22 +190,22 @@ async fn under_writes(version: u32) {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let extra = "      snapshot_chunk_size: 10\n      signal_kafka_topic: inc-signals\n";
+    let settings = [
+        ("snapshot_chunk_size", "10".to_string()),
+        ("signal_kafka_topic", "inc-signals".to_string()),
+    ];
     // The signal topic exists before sluice reads it (from its end).
     produce(&bootstrap, "inc-signals", "another-connector", "{}");
-    first_run(tmp.path(), pg.port, &bootstrap, extra).await;
+    first_run(tmp.path(), pg.port, &bootstrap, &settings).await;
 
-    let config = sluice::write_config(
+    let written = inc_config(
         tmp.path(),
-        "inc",
         pg.port,
-        "app",
-        &["public.other", "public.items"],
         &bootstrap,
-        extra,
-        "",
+        &["public.other", "public.items"],
+        &settings,
     );
-    let http = http_port(&config);
+    let (config, http) = (written.path, written.http);
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&config, &log);
     // The writer: versions only grow, per key (a re-inserted row continues its count).
@@ -342,25 +344,22 @@ async fn interrupted(initial: bool) {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let mut extra = format!("      snapshot_chunk_size: {chunk}\n");
+    let mut settings = vec![("snapshot_chunk_size", chunk.to_string())];
     if initial {
-        extra.push_str("      snapshot_consistency: chunked\n");
+        settings.push(("snapshot_consistency", "chunked".to_string()));
     } else {
-        first_run(tmp.path(), pg.port, &bootstrap, &extra).await;
+        first_run(tmp.path(), pg.port, &bootstrap, &settings).await;
     }
-    let config = sluice::write_config(
+    let written = inc_config(
         tmp.path(),
-        "inc",
         pg.port,
-        "app",
-        &["public.other", "public.items"],
         &bootstrap,
-        &extra,
-        "",
+        &["public.other", "public.items"],
+        &settings,
     );
+    let (config, http) = (written.path, written.http);
     let log = tmp.path().join("sluice.log");
     let topic = "inc.public.items";
-    let http = http_port(&config);
     let mut child = sluice::spawn(&config, &log);
     wait_for("a third of the rows", Duration::from_secs(120), || async {
         let read = crate::support::metric(http, "sluice_snapshot_rows_total").await;
@@ -410,17 +409,14 @@ async fn table_created_later_is_captured() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let config = sluice::write_config(
+    let written = inc_config(
         tmp.path(),
-        "inc",
         pg.port,
-        "app",
-        &["public.other", "public.later"],
         &bootstrap,
-        "",
-        "",
+        &["public.other", "public.later"],
+        &[],
     );
-    let http = http_port(&config);
+    let (config, http) = (written.path, written.http);
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&config, &log);
     wait_for("streaming", Duration::from_secs(60), || async {
@@ -467,16 +463,12 @@ async fn table_patterns_capture_matching_tables_also_created_later() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let config = sluice::write_config(
-        tmp.path(),
-        "pat",
-        pg.port,
-        "app",
-        &["public.other"],
-        &bootstrap,
-        "      table_include_list: ['public\\.p_.*']\n      table_exclude_list: ['public\\.p_skip']\n",
-        "",
-    );
+    let config = PgConnector::new("pat", pg.port, "app", &bootstrap)
+        .table("public.other")
+        .source("table_include_list", r"['public\.p_.*']")
+        .source("table_exclude_list", r"['public\.p_skip']")
+        .write(tmp.path())
+        .path;
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&config, &log);
     let ids = |topic: &str| -> Vec<i64> {
@@ -531,7 +523,7 @@ async fn api_pauses_resumes_and_stops_an_incremental_snapshot() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let written = crate::support::config::PgConnector::new("inc", pg.port, "app", &bootstrap)
+    let written = PgConnector::new("inc", pg.port, "app", &bootstrap)
         .table("public.items")
         .source("snapshot_mode", "no_data")
         .source("snapshot_chunk_size", 10)

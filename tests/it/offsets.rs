@@ -8,25 +8,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::crash::{assert_committed_in_order, items_table, items_values, wait_for_final_values};
+use crate::support::config::PgConnector;
 use crate::support::kafka::{kcat_format, kcat_read, Kafka};
 use crate::support::postgres::Pg;
 use crate::support::{sluice, wait_for};
 
 /// The usual one-table config, with the Kafka offsets store on `topic`.
 fn config(dir: &Path, pg: u16, bootstrap: &str, topic: &str) -> PathBuf {
-    config_with(dir, pg, bootstrap, topic, "")
+    connector(pg, bootstrap, topic).write(dir).path
 }
 
-fn config_with(dir: &Path, pg: u16, bootstrap: &str, topic: &str, sink: &str) -> PathBuf {
-    let path = sluice::write_config(dir, "ko", pg, "app", &["public.items"], bootstrap, "", sink);
-    let text = std::fs::read_to_string(&path).expect("config");
-    let text = text.replacen(
-        "service:\n",
-        &format!("service:\n  offsets:\n    store: kafka\n    topic: {topic}\n"),
-        1,
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
+/// The connector `ko` capturing `public.items`, its offsets in the Kafka store on `topic`.
+fn connector(pg: u16, bootstrap: &str, topic: &str) -> PgConnector {
+    PgConnector::new("ko", pg, "app", bootstrap)
+        .table("public.items")
+        .service("offsets", format!("\n    store: kafka\n    topic: {topic}"))
 }
 
 /// SIGKILL mid-stream, the offsets directory deleted, restart: the connector resumes from
@@ -59,7 +55,7 @@ async fn kafka_offsets_resume_after_sigkill_without_files() {
         if n == total / 3 {
             child.kill();
             // Whatever a file store would have written is gone.
-            let _ = std::fs::remove_dir_all(tmp.path().join("offsets"));
+            let _ = std::fs::remove_dir_all(tmp.path().join("offsets-ko"));
         }
         if n == total / 2 {
             child = sluice::spawn(&cfg, &log);
@@ -76,7 +72,7 @@ async fn kafka_offsets_resume_after_sigkill_without_files() {
     );
     assert_committed_in_order(&records, &committed);
     assert!(
-        !tmp.path().join("offsets").join("ko.json").exists(),
+        !tmp.path().join("offsets-ko").join("ko.json").exists(),
         "no offsets file with the Kafka store"
     );
     // The checkpoint records are keyed by the connector, on a compacted topic.
@@ -191,19 +187,12 @@ async fn transactions_with_kafka_offsets_are_exactly_once_across_sigkill() {
     let broker = Kafka::start();
     let bootstrap = broker.bootstrap();
     let tmp = crate::support::test_dir();
-    let cfg = config_with(
-        tmp.path(),
-        pg.port,
-        &bootstrap,
-        "ko-offsets",
-        "      transactions: true\n      topic_partitions: 3\n",
-    );
-    let text = std::fs::read_to_string(&cfg).expect("config");
-    std::fs::write(
-        &cfg,
-        text.replacen("    sink:\n", "    max_batch_events: 3\n    sink:\n", 1),
-    )
-    .expect("write config");
+    let cfg = connector(pg.port, &bootstrap, "ko-offsets")
+        .connector("max_batch_events", 3)
+        .sink("transactions", true)
+        .sink("topic_partitions", 3)
+        .write(tmp.path())
+        .path;
     let log = tmp.path().join("sluice.log");
     let mut child = sluice::spawn(&cfg, &log);
     let topic = "ko.public.items";

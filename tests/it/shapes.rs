@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::golden::terminate_cleanly;
+use crate::support::config::PgConnector;
 use crate::support::kafka::{kcat_read, KRecord, Kafka};
 use crate::support::mariadb::Maria;
 use crate::support::postgres::Pg;
@@ -62,16 +63,10 @@ async fn pg_partitioned_table_survives_restarts() {
     .expect("setup");
     let broker = Kafka::start();
     let tmp = crate::support::test_dir();
-    let cfg = sluice::write_config(
-        tmp.path(),
-        "p",
-        pg.port,
-        "app",
-        &["public.measure"],
-        &broker.bootstrap(),
-        "",
-        "",
-    );
+    let cfg = PgConnector::new("p", pg.port, "app", &broker.bootstrap())
+        .table("public.measure")
+        .write(tmp.path())
+        .path;
     let log = tmp.path().join("sluice.log");
     let topic = "p.public.measure";
     let child = sluice::spawn(&cfg, &log);
@@ -145,16 +140,10 @@ async fn keyless_table_refuses_existing_compacted_topic() {
         .expect("create topic");
     assert!(res.iter().all(Result::is_ok), "{res:?}");
     let tmp = crate::support::test_dir();
-    let cfg = sluice::write_config(
-        tmp.path(),
-        "k",
-        pg.port,
-        "app",
-        &["public.nokey"],
-        &broker.bootstrap(),
-        "",
-        "",
-    );
+    let cfg = PgConnector::new("k", pg.port, "app", &broker.bootstrap())
+        .table("public.nokey")
+        .write(tmp.path())
+        .path;
     let (code, stderr) = tokio::time::timeout(
         Duration::from_secs(90),
         tokio::task::spawn_blocking(move || sluice::run_to_end(&["run"], &cfg)),
@@ -234,16 +223,11 @@ async fn pg_key_column_dropped_while_streaming() {
     .expect("setup");
     let broker = Kafka::start();
     let tmp = crate::support::test_dir();
-    let cfg = sluice::write_config(
-        tmp.path(),
-        "k",
-        pg.port,
-        "app",
-        &["public.acct"],
-        &broker.bootstrap(),
-        "      key_columns:\n        public.acct: [code]",
-        "",
-    );
+    let cfg = PgConnector::new("k", pg.port, "app", &broker.bootstrap())
+        .table("public.acct")
+        .source("key_columns", "\n        public.acct: [code]")
+        .write(tmp.path())
+        .path;
     let log = tmp.path().join("sluice.log");
     let topic = "k.public.acct";
     let child = sluice::spawn(&cfg, &log);

@@ -20,6 +20,8 @@ pub struct PgConnector {
     database: String,
     bootstrap: String,
     tables: Vec<String>,
+    service: Vec<(String, String)>,
+    connector: Vec<(String, String)>,
     source: Vec<(String, String)>,
     sink: Vec<(String, String)>,
 }
@@ -42,6 +44,8 @@ impl PgConnector {
             database: database.into(),
             bootstrap: bootstrap.into(),
             tables: Vec::new(),
+            service: Vec::new(),
+            connector: Vec::new(),
             source: vec![("status_interval_ms".into(), "200".into())],
             sink: Vec::new(),
         }
@@ -53,7 +57,23 @@ impl PgConnector {
         self
     }
 
-    /// A source setting (the value as YAML; strings are quoted by the caller when needed).
+    /// A service setting (`service.<key>`; a nested value starts with a line end and is
+    /// indented by four spaces).
+    pub fn service(mut self, key: &str, value: impl Display) -> Self {
+        self.service.retain(|(k, _)| k != key);
+        self.service.push((key.into(), value.to_string()));
+        self
+    }
+
+    /// A connector setting beside its source and sink (`max_batch_events`, …).
+    pub fn connector(mut self, key: &str, value: impl Display) -> Self {
+        self.connector.retain(|(k, _)| k != key);
+        self.connector.push((key.into(), value.to_string()));
+        self
+    }
+
+    /// A source setting (the value as YAML; strings are quoted by the caller when needed; a
+    /// nested value starts with a line end and is indented by eight spaces).
     pub fn source(mut self, key: &str, value: impl Display) -> Self {
         self.source.retain(|(k, _)| k != key);
         self.source.push((key.into(), value.to_string()));
@@ -76,15 +96,24 @@ impl PgConnector {
             .map(|t| format!("\"{t}\""))
             .collect::<Vec<_>>()
             .join(", ");
+        let offsets_dir = dir.join(format!("offsets-{}", self.name));
         let mut text = format!(
-            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\n\
-             connectors:\n  {name}:\n    source:\n      type: postgres\n      host: 127.0.0.1\n      \
-             port: {port}\n      user: postgres\n      database: {db}\n      tables: [{tables}]\n",
-            off = dir.join(format!("offsets-{}", self.name)).display(),
-            name = self.name,
+            "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\n",
+            off = offsets_dir.display()
+        );
+        for (k, v) in &self.service {
+            text.push_str(&format!("  {k}: {v}\n"));
+        }
+        text.push_str(&format!("connectors:\n  {}:\n", self.name));
+        for (k, v) in &self.connector {
+            text.push_str(&format!("    {k}: {v}\n"));
+        }
+        text.push_str(&format!(
+            "    source:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n      \
+             user: postgres\n      database: {db}\n      tables: [{tables}]\n",
             port = self.port,
             db = self.database,
-        );
+        ));
         for (k, v) in &self.source {
             text.push_str(&format!("      {k}: {v}\n"));
         }

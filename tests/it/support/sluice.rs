@@ -3,55 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// Write a single-connector config and return its path.
-#[allow(clippy::too_many_arguments)]
-pub fn write_config(
-    dir: &Path,
-    name: &str,
-    pg_port: u16,
-    db: &str,
-    tables: &[&str],
-    bootstrap: &str,
-    extra_source: &str,
-    extra_sink: &str,
-) -> PathBuf {
-    let http = super::free_port();
-    let tables = tables
-        .iter()
-        .map(|t| format!("\"{t}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let off = dir.join("offsets").display().to_string();
-    let text = [
-        "service:".to_string(),
-        format!("  http_listen_addr: 127.0.0.1:{http}"),
-        format!("  offsets_dir: {off}"),
-        "connectors:".to_string(),
-        format!("  {name}:"),
-        "    source:".to_string(),
-        "      type: postgres".to_string(),
-        "      host: 127.0.0.1".to_string(),
-        format!("      port: {pg_port}"),
-        "      user: postgres".to_string(),
-        format!("      database: {db}"),
-        format!("      tables: [{tables}]"),
-        "      status_interval_ms: 200".to_string(),
-        extra_source.trim_end().to_string(),
-        "    sink:".to_string(),
-        "      type: kafka".to_string(),
-        format!("      bootstrap_servers: \"{bootstrap}\""),
-        extra_sink.trim_end().to_string(),
-    ]
-    .into_iter()
-    .filter(|l| !l.is_empty())
-    .collect::<Vec<_>>()
-    .join("\n")
-        + "\n";
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
 /// A running sluice process, killed (SIGKILL) when dropped so a failing test leaves nothing.
 pub struct Sluice(pub Child);
 
