@@ -54,35 +54,33 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
-    /// The statement's tables grouped by database (unqualified names in `default_db`), in
-    /// the order the databases first appear: Debezium writes each database's records as if
-    /// the statement named only its tables. A `RENAME TABLE` clause belongs to its new
-    /// name's database.
-    pub(crate) fn by_database(&self, default_db: &str) -> Vec<(String, Statement)> {
-        let mut groups: Vec<(String, Statement)> = Vec::new();
-        for (i, name) in self.tables.iter().enumerate() {
-            let db = name.db.as_deref().unwrap_or(default_db);
-            let at = match groups.iter().position(|(d, _)| d == db) {
-                Some(at) => at,
-                None => {
-                    let mut empty = self.clone();
-                    empty.tables.clear();
-                    empty.renamed_from.clear();
-                    empty.rename_ddl.clear();
-                    groups.push((db.to_string(), empty));
-                    groups.len() - 1
-                }
-            };
-            let group = &mut groups[at].1;
-            group.tables.push(name.clone());
-            if let Some(old) = self.renamed_from.get(i) {
-                group.renamed_from.push(old.clone());
-            }
-            if let Some(text) = self.rename_ddl.get(i) {
-                group.rename_ddl.push(text.clone());
+    /// The statement split into one statement per table (with its rename clause), in the
+    /// order written. Debezium writes a statement that names tables of several databases
+    /// that way: a record per table, in statement order, each naming only its own table
+    /// (recorded cases `maria_two_dbs`, `mysql8_two_dbs`).
+    pub(crate) fn per_table(&self) -> Vec<Statement> {
+        (0..self.tables.len())
+            .map(|i| {
+                let mut one = self.clone();
+                one.tables = self.tables[i..=i].to_vec();
+                one.renamed_from = self.renamed_from.get(i).cloned().into_iter().collect();
+                one.rename_ddl = self.rename_ddl.get(i).cloned().into_iter().collect();
+                one
+            })
+            .collect()
+    }
+
+    /// The databases the statement's tables are in (unqualified names in `default_db`), each
+    /// once, in the order they first appear.
+    pub(crate) fn databases(&self, default_db: &str) -> Vec<String> {
+        let mut dbs: Vec<String> = Vec::new();
+        for t in &self.tables {
+            let db = t.db.as_deref().unwrap_or(default_db);
+            if !dbs.iter().any(|d| d == db) {
+                dbs.push(db.to_string());
             }
         }
-        groups
+        dbs
     }
 
     /// The `ddl` of the record for one table of a `DROP TABLE` (Debezium's form:
@@ -1202,24 +1200,15 @@ mod tests {
         assert_eq!(s.kind, TableChangeKind::Alter);
         assert_eq!(s.tables, [name(Some("oracle"), "b"), name(None, "d")]);
         assert_eq!(s.renamed_from, [name(Some("oracle"), "a"), name(None, "c")]);
-        // Grouped by the new names' databases, the default one for unqualified names.
+        // Split per table, in order, each with its own clause; the databases, in order.
         let s = statement("RENAME TABLE x.a TO x.b, y.c TO y.d, e TO x.f").expect("rename");
-        let groups = s.by_database("y");
-        let dbs: Vec<&str> = groups.iter().map(|(d, _)| d.as_str()).collect();
-        assert_eq!(dbs, ["x", "y"]);
-        assert_eq!(
-            groups[0].1.tables,
-            [name(Some("x"), "b"), name(Some("x"), "f")]
-        );
-        assert_eq!(
-            groups[0].1.renamed_from,
-            [name(Some("x"), "a"), name(None, "e")]
-        );
-        assert_eq!(
-            groups[0].1.rename_ddl,
-            ["RENAME TABLE x.a TO x.b", "RENAME TABLE e TO x.f"]
-        );
-        assert_eq!(groups[1].1.tables, [name(Some("y"), "d")]);
+        assert_eq!(s.databases("y"), ["x", "y"]);
+        let parts = s.per_table();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1].tables, [name(Some("y"), "d")]);
+        assert_eq!(parts[1].renamed_from, [name(Some("y"), "c")]);
+        assert_eq!(parts[2].renamed_from, [name(None, "e")]);
+        assert_eq!(parts[2].rename_ddl, ["RENAME TABLE e TO x.f"]);
         // One `ddl` per clause, each as written after the statement's own prefix.
         let s = statement("rename  table oracle.a TO `oracle`.`_a_old` ,oracle._a_new to a")
             .expect("rename");

@@ -54,15 +54,28 @@ pub(super) async fn records(
     let Some(st) = ddl::statement(ddl.sql) else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    for (db, st) in st.by_database(ddl.default_db) {
-        out.extend(records_in(conn, mariadb, ddl, shapes, captured, db, &st).await?);
-    }
-    Ok(out)
+    let dbs = st.databases(ddl.default_db);
+    let [db] = &dbs[..] else {
+        // Tables of several databases: a record per table, in statement order, as Debezium
+        // writes them.
+        let mut out = Vec::new();
+        for (part, db) in st.per_table().iter().zip(dbs_of(&st, ddl.default_db)) {
+            out.extend(records_in(conn, mariadb, ddl, shapes, captured, db, part).await?);
+        }
+        return Ok(out);
+    };
+    records_in(conn, mariadb, ddl, shapes, captured, db.clone(), &st).await
 }
 
-/// The records of the part of a statement that names tables of `db` (see
-/// [`ddl::Statement::by_database`]).
+/// The database of each of a statement's tables, in order.
+fn dbs_of(st: &ddl::Statement, default_db: &str) -> Vec<String> {
+    st.tables
+        .iter()
+        .map(|t| t.id(default_db).namespace)
+        .collect()
+}
+
+/// The records of a statement (or of one table of it) whose tables are all in `db`.
 async fn records_in(
     conn: &mut Conn,
     mariadb: bool,
