@@ -1518,6 +1518,23 @@ mod fuzz {
         b
     }
 
+    /// The column kinds of the table map event `raw` (of table `db.t`), as read from it.
+    fn map_kinds(raw: &[u8]) -> Result<Vec<Kind>, DecodeFail> {
+        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
+        let ev = Event::read(&fde, raw).expect("event");
+        let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
+            panic!("a table map");
+        };
+        table_from_map(
+            TableId::new("db", "t"),
+            &tme,
+            None,
+            None,
+            &KeyOverrides::default(),
+        )
+        .map(|t| t.kinds.clone())
+    }
+
     /// A table map whose ENUM label list claims 2^36 labels (the third-party iterator
     /// allocated that many and aborted the process): a clean error, nothing allocated.
     #[test]
@@ -1538,21 +1555,7 @@ mod fuzz {
             b.extend_from_slice(body);
             event(19, &b)
         };
-        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
-        let decode = |raw: Vec<u8>| {
-            let ev = Event::read(&fde, &raw[..]).expect("event");
-            let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
-                panic!("a table map");
-            };
-            table_from_map(
-                TableId::new("db", "t"),
-                &tme,
-                None,
-                None,
-                &KeyOverrides::default(),
-            )
-            .map(|t| t.kinds.clone())
-        };
+        let decode = |raw: Vec<u8>| map_kinds(&raw);
         let mut claim = vec![0xfe];
         claim.extend_from_slice(&(1u64 << 36).to_le_bytes());
         match decode(labels(&claim, b"\x01a")) {
@@ -1589,25 +1592,10 @@ mod fuzz {
         field(&mut b, 4, b"\x01e\x01s"); // COLUMN_NAME
         field(&mut b, 6, b"\x02\x04caf\xe9\x01a"); // ENUM_STR_VALUE
         field(&mut b, 5, b"\x01\x05na\xefve"); // SET_STR_VALUE
-        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
         let kinds = |charsets: &[u8]| {
             let mut b = b.clone();
             b.extend_from_slice(charsets);
-            let raw = event(19, &b);
-            let ev = Event::read(&fde, &raw[..]).expect("event");
-            let Ok(Some(EventData::TableMapEvent(tme))) = ev.read_data() else {
-                panic!("a table map");
-            };
-            table_from_map(
-                TableId::new("db", "t"),
-                &tme,
-                None,
-                None,
-                &KeyOverrides::default(),
-            )
-            .expect("table")
-            .kinds
-            .clone()
+            map_kinds(&event(19, &b)).expect("table")
         };
         let labels = |k: &Kind| match k {
             Kind::Enum(l) | Kind::Set(l) => l.to_vec(),
