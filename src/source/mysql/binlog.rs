@@ -657,13 +657,12 @@ fn table_from_map_inner(
         tracing::info!(table = %id, "catalog no longer matches the binlog table map (a later DDL); using the binlog's metadata");
     }
     let (mut numeric, mut character, mut enums, mut sets) = (0usize, 0usize, 0usize, 0usize);
-    // The ENUM and SET columns, counted together (their charsets are listed that way).
-    let mut enum_set = 0usize;
-    let mut labels_of = |raw: Option<&Vec<Vec<u8>>>| -> Arc<[String]> {
-        enum_set += 1;
+    // The labels of the `at`-th ENUM or SET column (counted together, as their charsets are
+    // listed), in its charset.
+    let labels_of = |raw: Option<&Vec<Vec<u8>>>, at: usize| -> Arc<[String]> {
         let charset = meta
             .enum_set
-            .of(enum_set - 1)
+            .of(at)
             .map_or(Charset::Utf8, Charset::of_collation);
         raw.map(|l| l.iter().map(|b| charset.decode(b.clone())).collect())
             .unwrap_or_default()
@@ -707,11 +706,11 @@ fn table_from_map_inner(
             MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => Kind::Timestamp { fsp: b(0).min(6) },
             MYSQL_TYPE_ENUM => {
                 enums += 1;
-                Kind::Enum(labels_of(meta.enums.get(enums - 1)))
+                Kind::Enum(labels_of(meta.enums.get(enums - 1), enums + sets - 1))
             }
             MYSQL_TYPE_SET => {
                 sets += 1;
-                Kind::Set(labels_of(meta.sets.get(sets - 1)))
+                Kind::Set(labels_of(meta.sets.get(sets - 1), enums + sets - 1))
             }
             MYSQL_TYPE_JSON => Kind::Json,
             MYSQL_TYPE_STRING if charset == Some(BINARY_COLLATION) => {

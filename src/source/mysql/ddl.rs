@@ -70,19 +70,6 @@ impl Statement {
             .collect()
     }
 
-    /// The databases the statement's tables are in (unqualified names in `default_db`), each
-    /// once, in the order they first appear.
-    pub(crate) fn databases(&self, default_db: &str) -> Vec<String> {
-        let mut dbs: Vec<String> = Vec::new();
-        for t in &self.tables {
-            let db = t.db.as_deref().unwrap_or(default_db);
-            if !dbs.iter().any(|d| d == db) {
-                dbs.push(db.to_string());
-            }
-        }
-        dbs
-    }
-
     /// The `ddl` of the record for one table of a `DROP TABLE` (Debezium's form:
     /// ``DROP TABLE IF EXISTS `db`.`t` `` for any number of tables, without the server's
     /// comments).
@@ -1202,8 +1189,12 @@ mod tests {
         assert_eq!(s.renamed_from, [name(Some("oracle"), "a"), name(None, "c")]);
         // Split per table, in order, each with its own clause; the databases, in order.
         let s = statement("RENAME TABLE x.a TO x.b, y.c TO y.d, e TO x.f").expect("rename");
-        assert_eq!(s.databases("y"), ["x", "y"]);
         let parts = s.per_table();
+        let dbs: Vec<String> = parts
+            .iter()
+            .map(|p| p.tables[0].id("y").namespace)
+            .collect();
+        assert_eq!(dbs, ["x", "y", "x"]);
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[1].tables, [name(Some("y"), "d")]);
         assert_eq!(parts[1].renamed_from, [name(Some("y"), "c")]);

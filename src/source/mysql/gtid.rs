@@ -12,15 +12,7 @@ use std::collections::BTreeMap;
 /// One transaction's GTID as MySQL writes it (`3e11fa47-71ca-11e1-9e33-c80aa9429562:23`), from a
 /// GTID event's 16-byte source id and transaction number.
 pub(crate) fn text(sid: &[u8; 16], gno: u64) -> String {
-    let h: String = sid.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}:{gno}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}:{gno}", super::types::uuid_text(sid))
 }
 
 /// An executed GTID set: per source UUID (lowercase), closed intervals of transaction numbers.

@@ -54,25 +54,23 @@ pub(super) async fn records(
     let Some(st) = ddl::statement(ddl.sql) else {
         return Ok(Vec::new());
     };
-    let dbs = st.databases(ddl.default_db);
-    let [db] = &dbs[..] else {
-        // Tables of several databases: a record per table, in statement order, as Debezium
-        // writes them.
-        let mut out = Vec::new();
-        for (part, db) in st.per_table().iter().zip(dbs_of(&st, ddl.default_db)) {
-            out.extend(records_in(conn, mariadb, ddl, shapes, captured, db, part).await?);
-        }
-        return Ok(out);
-    };
-    records_in(conn, mariadb, ddl, shapes, captured, db.clone(), &st).await
-}
-
-/// The database of each of a statement's tables, in order.
-fn dbs_of(st: &ddl::Statement, default_db: &str) -> Vec<String> {
-    st.tables
+    // The database of each table, in order.
+    let dbs: Vec<String> = st
+        .tables
         .iter()
-        .map(|t| t.id(default_db).namespace)
-        .collect()
+        .map(|t| t.id(ddl.default_db).namespace)
+        .collect();
+    let db = dbs.first().map_or(ddl.default_db, String::as_str);
+    if dbs.iter().all(|d| d == db) {
+        return records_in(conn, mariadb, ddl, shapes, captured, db.to_string(), &st).await;
+    }
+    // Tables of several databases: a record per table, in statement order, as Debezium
+    // writes them.
+    let mut out = Vec::new();
+    for (part, db) in st.per_table().iter().zip(dbs) {
+        out.extend(records_in(conn, mariadb, ddl, shapes, captured, db, part).await?);
+    }
+    Ok(out)
 }
 
 /// The records of a statement (or of one table of it) whose tables are all in `db`.

@@ -616,7 +616,9 @@ fn set_labels(labels: &[String], bits: u64) -> String {
         .join(",")
 }
 
-fn uuid_text(b: &[u8]) -> String {
+/// 16 bytes as a UUID's text (`3e11fa47-71ca-11e1-9e33-c80aa9429562`; fewer bytes are
+/// padded with zeros).
+pub(super) fn uuid_text(b: &[u8]) -> String {
     let mut a = [0u8; 16];
     let n = b.len().min(16);
     a[..n].copy_from_slice(&b[..n]);

@@ -449,7 +449,7 @@ fn parse_copy_row(
             out.push(Value::Null);
             continue;
         }
-        let text = if escaped {
+        let text = if escaped && field.contains('\\') {
             unescape(field.as_bytes()).ok_or_else(|| bad("invalid escape or utf-8"))?
         } else {
             std::borrow::Cow::Borrowed(field)

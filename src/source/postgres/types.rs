@@ -583,12 +583,15 @@ fn parse_fraction(frac: &str, ty: &str) -> Result<i64, TypeError> {
     if !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err(ty, "bad fractional seconds"));
     }
-    // Digits only (checked above): the first six, padded with zeros.
-    let mut us = 0i64;
-    for i in 0..6 {
-        us = us * 10 + frac.as_bytes().get(i).map_or(0, |d| i64::from(d - b'0'));
-    }
-    Ok(us)
+    Ok(fraction_micros(frac.as_bytes()))
+}
+
+/// Microseconds of fraction digits (ASCII digits, checked by the caller): the first six,
+/// padded with zeros.
+fn fraction_micros(digits: &[u8]) -> i64 {
+    (0..6).fold(0, |us, i| {
+        us * 10 + digits.get(i).map_or(0, |d| i64::from(d - b'0'))
+    })
 }
 
 /// Microseconds east of UTC of `+HH[:MM[:SS]]`.
@@ -642,7 +645,7 @@ fn timestamp_iso(b: &[u8], zoned: bool) -> Option<i128> {
         if n == 0 || n > 6 {
             return None;
         }
-        us = ascii_number(&frac[..n])? * 10i64.pow(6 - n as u32);
+        us = fraction_micros(&frac[..n]);
         rest = &frac[n..];
     }
     let offset = if zoned {

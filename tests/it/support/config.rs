@@ -60,30 +60,26 @@ impl PgConnector {
     /// A service setting (`service.<key>`; a nested value starts with a line end and is
     /// indented by four spaces).
     pub fn service(mut self, key: &str, value: impl Display) -> Self {
-        self.service.retain(|(k, _)| k != key);
-        self.service.push((key.into(), value.to_string()));
+        set(&mut self.service, key, value);
         self
     }
 
     /// A connector setting beside its source and sink (`max_batch_events`, …).
     pub fn connector(mut self, key: &str, value: impl Display) -> Self {
-        self.connector.retain(|(k, _)| k != key);
-        self.connector.push((key.into(), value.to_string()));
+        set(&mut self.connector, key, value);
         self
     }
 
     /// A source setting (the value as YAML; strings are quoted by the caller when needed; a
     /// nested value starts with a line end and is indented by eight spaces).
     pub fn source(mut self, key: &str, value: impl Display) -> Self {
-        self.source.retain(|(k, _)| k != key);
-        self.source.push((key.into(), value.to_string()));
+        set(&mut self.source, key, value);
         self
     }
 
     /// A sink setting.
     pub fn sink(mut self, key: &str, value: impl Display) -> Self {
-        self.sink.retain(|(k, _)| k != key);
-        self.sink.push((key.into(), value.to_string()));
+        set(&mut self.sink, key, value);
         self
     }
 
@@ -96,10 +92,9 @@ impl PgConnector {
             .map(|t| format!("\"{t}\""))
             .collect::<Vec<_>>()
             .join(", ");
-        let offsets_dir = dir.join(format!("offsets-{}", self.name));
         let mut text = format!(
             "service:\n  http_listen_addr: 127.0.0.1:{http}\n  offsets_dir: {off}\n",
-            off = offsets_dir.display()
+            off = dir.join(format!("offsets-{}", self.name)).display()
         );
         for (k, v) in &self.service {
             text.push_str(&format!("  {k}: {v}\n"));
@@ -128,4 +123,10 @@ impl PgConnector {
         std::fs::write(&path, text).expect("write config");
         Written { path, http }
     }
+}
+
+/// `key` set to `value` in `settings` (a later setting replaces an earlier one).
+fn set(settings: &mut Vec<(String, String)>, key: &str, value: impl Display) {
+    settings.retain(|(k, _)| k != key);
+    settings.push((key.into(), value.to_string()));
 }
