@@ -647,13 +647,7 @@ impl EnvelopeEncoder {
             if n > 0 {
                 out.push(b',');
             }
-            match r.col_keys.get(ci) {
-                Some(k) => out.extend_from_slice(k),
-                None => {
-                    json::string(&mut out, &ev.schema.columns[ci].name);
-                    out.push(b':');
-                }
-            }
+            out.extend_from_slice(&r.col_keys[ci]);
             write_moded(&mut out, &r.types[ci], v, self.opts.modes);
         }
         out.push(b'}');
